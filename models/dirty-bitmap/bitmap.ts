@@ -1,0 +1,166 @@
+/**
+ * The KVM dirty bitmap ioctls on the simulated machine (virt/kvm/kvm_main.c, arm64 mmu.c):
+ *
+ * - KVM_GET_DIRTY_LOG without manual protect (`kvm_get_dirty_log_protect`): for each 64-bit word, xchg it to 0
+ *   and re-arm its pages (`kvm_arch_mmu_enable_log_dirty_pt_masked`: arm64 write-protects the whole
+ *   [ffs, fls] span of the word), then flush the memslot's TLBs before returning.
+ * - with manual protect: GET copies the bitmap (nothing cleared, nothing re-armed, no flush); KVM_CLEAR_DIRTY_LOG
+ *   validates its input (the exact rules and error codes below), fetch_andnot's the requested bits and re-arms
+ *   exactly the bits that were set, then flushes if anything was re-armed.
+ *
+ * Bug knobs handled here: `wp-before-snapshot` (B10), `clear-tail-never-cleared` (B3),
+ * `eager-split-off-by-one` (B8, negative control). TLB-flush knobs are applied at ioctl return (machine.ts).
+ */
+import { bitClear, bitGet, bitSet, pget } from '../machine/paged.ts';
+import { eagerSplit, flushSlotTlb, writeProtectRange } from '../machine/kvm.ts';
+import type { Ioctl, MachineState } from '../machine/state.ts';
+
+export const EINVAL = 22;
+export const ENOENT = 2;
+export const ENXIO = 6;
+
+/**
+ * The kernel's KVM_CLEAR_DIRTY_LOG range validation (kvm_clear_dirty_log_protect), in its order, after the
+ * slot checks: `first_page & 63` -> -EINVAL; `first_page > npages || num_pages > npages - first_page ||
+ * (num_pages < npages - first_page && (num_pages & 63))` -> -EINVAL. num_pages == 0 is a valid no-op.
+ * With the B3 knob (v5.0 rules) num_pages must also be a multiple of 64, so an unaligned tail can never be
+ * cleared.
+ */
+export function clearRangeErrno(npages: number, first: number, num: number, v50Rules: boolean): number {
+  if (first % 64 !== 0) return EINVAL;
+  if (first > npages || num > npages - first) return EINVAL;
+  if (num < npages - first && num % 64 !== 0) return EINVAL;
+  if (v50Rules && num % 64 !== 0) return EINVAL;
+  return 0;
+}
+
+/** Word i (64 pages) of a slot bitmap, as the list of set offsets. */
+function wordBits(bm: number[][], npages: number, word: number): number[] {
+  const out: number[] = [];
+  const lo = word * 64;
+  const hi = Math.min(npages, lo + 64);
+  for (let o = lo; o < hi; o++) if (bitGet(bm, o)) out.push(o);
+  return out;
+}
+
+/** arm64 kvm_arch_mmu_enable_log_dirty_pt_masked for one word's set offsets: write-protect [ffs, fls]. */
+function rearmWord(s: MachineState, slot: number, offsets: readonly number[]): void {
+  const sl = s.slots[slot]!;
+  const first = offsets[0]!;
+  const last = offsets[offsets.length - 1]!;
+  writeProtectRange(s, sl.base + first, sl.base + last + 1);
+  if (s.design.options['initiallySet'] === true && s.design.options['manualProtect'] === true) {
+    eagerSplit(s, sl.base + first, sl.base + last + 1, s.bug['eager-split-off-by-one'] === true);
+  }
+}
+
+function newIoctl(kind: Ioctl['kind'], slot: number): Ioctl {
+  return { kind, slot, deliver: [], rearmed: [], flush: false, snapshotPending: false };
+}
+
+/** KVM_GET_DIRTY_LOG (no manual protect), kernel part up to the TLB flush. */
+export function getDirtyLogProtect(s: MachineState, slot: number): void {
+  const sl = s.slots[slot]!;
+  const bm = sl.bitmap!;
+  const io = newIoctl('get', slot);
+  if (s.bug['wp-before-snapshot']) {
+    // B10 (pre-2010 x86): write-protect the whole slot and flush first; the bitmap is swapped out later, at
+    // return, so a fault in between marks the new bitmap and leaves the page writable and unreported.
+    writeProtectRange(s, sl.base, sl.base + sl.npages);
+    flushSlotTlb(s, slot);
+    io.snapshotPending = true;
+    s.vmm.ioctl = io;
+    return;
+  }
+  const words = Math.ceil(sl.npages / 64);
+  const words32 = Math.ceil(sl.npages / 32);
+  for (let w = 0; w < words; w++) {
+    const lo32 = pget(bm, w * 2);
+    const hi32 = w * 2 + 1 < words32 ? pget(bm, w * 2 + 1) : 0;
+    if (lo32 === 0 && hi32 === 0) continue;
+    const offs = wordBits(bm, sl.npages, w);
+    // xchg(&dirty_bitmap[i], 0): snapshot and clear this word.
+    for (const o of offs) bitClear(bm, o);
+    for (const o of offs) {
+      io.deliver.push(sl.base + o);
+      io.rearmed.push(sl.base + o);
+    }
+    io.flush = true;
+    rearmWord(s, slot, offs);
+  }
+  s.vmm.ioctl = io;
+}
+
+/** The B10 GET's late snapshot: swap the bitmap out (clear every bit), re-arming nothing. */
+export function lateSnapshot(s: MachineState, io: Ioctl): void {
+  const sl = s.slots[io.slot]!;
+  const bm = sl.bitmap!;
+  for (let o = 0; o < sl.npages; o++) {
+    if (bitGet(bm, o)) {
+      bitClear(bm, o);
+      io.deliver.push(sl.base + o);
+    }
+  }
+  io.snapshotPending = false;
+}
+
+/** KVM_GET_DIRTY_LOG with manual protect: a copy of the bitmap into the VMM's fetched set. Atomic, no flush. */
+export function getDirtyLogManual(s: MachineState, slot: number): number {
+  const sl = s.slots[slot]!;
+  const bm = sl.bitmap!;
+  let n = 0;
+  for (let o = 0; o < sl.npages; o++) {
+    if (bitGet(bm, o) && !bitGet(s.vmm.fetched, sl.base + o)) {
+      bitSet(s.vmm.fetched, sl.base + o);
+      s.vmm.fetchedCount++;
+      n++;
+    }
+  }
+  return n;
+}
+
+/** Result of KVM_CLEAR_DIRTY_LOG's kernel work, for the audit. */
+export interface ClearResult {
+  readonly errno: number;
+  readonly rearmed: number[];
+}
+
+/**
+ * KVM_CLEAR_DIRTY_LOG kernel part (up to the flush): validation, then for each requested word
+ * `mask &= atomic_long_fetch_andnot(mask, &dirty_bitmap[i])` and re-arm what was set.
+ */
+export function clearDirtyLog(s: MachineState, slot: number, first: number, num: number, offsets: readonly number[]): ClearResult {
+  const sl = s.slots[slot]!;
+  const io = newIoctl('clear', slot);
+  s.vmm.ioctl = io;
+  const errno = sl.bitmap === null ? ENOENT : clearRangeErrno(sl.npages, first, num, s.bug['clear-tail-never-cleared'] === true);
+  if (errno !== 0) return { errno, rearmed: [] };
+  const bm = sl.bitmap!;
+  // Only requested offsets inside [first, first + ALIGN(num, 64)) count; bits past npages are never set.
+  const hiReq = first + Math.ceil(num / 64) * 64;
+  const byWord = new Map<number, number[]>();
+  for (const o of offsets) {
+    if (o < first || o >= hiReq || o >= sl.npages) continue;
+    const w = Math.floor(o / 64);
+    let a = byWord.get(w);
+    if (!a) { a = []; byWord.set(w, a); }
+    a.push(o);
+  }
+  const rearmed: number[] = [];
+  for (const w of [...byWord.keys()].sort((a, b) => a - b)) {
+    const req = byWord.get(w)!.sort((a, b) => a - b);
+    const wasSet: number[] = [];
+    for (const o of req) {
+      if (bitGet(bm, o)) {
+        bitClear(bm, o);
+        wasSet.push(o);
+      }
+    }
+    if (wasSet.length === 0) continue;
+    io.flush = true;
+    rearmWord(s, slot, wasSet);
+    for (const o of wasSet) rearmed.push(sl.base + o);
+  }
+  io.rearmed = rearmed;
+  return { errno: 0, rearmed };
+}

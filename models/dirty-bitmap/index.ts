@@ -1,0 +1,52 @@
+/**
+ * dirty-bitmap: write-protect faults feeding the KVM dirty bitmap (KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG with
+ * manual protect, KVM_DIRTY_LOG_INITIALLY_SET, eager split of 2 MiB blocks), on arm64 semantics.
+ *
+ * Not modelled: PML (x86), memslot MOVE/DELETE while logging, -EFAULT from copy_to_user, s390/ppc GET paths.
+ */
+import { makeMachineModel, type PresetBug } from '../machine/model.ts';
+import { DEFAULT_CONFIG } from '../machine/state.ts';
+
+export const DIRTY_BITMAP_BUGS: readonly PresetBug[] = [
+  { id: 'missing-tlbi', ref: 'F1', expect: 'INV-FLUSH',
+    description: 'GET/CLEAR write-protect the re-armed pages but return without any TLB invalidation.' },
+  { id: 'local-tlbi', ref: 'F1', expect: 'INV-FLUSH',
+    description: 'The re-arming ioctl invalidates only the TLB of the PE it runs on (nsh scope), not every PE.' },
+  { id: 'enable-no-flush', ref: 'B2', expect: 'INV-FLUSH',
+    description: 'Enabling logging flushes TLBs only if some descriptor changed, missing stale writable entries of access-tracked pages.' },
+  { id: 'clear-tail-never-cleared', ref: 'B3', expect: 'INV-CLEAR-EXACT', options: { manualProtect: true },
+    description: 'v5.0 CLEAR rules: num_pages must be a multiple of 64, so the unaligned tail of a slot can never be cleared.' },
+  { id: 'wp-before-snapshot', ref: 'B10', expect: 'INV-ARMED',
+    description: 'GET write-protects the slot before it snapshots the bitmap; a fault in between leaves a writable, unreported page.' },
+  { id: 'host-write-unmarked', ref: 'F16', expect: 'INV-NOLOSS',
+    description: 'The PV stolen-time host write is not marked dirty (a design that trusts hardware logs alone).' },
+  { id: 'block-fastfix-first-page', ref: 'B9', expect: 'INV-ARMED', config: { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 1, 5, 511, 512, 514], itsPages: [513] },
+    description: 'A write fault on a write-protected 2 MiB block makes the whole block writable and marks only its first page.' },
+  { id: 'vmm-no-final-sync', ref: 'U4', expect: 'INV-FINAL',
+    description: 'Userspace bug: the VMM completes the migration after stopping the VM without the final collection.' },
+  { id: 'eager-split-off-by-one', ref: 'B8', expect: null, options: { eagerSplit: true },
+    config: { blocks: true, slots: [{ base: 0, npages: 1030 }], storePages: [0, 3, 511, 512, 600, 1023, 1024, 1029], itsPages: [1025] },
+    description: 'Negative control: eager split leaves the last block of the range unsplit (still write-protected): performance only, must not be flagged.' },
+];
+
+export const dirtyBitmap = makeMachineModel({
+  id: 'dirty-bitmap',
+  version: 1,
+  description: 'Write-protect faults feeding the KVM dirty bitmap (GET / CLEAR / manual protect / INITIALLY_SET).',
+  options: {
+    consumer: ['bitmap'],
+    producer: ['wp'],
+    manualProtect: [false, true],
+    initiallySet: [false, true],
+    eagerSplit: [false, true],
+  },
+  bugs: DIRTY_BITMAP_BUGS,
+  invariants: [],
+  checkConfig: DEFAULT_CONFIG,
+  matrix: [
+    {},
+    { manualProtect: true },
+    { manualProtect: true, initiallySet: true },
+    { eagerSplit: true },
+  ],
+});

@@ -1,0 +1,13 @@
+/**
+ * The model registry: every model the CLI and the tests know, by stable id.
+ */
+import { dirtyBitmap } from './dirty-bitmap/index.ts';
+import type { MachineModel } from './machine/model.ts';
+
+export const MODELS: readonly MachineModel[] = [dirtyBitmap];
+
+export function modelById(id: string): MachineModel | undefined {
+  return MODELS.find((m) => m.id === id);
+}
+
+export type { MachineModel };

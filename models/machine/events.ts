@@ -1,0 +1,145 @@
+/**
+ * The machine's event union: every architectural action, named `domain/pastTense`. Only inputs are logged;
+ * nothing is derived and re-logged. Each event carries the identifiers it acts on (vCPU, PE, gfn, slot), so a
+ * trace reads on its own and the oracle can follow it without looking into mechanism state.
+ *
+ * Mechanisms add their events through `EVENT_FIELDS` (the schema used to validate untrusted traces).
+ */
+import type { FieldError } from '../../src/core/model.ts';
+import type { MachineConfig } from './state.ts';
+import { totalPagesOf } from './state.ts';
+
+export type CoreEvent =
+  /** A guest store instruction starts on a vCPU running in the guest. */
+  | { readonly type: 'guest/storeIssued'; readonly vcpu: number; readonly gfn: number }
+  /** The store completes (through a writable TLB entry or a writable descriptor): guest memory changes. */
+  | { readonly type: 'guest/storeRetired'; readonly vcpu: number; readonly gfn: number }
+  /** The store takes a stage-2 permission or translation fault to EL2. */
+  | { readonly type: 'guest/storeFaulted'; readonly vcpu: number; readonly gfn: number }
+  /** A PE drops a cached leaf (capacity, speculation): never needed for correctness, only hides staleness. */
+  | { readonly type: 'pe/tlbEvicted'; readonly pe: number; readonly gfn: number }
+  /**
+   * MMU-notifier aging of a page while logging is off, in x86's access-tracking style: the leaf is made
+   * invalid with no TLB flush (clear_young does not flush). Needed to reproduce B2. On arm64 aging clears AF and
+   * leaves W alone; we model the x86 form because it is the one with a known bug (a guess, see README).
+   */
+  | { readonly type: 'mmu/accessTracked'; readonly gfn: number }
+  /** KVM's fault handler (user_mem_abort) maps the page writable (under mmu_lock, read side). */
+  | { readonly type: 'kvm/faultMapped'; readonly vcpu: number; readonly gfn: number }
+  /** ... then, after dropping mmu_lock, calls mark_page_dirty_in_slot and resumes the vCPU. */
+  | { readonly type: 'kvm/faultMarked'; readonly vcpu: number; readonly gfn: number }
+  | { readonly type: 'vcpu/loaded'; readonly vcpu: number; readonly pe: number }
+  /** Guest entry: KVM processed the vCPU's requests and entered the guest. */
+  | { readonly type: 'vcpu/entered'; readonly vcpu: number }
+  /** Guest exit to the host (a store in progress is abandoned and re-executed later). */
+  | { readonly type: 'vcpu/exited'; readonly vcpu: number }
+  | { readonly type: 'vcpu/put'; readonly vcpu: number }
+  /** PV stolen time: KVM writes the vCPU's record after vcpu_load (kvm_update_stolen_time), marked by software. */
+  | { readonly type: 'host/stolenTimeWritten'; readonly vcpu: number; readonly gfn: number }
+  /** vgic-ITS table save (KVM_DEV_ARM_ITS_SAVE_TABLES): a host write with no running vCPU. */
+  | { readonly type: 'host/itsTableSaved'; readonly gfn: number }
+  /** KVM_SET_USER_MEMORY_REGION adding KVM_MEM_LOG_DIRTY_PAGES to a slot (the whole ioctl). */
+  | { readonly type: 'kvm/loggingEnabled'; readonly slot: number }
+  /** KVM_GET_DIRTY_LOG without manual protect: snapshot-and-clear each word and re-arm its pages. */
+  | { readonly type: 'kvm/dirtyLogHarvested'; readonly slot: number }
+  /** KVM_GET_DIRTY_LOG with manual protect: copy the bitmap; nothing cleared or re-armed. */
+  | { readonly type: 'kvm/dirtyLogFetched'; readonly slot: number }
+  /** KVM_CLEAR_DIRTY_LOG's kernel work: validate, fetch_andnot the requested bits, re-arm what was set. */
+  | { readonly type: 'kvm/dirtyLogCleared'; readonly slot: number; readonly firstPage: number; readonly numPages: number;
+      readonly pages: readonly number[] }
+  /** A re-arming ioctl flushes TLBs (if it must) and returns to the VMM with its result. */
+  | { readonly type: 'kvm/ioctlReturned'; readonly slot: number }
+  /** The VMM sends a page's current contents to the destination. */
+  | { readonly type: 'vmm/pageCopied'; readonly gfn: number }
+  /** The VMM stops the VM (vCPUs will leave the guest; the final collection follows). */
+  | { readonly type: 'vmm/vmStopped' }
+  /** The VMM declares the migration complete (INV-FINAL is checked here). */
+  | { readonly type: 'vmm/migrationCompleted' };
+
+/** Field kinds for validating untrusted events. */
+export type FieldKind = 'vcpu' | 'pe' | 'gfn' | 'slot' | 'u64' | 'offsets' | 'u32' | 'int';
+
+/** Schema of every known event type: field name -> kind. Mechanisms register theirs here. */
+export const EVENT_FIELDS: { [type: string]: { readonly [field: string]: FieldKind } } = {
+  'guest/storeIssued': { vcpu: 'vcpu', gfn: 'gfn' },
+  'guest/storeRetired': { vcpu: 'vcpu', gfn: 'gfn' },
+  'guest/storeFaulted': { vcpu: 'vcpu', gfn: 'gfn' },
+  'pe/tlbEvicted': { pe: 'pe', gfn: 'gfn' },
+  'mmu/accessTracked': { gfn: 'gfn' },
+  'kvm/faultMapped': { vcpu: 'vcpu', gfn: 'gfn' },
+  'kvm/faultMarked': { vcpu: 'vcpu', gfn: 'gfn' },
+  'vcpu/loaded': { vcpu: 'vcpu', pe: 'pe' },
+  'vcpu/entered': { vcpu: 'vcpu' },
+  'vcpu/exited': { vcpu: 'vcpu' },
+  'vcpu/put': { vcpu: 'vcpu' },
+  'host/stolenTimeWritten': { vcpu: 'vcpu', gfn: 'gfn' },
+  'host/itsTableSaved': { gfn: 'gfn' },
+  'kvm/loggingEnabled': { slot: 'slot' },
+  'kvm/dirtyLogHarvested': { slot: 'slot' },
+  'kvm/dirtyLogFetched': { slot: 'slot' },
+  'kvm/dirtyLogCleared': { slot: 'slot', firstPage: 'u64', numPages: 'u32', pages: 'offsets' },
+  'kvm/ioctlReturned': { slot: 'slot' },
+  'vmm/pageCopied': { gfn: 'gfn' },
+  'vmm/vmStopped': {},
+  'vmm/migrationCompleted': {},
+};
+
+/** Validates one untrusted event against the schema and the configuration's ranges. */
+export function parseEventWith<E>(raw: unknown, config: MachineConfig): { ok: true; event: E } | { ok: false; error: FieldError } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: { field: '', message: 'an event must be a JSON object' } };
+  const r = raw as Record<string, unknown>;
+  const type = r['type'];
+  if (typeof type !== 'string') return { ok: false, error: { field: 'type', message: 'missing or not a string' } };
+  const schema = EVENT_FIELDS[type];
+  if (!schema) return { ok: false, error: { field: 'type', message: `unknown event type '${type}'` } };
+  const total = totalPagesOf(config);
+  for (const k of Object.keys(r)) {
+    if (k !== 'type' && !(k in schema)) return { ok: false, error: { field: k, message: `unexpected field for '${type}'` } };
+  }
+  for (const [field, kind] of Object.entries(schema)) {
+    const v = r[field];
+    const bad = (m: string): { ok: false; error: FieldError } => ({ ok: false, error: { field, message: m } });
+    if (v === undefined) return bad('missing');
+    if (kind === 'offsets') {
+      if (!Array.isArray(v) || v.length > 1 << 20) return bad('must be an array of page offsets');
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > Number.MAX_SAFE_INTEGER) {
+          return { ok: false, error: { field: `${field}[${i}]`, message: `must be a non-negative integer, got ${JSON.stringify(x)}` } };
+        }
+      }
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v)) return bad(`must be an integer, got ${JSON.stringify(v)}`);
+    const range = (lo: number, hi: number, what: string): { ok: false; error: FieldError } | null =>
+      v >= lo && v < hi ? null : bad(`${what} ${v} out of range [${lo}, ${hi})`);
+    const err =
+      kind === 'vcpu' ? range(0, config.vcpus, 'vCPU')
+        : kind === 'pe' ? range(0, config.pes, 'PE')
+          : kind === 'gfn' ? range(0, total, 'page')
+            : kind === 'slot' ? range(0, config.slots.length, 'memslot')
+              : kind === 'u32' ? range(0, 2 ** 32, 'value')
+                : kind === 'u64' ? range(0, Number.MAX_SAFE_INTEGER + 1, 'value')
+                  : null;
+    if (err) return err;
+  }
+  return { ok: true, event: raw as E };
+}
+
+/** One readable line for an event. */
+export function describe(e: { readonly type: string; readonly [k: string]: unknown }): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(e)) {
+    if (k === 'type') continue;
+    parts.push(`${k}=${Array.isArray(v) ? `[${v.length > 8 ? `${v.slice(0, 8).join(',')},...(${v.length})` : v.join(',')}]` : String(v)}`);
+  }
+  return parts.length ? `${e.type} ${parts.join(' ')}` : e.type;
+}
+
+/** Timeline lane: the vCPU, PE, VMM or host agent an event belongs to. */
+export function lane(e: { readonly type: string; readonly [k: string]: unknown }): string {
+  if (typeof e['vcpu'] === 'number') return `vcpu${e['vcpu']}`;
+  if (typeof e['pe'] === 'number') return `pe${e['pe']}`;
+  if (e.type.startsWith('vmm/') || e.type.startsWith('kvm/')) return 'vmm';
+  return 'host';
+}

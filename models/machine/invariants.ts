@@ -1,0 +1,143 @@
+/**
+ * The common invariants, with stable ids (kvm reference section 7, arm reference section 5.3, DESIGN.md
+ * section 4). Checked after every event, in this order; mechanism invariants run between INV-FLUSH and
+ * INV-ARMED. Each one has a test (a bug knob's regression trace) showing it can fail.
+ */
+import type { Invariant, Violation } from '../../src/core/model.ts';
+import { bitGet } from './paged.ts';
+import { D_VALID, D_W, leafOf } from './pagetable.ts';
+import type { MachineState } from './state.ts';
+import { tlbWritable } from './tlb.ts';
+import { mechanismsOf } from './registry.ts';
+import { copiedVersion, memVersion } from '../oracle/oracle.ts';
+
+function v(invariant: string, message: string, pages: number[]): Violation {
+  return { invariant, message, pages };
+}
+
+/** Is a dirty record for `gfn` held somewhere KVM or the VMM will still report or copy it from? */
+export function pending(s: MachineState, gfn: number, si: number): boolean {
+  const sl = s.slots[si]!;
+  if (sl.bitmap && bitGet(sl.bitmap, gfn - sl.base)) return true;
+  for (const vc of s.vcpus) if (vc.mark === gfn) return true;
+  const io = s.vmm.ioctl;
+  if (io && io.deliver.includes(gfn)) return true;
+  for (const m of mechanismsOf(s)) if (m.pending && m.pending(s, gfn)) return true;
+  return false;
+}
+
+/** A PE whose TLB holds a writable copy for `gfn`, or -1. */
+function writableTlbPe(s: MachineState, gfn: number): number {
+  for (let p = 0; p < s.pes.length; p++) if (tlbWritable(s.pes[p]!.tlb, gfn, s.vmid)) return p;
+  return -1;
+}
+
+/** Protected: a write to the page must fault or be logged by hardware (no writable descriptor or TLB copy). */
+function protectedPage(s: MachineState, gfn: number): boolean {
+  const d = leafOf(s.s2, gfn);
+  if ((d & (D_VALID | D_W)) === (D_VALID | D_W)) return false;
+  return writableTlbPe(s, gfn) < 0;
+}
+
+export const INV_CLEAR_EXACT: Invariant<MachineState> = {
+  id: 'INV-CLEAR-EXACT',
+  description: 'A KVM_CLEAR_DIRTY_LOG re-arms exactly the requested bits that were set, by the documented validation rules.',
+  check(s) {
+    const a = s.audit;
+    if (!a || a.kind !== 'clear' || !a.clearExpected || !a.clearActual) return null;
+    const exp = a.clearExpected;
+    const act = [...a.clearActual].sort((x, y) => x - y);
+    const missing = exp.filter((g) => !act.includes(g));
+    const extra = act.filter((g) => !exp.includes(g));
+    if (missing.length === 0 && extra.length === 0) return null;
+    return v('INV-CLEAR-EXACT', `CLEAR on slot ${a.slot} (errno ${a.clearErrno}) re-armed ${act.length} pages; the API requires ${exp.length}`
+      + (missing.length ? `; not re-armed: ${missing.slice(0, 8).join(',')}` : '') + (extra.length ? `; re-armed unrequested: ${extra.slice(0, 8).join(',')}` : ''),
+    missing.length ? missing : extra);
+  },
+};
+
+export const INV_FLUSH: Invariant<MachineState> = {
+  id: 'INV-FLUSH',
+  description: 'When a re-arming GET/CLEAR/RESET/enable returns, no PE holds a writable TLB entry for a page it re-armed.',
+  check(s) {
+    const a = s.audit;
+    if (!a || a.kind === 'clear') return null;
+    const check = (g: number): Violation | null => {
+      const p = writableTlbPe(s, g);
+      return p < 0 ? null : v('INV-FLUSH', `${a.kind} on slot ${a.slot} returned while PE ${p} still caches a writable entry for page ${g}`, [g]);
+    };
+    if (a.rearmed === null) {
+      const sl = s.slots[a.slot]!;
+      for (let g = sl.base; g < sl.base + sl.npages; g++) { const r = check(g); if (r) return r; }
+      return null;
+    }
+    for (const g of a.rearmed) { const r = check(g); if (r) return r; }
+    return null;
+  },
+};
+
+export const INV_ARMED: Invariant<MachineState> = {
+  id: 'INV-ARMED',
+  description: 'Every tracked page is pending (a dirty record exists) or protected (no writable descriptor or TLB copy), '
+    + 'except pages an in-flight re-arming ioctl re-armed, until it returns.',
+  check(s) {
+    const io = s.vmm.ioctl;
+    for (let si = 0; si < s.slots.length; si++) {
+      const sl = s.slots[si]!;
+      if (!sl.logging) continue;
+      for (let g = sl.base; g < sl.base + sl.npages; g++) {
+        if (protectedPage(s, g) || pending(s, g, si)) continue;
+        if (io && (io.rearmed.includes(g) || io.snapshotPending)) {
+          // Inside the ioctl only the TLB clause may lag; the descriptor must already be protected.
+          if ((leafOf(s.s2, g) & (D_VALID | D_W)) !== (D_VALID | D_W)) continue;
+        }
+        const d = leafOf(s.s2, g);
+        const why = (d & (D_VALID | D_W)) === (D_VALID | D_W) ? 'its descriptor is writable' : `PE ${writableTlbPe(s, g)} caches it writable`;
+        return v('INV-ARMED', `page ${g} is tracked, has no dirty record, and is not protected: ${why}`, [g]);
+      }
+    }
+    return null;
+  },
+};
+
+export const INV_NOLOSS: Invariant<MachineState> = {
+  id: 'INV-NOLOSS',
+  description: 'Every tracked page whose data differs from the copy sent is still recoverable: a dirty record, the VMM\'s '
+    + 'to-copy set, an in-flight report, or a fault that will mark it.',
+  check(s) {
+    const vm = s.vmm;
+    if (vm.phase === 'idle') return null;
+    for (let si = 0; si < s.slots.length; si++) {
+      const sl = s.slots[si]!;
+      if (!sl.logging) continue;
+      for (let g = sl.base; g < sl.base + sl.npages; g++) {
+        if (memVersion(s.oracle, g) === copiedVersion(s.oracle, g)) continue;
+        if (bitGet(vm.toCopy, g) || bitGet(vm.fetched, g) || pending(s, g, si)) continue;
+        return v('INV-NOLOSS', `page ${g} holds data version ${memVersion(s.oracle, g)} but the destination has ${copiedVersion(s.oracle, g)}, `
+          + 'and nothing will report it again: the write is lost', [g]);
+      }
+    }
+    return null;
+  },
+};
+
+export const INV_FINAL: Invariant<MachineState> = {
+  id: 'INV-FINAL',
+  description: 'When the migration completes, every page the destination holds equals guest memory (copied == mem).',
+  check(s) {
+    if (s.vmm.phase !== 'done') return null;
+    for (const sl of s.slots) {
+      for (let g = sl.base; g < sl.base + sl.npages; g++) {
+        if (memVersion(s.oracle, g) !== copiedVersion(s.oracle, g)) {
+          return v('INV-FINAL', `migration completed but page ${g} differs: memory version ${memVersion(s.oracle, g)}, copied ${copiedVersion(s.oracle, g)}`, [g]);
+        }
+      }
+    }
+    return null;
+  },
+};
+
+/** The invariants of a design: common ones around the mechanisms' own. */
+export function invariantsFor(mech: readonly Invariant<MachineState>[]): Invariant<MachineState>[] {
+  return [INV_CLEAR_EXACT, INV_FLUSH, ...mech, INV_ARMED, INV_NOLOSS, INV_FINAL];
+}

@@ -1,0 +1,125 @@
+/**
+ * KVM's shared page-table and TLB operations on the simulated machine (arm64 `mmu.c` / `pgtable.c` semantics):
+ * mark_page_dirty_in_slot, range write-protect, eager split, TLB flushes. Used by the fault path and by every
+ * re-arming ioctl. All functions mutate a draft (or a private mutable copy) in place.
+ */
+import { bitSet } from './paged.ts';
+import {
+  BLOCK_PAGES, D_BLOCK, D_VALID, D_W, l2EntryOf, setL2, splitBlock, type L3Table,
+} from './pagetable.ts';
+import { slotOf, type MachineState } from './state.ts';
+import { tlbBase, tlbFlags, T_BLOCK } from './tlb.ts';
+import { mechanismsOf } from './registry.ts';
+
+/**
+ * mark_page_dirty_in_slot(kvm, memslot, gfn) with `vcpu` the running vCPU (-1: none, e.g. ITS save).
+ * Untracked slots: no-op. A consumer mechanism (ring) may take the mark; otherwise the slot bitmap bit is set
+ * if the slot has a bitmap, else the mark is silently dropped (kvm_main.c).
+ */
+export function markPageDirty(s: MachineState, gfn: number, vcpu: number): void {
+  const si = slotOf(s, gfn);
+  if (si < 0) return;
+  const slot = s.slots[si]!;
+  if (!slot.logging) return;
+  for (const m of mechanismsOf(s)) if (m.mark && m.mark(s, si, gfn, vcpu)) return;
+  if (slot.bitmap) bitSet(slot.bitmap, gfn - slot.base);
+  else s.stats['droppedMarks'] = (s.stats['droppedMarks'] ?? 0) + 1;
+}
+
+/**
+ * stage2_wp_range(start, end): clears S2AP[1] (W) on every valid leaf in [start, end), blocks included (a block
+ * overlapping the range is write-protected whole). Returns the number of descriptors that changed.
+ */
+export function writeProtectRange(s: MachineState, start: number, end: number): number {
+  let changed = 0;
+  let g = start;
+  while (g < end) {
+    const regionEnd = Math.min(end, (Math.floor(g / BLOCK_PAGES) + 1) * BLOCK_PAGES);
+    const e = l2EntryOf(s.s2, g);
+    if (typeof e === 'number') {
+      if ((e & (D_VALID | D_W)) === (D_VALID | D_W)) {
+        setL2(s.s2, g, e & ~D_W);
+        changed++;
+      }
+    } else {
+      const t3 = l3Draft(s, g);
+      for (let p = g; p < regionEnd; p++) {
+        const d = t3[p & 511] as number;
+        if ((d & (D_VALID | D_W)) === (D_VALID | D_W)) {
+          t3[p & 511] = d & ~D_W;
+          changed++;
+        }
+      }
+    }
+    g = regionEnd;
+  }
+  return changed;
+}
+
+function l3Draft(s: MachineState, g: number): L3Table {
+  const t2 = s.s2[g >>> 18]!;
+  return t2[(g >>> 9) & 511] as L3Table;
+}
+
+/**
+ * kvm_mmu_split_huge_pages(start, end): replaces every block overlapping [start, end) by a table of 4 KiB
+ * pages with the same permissions. `skipLast` is the B8 off-by-one (the last block of the range is left whole:
+ * a performance difference only, since it stays write-protected and the fault path splits it later).
+ */
+export function eagerSplit(s: MachineState, start: number, end: number, skipLast: boolean): void {
+  if (end <= start) return;
+  const first = Math.floor(start / BLOCK_PAGES);
+  let last = Math.floor((end - 1) / BLOCK_PAGES);
+  if (skipLast) last--;
+  for (let b = first; b <= last; b++) {
+    const g = b * BLOCK_PAGES;
+    const e = l2EntryOf(s.s2, g);
+    if (typeof e === 'number' && (e & (D_VALID | D_BLOCK)) === (D_VALID | D_BLOCK)) {
+      splitBlock(s.s2, g, e & ~D_BLOCK);
+      flushBlockTlb(s, g);
+    }
+  }
+}
+
+/** TLBI for a block (break-before-make of a level-2 leaf): every PE drops entries for that block. */
+export function flushBlockTlb(s: MachineState, base: number): void {
+  s.stats.tlbi++;
+  for (const pe of s.pes) {
+    if (pe.tlb.length === 0) continue;
+    const keep = pe.tlb.filter((e) => !((tlbFlags(e) & T_BLOCK) !== 0 && tlbBase(e) === base));
+    if (keep.length !== pe.tlb.length) pe.tlb = keep;
+  }
+}
+
+/**
+ * kvm_flush_remote_tlbs_memslot: drops every cached leaf overlapping the slot on every PE (broadcast TLBI +
+ * DSB), or only on `onlyPe` (the local-only TLBI bug).
+ */
+export function flushSlotTlb(s: MachineState, slot: number, onlyPe = -1): void {
+  s.stats.tlbi++;
+  const sl = s.slots[slot]!;
+  const lo = sl.base;
+  const hi = sl.base + sl.npages;
+  for (let i = 0; i < s.pes.length; i++) {
+    if (onlyPe >= 0 && i !== onlyPe) continue;
+    const pe = s.pes[i]!;
+    if (pe.tlb.length === 0) continue;
+    const keep = pe.tlb.filter((e) => {
+      const b = tlbBase(e);
+      const n = (tlbFlags(e) & T_BLOCK) !== 0 ? BLOCK_PAGES : 1;
+      return b + n <= lo || b >= hi;
+    });
+    if (keep.length !== pe.tlb.length) pe.tlb = keep;
+  }
+}
+
+/** kvm_flush_remote_tlbs: the whole VMID on every PE. */
+export function flushAllTlb(s: MachineState): void {
+  s.stats.tlbi++;
+  for (const pe of s.pes) if (pe.tlb.length > 0) pe.tlb = [];
+}
+
+/** The PE the VMM's ioctl thread runs on (its local TLBI reaches only this PE). */
+export function vmmPe(s: MachineState): number {
+  return s.pes.length - 1;
+}

@@ -1,0 +1,47 @@
+/**
+ * How a mechanism (dirty ring, PTA device, HDBSS, DBM page-table scan) plugs into the shared machine.
+ *
+ * The machine owns what every design shares (page table, TLBs, vCPUs, faults, host writes, the VMM's copy
+ * loop). A mechanism supplies hooks; the machine calls them at fixed points. A design selects its mechanisms
+ * through its options (`consumer`, `producer`). Every hook is optional.
+ */
+import type { Invariant } from '../../src/core/model.ts';
+import type { MachineEvent } from './model-events.ts';
+import type { MachineState } from './state.ts';
+
+export interface Mechanism {
+  readonly id: string;
+  /** Adds the mechanism's state under `s.ext[id]` at init (after the machine is built). */
+  init?(s: MachineState): void;
+  /**
+   * Consumer override of mark_page_dirty_in_slot (e.g. push to the running vCPU's ring). Return true if the
+   * mark was consumed; false lets the machine set the slot bitmap bit (if the slot has a bitmap).
+   */
+  mark?(s: MachineState, slot: number, gfn: number, vcpu: number): boolean;
+  /** Is a dirty record for `gfn` held by this mechanism (ring entry, buffer entry, device record...)? */
+  pending?(s: MachineState, gfn: number): boolean;
+  /** Candidate events of this mechanism (filtered through `isEnabled`). */
+  candidates?(s: MachineState, out: MachineEvent[]): void;
+  /** Precondition of the mechanism's own events; undefined for events it does not own. */
+  isEnabled?(s: MachineState, e: MachineEvent): boolean | undefined;
+  /** Applies the mechanism's own events; returns false for events it does not own. */
+  apply?(s: MachineState, e: MachineEvent): boolean;
+  /** Extra invariants, checked before the common INV-ARMED / INV-NOLOSS / INV-FINAL. */
+  readonly invariants?: readonly Invariant<MachineState>[];
+  /** Guest-entry gate (e.g. ring soft-full): false keeps the vCPU out of the guest. */
+  canEnter?(s: MachineState, vcpu: number): boolean;
+  /** Context-switch points (HDBSS save/restore and drains). */
+  onLoad?(s: MachineState, vcpu: number, pe: number): void;
+  onPut?(s: MachineState, vcpu: number): void;
+  onExit?(s: MachineState, vcpu: number): void;
+  /** Does this mechanism replace the bitmap collection of the VMM (ring harvest/reset)? */
+  readonly collects?: boolean;
+  /** The VMM's next collection step when `collects` (an event), or null when the round is complete. */
+  collectStep?(s: MachineState): MachineEvent | null;
+  /** Extra descriptor bits when KVM maps a page writable on a write fault (e.g. DBM). */
+  faultBits?(s: MachineState, gfn: number): number;
+  /** Is the mechanism quiescent (nothing left to drain) so the final collection may start? */
+  quiescent?(s: MachineState): boolean;
+  /** Metrics to add to the model's report. */
+  metrics?(s: MachineState, out: { [k: string]: number }): void;
+}

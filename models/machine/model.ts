@@ -1,0 +1,152 @@
+/**
+ * Builds a named model (a preset of the shared machine) that plugs into the engine: dirty-bitmap,
+ * dirty-ring, pta and hdbss are all `makeMachineModel(preset)`.
+ */
+import type { BugKnob, Design, FieldError, Invariant, JsonValue, Model } from '../../src/core/model.ts';
+import { candidates, isEnabled, apply } from './machine.ts';
+import { invariantsFor } from './invariants.ts';
+import { describe, lane, parseEventWith } from './events.ts';
+import type { MachineEvent } from './model-events.ts';
+import { DEFAULT_CONFIG, initMachine, parseMachineConfig, REQ_STEAL, type MachineConfig, type MachineState } from './state.ts';
+import { mechanismsOf } from './registry.ts';
+
+/** A bug knob of a preset, with the options (and config) it needs to be reachable. */
+export interface PresetBug extends BugKnob {
+  /** Options forced when the knob is selected (e.g. B3 needs manual protect). */
+  readonly options?: { readonly [k: string]: JsonValue };
+  /** Configuration the catalogue campaign uses to find it (merged over the preset's check config). */
+  readonly config?: Partial<MachineConfig>;
+}
+
+export interface Preset {
+  readonly id: string;
+  readonly version: number;
+  readonly description: string;
+  /** Option -> allowed values; the first is the default. */
+  readonly options: { readonly [k: string]: readonly JsonValue[] };
+  readonly bugs: readonly PresetBug[];
+  readonly invariants: readonly Invariant<MachineState>[];
+  /** Configuration used by `dtsim check` and the property suite. */
+  readonly checkConfig: MachineConfig;
+  /** Option combinations `dtsim check` runs (the option matrix); each is merged over the defaults. */
+  readonly matrix: readonly { readonly [k: string]: JsonValue }[];
+}
+
+export type MachineModel = Model<MachineState, MachineEvent, MachineConfig> & {
+  readonly preset: Preset;
+  finish(state: MachineState): MachineEvent | null;
+  /** The design for options and bugs, validated and with each knob's required options applied. */
+  design(options?: { readonly [k: string]: JsonValue }, bugs?: readonly string[]): Design;
+};
+
+/** Scheduler weights: the guest does most of the work; VMM steps and rare hardware events are lighter. */
+const WEIGHTS: { readonly [type: string]: number } = {
+  'guest/storeIssued': 30, 'guest/storeRetired': 20, 'guest/storeFaulted': 20,
+  'kvm/faultMapped': 20, 'kvm/faultMarked': 20,
+  'pe/tlbEvicted': 1, 'mmu/accessTracked': 2,
+  'vcpu/loaded': 4, 'vcpu/entered': 8, 'vcpu/exited': 2, 'vcpu/put': 2,
+  'host/stolenTimeWritten': 8, 'host/itsTableSaved': 8,
+  'kvm/loggingEnabled': 3, 'kvm/dirtyLogHarvested': 3, 'kvm/dirtyLogFetched': 3, 'kvm/dirtyLogCleared': 6,
+  'kvm/ioctlReturned': 6, 'vmm/pageCopied': 6, 'vmm/vmStopped': 1, 'vmm/migrationCompleted': 10,
+};
+
+export function makeMachineModel(p: Preset): MachineModel {
+  const defaults: { [k: string]: JsonValue } = {};
+  for (const [k, vals] of Object.entries(p.options)) defaults[k] = vals[0] as JsonValue;
+  const invariants = invariantsFor(p.invariants);
+
+  function parseOptions(raw: unknown): { ok: true; options: { [k: string]: JsonValue } } | { ok: false; error: FieldError } {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: { field: 'options', message: 'must be an object' } };
+    const out: { [k: string]: JsonValue } = { ...defaults };
+    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+      const dom = p.options[k];
+      if (!dom) return { ok: false, error: { field: `options.${k}`, message: `unknown option for model '${p.id}' (known: ${Object.keys(p.options).join(', ')})` } };
+      if (!dom.some((d) => JSON.stringify(d) === JSON.stringify(v))) {
+        return { ok: false, error: { field: `options.${k}`, message: `must be one of ${dom.map((d) => JSON.stringify(d)).join(', ')}, got ${JSON.stringify(v)}` } };
+      }
+      out[k] = v as JsonValue;
+    }
+    return { ok: true, options: out };
+  }
+
+  const model: MachineModel = {
+    id: p.id,
+    version: p.version,
+    description: p.description,
+    preset: p,
+    bugs: p.bugs,
+    defaultOptions: defaults,
+    defaultConfig: p.checkConfig ?? DEFAULT_CONFIG,
+    parseConfig: parseMachineConfig,
+    parseOptions,
+    design(options = {}, bugs = []) {
+      const merged: { [k: string]: JsonValue } = { ...defaults, ...options };
+      for (const b of bugs) {
+        const k = p.bugs.find((x) => x.id === b);
+        if (!k) throw new Error(`[dtsim] unknown bug '${b}' for model '${p.id}'`);
+        Object.assign(merged, k.options ?? {});
+      }
+      const po = parseOptions(merged);
+      if (!po.ok) throw new Error(`[dtsim] ${po.error.field}: ${po.error.message}`);
+      return { model: p.id, modelVersion: p.version, options: po.options, bugs: [...bugs].sort() };
+    },
+    init(design, config) {
+      const s = initMachine(design, config);
+      for (const m of mechanismsOf(s)) m.init?.(s);
+      return s;
+    },
+    enabled: candidates,
+    isEnabled,
+    apply,
+    invariants,
+    parseEvent: (raw, config) => parseEventWith<MachineEvent>(raw, config),
+    metrics(s) {
+      const out: { [k: string]: number } = { ...s.stats };
+      out['unjustifiedRate'] = s.stats.reports ? s.stats.unjustified / s.stats.reports : 0;
+      for (const m of mechanismsOf(s)) m.metrics?.(s, out);
+      return out;
+    },
+    isFinal: (s) => s.vmm.phase === 'done',
+    describeEvent: (e) => describe(e as unknown as { type: string }),
+    laneOf: (e) => lane(e as unknown as { type: string }),
+    weightOf: (_s, e) => WEIGHTS[e.type] ?? 5,
+    finish: (s) => finishStep(s),
+  };
+  return model;
+}
+
+/**
+ * Drives a run to completion deterministically (the completion phase of every driver): finish in-flight
+ * work, stop the VM, run the final collection and copy everything. Returns an enabled event or null.
+ */
+export function finishStep(s: MachineState): MachineEvent | null {
+  const en = candidates(s);
+  if (en.length === 0) return null;
+  const rank = (e: MachineEvent): number => {
+    switch (e.type) {
+      case 'kvm/faultMapped': case 'kvm/faultMarked': return 0;
+      case 'kvm/ioctlReturned': return 1;
+      case 'host/stolenTimeWritten': return 2;
+      case 'kvm/loggingEnabled': return 3;
+      case 'vmm/pageCopied': return 4;
+      case 'kvm/dirtyLogCleared': return 5;
+      case 'kvm/dirtyLogHarvested': case 'kvm/dirtyLogFetched': return 6;
+      case 'vmm/migrationCompleted': return 7;
+      case 'vmm/vmStopped': return 8;
+      case 'vcpu/exited': return 9;
+      case 'host/itsTableSaved': return 10;
+      default: return e.type.startsWith('ring/') || e.type.startsWith('vmm/') || e.type.startsWith('kvm/') ? 5 : 100;
+    }
+  };
+  let best: MachineEvent | null = null;
+  let bestRank = 99;
+  for (const e of en) {
+    const r = rank(e);
+    if (r < bestRank) { best = e; bestRank = r; }
+  }
+  if (best) return best;
+  // Nothing but guest/hardware work is enabled: let a vCPU that must finish its host work (e.g. a ring
+  // mechanism's requirement) take its next step.
+  for (const v of s.vcpus) if ((v.requests & REQ_STEAL) !== 0) return null;
+  return null;
+}

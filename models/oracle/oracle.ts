@@ -1,0 +1,59 @@
+/**
+ * The reference oracle: an ideal tracker computed from the event log alone. It shares no code with the
+ * mechanisms: it reads only event fields (which page a retired store or a host write changed, which page the
+ * VMM copied) and keeps guest memory versions and the destination's copies. The invariants compare it with
+ * what the design can still recover (INV-NOLOSS) and with the final copy (INV-FINAL).
+ */
+import type { EventBase } from '../../src/core/model.ts';
+
+export interface OracleState {
+  mem: number[][];
+  copied: number[][];
+  touched: number[][];
+}
+
+const SHIFT = 9;
+const MASK = 511;
+
+function get(p: number[][], i: number): number {
+  return (p[i >>> SHIFT] as number[])[i & MASK] as number;
+}
+function set(p: number[][], i: number, v: number): void {
+  (p[i >>> SHIFT] as number[])[i & MASK] = v;
+}
+function touch(t: number[][], g: number): void {
+  const w = g >>> 5;
+  const old = get(t, w);
+  const nw = (old | (1 << (g & 31))) >>> 0;
+  if (nw !== old) set(t, w, nw);
+}
+
+/** Folds one event into the oracle (called for every event, before the machine applies it). */
+export function observe(o: OracleState, e: EventBase): void {
+  const r = e as EventBase & { gfn?: number };
+  switch (e.type) {
+    case 'guest/storeRetired':
+    case 'host/stolenTimeWritten':
+    case 'host/itsTableSaved':
+      set(o.mem, r.gfn!, get(o.mem, r.gfn!) + 1);
+      touch(o.touched, r.gfn!);
+      return;
+    case 'guest/storeIssued':
+      touch(o.touched, r.gfn!);
+      return;
+    case 'vmm/pageCopied':
+      set(o.copied, r.gfn!, get(o.mem, r.gfn!));
+      return;
+    default:
+      return;
+  }
+}
+
+/** Data version of a page. */
+export function memVersion(o: OracleState, g: number): number {
+  return get(o.mem, g);
+}
+/** Version the destination holds (-1: never copied). */
+export function copiedVersion(o: OracleState, g: number): number {
+  return get(o.copied, g);
+}

@@ -1,0 +1,105 @@
+/**
+ * The plug-in contract between the engine and a dirty-tracking model.
+ *
+ * The engine knows no mechanism: it drives any `Model` through `enabled` (the Next relation), `apply` (an immer
+ * recipe that also runs on a private mutable copy in the fast replay path) and `invariants`. Models live in
+ * `models/`, one folder per mechanism; the CLI and the tests pass them in through the registry.
+ */
+
+/** JSON values: model state and events must be plain, serialisable data (no classes, Map, Set, typed arrays). */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
+
+/** Every event is a plain object tagged with `type` in `domain/pastTense` form, e.g. `guest/storeRetired`. */
+export interface EventBase {
+  readonly type: string;
+}
+
+/** A named fault-injection knob (a bug) of a model; `expect` is the invariant it must break. */
+export interface BugKnob {
+  /** Stable id, used on the CLI (`--bug ID`) and in traces. Never rename. */
+  readonly id: string;
+  /** Scenario in the references: `F3` (arm reference section 6) or `B10` (kvm reference section 6). */
+  readonly ref: string;
+  readonly description: string;
+  /** Invariant id the knob must violate, or null for a negative control that must never be flagged. */
+  readonly expect: string | null;
+}
+
+/** A design: which model, with which options and which bugs injected. Recorded in every trace. */
+export interface Design {
+  readonly model: string;
+  readonly modelVersion: number;
+  readonly options: { readonly [k: string]: JsonValue };
+  readonly bugs: readonly string[];
+}
+
+/** A broken invariant, with a stable id and the pages (or other objects) involved. */
+export interface Violation {
+  readonly invariant: string;
+  readonly message: string;
+  readonly pages: readonly number[];
+}
+
+export interface Invariant<S> {
+  /** Stable id such as `INV-NOLOSS`. Never rename: traces and bug knobs refer to it. */
+  readonly id: string;
+  readonly description: string;
+  check(state: S): Violation | null;
+}
+
+/** Where a problem with an untrusted event was found: a key path inside the event and a message. */
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * A dirty-tracking model: a pure state machine over events.
+ *
+ * `S` is the whole machine state (JSON), `E` the model's event union, `C` its configuration (JSON).
+ */
+export interface Model<S, E extends EventBase, C> {
+  /** Stable identifier (`dirty-bitmap`, ...). Never rename: traces name it. */
+  readonly id: string;
+  /** Bump when `apply` semantics change; every trace records it. */
+  readonly version: number;
+  readonly description: string;
+  /** The bug knobs this model understands. */
+  readonly bugs: readonly BugKnob[];
+  /** Option names with their defaults, and the documented values of each. */
+  readonly defaultOptions: { readonly [k: string]: JsonValue };
+  readonly defaultConfig: C;
+  /** Validates an untrusted configuration (from a trace or the CLI). */
+  parseConfig(raw: unknown): { ok: true; config: C } | { ok: false; error: FieldError };
+  /** Validates untrusted options against this model. */
+  parseOptions(raw: unknown): { ok: true; options: { [k: string]: JsonValue } } | { ok: false; error: FieldError };
+  /** Initial state for a design and configuration. Pure. */
+  init(design: Design, config: C): S;
+  /** Every event that may happen next, in a deterministic order (the Next relation). */
+  enabled(state: S): E[];
+  /** The precondition of one event: is it in `enabled(state)`? (Cheaper than building the whole set.) */
+  isEnabled(state: S, event: E): boolean;
+  /**
+   * Immer recipe: update `draft` for an enabled `event`. Must depend only on (draft, event): no clock, no
+   * randomness, no I/O. Works the same on an immer draft and on a private mutable copy (fast replay path).
+   */
+  apply(draft: S, event: E): void;
+  /** Checked after every event, in this order; the first broken one is reported. */
+  readonly invariants: readonly Invariant<S>[];
+  /** Structural validation of an untrusted event against a state's configuration. */
+  parseEvent(raw: unknown, config: C): { ok: true; event: E } | { ok: false; error: FieldError };
+  /** Counters worth reporting (reports, unjustified reports, exits, ...). */
+  metrics(state: S): { readonly [k: string]: number };
+  /** Is the run finished (nothing more the workload wants to do)? Simulation stops there. */
+  isFinal(state: S): boolean;
+  /** One line describing an event, for timelines and error messages. */
+  describeEvent(event: E): string;
+  /** Lane of an event for timelines: `vcpu0`, `pe1`, `vmm`, `host`. */
+  laneOf(event: E): string;
+  /** Relative weight of an event for the seeded scheduler (workload shape). */
+  weightOf(state: S, event: E): number;
+}
+
+/** A model with its type parameters erased, as the registry and the CLI see it. */
+// Method signatures above are checked bivariantly, so every concrete model is assignable to this.
+export type AnyModel = Model<unknown, EventBase, unknown>;
