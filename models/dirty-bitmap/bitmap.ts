@@ -14,6 +14,12 @@
 import { bitClear, bitGet, bitSet, pget } from '../machine/paged.ts';
 import { eagerSplit, flushSlotTlb, writeProtectRange } from '../machine/kvm.ts';
 import type { Ioctl, MachineState } from '../machine/state.ts';
+import { mechanismsOf } from '../machine/registry.ts';
+
+/** kvm_arch_sync_dirty_log: a no-op on mainline arm64; hardware-logging mechanisms drain into the bitmap here. */
+function syncDirtyLog(s: MachineState, slot: number): void {
+  for (const m of mechanismsOf(s)) m.syncDirtyLog?.(s, slot);
+}
 
 export const EINVAL = 22;
 export const ENOENT = 2;
@@ -60,6 +66,7 @@ function newIoctl(kind: Ioctl['kind'], slot: number): Ioctl {
 
 /** KVM_GET_DIRTY_LOG (no manual protect), kernel part up to the TLB flush. */
 export function getDirtyLogProtect(s: MachineState, slot: number): void {
+  syncDirtyLog(s, slot);
   const sl = s.slots[slot]!;
   const bm = sl.bitmap!;
   const io = newIoctl('get', slot);
@@ -106,6 +113,7 @@ export function lateSnapshot(s: MachineState, io: Ioctl): void {
 
 /** KVM_GET_DIRTY_LOG with manual protect: a copy of the bitmap into the VMM's fetched set. Atomic, no flush. */
 export function getDirtyLogManual(s: MachineState, slot: number): number {
+  syncDirtyLog(s, slot);
   const sl = s.slots[slot]!;
   const bm = sl.bitmap!;
   let n = 0;
@@ -133,6 +141,7 @@ export function clearDirtyLog(s: MachineState, slot: number, first: number, num:
   const sl = s.slots[slot]!;
   const io = newIoctl('clear', slot);
   s.vmm.ioctl = io;
+  if (sl.bitmap !== null) syncDirtyLog(s, slot);
   const errno = sl.bitmap === null ? ENOENT : clearRangeErrno(sl.npages, first, num, s.bug['clear-tail-never-cleared'] === true);
   if (errno !== 0) return { errno, rearmed: [] };
   const bm = sl.bitmap!;

@@ -38,6 +38,11 @@ export interface Mechanism {
   readonly collects?: boolean;
   /** The VMM's next collection step when `collects` (an event), or null when the round is complete. */
   collectStep?(s: MachineState): MachineEvent | null;
+  /**
+   * kvm_arch_sync_dirty_log(kvm, memslot): called at the start of KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG
+   * to move hardware-held dirty state (device records, buffers, DBM-dirty descriptors) into the slot bitmap.
+   */
+  syncDirtyLog?(s: MachineState, slot: number): void;
   /** Extra descriptor bits when KVM maps a page writable on a write fault (e.g. DBM). */
   faultBits?(s: MachineState, gfn: number): number;
   /** Is the mechanism quiescent (nothing left to drain) so the final collection may start? */

@@ -1,0 +1,41 @@
+/** CLI help texts (kept true to what the commands do). */
+export const HELP = `dtsim: deterministic simulator and checker for stage-2 dirty page tracking designs
+
+Usage: dtsim <command> [options]
+
+Commands:
+  check     property campaigns over every model's option matrix against the oracle (the main job)
+  run       simulate one design and seed; save the trace
+  replay    re-run a trace, check every event was enabled, compare with its expect block
+  bugs      the bug catalogue (--list), or a campaign per knob showing the checker finds it
+  help      this text; 'dtsim help <command>' for one command
+
+Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
+            2 bad input or usage (one line naming file, line and field); 3 internal error.
+Every run prints its seed and options first; a failure prints the command that replays it.
+`;
+
+export const COMMAND_HELP: { [cmd: string]: string } = {
+  run: `Usage: dtsim run --model M [--bug K]... [--seed S] [--events N] [--option k=v]... [--config JSON] [--out FILE] [--json]
+  Simulates one design (model M with options and bug knobs) from seed S for N scheduled events, then drives
+  the migration to completion. --out saves the trace (atomically) with an expect block matching the outcome.
+  Exit 0 if every invariant held, 1 on a violation.
+`,
+  replay: `Usage: dtsim replay FILE [--path fast|immer] [--check-every N] [--json]
+  Re-runs a trace: every event must be enabled where it stands (else: rejected, with its index); invariants
+  are checked after every event (or every N). Prints the outcome, the final state fingerprint and, on a
+  violation, the invariant, event and pages. Exit 0 if the outcome equals the trace's expect block, else 1;
+  2 if the trace is malformed (file:line: field: message).
+`,
+  check: `Usage: dtsim check [--model M]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS] [--out-dir DIR] [--json]
+  Runs N seeded simulations (default 40) of every design in each model's option matrix, checking every
+  invariant after every event, and prints a table per design. Seed: --seed, else $DTSIM_SEED, else fresh.
+  A failing run is saved to DIR (default out/failures) with the command that replays it. Exit 0/1.
+`,
+  bugs: `Usage: dtsim bugs [--list] [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS] [--json]
+  --list prints the catalogue (id, reference scenario, model, expected invariant, description).
+  Otherwise runs a campaign per knob until it is found (at most N runs, default 2000, or the time budget,
+  default 60 s per knob). Exit 0 only if every knob is found with its expected invariant and no negative
+  control is flagged.
+`,
+};

@@ -1,0 +1,79 @@
+/**
+ * The `dtsim` command line: parses arguments, calls the library, prints, maps outcomes to exit codes.
+ * This folder is the only place with file I/O, the clock and process state. The CLI is also where the model
+ * registry is wired in (the engine in src/core does not import models/).
+ *
+ * Exit codes: 0 ok; 1 a violation was found, or a trace's outcome differs from its expect block;
+ * 2 bad input or usage (one line naming the file, line and field); 3 internal error (a bug in dtsim).
+ */
+import { parseArgs } from 'node:util';
+import { setAutoFreeze } from 'immer';
+import { HELP, COMMAND_HELP } from './help.ts';
+import { UsageError, BadInputError } from './errors.ts';
+import { cmdRun, cmdReplay } from './commands/run.ts';
+import { cmdCheck } from './commands/check.ts';
+import { cmdBugs } from './commands/bugs.ts';
+
+export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3 } as const;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  setAutoFreeze(false);
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h': {
+        const topic = rest[0];
+        process.stdout.write(topic && COMMAND_HELP[topic] ? COMMAND_HELP[topic] : HELP);
+        return EXIT.ok;
+      }
+      case 'run': return await cmdRun(parse('run', rest));
+      case 'replay': return await cmdReplay(parse('replay', rest));
+      case 'check': return await cmdCheck(parse('check', rest));
+      case 'bugs': return await cmdBugs(parse('bugs', rest));
+      default:
+        throw new UsageError(`unknown command '${command}' (try: dtsim help)`);
+    }
+  } catch (e) {
+    if (e instanceof HelpShown) return EXIT.ok;
+    if (e instanceof UsageError || e instanceof BadInputError) {
+      process.stderr.write(`dtsim: ${e.message}\n`);
+      return EXIT.badInput;
+    }
+    process.stderr.write(`dtsim: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.internal;
+  }
+}
+
+const OPTIONS = {
+  run: { model: 's', bug: 'm', seed: 's', out: 's', events: 's', option: 'm', config: 's', json: 'b', help: 'b' },
+  replay: { json: 'b', path: 's', 'check-every': 's', help: 'b' },
+  check: { model: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
+  bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
+} as const;
+
+export type Parsed = { values: { [k: string]: string | boolean | string[] | undefined }; positionals: string[] };
+
+function parse(cmd: keyof typeof OPTIONS, args: readonly string[]): Parsed {
+  const spec = OPTIONS[cmd];
+  const options: { [k: string]: { type: 'string' | 'boolean'; multiple?: boolean } } = {};
+  for (const [k, t] of Object.entries(spec)) {
+    options[k] = t === 'b' ? { type: 'boolean' } : t === 'm' ? { type: 'string', multiple: true } : { type: 'string' };
+  }
+  try {
+    const r = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    if (r.values['help']) {
+      process.stdout.write(COMMAND_HELP[cmd] ?? HELP);
+      throw new HelpShown();
+    }
+    return { values: r.values as Parsed['values'], positionals: r.positionals };
+  } catch (e) {
+    if (e instanceof HelpShown) throw e;
+    throw new UsageError(`${cmd}: ${(e as Error).message.split('\n')[0]} (see: dtsim help ${cmd})`);
+  }
+}
+
+/** `dtsim CMD --help` printed the help: exit 0. */
+class HelpShown extends Error {}

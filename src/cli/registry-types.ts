@@ -1,0 +1,1 @@
+export type { MachineModel } from '../../models/index.ts';

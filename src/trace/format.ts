@@ -1,0 +1,210 @@
+/**
+ * Trace format v1: a versioned JSON document, one event per line so it reads in a diff.
+ *
+ * Traces are untrusted input: `parseTrace` validates everything (format magic, version, model and its
+ * version, options, bugs, config, every event, the expect block) and reports the first problem with its
+ * line and field, never throwing. Old format versions are upgraded one step at a time by `MIGRATIONS`.
+ */
+import type { AnyModel, Design, EventBase, JsonValue } from '../core/model.ts';
+
+export const TRACE_FORMAT = 'dtsim/trace';
+export const TRACE_VERSION = 1;
+export const TOOL_VERSION = '0.1.0';
+
+export type Expect =
+  | { readonly status: 'ok' }
+  | { readonly status: 'violated'; readonly eventIndex: number; readonly invariant: string };
+
+export interface Trace {
+  readonly format: typeof TRACE_FORMAT;
+  readonly formatVersion: number;
+  readonly tool: { readonly name: 'dtsim'; readonly version: string };
+  readonly design: Design;
+  readonly config: JsonValue;
+  /** Provenance: the seed and choices that generated the events (null for hand-written traces). */
+  readonly seed: string | null;
+  readonly choices: readonly number[] | null;
+  readonly note: string;
+  readonly events: readonly EventBase[];
+  readonly expect: Expect;
+}
+
+export interface TraceError {
+  readonly kind: 'notJson' | 'unknownFormat' | 'versionTooNew' | 'invalid' | 'staleModel' | 'unknownModel';
+  /** 1-based line in the file, when known. */
+  readonly line: number | null;
+  /** Key path of the offending field, e.g. `events[12].gfn`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly trace: Trace; readonly model: AnyModel }
+  | { readonly ok: false; readonly error: TraceError };
+
+/** One migration per format version: MIGRATIONS[n] upgrades a version-n document to version n+1. */
+export const MIGRATIONS: { readonly [from: number]: (doc: Record<string, unknown>) => Record<string, unknown> } = {};
+
+/** Serialises a trace with one event per line. */
+export function serializeTrace(t: Trace): string {
+  const head = {
+    format: t.format, formatVersion: t.formatVersion, tool: t.tool, design: t.design, config: t.config,
+    seed: t.seed, choices: t.choices, note: t.note, expect: t.expect,
+  };
+  const lines: string[] = ['{'];
+  for (const [k, v] of Object.entries(head)) lines.push(`  ${JSON.stringify(k)}: ${JSON.stringify(v)},`);
+  lines.push('  "events": [');
+  t.events.forEach((e, i) => lines.push(`    ${JSON.stringify(e)}${i + 1 < t.events.length ? ',' : ''}`));
+  lines.push('  ]');
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+export function makeTrace(fields: {
+  design: Design; config: JsonValue; seed: string | null; choices: readonly number[] | null; note: string;
+  events: readonly EventBase[]; expect: Expect;
+}): Trace {
+  return { format: TRACE_FORMAT, formatVersion: TRACE_VERSION, tool: { name: 'dtsim', version: TOOL_VERSION }, ...fields };
+}
+
+/** 1-based line of a character offset. */
+function lineOf(text: string, offset: number): number {
+  let n = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
+  return n;
+}
+
+/**
+ * Start lines of the elements of the top-level "events" array, found by a small scanner that tracks
+ * strings and nesting (so hand-formatted traces get correct line numbers too).
+ */
+export function eventLines(text: string): number[] {
+  const out: number[] = [];
+  let depth = 0;
+  let inStr = false;
+  let line = 1;
+  let pendingKey = '';
+  let keyStart = -1;
+  let eventsDepth = -1;
+  let expectElement = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\n') { line++; continue; }
+    if (inStr) {
+      if (ch === '\\') { i++; continue; }
+      if (ch === '"') { inStr = false; if (depth === 1) pendingKey = text.slice(keyStart + 1, i); }
+      continue;
+    }
+    if (ch === '"') {
+      if (expectElement) { out.push(line); expectElement = false; }
+      inStr = true; keyStart = i; continue;
+    }
+    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === ':') continue;
+    if (ch === '[' || ch === '{') {
+      if (expectElement) { out.push(line); expectElement = false; }
+      depth++;
+      if (ch === '[' && depth === 2 && pendingKey === 'events') { eventsDepth = depth; expectElement = true; }
+      continue;
+    }
+    if (ch === ']' || ch === '}') {
+      if (depth === eventsDepth && ch === ']') eventsDepth = -1;
+      depth--; expectElement = false; continue;
+    }
+    if (ch === ',') { if (depth === eventsDepth) expectElement = true; continue; }
+    if (expectElement) { out.push(line); expectElement = false; }
+  }
+  return out;
+}
+
+function err(kind: TraceError['kind'], line: number | null, field: string, message: string): ParseResult {
+  return { ok: false, error: { kind, line, field, message } };
+}
+
+/** Line of a top-level key in the text (best effort). */
+function keyLine(text: string, key: string): number | null {
+  const i = text.indexOf(`"${key}"`);
+  return i < 0 ? null : lineOf(text, i);
+}
+
+/**
+ * Parses and validates a trace. `lookup` resolves a model id (the registry is passed in: the engine does not
+ * import models).
+ */
+export function parseTrace(text: string, lookup: (id: string) => AnyModel | undefined): ParseResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec(String((e as Error).message));
+    const line = m ? lineOf(text, Number(m[1])) : (text.trim() === '' ? 1 : lineOf(text, text.length));
+    return err('notJson', line, '', `not valid JSON (${String((e as Error).message).replace(/^.*?: /, '')})`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return err('unknownFormat', 1, '', 'a trace must be a JSON object');
+  let d = doc as Record<string, unknown>;
+  if (d['format'] !== TRACE_FORMAT) return err('unknownFormat', keyLine(text, 'format'), 'format', `expected "${TRACE_FORMAT}", got ${JSON.stringify(d['format'])}`);
+  const fv = d['formatVersion'];
+  if (typeof fv !== 'number' || !Number.isInteger(fv) || fv < 1) return err('invalid', keyLine(text, 'formatVersion'), 'formatVersion', 'must be a positive integer');
+  if (fv > TRACE_VERSION) return err('versionTooNew', keyLine(text, 'formatVersion'), 'formatVersion', `version ${fv} is newer than this dtsim understands (${TRACE_VERSION}); upgrade dtsim`);
+  for (let v = fv; v < TRACE_VERSION; v++) {
+    const mig = MIGRATIONS[v];
+    if (!mig) return err('invalid', keyLine(text, 'formatVersion'), 'formatVersion', `no migration from version ${v}`);
+    d = mig(d);
+  }
+  const design = d['design'] as Record<string, unknown> | undefined;
+  if (typeof design !== 'object' || design === null) return err('invalid', keyLine(text, 'design'), 'design', 'missing or not an object');
+  const dl = keyLine(text, 'design');
+  if (typeof design['model'] !== 'string') return err('invalid', dl, 'design.model', 'must be a string');
+  const model = lookup(design['model']);
+  if (!model) return err('unknownModel', dl, 'design.model', `unknown model '${design['model']}'`);
+  if (design['modelVersion'] !== model.version) {
+    return err('staleModel', dl, 'design.modelVersion', `trace was made with ${model.id} v${JSON.stringify(design['modelVersion'])}, this dtsim has v${model.version}`);
+  }
+  const po = model.parseOptions(design['options'] ?? {});
+  if (!po.ok) return err('invalid', dl, `design.${po.error.field}`, po.error.message);
+  const bugs = design['bugs'];
+  if (!Array.isArray(bugs)) return err('invalid', dl, 'design.bugs', 'must be an array of bug ids');
+  for (let i = 0; i < bugs.length; i++) {
+    if (typeof bugs[i] !== 'string' || !model.bugs.some((b) => b.id === bugs[i])) {
+      return err('invalid', dl, `design.bugs[${i}]`, `unknown bug ${JSON.stringify(bugs[i])} for model '${model.id}'`);
+    }
+  }
+  const pc = model.parseConfig(d['config']);
+  if (!pc.ok) return err('invalid', keyLine(text, 'config'), pc.error.field, pc.error.message);
+  const seed = d['seed'];
+  if (seed !== null && seed !== undefined && typeof seed !== 'string') return err('invalid', keyLine(text, 'seed'), 'seed', 'must be a string or null');
+  const choices = d['choices'];
+  if (choices !== null && choices !== undefined && (!Array.isArray(choices) || !choices.every((c) => Number.isInteger(c) && c >= 0))) {
+    return err('invalid', keyLine(text, 'choices'), 'choices', 'must be null or an array of non-negative integers');
+  }
+  const events = d['events'];
+  if (!Array.isArray(events)) return err('invalid', keyLine(text, 'events'), 'events', 'missing or not an array');
+  const lines = eventLines(text);
+  const parsed: EventBase[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const r = model.parseEvent(events[i], pc.config);
+    if (!r.ok) return err('invalid', lines[i] ?? keyLine(text, 'events'), `events[${i}]${r.error.field ? `.${r.error.field}` : ''}`, r.error.message);
+    parsed.push(r.event);
+  }
+  const ex = d['expect'] as Record<string, unknown> | undefined;
+  const el = keyLine(text, 'expect');
+  if (typeof ex !== 'object' || ex === null) return err('invalid', el, 'expect', 'missing or not an object');
+  let expect: Expect;
+  if (ex['status'] === 'ok') expect = { status: 'ok' };
+  else if (ex['status'] === 'violated') {
+    const ei = ex['eventIndex'];
+    if (typeof ei !== 'number' || !Number.isInteger(ei) || ei < -1 || ei >= events.length) {
+      return err('invalid', el, 'expect.eventIndex', `must be an integer in [-1, ${events.length})`);
+    }
+    if (typeof ex['invariant'] !== 'string') return err('invalid', el, 'expect.invariant', 'must be an invariant id');
+    expect = { status: 'violated', eventIndex: ei, invariant: ex['invariant'] };
+  } else return err('invalid', el, 'expect.status', 'must be "ok" or "violated"');
+  const note = typeof d['note'] === 'string' ? d['note'] : '';
+  const trace: Trace = {
+    format: TRACE_FORMAT, formatVersion: TRACE_VERSION,
+    tool: { name: 'dtsim', version: typeof (d['tool'] as Record<string, unknown> | undefined)?.['version'] === 'string' ? String((d['tool'] as Record<string, unknown>)['version']) : 'unknown' },
+    design: { model: model.id, modelVersion: model.version, options: po.options, bugs: [...bugs] as string[] },
+    config: pc.config as JsonValue, seed: typeof seed === 'string' ? seed : null,
+    choices: Array.isArray(choices) ? choices as number[] : null, note, events: parsed, expect,
+  };
+  return { ok: true, trace, model };
+}
