@@ -8,6 +8,7 @@ Commands:
   run       simulate one design and seed; save the trace
   replay    re-run a trace, check every event was enabled, compare with its expect block
   bugs      the bug catalogue (--list), or a campaign per knob showing the checker finds it
+  bisect    the first event after which an invariant is violated, its neighbours and the state change
   help      this text; 'dtsim help <command>' for one command
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
@@ -26,6 +27,15 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   are checked after every event (or every N). Prints the outcome, the final state fingerprint and, on a
   violation, the invariant, event and pages. Exit 0 if the outcome equals the trace's expect block, else 1;
   2 if the trace is malformed (file:line: field: message).
+`,
+  bisect: `Usage: dtsim bisect FILE [--stepwise] [--stride N] [--context N] [--json]
+  Finds the first event after which an invariant is violated: one fast replay stores a checkpoint every N events
+  (default: about 512 checkpoints), a binary search checks invariants at checkpoints, a stepwise pass inside the
+  last interval names the event. This assumes a violation persists once it happens; when the final state is
+  clean (a transient invariant such as INV-FLUSH) or with --stepwise, it scans stepwise (exact). Prints the event
+  with --context neighbours (default 3) and the state change it made (descriptors, TLB entries, bitmap bits, ...).
+  For INV-FINAL it also names the cause: the event after which completing the run no longer recovers the page.
+  Exit 0 if no invariant is violated, 1 if one is (or an event is not enabled), 2 if the trace is malformed.
 `,
   check: `Usage: dtsim check [--model M]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS] [--out-dir DIR] [--json]
   Runs N seeded simulations (default 40) of every design in each model's option matrix, checking every

@@ -13,6 +13,7 @@ import { UsageError, BadInputError } from './errors.ts';
 import { cmdRun, cmdReplay } from './commands/run.ts';
 import { cmdCheck } from './commands/check.ts';
 import { cmdBugs } from './commands/bugs.ts';
+import { cmdBisect } from './commands/bisect.ts';
 
 export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3 } as const;
 
@@ -33,6 +34,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'replay': return await cmdReplay(parse('replay', rest));
       case 'check': return await cmdCheck(parse('check', rest));
       case 'bugs': return await cmdBugs(parse('bugs', rest));
+      case 'bisect': return await cmdBisect(parse('bisect', rest));
       default:
         throw new UsageError(`unknown command '${command}' (try: dtsim help)`);
     }
@@ -51,6 +53,7 @@ const OPTIONS = {
   run: { model: 's', bug: 'm', seed: 's', out: 's', events: 's', option: 'm', config: 's', json: 'b', help: 'b' },
   replay: { json: 'b', path: 's', 'check-every': 's', help: 'b' },
   check: { model: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
+  bisect: { stepwise: 'b', stride: 's', context: 's', json: 'b', help: 'b' },
   bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
 } as const;
 
