@@ -15,6 +15,7 @@ export const DIRTY_BITMAP_BUGS: readonly PresetBug[] = [
   { id: 'enable-no-flush', ref: 'B2', expect: 'INV-FLUSH',
     description: 'Enabling logging flushes TLBs only if some descriptor changed, missing stale writable entries of access-tracked pages.' },
   { id: 'clear-tail-never-cleared', ref: 'B3', expect: 'INV-CLEAR-EXACT', options: { manualProtect: true },
+    config: { slots: [{ base: 0, npages: 67 }], storePages: [1, 63, 64, 66], itsPages: [65] },
     description: 'v5.0 CLEAR rules: num_pages must be a multiple of 64, so the unaligned tail of a slot can never be cleared.' },
   { id: 'wp-before-snapshot', ref: 'B10', expect: 'INV-ARMED',
     description: 'GET write-protects the slot before it snapshots the bitmap; a fault in between leaves a writable, unreported page.' },
@@ -25,7 +26,7 @@ export const DIRTY_BITMAP_BUGS: readonly PresetBug[] = [
   { id: 'vmm-no-final-sync', ref: 'U4', expect: 'INV-FINAL',
     description: 'Userspace bug: the VMM completes the migration after stopping the VM without the final collection.' },
   { id: 'eager-split-off-by-one', ref: 'B8', expect: null, options: { eagerSplit: true },
-    config: { blocks: true, slots: [{ base: 0, npages: 1030 }], storePages: [0, 3, 511, 512, 600, 1023, 1024, 1029], itsPages: [1025] },
+    config: { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 3, 200, 511, 512, 514], itsPages: [513] },
     description: 'Negative control: eager split leaves the last block of the range unsplit (still write-protected): performance only, must not be flagged.' },
 ];
 

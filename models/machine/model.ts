@@ -9,6 +9,7 @@ import { describe, lane, parseEventWith } from './events.ts';
 import type { MachineEvent } from './model-events.ts';
 import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, type MachineState } from './state.ts';
 import { mechanismsOf } from './registry.ts';
+import { cloneMachine, machineSymmetry, packMachine } from './pack.ts';
 
 /** A bug knob of a preset, with the options (and config) it needs to be reachable. */
 export interface PresetBug extends BugKnob {
@@ -41,13 +42,13 @@ export type MachineModel = Model<MachineState, MachineEvent, MachineConfig> & {
 
 /** Scheduler weights: the guest does most of the work; VMM steps and rare hardware events are lighter. */
 const WEIGHTS: { readonly [type: string]: number } = {
-  'guest/storeIssued': 30, 'guest/storeRetired': 20, 'guest/storeFaulted': 20,
-  'kvm/faultMapped': 20, 'kvm/faultMarked': 20,
-  'pe/tlbEvicted': 1, 'mmu/accessTracked': 2,
-  'vcpu/loaded': 4, 'vcpu/entered': 8, 'vcpu/exited': 2, 'vcpu/put': 2,
-  'host/stolenTimeWritten': 8, 'host/itsTableSaved': 8,
-  'kvm/loggingEnabled': 3, 'kvm/dirtyLogHarvested': 3, 'kvm/dirtyLogFetched': 3, 'kvm/dirtyLogCleared': 6,
-  'kvm/ioctlReturned': 6, 'vmm/pageCopied': 6, 'vmm/vmStopped': 1, 'vmm/migrationCompleted': 10,
+  'guest/storeIssued': 60, 'guest/storeRetired': 60, 'guest/storeFaulted': 60,
+  'kvm/faultMapped': 60, 'kvm/faultMarked': 60,
+  'pe/tlbEvicted': 2, 'mmu/accessTracked': 4,
+  'vcpu/loaded': 10, 'vcpu/entered': 20, 'vcpu/exited': 3, 'vcpu/put': 3,
+  'host/stolenTimeWritten': 20, 'host/itsTableSaved': 20,
+  'kvm/loggingEnabled': 5, 'kvm/dirtyLogHarvested': 4, 'kvm/dirtyLogFetched': 4, 'kvm/dirtyLogCleared': 20,
+  'kvm/ioctlReturned': 10, 'vmm/pageCopied': 60, 'vmm/vmStopped': 1, 'vmm/migrationCompleted': 30,
 };
 
 export function makeMachineModel(p: Preset): MachineModel {
@@ -111,6 +112,9 @@ export function makeMachineModel(p: Preset): MachineModel {
     laneOf: (e) => lane(e as unknown as { type: string }),
     weightOf: (_s, e) => WEIGHTS[e.type] ?? 5,
     finish: (s) => finishStep(s),
+    pack: packMachine,
+    symmetry: machineSymmetry,
+    clone: cloneMachine,
   };
   return model;
 }

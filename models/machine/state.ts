@@ -165,12 +165,13 @@ export interface MachineState {
 export const DEFAULT_CONFIG: MachineConfig = {
   vcpus: 2,
   pes: 2,
-  slots: [{ base: 0, npages: 67 }],
+  // Two memslots of unaligned sizes (not multiples of 64), so multi-slot collection and tail words are exercised.
+  slots: [{ base: 0, npages: 19 }, { base: 32, npages: 13 }],
   blocks: false,
   tlbEntries: 4,
   stolenTime: true,
-  itsPages: [65],
-  rounds: 2,
+  itsPages: [40],
+  rounds: 3,
   storePages: [],
 };
 

@@ -242,19 +242,26 @@ export function simulate<S, E extends EventBase, C>(
 }
 
 /**
- * Choice-sequence driver (property tests): choice `c` at step `i` picks the event kind `c % kinds` among the
- * enabled events grouped by type, then the member `floor(c / kinds) % size`; when the choices run out the model
- * is driven to completion. Shrinking the choices (towards 0) shrinks the trace.
+ * Choice-sequence driver (property tests): at step `i`, the enabled events are grouped by type and choice `c`
+ * picks a group by the model's weights (`c mod total weight` against the cumulative weights, so the workload
+ * shape matches `simulate`), then the member `floor(c / total) mod size`; when the choices run out the model is
+ * driven to completion. Shrinking the choices (towards 0) shrinks the trace.
  */
 export function runChoices<S, E extends EventBase, C>(
   model: DrivableModel<S, E, C>, design: Design, config: C, choices: readonly number[], finishBudget = 100_000,
 ): DrivenRun<S, E> {
-  return drive(model, design, config, { maxEvents: choices.length, finishBudget }, (en, _s, i) => {
+  return drive(model, design, config, { maxEvents: choices.length, finishBudget }, (en, s, i) => {
     if (i >= choices.length) return -1;
     const c = choices[i] as number;
     const groups = groupByType(en);
-    const g = groups[c % groups.length] as E[];
-    return en.indexOf(g[Math.floor(c / groups.length) % g.length] as E);
+    let total = 0;
+    const w: number[] = [];
+    for (const g of groups) { const x = Math.max(1, Math.round(model.weightOf(s, g[0] as E))); w.push(x); total += x; }
+    let r = c % total;
+    let gi = 0;
+    while (gi < groups.length - 1 && r >= (w[gi] as number)) { r -= w[gi] as number; gi++; }
+    const g = groups[gi] as E[];
+    return en.indexOf(g[Math.floor(c / total) % g.length] as E);
   });
 }
 

@@ -1,0 +1,77 @@
+/**
+ * Conformance checks every model gets for free (DESIGN.md section 1; style-anchors 9.8/9.9): determinism,
+ * JSON round trip, enabled/isEnabled agreement and rejection of non-enabled events, invariants on init,
+ * prefix consistency, and the fast replay path equal to the immer path.
+ */
+import { expect } from 'vitest';
+import { produce } from 'immer';
+import { checkInvariants, replay, replayFrom, runChoices } from '../../src/core/engine.ts';
+import { fingerprint } from '../../src/core/fingerprint.ts';
+import type { DesignCase } from './models.ts';
+import type { MachineEvent } from '../../models/machine/model-events.ts';
+
+export function invariantsHoldOnInit(c: DesignCase): void {
+  const s = c.model.init(c.design, c.config);
+  expect(checkInvariants(c.model.invariants, s)).toBeNull();
+}
+
+/** Same choices twice: same events, same final fingerprint. */
+export function deterministic(c: DesignCase, choices: readonly number[]): void {
+  const a = runChoices(c.model, c.design, c.config, choices);
+  const b = runChoices(c.model, c.design, c.config, choices);
+  expect(b.events).toEqual(a.events);
+  expect(fingerprint(b.outcome.state)).toBe(fingerprint(a.outcome.state));
+}
+
+/** The events survive a JSON round trip and replay to the same outcome on both paths. */
+export function replaysAfterJsonRoundTrip(c: DesignCase, choices: readonly number[]): void {
+  const run = runChoices(c.model, c.design, c.config, choices);
+  const events = JSON.parse(JSON.stringify(run.events)) as MachineEvent[];
+  const config = JSON.parse(JSON.stringify(c.config)) as typeof c.config;
+  const design = JSON.parse(JSON.stringify(c.design)) as typeof c.design;
+  const fast = replay(c.model, design, config, events, { path: 'fast' });
+  const slow = replay(c.model, design, config, events, { path: 'immer' });
+  expect(fast.status).toBe(run.outcome.status);
+  expect(slow.status).toBe(run.outcome.status);
+  expect(fast.eventIndex).toBe(run.outcome.eventIndex);
+  expect(slow.eventIndex).toBe(run.outcome.eventIndex);
+  expect(fingerprint(fast.state)).toBe(fingerprint(run.outcome.state));
+  expect(fingerprint(slow.state)).toBe(fingerprint(run.outcome.state));
+  // The state itself is plain JSON.
+  expect(JSON.parse(JSON.stringify(slow.state))).toEqual(slow.state);
+}
+
+/** Replaying a prefix, then the rest from the intermediate state, equals replaying all. */
+export function prefixConsistent(c: DesignCase, choices: readonly number[], cut: number): void {
+  const run = runChoices(c.model, c.design, c.config, choices);
+  if (run.outcome.status !== 'ok') return;
+  const k = run.events.length === 0 ? 0 : cut % (run.events.length + 1);
+  const all = replay(c.model, c.design, c.config, run.events, { path: 'immer' });
+  const pre = replay(c.model, c.design, c.config, run.events.slice(0, k), { path: 'immer' });
+  const rest = replayFrom(c.model, pre.state, run.events.slice(k), { path: 'immer' }, k);
+  expect(rest.status).toBe(all.status);
+  expect(fingerprint(rest.state)).toBe(fingerprint(all.state));
+}
+
+/**
+ * Along a run, every event of `enabled(s)` satisfies `isEnabled`, and an event that is not enabled is
+ * rejected by replay with its index and leaves the state as it was (immer returns the same reference).
+ */
+export function rejectsWhatIsNotEnabled(c: DesignCase, choices: readonly number[], probe: number): void {
+  const run = runChoices(c.model, c.design, c.config, choices);
+  if (run.events.length === 0) return;
+  const k = probe % run.events.length;
+  const pre = replay(c.model, c.design, c.config, run.events.slice(0, k), { path: 'immer', noChecks: true });
+  const en = c.model.enabled(pre.state);
+  for (const e of en) expect(c.model.isEnabled(pre.state, e)).toBe(true);
+  // A candidate from elsewhere in the run that is not enabled here.
+  const foreign = run.events.find((e) => !c.model.isEnabled(pre.state, e));
+  if (!foreign) return;
+  const r = replay(c.model, c.design, c.config, [...run.events.slice(0, k), foreign], { path: 'immer', noChecks: true });
+  expect(r.status).toBe('rejected');
+  expect(r.eventIndex).toBe(k);
+  expect(r.message).toContain(`event ${k}`);
+  expect(fingerprint(r.state)).toBe(fingerprint(pre.state));
+  // Reducer-level: applying nothing returns the same reference (no spurious copies).
+  expect(produce(pre.state, () => undefined)).toBe(pre.state);
+}

@@ -1,0 +1,31 @@
+/**
+ * The designs the property suite checks: every model of the registry with every entry of its option matrix.
+ */
+import fc from 'fast-check';
+import { MODELS, type MachineModel } from '../../models/index.ts';
+import type { Design } from '../../src/core/model.ts';
+import type { MachineConfig } from '../../models/machine/state.ts';
+
+export interface DesignCase {
+  readonly label: string;
+  readonly model: MachineModel;
+  readonly design: Design;
+  readonly config: MachineConfig;
+}
+
+export function matrixCases(models: readonly MachineModel[] = MODELS): DesignCase[] {
+  const out: DesignCase[] = [];
+  for (const m of models) {
+    for (const opts of m.preset.matrix) {
+      const design = m.design(opts, []);
+      const label = `${m.id} ${JSON.stringify(opts)}`;
+      out.push({ label, model: m, design, config: m.defaultConfig });
+    }
+  }
+  return out;
+}
+
+/** A choice sequence (DESIGN.md section 1): choice i selects among the enabled events at step i. */
+export function choicesArb(maxLength = 160): fc.Arbitrary<number[]> {
+  return fc.array(fc.nat({ max: 1 << 16 }), { maxLength, size: 'max' });
+}
