@@ -13,7 +13,9 @@ import { UsageError, BadInputError } from './errors.ts';
 import { cmdRun, cmdReplay } from './commands/run.ts';
 import { cmdCheck } from './commands/check.ts';
 import { cmdBugs } from './commands/bugs.ts';
+import { cmdExplore } from './commands/explore.ts';
 import { cmdBisect } from './commands/bisect.ts';
+import { cmdShrink } from './commands/shrink.ts';
 
 export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3 } as const;
 
@@ -34,7 +36,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'replay': return await cmdReplay(parse('replay', rest));
       case 'check': return await cmdCheck(parse('check', rest));
       case 'bugs': return await cmdBugs(parse('bugs', rest));
+      case 'explore': return await cmdExplore(parse('explore', rest));
       case 'bisect': return await cmdBisect(parse('bisect', rest));
+      case 'shrink': return await cmdShrink(parse('shrink', rest));
       default:
         throw new UsageError(`unknown command '${command}' (try: dtsim help)`);
     }
@@ -54,7 +58,10 @@ const OPTIONS = {
   replay: { json: 'b', path: 's', 'check-every': 's', help: 'b' },
   check: { model: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
   bisect: { stepwise: 'b', stride: 's', context: 's', json: 'b', help: 'b' },
+  shrink: { out: 's', 'max-tests': 's', json: 'b', help: 'b' },
   bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
+  explore: { model: 's', bug: 'm', option: 'm', config: 's', vcpus: 's', pes: 's', pages: 's', 'store-pages': 's', 'tlb-entries': 's',
+    rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', out: 's', json: 'b', help: 'b' },
 } as const;
 
 export type Parsed = { values: { [k: string]: string | boolean | string[] | undefined }; positionals: string[] };

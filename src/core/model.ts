@@ -98,6 +98,35 @@ export interface Model<S, E extends EventBase, C> {
   laneOf(event: E): string;
   /** Relative weight of an event for the seeded scheduler (workload shape). */
   weightOf(state: S, event: E): number;
+  /**
+   * Optional (explore): a canonical packed encoding of the behaviour-relevant part of `state`. Two states with
+   * the same encoding must have the same enabled events, successors (up to encoding) and invariant results;
+   * static parts (design, config) and pure counters may be left out. `relabel[k][i]` is the new index of member
+   * `i` of the `k`-th group returned by `symmetry` (null: identity). Without it explore packs the whole JSON.
+   */
+  pack?(state: S, out: PackSink, relabel: readonly (readonly number[])[] | null): void;
+  /** Optional (explore --symmetry): the groups of interchangeable agents of this state's design, or none. */
+  symmetry?(state: S): readonly SymmetryGroup[];
+  /** Optional: a faster deep copy than structuredClone (static parts may be shared: they are never written). */
+  clone?(state: S): S;
+}
+
+/**
+ * Where a model's optional `pack` hook writes a state's packed encoding (explore): plain numbers, number
+ * arrays (length-prefixed) and, for parts without a hand-written layout, any JSON value walked generically.
+ */
+export interface PackSink {
+  num(n: number): void;
+  nums(a: readonly number[]): void;
+  json(v: unknown): void;
+}
+
+/** A group of interchangeable agents (vCPUs, PEs, ...) of a state, for explore's optional symmetry reduction. */
+export interface SymmetryGroup {
+  readonly name: string;
+  readonly size: number;
+  /** Why permuting this group's members is sound for this design (printed by explore). */
+  readonly why: string;
 }
 
 /** A model with its type parameters erased, as the registry and the CLI see it. */

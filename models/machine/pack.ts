@@ -1,0 +1,225 @@
+/**
+ * The machine's explore hooks: a fast private copy (`cloneMachine`), a canonical packed encoding of the
+ * behaviour-relevant state (`packMachine`) and the symmetry groups a design allows (`machineSymmetry`).
+ *
+ * What the encoding leaves out, and why that is sound (two states with the same encoding have the same enabled
+ * events, the same invariant verdicts and successors with the same encoding):
+ * - `design`, `config`, `mechKey`, `bug`, `totalPages`: static, equal in every state of one exploration.
+ * - `stats` and `oracle.touched`: write-only counters for metrics (precision); no precondition, reducer branch
+ *   or invariant reads them.
+ * - guest memory versions: only `mem[g] === copied[g]` is ever read (INV-NOLOSS, INV-FINAL), and a retired
+ *   write always makes them differ (copied <= mem) while a copy makes them equal, so one bit per page is a
+ *   bisimulation of the two version arrays.
+ * - page-table entries outside [0, totalPages) (`cloneMachine` trims them too) and level-2/level-3 tables not
+ *   yet allocated (read as 0).
+ * Mechanism state under `ext` is packed generically (every field).
+ *
+ * `checkShape` guards the hand-written layout: a field added to the machine state that this file does not
+ * know makes explore stop with a message instead of silently merging different states.
+ */
+import type { JsonValue, PackSink, SymmetryGroup } from '../../src/core/model.ts';
+import { cloneJson } from '../../src/explore/pack.ts';
+import type { Paged } from './paged.ts';
+import type { Stage2 } from './pagetable.ts';
+import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
+
+const RUN = { out: 0, host: 1, guest: 2, fault: 3 } as const;
+const PHASE = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
+const KIND = { enable: 0, get: 1, clear: 2, reset: 3 } as const;
+
+const KEYS = {
+  state: 'audit,bug,config,design,ext,mechKey,oracle,pes,s2,slots,stats,totalPages,vcpus,vmid,vmm',
+  vcpu: 'fault,mark,pe,requests,run,store',
+  pe: 'loaded,tlb,vmid,vtcr',
+  slot: 'base,bitmap,id,logging,npages',
+  vmm: 'collectSlot,fetched,fetchedCount,finalCollect,ioctl,itsSaved,phase,round,slotsEnabled,toCopy,toCopyCount',
+  ioctl: 'deliver,flush,kind,rearmed,slot,snapshotPending',
+  oracle: 'copied,mem,touched',
+  audit: 'clearActual,clearErrno,clearExpected,kind,rearmed,slot',
+} as const;
+
+function sameKeys(o: object, want: string, what: string): void {
+  const got = Object.keys(o).sort().join(',');
+  if (got !== want) {
+    throw new Error(`[dtsim] models/machine/pack.ts does not know the ${what} fields ${got} (expected ${want}): `
+      + 'add the new fields to packMachine/cloneMachine before exploring');
+  }
+}
+
+/** Throws if the state has fields the hand-written encoding does not cover. */
+export function checkShape(s: MachineState): void {
+  sameKeys(s, KEYS.state, 'machine state');
+  for (const v of s.vcpus) sameKeys(v, KEYS.vcpu, 'vCPU');
+  for (const p of s.pes) sameKeys(p, KEYS.pe, 'PE');
+  for (const sl of s.slots) sameKeys(sl, KEYS.slot, 'memslot');
+  sameKeys(s.vmm, KEYS.vmm, 'VMM');
+  if (s.vmm.ioctl) sameKeys(s.vmm.ioctl, KEYS.ioctl, 'ioctl');
+  sameKeys(s.oracle, KEYS.oracle, 'oracle');
+  if (s.audit) sameKeys(s.audit, KEYS.audit, 'audit');
+}
+
+function copyPaged(p: Paged): Paged {
+  const out: Paged = new Array<number[]>(p.length);
+  for (let i = 0; i < p.length; i++) out[i] = (p[i] as number[]).slice();
+  return out;
+}
+
+/**
+ * Copies the page table, trimming every table to the entries that cover [0, totalPages): nothing reads or
+ * writes a gfn outside the memslots (events and configs are validated), and a 512-entry table per level would
+ * otherwise dominate the cost of every copy. A trimmed table behaves the same for every gfn < totalPages.
+ */
+function copyS2(s2: Stage2, total: number): Stage2 {
+  const out: Stage2 = new Array<Stage2[number]>(s2.length);
+  for (let i = 0; i < s2.length; i++) {
+    const t2 = s2[i];
+    if (!t2) { out[i] = null; continue; }
+    const base1 = i * (512 * 512);
+    const n2 = Math.min(t2.length, Math.ceil((total - base1) / 512));
+    const c = t2.slice(0, n2);
+    for (let j = 0; j < n2; j++) {
+      const e = c[j];
+      if (typeof e !== 'number' && e !== undefined) c[j] = e.slice(0, Math.min(e.length, total - base1 - j * 512));
+    }
+    out[i] = c;
+  }
+  return out;
+}
+
+/**
+ * A private mutable copy; the static parts (design, config, bug) are shared: nothing writes them. Explicit
+ * object literals (not spreads): this is the explorer's hot path. `checkShape` catches a field it would drop.
+ */
+export function cloneMachine(s: MachineState): MachineState {
+  const vm = s.vmm;
+  const io = vm.ioctl;
+  const a = s.audit;
+  const slots = new Array<Slot>(s.slots.length);
+  for (let i = 0; i < slots.length; i++) {
+    const sl = s.slots[i]!;
+    slots[i] = { id: sl.id, base: sl.base, npages: sl.npages, logging: sl.logging, bitmap: sl.bitmap ? copyPaged(sl.bitmap) : null };
+  }
+  const pes = new Array<Pe>(s.pes.length);
+  for (let i = 0; i < pes.length; i++) {
+    const p = s.pes[i]!;
+    pes[i] = { loaded: p.loaded, vmid: p.vmid, tlb: p.tlb.slice(), vtcr: p.vtcr };
+  }
+  const vcpus = new Array<Vcpu>(s.vcpus.length);
+  for (let i = 0; i < vcpus.length; i++) {
+    const v = s.vcpus[i]!;
+    vcpus[i] = { pe: v.pe, run: v.run, store: v.store, fault: v.fault, mark: v.mark, requests: v.requests };
+  }
+  return {
+    design: s.design, config: s.config, mechKey: s.mechKey, bug: s.bug, totalPages: s.totalPages, vmid: s.vmid,
+    slots, s2: copyS2(s.s2, s.totalPages), pes, vcpus,
+    vmm: { phase: vm.phase, round: vm.round, collectSlot: vm.collectSlot, slotsEnabled: vm.slotsEnabled,
+      toCopy: copyPaged(vm.toCopy), toCopyCount: vm.toCopyCount, fetched: copyPaged(vm.fetched), fetchedCount: vm.fetchedCount,
+      finalCollect: vm.finalCollect, itsSaved: vm.itsSaved,
+      ioctl: io ? { kind: io.kind, slot: io.slot, deliver: io.deliver.slice(), rearmed: io.rearmed.slice(), flush: io.flush,
+        snapshotPending: io.snapshotPending } : null },
+    oracle: { mem: copyPaged(s.oracle.mem), copied: copyPaged(s.oracle.copied), touched: copyPaged(s.oracle.touched) },
+    audit: a ? { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,
+      clearActual: a.clearActual?.slice() ?? null, clearErrno: a.clearErrno } : null,
+    stats: { ...s.stats },
+    ext: cloneJson(s.ext) as { [k: string]: JsonValue },
+  };
+}
+
+function packWords(out: PackSink, p: Paged): void {
+  for (const c of p) for (let i = 0; i < c.length; i++) out.num(c[i] as number);
+}
+
+function packList(out: PackSink, a: readonly number[] | null): void {
+  if (a === null) out.num(-1);
+  else out.nums(a);
+}
+
+let shapeTick = 0;
+
+/**
+ * The canonical encoding. `relabel` = [vcpuPerm, pePerm] (new index of each old vCPU / PE), or null.
+ * vCPUs and PEs are written in their new order and every cross-reference (vcpu.pe, pe.loaded) is renamed.
+ */
+export function packMachine(s: MachineState, out: PackSink, relabel: readonly (readonly number[])[] | null): void {
+  if ((shapeTick++ & 1023) === 0) checkShape(s);
+  const vp = relabel ? relabel[0] : undefined;
+  const pp = relabel ? relabel[1] : undefined;
+  const nv = s.vcpus.length;
+  const np = s.pes.length;
+  out.num(s.vmid);
+  // vCPUs in new order: old index i goes to vp[i].
+  for (let j = 0; j < nv; j++) {
+    const v = s.vcpus[vp ? vp.indexOf(j) : j]!;
+    out.num(v.pe < 0 ? -1 : pp ? pp[v.pe]! : v.pe);
+    out.num(RUN[v.run]);
+    out.num(v.store); out.num(v.fault); out.num(v.mark); out.num(v.requests);
+  }
+  for (let j = 0; j < np; j++) {
+    const p = s.pes[pp ? pp.indexOf(j) : j]!;
+    out.num(p.loaded < 0 ? -1 : vp ? vp[p.loaded]! : p.loaded);
+    out.num(p.vmid); out.num(p.vtcr);
+    out.nums(p.tlb);
+  }
+  for (const sl of s.slots) {
+    out.num(sl.logging ? 1 : 0);
+    if (sl.bitmap) { out.num(1); packWords(out, sl.bitmap); } else out.num(-1);
+  }
+  // Stage 2, over [0, totalPages): a level-2 entry is a block/invalid descriptor (>= 0) or a table (-1 + pages).
+  const total = s.totalPages;
+  for (let g = 0; g < total; g += 512) {
+    const t2 = s.s2[g >>> 18];
+    const e = t2 ? t2[(g >>> 9) & 511] : 0;
+    if (e === undefined || typeof e === 'number') { out.num(e ?? 0); continue; }
+    out.num(-1);
+    const end = Math.min(total, g + 512);
+    for (let x = g; x < end; x++) out.num(e[x & 511] as number);
+  }
+  const vm = s.vmm;
+  out.num(PHASE[vm.phase]); out.num(vm.round); out.num(vm.collectSlot); out.num(vm.slotsEnabled);
+  packWords(out, vm.toCopy); out.num(vm.toCopyCount);
+  packWords(out, vm.fetched); out.num(vm.fetchedCount);
+  out.num(vm.finalCollect ? 1 : 0); out.num(vm.itsSaved);
+  const io = vm.ioctl;
+  if (!io) out.num(-1);
+  else {
+    out.num(KIND[io.kind]); out.num(io.slot); out.nums(io.deliver); out.nums(io.rearmed);
+    out.num(io.flush ? 1 : 0); out.num(io.snapshotPending ? 1 : 0);
+  }
+  // Oracle: one bit per page, "memory differs from the copy sent", 32 pages a word.
+  const mem = s.oracle.mem;
+  const copied = s.oracle.copied;
+  let w = 0;
+  for (let g = 0; g < total; g++) {
+    const c = g >>> 9;
+    const i = g & 511;
+    if ((mem[c] as number[])[i] !== (copied[c] as number[])[i]) w |= 1 << (g & 31);
+    if ((g & 31) === 31 || g === total - 1) { out.num(w); w = 0; }
+  }
+  const a = s.audit;
+  if (!a) out.num(-1);
+  else {
+    out.num(KIND[a.kind]); out.num(a.slot); packList(out, a.rearmed); packList(out, a.clearExpected);
+    packList(out, a.clearActual); out.num(a.clearErrno);
+  }
+  out.json(s.ext);
+}
+
+/**
+ * The groups explore --symmetry may permute, always [vcpus, pes] (size 1 = not permuted):
+ * - vCPUs are interchangeable when no per-vCPU page exists (stolen time off: each vCPU's stolen-time record is
+ *   its own page) and the design has no mechanism state (rings, HDBSS buffers are per vCPU and not renamed here);
+ * - PEs are interchangeable unless the design has the `local-tlbi` knob (it singles out the VMM's PE, the last
+ *   one) or mechanism state (which may name PEs).
+ * vCPU ids never reach guest memory, the page table or the VMM; a PE id only selects whose TLB a store uses.
+ */
+export function machineSymmetry(s: MachineState): readonly SymmetryGroup[] {
+  const plain = s.mechKey === '';
+  const vOk = plain && !s.config.stolenTime;
+  const pOk = plain && !s.bug['local-tlbi'];
+  return [
+    { name: 'vcpus', size: vOk ? s.vcpus.length : 1,
+      why: vOk ? 'no per-vCPU page (stolen time off) and no per-vCPU mechanism state' : 'not permuted: stolen-time pages or mechanism state are per vCPU' },
+    { name: 'pes', size: pOk ? s.pes.length : 1,
+      why: pOk ? 'no PE is singled out (no local-TLBI knob, no mechanism state)' : 'not permuted: the design singles out a PE or has mechanism state' },
+  ];
+}

@@ -1,0 +1,152 @@
+/**
+ * `dtsim explore`: bounded exhaustive exploration of one design (breadth-first, deduplicated by a canonical
+ * 64-bit fingerprint), with a shortest counterexample saved as a trace that `dtsim replay` reproduces.
+ */
+import { performance } from 'node:perf_hooks';
+import { explore, type ExploreResult } from '../../explore/bfs.ts';
+import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
+import type { Design, EventBase, JsonValue } from '../../core/model.ts';
+import { UsageError } from '../errors.ts';
+import { freshPath, writeAtomic } from '../io.ts';
+import { intFlag, parseOptionFlags, requireModel } from '../registry.ts';
+import type { MachineModel } from '../registry-types.ts';
+import type { Parsed } from '../main.ts';
+
+/**
+ * The small configuration explore starts from (documented in `dtsim help explore`): one vCPU on one PE, a
+ * 3-page memslot, a 1-entry TLB, one pre-copy round, the ITS save writing the last page, stolen time on.
+ */
+export const SMALL_CONFIG = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1,
+  stolenTime: true, itsPages: [2], rounds: 1, storePages: [] as number[] } as const;
+
+export interface DesignChoice {
+  model: MachineModel;
+  design: Design;
+  config: unknown;
+  bugs: string[];
+}
+
+/**
+ * The design and configuration of a command line: defaults, then `base` (explore's small configuration), then
+ * each knob's own configuration, then --vcpus/--pes/--pages/--tlb-entries/--rounds/--store-pages, then --config.
+ */
+export function designFromFlags(v: Parsed['values'], base: { readonly [k: string]: unknown }): DesignChoice {
+  const model = requireModel(v['model'] as string | undefined);
+  const bugs = (v['bug'] as string[] | undefined) ?? [];
+  for (const b of bugs) if (!model.bugs.some((k) => k.id === b)) {
+    throw new UsageError(`--bug: unknown bug '${b}' for model '${model.id}' (see: dtsim bugs --list)`);
+  }
+  const options = parseOptionFlags((v['option'] as string[] | undefined) ?? []);
+  const po = model.parseOptions(options);
+  if (!po.ok) throw new UsageError(`--option ${po.error.field}: ${po.error.message}`);
+  let design: Design;
+  try { design = model.design(options, bugs); } catch (e) { throw new UsageError((e as Error).message.replace('[dtsim] ', '')); }
+  const c: { [k: string]: unknown } = { ...(model.defaultConfig as object), ...base };
+  for (const b of bugs) Object.assign(c, model.preset.bugs.find((k) => k.id === b)?.config ?? {});
+  if (v['vcpus'] !== undefined) c['vcpus'] = intFlag('vcpus', v['vcpus'], 1, 1, 8);
+  if (v['pes'] !== undefined) c['pes'] = intFlag('pes', v['pes'], 1, 1, 8);
+  if (v['tlb-entries'] !== undefined) c['tlbEntries'] = intFlag('tlb-entries', v['tlb-entries'], 1, 1, 64);
+  if (v['rounds'] !== undefined) c['rounds'] = intFlag('rounds', v['rounds'], 1, 0, 1000);
+  if (v['pages'] !== undefined) {
+    const n = intFlag('pages', v['pages'], 3, 1, 1 << 20);
+    c['slots'] = [{ base: 0, npages: n }];
+    const inside = (a: unknown): number[] => (Array.isArray(a) ? a : []).filter((g): g is number => typeof g === 'number' && g < n);
+    c['storePages'] = inside(c['storePages']);
+    const its = inside(c['itsPages']);
+    c['itsPages'] = its.length ? its : [n - 1];
+  }
+  if (typeof v['store-pages'] === 'string') {
+    const s = v['store-pages'];
+    if (!/^\d+(,\d+)*$/.test(s)) throw new UsageError(`--store-pages: expected gfns like 0,1,2, got '${s}'`);
+    c['storePages'] = s.split(',').map(Number);
+  }
+  if (typeof v['config'] === 'string') {
+    try { Object.assign(c, JSON.parse(v['config'])); } catch (e) {
+      throw new UsageError(`--config: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const pc = model.parseConfig(c);
+  if (!pc.ok) throw new UsageError(`--config ${pc.error.field}: ${pc.error.message}`);
+  return { model, design, config: pc.config, bugs };
+}
+
+/** Peak resident set size of this process, in MB. */
+function peakMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function exploreCommandLine(d: DesignChoice, depth: number, extra: string): string {
+  const c = d.config as JsonValue;
+  return `dtsim explore --model ${d.model.id}${d.bugs.map((b) => ` --bug ${b}`).join('')} --depth ${depth} --config '${JSON.stringify(c)}'${extra}`;
+}
+
+export async function cmdExplore(p: Parsed): Promise<number> {
+  const v = p.values;
+  if (p.positionals.length) throw new UsageError(`explore: unexpected argument '${p.positionals[0]}'`);
+  const d = designFromFlags(v, SMALL_CONFIG);
+  const depth = intFlag('depth', v['depth'], 60, 0, 100_000);
+  const maxStates = intFlag('max-states', v['max-states'], 5_000_000, 0);
+  const timeLimit = intFlag('time-limit', v['time-limit'], 300, 0);
+  const symmetry = v['symmetry'] === true;
+  const enc = (v['encoding'] as string | undefined) ?? 'auto';
+  if (enc !== 'auto' && enc !== 'generic') throw new UsageError(`--encoding: expected 'auto' or 'generic', got '${enc}'`);
+  const json = v['json'] === true;
+  const tty = !json && process.stderr.isTTY === true;
+  const { model, design, config } = d;
+  if (!json) {
+    process.stdout.write(`dtsim explore: model=${model.id} options=${JSON.stringify(design.options)} bugs=${JSON.stringify(design.bugs)}\n`
+      + `  config=${JSON.stringify(config)}\n  depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} symmetry=${symmetry ? 'on' : 'off'} encoding=${enc}\n`);
+  }
+  let lastDraw = 0;
+  const r: ExploreResult<EventBase> = explore(model as never, design, config, {
+    maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic',
+    now: () => performance.now(), progressEvery: 16_384,
+    onProgress: (pr) => {
+      if (!tty || pr.elapsedMs - lastDraw < 250) return;
+      lastDraw = pr.elapsedMs;
+      process.stderr.write(`\r  depth ${pr.depth}  distinct ${fmt(pr.distinct)}  generated ${fmt(pr.generated)}  frontier ${fmt(pr.frontier)}  `
+        + `${fmt(Math.round(pr.distinct / (pr.elapsedMs / 1000)))} states/s  ${peakMb().toFixed(0)} MB   `);
+    },
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  const secs = r.elapsedMs / 1000;
+  const rate = secs > 0 ? Math.round(r.distinct / secs) : r.distinct;
+  let file: string | null = null;
+  const cx = r.violation;
+  const cmd = exploreCommandLine(d, depth, symmetry ? ' --symmetry' : '');
+  if (cx) {
+    const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices: cx.choices, events: cx.events,
+      note: `shortest counterexample found by: ${cmd}`,
+      expect: { status: 'violated', eventIndex: cx.eventIndex, invariant: cx.invariant } });
+    const out = v['out'] as string | undefined;
+    file = out ?? freshPath('out/explore', `${model.id}${design.bugs.map((b) => `-${b}`).join('')}-${cx.invariant}`);
+    writeAtomic(file, serializeTrace(trace));
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
+      complete: r.status === 'exhausted' || r.status === 'violated', generated: r.generated, distinct: r.distinct, depth: r.depth,
+      frontier: r.frontier, terminal: r.terminal, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
+      collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, message: r.message,
+      violation: cx ? { invariant: cx.invariant, message: cx.message, pages: cx.pages, events: cx.events.length, eventIndex: cx.eventIndex } : null,
+      trace: file })}\n`);
+  } else {
+    const w = (s: string): void => { process.stdout.write(`${s}\n`); };
+    w(`${r.status}: ${r.message}`);
+    w(`  states generated   ${fmt(r.generated)}`);
+    w(`  distinct states    ${fmt(r.distinct)}${r.frontier ? ` (${fmt(r.frontier)} left unexpanded)` : ''}; terminal ${fmt(r.terminal)}`);
+    w(`  depth reached      ${r.depth}`);
+    w(`  distinct states/s  ${fmt(rate)} (${secs.toFixed(2)} s)`);
+    w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB`);
+    w(`  fingerprint        64-bit (${r.encoding === 'model' ? `${model.id}'s packed encoding` : 'generic JSON encoding'}); collision probability <= ${r.collisionProbability.toExponential(1)} (n^2/2^65)`);
+    w(`  symmetry           ${r.symmetry.length ? r.symmetry.map((g) => `${g.name} x${g.size} (${g.why})`).join('; ') : 'none'}`);
+    if (cx) {
+      w(`violation: ${cx.invariant} after ${cx.events.length} events (shortest): ${cx.message}`);
+      w(`counterexample saved: ${file}\nreplay with: npx dtsim replay ${file}`);
+    }
+  }
+  return cx ? 1 : 0;
+}

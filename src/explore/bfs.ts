@@ -1,0 +1,215 @@
+/**
+ * Bounded exhaustive exploration: breadth-first search over every enabled event from the initial state,
+ * deduplicating states by a canonical 64-bit fingerprint of their packed encoding, checking every invariant in
+ * every new state, stopping at the first violation (a shortest counterexample: BFS reaches it at the least
+ * depth) or when the bounded state space is exhausted.
+ *
+ * Generic over `Model`: it uses only the model's own `init`/`enabled`/`apply`/`invariants` (the same definition
+ * the simulator and the property tests drive), on private mutable copies. Pure: the caller passes the clock and
+ * receives progress through a callback.
+ */
+import type { Design, EventBase, Model, SymmetryGroup, Violation } from '../core/model.ts';
+import { checkInvariants } from '../core/engine.ts';
+import { cloneJson, collisionBound, HashSet64, packJson, Packer } from './pack.ts';
+import { orbitBound, packCanonical, relabellings } from './symmetry.ts';
+
+export interface ExploreOptions {
+  /** Events from the initial state (BFS levels). */
+  readonly maxDepth: number;
+  /** Stop after this many distinct states (0: no limit). */
+  readonly maxStates?: number;
+  /** Stop after this many milliseconds of the `now` clock (0: no limit). */
+  readonly timeLimitMs?: number;
+  /** Merge states that differ by a relabelling of the model's interchangeable agents. */
+  readonly symmetry?: boolean;
+  /** `auto`: the model's `pack` hook when it has one; `generic`: always the generic JSON encoding. */
+  readonly encoding?: 'auto' | 'generic';
+  /** The clock (ms); only read when a time limit or progress is asked for. */
+  readonly now?: () => number;
+  /** Called about every `progressEvery` generated states. */
+  readonly onProgress?: (p: ExploreProgress) => void;
+  readonly progressEvery?: number;
+}
+
+export interface ExploreProgress {
+  readonly generated: number;
+  readonly distinct: number;
+  readonly depth: number;
+  readonly frontier: number;
+  readonly elapsedMs: number;
+}
+
+/**
+ * `exhausted`: no new state at the last level (the whole reachable space up to the depth bound was explored
+ * and no state is deeper); `depthBound`: states remain beyond `maxDepth`; `violated`: an invariant broke;
+ * `stateLimit`/`timeLimit`: stopped early, the result covers only part of the space.
+ */
+export type ExploreStatus = 'exhausted' | 'depthBound' | 'violated' | 'stateLimit' | 'timeLimit';
+
+export interface Counterexample<E> {
+  readonly invariant: string;
+  readonly message: string;
+  readonly pages: readonly number[];
+  /** The events from the initial state to the violating state (a shortest such path). */
+  readonly events: readonly E[];
+  /** Index of each event in `enabled` of the state it was taken from. */
+  readonly choices: readonly number[];
+  /** Index of the event after which the invariant broke (events.length - 1; -1 for the initial state). */
+  readonly eventIndex: number;
+}
+
+export interface ExploreResult<E> {
+  readonly status: ExploreStatus;
+  /** Successor states computed (transitions taken), duplicates included. */
+  readonly generated: number;
+  /** Distinct states (by fingerprint), the initial state included. */
+  readonly distinct: number;
+  /** Deepest BFS level holding a distinct state. */
+  readonly depth: number;
+  /** States of the last level not expanded (0 when exhausted). */
+  readonly frontier: number;
+  /** Distinct states with no enabled event (the run is over there). */
+  readonly terminal: number;
+  /** Birthday bound on a fingerprint collision among the distinct states: n^2 / 2^65. */
+  readonly collisionProbability: number;
+  readonly encoding: 'model' | 'generic';
+  readonly symmetry: readonly SymmetryGroup[];
+  readonly elapsedMs: number;
+  /** Bytes of the visited set (the frontier is counted by the caller's peak memory). */
+  readonly visitedBytes: number;
+  readonly violation: Counterexample<E> | null;
+  /** Why the run stopped, one line. */
+  readonly message: string;
+}
+
+/** Growable Int32 column (parent ids, choices). */
+class IntColumn {
+  a = new Int32Array(1 << 16);
+  n = 0;
+  push(x: number): void {
+    if (this.n === this.a.length) { const b = new Int32Array(this.a.length * 2); b.set(this.a); this.a = b; }
+    this.a[this.n++] = x;
+  }
+}
+
+export function explore<S, E extends EventBase, C>(
+  model: Model<S, E, C>, design: Design, config: C, opts: ExploreOptions,
+): ExploreResult<E> {
+  const now = opts.now ?? ((): number => 0);
+  const t0 = now();
+  const maxStates = opts.maxStates ?? 0;
+  const timeLimit = opts.timeLimitMs ?? 0;
+  const progressEvery = opts.progressEvery ?? 65_536;
+  const init = model.init(design, config);
+  const clone: (s: S) => S = model.clone ? model.clone.bind(model) : cloneJson;
+  const useModelPack = (opts.encoding ?? 'auto') === 'auto' && typeof model.pack === 'function';
+  const groups: readonly SymmetryGroup[] = opts.symmetry && useModelPack && model.symmetry
+    ? model.symmetry(init) : [];
+  if (orbitBound(groups) > 5040) throw new Error(`[dtsim] symmetry: ${orbitBound(groups)} relabellings per state is too many (at most 5040)`);
+  const labels = relabellings(groups);
+  const scratch = new Packer();
+  const best = new Packer();
+  const pk = useModelPack ? (model.pack as NonNullable<typeof model.pack>).bind(model) : null;
+  const key = (s: S): Packer => {
+    if (pk === null) { best.reset(); packJson(best, s); best.hash(); return best; }
+    if (labels.length === 1) { best.reset(); pk(s, best, null); best.hash(); return best; }
+    packCanonical((out, relabel) => pk(s, out, relabel), labels, scratch, best);
+    return best;
+  };
+
+  const seen = new HashSet64(16);
+  const parent = new IntColumn();
+  const choice = new IntColumn();
+  let generated = 0;
+  let terminal = 0;
+  let depth = 0;
+
+  const result = (status: ExploreStatus, frontier: number, violation: Counterexample<E> | null, message: string): ExploreResult<E> => ({
+    status, generated, distinct: seen.size, depth, frontier, terminal, collisionProbability: collisionBound(seen.size),
+    encoding: useModelPack ? 'model' : 'generic', symmetry: groups.filter((g) => g.size > 1), elapsedMs: now() - t0, visitedBytes: seen.bytes(),
+    violation, message,
+  });
+
+  const counterexample = (id: number, v: Violation): Counterexample<E> => {
+    const cs: number[] = [];
+    for (let i = id; i > 0; i = parent.a[i] as number) cs.push(choice.a[i] as number);
+    cs.reverse();
+    const s = clone(init);
+    const events: E[] = [];
+    for (const c of cs) {
+      const e = model.enabled(s)[c] as E;
+      model.apply(s, e);
+      events.push(e);
+    }
+    return { invariant: v.invariant, message: v.message, pages: v.pages, events, choices: cs, eventIndex: events.length - 1 };
+  };
+
+  const k0 = key(init);
+  seen.add(k0.h1, k0.h2);
+  parent.push(-1);
+  choice.push(-1);
+  const v0 = checkInvariants(model.invariants, init);
+  if (v0) return result('violated', 0, counterexample(0, v0), `${v0.invariant} holds in no state: the initial state violates it`);
+
+  let frontier: S[] = [init];
+  let ids: number[] = [0];
+  let nextProgress = progressEvery;
+  while (frontier.length > 0) {
+    if (depth >= opts.maxDepth) {
+      let open = 0;
+      for (const st of frontier) if (model.enabled(st).length > 0) open++;
+      if (open === 0) {
+        terminal += frontier.length;
+        return result('exhausted', 0, null, `state space exhausted at depth ${depth}: every invariant holds in every reachable state`);
+      }
+      return result('depthBound', frontier.length, null,
+        `depth bound ${opts.maxDepth} reached with ${frontier.length} states left to expand (not exhausted; raise --depth)`);
+    }
+    const next: S[] = [];
+    const nextIds: number[] = [];
+    for (let f = 0; f < frontier.length; f++) {
+      const st = frontier[f] as S;
+      const id = ids[f] as number;
+      const en = model.enabled(st);
+      if (en.length === 0) terminal++;
+      for (let i = 0; i < en.length; i++) {
+        const c = clone(st);
+        model.apply(c, en[i] as E);
+        generated++;
+        const k = key(c);
+        if (!seen.add(k.h1, k.h2)) continue;
+        const nid = parent.n;
+        parent.push(id);
+        choice.push(i);
+        const v = checkInvariants(model.invariants, c);
+        if (v) {
+          depth++;
+          const cx = counterexample(nid, v);
+          return result('violated', frontier.length - f, cx, `${v.invariant} violated after ${cx.events.length} events (a shortest counterexample)`);
+        }
+        next.push(c);
+        nextIds.push(nid);
+        if (maxStates > 0 && seen.size >= maxStates) {
+          depth++;
+          return result('stateLimit', next.length + frontier.length - f, null,
+            `state limit ${maxStates} reached at depth ${depth}: the space was NOT exhausted (raise --max-states or lower --depth)`);
+        }
+      }
+      // Release the expanded state: the frontier is the memory peak.
+      (frontier as (S | undefined)[])[f] = undefined;
+      if (generated >= nextProgress) {
+        nextProgress = generated + progressEvery;
+        const el = now() - t0;
+        opts.onProgress?.({ generated, distinct: seen.size, depth, frontier: frontier.length - f + next.length, elapsedMs: el });
+        if (timeLimit > 0 && el > timeLimit) {
+          return result('timeLimit', frontier.length - f - 1 + next.length, null,
+            `time limit ${(timeLimit / 1000).toFixed(0)} s reached at depth ${depth}: the space was NOT exhausted (raise --time-limit or lower --depth)`);
+        }
+      }
+    }
+    frontier = next;
+    ids = nextIds;
+    if (next.length > 0) depth++;
+  }
+  return result('exhausted', 0, null, `state space exhausted at depth ${depth}: every invariant holds in every reachable state`);
+}

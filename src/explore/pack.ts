@@ -1,0 +1,259 @@
+/**
+ * Packed state encodings and their 64-bit hashes, for the explorer's visited set.
+ *
+ * A state is written into a growable Float64Array (a `Packer`, the `PackSink` a model's optional `pack` hook
+ * writes to), then hashed over the words of that buffer by two independent 32-bit lanes (murmur3-style and
+ * xxhash32-style mixing with different seeds and constants): a 64-bit fingerprint. Two states with the same
+ * encoding get the same fingerprint (canonical); two different encodings collide with probability about 2^-64
+ * per pair, so n distinct states collide somewhere with probability at most n^2 / 2^65 (the birthday bound,
+ * reported by `explore`).
+ *
+ * `packJson` is the generic encoding (any JSON state, object keys sorted, every value tagged with its type, so
+ * the encoding is injective); models with a faster, behaviour-only encoding supply `Model.pack`.
+ */
+import type { PackSink } from '../core/model.ts';
+
+const T_NULL = -1;
+const T_FALSE = -2;
+const T_TRUE = -3;
+const T_NUM = -4;
+const T_STR = -5;
+const T_ARR = -6;
+const T_OBJ = -7;
+const T_UNDEF = -8;
+
+/** A growable buffer of doubles; `len` numbers are valid. Implements the model-facing `PackSink`. */
+export class Packer implements PackSink {
+  buf: Float64Array;
+  len = 0;
+  /** The 64-bit hash of the buffer after `hash()`: two 32-bit lanes. */
+  h1 = 0;
+  h2 = 0;
+  private words: Int32Array;
+
+  constructor(capacity = 256) {
+    this.buf = new Float64Array(capacity);
+    this.words = new Int32Array(this.buf.buffer);
+  }
+
+  reset(): void {
+    this.len = 0;
+  }
+
+  private grow(): void {
+    const nb = new Float64Array(this.buf.length * 2);
+    nb.set(this.buf);
+    this.buf = nb;
+    this.words = new Int32Array(nb.buffer);
+  }
+
+  num(n: number): void {
+    if (this.len === this.buf.length) this.grow();
+    // `+ 0` turns -0 into 0: equal numbers must give equal words.
+    this.buf[this.len++] = n + 0;
+  }
+
+  nums(a: readonly number[]): void {
+    this.num(a.length);
+    for (let i = 0; i < a.length; i++) this.num(a[i] as number);
+  }
+
+  json(v: unknown): void {
+    packJson(this, v);
+  }
+
+  /** Hashes the `len` numbers written (both lanes); returns nothing, read `h1`/`h2`. */
+  hash(): void {
+    const w = this.words;
+    const n = this.len * 2;
+    let h1 = 0x9747b28c | 0;
+    let h2 = 0x165667b1 | 0;
+    for (let i = 0; i < n; i++) {
+      const x = w[i] as number;
+      // lane 1: murmur3_32 block step
+      let k = Math.imul(x, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, 0x1b873593);
+      h1 ^= k;
+      h1 = (h1 << 13) | (h1 >>> 19);
+      h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+      // lane 2: xxhash32 round
+      h2 = (h2 + Math.imul(x, 0x85ebca77)) | 0;
+      h2 = (h2 << 13) | (h2 >>> 19);
+      h2 = Math.imul(h2, 0x9e3779b1);
+    }
+    h1 ^= n; h2 ^= n;
+    h1 ^= h1 >>> 16; h1 = Math.imul(h1, 0x85ebca6b); h1 ^= h1 >>> 13; h1 = Math.imul(h1, 0xc2b2ae35); h1 ^= h1 >>> 16;
+    h2 ^= h2 >>> 15; h2 = Math.imul(h2, 0x85ebca77); h2 ^= h2 >>> 13; h2 = Math.imul(h2, 0xc2b2ae3d); h2 ^= h2 >>> 16;
+    this.h1 = h1;
+    this.h2 = h2;
+  }
+
+  /** The hash as 16 hex digits. */
+  hex(): string {
+    return (this.h1 >>> 0).toString(16).padStart(8, '0') + (this.h2 >>> 0).toString(16).padStart(8, '0');
+  }
+
+  /** Copies the encoding into `dst` (resetting it). */
+  copyTo(dst: Packer): void {
+    while (dst.buf.length < this.len) dst.grow();
+    dst.buf.set(this.buf.subarray(0, this.len));
+    dst.len = this.len;
+  }
+
+  /** Lexicographic order of two encodings (shorter first on a common prefix): <0, 0, >0. */
+  compare(o: Packer): number {
+    const a = this.buf;
+    const b = o.buf;
+    const n = Math.min(this.len, o.len);
+    for (let i = 0; i < n; i++) {
+      const x = a[i] as number;
+      const y = b[i] as number;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return this.len - o.len;
+  }
+}
+
+function packString(p: Packer, s: string): void {
+  p.num(T_STR);
+  p.num(s.length);
+  for (let i = 0; i < s.length; i++) p.num(s.charCodeAt(i));
+}
+
+const sortedKeysCache = new Map<string, readonly string[]>();
+
+/** The keys of `o` in sorted order (memoised per insertion-order key list: states reuse a few shapes). */
+function sortedKeys(o: object): readonly string[] {
+  const keys = Object.keys(o);
+  if (keys.length === 0) return keys;
+  const id = keys.join('\u0000');
+  let hit = sortedKeysCache.get(id);
+  if (!hit) {
+    hit = [...keys].sort();
+    if (sortedKeysCache.size < 10_000) sortedKeysCache.set(id, hit);
+  }
+  return hit;
+}
+
+/** The generic canonical encoding of a JSON value (object keys sorted, `undefined` members skipped). */
+export function packJson(p: Packer, v: unknown): void {
+  switch (typeof v) {
+    case 'number': p.num(T_NUM); p.num(v); return;
+    case 'boolean': p.num(v ? T_TRUE : T_FALSE); return;
+    case 'string': packString(p, v); return;
+    case 'undefined': p.num(T_UNDEF); return;
+    case 'object': {
+      if (v === null) { p.num(T_NULL); return; }
+      if (Array.isArray(v)) {
+        p.num(T_ARR);
+        p.num(v.length);
+        for (let i = 0; i < v.length; i++) {
+          const x: unknown = v[i];
+          if (typeof x === 'number') { p.num(T_NUM); p.num(x); } else packJson(p, x);
+        }
+        return;
+      }
+      const o = v as Record<string, unknown>;
+      const keys = sortedKeys(o);
+      if (keys.length === 0) { p.num(T_OBJ); p.num(0); return; }
+      let n = 0;
+      for (const k of keys) if (o[k] !== undefined) n++;
+      p.num(T_OBJ);
+      p.num(n);
+      for (const k of keys) {
+        const x = o[k];
+        if (x === undefined) continue;
+        packString(p, k);
+        packJson(p, x);
+      }
+      return;
+    }
+    default:
+      throw new Error(`[dtsim] cannot pack a ${typeof v} (model state must be JSON)`);
+  }
+}
+
+/**
+ * A fast deep copy of plain JSON data (objects, arrays, primitives): the generic private mutable copy the
+ * explorer applies events to, when the model supplies no `clone`. Faster than structuredClone on small states.
+ */
+export function cloneJson<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    const a = v.slice();
+    for (let i = 0; i < a.length; i++) {
+      const x: unknown = a[i];
+      if (typeof x === 'object' && x !== null) a[i] = cloneJson(x);
+    }
+    return a as T;
+  }
+  const o: Record<string, unknown> = {};
+  const src = v as Record<string, unknown>;
+  for (const k in src) {
+    const x = src[k];
+    o[k] = typeof x === 'object' && x !== null ? cloneJson(x) : x;
+  }
+  return o as T;
+}
+
+/**
+ * An open-addressing set of 64-bit hashes (two Int32 lanes, linear probing, load <= 1/2). About 16 bytes per
+ * distinct state at the worst load; no per-entry objects.
+ */
+export class HashSet64 {
+  private lo: Int32Array;
+  private hi: Int32Array;
+  private mask: number;
+  size = 0;
+
+  constructor(capacityLog2 = 16) {
+    this.lo = new Int32Array(1 << capacityLog2);
+    this.hi = new Int32Array(1 << capacityLog2);
+    this.mask = (1 << capacityLog2) - 1;
+  }
+
+  /** Adds (h1, h2); returns true if it was not there. The pair (0, 0) is stored as (0, 1). */
+  add(h1: number, h2: number): boolean {
+    if (h1 === 0 && h2 === 0) h2 = 1;
+    if ((this.size + 1) * 2 > this.lo.length) this.grow();
+    const lo = this.lo;
+    const hi = this.hi;
+    let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & this.mask;
+    for (;;) {
+      const a = lo[i] as number;
+      const b = hi[i] as number;
+      if (a === 0 && b === 0) {
+        lo[i] = h1; hi[i] = h2; this.size++;
+        return true;
+      }
+      if (a === h1 && b === h2) return false;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  private grow(): void {
+    const olo = this.lo;
+    const ohi = this.hi;
+    const cap = olo.length * 2;
+    this.lo = new Int32Array(cap);
+    this.hi = new Int32Array(cap);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let i = 0; i < olo.length; i++) {
+      const a = olo[i] as number;
+      const b = ohi[i] as number;
+      if (a !== 0 || b !== 0) this.add(a, b);
+    }
+  }
+
+  /** Bytes held by the table. */
+  bytes(): number {
+    return this.lo.byteLength + this.hi.byteLength;
+  }
+}
+
+/** Birthday bound on a hash collision among n distinct 64-bit fingerprints: n^2 / 2^65. */
+export function collisionBound(n: number): number {
+  return (n * n) / 2 ** 65;
+}
