@@ -10,6 +10,7 @@ Commands:
   bugs      the bug catalogue (--list), or a campaign per knob showing the checker finds it
   explore   bounded exhaustive search (BFS) of one design; saves a shortest counterexample
   bisect    the first event after which an invariant is violated, its neighbours and the state change
+  shrink    minimise a failing trace (fewest events, vCPUs, PEs, pages) that still violates the same invariant
   help      this text; 'dtsim help <command>' for one command
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
@@ -37,6 +38,13 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   with --context neighbours (default 3) and the state change it made (descriptors, TLB entries, bitmap bits, ...).
   For INV-FINAL it also names the cause: the event after which completing the run no longer recovers the page.
   Exit 0 if no invariant is violated, 1 if one is (or an event is not enabled), 2 if the trace is malformed.
+`,
+  shrink: `Usage: dtsim shrink FILE --out FILE2 [--max-tests N] [--json]
+  Minimises a failing trace: drops events after the violation, shrinks the choice sequence (re-generating the
+  events), tries smaller machines (fewer vCPUs, PEs, memslot pages, ITS pages, rounds, TLB entries) and runs delta
+  debugging on the event list. Every candidate is replayed (events must stay enabled) and must violate the same
+  invariant; the result is never longer than the input. At most N replays (default 20000). FILE2 is written
+  atomically with an expect block naming its violating event. Exit 0 when saved; 2 if FILE does not fail.
 `,
   check: `Usage: dtsim check [--model M]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS] [--out-dir DIR] [--json]
   Runs N seeded simulations (default 40) of every design in each model's option matrix, checking every

@@ -8,7 +8,7 @@ import { changeLine, type Change, type Section, type StateView } from '../workfl
 import { D_AF, D_BLOCK, D_DBM, D_LOCKED, D_VALID, D_W, BLOCK_PAGES } from '../../models/machine/pagetable.ts';
 import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_DBM, T_W } from '../../models/machine/tlb.ts';
 import { bitGet, CHUNK, CHUNK_SHIFT } from '../../models/machine/paged.ts';
-import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineState } from '../../models/machine/state.ts';
+import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineConfig, type MachineState } from '../../models/machine/state.ts';
 
 const MAX_LINES = 256;
 
@@ -225,3 +225,36 @@ function summarize(s: MachineState): Section[] {
 }
 
 export const machineView: StateView<MachineState> = { describeChanges, summarize };
+
+/**
+ * Smaller machines to try when shrinking, most aggressive first: fewer vCPUs, fewer PEs, fewer memslots,
+ * fewer pages in a slot, fewer ITS pages, fewer pre-copy rounds, fewer TLB entries. Each is validated by the
+ * model's parseConfig before use; gfn lists are filtered to the pages that remain (a non-empty storePages list is
+ * never emptied, since empty means "every page").
+ */
+export function machineConfigCandidates(c: MachineConfig): unknown[] {
+  const out: unknown[] = [];
+  const within = (slots: readonly { base: number; npages: number }[], g: number): boolean =>
+    slots.some((s) => g >= s.base && g < s.base + s.npages);
+  const withSlots = (slots: { base: number; npages: number }[]): unknown | null => {
+    const its = c.itsPages.filter((g) => within(slots, g));
+    const store = c.storePages.filter((g) => within(slots, g));
+    if (c.storePages.length > 0 && store.length === 0) return null;
+    return { ...c, slots, itsPages: its, storePages: store };
+  };
+  if (c.vcpus > 1) out.push({ ...c, vcpus: c.vcpus - 1 });
+  if (c.pes > 1) out.push({ ...c, pes: c.pes - 1 });
+  if (c.slots.length > 1) { const x = withSlots(c.slots.slice(0, -1)); if (x) out.push(x); }
+  c.slots.forEach((s, i) => {
+    for (const n of [Math.floor(s.npages / 2), s.npages - 8, s.npages - 1]) {
+      if (n < 1 || n >= s.npages) continue;
+      const slots = c.slots.map((x, j) => (j === i ? { base: x.base, npages: n } : { ...x }));
+      const x = withSlots(slots);
+      if (x) out.push(x);
+    }
+  });
+  for (let i = c.itsPages.length - 1; i >= 0; i--) out.push({ ...c, itsPages: c.itsPages.filter((_, j) => j !== i) });
+  if (c.rounds > 0) out.push({ ...c, rounds: c.rounds - 1 });
+  if (c.tlbEntries > 1) out.push({ ...c, tlbEntries: c.tlbEntries - 1 });
+  return out;
+}
