@@ -2,9 +2,10 @@
  * The model registry: every model the CLI and the tests know, by stable id.
  */
 import { dirtyBitmap } from './dirty-bitmap/index.ts';
+import { hdbss } from './hdbss/index.ts';
 import type { MachineModel } from './machine/model.ts';
 
-export const MODELS: readonly MachineModel[] = [dirtyBitmap];
+export const MODELS: readonly MachineModel[] = [dirtyBitmap, hdbss];
 
 export function modelById(id: string): MachineModel | undefined {
   return MODELS.find((m) => m.id === id);

@@ -3,5 +3,6 @@
  * A mechanism adds its union here (one line) and its field schema to `EVENT_FIELDS`.
  */
 import type { CoreEvent } from './events.ts';
+import type { HdbssEvent, HwEvent, PtaEvent } from '../hw-dirty/events.ts';
 
-export type MachineEvent = CoreEvent;
+export type MachineEvent = CoreEvent | HwEvent | HdbssEvent | PtaEvent;

@@ -1,0 +1,405 @@
+/**
+ * Producer `hdbss`: FEAT_HDBSS (arm reference section 2). Per-vCPU buffers of 8-byte entries sized by the
+ * HDBSSBR_EL2.SZ encoding; HDBSSBR_EL2 / HDBSSPROD_EL2 live on the PE while the vCPU is loaded, are programmed
+ * at vcpu_load and saved at vcpu_put. Every hardware writable-clean -> writable-dirty transition appends an entry
+ * {IPA aligned to the leaf, TTWL, valid} at INDEX; a full buffer (or FSC != 0) makes the store take a stage-2
+ * permission fault with HDBSSF=1 instead, which KVM handles by draining. Drains at exit (handle_exit, an event of
+ * its own), vcpu_put and kvm_arch_sync_dirty_log mark every page each entry's leaf maps; FSC != 0 means entries
+ * were lost and KVM falls back to marking every page of every logging memslot.
+ *
+ * State in `s.ext['hdbss']` (JSON). Write faults under logging map W=1|DBM=1 and mark the page (v2 onwards);
+ * the GET/CLEAR write-protect turns it writable-clean, so the next store is logged by the hardware.
+ */
+import type { Invariant, Violation } from '../../src/core/model.ts';
+import type { Mechanism } from '../machine/mechanisms.ts';
+import type { MachineEvent } from '../machine/model-events.ts';
+import { registerMechanism } from '../machine/registry.ts';
+import type { MachineState } from '../machine/state.ts';
+import { D_AF, D_W, setL2, setPage } from '../machine/pagetable.ts';
+import { flushAllTlb, markPageDirty } from '../machine/kvm.ts';
+import { tlbFill } from '../machine/machine.ts';
+import {
+  HW_INVARIANTS, hwApply, hwCandidates, hwDirtyPossible, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, leafAt,
+  markRecord, recordPages, setDbmOnMappedLeaves, type HwProducer,
+} from '../hw-dirty/hw.ts';
+
+export const VTCR_HA = 1;
+export const VTCR_HD = 2;
+export const VTCR_HDBSS = 4;
+/** HDBSSPROD_EL2.FSC values. */
+export const FSC_OK = 0;
+export const FSC_EXTERNAL_ABORT = 0b010000;
+export const FSC_GPF = 0b101000;
+
+/** Entries of a buffer of SZ encoding `sz` (0 = 4 KiB ... 9 = 2 MiB): 2^(SZ+12) bytes of 8-byte entries. */
+export function hdbssCapacity(sz: number): number {
+  if (!Number.isInteger(sz) || sz < 0 || sz > 9) throw new Error(`[dtsim] HDBSSBR_EL2.SZ ${sz} is reserved`);
+  return 2 ** (sz + 12) / 8;
+}
+
+/** An HDBSS entry (Table D8-93): IPA[55:12] aligned to the leaf, TTWL[3:1] (3-bit two's complement), Valid[0]. */
+export function hdbssEntry(gfn: number, level: number): number {
+  return gfn * 4096 + ((level & 7) << 1) + 1;
+}
+export function entryValid(e: number): boolean {
+  return e % 2 === 1;
+}
+export function entryGfn(e: number): number {
+  return Math.floor(e / 4096);
+}
+export function entryLevel(e: number): number {
+  const t = (e >> 1) & 7;
+  return t >= 4 ? t - 8 : t;
+}
+
+export type HdbssExt = {
+  /** KVM enabled HDBSS (VTCR_EL2.{HA,HD,HDBSS} for the VM). */
+  enabled: boolean;
+  /** Entries per buffer. */
+  cap: number;
+  /** Buffer memory per vCPU: `cap` entries, 0 = invalid (zeroed). */
+  buf: number[][];
+  /** KVM's saved HDBSSPROD_EL2.INDEX / FSC per vCPU (meaningful while the vCPU is put). */
+  saved: number[];
+  savedFsc: number[];
+  /** Per PE: the vCPU whose buffer HDBSSBR_EL2 points at (-1: UNKNOWN), HDBSSPROD_EL2.INDEX and .FSC. */
+  br: number[];
+  idx: number[];
+  fsc: number[];
+  /** Per vCPU: page of an HDBSSF permission fault KVM has not handled yet, or -1. */
+  hdbssf: number[];
+  /** Per vCPU: HDBSSF faults since the last append or drain (bounded-progress liveness check). */
+  spins: number[];
+};
+
+/** The HDBSS state (undefined in designs with another producer). */
+export function hdOf(s: MachineState): HdbssExt {
+  return s.ext['hdbss'] as unknown as HdbssExt;
+}
+
+/** The model's buffer capacity: `hdbssEntries` (a scaled-down buffer for checking) or the SZ encoding's. */
+export function capacityOf(s: MachineState): number {
+  const n = s.design.options['hdbssEntries'];
+  if (typeof n === 'number' && n > 0) return n;
+  const sz = s.design.options['hdbssSz'];
+  return hdbssCapacity(typeof sz === 'number' ? sz : 0);
+}
+
+function ringConsumer(s: MachineState): boolean {
+  return s.design.options['consumer'] === 'ring';
+}
+
+/** The vCPU's producer index: the live register while loaded (and the PE's HDBSSBR is its own), else the saved one. */
+function indexOf(s: MachineState, v: number): { idx: number; fsc: number; live: number } {
+  const h = hdOf(s);
+  const pe = s.vcpus[v]!.pe;
+  if (pe >= 0) return { idx: h.idx[pe]!, fsc: h.fsc[pe]!, live: pe };
+  return { idx: h.saved[v]!, fsc: h.savedFsc[v]!, live: -1 };
+}
+
+/** One past the highest valid (undrained) entry of a vCPU's buffer. */
+export function topOf(s: MachineState, v: number): number {
+  const b = hdOf(s).buf[v]!;
+  for (let i = b.length - 1; i >= 0; i--) if (b[i] !== 0) return i + 1;
+  return 0;
+}
+
+export const HDBSS: HwProducer = {
+  vtcr: (s) => (hdOf(s).enabled ? VTCR_HA | VTCR_HD | VTCR_HDBSS : VTCR_HA),
+  dbmOnFault: (s, si) => hdOf(s).enabled && s.slots[si]!.logging,
+  canUpdate(s, _vcpu, pe) {
+    const h = hdOf(s);
+    if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return true;
+    // R_RSTJMN: full or FSC != 0 -> no hardware dirty update, a permission fault instead.
+    return h.idx[pe]! < h.cap && h.fsc[pe] === FSC_OK;
+  },
+  logged(s, vcpu, pe, base, level) {
+    if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return;
+    const h = hdOf(s);
+    const owner = h.br[pe]!;
+    // HDBSSBR UNKNOWN: the entry goes to some physical address the model does not track (lost).
+    if (owner >= 0) h.buf[owner]![h.idx[pe]!] = hdbssEntry(base, level);
+    h.idx[pe]!++;
+    if (h.spins[vcpu] !== 0) h.spins[vcpu] = 0;
+    s.stats['hdbssEntries'] = (s.stats['hdbssEntries'] ?? 0) + 1;
+  },
+  saveOnUnmap: false,
+  vmids: false,
+};
+
+/**
+ * Drains vCPU `v`'s buffer: KVM reads entries [0, INDEX) of its own buffer (the live register when loaded, the
+ * saved value otherwise), marks every page each valid entry's leaf maps, zeroes them and resets INDEX and FSC.
+ */
+export function drain(s: MachineState, v: number): void {
+  const h = hdOf(s);
+  const { idx, fsc, live } = indexOf(s, v);
+  const b = h.buf[v]!;
+  const n = Math.min(idx, b.length);
+  const onePage = s.bug['hdbss-block-one-page'] === true;
+  for (let i = 0; i < n; i++) {
+    const e = b[i]!;
+    if (!entryValid(e)) continue;
+    b[i] = 0;
+    markRecord(s, entryGfn(e), entryLevel(e), v, onePage);
+  }
+  if (fsc !== FSC_OK) {
+    // Guess (arm reference 2.4 "Model"): entries were lost; the only safe fallback is every page of every
+    // logging memslot.
+    for (const sl of s.slots) if (sl.logging) for (let g = sl.base; g < sl.base + sl.npages; g++) markPageDirty(s, g, v);
+    s.stats['hdbssFallbacks'] = (s.stats['hdbssFallbacks'] ?? 0) + 1;
+  }
+  if (live >= 0) {
+    if (h.idx[live] !== 0) h.idx[live] = 0;
+    if (h.fsc[live] !== 0) h.fsc[live] = 0;
+  } else {
+    if (h.saved[v] !== 0) h.saved[v] = 0;
+    if (h.savedFsc[v] !== 0) h.savedFsc[v] = 0;
+  }
+  if (h.spins[v] !== 0) h.spins[v] = 0;
+  s.stats['hdbssDrains'] = (s.stats['hdbssDrains'] ?? 0) + 1;
+}
+
+/** Programs HDBSSBR_EL2 / HDBSSPROD_EL2 on `pe` with vCPU `v`'s buffer and saved index. */
+function programRegs(s: MachineState, v: number, pe: number): void {
+  const h = hdOf(s);
+  h.br[pe] = v;
+  h.idx[pe] = h.saved[v]!;
+  h.fsc[pe] = h.savedFsc[v]!;
+}
+
+function candidates(s: MachineState, out: MachineEvent[]): void {
+  hwCandidates(s, out, HDBSS);
+  const h = hdOf(s);
+  if (!h.enabled) out.push({ type: 'hdbss/trackingEnabled' });
+  for (let vi = 0; vi < s.vcpus.length; vi++) {
+    const v = s.vcpus[vi]!;
+    if (v.run === 'guest' && v.store >= 0) {
+      out.push({ type: 'hdbss/fullFaulted', vcpu: vi, gfn: v.store });
+      out.push({ type: 'hdbss/appendAborted', vcpu: vi, gfn: v.store });
+    }
+    if (v.run === 'host') {
+      if (h.hdbssf[vi]! >= 0) out.push({ type: 'kvm/hdbssFaultHandled', vcpu: vi, gfn: h.hdbssf[vi]! });
+      out.push({ type: 'hdbss/bufferDrained', vcpu: vi });
+    }
+  }
+}
+
+function peHdbss(s: MachineState, vcpu: number): boolean {
+  const pe = s.pes[s.vcpus[vcpu]!.pe];
+  return !!pe && (pe.vtcr & VTCR_HDBSS) !== 0;
+}
+
+function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
+  const r = hwIsEnabled(s, e, HDBSS);
+  if (r !== undefined) return r;
+  const h = hdOf(s);
+  switch (e.type) {
+    case 'hdbss/trackingEnabled':
+      return !h.enabled && (s.vmm.phase === 'idle' || s.vmm.phase === 'precopy');
+    case 'hdbss/fullFaulted':
+      return hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu) && !HDBSS.canUpdate(s, e.vcpu, s.vcpus[e.vcpu]!.pe);
+    case 'hdbss/appendAborted':
+      // Opt-in (option hdbssAborts). Guess: only with the bitmap, whose fallback (every logging page) exists; in ring mode KVM_RUN fails.
+      return s.design.options['hdbssAborts'] === true && !ringConsumer(s) && hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu)
+        && HDBSS.canUpdate(s, e.vcpu, s.vcpus[e.vcpu]!.pe);
+    case 'kvm/hdbssFaultHandled': {
+      const v = s.vcpus[e.vcpu];
+      return !!v && v.run === 'host' && h.hdbssf[e.vcpu] === e.gfn && e.gfn >= 0;
+    }
+    case 'hdbss/bufferDrained': {
+      const v = s.vcpus[e.vcpu];
+      if (!v || v.run !== 'host') return false;
+      const x = indexOf(s, e.vcpu);
+      return x.idx > 0 || x.fsc !== FSC_OK;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function apply(s: MachineState, e: MachineEvent): boolean {
+  if (hwApply(s, e, HDBSS)) return true;
+  const h = hdOf(s);
+  switch (e.type) {
+    case 'hdbss/trackingEnabled': {
+      h.enabled = true;
+      // Guess (v3 / Leonardo Bras): DBM on every host-writable leaf, so already-mapped memory is WC or WD.
+      setDbmOnMappedLeaves(s);
+      for (let p = 0; p < s.pes.length; p++) {
+        const pe = s.pes[p]!;
+        const v = pe.loaded;
+        if (v < 0) continue;
+        // Registers first (the rework programs them whenever the vCPU owns a buffer), then VTCR; F12 (v1) sets
+        // VTCR on the running vCPUs' PEs while HDBSSBR/HDBSSPROD still hold whatever they held.
+        if (!s.bug['hdbss-vtcr-before-regs']) programRegs(s, v, p);
+        pe.vtcr = VTCR_HA | VTCR_HD | VTCR_HDBSS;
+      }
+      // The mode switch: a VMID-wide TLB invalidation (cached translations outlive the old mode).
+      flushAllTlb(s);
+      return true;
+    }
+    case 'hdbss/fullFaulted': {
+      const v = s.vcpus[e.vcpu]!;
+      v.run = 'host';
+      v.store = -1;
+      h.hdbssf[e.vcpu] = e.gfn;
+      h.spins[e.vcpu]!++;
+      s.stats['hdbssFullFaults'] = (s.stats['hdbssFullFaults'] ?? 0) + 1;
+      return true;
+    }
+    case 'hdbss/appendAborted': {
+      const v = s.vcpus[e.vcpu]!;
+      const { d, level } = leafAt(s, e.gfn);
+      // "When an HDBSS write generates a synchronous External abort, the MMU is permitted to do a hardware
+      // update of the stage 2 dirty state": the descriptor is updated, the entry lost, FSC records it.
+      if (level === 2) setL2(s.s2, e.gfn, d | D_W | D_AF);
+      else setPage(s.s2, e.gfn, d | D_W | D_AF);
+      tlbFill(s, v.pe, e.gfn);
+      h.fsc[v.pe] = FSC_EXTERNAL_ABORT;
+      return true;
+    }
+    case 'kvm/hdbssFaultHandled': {
+      h.hdbssf[e.vcpu] = -1;
+      if (s.bug['hdbss-full-no-drain']) return true; // F10a: "buffer already flushed", return 1
+      if (s.bug['hdbss-full-fallthrough']) {
+        // F10b: the fault falls through to the permission-relax path: W set by software, no mark.
+        const { d, level } = leafAt(s, e.gfn);
+        if ((d & 1) !== 0) {
+          if (level === 2) setL2(s.s2, e.gfn, d | D_W | D_AF);
+          else setPage(s.s2, e.gfn, d | D_W | D_AF);
+        }
+        return true;
+      }
+      drain(s, e.vcpu);
+      return true;
+    }
+    case 'hdbss/bufferDrained':
+      drain(s, e.vcpu);
+      return true;
+    default:
+      return false;
+  }
+}
+
+function viol(invariant: string, message: string, pages: number[]): Violation {
+  return { invariant, message, pages };
+}
+
+export const INV_HDBSS_REGS: Invariant<MachineState> = {
+  id: 'INV-HDBSS-REGS',
+  description: 'While VTCR_EL2.HDBSS is set on a PE running a vCPU, HDBSSBR/HDBSSPROD are that vCPU\'s, with HA and HD set; '
+    + 'no producer index (live or saved) is below the vCPU\'s undrained entries.',
+  check(s) {
+    const h = hdOf(s);
+    if (!h) return null;
+    for (let p = 0; p < s.pes.length; p++) {
+      const pe = s.pes[p]!;
+      const v = pe.loaded;
+      if (v < 0 || (pe.vtcr & VTCR_HDBSS) === 0) continue;
+      if ((pe.vtcr & 3) !== 3) return viol('INV-HDBSS-REGS', `PE ${p} has VTCR_EL2.HDBSS without HA and HD`, []);
+      if (h.br[p] !== v) {
+        return viol('INV-HDBSS-REGS', `PE ${p} runs vCPU ${v} with VTCR_EL2.HDBSS set but HDBSSBR_EL2 points at ${h.br[p]! < 0 ? 'an UNKNOWN address' : `vCPU ${h.br[p]}'s buffer`}`, []);
+      }
+    }
+    for (let v = 0; v < s.vcpus.length; v++) {
+      const top = topOf(s, v);
+      if (top === 0) continue;
+      const x = indexOf(s, v);
+      if (x.idx < top) {
+        return viol('INV-HDBSS-REGS', `vCPU ${v}'s ${x.live >= 0 ? `live HDBSSPROD_EL2.INDEX on PE ${x.live}` : 'saved HDBSSPROD index'} is ${x.idx}, `
+          + `below its ${top} undrained entries: the next appends overwrite them`, []);
+      }
+    }
+    return null;
+  },
+};
+
+export const INV_LIVE_HDBSS: Invariant<MachineState> = {
+  id: 'INV-LIVE-HDBSS',
+  description: 'Bounded progress: a vCPU takes at most one HDBSS-full permission fault per append or drain (else it loops forever).',
+  check(s) {
+    const h = hdOf(s);
+    if (!h) return null;
+    for (let v = 0; v < s.vcpus.length; v++) {
+      if (h.spins[v]! >= 2) {
+        return viol('INV-LIVE-HDBSS', `vCPU ${v} took ${h.spins[v]} HDBSS-full faults with no drain in between: the handler makes no room, the store faults forever`, []);
+      }
+    }
+    return null;
+  },
+};
+
+export const hdbssMechanism: Mechanism = {
+  id: 'hdbss',
+  init(s) {
+    hwInit(s);
+    const cap = capacityOf(s);
+    const nv = s.vcpus.length;
+    const np = s.pes.length;
+    const ext: HdbssExt = {
+      enabled: false, cap,
+      buf: Array.from({ length: nv }, () => new Array<number>(cap).fill(0)),
+      saved: new Array<number>(nv).fill(0), savedFsc: new Array<number>(nv).fill(0),
+      br: new Array<number>(np).fill(-1), idx: new Array<number>(np).fill(0), fsc: new Array<number>(np).fill(0),
+      hdbssf: new Array<number>(nv).fill(-1), spins: new Array<number>(nv).fill(0),
+    };
+    s.ext['hdbss'] = ext;
+  },
+  candidates,
+  isEnabled,
+  apply,
+  invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS],
+  canEnter: (s, v) => hdOf(s).hdbssf[v]! < 0,
+  onLoad(s, v, pe) {
+    hwOnLoad(s, v, pe, HDBSS);
+    // The rework: registers programmed whenever the vCPU owns a buffer; v1 (F12) only when HDBSS is on at load.
+    if (!s.bug['hdbss-vtcr-before-regs'] || hdOf(s).enabled) programRegs(s, v, pe);
+  },
+  onPut(s, v) {
+    if (s.bug['hdbss-no-save-at-put']) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
+    const h = hdOf(s);
+    const pe = s.vcpus[v]!.pe;
+    drain(s, v);
+    h.saved[v] = h.idx[pe]!;
+    h.savedFsc[v] = h.fsc[pe]!;
+  },
+  syncDirtyLog(s) {
+    // Guess: kvm_arch_sync_dirty_log waits until every vCPU flushed its buffer (request + wait), modelled as one
+    // drain of every buffer, loaded or put.
+    for (let v = 0; v < s.vcpus.length; v++) {
+      const x = indexOf(s, v);
+      if (x.idx > 0 || x.fsc !== FSC_OK) drain(s, v);
+    }
+  },
+  faultBits: (s, gfn) => hwFaultBits(s, gfn, HDBSS),
+  pending(s, gfn) {
+    const h = hdOf(s);
+    for (let v = 0; v < h.buf.length; v++) {
+      const b = h.buf[v]!;
+      for (let i = 0; i < b.length; i++) {
+        const e = b[i]!;
+        if (e === 0) continue;
+        const base = entryGfn(e);
+        if (gfn >= base && gfn < base + recordPages(entryLevel(e))) return true;
+      }
+      // FSC != 0: the fallback will mark every logging page.
+      const x = indexOf(s, v);
+      if (x.fsc !== FSC_OK) return true;
+    }
+    return false;
+  },
+  quiescent(s) {
+    if (!ringConsumer(s)) return true;
+    for (let v = 0; v < s.vcpus.length; v++) {
+      const x = indexOf(s, v);
+      if (x.idx > 0 || x.fsc !== FSC_OK || hdOf(s).hdbssf[v]! >= 0) return false;
+    }
+    return true;
+  },
+  metrics(s, out) {
+    out['hdbssEntries'] = s.stats['hdbssEntries'] ?? 0;
+  },
+};
+
+registerMechanism(hdbssMechanism);

@@ -1,0 +1,61 @@
+/**
+ * hdbss: ARM hardware dirty state (FEAT_HAFDBS at stage 2) feeding the KVM dirty log, with the dirty state
+ * harvested from per-vCPU FEAT_HDBSS buffers (producer `hdbss`, the default) or by a page-table scan of
+ * writable-dirty descriptors (producer `dbm`, the SW/HW combined dirty log). See hdbss.ts and ../hw-dirty/.
+ *
+ * `hdbssEntries` scales the buffer down so that full-buffer faults happen in short runs (0 = the architectural
+ * size of the SZ encoding `hdbssSz`: 512 << SZ entries).
+ */
+import { makeMachineModel, type PresetBug } from '../machine/model.ts';
+import { DEFAULT_CONFIG } from '../machine/state.ts';
+import { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './hdbss.ts';
+import { HW_INVARIANTS } from '../hw-dirty/hw.ts';
+import '../hw-dirty/scan.ts';
+
+const BLOCK_CONFIG = { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 1, 5, 511, 512, 514], itsPages: [513] };
+
+export const HDBSS_BUGS: readonly PresetBug[] = [
+  { id: 'pte-update-not-atomic', ref: 'F3', expect: 'INV-CAS', options: { producer: 'dbm' },
+    description: 'The aging walker reads a writable-clean descriptor, then writes old & ~AF with a plain store: a hardware W update in between is discarded.' },
+  { id: 'bbm-drops-hw-dirty', ref: 'F4', expect: 'INV-NOLOSS', options: { producer: 'dbm' },
+    description: 'Break-before-make (MMU-notifier unmap) replaces a writable-dirty descriptor without saving its hardware dirty state.' },
+  { id: 'wp-before-harvest', ref: 'F5', expect: 'INV-ARMED', options: { producer: 'dbm', manualProtect: true },
+    description: 'KVM_CLEAR_DIRTY_LOG write-protects the [ffs, fls] span of a word before harvesting it: a writable-dirty page inside the span loses its only record (while its writable TLB copy lives until the flush).' },
+  { id: 'hdbss-no-save-at-put', ref: 'F9', expect: 'INV-HDBSS-REGS',
+    description: 'v2: vcpu_put neither drains the HDBSS buffer nor saves HDBSSPROD_EL2; the next vcpu_load restores a stale index below the undrained entries.' },
+  { id: 'hdbss-full-no-drain', ref: 'F10', expect: 'INV-LIVE-HDBSS', options: { hdbssEntries: 1 },
+    description: 'The HDBSS-full permission fault handler returns without draining ("buffer already flushed"): the store faults forever.' },
+  { id: 'hdbss-full-fallthrough', ref: 'F10', expect: 'INV-ARMED', options: { hdbssEntries: 1 },
+    description: 'The HDBSS-full fault falls through to the permission-relax path: the page becomes writable in software with no HDBSS entry and no mark.' },
+  { id: 'hdbss-vtcr-before-regs', ref: 'F12', expect: 'INV-HDBSS-REGS',
+    description: 'v1: enabling HDBSS sets VTCR_EL2.HDBSS for running vCPUs while HDBSSBR/HDBSSPROD are only programmed at the next vcpu_load.' },
+  { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
+    description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
+];
+
+export const hdbss = makeMachineModel({
+  id: 'hdbss',
+  version: 1,
+  description: 'DBM hardware dirty state harvested from per-vCPU FEAT_HDBSS buffers (or a page-table scan), feeding the dirty bitmap.',
+  options: {
+    consumer: ['bitmap'],
+    producer: ['hdbss', 'dbm'],
+    hdbssEntries: [2, 1, 4, 8, 0],
+    hdbssSz: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    /** Let HDBSS writes take external aborts (FSC != 0, entries lost, KVM falls back to every page). */
+    hdbssAborts: [false, true],
+    manualProtect: [false, true],
+    eagerSplit: [false, true],
+  },
+  bugs: HDBSS_BUGS,
+  invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS],
+  checkConfig: DEFAULT_CONFIG,
+  matrix: [
+    {},
+    { manualProtect: true },
+    { hdbssEntries: 4 },
+    { hdbssAborts: true },
+    { producer: 'dbm' },
+    { producer: 'dbm', manualProtect: true },
+  ],
+});
