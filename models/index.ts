@@ -3,9 +3,10 @@
  */
 import { dirtyBitmap } from './dirty-bitmap/index.ts';
 import { hdbss } from './hdbss/index.ts';
+import { pta } from './pta/index.ts';
 import type { MachineModel } from './machine/model.ts';
 
-export const MODELS: readonly MachineModel[] = [dirtyBitmap, hdbss];
+export const MODELS: readonly MachineModel[] = [dirtyBitmap, hdbss, pta];
 
 export function modelById(id: string): MachineModel | undefined {
   return MODELS.find((m) => m.id === id);
