@@ -19,7 +19,7 @@
  */
 import type { JsonValue, PackSink, SymmetryGroup } from '../../src/core/model.ts';
 import { cloneJson } from '../../src/explore/pack.ts';
-import type { Paged } from './paged.ts';
+import { bitNext, type Paged } from './paged.ts';
 import type { Stage2 } from './pagetable.ts';
 import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
 
@@ -38,8 +38,11 @@ const KEYS = {
   audit: 'clearActual,clearErrno,clearExpected,kind,rearmed,slot',
 } as const;
 
+/** Fields that may be absent (added while other models were being written); each handled where noted. */
+const OPTIONAL = new Set(['copyCursor']);
+
 function sameKeys(o: object, want: string, what: string): void {
-  const got = Object.keys(o).sort().join(',');
+  const got = Object.keys(o).filter((k) => !OPTIONAL.has(k)).sort().join(',');
   if (got !== want) {
     throw new Error(`[dtsim] models/machine/pack.ts does not know the ${what} fields ${got} (expected ${want}): `
       + 'add the new fields to packMachine/cloneMachine before exploring');
@@ -112,9 +115,8 @@ export function cloneMachine(s: MachineState): MachineState {
   return {
     design: s.design, config: s.config, mechKey: s.mechKey, bug: s.bug, totalPages: s.totalPages, vmid: s.vmid,
     slots, s2: copyS2(s.s2, s.totalPages), pes, vcpus,
-    vmm: { phase: vm.phase, round: vm.round, collectSlot: vm.collectSlot, slotsEnabled: vm.slotsEnabled,
-      toCopy: copyPaged(vm.toCopy), toCopyCount: vm.toCopyCount, fetched: copyPaged(vm.fetched), fetchedCount: vm.fetchedCount,
-      finalCollect: vm.finalCollect, itsSaved: vm.itsSaved,
+    // Spread: flat fields added to the VMM later (copyCursor) are copied too.
+    vmm: { ...vm, toCopy: copyPaged(vm.toCopy), fetched: copyPaged(vm.fetched),
       ioctl: io ? { kind: io.kind, slot: io.slot, deliver: io.deliver.slice(), rearmed: io.rearmed.slice(), flush: io.flush,
         snapshotPending: io.snapshotPending } : null },
     oracle: { mem: copyPaged(s.oracle.mem), copied: copyPaged(s.oracle.copied), touched: copyPaged(s.oracle.touched) },
@@ -177,6 +179,11 @@ export function packMachine(s: MachineState, out: PackSink, relabel: readonly (r
   const vm = s.vmm;
   out.num(PHASE[vm.phase]); out.num(vm.round); out.num(vm.collectSlot); out.num(vm.slotsEnabled);
   packWords(out, vm.toCopy); out.num(vm.toCopyCount);
+  // The copy cursor only speeds up finding the lowest page to copy: any two cursors at or below the lowest
+  // set bit of toCopy behave the same forever (deliver lowers it, a copy resets it), so only a cursor past
+  // that bit (which would skip a page) is encoded.
+  const cur = (vm as { copyCursor?: number }).copyCursor;
+  if (cur !== undefined) out.num(cur <= bitNext(vm.toCopy, 0, s.totalPages) || vm.toCopyCount === 0 ? -1 : cur);
   packWords(out, vm.fetched); out.num(vm.fetchedCount);
   out.num(vm.finalCollect ? 1 : 0); out.num(vm.itsSaved);
   const io = vm.ioctl;

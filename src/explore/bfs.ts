@@ -29,6 +29,8 @@ export interface ExploreOptions {
   /** Called about every `progressEvery` generated states. */
   readonly onProgress?: (p: ExploreProgress) => void;
   readonly progressEvery?: number;
+  /** Polled with the progress callback: a reason to stop now (e.g. the caller's memory limit), or null. */
+  readonly shouldStop?: () => string | null;
 }
 
 export interface ExploreProgress {
@@ -42,9 +44,9 @@ export interface ExploreProgress {
 /**
  * `exhausted`: no new state at the last level (the whole reachable space up to the depth bound was explored
  * and no state is deeper); `depthBound`: states remain beyond `maxDepth`; `violated`: an invariant broke;
- * `stateLimit`/`timeLimit`: stopped early, the result covers only part of the space.
+ * `stateLimit`/`timeLimit`/`stopped` (by `shouldStop`): stopped early, the result covers only part of the space.
  */
-export type ExploreStatus = 'exhausted' | 'depthBound' | 'violated' | 'stateLimit' | 'timeLimit';
+export type ExploreStatus = 'exhausted' | 'depthBound' | 'violated' | 'stateLimit' | 'timeLimit' | 'stopped';
 
 export interface Counterexample<E> {
   readonly invariant: string;
@@ -204,6 +206,10 @@ export function explore<S, E extends EventBase, C>(
         if (timeLimit > 0 && el > timeLimit) {
           return result('timeLimit', frontier.length - f - 1 + next.length, null,
             `time limit ${(timeLimit / 1000).toFixed(0)} s reached at depth ${depth}: the space was NOT exhausted (raise --time-limit or lower --depth)`);
+        }
+        const why = opts.shouldStop?.() ?? null;
+        if (why !== null) {
+          return result('stopped', frontier.length - f - 1 + next.length, null, `${why} at depth ${depth}: the space was NOT exhausted`);
         }
       }
     }

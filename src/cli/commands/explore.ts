@@ -3,6 +3,7 @@
  * 64-bit fingerprint), with a shortest counterexample saved as a trace that `dtsim replay` reproduces.
  */
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { explore, type ExploreResult } from '../../explore/bfs.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import type { Design, EventBase, JsonValue } from '../../core/model.ts';
@@ -102,9 +103,12 @@ export async function cmdExplore(p: Parsed): Promise<number> {
       + `  config=${JSON.stringify(config)}\n  depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} symmetry=${symmetry ? 'on' : 'off'} encoding=${enc}\n`);
   }
   let lastDraw = 0;
+  const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
   const r: ExploreResult<EventBase> = explore(model as never, design, config, {
     maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic',
     now: () => performance.now(), progressEvery: 16_384,
+    shouldStop: () => (process.memoryUsage().heapUsed > heapStop
+      ? `memory limit (${(heapStop / 1048576).toFixed(0)} MB of heap, 85% of node's limit; raise it with NODE_OPTIONS=--max-old-space-size=MB)` : null),
     onProgress: (pr) => {
       if (!tty || pr.elapsedMs - lastDraw < 250) return;
       lastDraw = pr.elapsedMs;
