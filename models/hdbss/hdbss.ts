@@ -15,7 +15,7 @@ import type { Mechanism } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { registerMechanism } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
-import { D_AF, D_W, setL2, setPage } from '../machine/pagetable.ts';
+import { D_AF, D_W, isWritableClean, leafOf, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb, markPageDirty } from '../machine/kvm.ts';
 import { tlbFill } from '../machine/machine.ts';
 import {
@@ -68,8 +68,8 @@ export type HdbssExt = {
   fsc: number[];
   /** Per vCPU: page of an HDBSSF permission fault KVM has not handled yet, or -1. */
   hdbssf: number[];
-  /** Per vCPU: HDBSSF faults since the last append or drain (bounded-progress liveness check). */
-  spins: number[];
+  /** Per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1. */
+  resumed: number[];
 };
 
 /** The HDBSS state (undefined in designs with another producer). */
@@ -120,7 +120,7 @@ export const HDBSS: HwProducer = {
     // HDBSSBR UNKNOWN: the entry goes to some physical address the model does not track (lost).
     if (owner >= 0) h.buf[owner]![h.idx[pe]!] = hdbssEntry(base, level);
     h.idx[pe]!++;
-    if (h.spins[vcpu] !== 0) h.spins[vcpu] = 0;
+    if (h.resumed[vcpu] !== -1) h.resumed[vcpu] = -1;
     s.stats['hdbssEntries'] = (s.stats['hdbssEntries'] ?? 0) + 1;
   },
   saveOnUnmap: false,
@@ -156,7 +156,7 @@ export function drain(s: MachineState, v: number): void {
     if (h.saved[v] !== 0) h.saved[v] = 0;
     if (h.savedFsc[v] !== 0) h.savedFsc[v] = 0;
   }
-  if (h.spins[v] !== 0) h.spins[v] = 0;
+  if (h.resumed[v] !== -1) h.resumed[v] = -1;
   s.stats['hdbssDrains'] = (s.stats['hdbssDrains'] ?? 0) + 1;
 }
 
@@ -244,7 +244,6 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       v.run = 'host';
       v.store = -1;
       h.hdbssf[e.vcpu] = e.gfn;
-      h.spins[e.vcpu]!++;
       s.stats['hdbssFullFaults'] = (s.stats['hdbssFullFaults'] ?? 0) + 1;
       return true;
     }
@@ -261,6 +260,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
     }
     case 'kvm/hdbssFaultHandled': {
       h.hdbssf[e.vcpu] = -1;
+      h.resumed[e.vcpu] = e.gfn;
       if (s.bug['hdbss-full-no-drain']) return true; // F10a: "buffer already flushed", return 1
       if (s.bug['hdbss-full-fallthrough']) {
         // F10b: the fault falls through to the permission-relax path: W set by software, no mark.
@@ -317,13 +317,18 @@ export const INV_HDBSS_REGS: Invariant<MachineState> = {
 
 export const INV_LIVE_HDBSS: Invariant<MachineState> = {
   id: 'INV-LIVE-HDBSS',
-  description: 'Bounded progress: a vCPU takes at most one HDBSS-full permission fault per append or drain (else it loops forever).',
+  description: 'Bounded progress: KVM resumes a vCPU from an HDBSS-full fault only once the retried store can complete '
+    + '(room in the buffer or the page no longer writable-clean); else the store faults forever.',
   check(s) {
     const h = hdOf(s);
     if (!h) return null;
     for (let v = 0; v < s.vcpus.length; v++) {
-      if (h.spins[v]! >= 2) {
-        return viol('INV-LIVE-HDBSS', `vCPU ${v} took ${h.spins[v]} HDBSS-full faults with no drain in between: the handler makes no room, the store faults forever`, []);
+      const g = h.resumed[v]!;
+      if (g < 0) continue;
+      const x = indexOf(s, v);
+      if ((x.idx >= h.cap || x.fsc !== FSC_OK) && isWritableClean(leafOf(s.s2, g))) {
+        return viol('INV-LIVE-HDBSS', `KVM resumed vCPU ${v} from an HDBSS-full fault on page ${g} with its buffer still full `
+          + `(INDEX ${x.idx} of ${h.cap}) and the page still writable-clean: the retried store faults again, forever`, [g]);
       }
     }
     return null;
@@ -342,7 +347,7 @@ export const hdbssMechanism: Mechanism = {
       buf: Array.from({ length: nv }, () => new Array<number>(cap).fill(0)),
       saved: new Array<number>(nv).fill(0), savedFsc: new Array<number>(nv).fill(0),
       br: new Array<number>(np).fill(-1), idx: new Array<number>(np).fill(0), fsc: new Array<number>(np).fill(0),
-      hdbssf: new Array<number>(nv).fill(-1), spins: new Array<number>(nv).fill(0),
+      hdbssf: new Array<number>(nv).fill(-1), resumed: new Array<number>(nv).fill(-1),
     };
     s.ext['hdbss'] = ext;
   },

@@ -12,6 +12,10 @@ import { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './hdbss.ts';
 import { HW_INVARIANTS } from '../hw-dirty/hw.ts';
 import '../hw-dirty/scan.ts';
 
+/** Few target pages: hardware updates, full buffers and re-armed spans meet in short runs. */
+const FEW_PAGES = { storePages: [1, 2, 3] };
+/** One small memslot and many rounds: a re-armed span, a hardware update and a CLEAR meet in short runs. */
+const SMALL_SLOT = { slots: [{ base: 0, npages: 8 }], storePages: [1, 2, 3], itsPages: [5], rounds: 6, tlbEntries: 8 };
 const BLOCK_CONFIG = { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 1, 5, 511, 512, 514], itsPages: [513] };
 
 export const HDBSS_BUGS: readonly PresetBug[] = [
@@ -19,11 +23,11 @@ export const HDBSS_BUGS: readonly PresetBug[] = [
     description: 'The aging walker reads a writable-clean descriptor, then writes old & ~AF with a plain store: a hardware W update in between is discarded.' },
   { id: 'bbm-drops-hw-dirty', ref: 'F4', expect: 'INV-NOLOSS', options: { producer: 'dbm' },
     description: 'Break-before-make (MMU-notifier unmap) replaces a writable-dirty descriptor without saving its hardware dirty state.' },
-  { id: 'wp-before-harvest', ref: 'F5', expect: 'INV-ARMED', options: { producer: 'dbm', manualProtect: true },
+  { id: 'wp-before-harvest', ref: 'F5', expect: 'INV-ARMED', options: { producer: 'dbm', manualProtect: true }, config: SMALL_SLOT,
     description: 'KVM_CLEAR_DIRTY_LOG write-protects the [ffs, fls] span of a word before harvesting it: a writable-dirty page inside the span loses its only record (while its writable TLB copy lives until the flush).' },
   { id: 'hdbss-no-save-at-put', ref: 'F9', expect: 'INV-HDBSS-REGS',
     description: 'v2: vcpu_put neither drains the HDBSS buffer nor saves HDBSSPROD_EL2; the next vcpu_load restores a stale index below the undrained entries.' },
-  { id: 'hdbss-full-no-drain', ref: 'F10', expect: 'INV-LIVE-HDBSS', options: { hdbssEntries: 1 },
+  { id: 'hdbss-full-no-drain', ref: 'F10', expect: 'INV-LIVE-HDBSS', options: { hdbssEntries: 1 }, config: FEW_PAGES,
     description: 'The HDBSS-full permission fault handler returns without draining ("buffer already flushed"): the store faults forever.' },
   { id: 'hdbss-full-fallthrough', ref: 'F10', expect: 'INV-ARMED', options: { hdbssEntries: 1 },
     description: 'The HDBSS-full fault falls through to the permission-relax path: the page becomes writable in software with no HDBSS entry and no mark.' },
