@@ -15,7 +15,7 @@ import {
   REQ_STEAL, slotOf, stealPageOf, type MachineConfig, type MachineState, type Vcpu,
 } from './state.ts';
 import { tlbFind, tlbPack, tlbWritable, T_BLOCK, T_DBM, T_W } from './tlb.ts';
-import { eagerSplit, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange } from './kvm.ts';
+import { eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange } from './kvm.ts';
 import { mechanismsOf } from './registry.ts';
 import type { MachineEvent } from './model-events.ts';
 import {
@@ -269,7 +269,9 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
     case 'vcpu/loaded': {
       const v = s.vcpus[e.vcpu];
       const pe = s.pes[e.pe];
-      return !!v && !!pe && v.run === 'out' && pe.loaded < 0 && !phaseAtLeast(s, 'stopping');
+      if (!v || !pe || v.run !== 'out' || pe.loaded >= 0 || phaseAtLeast(s, 'stopping')) return false;
+      for (const m of mechanismsOf(s)) if (m.canLoad && !m.canLoad(s, e.vcpu)) return false;
+      return true;
     }
     case 'vcpu/entered': {
       const v = s.vcpus[e.vcpu];
@@ -403,6 +405,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
     }
     case 'vcpu/entered':
       s.vcpus[e.vcpu]!.run = 'guest';
+      for (const m of mechanismsOf(s)) m.onEnter?.(s, e.vcpu);
       return;
     case 'vcpu/exited': {
       const v = s.vcpus[e.vcpu]!;
@@ -558,6 +561,7 @@ function ioctlReturned(s: MachineState): void {
   if (io.flush) {
     if (s.bug['missing-tlbi']) { /* F1: no TLBI at all */ }
     else if (s.bug['local-tlbi']) flushSlotTlb(s, io.slot, vmmPe(s));
+    else if (io.kind === 'reset') flushAllTlb(s); // KVM_RESET_DIRTY_RINGS: kvm_flush_remote_tlbs (whole VM)
     else flushSlotTlb(s, io.slot);
   }
   deliver(s, io.deliver);

@@ -30,6 +30,10 @@ export interface Mechanism {
   readonly invariants?: readonly Invariant<MachineState>[];
   /** Guest-entry gate (e.g. ring soft-full): false keeps the vCPU out of the guest. */
   canEnter?(s: MachineState, vcpu: number): boolean;
+  /** Guest entry happened (kvm_check_request consumes requests here, e.g. the ring soft-full request). */
+  onEnter?(s: MachineState, vcpu: number): void;
+  /** vcpu_load gate: false while the vCPU thread is in userspace waiting (e.g. for the ring reaper). */
+  canLoad?(s: MachineState, vcpu: number): boolean;
   /** Context-switch points (HDBSS save/restore and drains). */
   onLoad?(s: MachineState, vcpu: number, pe: number): void;
   onPut?(s: MachineState, vcpu: number): void;

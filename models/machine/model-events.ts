@@ -4,5 +4,6 @@
  */
 import type { CoreEvent } from './events.ts';
 import type { HdbssEvent, HwEvent, PtaEvent } from '../hw-dirty/events.ts';
+import type { RingEvent } from '../dirty-ring/events.ts';
 
-export type MachineEvent = CoreEvent | HwEvent | HdbssEvent | PtaEvent;
+export type MachineEvent = CoreEvent | HwEvent | HdbssEvent | PtaEvent | RingEvent;

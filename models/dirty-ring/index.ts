@@ -1,0 +1,65 @@
+/**
+ * dirty-ring: write-protect faults feeding per-vCPU KVM dirty rings (KVM_CAP_DIRTY_LOG_RING_ACQ_REL, arm64), with
+ * KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP for writes with no running vCPU (vgic-ITS table save), soft-full exits,
+ * in-order harvest and KVM_RESET_DIRTY_RINGS (kvm reference section 4).
+ *
+ * Deliberate deviations and guesses (also in the code they concern):
+ * - Ring sizes below KVM's minimum (256 entries = PAGE_SIZE bytes) are accepted for checking, with a reserve of
+ *   half the ring instead of 64 entries (ring.ts `rsvdEntriesOf`): small rings make soft-full exits and resets
+ *   racing pushes happen in short runs. 256 (KVM's minimum, reserve 64) is in the matrix as the real geometry.
+ * - A vCPU thread whose ring is soft-full with the request pending does not issue KVM_RUN again until the VMM
+ *   reaped it (mechanism.ts `canLoad`): this drops the one steal-time push KVM could make before its request
+ *   check exits again (fewer duplicate entries, no behaviour lost for the invariants).
+ * - Without WITH_BITMAP the conforming VMM copies the ITS table pages itself (it knows their GPAs); the B6 knob
+ *   `ring-without-bitmap-its` is the VMM that relies on tracking for them.
+ * - The adversary (option `adversary`) plays the B12 and B11 reproducers and copies the pages it sabotaged at the
+ *   end, so the common invariants stay meaningful; under its final re-flagging reset the ring's indices are
+ *   garbage (as in KVM) and the occupancy invariants are not checked for that ring any more.
+ * Not modelled: PML (x86), memory ordering of flag accesses (B4), memslot deletion with entries pending.
+ */
+import { makeMachineModel, type PresetBug } from '../machine/model.ts';
+import { DEFAULT_CONFIG } from '../machine/state.ts';
+import { RING_INVARIANTS } from './mechanism.ts';
+
+export const DIRTY_RING_BUGS: readonly PresetBug[] = [
+  { id: 'softfull-cleared-by-reset', ref: 'B5', expect: 'INV-RING-GATE', options: { ringEntries: 4 },
+    description: 'The reset thread clears a vCPU\'s soft-full request after finding its ring not soft-full; a push in between is forgotten and the vCPU enters with a soft-full ring.' },
+  { id: 'novcpu-write-dropped', ref: 'B6', expect: 'INV-NOLOSS', options: { ringWithBitmap: true },
+    description: 'Pre-c57351a75d01: a write with no running vCPU (ITS table save) is dropped even though the backup bitmap exists.' },
+  { id: 'ring-without-bitmap-its', ref: 'B6', expect: 'INV-NOLOSS', options: { ringWithBitmap: false },
+    description: 'Userspace bug: ring enabled without WITH_BITMAP while saving the ITS tables; the writes are silently untracked.' },
+  { id: 'block-fastfix-first-page', ref: 'B9', expect: 'INV-ARMED',
+    config: { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 1, 5, 511, 512, 514], itsPages: [513] },
+    description: 'A write fault on a write-protected 2 MiB block makes the whole block writable and pushes only its first page.' },
+  { id: 'reset-offset-wrap', ref: 'B12', expect: 'INV-RESET-VALID', options: { adversary: true },
+    description: 'kvm_reset_dirty_gfn without the offset >= npages check: offset 0xffffffffffffffc1 coalesced with 0 wraps and is re-armed.' },
+  { id: 'reset-eintr-skips-batch', ref: 'B15', expect: 'INV-RING-RESET-EXACT',
+    description: 'A signal during RESET returns -EINTR without re-arming the pending batch, whose entries were already consumed and counted.' },
+  { id: 'reset-unbounded', ref: 'B11', expect: 'INV-LIVE-RESET', options: { adversary: true },
+    description: 'Pre-v6.17 RESET loop with no bound: userspace re-flagging entries keeps the kernel in it forever.' },
+];
+
+export const dirtyRing = makeMachineModel({
+  id: 'dirty-ring',
+  version: 1,
+  description: 'Write-protect faults feeding per-vCPU dirty rings (soft-full exits, harvest, KVM_RESET_DIRTY_RINGS, WITH_BITMAP).',
+  options: {
+    consumer: ['ring'],
+    producer: ['wp'],
+    // Entries per vCPU ring (power of two). 16 (reserve 8) makes soft-full exits frequent in short runs.
+    ringEntries: [16, 4, 8, 32, 64, 128, 256, 4096],
+    ringWithBitmap: [true, false],
+    adversary: [false, true],
+  },
+  bugs: DIRTY_RING_BUGS,
+  invariants: RING_INVARIANTS,
+  checkConfig: DEFAULT_CONFIG,
+  matrix: [
+    {},
+    { ringEntries: 4 },
+    { ringEntries: 256 },
+    { ringWithBitmap: false },
+    { ringEntries: 4, ringWithBitmap: false },
+    { adversary: true },
+  ],
+});

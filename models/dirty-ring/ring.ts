@@ -1,0 +1,305 @@
+/**
+ * The KVM dirty ring data structure and its kernel algorithms (virt/kvm/dirty_ring.c, kvm_main.c), as pure
+ * functions over plain JSON data (kvm reference section 4):
+ *
+ * - enabling: KVM_ENABLE_CAP(KVM_CAP_DIRTY_LOG_RING_ACQ_REL, bytes) and KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP rules
+ *   and error codes (4.1);
+ * - indices: free-running u32 `dirty_index` / `reset_index`, `used = dirty - reset` (u32), entry of counter c at
+ *   `c & (size - 1)`, soft limit `size - rsvd` (4.2);
+ * - push (4.3), the userspace harvest (4.5) and KVM_RESET_DIRTY_RINGS' per-ring loop with mask coalescing and
+ *   validation of the untrusted (slot, offset) (4.6, v6.17+ form, with the B12 fix).
+ *
+ * Entry offsets are u64 in KVM and userspace may write any value into the mmapped ring (B12), so an entry keeps
+ * its offset as two u32 halves (`offLo`, `offHi`); the reset arithmetic is done in BigInt, wrapping at 2^64
+ * exactly as the kernel's u64/s64 arithmetic does.
+ */
+
+export const KVM_DIRTY_GFN_F_DIRTY = 1;
+export const KVM_DIRTY_GFN_F_RESET = 2;
+/** sizeof(struct kvm_dirty_gfn): flags u32, slot u32, offset u64. */
+export const KVM_DIRTY_GFN_BYTES = 16;
+export const PAGE_SIZE = 4096;
+/** KVM_DIRTY_RING_RSVD_ENTRIES (64) + kvm_cpu_dirty_log_size() (0 on arm64: no PML). */
+export const KVM_DIRTY_RING_RSVD_ENTRIES = 64;
+/** KVM_DIRTY_RING_MAX_ENTRIES. */
+export const KVM_DIRTY_RING_MAX_ENTRIES = 65536;
+export const INT_MAX = 0x7fffffff;
+/** KVM_ADDRESS_SPACE_NUM on arm64 (no SMM address space). */
+export const KVM_ADDRESS_SPACE_NUM = 1;
+/** KVM_USER_MEM_SLOTS on arm64 (KVM_MEM_SLOTS_NUM = SHRT_MAX, no internal slots). */
+export const KVM_USER_MEM_SLOTS = 32767;
+
+export const EINVAL = 22;
+export const E2BIG = 7;
+export const ENXIO = 6;
+export const EINTR = 4;
+
+const U64 = (1n << 64n) - 1n;
+
+/**
+ * Smallest ring the simulation accepts. DELIBERATE DEVIATION (documented in the preset): KVM requires
+ * `bytes >= max(PAGE_SIZE, rsvd * 16)`, i.e. at least 256 entries with a 64-entry reserve. Bugs around the soft
+ * limit need the ring to fill in short runs, so the model also accepts 4..128 entries with a reserve scaled to
+ * half the ring (see `rsvdEntriesOf`).
+ */
+export const MODEL_MIN_ENTRIES = 4;
+
+/**
+ * Reserved entries (size - soft limit). KVM: 64 + cpu_dirty_log_size = 64 on arm64. Rings below KVM's minimum
+ * (a simulation-only deviation) reserve half the ring: a guess that keeps the same meaning (a budget for pushes
+ * between crossing the soft limit and the next guest-entry check); in this model at most one push can happen
+ * in that window (the crossing one), so any reserve >= 1 is enough for a correct design.
+ */
+export function rsvdEntriesOf(entries: number): number {
+  return entries * KVM_DIRTY_GFN_BYTES >= PAGE_SIZE ? KVM_DIRTY_RING_RSVD_ENTRIES : entries / 2;
+}
+
+/** What KVM_ENABLE_CAP needs to know about the VM. */
+export interface RingVmCaps {
+  /** kvm->dirty_ring_size in bytes (0: not enabled). */
+  dirtyRingSize: number;
+  createdVcpus: number;
+  memslots: number;
+  withBitmap: boolean;
+}
+
+/**
+ * kvm_vm_ioctl_enable_dirty_log_ring(kvm, size): returns 0 or a positive errno, mutating `vm` on success.
+ * Checks in the kernel's order: power of two; at least max(rsvd * 16, PAGE_SIZE) bytes (-EINVAL); at most
+ * KVM_DIRTY_RING_MAX_ENTRIES * 16 bytes (-E2BIG); set once (-EINVAL); no vCPU created yet (-EINVAL).
+ * `allowSmall` lowers the minimum to MODEL_MIN_ENTRIES entries (the simulation deviation above).
+ */
+export function enableDirtyRing(vm: RingVmCaps, bytes: number, allowSmall = false): number {
+  if (!Number.isInteger(bytes) || bytes <= 0 || (bytes & (bytes - 1)) !== 0) return EINVAL;
+  const min = allowSmall ? MODEL_MIN_ENTRIES * KVM_DIRTY_GFN_BYTES
+    : Math.max(KVM_DIRTY_RING_RSVD_ENTRIES * KVM_DIRTY_GFN_BYTES, PAGE_SIZE);
+  if (bytes < min) return EINVAL;
+  if (bytes > KVM_DIRTY_RING_MAX_ENTRIES * KVM_DIRTY_GFN_BYTES) return E2BIG;
+  if (vm.dirtyRingSize !== 0) return EINVAL;
+  if (vm.createdVcpus > 0) return EINVAL;
+  vm.dirtyRingSize = bytes;
+  return 0;
+}
+
+/** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: flags == 0, the ring enabled, and no memslot yet; else -EINVAL. */
+export function enableRingWithBitmap(vm: RingVmCaps, flags = 0): number {
+  if (flags !== 0 || vm.dirtyRingSize === 0 || vm.memslots > 0) return EINVAL;
+  vm.withBitmap = true;
+  return 0;
+}
+
+/** kvm_use_dirty_bitmap(): GET/CLEAR_DIRTY_LOG fail with -ENXIO on a ring-only VM (no WITH_BITMAP). */
+export function dirtyLogErrno(vm: RingVmCaps): number {
+  return vm.dirtyRingSize !== 0 && !vm.withBitmap ? ENXIO : 0;
+}
+
+/** KVM_RESET_DIRTY_RINGS on a VM without a ring: -EINVAL. */
+export function resetRingsErrno(vm: RingVmCaps): number {
+  return vm.dirtyRingSize === 0 ? EINVAL : 0;
+}
+
+/** One vCPU's ring (struct kvm_dirty_ring + the mmapped kvm_dirty_gfn array), plus userspace's fetch cursor. */
+export interface Ring {
+  /** u32, free-running: next entry KVM fills. */
+  dirty: number;
+  /** u32, free-running: next entry KVM_RESET_DIRTY_RINGS consumes. */
+  reset: number;
+  /** u32, free-running: userspace's harvest cursor (fetch_index). */
+  fetch: number;
+  flags: number[];
+  slot: number[];
+  offLo: number[];
+  offHi: number[];
+}
+
+export function ringNew(entries: number, start = 0): Ring {
+  return {
+    dirty: start >>> 0, reset: start >>> 0, fetch: start >>> 0,
+    flags: new Array<number>(entries).fill(0), slot: new Array<number>(entries).fill(0),
+    offLo: new Array<number>(entries).fill(0), offHi: new Array<number>(entries).fill(0),
+  };
+}
+
+export function ringSize(r: Ring): number {
+  return r.flags.length;
+}
+/** kvm_dirty_ring_used: dirty_index - reset_index in u32 arithmetic. */
+export function used(r: Ring): number {
+  return (r.dirty - r.reset) >>> 0;
+}
+export function slotIndex(r: Ring, counter: number): number {
+  return counter & (ringSize(r) - 1);
+}
+export function softFull(r: Ring, softLimit: number): boolean {
+  return used(r) >= softLimit;
+}
+export function inc(x: number): number {
+  return (x + 1) >>> 0;
+}
+/** The entry's offset as the u64 the kernel reads. */
+export function offsetOf(r: Ring, i: number): bigint {
+  return (BigInt(r.offHi[i] as number) << 32n) | BigInt(r.offLo[i] as number);
+}
+
+/**
+ * kvm_dirty_ring_push(vcpu, slot, offset): fills the entry at dirty_index (payload, then flags = DIRTY), bumps
+ * dirty_index. Returns whether the ring was already full (the kernel WARNs and still overwrites).
+ */
+export function push(r: Ring, slot: number, offset: number): boolean {
+  const wasFull = used(r) >= ringSize(r);
+  const i = slotIndex(r, r.dirty);
+  r.slot[i] = slot >>> 0;
+  r.offLo[i] = offset >>> 0;
+  r.offHi[i] = Math.floor(offset / 2 ** 32) >>> 0;
+  r.flags[i] = KVM_DIRTY_GFN_F_DIRTY;
+  r.dirty = inc(r.dirty);
+  return wasFull;
+}
+
+/** Can userspace harvest the entry at its fetch cursor (flags == DIRTY exactly, as the selftest checks)? */
+export function harvestable(r: Ring): boolean {
+  return r.flags[slotIndex(r, r.fetch)] === KVM_DIRTY_GFN_F_DIRTY;
+}
+
+/** Userspace harvest of the entry at fetch_index: read (slot, offset), then flags = RESET, fetch++. */
+export function harvest(r: Ring): { slot: number; offset: bigint } {
+  const i = slotIndex(r, r.fetch);
+  const out = { slot: r.slot[i] as number, offset: offsetOf(r, i) };
+  r.flags[i] = KVM_DIRTY_GFN_F_RESET;
+  r.fetch = inc(r.fetch);
+  return out;
+}
+
+/** A memslot as kvm_reset_dirty_gfn sees it (id_to_memslot). */
+export interface SlotView {
+  readonly base: number;
+  readonly npages: number;
+}
+
+/** One kvm_reset_dirty_gfn(kvm, slot, offset, mask) call and what it did. */
+export interface ResetCall {
+  readonly slot: number;
+  readonly offset: bigint;
+  readonly mask: bigint;
+  /** Passed validation: the mask was re-armed. */
+  readonly accepted: boolean;
+}
+
+/** Knobs and environment of one KVM_RESET_DIRTY_RINGS. */
+export interface ResetEnv {
+  readonly slots: readonly SlotView[];
+  /** signal_pending() becomes true once this many entries were consumed by the ioctl (0: never). */
+  readonly signalAt: number;
+  /** Adversarial userspace keeps setting F_RESET on every entry while the ioctl runs (B11 reproducer). */
+  readonly reflag: boolean;
+  /** B11 knob: no INT_MAX bound on the number of entries consumed. */
+  readonly unbounded: boolean;
+  /** B12 knob: the `offset >= npages` check is missing (the wrapped `offset + fls(mask)` passes). */
+  readonly acceptWrap: boolean;
+  /** B15 knob: on -EINTR, return without re-arming the pending batch (v6.17 code). */
+  readonly eintrSkipsBatch: boolean;
+  /** Called for each accepted batch with the in-slot gfns to re-arm (write-protect). */
+  rearm(slot: number, offset: bigint, mask: bigint): void;
+}
+
+export interface ResetTrace {
+  /** Entries consumed (invalidated and counted), as read by the kernel, in order (first laps only under reflag). */
+  readonly consumed: { slot: number; offset: bigint }[];
+  readonly calls: ResetCall[];
+  /** The loop would never terminate (only with `unbounded` and `reflag`). */
+  unterminated: boolean;
+  /** Stopped with -EINTR. */
+  interrupted: boolean;
+}
+
+function fls64(mask: bigint): number {
+  let n = -1;
+  for (let m = mask; m > 0n; m >>= 1n) n++;
+  return n;
+}
+
+/**
+ * kvm_reset_dirty_gfn: validates the untrusted (slot, offset, mask) and re-arms it. The fixed kernel checks
+ * `offset >= npages` first (577a8d3bae05), then `offset + __fls(mask) >= npages` in u64 arithmetic.
+ */
+export function resetDirtyGfn(env: ResetEnv, slot: number, offset: bigint, mask: bigint, calls: ResetCall[]): void {
+  const asId = slot >>> 16;
+  const id = slot & 0xffff;
+  let ok = asId < KVM_ADDRESS_SPACE_NUM && id < KVM_USER_MEM_SLOTS;
+  const ms = ok ? env.slots[id] : undefined;
+  if (!ms) ok = false;
+  else {
+    const np = BigInt(ms.npages);
+    if (!env.acceptWrap && offset >= np) ok = false;
+    else if (((offset + BigInt(fls64(mask))) & U64) >= np) ok = false;
+  }
+  calls.push({ slot, offset, mask, accepted: ok });
+  if (ok) env.rearm(slot, offset, mask);
+}
+
+/**
+ * kvm_dirty_ring_reset(kvm, ring, &nr) as of v6.17 (kvm reference 4.6), with the B11/B15 knobs. `nr` is the
+ * ioctl's running count (shared across rings). Returns 0 or -EINTR. Under `reflag` (every entry keeps F_RESET)
+ * the loop is periodic: it is simulated for two laps and the rest of the INT_MAX bound is counted arithmetically
+ * (later laps consume the same entries and re-arm the same masks again, which changes nothing).
+ */
+export function dirtyRingReset(r: Ring, env: ResetEnv, nr: { n: number }, trace: ResetTrace): number {
+  const size = ringSize(r);
+  let mask = 0n;
+  let curSlot = 0;
+  let curOff = 0n;
+  let iter = 0;
+  const lapCap = 2 * size;
+  while (env.unbounded || nr.n < INT_MAX) {
+    if (env.signalAt > 0 && nr.n >= env.signalAt) {
+      trace.interrupted = true;
+      if (!env.eintrSkipsBatch && mask !== 0n) resetDirtyGfn(env, curSlot, curOff, mask, trace.calls);
+      return -EINTR;
+    }
+    if (env.reflag && iter >= lapCap) {
+      // The adversary keeps every entry flagged: the loop only ends at the bound.
+      if (env.unbounded) { trace.unterminated = true; break; }
+      const rest = INT_MAX - nr.n;
+      r.reset = (r.reset + rest) >>> 0;
+      nr.n = INT_MAX;
+      break;
+    }
+    const i = slotIndex(r, r.reset);
+    const flags = env.reflag ? KVM_DIRTY_GFN_F_RESET : (r.flags[i] as number);
+    if ((flags & KVM_DIRTY_GFN_F_RESET) === 0) break;
+    const nextSlot = r.slot[i] as number;
+    const nextOff = offsetOf(r, i);
+    r.flags[i] = 0;
+    r.reset = inc(r.reset);
+    nr.n++;
+    iter++;
+    trace.consumed.push({ slot: nextSlot, offset: nextOff });
+    if (mask !== 0n) {
+      if (nextSlot === curSlot) {
+        const delta = BigInt.asIntN(64, nextOff - curOff);
+        if (delta >= 0n && delta < 64n) {
+          mask |= 1n << delta;
+          continue;
+        }
+        if (delta > -64n && delta < 0n && (((mask << -delta) & U64) >> -delta) === mask) {
+          curOff = nextOff;
+          mask = ((mask << -delta) & U64) | 1n;
+          continue;
+        }
+      }
+      resetDirtyGfn(env, curSlot, curOff, mask, trace.calls);
+    }
+    curSlot = nextSlot;
+    curOff = nextOff;
+    mask = 1n;
+  }
+  if (mask !== 0n) resetDirtyGfn(env, curSlot, curOff, mask, trace.calls);
+  return 0;
+}
+
+/** The gfns of a mask call (in u64 arithmetic): offset + bit for each set bit, relative to the slot. */
+export function maskOffsets(offset: bigint, mask: bigint): bigint[] {
+  const out: bigint[] = [];
+  for (let b = 0n; b < 64n; b++) if ((mask >> b) & 1n) out.push((offset + b) & U64);
+  return out;
+}
