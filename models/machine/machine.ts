@@ -7,7 +7,7 @@
  * then TLB flush and return), so stores through stale TLB entries can land inside the ioctl.
  */
 import { assertNever } from '../../src/core/assert.ts';
-import { bitClear, bitGet, bitNext, bitSet, pget } from './paged.ts';
+import { bitClear, bitClearRange, bitGet, bitNext, bitSet, bitSetRange, pget } from './paged.ts';
 import {
   BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf, setL2, setPage,
 } from './pagetable.ts';
@@ -131,16 +131,26 @@ function collector(s: MachineState): ((s: MachineState) => MachineEvent | null) 
 
 /** Hands reported pages to the VMM's copy set, counting reports and unjustified reports (precision). */
 export function deliver(s: MachineState, pages: readonly number[]): void {
-  const vm = s.vmm;
   for (const g of pages) {
     s.stats.reports++;
     if (!bitGet(s.oracle.touched, g)) s.stats.unjustified++;
     bitClear(s.oracle.touched, g);
-    if (!bitGet(vm.toCopy, g)) {
-      bitSet(vm.toCopy, g);
-      vm.toCopyCount++;
-    }
+    addToCopy(s, g);
   }
+}
+
+/** Adds a page to the VMM's copy set (keeping the copy cursor a lower bound). */
+export function addToCopy(s: MachineState, g: number): void {
+  const vm = s.vmm;
+  if (bitGet(vm.toCopy, g)) return;
+  bitSet(vm.toCopy, g);
+  vm.toCopyCount++;
+  if (g < vm.copyCursor) vm.copyCursor = g;
+}
+
+/** The page the VMM copies next (the lowest in its copy set), or -1. */
+export function nextCopy(s: MachineState): number {
+  return s.vmm.toCopyCount > 0 ? bitNext(s.vmm.toCopy, s.vmm.copyCursor, s.totalPages) : -1;
 }
 
 /** Called after each collection step: advances the slot cursor and completes the round. */
@@ -208,7 +218,7 @@ function vmmCandidates(s: MachineState, out: MachineEvent[]): void {
   if (vm.ioctl) { out.push({ type: 'kvm/ioctlReturned', slot: vm.ioctl.slot }); return; }
   const step = collector(s)(s);
   if (step) out.push(step);
-  if (vm.toCopyCount > 0) out.push({ type: 'vmm/pageCopied', gfn: bitNext(vm.toCopy, 0, s.totalPages) });
+  if (vm.toCopyCount > 0) out.push({ type: 'vmm/pageCopied', gfn: nextCopy(s) });
   out.push({ type: 'vmm/vmStopped' });
   if (vm.phase === 'stopping' && vm.itsSaved < s.config.itsPages.length) {
     out.push({ type: 'host/itsTableSaved', gfn: s.config.itsPages[vm.itsSaved]! });
@@ -308,7 +318,7 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
       return vm.ioctl !== null && vm.ioctl.slot === e.slot;
     case 'vmm/pageCopied':
       return vm.phase !== 'idle' && vm.phase !== 'done' && vm.ioctl === null && vm.toCopyCount > 0
-        && bitNext(vm.toCopy, 0, s.totalPages) === e.gfn;
+        && nextCopy(s) === e.gfn;
     case 'vmm/vmStopped':
       return vm.phase === 'precopy' && vm.slotsEnabled >= s.slots.length && vm.round >= s.config.rounds
         && vm.collectSlot === 0 && vm.toCopyCount === 0 && vm.ioctl === null && vm.fetchedCount === 0;
@@ -467,6 +477,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
     case 'vmm/pageCopied':
       bitClear(vm.toCopy, e.gfn);
       vm.toCopyCount--;
+      vm.copyCursor = e.gfn + 1;
       return;
     case 'vmm/vmStopped':
       vm.phase = 'stopping';
@@ -535,7 +546,7 @@ function loggingEnabled(s: MachineState, slot: number): void {
     const bm: number[][] = [];
     for (let i = 0; i < words; i += 512) bm.push(new Array<number>(Math.min(512, words - i)).fill(0));
     sl.bitmap = bm;
-    if (initSet) for (let o = 0; o < sl.npages; o++) bitSet(bm, o);
+    if (initSet) bitSetRange(bm, 0, sl.npages);
   }
   if (!initSet) {
     const changed = writeProtectRange(s, sl.base, sl.base + sl.npages);
@@ -543,10 +554,9 @@ function loggingEnabled(s: MachineState, slot: number): void {
     // B2 knob: flush only if some descriptor was write-protected (misses stale TLB entries of access-tracked pages).
     if (!s.bug['enable-no-flush'] || changed > 0) flushSlotTlb(s, slot);
     // The VMM's bulk first pass: every page of the slot is to be copied.
-    for (let g = sl.base; g < sl.base + sl.npages; g++) {
-      if (!bitGet(vm.toCopy, g)) { bitSet(vm.toCopy, g); vm.toCopyCount++; }
-      bitClear(s.oracle.touched, g);
-    }
+    vm.toCopyCount += bitSetRange(vm.toCopy, sl.base, sl.base + sl.npages);
+    if (sl.base < vm.copyCursor) vm.copyCursor = sl.base;
+    bitClearRange(s.oracle.touched, sl.base, sl.base + sl.npages);
   }
   vm.slotsEnabled++;
   if (vm.phase === 'idle') vm.phase = 'precopy';

@@ -53,3 +53,50 @@ export function bitNext(b: Bits, from: number, n: number): number {
   }
   return -1;
 }
+
+function popcount(x: number): number {
+  let v = x >>> 0;
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** Mask of bits [lo, hi) within one 32-bit word (0 <= lo < hi <= 32). */
+function wordMask(lo: number, hi: number): number {
+  return hi - lo === 32 ? 0xffffffff : (((1 << (hi - lo)) - 1) << lo) >>> 0;
+}
+
+/**
+ * Sets bits [lo, hi) word by word (a bulk operation touches each 512-word chunk once, not each bit through an
+ * immer proxy); returns how many bits were newly set.
+ */
+export function bitSetRange(b: Bits, lo: number, hi: number): number {
+  let added = 0;
+  let i = lo;
+  while (i < hi) {
+    const w = i >>> 5;
+    const end = Math.min(hi, (w + 1) << 5);
+    const m = wordMask(i & 31, end - (w << 5));
+    const old = pget(b, w);
+    const nw = (old | m) >>> 0;
+    if (nw !== old) { added += popcount(nw ^ old); pset(b, w, nw); }
+    i = end;
+  }
+  return added;
+}
+
+/** Clears bits [lo, hi) word by word; returns how many bits were cleared. */
+export function bitClearRange(b: Bits, lo: number, hi: number): number {
+  let removed = 0;
+  let i = lo;
+  while (i < hi) {
+    const w = i >>> 5;
+    const end = Math.min(hi, (w + 1) << 5);
+    const m = wordMask(i & 31, end - (w << 5));
+    const old = pget(b, w);
+    const nw = (old & ~m) >>> 0;
+    if (nw !== old) { removed += popcount(nw ^ old); pset(b, w, nw); }
+    i = end;
+  }
+  return removed;
+}

@@ -99,6 +99,8 @@ export interface Vmm {
   /** Pages reported and not yet copied (bitset over gfns). */
   toCopy: Bits;
   toCopyCount: number;
+  /** No page below this is in toCopy (the VMM copies in ascending order; keeps the next-page lookup O(1)). */
+  copyCursor: number;
   /** Manual protect: pages a GET showed set and the VMM has not CLEARed yet. */
   fetched: Bits;
   fetchedCount: number;
@@ -274,7 +276,7 @@ export function initMachine(design: Design, config: MachineConfig): MachineState
     design, config, mechKey: mechanismIds(design).join('+'), bug, totalPages: total, vmid: 1,
     slots: config.slots.map((s, id) => ({ id, base: s.base, npages: s.npages, logging: false, bitmap: null })),
     s2, pes, vcpus,
-    vmm: { phase: 'idle', round: 0, collectSlot: 0, slotsEnabled: 0, toCopy: bitsNew(total, false), toCopyCount: 0,
+    vmm: { phase: 'idle', round: 0, collectSlot: 0, slotsEnabled: 0, toCopy: bitsNew(total, false), toCopyCount: 0, copyCursor: 0,
       fetched: bitsNew(total, false), fetchedCount: 0, finalCollect: false, itsSaved: 0, ioctl: null },
     oracle: { mem: pagedNew(total, 0), copied: pagedNew(total, -1), touched: bitsNew(total, false) },
     audit: null,
