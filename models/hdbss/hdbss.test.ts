@@ -1,0 +1,207 @@
+/**
+ * HDBSS unit examples: the SZ encoding, the entry format, the full-buffer permission fault and its drain, the
+ * register save/restore at vcpu_put/vcpu_load, and block entries.
+ */
+import { describe, expect, it } from 'vitest';
+import { hdbss } from './index.ts';
+import {
+  capacityOf, entryGfn, entryLevel, entryValid, hdbssCapacity, hdbssEntry, hdOf, INV_HDBSS_REGS, INV_LIVE_HDBSS,
+  VTCR_HDBSS,
+} from './hdbss.ts';
+import type { MachineEvent } from '../machine/model-events.ts';
+import type { MachineConfig, MachineState } from '../machine/state.ts';
+import { bitGet, bitsNew } from '../machine/paged.ts';
+import { D_AF, D_BLOCK, D_DBM, D_VALID, D_W, leafOf, setL2, setPage } from '../machine/pagetable.ts';
+import { INV_BLOCK } from '../hw-dirty/hw.ts';
+
+const CONFIG: MachineConfig = {
+  vcpus: 2, pes: 2, slots: [{ base: 0, npages: 8 }], blocks: false, tlbEntries: 4, stolenTime: false,
+  itsPages: [], rounds: 1, storePages: [1, 2, 3],
+};
+const WC = D_VALID | D_AF | D_DBM;
+
+function start(options: { [k: string]: number | boolean | string } = {}, bugs: string[] = [], config = CONFIG): MachineState {
+  const s = structuredClone(hdbss.init(hdbss.design(options, bugs), config));
+  return s;
+}
+function step(s: MachineState, e: MachineEvent): void {
+  expect(hdbss.isEnabled(s, e), `${hdbss.describeEvent(e)} enabled`).toBe(true);
+  hdbss.apply(s, e);
+}
+/** Logging on slot 0 (its bitmap allocated), HDBSS on, pages 1..3 writable-clean. */
+function armed(options: { [k: string]: number | boolean | string } = {}, bugs: string[] = []): MachineState {
+  const s = start(options, bugs);
+  step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+  step(s, { type: 'hdbss/trackingEnabled' });
+  for (const g of [1, 2, 3]) setPage(s.s2, g, WC);
+  return s;
+}
+function runVcpu(s: MachineState, v: number, pe: number): void {
+  step(s, { type: 'vcpu/loaded', vcpu: v, pe });
+  step(s, { type: 'vcpu/entered', vcpu: v });
+}
+function hwStore(s: MachineState, v: number, g: number): void {
+  step(s, { type: 'guest/storeIssued', vcpu: v, gfn: g });
+  step(s, { type: 'hw/dirtyStateUpdated', vcpu: v, gfn: g });
+  step(s, { type: 'guest/storeRetired', vcpu: v, gfn: g });
+}
+/** The VMM's bulk first pass is done (nothing left in its copy set). */
+function copiedAll(s: MachineState): void {
+  s.vmm.toCopy = bitsNew(s.totalPages, false);
+  s.vmm.toCopyCount = 0;
+}
+function bit(s: MachineState, g: number): boolean {
+  return bitGet(s.slots[0]!.bitmap!, g);
+}
+
+describe('HDBSSBR_EL2.SZ encoding', () => {
+  it('sizes the buffer 4 KiB .. 2 MiB of 8-byte entries (512 << SZ entries); other encodings are reserved', () => {
+    for (let sz = 0; sz <= 9; sz++) {
+      expect(hdbssCapacity(sz) * 8).toBe(4096 * 2 ** sz);
+      expect(hdbssCapacity(sz)).toBe(512 << sz);
+    }
+    expect(hdbssCapacity(9) * 8).toBe(2 * 1024 * 1024);
+    expect(() => hdbssCapacity(10)).toThrow(/reserved/);
+    expect(() => hdbssCapacity(-1)).toThrow(/reserved/);
+  });
+  it('uses the SZ encoding when hdbssEntries is 0, the scaled-down size otherwise', () => {
+    expect(capacityOf(start({ hdbssEntries: 0, hdbssSz: 3 }))).toBe(4096);
+    expect(capacityOf(start({ hdbssEntries: 4, hdbssSz: 3 }))).toBe(4);
+    expect(hdOf(start({ hdbssEntries: 0, hdbssSz: 1 })).buf[0]!.length).toBe(1024);
+  });
+});
+
+describe('HDBSS entry format (Table D8-93)', () => {
+  it('IPA in bits [55:12], TTWL in [3:1], Valid in bit 0', () => {
+    const e = hdbssEntry(0x12345, 3);
+    expect(e).toBe(0x12345 * 4096 + (3 << 1) + 1);
+    expect(entryValid(e)).toBe(true);
+    expect(entryGfn(e)).toBe(0x12345);
+    expect(entryLevel(e)).toBe(3);
+    expect(entryLevel(hdbssEntry(0x200, 2))).toBe(2);
+    expect(entryValid(0)).toBe(false);
+  });
+  it('TTWL is a 3-bit two\'s complement level (-1 .. 3)', () => {
+    expect(entryLevel(hdbssEntry(0, -1))).toBe(-1);
+  });
+  it('a hardware update appends {IPA of the page, level 3, valid} at INDEX and increments INDEX', () => {
+    const s = armed({ hdbssEntries: 4 });
+    runVcpu(s, 0, 1);
+    hwStore(s, 0, 2);
+    const h = hdOf(s);
+    expect(h.idx[1]).toBe(1);
+    expect(h.buf[0]![0]).toBe(hdbssEntry(2, 3));
+    expect(leafOf(s.s2, 2) & (D_W | D_AF)).toBe(D_W | D_AF);
+  });
+  it('a block entry carries the block-aligned IPA and level 2, and its drain marks all 512 pages', () => {
+    const cfg: MachineConfig = { ...CONFIG, slots: [{ base: 0, npages: 520 }], storePages: [0, 5, 511] };
+    const s = start({ hdbssEntries: 4 }, [], cfg);
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    step(s, { type: 'hdbss/trackingEnabled' });
+    copiedAll(s);
+    setL2(s.s2, 0, D_VALID | D_AF | D_DBM | D_BLOCK);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 5);
+    expect(hdOf(s).buf[0]![0]).toBe(hdbssEntry(0, 2));
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/bufferDrained', vcpu: 0 });
+    for (let g = 0; g < 512; g++) expect(bit(s, g), `page ${g}`).toBe(true);
+    expect(INV_BLOCK.check(s)).toBeNull();
+  });
+  it('with the F15 knob the drain marks only the entry\'s IPA page, and INV-BLOCK says so', () => {
+    const cfg: MachineConfig = { ...CONFIG, slots: [{ base: 0, npages: 520 }], storePages: [0, 5, 511] };
+    const s = start({ hdbssEntries: 4 }, ['hdbss-block-one-page'], cfg);
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    step(s, { type: 'hdbss/trackingEnabled' });
+    copiedAll(s);
+    setL2(s.s2, 0, D_VALID | D_AF | D_DBM | D_BLOCK);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 5);
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/bufferDrained', vcpu: 0 });
+    expect(bit(s, 0)).toBe(true);
+    expect(bit(s, 5)).toBe(false);
+    expect(INV_BLOCK.check(s)?.invariant).toBe('INV-BLOCK');
+  });
+});
+
+describe('full buffer', () => {
+  it('a store to a writable-clean page with a full buffer takes a permission fault (no dirty update); KVM drains and the retry succeeds', () => {
+    const s = armed({ hdbssEntries: 1 });
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
+    expect(hdbss.isEnabled(s, { type: 'hw/dirtyStateUpdated', vcpu: 0, gfn: 2 })).toBe(false);
+    expect(hdbss.isEnabled(s, { type: 'guest/storeRetired', vcpu: 0, gfn: 2 })).toBe(false);
+    expect(hdbss.isEnabled(s, { type: 'guest/storeFaulted', vcpu: 0, gfn: 2 })).toBe(false);
+    step(s, { type: 'hdbss/fullFaulted', vcpu: 0, gfn: 2 });
+    expect(leafOf(s.s2, 2)).toBe(WC); // no descriptor update (R_RYHLRY)
+    expect(hdbss.isEnabled(s, { type: 'vcpu/entered', vcpu: 0 })).toBe(false); // handler first
+    step(s, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
+    expect(bit(s, 1)).toBe(true);
+    expect(hdOf(s).idx[0]).toBe(0);
+    expect(INV_LIVE_HDBSS.check(s)).toBeNull();
+    step(s, { type: 'vcpu/entered', vcpu: 0 });
+    hwStore(s, 0, 2);
+    expect(hdOf(s).buf[0]![0]).toBe(hdbssEntry(2, 3));
+  });
+  it('F10a: a handler that does not drain resumes the vCPU into the same fault: INV-LIVE-HDBSS', () => {
+    const s = armed({ hdbssEntries: 1 }, ['hdbss-full-no-drain']);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
+    step(s, { type: 'hdbss/fullFaulted', vcpu: 0, gfn: 2 });
+    step(s, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
+    expect(INV_LIVE_HDBSS.check(s)?.invariant).toBe('INV-LIVE-HDBSS');
+  });
+});
+
+describe('register save and restore', () => {
+  it('vcpu_load programs HDBSSBR/HDBSSPROD with the vCPU\'s buffer and saved index before the guest runs; vcpu_put drains and saves', () => {
+    const s = armed({ hdbssEntries: 4 });
+    runVcpu(s, 0, 0);
+    expect(hdOf(s).br[0]).toBe(0);
+    expect(s.pes[0]!.vtcr & VTCR_HDBSS).toBe(VTCR_HDBSS);
+    hwStore(s, 0, 3);
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'vcpu/put', vcpu: 0 });
+    expect(bit(s, 3)).toBe(true);
+    expect(hdOf(s).saved[0]).toBe(0);
+    // vCPU 1 takes PE 0, vCPU 0 moves to PE 1.
+    runVcpu(s, 1, 0);
+    runVcpu(s, 0, 1);
+    expect(hdOf(s).br).toEqual([1, 0]);
+    expect(INV_HDBSS_REGS.check(s)).toBeNull();
+  });
+  it('a saved non-zero index is restored on the PE the vCPU moves to (no drain in between)', () => {
+    const s = armed({ hdbssEntries: 4 });
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    // Simulate a put that saves without draining (the 2026 rework preserves HDBSSPROD across switches).
+    const h = hdOf(s);
+    h.saved[0] = h.idx[0]!;
+    s.pes[0]!.loaded = -1;
+    s.vcpus[0]!.pe = -1;
+    s.vcpus[0]!.run = 'out';
+    step(s, { type: 'vcpu/loaded', vcpu: 0, pe: 1 });
+    expect(hdOf(s).idx[1]).toBe(1);
+    expect(INV_HDBSS_REGS.check(s)).toBeNull();
+  });
+  it('F9: vcpu_put without saving leaves a saved index below the undrained entries: INV-HDBSS-REGS', () => {
+    const s = armed({ hdbssEntries: 4 }, ['hdbss-no-save-at-put']);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    expect(INV_HDBSS_REGS.check(s)).toBeNull();
+    step(s, { type: 'vcpu/put', vcpu: 0 });
+    expect(INV_HDBSS_REGS.check(s)?.message).toMatch(/saved HDBSSPROD index is 0, below its 1 undrained/);
+  });
+  it('F12: enabling HDBSS under a running vCPU without programming its registers: INV-HDBSS-REGS', () => {
+    const s = start({}, ['hdbss-vtcr-before-regs']);
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    runVcpu(s, 0, 0);
+    expect(INV_HDBSS_REGS.check(s)).toBeNull();
+    step(s, { type: 'hdbss/trackingEnabled' });
+    expect(INV_HDBSS_REGS.check(s)?.message).toMatch(/UNKNOWN/);
+  });
+});

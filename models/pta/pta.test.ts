@@ -1,0 +1,165 @@
+/**
+ * PTA unit examples: the first write faults and is marked, later writes are DBM updates the device logs;
+ * records are pending until flushed and readable after; KVM sync reads them into the bitmap; the VMID filter;
+ * per-CPU reads attribute records to the vCPU that ran on the CPU.
+ */
+import { describe, expect, it } from 'vitest';
+import { pta } from './index.ts';
+import { INV_VMID, ptaFlush, ptaOf, ptaRead, REC } from './pta.ts';
+import type { MachineEvent } from '../machine/model-events.ts';
+import type { MachineConfig, MachineState } from '../machine/state.ts';
+import { bitGet, bitsNew } from '../machine/paged.ts';
+import { D_AF, D_DBM, D_VALID, D_W, leafOf } from '../machine/pagetable.ts';
+import { INV_DBM_SAFE } from '../hw-dirty/hw.ts';
+
+const CONFIG: MachineConfig = {
+  vcpus: 2, pes: 2, slots: [{ base: 0, npages: 8 }], blocks: false, tlbEntries: 4, stolenTime: false,
+  itsPages: [], rounds: 1, storePages: [1, 2, 3],
+};
+
+function start(bugs: string[] = []): MachineState {
+  return structuredClone(pta.init(pta.design({}, bugs), CONFIG));
+}
+function step(s: MachineState, e: MachineEvent): void {
+  expect(pta.isEnabled(s, e), `${pta.describeEvent(e)} enabled`).toBe(true);
+  pta.apply(s, e);
+}
+function enabled(s: MachineState): void {
+  step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+  s.vmm.toCopy = bitsNew(s.totalPages, false);
+  s.vmm.toCopyCount = 0;
+  step(s, { type: 'pta/trackingEnabled', vmid: s.vmid });
+}
+function runVcpu(s: MachineState, v: number, pe: number): void {
+  step(s, { type: 'vcpu/loaded', vcpu: v, pe });
+  step(s, { type: 'vcpu/entered', vcpu: v });
+}
+/** First write: permission fault, mapped W=1|DBM=1 and marked. */
+function faultStore(s: MachineState, v: number, g: number): void {
+  step(s, { type: 'guest/storeIssued', vcpu: v, gfn: g });
+  step(s, { type: 'guest/storeFaulted', vcpu: v, gfn: g });
+  step(s, { type: 'kvm/faultMapped', vcpu: v, gfn: g });
+  step(s, { type: 'kvm/faultMarked', vcpu: v, gfn: g });
+  step(s, { type: 'vcpu/entered', vcpu: v });
+  step(s, { type: 'guest/storeRetired', vcpu: v, gfn: g });
+}
+function hwStore(s: MachineState, v: number, g: number): void {
+  step(s, { type: 'guest/storeIssued', vcpu: v, gfn: g });
+  expect(pta.isEnabled(s, { type: 'guest/storeFaulted', vcpu: v, gfn: g })).toBe(false);
+  step(s, { type: 'hw/dirtyStateUpdated', vcpu: v, gfn: g });
+  step(s, { type: 'guest/storeRetired', vcpu: v, gfn: g });
+}
+function bit(s: MachineState, g: number): boolean {
+  return bitGet(s.slots[0]!.bitmap!, g);
+}
+/** GET (no manual protect): sync, snapshot-and-clear, write-protect, flush, return. */
+function get(s: MachineState): void {
+  step(s, { type: 'kvm/dirtyLogHarvested', slot: 0 });
+  step(s, { type: 'kvm/ioctlReturned', slot: 0 });
+}
+
+describe('PTA: first write faults, later writes go through DBM and the device', () => {
+  it('the first write faults and is marked; after a re-protect the next write is a hardware update the device records', () => {
+    const s = start();
+    enabled(s);
+    runVcpu(s, 0, 0);
+    faultStore(s, 0, 2);
+    expect(leafOf(s.s2, 2) & (D_W | D_DBM)).toBe(D_W | D_DBM);
+    expect(bit(s, 2)).toBe(true);
+    expect(ptaOf(s).pend).toEqual([]);
+    get(s);
+    expect(leafOf(s.s2, 2) & (D_VALID | D_W | D_DBM)).toBe(D_VALID | D_DBM); // writable-clean
+    s.vmm.toCopy = bitsNew(s.totalPages, false);
+    s.vmm.toCopyCount = 0;
+    hwStore(s, 0, 2);
+    expect(leafOf(s.s2, 2) & (D_W | D_AF)).toBe(D_W | D_AF);
+    expect(ptaOf(s).pend).toEqual([2, 3, 0, 0]);
+    expect(bit(s, 2)).toBe(false);
+  });
+});
+
+describe('PTA records: pending until flushed, readable after', () => {
+  it('a read without a flush returns nothing while the record is pending; flush then read marks it', () => {
+    const s = start();
+    enabled(s);
+    ptaOf(s).pend.push(3, 3, 1, 1);
+    ptaRead(s, -1, -1);
+    expect(bit(s, 3)).toBe(false);
+    expect(ptaOf(s).pend.length).toBe(REC);
+    ptaFlush(s);
+    expect(ptaOf(s).pend).toEqual([]);
+    ptaRead(s, -1, -1);
+    expect(bit(s, 3)).toBe(true);
+    expect(ptaOf(s).ready).toEqual([]);
+  });
+  it('the device may publish a pending record on its own; KVM sync (flush + read) moves every record into the bitmap', () => {
+    const s = start();
+    enabled(s);
+    ptaOf(s).pend.push(1, 3, 0, 0, 3, 3, 1, 1);
+    step(s, { type: 'pta/recordPublished' });
+    expect(ptaOf(s).ready).toEqual([1, 3, 0, 0]);
+    step(s, { type: 'kvm/dirtyLogHarvested', slot: 0 });
+    expect(s.vmm.ioctl!.deliver.sort()).toEqual([1, 3]);
+  });
+  it('F6: the sync reads without flushing, so a pending record misses the collection', () => {
+    const s = start(['pta-read-no-flush']);
+    enabled(s);
+    ptaOf(s).pend.push(3, 3, 1, 1);
+    step(s, { type: 'kvm/dirtyLogHarvested', slot: 0 });
+    expect(s.vmm.ioctl!.deliver).toEqual([]);
+    expect(ptaOf(s).pend.length).toBe(REC);
+  });
+  it('a per-CPU read returns only that CPU\'s records', () => {
+    const s = start();
+    enabled(s);
+    ptaOf(s).ready.push(1, 3, 0, 0, 3, 3, 1, 1);
+    ptaRead(s, 1, 1);
+    expect(bit(s, 3)).toBe(true);
+    expect(bit(s, 1)).toBe(false);
+    expect(ptaOf(s).ready).toEqual([1, 3, 0, 0]);
+    expect(ptaOf(s).misattributed).toBe(0);
+  });
+});
+
+describe('PTA VMID', () => {
+  it('the device ignores writes tagged with another VMID', () => {
+    const s = start();
+    enabled(s);
+    runVcpu(s, 0, 0);
+    s.pes[0]!.vmid = 7;
+    faultStore(s, 0, 1);
+    get(s);
+    hwStore(s, 0, 1);
+    expect(ptaOf(s).pend).toEqual([]);
+  });
+  it('after a rollover vcpu_load gets a new VMID and KVM re-programs the tracker', () => {
+    const s = start();
+    enabled(s);
+    step(s, { type: 'kvm/vmidRolledOver' });
+    runVcpu(s, 0, 1);
+    expect(s.pes[1]!.vmid).toBe(2);
+    expect(ptaOf(s).vmid).toBe(2);
+    expect(INV_VMID.check(s)).toBeNull();
+  });
+  it('F7: the tracker keeps the old VMID: INV-VMID', () => {
+    const s = start(['pta-vmid-stale']);
+    enabled(s);
+    step(s, { type: 'kvm/vmidRolledOver' });
+    step(s, { type: 'vcpu/loaded', vcpu: 0, pe: 1 });
+    expect(INV_VMID.check(s)?.message).toMatch(/VMID 2 .* VMID 1/);
+  });
+});
+
+describe('PTA DBM safety', () => {
+  it('a read fault under hardware logging maps read-only without DBM; F8 sets DBM on the zero page: INV-DBM-SAFE', () => {
+    for (const bug of [false, true]) {
+      const s = start(bug ? ['dbm-on-readonly'] : []);
+      enabled(s);
+      runVcpu(s, 0, 0);
+      step(s, { type: 'kvm/readFaultMapped', vcpu: 0, gfn: 3 });
+      expect(leafOf(s.s2, 3) & D_W).toBe(0);
+      expect((leafOf(s.s2, 3) & D_DBM) !== 0).toBe(bug);
+      expect(INV_DBM_SAFE.check(s)?.invariant ?? null).toBe(bug ? 'INV-DBM-SAFE' : null);
+    }
+  });
+});
