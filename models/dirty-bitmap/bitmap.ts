@@ -81,6 +81,7 @@ export function getDirtyLogProtect(s: MachineState, slot: number): void {
   }
   const words = Math.ceil(sl.npages / 64);
   const words32 = Math.ceil(sl.npages / 32);
+  s.stats['bitmapWordsRead'] = (s.stats['bitmapWordsRead'] ?? 0) + words;
   for (let w = 0; w < words; w++) {
     const lo32 = pget(bm, w * 2);
     const hi32 = w * 2 + 1 < words32 ? pget(bm, w * 2 + 1) : 0;
@@ -117,6 +118,7 @@ export function getDirtyLogManual(s: MachineState, slot: number): number {
   const sl = s.slots[slot]!;
   const bm = sl.bitmap!;
   let n = 0;
+  s.stats['bitmapWordsRead'] = (s.stats['bitmapWordsRead'] ?? 0) + Math.ceil(sl.npages / 64);
   for (let o = 0; o < sl.npages; o++) {
     if (bitGet(bm, o) && !bitGet(s.vmm.fetched, sl.base + o)) {
       bitSet(s.vmm.fetched, sl.base + o);
@@ -145,6 +147,7 @@ export function clearDirtyLog(s: MachineState, slot: number, first: number, num:
   const errno = sl.bitmap === null ? ENOENT : clearRangeErrno(sl.npages, first, num, s.bug['clear-tail-never-cleared'] === true);
   if (errno !== 0) return { errno, rearmed: [] };
   const bm = sl.bitmap!;
+  s.stats['bitmapWordsRead'] = (s.stats['bitmapWordsRead'] ?? 0) + Math.ceil(num / 64);
   // Only requested offsets inside [first, first + ALIGN(num, 64)) count; bits past npages are never set.
   const hiReq = first + Math.ceil(num / 64) * 64;
   const byWord = new Map<number, number[]>();

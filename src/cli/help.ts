@@ -9,6 +9,7 @@ Commands:
   replay    re-run a trace, check every event was enabled, compare with its expect block
   bugs      the bug catalogue (--list), or a campaign per knob showing the checker finds it
   explore   bounded exhaustive search (BFS) of one design; saves a shortest counterexample
+  compare   designs side by side on the same seeded workloads; --html draws harvest-work curves
   bisect    the first event after which an invariant is violated, its neighbours and the state change
   shrink    minimise a failing trace (fewest events, vCPUs, PEs, pages) that still violates the same invariant
   help      this text; 'dtsim help <command>' for one command
@@ -74,5 +75,14 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   distinct states/s and peak memory; progress on a TTY.
   Exit 0 if no invariant is violated in the explored space (exhausted, depth bound or limit: see the status),
   1 on a violation, 2 on bad input.
+`,
+  compare: `Usage: dtsim compare [--model M[,M...]]... [--vcpus N] [--pages N] [--runs N] [--events N] [--seed S] [--html OUT] [--json]
+  Runs each model's default design (default: every model) on the same seeded workloads: sparse (4 pages) and
+  dense (every page) dirtying with 1..N vCPUs (default 2) over one N-page memslot (default 128), 3 pre-copy
+  rounds, --runs seeds each (default 4) of --events scheduled events (default 400), plus curve workloads
+  (1, 2, 4, ... pages written). Prints a table per design, per run: pages reported, unjustified and duplicate
+  reports, exits (write faults, ring-full exits, HDBSS-full faults), drains, TLBIs and harvest work (bitmap
+  words read by GET/CLEAR, ring/PTA/HDBSS entries read). --html OUT writes one self-contained page with the
+  harvest-work-versus-dirty-rate curves (inline SVG) and the tables. Exit 1 if any run broke an invariant.
 `,
 };

@@ -14,6 +14,7 @@ import { cmdRun, cmdReplay } from './commands/run.ts';
 import { cmdCheck } from './commands/check.ts';
 import { cmdBugs } from './commands/bugs.ts';
 import { cmdExplore } from './commands/explore.ts';
+import { cmdCompare } from './commands/compare.ts';
 import { cmdBisect } from './commands/bisect.ts';
 import { cmdShrink } from './commands/shrink.ts';
 
@@ -37,6 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'check': return await cmdCheck(parse('check', rest));
       case 'bugs': return await cmdBugs(parse('bugs', rest));
       case 'explore': return await cmdExplore(parse('explore', rest));
+      case 'compare': return await cmdCompare(parse('compare', rest));
       case 'bisect': return await cmdBisect(parse('bisect', rest));
       case 'shrink': return await cmdShrink(parse('shrink', rest));
       default:
@@ -62,6 +64,7 @@ const OPTIONS = {
   bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
   explore: { model: 's', bug: 'm', option: 'm', config: 's', vcpus: 's', pes: 's', pages: 's', 'store-pages': 's', 'tlb-entries': 's',
     rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', out: 's', json: 'b', help: 'b' },
+  compare: { model: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', json: 'b', help: 'b' },
 } as const;
 
 export type Parsed = { values: { [k: string]: string | boolean | string[] | undefined }; positionals: string[] };
