@@ -372,6 +372,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
     case 'guest/storeRetired': {
       const v = s.vcpus[e.vcpu]!;
       if (!tlbWritable(s.pes[v.pe]!.tlb, e.gfn, s.vmid)) tlbFill(s, v.pe, e.gfn);
+      else if (!isWritable(leafOf(s.s2, e.gfn))) s.stats['staleTlbStores'] = (s.stats['staleTlbStores'] ?? 0) + 1;
       v.store = -1;
       return;
     }
@@ -405,7 +406,9 @@ export function apply(s: MachineState, e: MachineEvent): void {
     case 'vcpu/loaded': {
       const v = s.vcpus[e.vcpu]!;
       const pe = s.pes[e.pe]!;
+      if (v.lastPe >= 0 && v.lastPe !== e.pe) s.stats['vcpuMigrations'] = (s.stats['vcpuMigrations'] ?? 0) + 1;
       v.pe = e.pe;
+      v.lastPe = e.pe;
       v.run = 'host';
       pe.loaded = e.vcpu;
       if (pe.vmid !== s.vmid) pe.vmid = s.vmid;
@@ -441,6 +444,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
     }
     case 'host/itsTableSaved':
       vm.itsSaved++;
+      s.stats['itsWrites'] = (s.stats['itsWrites'] ?? 0) + 1;
       markPageDirty(s, e.gfn, -1);
       return;
     case 'kvm/loggingEnabled':

@@ -3,6 +3,7 @@
  * dirty-ring, pta and hdbss are all `makeMachineModel(preset)`.
  */
 import type { BugKnob, Design, FieldError, Invariant, JsonValue, Model } from '../../src/core/model.ts';
+import type { Situation } from '../../src/check/campaign.ts';
 import { candidates, isEnabled, apply } from './machine.ts';
 import { invariantsFor } from './invariants.ts';
 import { describe, lane, parseEventWith } from './events.ts';
@@ -31,7 +32,18 @@ export interface Preset {
   readonly checkConfig: MachineConfig;
   /** Option combinations `dtsim check` runs (the option matrix); each is merged over the defaults. */
   readonly matrix: readonly { readonly [k: string]: JsonValue }[];
+  /** Situations specific to this model that `dtsim check` must reach (coverage), beyond COMMON_SITUATIONS. */
+  readonly situations?: readonly Situation[];
 }
+
+/** Situations every design must reach in `dtsim check` (a gap is printed when one is never reached). */
+export const COMMON_SITUATIONS: readonly Situation[] = [
+  { id: 'write-fault', label: 'a write fault marks a page', stat: 'writeFaults' },
+  { id: 'stale-tlb-store', label: 'a store through a stale writable TLB entry', stat: 'staleTlbStores' },
+  { id: 'vcpu-migrated', label: 'a vCPU loaded on another PE', stat: 'vcpuMigrations' },
+  { id: 'host-write-no-vcpu', label: 'a host write with no running vCPU (ITS save)', stat: 'itsWrites' },
+  { id: 'collection', label: 'a completed collection round', stat: 'collections' },
+];
 
 export type MachineModel = Model<MachineState, MachineEvent, MachineConfig> & {
   readonly preset: Preset;

@@ -29,7 +29,7 @@ const KIND = { enable: 0, get: 1, clear: 2, reset: 3 } as const;
 
 const KEYS = {
   state: 'audit,bug,config,design,ext,mechKey,oracle,pes,s2,slots,stats,totalPages,vcpus,vmid,vmm',
-  vcpu: 'fault,mark,pe,requests,run,store',
+  vcpu: 'fault,lastPe,mark,pe,requests,run,store',
   pe: 'loaded,tlb,vmid,vtcr',
   slot: 'base,bitmap,id,logging,npages',
   vmm: 'collectSlot,fetched,fetchedCount,finalCollect,ioctl,itsSaved,phase,round,slotsEnabled,toCopy,toCopyCount',
@@ -110,7 +110,7 @@ export function cloneMachine(s: MachineState): MachineState {
   const vcpus = new Array<Vcpu>(s.vcpus.length);
   for (let i = 0; i < vcpus.length; i++) {
     const v = s.vcpus[i]!;
-    vcpus[i] = { pe: v.pe, run: v.run, store: v.store, fault: v.fault, mark: v.mark, requests: v.requests };
+    vcpus[i] = { pe: v.pe, run: v.run, store: v.store, fault: v.fault, mark: v.mark, requests: v.requests, lastPe: v.lastPe };
   }
   return {
     design: s.design, config: s.config, mechKey: s.mechKey, bug: s.bug, totalPages: s.totalPages, vmid: s.vmid,

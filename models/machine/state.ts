@@ -48,6 +48,8 @@ export interface Vcpu {
   mark: number;
   /** KVM request bits (REQ_*). */
   requests: number;
+  /** PE the vCPU was last loaded on (-1: never): a load elsewhere is a migration (coverage only). */
+  lastPe: number;
 }
 export const REQ_STEAL = 1;
 export const REQ_RING_SOFT_FULL = 2;
@@ -271,7 +273,7 @@ export function initMachine(design: Design, config: MachineConfig): MachineState
   const pes: Pe[] = [];
   for (let i = 0; i < config.pes; i++) pes.push({ loaded: -1, vmid: 0, tlb: [], vtcr: 0 });
   const vcpus: Vcpu[] = [];
-  for (let i = 0; i < config.vcpus; i++) vcpus.push({ pe: -1, run: 'out', store: -1, fault: -1, mark: -1, requests: 0 });
+  for (let i = 0; i < config.vcpus; i++) vcpus.push({ pe: -1, run: 'out', store: -1, fault: -1, mark: -1, requests: 0, lastPe: -1 });
   return {
     design, config, mechKey: mechanismIds(design).join('+'), bug, totalPages: total, vmid: 1,
     slots: config.slots.map((s, id) => ({ id, base: s.base, npages: s.npages, logging: false, bitmap: null })),

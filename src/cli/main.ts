@@ -58,10 +58,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 const OPTIONS = {
   run: { model: 's', bug: 'm', seed: 's', out: 's', events: 's', option: 'm', config: 's', json: 'b', help: 'b' },
   replay: { json: 'b', path: 's', 'check-every': 's', help: 'b' },
-  check: { model: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
+  check: { model: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', shard: 's', merge: 's', help: 'b' },
   bisect: { stepwise: 'b', stride: 's', context: 's', json: 'b', help: 'b' },
   shrink: { out: 's', 'max-tests': 's', json: 'b', help: 'b' },
-  bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', help: 'b' },
+  bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', 'shrink-tests': 's', help: 'b' },
   explore: { model: 's', bug: 'm', option: 'm', config: 's', vcpus: 's', pes: 's', pages: 's', 'store-pages': 's', 'tlb-entries': 's',
     rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', out: 's', json: 'b', help: 'b' },
   compare: { model: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', json: 'b', help: 'b' },

@@ -152,6 +152,8 @@ export interface DriveOptions {
   readonly maxEvents: number;
   /** Hard cap on the completion phase (a model that never finishes is reported, not looped on). */
   readonly finishBudget?: number;
+  /** Called after each applied event with the state reached (read-only use: coverage, distinct states). */
+  readonly onStep?: (state: unknown, event: EventBase) => void;
 }
 
 /**
@@ -187,6 +189,7 @@ function drive<S, E extends EventBase, C>(
     }
     model.apply(s, e);
     events.push(e);
+    opts.onStep?.(s, e);
     const v = checkInvariants(model.invariants, s);
     if (v) return { events, choices, outcome: violated(s, events.length, events.length - 1, v) };
   }

@@ -1,11 +1,17 @@
-/** `dtsim bugs`: the bug catalogue, and a campaign per knob showing the checker finds it. */
-import { performance } from 'node:perf_hooks';
-import { runItem } from '../../check/campaign.ts';
-import type { EventBase } from '../../core/model.ts';
+/**
+ * `dtsim bugs`: the bug catalogue (--list), and a campaign per knob showing the checker finds it: choice-
+ * sequence runs from a fresh seed until the first violation or the budget, then the counterexample is shrunk
+ * and saved as a trace. Exit 0 only if every knob is found with its expected invariant and no negative control
+ * is flagged.
+ */
+import { makeTrace, serializeTrace } from '../../trace/format.ts';
 import { UsageError } from '../errors.ts';
+import { freshPath, writeAtomic } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
-import { defaultSeed, saveFailure, table } from './check.ts';
+import type { BugJob, BugResult } from '../jobs.ts';
+import { defaultWorkers, runPool } from '../pool.ts';
+import { defaultSeed, table } from './check.ts';
 
 export async function cmdBugs(p: Parsed): Promise<number> {
   const v = p.values;
@@ -23,34 +29,44 @@ export async function cmdBugs(p: Parsed): Promise<number> {
       ...knobs.map(({ m, b }) => [b.id, b.ref, m.id, b.expect ?? '(none: negative control)', b.description])]));
     return 0;
   }
-  const runs = intFlag('runs', v['runs'], 2000, 1);
-  const maxEvents = intFlag('events', v['events'], 300, 1);
+  const runs = intFlag('runs', v['runs'], 1000, 1);
+  const maxEvents = intFlag('events', v['events'], 240, 1);
   const budget = intFlag('time-budget', v['time-budget'], 60, 0);
+  const workers = intFlag('workers', v['workers'], defaultWorkers(), 1, 256);
+  const shrinkTests = intFlag('shrink-tests', v['shrink-tests'], 4000, 0);
   const seed = seedFlag(v['seed'], defaultSeed());
   const outDir = (v['out-dir'] as string | undefined) ?? 'out/bugs';
-  if (!json) process.stdout.write(`dtsim bugs: seed=${seed} runs<=${runs} events=${maxEvents} time-budget=${budget}s per knob, knobs=${knobs.length}\n`);
-  const rows: string[][] = [['id', 'ref', 'model', 'expected', 'found', 'runs', 'seconds', 'events']];
-  const out: unknown[] = [];
-  let bad = 0;
-  for (const { m, b } of knobs) {
-    const design = m.design({}, [b.id]);
-    const config = { ...m.defaultConfig, ...(b.config ?? {}) };
-    const r = runItem({ label: `${m.id}/${b.id}`, model: m as never, design, config }, {
-      runs, seed, maxEvents, timeBudgetMs: budget * 1000, stopAtFirst: b.expect !== null, now: () => performance.now() });
-    const f = r.firstFailure;
-    const ok = b.expect === null ? f === null : f !== null && f.invariant === b.expect;
-    if (!ok) bad++;
-    const found = f ? (f.invariant === b.expect ? 'yes' : `WRONG: ${f.invariant}`) : (b.expect === null ? 'no (ok)' : 'NO');
-    let trace: string | null = null;
-    if (f) trace = saveFailure(outDir, m, { ...r, design } as never, `dtsim bugs --bug ${b.id} --seed ${seed}`);
-    rows.push([b.id, b.ref, m.id, b.expect ?? '(none)', found, String(r.runs), (r.timeMs / 1000).toFixed(2), f ? String(f.run.events.length) : '-']);
-    out.push({ id: b.id, ref: b.ref, model: m.id, expect: b.expect, found: f ? f.invariant : null, ok, runs: r.runs,
-      seconds: r.timeMs / 1000, events: f ? f.run.events.length : null, trace });
-    void (r as unknown as EventBase);
+  if (!json) {
+    process.stdout.write(`dtsim bugs: seed=${seed} runs<=${runs} choices<=${maxEvents} time-budget=${budget}s per knob shrink-tests=${shrinkTests} workers=${workers} knobs=${knobs.length}\n`);
   }
-  if (json) process.stdout.write(`${JSON.stringify({ command: 'bugs', seed, knobs: out })}\n`);
-  else {
+  const jobs: BugJob[] = knobs.map(({ m, b }) => ({ kind: 'bug', model: m.id, bug: b.id, runs, seed, maxEvents,
+    timeBudgetMs: budget * 1000, shrinkTests }));
+  const tty = process.stderr.isTTY && !json;
+  const out = await runPool(jobs, workers, tty ? (d, t) => process.stderr.write(`\r  knobs done: ${d}/${t}   `) : undefined);
+  if (tty) process.stderr.write('\r\x1b[K');
+  const results = out.map((r) => (r.kind === 'bug' ? r.result : null)).filter((r): r is BugResult => r !== null);
+  const rows: string[][] = [['id', 'ref', 'model', 'expected', 'found', 'runs', 'seconds', 'events', 'shrunk']];
+  const traces: (string | null)[] = [];
+  for (const r of results) {
+    let path: string | null = null;
+    if (r.shrunk) {
+      const m = MODELS.find((x) => x.id === r.model)!;
+      path = freshPath(outDir, `${r.model}-${r.id}`);
+      writeAtomic(path, serializeTrace(makeTrace({ design: m.design({}, [r.id]), config: r.shrunk.config, seed, choices: r.shrunk.choices,
+        events: r.shrunk.events, note: `dtsim bugs --bug ${r.id} --seed ${seed}: run ${r.runIndex}, shrunk from ${r.eventsFound} events`,
+        expect: { status: 'violated', eventIndex: r.shrunk.eventIndex, invariant: r.shrunk.invariant } })));
+    }
+    traces.push(path);
+    const found = r.found === null ? (r.expect === null ? 'no (ok)' : 'NO') : r.found === r.expect ? 'yes' : `WRONG: ${r.found}`;
+    rows.push([r.id, r.ref, r.model, r.expect ?? '(none)', found, String(r.runs), r.seconds.toFixed(2),
+      r.eventsFound === null ? '-' : String(r.eventsFound), r.eventsShrunk === null ? '-' : String(r.eventsShrunk)]);
+  }
+  const bad = results.filter((r) => !r.ok).length;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ command: 'bugs', seed, knobs: results.map((r, i) => ({ ...r, shrunk: undefined, trace: traces[i] })) })}\n`);
+  } else {
     process.stdout.write(table(rows));
+    for (let i = 0; i < results.length; i++) if (traces[i]) process.stdout.write(`  ${results[i]!.id}: npx dtsim replay ${traces[i]}\n`);
     process.stdout.write(bad ? `${bad} knob(s) not found as expected\n` : 'every knob found with its expected invariant; negative controls not flagged\n');
   }
   return bad ? 1 : 0;

@@ -1,25 +1,33 @@
-/** `dtsim check`: the main job. Property campaigns over every model's option matrix against the oracle. */
+/**
+ * `dtsim check`: the main job. Property campaigns over every model's option matrix against the oracle, on all
+ * cores (worker threads), shardable across machines (`--shard i/n`), mergeable (`--merge DIR`).
+ */
 import { performance } from 'node:perf_hooks';
-import { runItem, type CampaignItem, type ItemResult } from '../../check/campaign.ts';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { mergeResults, type ResultJson } from '../../check/campaign.ts';
 import { makeTrace, serializeTrace } from '../../trace/format.ts';
-import type { EventBase, JsonValue } from '../../core/model.ts';
-import { UsageError } from '../errors.ts';
-import { freshPath, writeAtomic } from '../io.ts';
+import type { JsonValue } from '../../core/model.ts';
+import { collisionBound } from '../../explore/pack.ts';
+import { UsageError, BadInputError } from '../errors.ts';
+import { freshPath, readText, writeAtomic } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
-import type { MachineModel } from '../registry-types.ts';
+import type { CheckJob } from '../jobs.ts';
+import { situationsOf } from '../jobs.ts';
+import { defaultWorkers, runPool } from '../pool.ts';
 
 export function designLabel(model: string, options: { readonly [k: string]: JsonValue }, defaults: { readonly [k: string]: JsonValue }): string {
   const diff = Object.entries(options).filter(([k, v]) => JSON.stringify(defaults[k]) !== JSON.stringify(v));
   return diff.length ? `${model}{${diff.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}` : model;
 }
 
-/** Saves a failing run as a trace that replays to its violation; returns the path. */
-export function saveFailure(dir: string, model: MachineModel, r: ItemResult<EventBase>, cmd: string): string {
+/** Saves a campaign's first failing run as a trace that replays to its violation; returns the path. */
+export function saveFailure(dir: string, r: ResultJson, note: string): string {
   const f = r.firstFailure!;
-  const path = freshPath(dir, `${model.id}-${f.invariant}-${f.seed}`);
-  const trace = makeTrace({ design: r.design, config: model.defaultConfig as unknown as JsonValue, seed: f.seed, choices: f.run.choices,
-    events: f.run.events, note: cmd, expect: { status: 'violated', eventIndex: f.eventIndex, invariant: f.invariant } });
+  const path = freshPath(dir, `${r.model}-${f.invariant}-${f.seed}`);
+  const trace = makeTrace({ design: r.design, config: r.config, seed: f.seed, choices: f.choices, events: f.events, note,
+    expect: { status: 'violated', eventIndex: f.eventIndex, invariant: f.invariant } });
   writeAtomic(path, serializeTrace(trace));
   return path;
 }
@@ -28,65 +36,129 @@ export function defaultSeed(): string {
   return process.env['DTSIM_SEED'] ?? (Date.now() % 1e9).toString(36);
 }
 
+function parseShard(v: unknown): { shard: number; shards: number } {
+  if (v === undefined) return { shard: 0, shards: 1 };
+  const m = /^(\d+)\/(\d+)$/.exec(String(v));
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard: expected i/n with 0 <= i < n, got '${String(v)}'`);
+  return { shard: Number(m[1]), shards: Number(m[2]) };
+}
+
+function readMerge(dir: string): { seed: string; results: ResultJson[] } {
+  let names: string[];
+  try { names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort(); } catch {
+    throw new BadInputError(dir, null, '', 'cannot read this folder');
+  }
+  if (names.length === 0) throw new BadInputError(dir, null, '', 'no .json shard results in this folder');
+  const parts: ResultJson[] = [];
+  let seed: string | null = null;
+  for (const n of names) {
+    const f = join(dir, n);
+    let doc: unknown;
+    try { doc = JSON.parse(readText(f)); } catch (e) { if (e instanceof BadInputError) throw e; throw new BadInputError(f, null, '', 'not valid JSON'); }
+    const d = doc as { command?: unknown; seed?: unknown; results?: unknown };
+    if (d.command !== 'check' || typeof d.seed !== 'string' || !Array.isArray(d.results)) {
+      throw new BadInputError(f, null, 'command', 'not a `dtsim check --json` result');
+    }
+    if (seed !== null && d.seed !== seed) throw new BadInputError(f, null, 'seed', `seed ${d.seed} differs from ${seed}: shards of one campaign share a seed`);
+    seed = d.seed;
+    for (let i = 0; i < d.results.length; i++) {
+      const r = d.results[i] as ResultJson;
+      if (typeof r !== 'object' || r === null || typeof r.label !== 'string' || typeof r.runs !== 'number' || typeof r.metrics !== 'object') {
+        throw new BadInputError(f, null, `results[${i}]`, 'not a campaign result');
+      }
+      parts.push(r);
+    }
+  }
+  return { seed: seed!, results: mergeResults(parts) };
+}
+
 export async function cmdCheck(p: Parsed): Promise<number> {
   const v = p.values;
   if (p.positionals.length) throw new UsageError(`check: unexpected argument '${p.positionals[0]}'`);
-  const ids = (v['model'] as string[] | undefined) ?? MODELS.map((m) => m.id);
-  const models: MachineModel[] = [];
-  for (const id of ids) {
-    const m = MODELS.find((x) => x.id === id);
-    if (!m) throw new UsageError(`--model: unknown model '${id}' (one of: ${MODELS.map((x) => x.id).join(', ')})`);
-    models.push(m);
-  }
-  const runs = intFlag('runs', v['runs'], 40, 1);
-  const maxEvents = intFlag('events', v['events'], 300, 1);
-  const budget = intFlag('time-budget', v['time-budget'], 0, 0);
-  const seed = seedFlag(v['seed'], defaultSeed());
-  const outDir = (v['out-dir'] as string | undefined) ?? 'out/failures';
   const json = v['json'] === true;
-  const items: CampaignItem<unknown, EventBase, unknown>[] = [];
-  for (const m of models) {
-    for (const opts of m.preset.matrix) {
-      const design = m.design(opts, []);
-      items.push({ label: designLabel(m.id, design.options, m.defaultOptions), model: m as never, design, config: m.defaultConfig });
-    }
-  }
-  const perItemBudget = budget > 0 ? (budget * 1000) / items.length : 0;
-  if (!json) {
-    process.stdout.write(`dtsim check: seed=${seed} runs=${runs} events=${maxEvents} time-budget=${budget || 'none'}s models=${ids.join(',')} designs=${items.length}\n`);
-  }
-  const results: ItemResult<EventBase>[] = [];
-  const tty = process.stderr.isTTY && !json;
-  for (const it of items) {
-    const r = runItem(it, { runs, seed, maxEvents, timeBudgetMs: perItemBudget, stopAtFirst: false, now: () => performance.now(),
-      onRun: tty ? (l, d, t) => process.stderr.write(`\r  ${l}: ${d}/${t}   `) : undefined });
-    if (tty) process.stderr.write('\r\x1b[K');
-    results.push(r);
-  }
-  let failed = 0;
-  const rows: string[][] = [['design', 'runs', 'events', 'violations', 'reports', 'unjustified', 'faults', 'time']];
-  const saved: string[] = [];
-  for (const r of results) {
-    if (r.violations > 0) {
-      failed++;
-      const m = models.find((x) => x.id === r.model)!;
-      const cmd = `dtsim check --model ${r.model} --seed ${seed} --runs ${runs} --events ${maxEvents}`;
-      const path = saveFailure(outDir, m, r, cmd);
-      saved.push(`${r.label}: ${r.firstFailure!.invariant} (seed ${r.firstFailure!.seed}) after event ${r.firstFailure!.eventIndex}: ${r.firstFailure!.message}\n  trace: ${path}\n  replay: npx dtsim replay ${path}`);
-    }
-    rows.push([r.label, String(r.runs), String(r.events), String(r.violations), String(r.metrics['reports'] ?? 0),
-      `${((r.metrics['unjustifiedRate'] ?? 0) * 100).toFixed(1)}%`, String(r.metrics['writeFaults'] ?? 0), `${(r.timeMs / 1000).toFixed(1)}s`]);
-  }
-  if (json) {
-    process.stdout.write(`${JSON.stringify({ command: 'check', seed, runs, events: maxEvents, results: results.map((r) => ({
-      label: r.label, model: r.model, design: r.design, runs: r.runs, events: r.events, violations: r.violations, byInvariant: r.byInvariant,
-      metrics: r.metrics, timeMs: Math.round(r.timeMs), firstFailure: r.firstFailure ? { seed: r.firstFailure.seed, invariant: r.firstFailure.invariant,
-        eventIndex: r.firstFailure.eventIndex, message: r.firstFailure.message } : null })) })}\n`);
+  const outDir = (v['out-dir'] as string | undefined) ?? 'out/failures';
+  let seed: string;
+  let results: ResultJson[];
+  let header = '';
+  const t0 = performance.now();
+  if (typeof v['merge'] === 'string') {
+    const m = readMerge(v['merge']);
+    seed = m.seed;
+    results = m.results;
+    header = `dtsim check --merge ${v['merge']}: seed=${seed} designs=${results.length} (distinct states are summed over shards: an upper bound)`;
   } else {
-    process.stdout.write(table(rows));
-    for (const s of saved) process.stdout.write(`VIOLATION ${s}\n`);
-    process.stdout.write(failed ? `${failed} design(s) violated an invariant\n` : 'all designs hold every invariant\n');
+    const ids = (v['model'] as string[] | undefined) ?? MODELS.map((m) => m.id);
+    for (const id of ids) if (!MODELS.some((x) => x.id === id)) throw new UsageError(`--model: unknown model '${id}' (one of: ${MODELS.map((x) => x.id).join(', ')})`);
+    const runs = intFlag('runs', v['runs'], 150, 1);
+    const maxEvents = intFlag('events', v['events'], 300, 1);
+    const budget = intFlag('time-budget', v['time-budget'], 0, 0);
+    const workers = intFlag('workers', v['workers'], defaultWorkers(), 1, 256);
+    const { shard, shards } = parseShard(v['shard']);
+    seed = seedFlag(v['seed'], defaultSeed());
+    const jobs: CheckJob[] = [];
+    for (const m of MODELS.filter((x) => ids.includes(x.id))) {
+      for (const opts of m.preset.matrix) {
+        const design = m.design(opts, []);
+        jobs.push({ kind: 'check', model: m.id, options: design.options, label: designLabel(m.id, design.options, m.defaultOptions),
+          runs, seed, maxEvents, timeBudgetMs: 0, shard, shards });
+      }
+    }
+    // A time budget is shared by all designs: each gets its slice of (budget x workers).
+    const perJob = budget > 0 ? (budget * 1000 * Math.min(workers, jobs.length)) / jobs.length : 0;
+    const jobsB = jobs.map((j) => ({ ...j, timeBudgetMs: perJob }));
+    header = `dtsim check: seed=${seed} runs=${runs} events=${maxEvents} time-budget=${budget || 'none'}${budget ? 's' : ''} workers=${workers} shard=${shard}/${shards} models=${ids.join(',')} designs=${jobs.length}`;
+    if (!json) process.stdout.write(`${header}\n`);
+    const tty = process.stderr.isTTY && !json;
+    const out = await runPool(jobsB, workers, tty ? (d, t) => process.stderr.write(`\r  designs done: ${d}/${t}   `) : undefined);
+    if (tty) process.stderr.write('\r\x1b[K');
+    results = out.map((r) => (r.kind === 'check' ? r.result : null)).filter((r): r is ResultJson => r !== null);
   }
+  const wall = (performance.now() - t0) / 1000;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ command: 'check', seed, wallSeconds: Math.round(wall * 10) / 10, results })}\n`);
+    return results.some((r) => r.violations > 0) ? 1 : 0;
+  }
+  if (typeof v['merge'] === 'string') process.stdout.write(`${header}\n`);
+  const rows: string[][] = [['design', 'runs', 'events', 'states', 'violations', 'reports', 'unjustified', 'duplicates', 'faults', 'time']];
+  for (const r of results) {
+    const m = r.metrics;
+    rows.push([r.label, String(r.runs), String(r.events), String(r.distinctStates), String(r.violations), String(m['reports'] ?? 0),
+      `${((m['unjustifiedRate'] ?? 0) * 100).toFixed(1)}%`, m['ringEntries'] ? `${((m['duplicateRate'] ?? 0) * 100).toFixed(1)}%` : '-',
+      String(m['writeFaults'] ?? 0), `${(r.timeMs / 1000).toFixed(1)}s`]);
+  }
+  process.stdout.write(table(rows));
+  // Coverage: situations reached per design (counts), a gap where one was never reached.
+  const sitIds: string[] = [];
+  for (const r of results) for (const s of situationsOf(r.model)) if (!sitIds.includes(s.id)) sitIds.push(s.id);
+  const crow: string[][] = [['coverage', ...sitIds]];
+  const gaps: string[] = [];
+  for (const r of results) {
+    const applies = new Set(situationsOf(r.model).map((s) => s.id));
+    crow.push([r.label, ...sitIds.map((id) => {
+      if (!applies.has(id)) return '.';
+      const n = r.coverage[id] ?? 0;
+      if (n === 0) gaps.push(`${r.label}: ${id}`);
+      return n === 0 ? 'GAP' : String(n);
+    })]);
+  }
+  process.stdout.write(`\n${table(crow)}`);
+  const totalStates = results.reduce((a, r) => a + r.distinctStates, 0);
+  const labels = new Map<string, string>();
+  for (const r of results) for (const s of situationsOf(r.model)) labels.set(s.id, s.label);
+  process.stdout.write(`situations: ${sitIds.map((id) => `${id} = ${labels.get(id)}`).join('; ')} ('.' = not applicable)\n`);
+  process.stdout.write(`distinct states: 64-bit fingerprints; collision probability <= ${collisionBound(totalStates).toExponential(1)}\n`);
+  if (gaps.length) process.stdout.write(`coverage gaps (never reached): ${gaps.join('; ')}\n`);
+  let failed = 0;
+  for (const r of results) {
+    if (r.violations === 0) continue;
+    failed++;
+    const f = r.firstFailure!;
+    const cmd = `dtsim run --model ${r.model}${Object.entries(r.design.options).map(([k, x]) => ` --option ${k}=${JSON.stringify(x)}`).join('')} --seed ${f.seed} --events ${v['events'] ?? 300}`;
+    const path = saveFailure(outDir, r, cmd);
+    process.stdout.write(`VIOLATION ${r.label}: ${f.invariant} (run ${f.runIndex}, seed ${f.seed}) after event ${f.eventIndex}: ${f.message}\n`
+      + `  trace: ${path}\n  replay: npx dtsim replay ${path}\n  re-run: npx ${cmd}\n`);
+  }
+  process.stdout.write(failed ? `${failed} design(s) violated an invariant (${wall.toFixed(1)}s)\n` : `all ${results.length} designs hold every invariant (${wall.toFixed(1)}s)\n`);
   return failed ? 1 : 0;
 }
 
@@ -94,7 +166,8 @@ export function table(rows: string[][]): string {
   const w: number[] = [];
   for (const r of rows) r.forEach((c, i) => { w[i] = Math.max(w[i] ?? 0, c.length); });
   return rows.map((r, ri) => {
-    const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+    // Numbers (and percentages, durations) right-aligned; text left-aligned.
+    const line = r.map((c, i) => (i > 0 && /^-?[\d.]+(%|s|x)?$/.test(c) ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
     return ri === 0 ? `${line}\n${w.map((x) => '-'.repeat(x)).join('  ')}` : line;
   }).join('\n') + '\n';
 }

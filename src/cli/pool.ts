@@ -1,0 +1,47 @@
+/**
+ * A small worker-thread pool for campaigns (node:worker_threads, no dependency): jobs are plain JSON, each
+ * result lands at its job's index, so the output is the same whatever the number of workers.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { runJob, type Job, type JobResult } from './jobs.ts';
+
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export async function runPool(jobs: readonly Job[], workers: number, onDone?: (done: number, total: number) => void): Promise<JobResult[]> {
+  const results = new Array<JobResult>(jobs.length);
+  const n = Math.min(workers, jobs.length);
+  if (n <= 1) {
+    jobs.forEach((j, i) => { results[i] = runJob(j); onDone?.(i + 1, jobs.length); });
+    return results;
+  }
+  let next = 0;
+  let done = 0;
+  const url = new URL('../../bin/worker.js', import.meta.url);
+  await new Promise<void>((resolve, reject) => {
+    const pool: Worker[] = [];
+    const fail = (e: unknown): void => { for (const w of pool) void w.terminate(); reject(e); };
+    const feed = (w: Worker): void => {
+      if (next >= jobs.length) { void w.terminate(); return; }
+      const id = next++;
+      w.postMessage({ id, job: jobs[id] });
+    };
+    for (let k = 0; k < n; k++) {
+      const w = new Worker(url);
+      pool.push(w);
+      w.on('message', (m: { id: number; ok: boolean; result?: JobResult; error?: string }) => {
+        if (!m.ok) { fail(new Error(`worker failed on job ${m.id}: ${m.error}`)); return; }
+        results[m.id] = m.result!;
+        done++;
+        onDone?.(done, jobs.length);
+        if (done === jobs.length) { for (const p of pool) void p.terminate(); resolve(); return; }
+        feed(w);
+      });
+      w.on('error', fail);
+      feed(w);
+    }
+  });
+  return results;
+}
