@@ -209,6 +209,7 @@ export function hwApply(s: MachineState, e: MachineEvent, p: HwProducer): boolea
       else setPage(s.s2, e.gfn, d | D_W | D_AF);
       tlbFill(s, v.pe, e.gfn);
       s.stats['hwDirtyUpdates'] = (s.stats['hwDirtyUpdates'] ?? 0) + 1;
+      if (level === 2) s.stats['hwBlockUpdates'] = (s.stats['hwBlockUpdates'] ?? 0) + 1;
       p.logged(s, e.vcpu, v.pe, base, level);
       return true;
     }
