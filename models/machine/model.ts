@@ -10,7 +10,7 @@ import { describe, lane, parseEventWith } from './events.ts';
 import type { MachineEvent } from './model-events.ts';
 import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, type MachineState } from './state.ts';
 import { mechanismsOf } from './registry.ts';
-import { cloneMachine, machineSymmetry, packMachine } from './pack.ts';
+import { cloneMachine, copyMachineInto, machineSymmetry, packMachine } from './pack.ts';
 
 /** A bug knob of a preset, with the options (and config) it needs to be reachable. */
 export interface PresetBug extends BugKnob {
@@ -127,6 +127,7 @@ export function makeMachineModel(p: Preset): MachineModel {
     pack: packMachine,
     symmetry: machineSymmetry,
     clone: cloneMachine,
+    copyInto: copyMachineInto,
   };
   return model;
 }

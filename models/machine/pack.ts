@@ -20,7 +20,7 @@
 import type { JsonValue, PackSink, SymmetryGroup } from '../../src/core/model.ts';
 import { cloneJson } from '../../src/explore/pack.ts';
 import { bitNext, type Paged } from './paged.ts';
-import type { Stage2 } from './pagetable.ts';
+import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
 
 const RUN = { out: 0, host: 1, guest: 2, fault: 3 } as const;
@@ -125,6 +125,101 @@ export function cloneMachine(s: MachineState): MachineState {
     stats: { ...s.stats },
     ext: cloneJson(s.ext) as { [k: string]: JsonValue },
   };
+}
+
+function copyPagedInto(d: Paged | null, p: Paged): Paged {
+  if (d === null || d.length !== p.length) return copyPaged(p);
+  for (let i = 0; i < p.length; i++) {
+    const a = d[i] as number[];
+    const b = p[i] as number[];
+    if (a.length !== b.length) { d[i] = b.slice(); continue; }
+    for (let j = 0; j < b.length; j++) a[j] = b[j] as number;
+  }
+  return d;
+}
+
+function copyListInto(d: number[] | null | undefined, a: readonly number[]): number[] {
+  if (!d) return a.slice();
+  d.length = a.length;
+  for (let i = 0; i < a.length; i++) d[i] = a[i] as number;
+  return d;
+}
+
+function copyS2Into(d: Stage2, s2: Stage2, total: number): Stage2 {
+  if (d.length !== s2.length) return copyS2(s2, total);
+  for (let i = 0; i < s2.length; i++) {
+    const t2 = s2[i];
+    if (!t2) { d[i] = null; continue; }
+    const base1 = i * (512 * 512);
+    const n2 = Math.min(t2.length, Math.ceil((total - base1) / 512));
+    let c = d[i];
+    if (!c || c.length !== n2) { c = new Array<L2Entry>(n2); d[i] = c; }
+    for (let j = 0; j < n2; j++) {
+      const e = t2[j];
+      if (typeof e === 'number' || e === undefined) { c[j] = e ?? 0; continue; }
+      const n3 = Math.min(e.length, total - base1 - j * 512);
+      const old = c[j];
+      if (typeof old === 'number' || old === undefined || old.length !== n3) { c[j] = e.slice(0, n3); continue; }
+      for (let x = 0; x < n3; x++) old[x] = e[x] as number;
+    }
+  }
+  return d;
+}
+
+/** `cloneMachine` into a state no longer used, reusing its arrays (explore's hot path: no garbage). */
+export function copyMachineInto(d: MachineState, s: MachineState): MachineState {
+  if (d.slots.length !== s.slots.length || d.pes.length !== s.pes.length || d.vcpus.length !== s.vcpus.length || d.design !== s.design) {
+    return cloneMachine(s);
+  }
+  const w = d as { -readonly [K in keyof MachineState]: MachineState[K] };
+  w.vmid = s.vmid;
+  w.totalPages = s.totalPages;
+  for (let i = 0; i < s.slots.length; i++) {
+    const a = d.slots[i]!;
+    const b = s.slots[i]!;
+    a.logging = b.logging;
+    a.bitmap = b.bitmap ? copyPagedInto(a.bitmap, b.bitmap) : null;
+  }
+  w.s2 = copyS2Into(d.s2, s.s2, s.totalPages);
+  for (let i = 0; i < s.pes.length; i++) {
+    const a = d.pes[i]!;
+    const b = s.pes[i]!;
+    a.loaded = b.loaded; a.vmid = b.vmid; a.vtcr = b.vtcr;
+    a.tlb = copyListInto(a.tlb, b.tlb);
+  }
+  for (let i = 0; i < s.vcpus.length; i++) {
+    const a = d.vcpus[i]!;
+    const b = s.vcpus[i]!;
+    a.pe = b.pe; a.run = b.run; a.store = b.store; a.fault = b.fault; a.mark = b.mark; a.requests = b.requests;
+  }
+  const dv = d.vmm;
+  const toCopy = dv.toCopy;
+  const fetched = dv.fetched;
+  const dio = dv.ioctl;
+  const sv = s.vmm;
+  Object.assign(dv, sv);
+  dv.toCopy = copyPagedInto(toCopy, sv.toCopy);
+  dv.fetched = copyPagedInto(fetched, sv.fetched);
+  const io = sv.ioctl;
+  if (!io) dv.ioctl = null;
+  else if (!dio) dv.ioctl = { kind: io.kind, slot: io.slot, deliver: io.deliver.slice(), rearmed: io.rearmed.slice(), flush: io.flush, snapshotPending: io.snapshotPending };
+  else {
+    dio.kind = io.kind; dio.slot = io.slot; dio.flush = io.flush; dio.snapshotPending = io.snapshotPending;
+    dio.deliver = copyListInto(dio.deliver, io.deliver);
+    dio.rearmed = copyListInto(dio.rearmed, io.rearmed);
+    dv.ioctl = dio;
+  }
+  const o = d.oracle;
+  o.mem = copyPagedInto(o.mem, s.oracle.mem);
+  o.copied = copyPagedInto(o.copied, s.oracle.copied);
+  o.touched = copyPagedInto(o.touched, s.oracle.touched);
+  const a = s.audit;
+  w.audit = a ? { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,
+    clearActual: a.clearActual?.slice() ?? null, clearErrno: a.clearErrno } : null;
+  // Counters: only overwritten (a key the source lacks keeps a stale value: counters are never read as behaviour).
+  Object.assign(d.stats, s.stats);
+  w.ext = Object.keys(s.ext).length === 0 ? (Object.keys(d.ext).length === 0 ? d.ext : {}) : cloneJson(s.ext) as { [k: string]: JsonValue };
+  return d;
 }
 
 function packWords(out: PackSink, p: Paged): void {

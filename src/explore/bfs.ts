@@ -104,6 +104,13 @@ export function explore<S, E extends EventBase, C>(
   const progressEvery = opts.progressEvery ?? 65_536;
   const init = model.init(design, config);
   const clone: (s: S) => S = model.clone ? model.clone.bind(model) : cloneJson;
+  const copyInto = model.copyInto ? model.copyInto.bind(model) : null;
+  // States no longer needed (duplicates, expanded parents), recycled through `copyInto`.
+  const pool: S[] = [];
+  const fresh = (src: S): S => {
+    const d = copyInto !== null ? pool.pop() : undefined;
+    return d === undefined ? clone(src) : copyInto!(d, src);
+  };
   const useModelPack = (opts.encoding ?? 'auto') === 'auto' && typeof model.pack === 'function';
   const groups: readonly SymmetryGroup[] = opts.symmetry && useModelPack && model.symmetry
     ? model.symmetry(init) : [];
@@ -175,11 +182,11 @@ export function explore<S, E extends EventBase, C>(
       const en = model.enabled(st);
       if (en.length === 0) terminal++;
       for (let i = 0; i < en.length; i++) {
-        const c = clone(st);
+        const c = fresh(st);
         model.apply(c, en[i] as E);
         generated++;
         const k = key(c);
-        if (!seen.add(k.h1, k.h2)) continue;
+        if (!seen.add(k.h1, k.h2)) { if (copyInto !== null) pool.push(c); continue; }
         const nid = parent.n;
         parent.push(id);
         choice.push(i);
@@ -197,8 +204,10 @@ export function explore<S, E extends EventBase, C>(
             `state limit ${maxStates} reached at depth ${depth}: the space was NOT exhausted (raise --max-states or lower --depth)`);
         }
       }
-      // Release the expanded state: the frontier is the memory peak.
+      // Release the expanded state (the frontier is the memory peak), or recycle it. The initial state is
+      // never recycled: counterexamples are rebuilt from it.
       (frontier as (S | undefined)[])[f] = undefined;
+      if (copyInto !== null && st !== init) pool.push(st);
       if (generated >= nextProgress) {
         nextProgress = generated + progressEvery;
         const el = now() - t0;
