@@ -15,3 +15,4 @@ export function modelById(id: string): MachineModel | undefined {
 }
 
 export type { MachineModel };
+export { dirtyBitmap, dirtyRing, hdbss, pta };

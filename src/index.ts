@@ -1,0 +1,15 @@
+/**
+ * dtsim as a library: the engine (replay, simulate, choice-sequence runs, invariant checks, fingerprints), the
+ * trace format, and campaign helpers. Models are in `dtsim/models`; fast-check arbitraries in `dtsim/testing`.
+ */
+export type { AnyModel, BugKnob, Design, EventBase, FieldError, Invariant, JsonValue, Model, Violation } from './core/model.ts';
+export {
+  checkInvariants, groupByType, initialState, mutableCopy, replay, replayFrom, runChoices, simulate, step,
+  type DriveOptions, type DrivenRun, type DrivableModel, type ReplayOptions, type RunOutcome,
+} from './core/engine.ts';
+export { canonicalJson, fingerprint, hash64 } from './core/fingerprint.ts';
+export { childSeed, stream, type Prng } from './random/streams.ts';
+export {
+  makeTrace, parseTrace, serializeTrace, TRACE_FORMAT, TRACE_VERSION, type Expect, type ParseResult, type Trace, type TraceError,
+} from './trace/format.ts';
+export { runItem, runSeed, mergeResults, type CampaignItem, type CampaignOptions, type ItemResult, type Situation } from './check/campaign.ts';
