@@ -37,9 +37,10 @@ let cache: FailingTrace[] | null = null;
 
 /**
  * One trace per knob that must be found (expect !== null), simulated with the knob's config as `dtsim run` does,
- * from seeds `knob-<id>-<n>` until the run breaks the knob's expected invariant (at most `maxSeeds` seeds).
+ * from seeds `knob-<id>-<n>` until the run breaks the knob's expected invariant (at most `maxSeeds` seeds). A
+ * knob this small search misses is left out (finding every knob is the catalogue test's claim, not this one's).
  */
-export function knobTraces(maxSeeds = 400, maxEvents = 300): FailingTrace[] {
+export function knobTraces(maxSeeds = 60, maxEvents = 300): FailingTrace[] {
   if (cache) return cache;
   const out: FailingTrace[] = [];
   for (const m of MODELS) {

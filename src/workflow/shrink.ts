@@ -15,7 +15,7 @@
  *
  * Pure: no I/O, no clock.
  */
-import { replayFrom, runChoices, type DrivableModel } from '../core/engine.ts';
+import { checkInvariants, mutableCopy, replayFrom, runChoices, type DrivableModel } from '../core/engine.ts';
 import type { Design, EventBase, Model, Violation } from '../core/model.ts';
 
 export interface ShrinkOptions<C> {
@@ -93,17 +93,21 @@ export function shrink<S, E extends EventBase, C>(
   if (first.events.length < events.length) log.push(`dropped ${events.length - first.events.length} events after the violation`);
 
   const drive = model as unknown as DrivableModel<S, E, C>;
+  // Two readings of a choice sequence: `grouped` is the engine's runChoices (property tests); `index` picks
+  // en[c mod |en|], the index the seeded scheduler records. The first that reproduces a failure is used.
+  let mode: ChoiceMode = 'grouped';
   const viaChoices = (cfg: C, cs: readonly number[]): { events: E[]; violation: Violation } | null => {
     tests++;
-    const d = runChoices(drive, design, cfg, cs);
-    const o = d.outcome;
-    if (o.status !== 'violated' || o.invariant !== inv || o.eventIndex < 0) return null;
-    return { events: d.events, violation: o.violation };
+    const d = mode === 'grouped' ? runChoices(drive, design, cfg, cs) : runIndexChoices(drive, design, cfg, cs);
+    const v = d.outcome.violation;
+    if (v === null || v.invariant !== inv || d.events.length === 0) return null;
+    return { events: d.events, violation: v };
   };
 
   // 1. The choice sequence.
   if (opts.drivable && choices && choices.length > 0) {
-    const base = viaChoices(config, choices);
+    let base = viaChoices(config, choices);
+    if (!base) { mode = 'index'; base = viaChoices(config, choices); }
     if (base) {
       let bestLen = base.events.length;
       let bestRun = base;
@@ -125,7 +129,7 @@ export function shrink<S, E extends EventBase, C>(
         }
       }
       if (bestRun.events.length <= best.events.length) {
-        log.push(`choice sequence: ${choices.length} -> ${cs.length} choices, ${best.events.length} -> ${bestRun.events.length} events`);
+        log.push(`choice sequence (${mode}): ${choices.length} -> ${cs.length} choices, ${best.events.length} -> ${bestRun.events.length} events`);
         best = { events: bestRun.events, config, choices: cs, violation: bestRun.violation };
       }
     }
@@ -185,7 +189,7 @@ export function shrink<S, E extends EventBase, C>(
   // Keep the choices only if they still re-generate exactly these events.
   let cs = best.choices;
   if (cs && opts.drivable) {
-    const d = runChoices(drive, design, best.config, cs);
+    const d = mode === 'grouped' ? runChoices(drive, design, best.config, cs) : runIndexChoices(drive, design, best.config, cs);
     if (JSON.stringify(d.events) !== JSON.stringify(best.events)) cs = null;
   } else cs = null;
   if (budget.left <= 0) log.push('stopped at the replay budget (--max-tests): the result may not be minimal');
@@ -203,4 +207,36 @@ function describeConfigChange<C>(a: C, b: C): string {
     if (x !== y) parts.push(`${k} ${x} -> ${y}`);
   }
   return parts.join(', ') || '(same)';
+}
+
+type ChoiceMode = 'grouped' | 'index';
+
+/**
+ * Drives the model with choices read as indices into the enabled set (`en[c mod |en|]`), then to completion with
+ * `finish`; stops at the first violation (null: none).
+ */
+export function runIndexChoices<S, E extends EventBase, C>(
+  model: DrivableModel<S, E, C>, design: Design, config: C, choices: readonly number[], finishBudget = 100_000,
+): { events: E[]; outcome: { violation: Violation | null } } {
+  const s = mutableCopy(model.init(design, config));
+  const events: E[] = [];
+  const v0 = checkInvariants(model.invariants, s);
+  if (v0) return { events, outcome: { violation: v0 } };
+  for (let i = 0; i < choices.length + finishBudget; i++) {
+    if (model.isFinal(s)) break;
+    let e: E | null;
+    if (i < choices.length) {
+      const en = model.enabled(s);
+      if (en.length === 0) break;
+      e = en[(choices[i] as number) % en.length] as E;
+    } else {
+      e = model.finish(s);
+      if (e === null) break;
+    }
+    model.apply(s, e);
+    events.push(e);
+    const v = checkInvariants(model.invariants, s);
+    if (v) return { events, outcome: { violation: v } };
+  }
+  return { events, outcome: { violation: null } };
 }
