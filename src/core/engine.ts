@@ -179,7 +179,7 @@ function drive<S, E extends EventBase, C>(
       if (en.length === 0) break;
       const c = pick(en, s, events.length);
       if (c < 0) exploring = false;
-      else { e = en[c] as E; choices.push(c); }
+      else { e = en[c] as E; choices.push(encodeChoice(model, en, s, c)); }
     }
     if (e === null) {
       exploring = false;
@@ -199,6 +199,27 @@ function drive<S, E extends EventBase, C>(
     return { events, choices, outcome: violated(s, events.length, events.length - 1, v) };
   }
   return { events, choices, outcome: ok(s, events.length) };
+}
+
+/**
+ * The choice value that makes `runChoices` pick `en[index]` in state `s` (the inverse of its decoding), so every
+ * driver records choices that re-generate its run: a simulated trace's `choices` replay with `runChoices`, and
+ * can seed fast-check as examples or be shrunk as a choice sequence.
+ */
+export function encodeChoice<S, E extends EventBase, C>(model: Model<S, E, C>, en: readonly E[], s: S, index: number): number {
+  const target = en[index] as E;
+  const groups = groupByType(en);
+  let total = 0;
+  let before = 0;
+  let gi = -1;
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i] as E[];
+    const x = Math.max(1, Math.round(model.weightOf(s, g[0] as E)));
+    if (g[0]!.type === target.type) { gi = i; before = total; }
+    total += x;
+  }
+  const member = (groups[gi] as E[]).indexOf(target);
+  return before + total * member;
 }
 
 /** A model that can also drive itself to completion (all models in `models/` can). */
