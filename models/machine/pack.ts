@@ -140,7 +140,7 @@ function copyPagedInto(d: Paged | null, p: Paged): Paged {
 
 function copyListInto(d: number[] | null | undefined, a: readonly number[]): number[] {
   if (!d) return a.slice();
-  d.length = a.length;
+  if (d.length !== a.length) d.length = a.length;
   for (let i = 0; i < a.length; i++) d[i] = a[i] as number;
   return d;
 }
@@ -164,6 +164,11 @@ function copyS2Into(d: Stage2, s2: Stage2, total: number): Stage2 {
     }
   }
   return d;
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 /** `cloneMachine` into a state no longer used, reusing its arrays (explore's hot path: no garbage). */
@@ -197,7 +202,10 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   const fetched = dv.fetched;
   const dio = dv.ioctl;
   const sv = s.vmm;
-  Object.assign(dv, sv);
+  dv.phase = sv.phase; dv.round = sv.round; dv.collectSlot = sv.collectSlot; dv.slotsEnabled = sv.slotsEnabled;
+  dv.toCopyCount = sv.toCopyCount; dv.fetchedCount = sv.fetchedCount; dv.finalCollect = sv.finalCollect; dv.itsSaved = sv.itsSaved;
+  const cur = (sv as { copyCursor?: number }).copyCursor;
+  if (cur !== undefined) (dv as { copyCursor?: number }).copyCursor = cur;
   dv.toCopy = copyPagedInto(toCopy, sv.toCopy);
   dv.fetched = copyPagedInto(fetched, sv.fetched);
   const io = sv.ioctl;
@@ -216,9 +224,11 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   const a = s.audit;
   w.audit = a ? { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,
     clearActual: a.clearActual?.slice() ?? null, clearErrno: a.clearErrno } : null;
-  // Counters: only overwritten (a key the source lacks keeps a stale value: counters are never read as behaviour).
-  Object.assign(d.stats, s.stats);
-  w.ext = Object.keys(s.ext).length === 0 ? (Object.keys(d.ext).length === 0 ? d.ext : {}) : cloneJson(s.ext) as { [k: string]: JsonValue };
+  // Counters are metrics, not behaviour, and explore reports none of them: only `events` is copied (the
+  // hardware-dirty mechanism uses it to tell whether its block audit belongs to the current event). The other
+  // counters of a recycled state are stale; nothing reads them.
+  d.stats.events = s.stats.events;
+  w.ext = isEmpty(s.ext) ? (isEmpty(d.ext) ? d.ext : {}) : cloneJson(s.ext) as { [k: string]: JsonValue };
   return d;
 }
 
