@@ -20,9 +20,9 @@ export interface Exercised {
   stats: { [k: string]: number };
 }
 
-export function holds(model: MachineModel, design: Design, config: MachineConfig, label: string, numRuns: number): Exercised {
+export function holds(model: MachineModel, design: Design, config: MachineConfig, label: string, numRuns: number, maxChoices = 240): Exercised {
   const ex: Exercised = { runs: 0, migrations: 0, events: {}, stats: {} };
-  fc.assert(fc.property(choicesArb(240), (ch) => {
+  fc.assert(fc.property(choicesArb(maxChoices), (ch) => {
     const r = runChoices(model, design, config, ch);
     if (r.outcome.status !== 'ok') {
       throw new Error(`${r.outcome.status}: ${r.outcome.invariant ?? ''} after event ${r.outcome.eventIndex}: ${r.outcome.message}`);
