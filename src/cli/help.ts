@@ -12,6 +12,7 @@ Commands:
   compare   designs side by side on the same seeded workloads; --html draws harvest-work curves
   bisect    the first event after which an invariant is violated, its neighbours and the state change
   shrink    minimise a failing trace (fewest events, vCPUs, PEs, pages) that still violates the same invariant
+  show      a trace's timeline per vCPU, PE, VMM and host: text, a self-contained HTML page, or Perfetto JSON
   help      this text; 'dtsim help <command>' for one command
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
@@ -46,6 +47,15 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   debugging on the event list. Every candidate is replayed (events must stay enabled) and must violate the same
   invariant; the result is never longer than the input. At most N replays (default 20000). FILE2 is written
   atomically with an expect block naming its violating event. Exit 0 when saved; 2 if FILE does not fail.
+`,
+  show: `Usage: dtsim show FILE [--from A] [--to B] [--width N] [--html OUT] [--perfetto OUT] [--max-states N]
+  Replays the trace and prints a timeline with one column per vCPU, per PE, for the VMM and the host, the
+  violating (X) or rejected (!) event marked. --html writes one self-contained page (inline SVG and script, no
+  network): the timeline with the violation marked; step with the buttons, the arrow keys, Home/End, 'v' or a
+  click, and see the changes each event made and the machine state after it (page table, TLBs, vCPUs, bitmap,
+  rings and buffers, VMM), computed by the real reducer for at most N events around the violation (default 2000).
+  --perfetto writes Chrome trace-event JSON (one thread per lane) for ui.perfetto.dev. Files are written
+  atomically. Exit 0; 2 if the trace is malformed.
 `,
   check: `Usage: dtsim check [--model M]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS] [--out-dir DIR] [--json]
   Runs N seeded simulations (default 40) of every design in each model's option matrix, checking every

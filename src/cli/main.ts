@@ -17,6 +17,7 @@ import { cmdExplore } from './commands/explore.ts';
 import { cmdCompare } from './commands/compare.ts';
 import { cmdBisect } from './commands/bisect.ts';
 import { cmdShrink } from './commands/shrink.ts';
+import { cmdShow } from './commands/show.ts';
 
 export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3 } as const;
 
@@ -41,6 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'compare': return await cmdCompare(parse('compare', rest));
       case 'bisect': return await cmdBisect(parse('bisect', rest));
       case 'shrink': return await cmdShrink(parse('shrink', rest));
+      case 'show': return await cmdShow(parse('show', rest));
       default:
         throw new UsageError(`unknown command '${command}' (try: dtsim help)`);
     }
@@ -61,6 +63,7 @@ const OPTIONS = {
   check: { model: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', shard: 's', merge: 's', help: 'b' },
   bisect: { stepwise: 'b', stride: 's', context: 's', json: 'b', help: 'b' },
   shrink: { out: 's', 'max-tests': 's', json: 'b', help: 'b' },
+  show: { html: 's', perfetto: 's', from: 's', to: 's', width: 's', 'max-states': 's', help: 'b' },
   bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', 'shrink-tests': 's', help: 'b' },
   explore: { model: 's', bug: 'm', option: 'm', config: 's', vcpus: 's', pes: 's', pages: 's', 'store-pages': 's', 'tlb-entries': 's',
     rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', out: 's', json: 'b', help: 'b' },
