@@ -18,6 +18,7 @@ import type { MachineState } from '../machine/state.ts';
 import { D_AF, D_W, isWritableClean, leafOf, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb, markPageDirty } from '../machine/kvm.ts';
 import { tlbFill } from '../machine/machine.ts';
+import { ringExt } from '../dirty-ring/mechanism.ts';
 import {
   HW_INVARIANTS, hwApply, hwCandidates, hwDirtyPossible, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, leafAt,
   markRecord, recordPages, setDbmOnMappedLeaves, type HwProducer,
@@ -70,6 +71,8 @@ export type HdbssExt = {
   hdbssf: number[];
   /** Per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1. */
   resumed: number[];
+  /** Ring consumer: the rings' soft limit already reserves room for a full buffer drain. */
+  ringReserved: boolean;
 };
 
 /** The HDBSS state (undefined in designs with another producer). */
@@ -166,6 +169,22 @@ function programRegs(s: MachineState, v: number, pe: number): void {
   h.br[pe] = v;
   h.idx[pe] = h.saved[v]!;
   h.fsc[pe] = h.savedFsc[v]!;
+}
+
+/**
+ * Ring consumer: "Report the HDBSS buffer entry count through kvm_cpu_dirty_log_size(), so a full buffer flush
+ * always fits in the ring" (the 2026 rework): the soft limit is lowered by the buffer capacity. The ring is
+ * created by its own mechanism after this one, so the reserve is applied at the first vcpu_load, before any push
+ * can happen (every push needs a loaded vCPU). F17: no reserve.
+ */
+function reserveRing(s: MachineState): void {
+  const h = hdOf(s);
+  if (h.ringReserved || !ringConsumer(s)) return;
+  h.ringReserved = true;
+  if (s.bug['ring-no-drain-reserve']) return;
+  const R = ringExt(s);
+  // Guard: a ring too small for the buffer keeps a soft limit of 1 (every push exits); not a supported geometry.
+  R.soft = Math.max(1, R.soft - h.cap);
 }
 
 function candidates(s: MachineState, out: MachineEvent[]): void {
@@ -348,6 +367,7 @@ export const hdbssMechanism: Mechanism = {
       saved: new Array<number>(nv).fill(0), savedFsc: new Array<number>(nv).fill(0),
       br: new Array<number>(np).fill(-1), idx: new Array<number>(np).fill(0), fsc: new Array<number>(np).fill(0),
       hdbssf: new Array<number>(nv).fill(-1), resumed: new Array<number>(nv).fill(-1),
+      ringReserved: false,
     };
     s.ext['hdbss'] = ext;
   },
@@ -358,6 +378,7 @@ export const hdbssMechanism: Mechanism = {
   canEnter: (s, v) => hdOf(s).hdbssf[v]! < 0,
   onLoad(s, v, pe) {
     hwOnLoad(s, v, pe, HDBSS);
+    reserveRing(s);
     // The rework: registers programmed whenever the vCPU owns a buffer; v1 (F12) only when HDBSS is on at load.
     if (!s.bug['hdbss-vtcr-before-regs'] || hdOf(s).enabled) programRegs(s, v, pe);
   },

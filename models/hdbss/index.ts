@@ -6,17 +6,21 @@
  * `hdbssEntries` scales the buffer down so that full-buffer faults happen in short runs (0 = the architectural
  * size of the SZ encoding `hdbssSz`: 512 << SZ entries).
  */
-import { makeMachineModel, type PresetBug } from '../machine/model.ts';
+import { makeMachineModel, WEIGHTS, type PresetBug } from '../machine/model.ts';
+import { HW_WEIGHTS } from '../hw-dirty/events.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './hdbss.ts';
 import { HW_INVARIANTS } from '../hw-dirty/hw.ts';
 import '../hw-dirty/scan.ts';
+import { RING_INVARIANTS_IF_RING } from '../hw-dirty/ring-feed.ts';
 
 /** Few target pages: hardware updates, full buffers and re-armed spans meet in short runs. */
 const FEW_PAGES = { storePages: [1, 2, 3] };
 /** One small memslot and many rounds: a re-armed span, a hardware update and a CLEAR meet in short runs. */
 const SMALL_SLOT = { slots: [{ base: 0, npages: 8 }], storePages: [1, 2, 3], itsPages: [5], rounds: 6, tlbEntries: 8 };
 const BLOCK_CONFIG = { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 1, 5, 511, 512, 514], itsPages: [513] };
+
+Object.assign(WEIGHTS, HW_WEIGHTS);
 
 export const HDBSS_BUGS: readonly PresetBug[] = [
   { id: 'pte-update-not-atomic', ref: 'F3', expect: 'INV-CAS', options: { producer: 'dbm' },
@@ -33,6 +37,9 @@ export const HDBSS_BUGS: readonly PresetBug[] = [
     description: 'The HDBSS-full fault falls through to the permission-relax path: the page becomes writable in software with no HDBSS entry and no mark.' },
   { id: 'hdbss-vtcr-before-regs', ref: 'F12', expect: 'INV-HDBSS-REGS',
     description: 'v1: enabling HDBSS sets VTCR_EL2.HDBSS for running vCPUs while HDBSSBR/HDBSSPROD are only programmed at the next vcpu_load.' },
+  { id: 'ring-no-drain-reserve', ref: 'F17', expect: 'INV-RING-BOUND', options: { consumer: 'ring', ringEntries: 4, hdbssEntries: 4 },
+    config: { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 8 }], storePages: [1, 2, 3, 4], itsPages: [5], rounds: 30, stolenTime: false },
+    description: 'Dirty ring without the HDBSS reservation: the soft limit leaves room for the usual 64 entries only, so a full buffer drain overflows the ring.' },
   { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
     description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
 ];
@@ -40,10 +47,14 @@ export const HDBSS_BUGS: readonly PresetBug[] = [
 export const hdbss = makeMachineModel({
   id: 'hdbss',
   version: 1,
-  description: 'DBM hardware dirty state harvested from per-vCPU FEAT_HDBSS buffers (or a page-table scan), feeding the dirty bitmap.',
+  description: 'DBM hardware dirty state harvested from per-vCPU FEAT_HDBSS buffers (or a page-table scan), feeding the dirty bitmap or the dirty ring.',
   options: {
-    consumer: ['bitmap'],
+    consumer: ['bitmap', 'ring'],
     producer: ['hdbss', 'dbm'],
+    /** Ring consumer (producer hdbss): entries per vCPU ring (see models/dirty-ring). */
+    ringEntries: [16, 4, 8, 32, 256],
+    /** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: the backup bitmap for writes with no running vCPU (ITS save). */
+    ringWithBitmap: [true],
     hdbssEntries: [2, 1, 4, 8, 0],
     hdbssSz: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
     /** Let HDBSS writes take external aborts (FSC != 0, entries lost, KVM falls back to every page). */
@@ -52,7 +63,7 @@ export const hdbss = makeMachineModel({
     eagerSplit: [false, true],
   },
   bugs: HDBSS_BUGS,
-  invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS],
+  invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS, ...RING_INVARIANTS_IF_RING],
   checkConfig: DEFAULT_CONFIG,
   matrix: [
     {},
@@ -61,5 +72,7 @@ export const hdbss = makeMachineModel({
     { hdbssAborts: true },
     { producer: 'dbm' },
     { producer: 'dbm', manualProtect: true },
+    { consumer: 'ring' },
+    { consumer: 'ring', hdbssEntries: 4 },
   ],
 });

@@ -66,3 +66,15 @@ Object.assign(EVENT_FIELDS, {
   'pta/recordPublished': {},
   'pta/cpuLogRead': { vcpu: 'vcpu', pe: 'pe' },
 });
+
+/**
+ * Scheduler weights (model.ts WEIGHTS): the hardware update and the HDBSSF fault are steps of a guest store (as
+ * heavy as the store path); KVM's handlers and drains are frequent host work; aging, unmaps, read faults and
+ * VMID rollovers are background noise.
+ */
+export const HW_WEIGHTS: { readonly [type: string]: number } = {
+  'hw/dirtyStateUpdated': 60, 'hdbss/fullFaulted': 60, 'kvm/hdbssFaultHandled': 60, 'hdbss/appendAborted': 3,
+  'hdbss/bufferDrained': 10, 'hdbss/trackingEnabled': 5,
+  'kvm/readFaultMapped': 10, 'kvm/pteAged': 3, 'kvm/pteRead': 3, 'kvm/pteWritten': 10, 'mmu/rangeUnmapped': 3,
+  'kvm/vmidRolledOver': 3, 'pta/trackingEnabled': 5, 'pta/recordPublished': 5, 'pta/cpuLogRead': 10,
+};

@@ -53,7 +53,8 @@ export type MachineModel = Model<MachineState, MachineEvent, MachineConfig> & {
 };
 
 /** Scheduler weights: the guest does most of the work; VMM steps and rare hardware events are lighter. */
-const WEIGHTS: { readonly [type: string]: number } = {
+/** Mechanisms add weights for their own event types with `Object.assign(WEIGHTS, {...})` (default 5). */
+export const WEIGHTS: { [type: string]: number } = {
   'guest/storeIssued': 60, 'guest/storeRetired': 60, 'guest/storeFaulted': 60,
   'kvm/faultMapped': 60, 'kvm/faultMarked': 60,
   'pe/tlbEvicted': 2, 'mmu/accessTracked': 4,

@@ -3,10 +3,14 @@
  * after a re-protect are DBM hardware dirty-state updates logged by the page tracking device, which KVM reads at
  * kvm_arch_sync_dirty_log (bitmap). See pta.ts.
  */
-import { makeMachineModel, type PresetBug } from '../machine/model.ts';
+import { makeMachineModel, WEIGHTS, type PresetBug } from '../machine/model.ts';
+import { HW_WEIGHTS } from '../hw-dirty/events.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { INV_PTA_ATTR, INV_VMID } from './pta.ts';
 import { HW_INVARIANTS } from '../hw-dirty/hw.ts';
+import { RING_INVARIANTS_IF_RING } from '../hw-dirty/ring-feed.ts';
+
+Object.assign(WEIGHTS, HW_WEIGHTS);
 
 export const PTA_BUGS: readonly PresetBug[] = [
   { id: 'pta-read-no-flush', ref: 'F6', expect: 'INV-FINAL',
@@ -20,17 +24,22 @@ export const PTA_BUGS: readonly PresetBug[] = [
 export const pta = makeMachineModel({
   id: 'pta',
   version: 1,
-  description: 'Graviton PTA device (RFC): first write faults, later writes via DBM logged by the device; KVM reads it into the dirty bitmap.',
+  description: 'Graviton PTA device (RFC): first write faults, later writes via DBM logged by the device; KVM reads it into the dirty bitmap, or per CPU into the dirty rings.',
   options: {
-    consumer: ['bitmap'],
+    consumer: ['bitmap', 'ring'],
     producer: ['pta'],
+    /** Ring consumer: entries per vCPU ring. 256 (KVM's minimum, reserve 64) covers the pages one guest stay can dirty. */
+    ringEntries: [256, 16, 4096],
+    /** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: the backup bitmap for writes with no running vCPU (ITS save). */
+    ringWithBitmap: [true],
     manualProtect: [false, true],
   },
   bugs: PTA_BUGS,
-  invariants: [...HW_INVARIANTS, INV_VMID, INV_PTA_ATTR],
+  invariants: [...HW_INVARIANTS, INV_VMID, INV_PTA_ATTR, ...RING_INVARIANTS_IF_RING],
   checkConfig: DEFAULT_CONFIG,
   matrix: [
     {},
     { manualProtect: true },
+    { consumer: 'ring' },
   ],
 });
