@@ -33,11 +33,12 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   2 if the trace is malformed (file:line: field: message).
 `,
   bisect: `Usage: dtsim bisect FILE [--stepwise] [--stride N] [--context N] [--json]
-  Finds the first event after which an invariant is violated: one fast replay stores a checkpoint every N events
-  (default: about 512 checkpoints), a binary search checks invariants at checkpoints, a stepwise pass inside the
-  last interval names the event. This assumes a violation persists once it happens; when the final state is
-  clean (a transient invariant such as INV-FLUSH) or with --stepwise, it scans stepwise (exact). Prints the event
-  with --context neighbours (default 3) and the state change it made (descriptors, TLB entries, bitmap bits, ...).
+  Finds the first event after which an invariant is violated: one fast replay stores a checkpoint every N
+  events (default: about sqrt(events/40) checkpoints, at most 512), a binary search checks invariants at
+  checkpoints, a stepwise pass inside the last interval names the event. This assumes a violation persists
+  once it happens; when the final state is clean (a transient invariant such as INV-FLUSH) or with --stepwise,
+  it scans stepwise (exact). Prints the event with --context neighbours (default 3) and the state change it
+  made (descriptors, TLB entries, bitmap bits, ...).
   For INV-FINAL it also names the cause: the event after which completing the run no longer recovers the page.
   Exit 0 if no invariant is violated, 1 if one is (or an event is not enabled), 2 if the trace is malformed.
 `,

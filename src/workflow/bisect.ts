@@ -19,7 +19,7 @@ import { checkInvariants, mutableCopy, replayFrom } from '../core/engine.ts';
 import type { EventBase, Model, Violation } from '../core/model.ts';
 
 export interface BisectOptions<S, E> {
-  /** Events between checkpoints (default: about 512 checkpoints over the trace). */
+  /** Events between checkpoints (default: `defaultStride`). */
   readonly stride?: number;
   /** Skip the binary search: the linear first violation (exact for transient invariants). */
   readonly stepwise?: boolean;
@@ -122,8 +122,13 @@ export class Checkpoints<S, E extends EventBase, C> {
   }
 }
 
+/**
+ * Checkpoint spacing: a checkpoint costs a deep copy of the state, the last interval costs `stride` invariant
+ * checks; about sqrt(n / 40) checkpoints (at most 512) balances the two for the machine models.
+ */
 export function defaultStride(n: number): number {
-  return Math.max(1, Math.ceil(n / 512));
+  const count = Math.min(512, Math.max(1, Math.round(Math.sqrt(n / 40))));
+  return Math.max(1, Math.ceil(n / count));
 }
 
 /**
