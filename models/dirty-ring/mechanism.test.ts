@@ -1,0 +1,131 @@
+/**
+ * Scenario examples for the dirty ring on the shared machine: the soft-full request, KVM_EXIT_DIRTY_RING_FULL,
+ * the reap (harvest in order, RESET, whole-VM flush, re-arm), the request consumed only at guest entry; and where
+ * a write with no running vCPU goes (backup bitmap, dropped, or copied by the VMM itself).
+ */
+import { describe, expect, it } from 'vitest';
+import { mutableCopy } from '../../src/core/engine.ts';
+import { markPageDirty } from '../machine/kvm.ts';
+import type { MachineEvent } from '../machine/model-events.ts';
+import { bitGet } from '../machine/paged.ts';
+import { D_VALID, D_W, leafOf } from '../machine/pagetable.ts';
+import { REQ_RING_SOFT_FULL, type MachineConfig, type MachineState } from '../machine/state.ts';
+import { dirtyRing } from './index.ts';
+import { ringExt } from './mechanism.ts';
+import { used } from './ring.ts';
+
+const CONFIG: MachineConfig = {
+  vcpus: 1, pes: 1, slots: [{ base: 0, npages: 8 }], blocks: false, tlbEntries: 4, stolenTime: false, itsPages: [5],
+  rounds: 1, storePages: [],
+};
+
+function start(options: { [k: string]: boolean | number } = {}, bugs: string[] = []): MachineState {
+  return mutableCopy(dirtyRing.init(dirtyRing.design(options, bugs), CONFIG));
+}
+
+function step(s: MachineState, e: MachineEvent): void {
+  expect(dirtyRing.isEnabled(s, e), `${dirtyRing.describeEvent(e)} should be enabled`).toBe(true);
+  dirtyRing.apply(s, e);
+  for (const inv of dirtyRing.invariants) expect(inv.check(s), inv.id).toBeNull();
+}
+
+function fault(s: MachineState, gfn: number): void {
+  step(s, { type: 'guest/storeIssued', vcpu: 0, gfn });
+  step(s, { type: 'guest/storeFaulted', vcpu: 0, gfn });
+  step(s, { type: 'kvm/faultMapped', vcpu: 0, gfn });
+  step(s, { type: 'kvm/faultMarked', vcpu: 0, gfn });
+}
+
+/** Re-enters the guest and retires the store that faulted. */
+function retire(s: MachineState, gfn: number): void {
+  step(s, { type: 'vcpu/entered', vcpu: 0 });
+  step(s, { type: 'guest/storeRetired', vcpu: 0, gfn });
+}
+
+describe('dirty ring on the machine: soft-full exit and reap', () => {
+  it('a push reaching the soft limit sets the request; the vCPU exits with RING_FULL, waits for the reap, and the request is consumed at entry', () => {
+    const s = start({ ringEntries: 4 }); // soft limit 2
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    for (let g = 0; g < 8; g++) step(s, { type: 'vmm/pageCopied', gfn: g });
+    step(s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
+    step(s, { type: 'vcpu/entered', vcpu: 0 });
+    fault(s, 1);
+    retire(s, 1);
+    fault(s, 2);
+    const R = ringExt(s);
+    expect(used(R.rings[0]!)).toBe(2);
+    expect(s.vcpus[0]!.requests & REQ_RING_SOFT_FULL).toBe(REQ_RING_SOFT_FULL);
+    expect(dirtyRing.isEnabled(s, { type: 'vcpu/entered', vcpu: 0 })).toBe(false);
+    step(s, { type: 'vcpu/ringFullExited', vcpu: 0 });
+    expect(dirtyRing.isEnabled(s, { type: 'vcpu/ringFullExited', vcpu: 0 })).toBe(false);
+    step(s, { type: 'vcpu/put', vcpu: 0 });
+    expect(dirtyRing.isEnabled(s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 })).toBe(false);
+    // The reaper: harvest in order (index 1 before index 0 is not enabled), then RESET.
+    expect(dirtyRing.isEnabled(s, { type: 'ring/entryHarvested', vcpu: 0, index: 1 })).toBe(false);
+    step(s, { type: 'ring/entryHarvested', vcpu: 0, index: 0 });
+    step(s, { type: 'ring/entryHarvested', vcpu: 0, index: 1 });
+    step(s, { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 0 });
+    expect(s.vmm.ioctl).toMatchObject({ kind: 'reset', deliver: [1, 2], rearmed: [1, 2], flush: true });
+    expect(leafOf(s.s2, 1) & D_W).toBe(0);
+    expect(leafOf(s.s2, 2) & (D_VALID | D_W)).toBe(D_VALID);
+    step(s, { type: 'kvm/ioctlReturned', slot: 0 });
+    expect(s.pes[0]!.tlb).toEqual([]);
+    expect(s.vmm.toCopyCount).toBe(2);
+    expect(used(R.rings[0]!)).toBe(0);
+    // The reset did not touch the request: only guest entry consumes it.
+    expect(s.vcpus[0]!.requests & REQ_RING_SOFT_FULL).toBe(REQ_RING_SOFT_FULL);
+    step(s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
+    step(s, { type: 'vcpu/entered', vcpu: 0 });
+    expect(s.vcpus[0]!.requests & REQ_RING_SOFT_FULL).toBe(0);
+    // The store to page 2 re-executes against the re-armed page: it faults again (a new report).
+    expect(dirtyRing.isEnabled(s, { type: 'guest/storeRetired', vcpu: 0, gfn: 2 })).toBe(false);
+    step(s, { type: 'guest/storeFaulted', vcpu: 0, gfn: 2 });
+    expect(ringExt(s).entryUsed[0]).toBe(0);
+    expect(s.stats['ringFullExits']).toBe(1);
+  });
+
+  it('duplicate pushes are kept and counted (a second fault on a re-armed page before RESET)', () => {
+    const s = start({ ringEntries: 16 });
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    step(s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
+    step(s, { type: 'vcpu/entered', vcpu: 0 });
+    fault(s, 3);
+    retire(s, 3);
+    // A second mark of the same page while its entry is un-reset (e.g. a PV write): pushed again.
+    markPageDirty(s, 3, 0);
+    expect(used(ringExt(s).rings[0]!)).toBe(2);
+    expect(s.stats['ringEntries']).toBe(2);
+    expect(s.stats['ringDuplicates']).toBe(1);
+  });
+});
+
+describe('writes with no running vCPU (vgic-ITS table save)', () => {
+  function its(options: { [k: string]: boolean | number }, bugs: string[] = []): MachineState {
+    const s = start(options, bugs);
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    markPageDirty(s, 5, -1);
+    return s;
+  }
+  it('WITH_BITMAP: the mark goes to the backup bitmap, not to a ring', () => {
+    const s = its({ ringWithBitmap: true });
+    expect(bitGet(s.slots[0]!.bitmap!, 5)).toBe(true);
+    expect(used(ringExt(s).rings[0]!)).toBe(0);
+  });
+  it('B6 knob: dropped although the backup bitmap exists', () => {
+    const s = its({ ringWithBitmap: true }, ['novcpu-write-dropped']);
+    expect(bitGet(s.slots[0]!.bitmap!, 5)).toBe(false);
+    expect(s.stats['droppedMarks']).toBe(1);
+  });
+  it('ring-only VM: no memslot bitmap, the kernel drops the mark, the conforming VMM copies the ITS pages itself', () => {
+    const s = its({ ringWithBitmap: false });
+    expect(s.slots[0]!.bitmap).toBeNull();
+    expect(s.stats['droppedMarks']).toBe(1);
+    expect(ringExt(s).always).toEqual([5]);
+    // The backup-bitmap GET is never a step of a ring-only VM (it would fail with -ENXIO).
+    expect(dirtyRing.isEnabled(s, { type: 'kvm/dirtyLogHarvested', slot: 0 })).toBe(false);
+  });
+  it('B6 knob (userspace): ring-only VM relying on tracking for the ITS pages', () => {
+    const s = its({ ringWithBitmap: false }, ['ring-without-bitmap-its']);
+    expect(ringExt(s).always).toEqual([]);
+  });
+});
