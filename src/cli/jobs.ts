@@ -17,6 +17,8 @@ export interface CheckJob {
   readonly kind: 'check';
   readonly model: string;
   readonly options: { readonly [k: string]: JsonValue };
+  /** Bug knobs injected (normally none: `dtsim check` checks correct designs; `--bug` checks a buggy one). */
+  readonly bugs: readonly string[];
   readonly label: string;
   readonly runs: number;
   readonly seed: string;
@@ -72,8 +74,10 @@ export function situationsOf(modelId: string): Situation[] {
 
 export function runCheckJob(j: CheckJob): ResultJson {
   const m = modelOf(j.model);
+  const knobConfig = Object.assign({}, ...j.bugs.map((b) => m.preset.bugs.find((k) => k.id === b)?.config ?? {})) as Partial<MachineConfig>;
   const item: CampaignItem<unknown, EventBase, unknown> = {
-    label: j.label, model: m as never, design: m.design(j.options, []), config: m.defaultConfig, situations: situationsOf(j.model),
+    label: j.label, model: m as never, design: m.design(j.options, j.bugs), config: { ...m.defaultConfig, ...knobConfig },
+    situations: situationsOf(j.model),
   };
   const r = runItem(item, { runs: j.runs, seed: j.seed, maxEvents: j.maxEvents, timeBudgetMs: j.timeBudgetMs, stopAtFirst: false,
     shard: j.shard, shards: j.shards, distinct: true, now: () => performance.now() });

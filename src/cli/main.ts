@@ -60,7 +60,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 const OPTIONS = {
   run: { model: 's', bug: 'm', seed: 's', out: 's', events: 's', option: 'm', config: 's', json: 'b', help: 'b' },
   replay: { json: 'b', path: 's', 'check-every': 's', help: 'b' },
-  check: { model: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', shard: 's', merge: 's', help: 'b' },
+  check: { model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', shard: 's', merge: 's', help: 'b' },
   bisect: { stepwise: 'b', stride: 's', context: 's', json: 'b', help: 'b' },
   shrink: { out: 's', 'max-tests': 's', json: 'b', help: 'b' },
   show: { html: 's', perfetto: 's', from: 's', to: 's', width: 's', 'max-states': 's', help: 'b' },

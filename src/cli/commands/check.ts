@@ -16,6 +16,10 @@ import type { Parsed } from '../main.ts';
 import type { CheckJob } from '../jobs.ts';
 import { situationsOf } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
+import { shrink } from '../../workflow/shrink.ts';
+import { machineConfigCandidates } from '../machine-view.ts';
+import type { MachineEvent } from '../../../models/machine/model-events.ts';
+import type { MachineConfig } from '../../../models/machine/state.ts';
 
 export function designLabel(model: string, options: { readonly [k: string]: JsonValue }, defaults: { readonly [k: string]: JsonValue }): string {
   const diff = Object.entries(options).filter(([k, v]) => JSON.stringify(defaults[k]) !== JSON.stringify(v));
@@ -30,6 +34,23 @@ export function saveFailure(dir: string, r: ResultJson, note: string): string {
     expect: { status: 'violated', eventIndex: f.eventIndex, invariant: f.invariant } });
   writeAtomic(path, serializeTrace(trace));
   return path;
+}
+
+/** Shrinks a campaign failure (bounded) and saves it next to the original; null if it could not be shrunk. */
+export function saveShrunk(dir: string, r: ResultJson, from: string): { path: string; events: number } | null {
+  const f = r.firstFailure!;
+  const m = MODELS.find((x) => x.id === r.model);
+  if (!m) return null;
+  const pc = m.parseConfig(r.config);
+  if (!pc.ok) return null;
+  const out = shrink(m, r.design, pc.config, f.events as MachineEvent[], f.choices, { drivable: true, maxTests: 3000,
+    configCandidates: (c) => machineConfigCandidates(c as MachineConfig) });
+  if (!out.ok) return null;
+  const s = out.result;
+  const path = freshPath(dir, `${r.model}-${f.invariant}-${f.seed}-min`);
+  writeAtomic(path, serializeTrace(makeTrace({ design: r.design, config: s.config as unknown as JsonValue, seed: f.seed, choices: s.choices,
+    events: s.events, note: `shrunk from ${from}`, expect: { status: 'violated', eventIndex: s.eventIndex, invariant: s.violation.invariant } })));
+  return { path, events: s.events.length };
 }
 
 export function defaultSeed(): string {
@@ -95,14 +116,18 @@ export async function cmdCheck(p: Parsed): Promise<number> {
     const workers = intFlag('workers', v['workers'], defaultWorkers(), 1, 256);
     const { shard, shards } = parseShard(v['shard']);
     seed = seedFlag(v['seed'], defaultSeed());
+    const bugs = (v['bug'] as string[] | undefined) ?? [];
     const jobs: CheckJob[] = [];
     for (const m of MODELS.filter((x) => ids.includes(x.id))) {
-      for (const opts of m.preset.matrix) {
-        const design = m.design(opts, []);
-        jobs.push({ kind: 'check', model: m.id, options: design.options, label: designLabel(m.id, design.options, m.defaultOptions),
+      if (bugs.some((b) => !m.preset.bugs.some((k) => k.id === b))) continue;
+      for (const opts of bugs.length ? [{}] : m.preset.matrix) {
+        const design = m.design(opts, bugs);
+        jobs.push({ kind: 'check', model: m.id, options: design.options, bugs,
+          label: designLabel(m.id, design.options, m.defaultOptions) + bugs.map((b) => `+${b}`).join(''),
           runs, seed, maxEvents, timeBudgetMs: 0, shard, shards });
       }
     }
+    if (jobs.length === 0) throw new UsageError(`--bug: no selected model has the knob(s) ${bugs.join(', ')} (see: dtsim bugs --list)`);
     // A time budget is shared by all designs: each gets its slice of (budget x workers).
     const perJob = budget > 0 ? (budget * 1000 * Math.min(workers, jobs.length)) / jobs.length : 0;
     const jobsB = jobs.map((j) => ({ ...j, timeBudgetMs: perJob }));
@@ -153,10 +178,13 @@ export async function cmdCheck(p: Parsed): Promise<number> {
     if (r.violations === 0) continue;
     failed++;
     const f = r.firstFailure!;
-    const cmd = `dtsim run --model ${r.model}${Object.entries(r.design.options).map(([k, x]) => ` --option ${k}=${JSON.stringify(x)}`).join('')} --seed ${f.seed} --events ${v['events'] ?? 300}`;
+    const cmd = `dtsim run --model ${r.model}${Object.entries(r.design.options).map(([k, x]) => ` --option ${k}=${JSON.stringify(x)}`).join('')}`
+      + `${r.design.bugs.map((b) => ` --bug ${b}`).join('')} --seed ${f.seed} --events ${v['events'] ?? 300}`;
     const path = saveFailure(outDir, r, cmd);
+    const min = saveShrunk(outDir, r, path);
     process.stdout.write(`VIOLATION ${r.label}: ${f.invariant} (run ${f.runIndex}, seed ${f.seed}) after event ${f.eventIndex}: ${f.message}\n`
-      + `  trace: ${path}\n  replay: npx dtsim replay ${path}\n  re-run: npx ${cmd}\n`);
+      + `  trace: ${path}\n  replay: npx dtsim replay ${path}\n  re-run: npx ${cmd}\n`
+      + (min ? `  shrunk (${min.events} events): ${min.path}\n  replay: npx dtsim replay ${min.path}\n` : ''));
   }
   process.stdout.write(failed ? `${failed} design(s) violated an invariant (${wall.toFixed(1)}s)\n` : `all ${results.length} designs hold every invariant (${wall.toFixed(1)}s)\n`);
   return failed ? 1 : 0;
