@@ -58,16 +58,29 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --perfetto writes Chrome trace-event JSON (one thread per lane) for ui.perfetto.dev. Files are written
   atomically. Exit 0; 2 if the trace is malformed.
 `,
-  check: `Usage: dtsim check [--model M]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS] [--out-dir DIR] [--json]
-  Runs N seeded simulations (default 40) of every design in each model's option matrix, checking every
-  invariant after every event, and prints a table per design. Seed: --seed, else $DTSIM_SEED, else fresh.
-  A failing run is saved to DIR (default out/failures) with the command that replays it. Exit 0/1.
+  check: `Usage: dtsim check [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
+                   [--workers N] [--shard i/n] [--merge DIR] [--out-dir DIR] [--json]
+  The main job. Runs N seeded simulations (default 150, each N events long, default 300, then driven to the end
+  of the migration) of every design in each model's option matrix, checking every invariant after every event,
+  on all cores (--workers, default: every core). Prints a table per design (runs, events, distinct states,
+  violations, reports, unjustified and duplicate report rates, write faults, time) and a coverage table of the
+  situations that matter (GAP: never reached). Seed: --seed, else $DTSIM_SEED, else fresh (printed first).
+  --time-budget stops starting new runs once the budget (shared by all designs) is spent.
+  --bug K checks the designs with knob K injected (to see how a bug shows up in a campaign).
+  --shard i/n runs the runs i, i+n, i+2n, ... of every design (disjoint, deterministic seeds): run n shards
+  with the same --seed and --json into one folder, then --merge DIR prints the combined table.
+  A failing design's first failing run is saved to DIR (default out/failures), shrunk, and printed with the
+  commands that replay it. Exit 0 if every design holds every invariant, 1 on a violation, 2 on bad input.
 `,
-  bugs: `Usage: dtsim bugs [--list] [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS] [--json]
+  bugs: `Usage: dtsim bugs [--list] [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
+                  [--shrink-tests N] [--workers N] [--out-dir DIR] [--json]
   --list prints the catalogue (id, reference scenario, model, expected invariant, description).
-  Otherwise runs a campaign per knob until it is found (at most N runs, default 2000, or the time budget,
-  default 60 s per knob). Exit 0 only if every knob is found with its expected invariant and no negative
-  control is flagged.
+  Otherwise, for every knob, runs choice-sequence campaigns (as the property suite does; at most N runs,
+  default 1000, of up to --events choices, default 240, or the time budget, default 60 s per knob) from the
+  seed until the first violation, shrinks it (at most --shrink-tests replays, default 4000) and saves it to DIR
+  (default out/bugs). Prints id, reference, model, expected invariant, found, runs and seconds to find, the
+  events of the counterexample and of the shrunk one. Exit 0 only if every knob is found with its expected
+  invariant and no negative control is flagged.
 `,
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
