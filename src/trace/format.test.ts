@@ -1,6 +1,6 @@
 /** The trace reader names the line and field of the first problem and never throws. */
 import { describe, expect, it } from 'vitest';
-import { eventLines, makeTrace, parseTrace, serializeTrace } from './format.ts';
+import { eventLines, makeTrace, parseTrace, serializeTrace, TRACE_VERSION } from './format.ts';
 import { dirtyBitmap } from '../../models/dirty-bitmap/index.ts';
 import type { AnyModel } from '../core/model.ts';
 
@@ -39,7 +39,7 @@ describe('trace reader', () => {
     expect(!b.ok && b.error.kind === 'unknownModel').toBe(true);
     const c = parseTrace(good.replace('"bugs":[]', '"bugs":["nope"]'), lookup);
     expect(!c.ok && c.error.field === 'design.bugs[0]').toBe(true);
-    const d = parseTrace(good.replace('"formatVersion": 1', '"formatVersion": 99'), lookup);
+    const d = parseTrace(good.replace(`"formatVersion": ${TRACE_VERSION}`, '"formatVersion": 99'), lookup);
     expect(!d.ok && d.error.kind === 'versionTooNew').toBe(true);
   });
 });

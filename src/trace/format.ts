@@ -1,5 +1,8 @@
 /**
- * Trace format v1: a versioned JSON document, one event per line so it reads in a diff.
+ * Trace format v2: a versioned JSON document, one event per line so it reads in a diff.
+ *
+ * History: v1 (frozen sample traces/fixtures/trace.v1.sample.json); v2 added `labels`, notes on events keyed by
+ * event index (shown by `dtsim show`), which v1 documents get empty.
  *
  * Traces are untrusted input: `parseTrace` validates everything (format magic, version, model and its
  * version, options, bugs, config, every event, the expect block) and reports the first problem with its
@@ -8,7 +11,7 @@
 import type { AnyModel, Design, EventBase, JsonValue } from '../core/model.ts';
 
 export const TRACE_FORMAT = 'dtsim/trace';
-export const TRACE_VERSION = 1;
+export const TRACE_VERSION = 2;
 export const TOOL_VERSION = '0.1.0';
 
 export type Expect =
@@ -26,6 +29,8 @@ export interface Trace {
   readonly choices: readonly number[] | null;
   readonly note: string;
   readonly events: readonly EventBase[];
+  /** Notes on events, keyed by event index (v2): what a reader should see there. */
+  readonly labels: { readonly [eventIndex: string]: string };
   readonly expect: Expect;
 }
 
@@ -42,14 +47,32 @@ export type ParseResult =
   | { readonly ok: true; readonly trace: Trace; readonly model: AnyModel }
   | { readonly ok: false; readonly error: TraceError };
 
-/** One migration per format version: MIGRATIONS[n] upgrades a version-n document to version n+1. */
-export const MIGRATIONS: { readonly [from: number]: (doc: Record<string, unknown>) => Record<string, unknown> } = {};
+/**
+ * One migration per format version: MIGRATIONS[n] upgrades a version-n document to version n+1. Migrations
+ * only add or rename fields; validation happens after the last one. Never edit a released step: add one.
+ */
+export const MIGRATIONS: { readonly [from: number]: (doc: Record<string, unknown>) => Record<string, unknown> } = {
+  // v1 -> v2: per-event labels (none in a v1 document).
+  1: (doc) => ({ ...doc, formatVersion: 2, labels: {} }),
+};
+
+/** Startup assertion: one migration for every version below `current`, none at or above it. */
+export function assertMigrationsContiguous(migrations: { readonly [from: number]: unknown }, current: number): void {
+  for (let v = 1; v < current; v++) {
+    if (typeof migrations[v] !== 'function') throw new Error(`[dtsim] trace MIGRATIONS: no step from version ${v} (current ${current})`);
+  }
+  for (const k of Object.keys(migrations)) {
+    const v = Number(k);
+    if (!Number.isInteger(v) || v < 1 || v >= current) throw new Error(`[dtsim] trace MIGRATIONS: step from version ${k} is outside [1, ${current})`);
+  }
+}
+assertMigrationsContiguous(MIGRATIONS, TRACE_VERSION);
 
 /** Serialises a trace with one event per line. */
 export function serializeTrace(t: Trace): string {
   const head = {
     format: t.format, formatVersion: t.formatVersion, tool: t.tool, design: t.design, config: t.config,
-    seed: t.seed, choices: t.choices, note: t.note, expect: t.expect,
+    seed: t.seed, choices: t.choices, note: t.note, labels: t.labels, expect: t.expect,
   };
   const lines: string[] = ['{'];
   for (const [k, v] of Object.entries(head)) lines.push(`  ${JSON.stringify(k)}: ${JSON.stringify(v)},`);
@@ -62,9 +85,9 @@ export function serializeTrace(t: Trace): string {
 
 export function makeTrace(fields: {
   design: Design; config: JsonValue; seed: string | null; choices: readonly number[] | null; note: string;
-  events: readonly EventBase[]; expect: Expect;
+  events: readonly EventBase[]; expect: Expect; labels?: { readonly [eventIndex: string]: string };
 }): Trace {
-  return { format: TRACE_FORMAT, formatVersion: TRACE_VERSION, tool: { name: 'dtsim', version: TOOL_VERSION }, ...fields };
+  return { format: TRACE_FORMAT, formatVersion: TRACE_VERSION, tool: { name: 'dtsim', version: TOOL_VERSION }, ...fields, labels: fields.labels ?? {} };
 }
 
 /** 1-based line of a character offset. */
@@ -199,12 +222,21 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
     expect = { status: 'violated', eventIndex: ei, invariant: ex['invariant'] };
   } else return err('invalid', el, 'expect.status', 'must be "ok" or "violated"');
   const note = typeof d['note'] === 'string' ? d['note'] : '';
+  const rawLabels = d['labels'] ?? {};
+  const ll = keyLine(text, 'labels');
+  if (typeof rawLabels !== 'object' || rawLabels === null || Array.isArray(rawLabels)) return err('invalid', ll, 'labels', 'must be an object of event index -> text');
+  const labels: { [eventIndex: string]: string } = {};
+  for (const [k, lv] of Object.entries(rawLabels as Record<string, unknown>)) {
+    if (!/^(0|[1-9][0-9]{0,8})$/.test(k) || Number(k) >= events.length) return err('invalid', ll, `labels.${k}`, `key must be an event index in [0, ${events.length})`);
+    if (typeof lv !== 'string' || lv.length > 1000) return err('invalid', ll, `labels.${k}`, 'must be a string of at most 1000 characters');
+    labels[k] = lv;
+  }
   const trace: Trace = {
     format: TRACE_FORMAT, formatVersion: TRACE_VERSION,
     tool: { name: 'dtsim', version: typeof (d['tool'] as Record<string, unknown> | undefined)?.['version'] === 'string' ? String((d['tool'] as Record<string, unknown>)['version']) : 'unknown' },
     design: { model: model.id, modelVersion: model.version, options: po.options, bugs: [...bugs] as string[] },
     config: pc.config as JsonValue, seed: typeof seed === 'string' ? seed : null,
-    choices: Array.isArray(choices) ? choices as number[] : null, note, events: parsed, expect,
+    choices: Array.isArray(choices) ? choices as number[] : null, note, events: parsed, labels, expect,
   };
   return { ok: true, trace, model };
 }

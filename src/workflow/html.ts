@@ -93,7 +93,8 @@ export function renderHtml(tl: Timeline, fr: Frames, title: string): string {
     const x = LEFT + e.index * dx;
     const y = 20 + (laneIdx.get(e.lane) ?? 0) * LANE_H + 3;
     const cls = `ev ${esc(e.type.split('/')[0] ?? '')}${e.index === bad ? ' bad' : ''}${e.index < fr.from || e.index > fr.to ? ' nostate' : ''}`;
-    svg.push(`<rect class="${cls}" data-i="${e.index}" x="${x}" y="${y}" width="${Math.max(2, dx - 2)}" height="${LANE_H - 6}"><title>${e.index}: ${esc(e.text)}</title></rect>`);
+    svg.push(`<rect class="${cls}" data-i="${e.index}" x="${x}" y="${y}" width="${Math.max(2, dx - 2)}" height="${LANE_H - 6}"><title>${e.index}: ${esc(e.text)}${e.label !== null ? ` # ${esc(e.label)}` : ''}</title></rect>`);
+    if (e.label !== null) svg.push(`<circle class="label" cx="${x + Math.max(1, dx / 2 - 1)}" cy="${y - 2}" r="2.5"><title>${esc(e.label)}</title></circle>`);
   }
   if (bad >= 0) {
     const x = LEFT + bad * dx + Math.max(1, dx / 2 - 1);
@@ -104,7 +105,7 @@ export function renderHtml(tl: Timeline, fr: Frames, title: string): string {
   const data = {
     title, n, dx, left: LEFT, bad,
     outcome: o,
-    events: tl.events.map((e) => [e.lane, e.text]),
+    events: tl.events.map((e) => (e.label !== null ? [e.lane, e.text, e.label] : [e.lane, e.text])),
     frames: fr.frames.map((f) => [f.index, f.changes, f.sections]),
     pool: fr.pool,
     from: fr.from, to: fr.to,
@@ -124,7 +125,7 @@ header h1{font-size:15px;margin:0 0 4px}
 #scroll{overflow-x:auto;border-bottom:1px solid #ccc;background:#fff}
 .lane{font-size:11px;fill:#333}.laneline{stroke:#eee}
 .ev{fill:#7a9cc6;cursor:pointer}.ev.guest{fill:#5b8f5b}.ev.kvm{fill:#c68a3a}.ev.vmm{fill:#8a6fb0}.ev.host{fill:#b07070}.ev.vcpu{fill:#6aa0a0}.ev.pe,.ev.mmu{fill:#999}
-.ev.nostate{opacity:.35}.ev.bad{fill:#d00;stroke:#600;stroke-width:1}.ev.cur{stroke:#000;stroke-width:2}
+.label{fill:#e0a000}.ev.nostate{opacity:.35}.ev.bad{fill:#d00;stroke:#600;stroke-width:1}.ev.cur{stroke:#000;stroke-width:2}
 #violation-marker{stroke:#d00;stroke-width:2;stroke-dasharray:4 2}.badlabel{fill:#d00;font-size:11px}
 #cursor{stroke:#000;stroke-width:1}
 #controls{padding:6px 12px;display:flex;gap:6px;align-items:center;flex-wrap:wrap}
@@ -162,11 +163,11 @@ function show(i){
   var el=document.getElementById('current');el.setAttribute('data-index',String(i));
   var isBad=i===D.bad;el.className=isBad?'bad':'';
   var ev=i>=0?D.events[i]:null;
-  el.textContent=(i<0?'initial state':'event '+i+' / '+(D.n-1)+'  ['+ev[0]+']  '+ev[1])+(isBad?'   <<< '+(D.outcome.invariant||'rejected')+': '+D.outcome.message:'');
+  el.textContent=(i<0?'initial state':'event '+i+' / '+(D.n-1)+'  ['+ev[0]+']  '+ev[1])+(isBad?'   <<< '+(D.outcome.invariant||'rejected')+': '+D.outcome.message:'')+(ev&&ev[2]?'   # '+ev[2]:'');
   document.getElementById('index-input').value=String(i);
   var f=frameFor(i);
   text('changes',f?(f[1].length?f[1].join('\\n'):'(no state change)'):'(state not embedded for this event)');
-  var a=[];for(var k=Math.max(0,i-4);k<=Math.min(D.n-1,i+4);k++)a.push((k===i?'> ':'  ')+k+'  '+D.events[k][0]+'  '+D.events[k][1]+(k===D.bad?'   <<< '+(D.outcome.invariant||'rejected'):''));
+  var a=[];for(var k=Math.max(0,i-4);k<=Math.min(D.n-1,i+4);k++)a.push((k===i?'> ':'  ')+k+'  '+D.events[k][0]+'  '+D.events[k][1]+(k===D.bad?'   <<< '+(D.outcome.invariant||'rejected'):'')+(D.events[k][2]?'   # '+D.events[k][2]:''));
   text('around',a.join('\\n'));
   var st=document.getElementById('state');st.textContent='';
   if(f){f[2].forEach(function(p,j){var s=D.pool[p];var d=document.createElement('details');d.open=true;

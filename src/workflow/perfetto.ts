@@ -30,7 +30,7 @@ export function toPerfetto(tl: Timeline, title: string): { traceEvents: TraceEve
   });
   for (const e of tl.events) {
     ev.push({ name: e.type, cat: e.type.split('/')[0] ?? 'event', ph: 'X', pid, tid: tid.get(e.lane) ?? 0, ts: e.index, dur: 1,
-      args: { index: e.index, event: e.text } });
+      args: e.label !== null ? { index: e.index, event: e.text, label: e.label } : { index: e.index, event: e.text } });
   }
   const o = tl.outcome;
   if (o.status !== 'ok') {

@@ -13,6 +13,8 @@ export interface TimelineEvent {
   readonly lane: string;
   readonly type: string;
   readonly text: string;
+  /** The trace's label for this event (v2 `labels`), or null. */
+  readonly label: string | null;
 }
 
 export interface Timeline {
@@ -46,6 +48,7 @@ export function sortLanes(lanes: Iterable<string>): string[] {
  */
 export function buildTimeline<S, E extends EventBase, C>(
   model: Model<S, E, C>, start: S, events: readonly E[], laneCounts: { vcpus?: number; pes?: number } = {},
+  labels: { readonly [eventIndex: string]: string } = {},
 ): Timeline {
   const o = replayFrom(model, start, events, { checkEvery: 1, path: 'fast' });
   const lanes = new Set<string>();
@@ -56,7 +59,7 @@ export function buildTimeline<S, E extends EventBase, C>(
   const evs: TimelineEvent[] = events.map((e, index) => {
     const lane = model.laneOf(e);
     lanes.add(lane);
-    return { index, lane, type: e.type, text: model.describeEvent(e) };
+    return { index, lane, type: e.type, text: model.describeEvent(e), label: labels[String(index)] ?? null };
   });
   const outcome: Timeline['outcome'] = o.status === 'ok' ? { status: 'ok' }
     : o.status === 'violated' ? { status: 'violated', eventIndex: o.eventIndex, invariant: o.invariant, message: o.message, pages: o.violation.pages }
@@ -104,6 +107,7 @@ export function renderTimelineText(tl: Timeline, opts: TextOptions = {}): string
     const mark = i === bad ? (tl.outcome.status === 'violated' ? 'X' : '!') : ' ';
     const cells = tl.lanes.map((_, c) => (c === col ? fit(withoutLane(e.text, e.lane), lw) : fit('|', lw)));
     out.push(`${String(i).padStart(iw)}${mark} ${cells.join(' ')}`.trimEnd());
+    if (e.label !== null) out.push(`${' '.repeat(iw + 2)}# ${e.label}`);
     if (i === bad) {
       const o = tl.outcome;
       if (o.status === 'violated') out.push(`${' '.repeat(iw + 2)}^ ${o.invariant}: ${o.message}`);

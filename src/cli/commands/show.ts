@@ -25,7 +25,7 @@ export async function cmdShow(p: Parsed): Promise<number> {
   const cfg = trace.config as { vcpus?: unknown; pes?: unknown };
   const counts = { vcpus: typeof cfg.vcpus === 'number' ? cfg.vcpus : 0, pes: typeof cfg.pes === 'number' ? cfg.pes : 0 };
   const start = model.init(trace.design, trace.config);
-  const tl = buildTimeline(model, start, events, counts);
+  const tl = buildTimeline(model, start, events, counts, trace.labels);
   const title = `${file}: ${trace.design.model} ${JSON.stringify(trace.design.bugs)} seed ${trace.seed ?? '-'}, ${n} events`;
   if (!html && !perfetto) {
     process.stdout.write(`dtsim show: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${n}\n`);
