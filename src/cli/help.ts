@@ -21,9 +21,10 @@ Every run prints its seed and options first; a failure prints the command that r
 `;
 
 export const COMMAND_HELP: { [cmd: string]: string } = {
-  run: `Usage: dtsim run --model M [--bug K]... [--seed S] [--events N] [--option k=v]... [--config JSON] [--out FILE] [--json]
+  run: `Usage: dtsim run --model M [--bug K]... [--seed S] [--events N] [--option k=v]... [--config JSON] [--out FILE [--force]] [--json]
   Simulates one design (model M with options and bug knobs) from seed S for N scheduled events, then drives
-  the migration to completion. --out saves the trace (atomically) with an expect block matching the outcome.
+  the migration to completion. --out saves the trace (atomically) with an expect block matching the outcome;
+  an existing file is replaced only with --force. --config overrides configuration fields (JSON object).
   Exit 0 if every invariant held, 1 on a violation.
 `,
   replay: `Usage: dtsim replay FILE [--path fast|immer] [--check-every N] [--json]

@@ -58,7 +58,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 const OPTIONS = {
-  run: { model: 's', bug: 'm', seed: 's', out: 's', events: 's', option: 'm', config: 's', json: 'b', help: 'b' },
+  run: { model: 's', bug: 'm', seed: 's', out: 's', force: 'b', events: 's', option: 'm', config: 's', json: 'b', help: 'b' },
   replay: { json: 'b', path: 's', 'check-every': 's', help: 'b' },
   check: { model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', shard: 's', merge: 's', help: 'b' },
   bisect: { stepwise: 'b', stride: 's', context: 's', json: 'b', help: 'b' },

@@ -1,4 +1,5 @@
 /** `dtsim run` (simulate one design and seed, save the trace) and `dtsim replay` (re-run a trace). */
+import { existsSync } from 'node:fs';
 import { replay, simulate } from '../../core/engine.ts';
 import { fingerprint } from '../../core/fingerprint.ts';
 import { makeTrace, parseTrace, serializeTrace, type Expect, type Trace } from '../../trace/format.ts';
@@ -39,6 +40,9 @@ export async function cmdRun(p: Parsed): Promise<number> {
   const seed = seedFlag(v['seed'], freshSeed());
   const maxEvents = intFlag('events', v['events'], 400, 1, 10_000_000);
   const out = v['out'] as string | undefined;
+  if (out && existsSync(out) && v['force'] !== true) {
+    throw new UsageError(`--out: ${out} exists; pass --force to replace it (traces are evidence: dtsim never overwrites one silently)`);
+  }
   const json = v['json'] === true;
   if (!json) process.stdout.write(`dtsim run: model=${model.id} seed=${seed} events=${maxEvents} options=${JSON.stringify(design.options)} bugs=${JSON.stringify(design.bugs)}\n`);
   const run = simulate(model, design, pc.config, seed, { maxEvents });
