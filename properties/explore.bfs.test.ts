@@ -140,6 +140,15 @@ describe(`explore (BFS) over dirty-bitmap (seed: ${SEED})`, () => {
     expect(key(a)).not.toBe(key(s0));
   });
 
+  it('recycling states (copyInto) explores exactly the same space as fresh copies', () => {
+    const config = configFor(null, { pes: 2, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
+    const fresh = { ...dirtyBitmap, copyInto: undefined };
+    const a = explore(dirtyBitmap, dirtyBitmap.design(), config, { maxDepth: 200 });
+    const b = explore(fresh, dirtyBitmap.design(), config, { maxDepth: 200 });
+    expect(a.status).toBe('exhausted');
+    expect([a.distinct, a.generated, a.depth, a.terminal]).toEqual([b.distinct, b.generated, b.depth, b.terminal]);
+  });
+
   it('a machine-state field the hand-written encoding does not know stops explore (no silent merging)', () => {
     const s = dirtyBitmap.init(dirtyBitmap.design(), configFor(null));
     expect(() => checkShape(s)).not.toThrow();
