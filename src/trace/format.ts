@@ -143,6 +143,28 @@ function err(kind: TraceError['kind'], line: number | null, field: string, messa
   return { ok: false, error: { kind, line, field, message } };
 }
 
+/** No valid trace nests deeper than this (events are flat objects); deeper input is refused before use. */
+const MAX_DEPTH = 32;
+
+/** Path of the first value nested deeper than `max` levels (iterative: deep input cannot overflow the stack). */
+function tooDeep(root: unknown, max: number): (string | number)[] | null {
+  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: root, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop() as { v: unknown; path: (string | number)[] };
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length >= max) return path;
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push({ v: v[i], path: [...path, i] });
+    else for (const k of Object.keys(v)) stack.push({ v: (v as Record<string, unknown>)[k], path: [...path, k] });
+  }
+  return null;
+}
+
+function fieldPath(p: readonly (string | number)[]): string {
+  let out = '';
+  for (const s of p.slice(0, 6)) out += typeof s === 'number' ? `[${s}]` : out ? `.${s}` : s;
+  return p.length > 6 ? `${out}...` : out;
+}
+
 /** Line of a top-level key in the text (best effort). */
 function keyLine(text: string, key: string): number | null {
   const i = text.indexOf(`"${key}"`);
@@ -160,8 +182,12 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
   } catch (e) {
     const m = /position (\d+)/.exec(String((e as Error).message));
     const line = m ? lineOf(text, Number(m[1])) : (text.trim() === '' ? 1 : lineOf(text, text.length));
-    return err('notJson', line, '', `not valid JSON (${String((e as Error).message).replace(/^.*?: /, '')})`);
+    // One line: V8 quotes a snippet of the text, newlines included.
+    const why = String((e as Error).message).replace(/^.*?: /, '').replace(/\s+/g, ' ').slice(0, 160);
+    return err('notJson', line, '', `not valid JSON (${why})`);
   }
+  const deepAt = tooDeep(doc, MAX_DEPTH);
+  if (deepAt !== null) return err('invalid', keyLine(text, String(deepAt[0] ?? '')) ?? 1, fieldPath(deepAt), `nested more than ${MAX_DEPTH} levels deep`);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return err('unknownFormat', 1, '', 'a trace must be a JSON object');
   let d = doc as Record<string, unknown>;
   if (d['format'] !== TRACE_FORMAT) return err('unknownFormat', keyLine(text, 'format'), 'format', `expected "${TRACE_FORMAT}", got ${JSON.stringify(d['format'])}`);
@@ -221,6 +247,7 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
     if (typeof ex['invariant'] !== 'string') return err('invalid', el, 'expect.invariant', 'must be an invariant id');
     expect = { status: 'violated', eventIndex: ei, invariant: ex['invariant'] };
   } else return err('invalid', el, 'expect.status', 'must be "ok" or "violated"');
+  if (d['note'] !== undefined && typeof d['note'] !== 'string') return err('invalid', keyLine(text, 'note'), 'note', 'must be a string');
   const note = typeof d['note'] === 'string' ? d['note'] : '';
   const rawLabels = d['labels'] ?? {};
   const ll = keyLine(text, 'labels');
