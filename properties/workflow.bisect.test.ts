@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bisect, Checkpoints } from '../src/workflow/bisect.ts';
+import { bisect, Checkpoints, completionVerdict } from '../src/workflow/bisect.ts';
 import { replayFrom } from '../src/core/engine.ts';
 import { fingerprint } from '../src/core/fingerprint.ts';
 import type { EventBase, Model } from '../src/core/model.ts';
@@ -51,15 +51,27 @@ describe(`bisect (seed ${SEED})`, () => {
     }
   });
 
-  it('for INV-FINAL names a cause: an event, or the completion path itself when it fails from the start', () => {
-    const t = knobTraces().find((x) => x.trace.expect.status === 'violated' && x.trace.expect.invariant === 'INV-FINAL');
-    expect(t).toBeDefined();
-    const r = bisectTrace(t as FailingTrace);
-    expect(r.status).toBe('violated');
-    if (r.status !== 'violated') return;
-    expect(r.cause).not.toBeNull();
-    expect(r.cause?.eventIndex).toBeLessThanOrEqual(r.eventIndex);
-    expect(r.cause?.eventIndex).toBeGreaterThanOrEqual(0);
+  it('for INV-FINAL names a cause: completion is clean before it and loses a page after it (or fails from the start)', () => {
+    const ts = [...regressionTraces(), ...knobTraces()].filter((x) => x.trace.expect.status === 'violated' && x.trace.expect.invariant === 'INV-FINAL');
+    expect(ts.length).toBeGreaterThan(0);
+    for (const t of ts) {
+      const mm = modelById(t.model.id);
+      if (!mm) continue;
+      const finish = (s: unknown): EventBase | null => mm.finish(s as never) as EventBase | null;
+      const r = bisectTrace(t);
+      expect(r.status, t.label).toBe('violated');
+      if (r.status !== 'violated') continue;
+      const c = r.cause;
+      expect(c, t.label).not.toBeNull();
+      if (!c) continue;
+      expect(c.eventIndex).toBeLessThanOrEqual(r.eventIndex);
+      if (c.kind === 'event') {
+        expect(completionVerdict(t.model, c.before, 'INV-FINAL', finish, 100_000), t.label).toBeNull();
+        expect(completionVerdict(t.model, c.after, 'INV-FINAL', finish, 100_000), t.label).not.toBeNull();
+      } else {
+        expect(completionVerdict(t.model, t.model.init(t.trace.design, t.trace.config), 'INV-FINAL', finish, 100_000), t.label).not.toBeNull();
+      }
+    }
   });
 
   it('rejects a trace with an event that is not enabled, naming its index', () => {

@@ -76,8 +76,9 @@ export async function cmdBisect(p: Parsed): Promise<number> {
     } else if (r.cause) {
       const c = r.cause;
       const ce = events[c.eventIndex];
-      process.stdout.write(`cause: after event ${c.eventIndex}${ce ? ` (${model.describeEvent(ce)})` : ''} completing the run no longer recovers `
-        + `page${c.violation.pages.length ? ` ${c.violation.pages.join(', ')}` : 's'} (${c.probes} completion runs; assumes a lost page stays lost)\n`);
+      process.stdout.write(`cause (point of no return): event ${c.eventIndex}${ce ? ` (${model.describeEvent(ce)})` : ''}: driving the run to completion `
+        + `from just before it recovers every page, from just after it loses page${c.violation.pages.length ? ` ${c.violation.pages.join(', ')}` : 's'} `
+        + `(${c.probes} completion runs; assumes a lost page stays lost)\n`);
       process.stdout.write(`  ${c.violation.message}\n`);
       process.stdout.write('events around the cause:\n');
       for (const l of neighbourLines(model, events, c.eventIndex, context)) process.stdout.write(`${l}\n`);
