@@ -10,6 +10,7 @@ import { describe, lane, parseEventWith } from './events.ts';
 import type { MachineEvent } from './model-events.ts';
 import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, type MachineState } from './state.ts';
 import { mechanismsOf } from './registry.ts';
+import { tlbFind } from './tlb.ts';
 import { cloneMachine, copyMachineInto, machineSymmetry, packMachine } from './pack.ts';
 
 /** A bug knob of a preset, with the options (and config) it needs to be reachable. */
@@ -124,6 +125,13 @@ export function makeMachineModel(p: Preset): MachineModel {
     describeEvent: (e) => describe(e as unknown as { type: string }),
     laneOf: (e) => lane(e as unknown as { type: string }),
     weightOf: (_s, e) => WEIGHTS[e.type] ?? 5,
+    // Locality: a guest tends to store again to pages it touched recently (cached in its PE's TLB); those are
+    // also the stores that can go through a stale writable entry, so they are the ones worth scheduling often.
+    memberWeightOf: (s, e) => {
+      if (e.type !== 'guest/storeIssued') return 1;
+      const pe = s.pes[s.vcpus[e.vcpu]?.pe ?? -1];
+      return pe && tlbFind(pe.tlb, e.gfn, s.vmid) >= 0 ? 8 : 1;
+    },
     finish: (s) => finishStep(s),
     pack: packMachine,
     symmetry: machineSymmetry,

@@ -261,7 +261,12 @@ export function simulate<S, E extends EventBase, C>(
       for (let i = 0; i < groups.length; i++) { r -= w[i] as number; if (r < 0) { gi = i; break; } }
     }
     const g = groups[gi] as E[];
-    return en.indexOf(g[rng.int(g.length)] as E);
+    if (!model.memberWeightOf || g.length === 1) return en.indexOf(g[rng.int(g.length)] as E);
+    let mt = 0;
+    for (const e of g) mt += Math.max(0, model.memberWeightOf(s, e));
+    let r = rng.next() * mt;
+    for (const e of g) { r -= Math.max(0, model.memberWeightOf(s, e)); if (r < 0) return en.indexOf(e); }
+    return en.indexOf(g[g.length - 1] as E);
   });
 }
 

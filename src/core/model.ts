@@ -96,8 +96,13 @@ export interface Model<S, E extends EventBase, C> {
   describeEvent(event: E): string;
   /** Lane of an event for timelines: `vcpu0`, `pe1`, `vmm`, `host`. */
   laneOf(event: E): string;
-  /** Relative weight of an event for the seeded scheduler (workload shape). */
+  /** Relative weight of an event's kind for the seeded scheduler (workload shape). */
   weightOf(state: S, event: E): number;
+  /**
+   * Optional: relative weight of one event among the enabled events of its kind (default 1: uniform), e.g.
+   * locality of guest stores. Used by the seeded scheduler only; choice sequences pick members uniformly.
+   */
+  memberWeightOf?(state: S, event: E): number;
   /**
    * Optional (explore): a canonical packed encoding of the behaviour-relevant part of `state`. Two states with
    * the same encoding must have the same enabled events, successors (up to encoding) and invariant results;
