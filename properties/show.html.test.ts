@@ -136,6 +136,36 @@ describe.skipIf(!haveChromium)(`show --html in headless Chromium (seed ${SEED})`
   });
 });
 
+
+describe.skipIf(!haveChromium)(`show --html of a long trace (seed ${SEED})`, () => {
+  it('draws and embeds only a window of events and still steps', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-long-'));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    try {
+      const trace = join(dir, 'long.json');
+      const run = spawnSync(process.execPath, [join(ROOT, 'bin/dtsim.js'), 'run', '--model', 'dirty-bitmap', '--seed', 'show-long', '--events', '25000', '--config', '{"rounds":1000}', '--out', trace], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      const n = (JSON.parse(readFileSync(trace, 'utf8')) as { events: unknown[] }).events.length;
+      expect(n).toBeGreaterThan(20_000);
+      const out = join(dir, 'long.html');
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin/dtsim.js'), 'show', trace, '--html', out, '--max-states', '500'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const page = await browser.newPage();
+      await page.goto(`file://${out}`);
+      await page.waitForSelector('body[data-ready="1"]');
+      expect(await page.locator('rect.ev').count()).toBe(500);
+      expect(await page.locator('#current').getAttribute('data-index')).toBe(String(n - 1));
+      await page.keyboard.press('ArrowLeft');
+      expect(await page.locator('#current').getAttribute('data-index')).toBe(String(n - 2));
+      expect(await page.locator('#state').textContent()).toContain('TLBs');
+      await page.close();
+    } finally {
+      await browser.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe(`show text and perfetto (seed ${SEED})`, () => {
   it('the text timeline has one row per event in its lane and marks the violation', () => {
     const t = failing();

@@ -75,10 +75,16 @@ function scriptJson(v: unknown): string {
 const LANE_H = 24;
 const LEFT = 64;
 
+/** Traces longer than this draw only the events whose states are embedded (the page stays a few MB). */
+const MAX_DRAWN = 20_000;
+
 export function renderHtml(tl: Timeline, fr: Frames, title: string): string {
   const n = tl.events.length;
-  const dx = n > 4000 ? 2 : n > 1000 ? 4 : n > 300 ? 8 : 14;
-  const w = LEFT + Math.max(1, n) * dx + 20;
+  const x0 = n > MAX_DRAWN ? Math.max(0, fr.from) : 0;
+  const x1 = n > MAX_DRAWN ? Math.max(x0, fr.to) : n - 1;
+  const drawn = Math.max(1, x1 - x0 + 1);
+  const dx = drawn > 4000 ? 2 : drawn > 1000 ? 4 : drawn > 300 ? 8 : 14;
+  const w = LEFT + drawn * dx + 20;
   const h = LANE_H * tl.lanes.length + 30;
   const laneIdx = new Map(tl.lanes.map((l, i) => [l, i]));
   const o = tl.outcome;
@@ -89,23 +95,24 @@ export function renderHtml(tl: Timeline, fr: Frames, title: string): string {
     const y = 20 + i * LANE_H;
     svg.push(`<text x="4" y="${y + 15}" class="lane">${esc(l)}</text><line x1="${LEFT}" x2="${w - 10}" y1="${y + 11}" y2="${y + 11}" class="laneline"/>`);
   });
-  for (const e of tl.events) {
-    const x = LEFT + e.index * dx;
+  for (let i = x0; i <= x1 && i < n; i++) {
+    const e = tl.events[i] as Timeline['events'][number];
+    const x = LEFT + (e.index - x0) * dx;
     const y = 20 + (laneIdx.get(e.lane) ?? 0) * LANE_H + 3;
     const cls = `ev ${esc(e.type.split('/')[0] ?? '')}${e.index === bad ? ' bad' : ''}${e.index < fr.from || e.index > fr.to ? ' nostate' : ''}`;
     svg.push(`<rect class="${cls}" data-i="${e.index}" x="${x}" y="${y}" width="${Math.max(2, dx - 2)}" height="${LANE_H - 6}"><title>${e.index}: ${esc(e.text)}${e.label !== null ? ` # ${esc(e.label)}` : ''}</title></rect>`);
     if (e.label !== null) svg.push(`<circle class="label" cx="${x + Math.max(1, dx / 2 - 1)}" cy="${y - 2}" r="2.5"><title>${esc(e.label)}</title></circle>`);
   }
-  if (bad >= 0) {
-    const x = LEFT + bad * dx + Math.max(1, dx / 2 - 1);
+  if (bad >= x0 && bad <= x1) {
+    const x = LEFT + (bad - x0) * dx + Math.max(1, dx / 2 - 1);
     svg.push(`<line id="violation-marker" x1="${x}" x2="${x}" y1="4" y2="${h - 4}"/><text x="${Math.min(x + 4, w - 150)}" y="12" class="badlabel">${esc(o.status === 'violated' ? o.invariant : 'rejected')}</text>`);
   }
   svg.push(`<line id="cursor" x1="0" x2="0" y1="14" y2="${h - 4}"/>`);
   svg.push('</svg>');
   const data = {
-    title, n, dx, left: LEFT, bad,
+    title, n, dx, left: LEFT, bad, x0,
     outcome: o,
-    events: tl.events.map((e) => (e.label !== null ? [e.lane, e.text, e.label] : [e.lane, e.text])),
+    events: tl.events.slice(x0, x1 + 1).map((e) => (e.label !== null ? [e.lane, e.text, e.label] : [e.lane, e.text])),
     frames: fr.frames.map((f) => [f.index, f.changes, f.sections]),
     pool: fr.pool,
     from: fr.from, to: fr.to,
@@ -139,7 +146,7 @@ details.changed>summary{color:#a60}
 </style></head>
 <body>
 <header><h1>${esc(title)}</h1><div id="outcome" class="${o.status === 'ok' ? '' : 'bad'}">${esc(outcomeLine)}</div>
-<div>keys: &larr;/&rarr; step, Home/End first/last, v violation; click an event to select it.${fr.from > 0 || fr.to < n - 1 ? ` States are embedded for events ${fr.from}..${fr.to} only.` : ''}</div></header>
+<div>keys: &larr;/&rarr; step, Home/End first/last, v violation; click an event to select it.${fr.from > 0 || fr.to < n - 1 ? ` States are embedded for events ${fr.from}..${fr.to} only.` : ''}${x0 > 0 || x1 < n - 1 ? ` The timeline draws events ${x0}..${x1} of ${n}.` : ''}</div></header>
 <div id="scroll">${svg.join('')}</div>
 <div id="controls"><button id="first">|&lt; first</button><button id="prev">&larr; prev</button><button id="next">next &rarr;</button><button id="last">last &gt;|</button><button id="goto-violation"${bad < 0 ? ' disabled' : ''}>violation</button>
 <label>event <input id="index-input" type="number" min="-1" max="${n - 1}" style="width:7em"></label></div>
@@ -152,22 +159,23 @@ details.changed>summary{color:#a60}
 'use strict';
 var D=JSON.parse(document.getElementById('dtsim-data').textContent);
 var byIndex={};D.frames.forEach(function(f,k){byIndex[f[0]]=k;});
-var rects=document.querySelectorAll('rect.ev');var cur=null;var prevSecs=null;
+var rects={};Array.prototype.forEach.call(document.querySelectorAll('rect.ev'),function(r){rects[r.getAttribute('data-i')]=r;});var cur=null;var prevSecs=null;
 function frameFor(i){var k=byIndex[i];return k===undefined?null:D.frames[k];}
+function evAt(k){var e=D.events[k-D.x0];return e||['?','(event not embedded: re-run dtsim show with --from/--to around it)'];}
 function text(id,t){document.getElementById(id).textContent=t;}
 function show(i){
   if(i<-1)i=-1;if(i>D.n-1)i=D.n-1;
   if(cur!==null&&cur>=0&&rects[cur])rects[cur].classList.remove('cur');
   cur=i;if(i>=0&&rects[i])rects[i].classList.add('cur');
-  var c=document.getElementById('cursor');var x=D.left+Math.max(0,i)*D.dx+(i<0?-4:D.dx/2);c.setAttribute('x1',x);c.setAttribute('x2',x);
+  var c=document.getElementById('cursor');var x=D.left+(Math.max(D.x0,i)-D.x0)*D.dx+(i<0?-4:D.dx/2);c.setAttribute('x1',x);c.setAttribute('x2',x);
   var el=document.getElementById('current');el.setAttribute('data-index',String(i));
   var isBad=i===D.bad;el.className=isBad?'bad':'';
-  var ev=i>=0?D.events[i]:null;
+  var ev=i>=0?evAt(i):null;
   el.textContent=(i<0?'initial state':'event '+i+' / '+(D.n-1)+'  ['+ev[0]+']  '+ev[1])+(isBad?'   <<< '+(D.outcome.invariant||'rejected')+': '+D.outcome.message:'')+(ev&&ev[2]?'   # '+ev[2]:'');
   document.getElementById('index-input').value=String(i);
   var f=frameFor(i);
   text('changes',f?(f[1].length?f[1].join('\\n'):'(no state change)'):'(state not embedded for this event)');
-  var a=[];for(var k=Math.max(0,i-4);k<=Math.min(D.n-1,i+4);k++)a.push((k===i?'> ':'  ')+k+'  '+D.events[k][0]+'  '+D.events[k][1]+(k===D.bad?'   <<< '+(D.outcome.invariant||'rejected'):'')+(D.events[k][2]?'   # '+D.events[k][2]:''));
+  var a=[];for(var k=Math.max(0,i-4);k<=Math.min(D.n-1,i+4);k++)a.push((k===i?'> ':'  ')+k+'  '+evAt(k)[0]+'  '+evAt(k)[1]+(k===D.bad?'   <<< '+(D.outcome.invariant||'rejected'):'')+(evAt(k)[2]?'   # '+evAt(k)[2]:''));
   text('around',a.join('\\n'));
   var st=document.getElementById('state');st.textContent='';
   if(f){f[2].forEach(function(p,j){var s=D.pool[p];var d=document.createElement('details');d.open=true;
