@@ -10,7 +10,8 @@
  *      choices and lowering each choice, re-generating the events with `runChoices`;
  *   2. smaller configurations proposed by the caller (fewer vCPUs, PEs, pages), validated by `parseConfig`;
  *      events that do not validate against the smaller configuration are dropped before the replay;
- *   3. delta debugging (ddmin, complements only) on the event list, down to a 1-minimal list.
+ *   3. delta debugging (ddmin, complements only) on the event list, down to a 1-minimal list; a candidate is
+ *      replayed skipping the events it left disabled (removing a store's issue drops its retire too).
  * The work is bounded by a number of replays (`maxTests`), not by time, so it is deterministic.
  *
  * Pure: no I/O, no clock.
@@ -86,6 +87,25 @@ export function shrink<S, E extends EventBase, C>(
     return { events: evs.slice(0, o.eventIndex + 1), violation: o.violation };
   };
 
+  /**
+   * Like `run`, but an event that is not enabled where it stands is skipped instead of rejecting the candidate
+   * (removing a store's issue also drops its retire): the events actually applied form a valid trace.
+   */
+  const runSkipping = (cfg: C, evs: readonly E[], inv: string): { events: E[]; violation: Violation } | null => {
+    tests++;
+    const s = mutableCopy(model.init(design, cfg));
+    if (checkInvariants(model.invariants, s)) return null;
+    const kept: E[] = [];
+    for (const e of evs) {
+      if (!model.isEnabled(s, e)) continue;
+      model.apply(s, e);
+      kept.push(e);
+      const v = checkInvariants(model.invariants, s);
+      if (v) return v.invariant === inv ? { events: kept, violation: v } : null;
+    }
+    return null;
+  };
+
   const first = run(config, events, null);
   if (!first) return { ok: false, message: 'the trace does not violate an invariant (or an event is not enabled): nothing to shrink' };
   const inv = first.violation.invariant;
@@ -153,7 +173,7 @@ export function shrink<S, E extends EventBase, C>(
         const pc = model.parseConfig(raw);
         if (!pc.ok) continue;
         budget.left--;
-        const r = run(pc.config, eventsUnder(pc.config, best.events), inv);
+        const r = runSkipping(pc.config, eventsUnder(pc.config, best.events), inv);
         let cand: Candidate<E, C> | null = r ? { events: r.events, config: pc.config, choices: null, violation: r.violation } : null;
         if (opts.drivable && best.choices) {
           budget.left--;
@@ -175,7 +195,7 @@ export function shrink<S, E extends EventBase, C>(
   let lastViolation = best.violation;
   const cfg = best.config;
   const evs = ddmin(best.events, (cand) => {
-    const r = run(cfg, cand, inv);
+    const r = runSkipping(cfg, cand, inv);
     if (!r) return null;
     lastViolation = r.violation;
     return r.events;
