@@ -146,7 +146,8 @@ export function drain(s: MachineState, v: number): void {
     b[i] = 0;
     markRecord(s, entryGfn(e), entryLevel(e), v, onePage);
   }
-  if (fsc !== FSC_OK) {
+  // F10c knob: FSC != 0 treated like a full buffer (drain and carry on): the lost entries stay lost.
+  if (fsc !== FSC_OK && !s.bug['hdbss-fsc-ignored']) {
     // Guess (arm reference 2.4 "Model"): entries were lost; the only safe fallback is every page of every
     // logging memslot.
     for (const sl of s.slots) if (sl.logging) for (let g = sl.base; g < sl.base + sl.npages; g++) markPageDirty(s, g, v);
@@ -409,9 +410,9 @@ export const hdbssMechanism: Mechanism = {
         const base = entryGfn(e);
         if (gfn >= base && gfn < base + recordPages(entryLevel(e))) return true;
       }
-      // FSC != 0: the fallback will mark every logging page.
+      // FSC != 0: the fallback will mark every logging page (unless the design ignores FSC).
       const x = indexOf(s, v);
-      if (x.fsc !== FSC_OK) return true;
+      if (x.fsc !== FSC_OK && !s.bug['hdbss-fsc-ignored']) return true;
     }
     return false;
   },

@@ -35,6 +35,8 @@ export const HDBSS_BUGS: readonly PresetBug[] = [
     description: 'The HDBSS-full permission fault handler returns without draining ("buffer already flushed"): the store faults forever.' },
   { id: 'hdbss-full-fallthrough', ref: 'F10', expect: 'INV-ARMED', options: { hdbssEntries: 1 },
     description: 'The HDBSS-full fault falls through to the permission-relax path: the page becomes writable in software with no HDBSS entry and no mark.' },
+  { id: 'hdbss-fsc-ignored', ref: 'F10', expect: 'INV-ARMED', options: { hdbssAborts: true }, config: FEW_PAGES,
+    description: 'HDBSSPROD_EL2.FSC != 0 (an HDBSS write aborted, its entry lost) is handled like a full buffer: drained, no fallback; the page made writable-dirty by the aborted append is in no log.' },
   { id: 'hdbss-vtcr-before-regs', ref: 'F12', expect: 'INV-HDBSS-REGS',
     description: 'v1: enabling HDBSS sets VTCR_EL2.HDBSS for running vCPUs while HDBSSBR/HDBSSPROD are only programmed at the next vcpu_load.' },
   { id: 'ring-no-drain-reserve', ref: 'F17', expect: 'INV-RING-BOUND', options: { consumer: 'ring', ringEntries: 4, hdbssEntries: 4 },
