@@ -105,10 +105,26 @@ function describeChanges(changes: readonly Change[], before: MachineState, after
     if (top === 'stats' && s[1] === 'events') continue;
     if (top === 's2') {
       const g = gfnOfS2(s);
-      if (g === null) { out.push(`s2: level-2 table ${String(s[1])} ${c.before === null ? 'allocated' : 'changed'}`); continue; }
+      if (g === null) {
+        if (s.length === 2 && typeof s[1] === 'number' && Array.isArray(c.after) && !Array.isArray(c.before)) {
+          // A level-2 table appeared: list what it maps.
+          out.push(`s2: level-2 table ${s[1]} allocated`);
+          c.after.forEach((e2, i2) => {
+            const g2 = (s[1] as number) * BLOCK_PAGES * 512 + i2 * BLOCK_PAGES;
+            if (typeof e2 === 'number') { if (e2 !== 0) out.push(`s2 block ${g2}-${g2 + BLOCK_PAGES - 1}: invalid -> ${descBits(e2)}`); return; }
+            if (Array.isArray(e2)) e2.forEach((d, i3) => { if (typeof d === 'number' && d !== 0) out.push(`s2 descriptor gfn ${g2 + i3}: invalid -> ${descBits(d)}`); });
+          });
+        } else out.push(changeLine(c));
+        continue;
+      }
       if (s.length === 3) {
         const what = `s2 2 MiB region ${g}-${g + BLOCK_PAGES - 1}`;
-        if (Array.isArray(c.after) && typeof c.before === 'number') out.push(`${what}: ${c.before === 0 ? 'level-3 table allocated' : `block (${descBits(c.before)}) split into a table`}`);
+        if (Array.isArray(c.after) && typeof c.before === 'number') {
+          out.push(`${what}: ${c.before === 0 ? 'level-3 table allocated' : `block (${descBits(c.before)}) split into a table`}`);
+          c.after.forEach((d, i3) => {
+            if (typeof d === 'number' && d !== c.before) out.push(`s2 descriptor gfn ${g + i3}: ${c.before === 0 ? 'invalid' : `block ${descBits(c.before as number)}`} -> ${descBits(d)}`);
+          });
+        }
         else if (typeof c.after === 'number' && Array.isArray(c.before)) out.push(`${what}: table replaced by ${descBits(c.after)}`);
         else if (typeof c.after === 'number' && typeof c.before === 'number') out.push(`${what} block: ${descBits(c.before)} -> ${descBits(c.after)}`);
         else out.push(changeLine(c));

@@ -46,7 +46,7 @@ export function pathString(segments: readonly (string | number)[]): string {
 
 /**
  * Every difference between `a` and `b`, depth first, keys in sorted order (deterministic), at most `limit`
- * changes (the last entry then has path `...`). Shared subtrees (same reference) are skipped, so diffing two
+ * changes (the last entry then has path `...`). A short array of plain values whose length changed is one change. Shared subtrees (same reference) are skipped, so diffing two
  * immer states that share structure costs only the changed part.
  */
 export function diffStates(a: unknown, b: unknown, limit = 500): Change[] {
@@ -66,6 +66,8 @@ export function diffStates(a: unknown, b: unknown, limit = 500): Change[] {
       return push(x, y);
     }
     if (Array.isArray(x) && Array.isArray(y)) {
+      // A short list of plain values that grew or shrank reads best whole: `rearmed: [1,2] -> [1,2,5]`.
+      if (x.length !== y.length && Math.max(x.length, y.length) <= 64 && x.every(isPlain) && y.every(isPlain)) return push(x, y);
       const n = Math.max(x.length, y.length);
       for (let i = 0; i < n; i++) {
         segs.push(i);
@@ -91,6 +93,10 @@ export function diffStates(a: unknown, b: unknown, limit = 500): Change[] {
     out.push({ path: '...', segments: [], before: undefined, after: `more than ${limit} changes` });
   }
   return out;
+}
+
+function isPlain(v: unknown): boolean {
+  return v === null || typeof v !== 'object';
 }
 
 function show(v: JsonValue | undefined): string {
