@@ -13,3 +13,11 @@ export {
   makeTrace, parseTrace, serializeTrace, TRACE_FORMAT, TRACE_VERSION, type Expect, type ParseResult, type Trace, type TraceError,
 } from './trace/format.ts';
 export { runItem, runSeed, mergeResults, type CampaignItem, type CampaignOptions, type ItemResult, type Situation } from './check/campaign.ts';
+// The failing-trace workflow (what `dtsim bisect`, `shrink` and `show` run), pure functions over a model.
+export { bisect, Checkpoints, completionVerdict, defaultStride, type BisectCause, type BisectOptions, type BisectResult } from './workflow/bisect.ts';
+export { ddmin, shrink, runIndexChoices, type ShrinkOptions, type ShrinkOutcome, type ShrinkResult } from './workflow/shrink.ts';
+export { changeLine, describeDiff, diffStates, summarizeState, type Change, type Section, type StateView } from './workflow/diff.ts';
+export { buildTimeline, renderTimelineText, sortLanes, type Timeline, type TimelineEvent } from './workflow/timeline.ts';
+export { buildFrames, renderHtml, type Frame, type Frames } from './workflow/html.ts';
+export { toPerfetto } from './workflow/perfetto.ts';
+export { assertMigrationsContiguous, MIGRATIONS } from './trace/format.ts';
