@@ -15,7 +15,7 @@ import type { Mechanism } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { registerMechanism } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
-import { D_AF, D_W, isWritableClean, leafOf, setL2, setPage } from '../machine/pagetable.ts';
+import { D_AF, D_DBM, D_VALID, D_W, isWritableClean, leafOf, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb, markPageDirty } from '../machine/kvm.ts';
 import { tlbFill } from '../machine/machine.ts';
 import { ringExt } from '../dirty-ring/mechanism.ts';
@@ -164,6 +164,26 @@ export function drain(s: MachineState, v: number): void {
   s.stats['hdbssDrains'] = (s.stats['hdbssDrains'] ?? 0) + 1;
 }
 
+/** Clears W on every writable DBM leaf of the logging memslots; returns the pages re-armed. */
+function cleanLoggingLeaves(s: MachineState): number[] {
+  const out: number[] = [];
+  for (const sl of s.slots) {
+    if (!sl.logging) continue;
+    let g = sl.base;
+    while (g < sl.base + sl.npages) {
+      const { d, base, level } = leafAt(s, g);
+      const n = recordPages(level);
+      if ((d & (D_VALID | D_W | D_DBM)) === (D_VALID | D_W | D_DBM)) {
+        if (level === 2) setL2(s.s2, g, d & ~D_W);
+        else setPage(s.s2, g, d & ~D_W);
+        for (let p = Math.max(base, sl.base); p < Math.min(base + n, sl.base + sl.npages); p++) out.push(p);
+      }
+      g = level === 2 ? base + n : g + 1;
+    }
+  }
+  return out;
+}
+
 /** Programs HDBSSBR_EL2 / HDBSSPROD_EL2 on `pe` with vCPU `v`'s buffer and saved index. */
 function programRegs(s: MachineState, v: number, pe: number): void {
   const h = hdOf(s);
@@ -246,6 +266,11 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       h.enabled = true;
       // Guess (v3 / Leonardo Bras): DBM on every host-writable leaf, so already-mapped memory is WC or WD.
       setDbmOnMappedLeaves(s);
+      // Guess (the 2026 rework's mode switch): every writable-dirty leaf of a logging memslot is cleaned to
+      // writable-clean, so HDBSS logs its next write. Safe: a writable leaf under logging already has its record
+      // (the fault marked it, or its HDBSS entry / bitmap bit exists). This re-arms those pages: they must have
+      // no writable TLB copy when the switch completes (INV-FLUSH), which the VMID-wide TLBI below ensures.
+      const rearmed = cleanLoggingLeaves(s);
       for (let p = 0; p < s.pes.length; p++) {
         const pe = s.pes[p]!;
         const v = pe.loaded;
@@ -255,8 +280,10 @@ function apply(s: MachineState, e: MachineEvent): boolean {
         if (!s.bug['hdbss-vtcr-before-regs']) programRegs(s, v, p);
         pe.vtcr = VTCR_HA | VTCR_HD | VTCR_HDBSS;
       }
-      // The mode switch: a VMID-wide TLB invalidation (cached translations outlive the old mode).
-      flushAllTlb(s);
+      // The mode switch: a VMID-wide TLB invalidation (cached translations outlive the old mode). F19: the
+      // switch relies on KVM_REQ_RELOAD_STAGE2 alone (it reloads VTCR_EL2, not the TLBs).
+      if (!s.bug['vtcr-switch-no-tlbi']) flushAllTlb(s);
+      s.audit = { kind: 'enable', slot: 0, rearmed, clearExpected: null, clearActual: null, clearErrno: 0 };
       return true;
     }
     case 'hdbss/fullFaulted': {

@@ -42,6 +42,8 @@ export const HDBSS_BUGS: readonly PresetBug[] = [
   { id: 'ring-no-drain-reserve', ref: 'F17', expect: 'INV-RING-BOUND', options: { consumer: 'ring', ringEntries: 4, hdbssEntries: 4 },
     config: { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 8 }], storePages: [1, 2, 3, 4], itsPages: [5], rounds: 30, stolenTime: false },
     description: 'Dirty ring without the HDBSS reservation: the soft limit leaves room for the usual 64 entries only, so a full buffer drain overflows the ring.' },
+  { id: 'vtcr-switch-no-tlbi', ref: 'F19', expect: 'INV-FLUSH',
+    description: 'The switch to HDBSS mode (VTCR_EL2.{HA,HD,HDBSS}, writable-dirty leaves cleaned) relies on KVM_REQ_RELOAD_STAGE2 without a VMID-wide TLBI: writable TLB entries of the old mode outlive it, and stores through them are never logged.' },
   { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
     description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
 ];
