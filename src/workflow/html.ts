@@ -73,7 +73,8 @@ function scriptJson(v: unknown): string {
 }
 
 const LANE_H = 24;
-const LEFT = 64;
+const LEFT = 8;
+const LABELS_W = 64;
 
 /** Traces longer than this draw only the events whose states are embedded (the page stays a few MB). */
 const MAX_DRAWN = 20_000;
@@ -90,10 +91,13 @@ export function renderHtml(tl: Timeline, fr: Frames, title: string): string {
   const o = tl.outcome;
   const bad = o.status === 'ok' ? -2 : o.eventIndex;
   const svg: string[] = [];
+  // Lane names stay in view while the timeline scrolls.
+  const labels: string[] = [`<svg id="lanes" xmlns="http://www.w3.org/2000/svg" width="${LABELS_W}" height="${h}" viewBox="0 0 ${LABELS_W} ${h}">`];
   svg.push(`<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="timeline">`);
   tl.lanes.forEach((l, i) => {
     const y = 20 + i * LANE_H;
-    svg.push(`<text x="4" y="${y + 15}" class="lane">${esc(l)}</text><line x1="${LEFT}" x2="${w - 10}" y1="${y + 11}" y2="${y + 11}" class="laneline"/>`);
+    labels.push(`<text x="4" y="${y + 15}" class="lane">${esc(l)}</text>`);
+    svg.push(`<line x1="${LEFT}" x2="${w - 10}" y1="${y + 11}" y2="${y + 11}" class="laneline"/>`);
   });
   for (let i = x0; i <= x1 && i < n; i++) {
     const e = tl.events[i] as Timeline['events'][number];
@@ -109,6 +113,7 @@ export function renderHtml(tl: Timeline, fr: Frames, title: string): string {
   }
   svg.push(`<line id="cursor" x1="0" x2="0" y1="14" y2="${h - 4}"/>`);
   svg.push('</svg>');
+  labels.push('</svg>');
   const data = {
     title, n, dx, left: LEFT, bad, x0,
     outcome: o,
@@ -129,7 +134,7 @@ body{font:13px/1.35 ui-monospace,Menlo,Consolas,monospace;margin:0;color:#111;ba
 header{padding:8px 12px;background:#223;color:#eee}
 header h1{font-size:15px;margin:0 0 4px}
 #outcome.bad{color:#ff8080}
-#scroll{overflow-x:auto;border-bottom:1px solid #ccc;background:#fff}
+#tl{display:flex;border-bottom:1px solid #ccc;background:#fff}#lanes{flex:none;border-right:1px solid #ddd}#scroll{overflow-x:auto;flex:1}
 .lane{font-size:11px;fill:#333}.laneline{stroke:#eee}
 .ev{fill:#7a9cc6;cursor:pointer}.ev.guest{fill:#5b8f5b}.ev.kvm{fill:#c68a3a}.ev.vmm{fill:#8a6fb0}.ev.host{fill:#b07070}.ev.vcpu{fill:#6aa0a0}.ev.pe,.ev.mmu{fill:#999}
 .label{fill:#e0a000}.ev.nostate{opacity:.35}.ev.bad{fill:#d00;stroke:#600;stroke-width:1}.ev.cur{stroke:#000;stroke-width:2}
@@ -147,7 +152,7 @@ details.changed>summary{color:#a60}
 <body>
 <header><h1>${esc(title)}</h1><div id="outcome" class="${o.status === 'ok' ? '' : 'bad'}">${esc(outcomeLine)}</div>
 <div>keys: &larr;/&rarr; step, Home/End first/last, v violation; click an event to select it.${fr.from > 0 || fr.to < n - 1 ? ` States are embedded for events ${fr.from}..${fr.to} only.` : ''}${x0 > 0 || x1 < n - 1 ? ` The timeline draws events ${x0}..${x1} of ${n}.` : ''}</div></header>
-<div id="scroll">${svg.join('')}</div>
+<div id="tl">${labels.join('')}<div id="scroll">${svg.join('')}</div></div>
 <div id="controls"><button id="first">|&lt; first</button><button id="prev">&larr; prev</button><button id="next">next &rarr;</button><button id="last">last &gt;|</button><button id="goto-violation"${bad < 0 ? ' disabled' : ''}>violation</button>
 <label>event <input id="index-input" type="number" min="-1" max="${n - 1}" style="width:7em"></label></div>
 <div id="current" data-index=""></div>
