@@ -99,6 +99,23 @@ describe('dirty ring on the machine: soft-full exit and reap', () => {
   });
 });
 
+describe('ring precision metrics', () => {
+  it('an entry pushed for a page not written since it was handed to the VMM is an unjustified report; a fault\'s own push is not', () => {
+    const s = start({ ringEntries: 16 });
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    for (let g = 0; g < 8; g++) step(s, { type: 'vmm/pageCopied', gfn: g });
+    step(s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
+    step(s, { type: 'vcpu/entered', vcpu: 0 });
+    fault(s, 3);
+    markPageDirty(s, 4, 0); // a mark with no write to page 4 (what a buggy marker would do)
+    step(s, { type: 'ring/entryHarvested', vcpu: 0, index: 0 });
+    expect(s.stats['ringUnjustified']).toBe(0);
+    step(s, { type: 'ring/entryHarvested', vcpu: 0, index: 1 });
+    expect(s.stats['ringUnjustified']).toBe(1);
+    expect(dirtyRing.metrics(s)['ringUnjustifiedRate']).toBe(0.5);
+  });
+});
+
 describe('writes with no running vCPU (vgic-ITS table save)', () => {
   function its(options: { [k: string]: boolean | number }, bugs: string[] = []): MachineState {
     const s = start(options, bugs);

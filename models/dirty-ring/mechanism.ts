@@ -18,6 +18,7 @@
  */
 import type { Invariant, JsonValue, Violation } from '../../src/core/model.ts';
 import { writeProtectRange } from '../machine/kvm.ts';
+import { bitGet } from '../machine/paged.ts';
 import { collectionStepDone, deliver } from '../machine/machine.ts';
 import type { Mechanism } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
@@ -70,6 +71,11 @@ export interface RingExt {
   always: number[];
   /** The final collection queued `always` for copying. */
   queued: number;
+  /**
+   * Precision bookkeeping (metrics only, read by no precondition or invariant): per vCPU and ring slot, 1 if the
+   * entry was pushed for a page written since it was last handed to the VMM (or by the faulting store itself).
+   */
+  just: number[][];
   /** VMM: 0 idle, 1 reap pass (after a RING_FULL exit), 2 pre-copy round. */
   pass: number;
   attackDone: number;
@@ -112,10 +118,12 @@ function init(s: MachineState): void {
     size, soft: size - rsvdEntriesOf(size), withBitmap, adversary: s.design.options['adversary'] === true,
     rings: Array.from({ length: n }, () => ringNew(size)), exited: new Array<number>(n).fill(0),
     entryUsed: new Array<number>(n).fill(0), attacked: new Array<number>(n).fill(0),
-    harv: Array.from({ length: n }, () => [] as number[]), always: [], queued: 0, pass: 0, attackDone: 0, b5: [], last: null,
+    harv: Array.from({ length: n }, () => [] as number[]), always: [], queued: 0,
+    just: Array.from({ length: n }, () => new Array<number>(size).fill(0)), pass: 0, attackDone: 0, b5: [], last: null,
   };
   s.ext[RING_ID] = ext as unknown as JsonValue;
-  for (const k of ['ringEntries', 'ringDuplicates', 'ringFullExits', 'ringResets', 'ringHarvested', 'ringMaxOvershoot', 'ringOverflows']) {
+  for (const k of ['ringEntries', 'ringDuplicates', 'ringFullExits', 'ringResets', 'ringHarvested', 'ringUnjustified',
+    'ringMaxOvershoot', 'ringOverflows']) {
     s.stats[k] = 0;
   }
 }
@@ -146,6 +154,12 @@ function mark(s: MachineState, slot: number, gfn: number, vcpu: number): boolean
     const i = slotIndex(r, c);
     if (r.slot[i] === slot && r.offLo[i] === off && r.offHi[i] === 0 && r.flags[i] !== 0) { dup = true; break; }
   }
+  // A report (entry) is justified if the page was written since the VMM was last handed it, or if the push
+  // comes from the write fault on that very page (the store is in flight: it retires after the fault).
+  const vc = s.vcpus[vcpu]!;
+  const justified = bitGet(s.oracle.touched, gfn) || vc.fault === gfn;
+  const ji = slotIndex(r, r.dirty);
+  if (R.just[vcpu]![ji] !== (justified ? 1 : 0)) R.just[vcpu]![ji] = justified ? 1 : 0;
   if (push(r, slot, off)) s.stats['ringOverflows'] = (s.stats['ringOverflows'] ?? 0) + 1;
   s.stats['ringEntries'] = (s.stats['ringEntries'] ?? 0) + 1;
   if (dup) s.stats['ringDuplicates'] = (s.stats['ringDuplicates'] ?? 0) + 1;
@@ -432,6 +446,9 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       return true;
     case 'ring/entryHarvested': {
       passStep(s);
+      if (R.just[e.vcpu]![slotIndex(R.rings[e.vcpu]!, R.rings[e.vcpu]!.fetch)] !== 1) {
+        s.stats['ringUnjustified'] = (s.stats['ringUnjustified'] ?? 0) + 1;
+      }
       const got = harvest(R.rings[e.vcpu]!);
       const sl = got.slot >>> 16 === 0 ? s.slots[got.slot & 0xffff] : undefined;
       // Entries KVM pushed always name a page; userspace records it and copies it after the reset returns.
@@ -495,6 +512,8 @@ function quiescent(s: MachineState): boolean {
 function metrics(_s: MachineState, out: { [k: string]: number }): void {
   const e = out['ringEntries'] ?? 0;
   out['duplicateRate'] = e ? (out['ringDuplicates'] ?? 0) / e : 0;
+  const h = out['ringHarvested'] ?? 0;
+  out['ringUnjustifiedRate'] = h ? (out['ringUnjustified'] ?? 0) / h : 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------
