@@ -10,6 +10,9 @@ import { viewFor } from './bisect.ts';
 import type { Parsed } from '../main.ts';
 import type { EventBase } from '../../core/model.ts';
 
+/** Rows the text timeline prints by default for a long trace. */
+const TEXT_WINDOW = 200;
+
 export async function cmdShow(p: Parsed): Promise<number> {
   const v = p.values;
   if (p.positionals.length !== 1) throw new UsageError('show: expected exactly one trace file (dtsim show FILE [--html OUT] [--perfetto OUT])');
@@ -30,7 +33,16 @@ export async function cmdShow(p: Parsed): Promise<number> {
   if (!html && !perfetto) {
     process.stdout.write(`dtsim show: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${n}\n`);
     const width = intFlag('width', v['width'], process.stdout.columns ?? 160, 40, 1000);
-    process.stdout.write(renderTimelineText(tl, { from, to, width }));
+    // A long trace prints a window around the violation (or its end) unless --from/--to say otherwise.
+    let a = from;
+    let b = to;
+    if (v['from'] === undefined && v['to'] === undefined && n > TEXT_WINDOW) {
+      const focus = tl.outcome.status === 'ok' ? n - 1 : Math.max(0, tl.outcome.eventIndex);
+      b = Math.min(n - 1, focus + 20);
+      a = Math.max(0, b - TEXT_WINDOW + 1);
+      process.stdout.write(`events ${a}..${b} of ${n} (use --from/--to for others)\n`);
+    }
+    process.stdout.write(renderTimelineText(tl, { from: a, to: b, width }));
     return 0;
   }
   if (html) {
