@@ -35,6 +35,8 @@ export const DIRTY_RING_BUGS: readonly PresetBug[] = [
     description: 'kvm_reset_dirty_gfn without the offset >= npages check: offset 0xffffffffffffffc1 coalesced with 0 wraps and is re-armed.' },
   { id: 'reset-eintr-skips-batch', ref: 'B15', expect: 'INV-RING-RESET-EXACT',
     description: 'A signal during RESET returns -EINTR without re-arming the pending batch, whose entries were already consumed and counted.' },
+  { id: 'reset-no-tlb-flush', ref: 'F1', expect: 'INV-FLUSH',
+    description: 'KVM_RESET_DIRTY_RINGS re-arms pages but returns without kvm_flush_remote_tlbs: a stale writable TLB entry keeps stores unlogged.' },
   { id: 'reset-unbounded', ref: 'B11', expect: 'INV-LIVE-RESET', options: { adversary: true },
     description: 'Pre-v6.17 RESET loop with no bound: userspace re-flagging entries keeps the kernel in it forever.' },
 ];

@@ -257,7 +257,9 @@ function resetRings(s: MachineState, signal: number, reflag: boolean): void {
     left -= k;
   }
   s.stats['ringResets'] = (s.stats['ringResets'] ?? 0) + 1;
-  s.vmm.ioctl = { kind: 'reset', slot: 0, deliver: uniqSorted(out), rearmed: R.last.actual.slice(), flush: nr.n !== 0,
+  // kvm_flush_remote_tlbs(kvm) iff cleared != 0 (F1 knob: the flush is missing).
+  s.vmm.ioctl = { kind: 'reset', slot: 0, deliver: uniqSorted(out), rearmed: R.last.actual.slice(),
+    flush: nr.n !== 0 && !bug(s, 'reset-no-tlb-flush'),
     snapshotPending: false };
   if (s.vmm.phase === 'precopy' && harvestedTotal(R) === 0) {
     // The pass is complete: a pre-copy round completes when the ioctl returns (collectionStepDone).
