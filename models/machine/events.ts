@@ -138,6 +138,8 @@ export function describe(e: { readonly type: string; readonly [k: string]: unkno
 
 /** Timeline lane: the vCPU, PE, VMM or host agent an event belongs to. */
 export function lane(e: { readonly type: string; readonly [k: string]: unknown }): string {
+  // Userspace acting on a vCPU's ring (harvest, rewrite) and the reset thread clearing a request are VMM work.
+  if (e.type.startsWith('ring/') || e.type === 'kvm/softFullRequestCleared') return 'vmm';
   if (typeof e['vcpu'] === 'number') return `vcpu${e['vcpu']}`;
   if (typeof e['pe'] === 'number') return `pe${e['pe']}`;
   if (e.type.startsWith('vmm/') || e.type.startsWith('kvm/')) return 'vmm';
