@@ -4,13 +4,18 @@
  * INV-ARMED, INV-NOLOSS, INV-FINAL) and completes its migration, with several vCPUs and PEs, tiny TLBs and
  * host writes (PV stolen time, ITS table save).
  * Non-vacuity: soft-full exits, resets (some interrupted by a signal), duplicate entries and ITS saves happen;
- * with the adversary, rewritten entries and the re-flagging reset happen.
+ * with the adversary, rewritten entries and the re-flagging reset happen; with `ringStart` near 2^32 the ring
+ * indices cross the u32 wrap.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { runChoices } from '../src/core/engine.ts';
 import { dirtyRing } from '../models/dirty-ring/index.ts';
+import { ringExt } from '../models/dirty-ring/mechanism.ts';
 import { DEFAULT_CONFIG, type MachineConfig } from '../models/machine/state.ts';
-import { SEED } from './support/seed.ts';
+import { SEED, fcSeed } from './support/seed.ts';
 import { holds } from './support/hw.ts';
+import { choicesArb } from './support/models.ts';
 
 const RUNS = Number(process.env['DTSIM_PROPERTY_RUNS'] ?? 60);
 const CONFIGS: readonly [string, MachineConfig][] = [
@@ -38,4 +43,15 @@ describe(`dirty-ring correct designs hold every invariant (seed: ${SEED})`, () =
       });
     }
   }
+
+  it('ringStart = 2^32 - 8: runs cross the u32 wrap of the ring indices (non-vacuity of that matrix entry)', () => {
+    const design = dirtyRing.design({ ringStart: 4294967288 }, []);
+    let wrapped = 0;
+    for (const ch of fc.sample(choicesArb(240), { seed: fcSeed('ring-wrap'), numRuns: 20 })) {
+      const o = runChoices(dirtyRing, design, dirtyRing.defaultConfig, ch).outcome;
+      expect(o.status).toBe('ok');
+      if (ringExt(o.state).rings.some((r) => r.dirty < 4294967288 && r.reset < 4294967288)) wrapped++;
+    }
+    expect(wrapped).toBeGreaterThan(0);
+  });
 });

@@ -52,6 +52,8 @@ export const dirtyRing = makeMachineModel({
     ringEntries: [16, 4, 8, 32, 64, 128, 256, 4096],
     ringWithBitmap: [true, false],
     adversary: [false, true],
+    // Initial value of every ring index (KVM: 0). 2^32 - 8 makes short runs cross the u32 wrap.
+    ringStart: [0, 4294967288],
   },
   bugs: DIRTY_RING_BUGS,
   invariants: RING_INVARIANTS,
@@ -63,5 +65,6 @@ export const dirtyRing = makeMachineModel({
     { ringWithBitmap: false },
     { ringEntries: 4, ringWithBitmap: false },
     { adversary: true },
+    { ringStart: 4294967288 },
   ],
 });

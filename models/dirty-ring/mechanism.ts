@@ -114,9 +114,13 @@ function init(s: MachineState): void {
   const withBitmap = s.design.options['ringWithBitmap'] !== false;
   if (withBitmap && enableRingWithBitmap(caps) !== 0) throw new Error('[dtsim] KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP refused');
   const n = s.vcpus.length;
+  const st = s.design.options['ringStart'];
+  const start = typeof st === 'number' ? st >>> 0 : 0;
   const ext: RingExt = {
     size, soft: size - rsvdEntriesOf(size), withBitmap, adversary: s.design.options['adversary'] === true,
-    rings: Array.from({ length: n }, () => ringNew(size)), exited: new Array<number>(n).fill(0),
+    // KVM starts every index at 0; `ringStart` (simulation only) starts them just below 2^32 so runs cross the
+    // u32 wrap of dirty_index / reset_index / fetch_index (as a VM that already pushed 2^32 - k entries would).
+    rings: Array.from({ length: n }, () => ringNew(size, start)), exited: new Array<number>(n).fill(0),
     entryUsed: new Array<number>(n).fill(0), attacked: new Array<number>(n).fill(0),
     harv: Array.from({ length: n }, () => [] as number[]), always: [], queued: 0,
     just: Array.from({ length: n }, () => new Array<number>(size).fill(0)), pass: 0, attackDone: 0, b5: [], last: null,
