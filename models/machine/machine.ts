@@ -509,6 +509,8 @@ function faultMapped(s: MachineState, vcpu: number, gfn: number): void {
   const l2 = l2EntryOf(s.s2, gfn);
   let extra = 0;
   for (const m of mechanismsOf(s)) if (m.faultBits) extra |= m.faultBits(s, gfn);
+  let w = D_W;
+  for (const m of mechanismsOf(s)) if (m.faultClean?.(s, gfn)) w = 0;
   v.mark = gfn;
   if (typeof l2 === 'number' && (l2 & (D_VALID | D_BLOCK)) === (D_VALID | D_BLOCK)) {
     const base = gfn - (gfn % BLOCK_PAGES);
@@ -521,10 +523,10 @@ function faultMapped(s: MachineState, vcpu: number, gfn: number): void {
     } else {
       setL2(s.s2, gfn, new Array<number>(512).fill(0));
       flushBlockTlb(s, base);
-      setPage(s.s2, gfn, D_VALID | D_W | D_AF | extra);
+      setPage(s.s2, gfn, D_VALID | w | D_AF | extra);
     }
   } else {
-    setPage(s.s2, gfn, D_VALID | D_W | D_AF | extra);
+    setPage(s.s2, gfn, D_VALID | w | D_AF | extra);
   }
   // Relaxing permissions needs only a local TLBI (kvm_pgtable_stage2_relax_perms): drop this PE's stale copy.
   const pe = s.pes[v.pe];

@@ -49,6 +49,12 @@ export interface Mechanism {
   syncDirtyLog?(s: MachineState, slot: number): void;
   /** Extra descriptor bits when KVM maps a page writable on a write fault (e.g. DBM). */
   faultBits?(s: MachineState, gfn: number): number;
+  /**
+   * Map the write fault writable-clean (W=0; with DBM from `faultBits`) instead of writable: the retried store
+   * then takes a hardware dirty-state update, which the mechanism logs (PTA RFC patch 8: S2AP_W never set by
+   * software under hardware logging). The fault still marks the page.
+   */
+  faultClean?(s: MachineState, gfn: number): boolean;
   /** Is the mechanism quiescent (nothing left to drain) so the final collection may start? */
   quiescent?(s: MachineState): boolean;
   /** Metrics to add to the model's report. */

@@ -7,8 +7,9 @@
  * `read_dirty_pages(ctx, cpu)` returns readable records of all CPUs (cpu = -1) or one CPU and consumes them.
  *
  * KVM (patches 3, 5, 7, 8): VTCR_EL2.HD set unconditionally; logging enable allocates the tracker with the
- * VM's VMID (`pta/trackingEnabled`); write faults under hardware logging set DBM (the first write faults and is
- * marked; later writes after a re-protect are hardware updates the device logs); kvm_arch_sync_dirty_log flushes
+ * VM's VMID (`pta/trackingEnabled`); write faults under hardware logging map the page writable-clean (DBM, no
+ * S2AP_W) and mark it; the retried store and later stores after a re-protect are hardware dirty-state updates the
+ * device logs (writes through the resulting writable TLB entry are not logged); kvm_arch_sync_dirty_log flushes
  * and reads every CPU's records into the bitmap. With the ring consumer (not in the RFC: `api.rst` says the two
  * are incompatible; our extension following the cover letter's "specific cpu for dirty rings"), KVM flushes and
  * reads the PE's records at vcpu_put (and in host context, `pta/cpuLogRead`) into the ring of the vCPU that ran
@@ -20,7 +21,7 @@ import type { Invariant } from '../../src/core/model.ts';
 import type { Mechanism } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { registerMechanism } from '../machine/registry.ts';
-import type { MachineState } from '../machine/state.ts';
+import { slotOf, type MachineState } from '../machine/state.ts';
 import {
   HW_INVARIANTS, hwApply, hwCandidates, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, markRecord, recordPages,
   type HwProducer,
@@ -222,6 +223,12 @@ export const ptaMechanism: Mechanism = {
     ptaRead(s, -1, -1);
   },
   faultBits: (s, gfn) => hwFaultBits(s, gfn, PTA),
+  // Patch 8: with hardware logging the fault maps writable-clean (HWDBM instead of S2AP_W); the retried store
+  // is a hardware update the device logs (a redundant record: the fault marked the page too).
+  faultClean(s, gfn) {
+    const si = slotOf(s, gfn);
+    return si >= 0 && PTA.dbmOnFault(s, si);
+  },
   pending(s, gfn) {
     const d = ptaOf(s);
     return covers(d.pend, gfn) || covers(d.ready, gfn);
