@@ -11,7 +11,7 @@ import { bitGet } from '../machine/paged.ts';
 import { D_VALID, D_W, leafOf } from '../machine/pagetable.ts';
 import { REQ_RING_SOFT_FULL, type MachineConfig, type MachineState } from '../machine/state.ts';
 import { dirtyRing } from './index.ts';
-import { ringExt } from './mechanism.ts';
+import { INV_RING_BOUND, INV_RING_FIFO, INV_RING_GATE, ringExt } from './mechanism.ts';
 import { used } from './ring.ts';
 
 const CONFIG: MachineConfig = {
@@ -96,6 +96,40 @@ describe('dirty ring on the machine: soft-full exit and reap', () => {
     expect(used(ringExt(s).rings[0]!)).toBe(2);
     expect(s.stats['ringEntries']).toBe(2);
     expect(s.stats['ringDuplicates']).toBe(1);
+  });
+});
+
+describe('the ring state invariants can fail (states no correct design reaches)', () => {
+  function twoEntries(): MachineState {
+    const s = start({ ringEntries: 4 });
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    step(s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
+    markPageDirty(s, 1, 0);
+    markPageDirty(s, 2, 0);
+    return s;
+  }
+  it('INV-RING-BOUND: more un-reset entries than the ring holds (a push into a full ring)', () => {
+    const s = twoEntries();
+    for (let i = 0; i < 3; i++) markPageDirty(s, 3 + i, 0);
+    expect(INV_RING_BOUND.check(s)?.invariant).toBe('INV-RING-BOUND');
+    expect(s.stats['ringOverflows']).toBe(1);
+  });
+  it('INV-RING-FIFO: an entry inside [fetch, dirty) that is not DIRTY, or a harvest past dirty_index', () => {
+    const s = twoEntries();
+    expect(INV_RING_FIFO.check(s)).toBeNull();
+    ringExt(s).rings[0]!.flags[1] = 0;
+    expect(INV_RING_FIFO.check(s)?.invariant).toBe('INV-RING-FIFO');
+    const t = twoEntries();
+    ringExt(t).rings[0]!.fetch = 3;
+    expect(INV_RING_FIFO.check(t)?.invariant).toBe('INV-RING-FIFO');
+  });
+  it('INV-RING-GATE: a vCPU in the guest that entered at the soft limit', () => {
+    const s = twoEntries(); // soft limit 2 reached: the request is set and entry is refused
+    expect(dirtyRing.isEnabled(s, { type: 'vcpu/entered', vcpu: 0 })).toBe(false);
+    s.vcpus[0]!.requests &= ~REQ_RING_SOFT_FULL; // what B5's reset thread does
+    expect(dirtyRing.isEnabled(s, { type: 'vcpu/entered', vcpu: 0 })).toBe(true);
+    dirtyRing.apply(s, { type: 'vcpu/entered', vcpu: 0 });
+    expect(INV_RING_GATE.check(s)?.invariant).toBe('INV-RING-GATE');
   });
 });
 
