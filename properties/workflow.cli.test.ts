@@ -68,6 +68,23 @@ describe(`workflow CLI (seed ${SEED})`, () => {
     }
   });
 
+  it('bisect, shrink and show refuse a corrupted trace with exit 2 and one line naming file, line and field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-wfbad-'));
+    try {
+      const good = serializeTrace(sample().trace);
+      const bad = join(dir, 'bad.json');
+      writeFileSync(bad, good.replace(/"gfn":\d+/, '"gfn":-3'));
+      for (const args of [['bisect', bad], ['shrink', bad, '--out', join(dir, 'o.json')], ['show', bad], ['show', bad, '--html', join(dir, 'o.html')]]) {
+        const r = dtsim(...args);
+        expect(r.status, `${args[0]}: ${r.stderr}`).toBe(2);
+        expect(r.stderr.trimEnd().split('\n').length).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: events\\[\\d+\\]\\.gfn: `));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('usage errors exit 2 with one line', () => {
     for (const args of [['bisect'], ['shrink', 'x.json'], ['show'], ['bisect', '/nonexistent/trace.json'], ['show', 'a', 'b'], ['bisect', 'x', '--stride', '0']]) {
       const r = dtsim(...args);
