@@ -10,7 +10,7 @@ import { bisect } from '../src/workflow/bisect.ts';
 import { replay } from '../src/core/engine.ts';
 import { makeTrace, parseTrace, serializeTrace, type Trace } from '../src/trace/format.ts';
 import { lookupModel } from '../src/cli/registry.ts';
-import { machineConfigCandidates } from '../src/cli/machine-view.ts';
+import { machineConfigCandidates, machineRelabelings } from '../src/cli/machine-view.ts';
 import type { EventBase, JsonValue } from '../src/core/model.ts';
 import type { MachineConfig } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';
@@ -22,6 +22,7 @@ function checkShrinks(t: FailingTrace, maxTests: number): void {
   const m = t.model;
   const r = shrink(m, t.trace.design, t.trace.config, t.trace.events, t.trace.choices, {
     drivable: true, maxTests, configCandidates: (c) => machineConfigCandidates(c as MachineConfig),
+    relabelings: (c) => machineRelabelings(c as MachineConfig),
   });
   expect(r.ok, t.label).toBe(true);
   if (!r.ok) return;

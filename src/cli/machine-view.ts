@@ -3,7 +3,7 @@
  * page-table constants, TLB entries unpacked, bitmap words turned into page numbers, oracle versions by page.
  * Lives in src/cli because it imports models/ (the workflow code sees it only as a `StateView`).
  */
-import type { JsonValue } from '../core/model.ts';
+import type { EventBase, JsonValue } from '../core/model.ts';
 import { changeLine, type Change, type Section, type StateView } from '../workflow/diff.ts';
 import { D_AF, D_BLOCK, D_DBM, D_LOCKED, D_VALID, D_W, BLOCK_PAGES } from '../../models/machine/pagetable.ts';
 import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_DBM, T_W } from '../../models/machine/tlb.ts';
@@ -272,5 +272,24 @@ export function machineConfigCandidates(c: MachineConfig): unknown[] {
   for (let i = c.itsPages.length - 1; i >= 0; i--) out.push({ ...c, itsPages: c.itsPages.filter((_, j) => j !== i) });
   if (c.rounds > 0) out.push({ ...c, rounds: c.rounds - 1 });
   if (c.tlbEntries > 1) out.push({ ...c, tlbEntries: c.tlbEntries - 1 });
+  return out;
+}
+
+/**
+ * Smaller machines that drop one vCPU or PE other than the last: its events are dropped and the higher ids
+ * renamed down by one (fields `vcpu` and `pe`, and `vcpu/loaded`'s PE). Events naming a page that depends on the
+ * vCPU id (its stolen-time page) become disabled and are skipped by the shrinker's replay.
+ */
+export function machineRelabelings(c: MachineConfig): { config: unknown; mapEvent: (e: EventBase) => EventBase | null }[] {
+  const out: { config: unknown; mapEvent: (e: EventBase) => EventBase | null }[] = [];
+  const drop = (field: 'vcpu' | 'pe', k: number) => (e: EventBase): EventBase | null => {
+    const r = e as EventBase & { [f: string]: unknown };
+    const v = r[field];
+    if (typeof v !== 'number') return e;
+    if (v === k) return null;
+    return v > k ? ({ ...r, [field]: v - 1 } as EventBase) : e;
+  };
+  for (let k = 0; k < c.vcpus - 1; k++) out.push({ config: { ...c, vcpus: c.vcpus - 1 }, mapEvent: drop('vcpu', k) });
+  for (let k = 0; k < c.pes - 1; k++) out.push({ config: { ...c, pes: c.pes - 1 }, mapEvent: drop('pe', k) });
   return out;
 }

@@ -19,9 +19,17 @@
 import { checkInvariants, mutableCopy, replayFrom, runChoices, type DrivableModel } from '../core/engine.ts';
 import type { Design, EventBase, Model, Violation } from '../core/model.ts';
 
-export interface ShrinkOptions<C> {
+/** A smaller machine whose ids differ: the events are mapped (null drops one), e.g. vCPU 0 removed, 1 renamed 0. */
+export interface Relabeling<E> {
+  readonly config: unknown;
+  readonly mapEvent: (e: E) => E | null;
+}
+
+export interface ShrinkOptions<C, E extends EventBase = EventBase> {
   /** Smaller configurations to try from `config` (most aggressive first); each is validated by the model. */
   readonly configCandidates?: (config: C) => unknown[];
+  /** Smaller configurations that renumber ids, with the event mapping (validated like configCandidates). */
+  readonly relabelings?: (config: C) => Relabeling<E>[];
   /** The model as a driver, to shrink the choice sequence (omit to skip that step). */
   readonly drivable?: boolean;
   /** Bound on replays (default 20,000). */
@@ -73,7 +81,7 @@ export function ddmin<T>(items: readonly T[], test: (candidate: T[]) => T[] | nu
 }
 
 export function shrink<S, E extends EventBase, C>(
-  model: Model<S, E, C>, design: Design, config: C, events: readonly E[], choices: readonly number[] | null, opts: ShrinkOptions<C> = {},
+  model: Model<S, E, C>, design: Design, config: C, events: readonly E[], choices: readonly number[] | null, opts: ShrinkOptions<C, E> = {},
 ): ShrinkOutcome<E, C> {
   const budget = { left: opts.maxTests ?? 20_000 };
   const log: string[] = [];
@@ -164,16 +172,22 @@ export function shrink<S, E extends EventBase, C>(
     }
     return out;
   };
-  if (opts.configCandidates) {
+  if (opts.configCandidates || opts.relabelings) {
     let progress = true;
     while (progress && budget.left > 0) {
       progress = false;
-      for (const raw of opts.configCandidates(best.config)) {
+      const cands: Relabeling<E>[] = [
+        ...(opts.configCandidates?.(best.config) ?? []).map((c) => ({ config: c, mapEvent: (e: E): E | null => e })),
+        ...(opts.relabelings?.(best.config) ?? []),
+      ];
+      for (const { config: raw, mapEvent } of cands) {
         if (budget.left <= 0) break;
         const pc = model.parseConfig(raw);
         if (!pc.ok) continue;
         budget.left--;
-        const r = runSkipping(pc.config, eventsUnder(pc.config, best.events), inv);
+        const mapped: E[] = [];
+        for (const e of best.events) { const x = mapEvent(e); if (x !== null) mapped.push(x); }
+        const r = runSkipping(pc.config, eventsUnder(pc.config, mapped), inv);
         let cand: Candidate<E, C> | null = r ? { events: r.events, config: pc.config, choices: null, violation: r.violation } : null;
         if (opts.drivable && best.choices) {
           budget.left--;
