@@ -18,7 +18,7 @@
  * know makes explore stop with a message instead of silently merging different states.
  */
 import type { JsonValue, PackSink, SymmetryGroup } from '../../src/core/model.ts';
-import { cloneJson } from '../../src/explore/pack.ts';
+import { assignJson, cloneJson } from '../../src/explore/pack.ts';
 import { bitNext, type Paged } from './paged.ts';
 import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
@@ -228,7 +228,7 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   // hardware-dirty mechanism uses it to tell whether its block audit belongs to the current event). The other
   // counters of a recycled state are stale; nothing reads them.
   d.stats.events = s.stats.events;
-  w.ext = isEmpty(s.ext) ? (isEmpty(d.ext) ? d.ext : {}) : cloneJson(s.ext) as { [k: string]: JsonValue };
+  w.ext = isEmpty(s.ext) && isEmpty(d.ext) ? d.ext : assignJson(d.ext, s.ext);
   return d;
 }
 

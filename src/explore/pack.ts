@@ -121,22 +121,51 @@ function packString(p: Packer, s: string): void {
   for (let i = 0; i < s.length; i++) p.num(s.charCodeAt(i));
 }
 
-const sortedKeysCache = new Map<string, readonly string[]>();
+const T_NUMS = -9;
+const T_KEY = -10;
 
-/** The keys of `o` in sorted order (memoised per insertion-order key list: states reuse a few shapes). */
+const EMPTY: readonly string[] = [];
+/** Sorted key lists seen so far, by first key in insertion order (states reuse a few object shapes). */
+const shapes = new Map<string, (readonly string[])[]>();
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * The own keys of `o` in sorted order, without allocating for a known shape: a cached sorted list with the
+ * same number of keys, every one of them an own key of `o`, is exactly `o`'s key set.
+ */
 function sortedKeys(o: object): readonly string[] {
-  const keys = Object.keys(o);
-  if (keys.length === 0) return keys;
-  const id = keys.join('\u0000');
-  let hit = sortedKeysCache.get(id);
-  if (!hit) {
-    hit = [...keys].sort();
-    if (sortedKeysCache.size < 10_000) sortedKeysCache.set(id, hit);
+  let n = 0;
+  let first = '';
+  for (const k in o) { if (n === 0) first = k; n++; }
+  if (n === 0) return EMPTY;
+  const cands = shapes.get(first);
+  if (cands) {
+    for (const c of cands) {
+      if (c.length !== n) continue;
+      let all = true;
+      for (let i = 0; i < n; i++) if (!hasOwn.call(o, c[i] as string)) { all = false; break; }
+      if (all) return c;
+    }
   }
-  return hit;
+  const sorted = Object.keys(o).sort();
+  if (!cands) shapes.set(first, [sorted]);
+  else if (cands.length < 64) cands.push(sorted);
+  return sorted;
 }
 
-/** The generic canonical encoding of a JSON value (object keys sorted, `undefined` members skipped). */
+/** Object keys are written as small integers, interned per process (injective: one id per distinct key). */
+const keyIds = new Map<string, number>();
+function keyId(k: string): number {
+  let id = keyIds.get(k);
+  if (id === undefined) { id = keyIds.size; keyIds.set(k, id); }
+  return id;
+}
+
+/**
+ * The generic canonical encoding of a JSON value (object keys sorted, `undefined` members skipped, every value
+ * tagged with its type; arrays of numbers written as one tagged run). Injective within one process (object
+ * keys are interned ids), which is all a visited set needs.
+ */
 export function packJson(p: Packer, v: unknown): void {
   switch (typeof v) {
     case 'number': p.num(T_NUM); p.num(v); return;
@@ -146,25 +175,26 @@ export function packJson(p: Packer, v: unknown): void {
     case 'object': {
       if (v === null) { p.num(T_NULL); return; }
       if (Array.isArray(v)) {
-        p.num(T_ARR);
+        let nums = true;
+        for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'number') { nums = false; break; }
+        p.num(nums ? T_NUMS : T_ARR);
         p.num(v.length);
-        for (let i = 0; i < v.length; i++) {
-          const x: unknown = v[i];
-          if (typeof x === 'number') { p.num(T_NUM); p.num(x); } else packJson(p, x);
-        }
+        if (nums) for (let i = 0; i < v.length; i++) p.num(v[i] as number);
+        else for (let i = 0; i < v.length; i++) packJson(p, v[i]);
         return;
       }
       const o = v as Record<string, unknown>;
       const keys = sortedKeys(o);
-      if (keys.length === 0) { p.num(T_OBJ); p.num(0); return; }
       let n = 0;
-      for (const k of keys) if (o[k] !== undefined) n++;
+      for (let i = 0; i < keys.length; i++) if (o[keys[i] as string] !== undefined) n++;
       p.num(T_OBJ);
       p.num(n);
-      for (const k of keys) {
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
         const x = o[k];
         if (x === undefined) continue;
-        packString(p, k);
+        p.num(T_KEY);
+        p.num(keyId(k));
         packJson(p, x);
       }
       return;
@@ -172,6 +202,32 @@ export function packJson(p: Packer, v: unknown): void {
     default:
       throw new Error(`[dtsim] cannot pack a ${typeof v} (model state must be JSON)`);
   }
+}
+
+/**
+ * Makes `dst` a deep copy of the JSON value `src`, reusing `dst`'s arrays and objects where the kinds match,
+ * and returns the copy (a new value where they do not). `dst` must not be shared with anything still in use.
+ */
+export function assignJson<T>(dst: unknown, src: T): T {
+  if (typeof src !== 'object' || src === null) return src;
+  if (Array.isArray(src)) {
+    if (!Array.isArray(dst)) return cloneJson(src);
+    if (dst.length !== src.length) dst.length = src.length;
+    for (let i = 0; i < src.length; i++) {
+      const x: unknown = src[i];
+      dst[i] = typeof x === 'object' && x !== null ? assignJson(dst[i], x) : x;
+    }
+    return dst as T;
+  }
+  if (typeof dst !== 'object' || dst === null || Array.isArray(dst)) return cloneJson(src);
+  const d = dst as Record<string, unknown>;
+  const sr = src as Record<string, unknown>;
+  for (const k in d) if (!hasOwn.call(sr, k)) delete d[k];
+  for (const k in sr) {
+    const x = sr[k];
+    d[k] = typeof x === 'object' && x !== null ? assignJson(d[k], x) : x;
+  }
+  return d as T;
 }
 
 /**
