@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { pta } from './index.ts';
-import { INV_VMID, ptaFlush, ptaOf, ptaRead, REC } from './pta.ts';
+import { INV_PTA_ATTR, INV_VMID, ptaFlush, ptaOf, ptaRead, REC } from './pta.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../machine/state.ts';
 import { bitGet, bitsNew } from '../machine/paged.ts';
@@ -122,6 +122,32 @@ describe('PTA records: pending until flushed, readable after', () => {
     expect(bit(s, 1)).toBe(false);
     expect(ptaOf(s).ready).toEqual([1, 3, 0, 0]);
     expect(ptaOf(s).misattributed).toBe(0);
+  });
+});
+
+describe('PTA per-CPU reads into the dirty ring', () => {
+  it('vcpu_put reads the CPU\'s records into the ring of the vCPU that ran there, so a migrated vCPU keeps its records', () => {
+    const s = structuredClone(pta.init(pta.design({ consumer: 'ring' }, []), CONFIG));
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    runVcpu(s, 0, 0);
+    ptaOf(s).enabled = true;
+    ptaOf(s).vmid = s.vmid;
+    ptaOf(s).pend.push(3, 3, 0, 0);
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'vcpu/put', vcpu: 0 });
+    expect(ptaOf(s).pend).toEqual([]);
+    expect(ptaOf(s).ready).toEqual([]);
+    expect(ptaOf(s).misattributed).toBe(0);
+    const ring = (s.ext['ring'] as unknown as { rings: { dirty: number }[] }).rings;
+    expect(ring[0]!.dirty).toBeGreaterThan(0);
+    expect(ring[1]!.dirty).toBe(0);
+  });
+  it('a read attributing a CPU\'s record to another vCPU is caught by INV-PTA-ATTR', () => {
+    const s = start();
+    enabled(s);
+    ptaOf(s).ready.push(3, 3, 0, 1); // made by vCPU 1 on PE 0
+    ptaRead(s, 0, 0); // read for vCPU 0, now loaded on PE 0
+    expect(INV_PTA_ATTR.check(s)?.invariant).toBe('INV-PTA-ATTR');
   });
 });
 
