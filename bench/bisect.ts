@@ -8,13 +8,16 @@
  * event), the reducer alone (no checks), `bisect` (checkpoint pass + binary search + stepwise interval) and
  * `bisect --stepwise`. Prints figures and ratios; asserts nothing.
  *
- * Options: --events N (default 1000000), --bug K (default missing-tlbi), --seed S.
+ * Options: --events N (default 1000000), --bug K (default missing-tlbi), --seed S, --out FILE (also save the trace,
+ * to time the CLI end to end: `time node bin/dtsim.js bisect FILE`).
  */
 import { performance } from 'node:perf_hooks';
 import { setAutoFreeze } from 'immer';
 import { replay, replayFrom, simulate } from '../src/core/engine.ts';
 import { bisect, defaultStride } from '../src/workflow/bisect.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
+import { writeFileSync } from 'node:fs';
+import { makeTrace, serializeTrace, type Trace } from '../src/trace/format.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 
 function arg(name: string, dflt: string): string {
@@ -78,6 +81,12 @@ console.log(`full replay, checks after every event : ${tFull.toFixed(2)} s  (${f
 console.log(`reducer only (no checks)              : ${tReducer.toFixed(2)} s`);
 console.log(`bisect (binary over checkpoints)      : ${tBisect.toFixed(2)} s  (${idx(b)})  ratio to full replay ${(tBisect / tFull).toFixed(3)}`);
 console.log(`bisect --stepwise                     : ${tStep.toFixed(2)} s  (${idx(bs)})  ratio to full replay ${(tStep / tFull).toFixed(3)}`);
+const out = arg('out', '');
+if (out && full.status === 'violated') {
+  writeFileSync(out, serializeTrace(makeTrace({ design, config: config as unknown as Trace['config'], seed: null, choices: null, events,
+    note: `bench/bisect.ts --events ${N} --bug ${BUG} --seed ${SEED}`, expect: { status: 'violated', eventIndex: full.eventIndex, invariant: full.invariant } })));
+  console.log(`trace saved: ${out}`);
+}
 if (b.status !== 'violated' || full.status !== 'violated' || b.eventIndex !== full.eventIndex || bs.status !== 'violated' || bs.eventIndex !== full.eventIndex) {
   console.log('MISMATCH between bisect and the full replay');
   process.exitCode = 1;

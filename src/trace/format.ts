@@ -148,13 +148,27 @@ const MAX_DEPTH = 32;
 
 /** Path of the first value nested deeper than `max` levels (iterative: deep input cannot overflow the stack). */
 function tooDeep(root: unknown, max: number): (string | number)[] | null {
-  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: root, path: [] }];
+  // Only objects and arrays are visited; each remembers its parent and key, so a path is built only when needed.
+  const vals: unknown[] = [root];
+  const depth: number[] = [0];
+  const parent: number[] = [-1];
+  const key: (string | number)[] = [''];
+  const stack: number[] = [0];
   while (stack.length > 0) {
-    const { v, path } = stack.pop() as { v: unknown; path: (string | number)[] };
-    if (v === null || typeof v !== 'object') continue;
-    if (path.length >= max) return path;
-    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push({ v: v[i], path: [...path, i] });
-    else for (const k of Object.keys(v)) stack.push({ v: (v as Record<string, unknown>)[k], path: [...path, k] });
+    const i = stack.pop() as number;
+    const v = vals[i];
+    const d = depth[i] as number;
+    if (d >= max) {
+      const path: (string | number)[] = [];
+      for (let j = i; j > 0; j = parent[j] as number) path.push(key[j] as string | number);
+      return path.reverse();
+    }
+    const visit = (x: unknown, k: string | number): void => {
+      if (x === null || typeof x !== 'object') return;
+      vals.push(x); depth.push(d + 1); parent.push(i); key.push(k); stack.push(vals.length - 1);
+    };
+    if (Array.isArray(v)) for (let k = 0; k < v.length; k++) visit(v[k], k);
+    else for (const k of Object.keys(v as object)) visit((v as Record<string, unknown>)[k], k);
   }
   return null;
 }
