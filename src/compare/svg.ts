@@ -28,7 +28,7 @@ export function curvesSvg(title: string, curves: readonly { name: string; points
   const py = (y: number): number => H - B - (y / yMax) * (H - T - B);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">`);
-  out.push(`<text x="${W / 2 - R / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`);
+  out.push(`<text x="8" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
   for (let i = 0; i <= 5; i++) {
     const xv = (xMax * i) / 5; const yv = (yMax * i) / 5;
     out.push(`<line x1="${px(xv)}" y1="${T}" x2="${px(xv)}" y2="${H - B}" stroke="#eee"/>`);
