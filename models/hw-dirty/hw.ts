@@ -151,7 +151,10 @@ export function hwDirtyPossible(s: MachineState, vcpu: number, gfn: number): boo
   return isWritableClean(leafOf(s.s2, gfn));
 }
 
-/** Aging candidates: a writable-clean page descriptor with AF set in a logging slot (the state that races HW). */
+/**
+ * Aging candidates. Guess: aging is modelled only where it can race a hardware update (a writable-clean page
+ * descriptor with AF set, in a logging slot); elsewhere it changes nothing dirty tracking depends on.
+ */
 function ageable(s: MachineState, gfn: number): boolean {
   const si = slotOf(s, gfn);
   if (si < 0 || !s.slots[si]!.logging) return false;
@@ -217,7 +220,8 @@ export function hwApply(s: MachineState, e: MachineEvent, p: HwProducer): boolea
       const si = slotOf(s, e.gfn);
       const logging = s.slots[si]!.logging;
       let d = D_VALID | D_AF;
-      // user_mem_abort: with logging a read fault never maps writable; a zero-page backing is read-only.
+      // user_mem_abort: with logging a read fault never maps writable; a zero-page backing is read-only. Guess:
+      // without logging it maps writable when the host page is (populated), as the upstream fault path does.
       if (!logging && bitGet(hwOf(s).pop, e.gfn)) d |= D_W;
       // F8 (PTA RFC patch 8): with hardware logging, DBM is set regardless of `writable`.
       if (s.bug['dbm-on-readonly'] && p.dbmOnFault(s, si)) d |= D_DBM;
