@@ -148,6 +148,7 @@ const MAX_DEPTH = 32;
 
 /** Path of the first value nested deeper than `max` levels (iterative: deep input cannot overflow the stack). */
 function tooDeep(root: unknown, max: number): (string | number)[] | null {
+  if (root === null || typeof root !== 'object') return null;
   // Only objects and arrays are visited; each remembers its parent and key, so a path is built only when needed.
   const vals: unknown[] = [root];
   const depth: number[] = [0];
