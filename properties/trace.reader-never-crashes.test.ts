@@ -140,6 +140,7 @@ describe(`trace reader never crashes (seed ${SEED})`, () => {
         { name: 'newer-version', text: good.replace(/"formatVersion": \d+/, `"formatVersion": ${TRACE_VERSION + 1}`), field: /:\d+: formatVersion: version \d+ is newer/ },
         { name: 'deep-nesting', text: good.replace(/"note": "[^"]*"/, `"note": ${JSON.stringify(deep(5000, 1))}`), field: /: / },
         { name: 'not-an-object', text: '[1,2,3]\n', field: /:1: a trace must be a JSON object/ },
+        { name: 'null', text: 'null\n', field: /:1: a trace must be a JSON object/ },
         { name: 'empty', text: '', field: /:1: not valid JSON/ },
       ];
       for (const c of cases) {
