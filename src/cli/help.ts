@@ -86,12 +86,13 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
 `,
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
-                     [--symmetry] [--encoding auto|generic] [--out FILE] [--json]
+                     [--symmetry] [--encoding auto|generic] [--out FILE [--force]] [--json]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
   encoding (the model's pack hook, or the generic JSON encoding); the collision probability n^2/2^65 is printed.
   Every invariant is checked in every distinct state; the first violation found is a shortest counterexample,
-  saved as a trace (--out, default out/explore/) that 'dtsim replay' reproduces exactly.
+  saved as a trace (--out FILE, never overwritten without --force; default a new file in out/explore/) that
+  'dtsim replay' reproduces exactly.
   Default configuration (small): 1 vCPU, 1 PE, one 3-page memslot, a 1-entry TLB, 1 pre-copy round, the ITS
   save writing the last page, stolen time on; a knob's own configuration is merged over it, then the flags.
   --pages N makes one N-page memslot (store/ITS pages outside it are dropped). --symmetry merges states that

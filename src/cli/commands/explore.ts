@@ -2,6 +2,7 @@
  * `dtsim explore`: bounded exhaustive exploration of one design (breadth-first, deduplicated by a canonical
  * 64-bit fingerprint), with a shortest counterexample saved as a trace that `dtsim replay` reproduces.
  */
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { explore, type ExploreResult } from '../../explore/bfs.ts';
@@ -96,6 +97,10 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const enc = (v['encoding'] as string | undefined) ?? 'auto';
   if (enc !== 'auto' && enc !== 'generic') throw new UsageError(`--encoding: expected 'auto' or 'generic', got '${enc}'`);
   const json = v['json'] === true;
+  const outFlag = v['out'] as string | undefined;
+  if (outFlag && existsSync(outFlag) && v['force'] !== true) {
+    throw new UsageError(`--out: ${outFlag} exists; pass --force to replace it (traces are evidence: dtsim never overwrites one silently)`);
+  }
   const tty = !json && process.stderr.isTTY === true;
   const { model, design, config } = d;
   if (!json) {
@@ -126,8 +131,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices: cx.choices, events: cx.events,
       note: `shortest counterexample found by: ${cmd}`,
       expect: { status: 'violated', eventIndex: cx.eventIndex, invariant: cx.invariant } });
-    const out = v['out'] as string | undefined;
-    file = out ?? freshPath('out/explore', `${model.id}${design.bugs.map((b) => `-${b}`).join('')}-${cx.invariant}`);
+    file = outFlag ?? freshPath('out/explore', `${model.id}${design.bugs.map((b) => `-${b}`).join('')}-${cx.invariant}`);
     writeAtomic(file, serializeTrace(trace));
   }
   if (json) {
