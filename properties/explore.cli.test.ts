@@ -1,0 +1,65 @@
+/**
+ * Goal: `dtsim explore` and `dtsim compare` keep their command-line contract: exit 1 with a saved shortest
+ * counterexample that `dtsim replay` reproduces (exit 0), exit 0 with `exhausted` for a correct design, exit 2
+ * with one line on bad input, never overwriting a trace; compare writes a self-contained page.
+ * Method: the real CLI (`node bin/dtsim.js`) on small configurations.
+ */
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { SEED } from './support/seed.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const dtsim = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/dtsim.js'), ...args], { encoding: 'utf8' });
+
+describe(`explore and compare CLI (seed ${SEED})`, () => {
+  it('explore: violation -> exit 1, trace saved, replay reproduces it; correct design -> exit 0 exhausted; bad input -> 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-explore-'));
+    try {
+      const file = join(dir, 'cx.json');
+      const r = dtsim('explore', '--model', 'dirty-bitmap', '--bug', 'host-write-unmarked', '--json', '--out', file);
+      expect(r.status, r.stderr).toBe(1);
+      const j = JSON.parse(r.stdout) as { status: string; violation: { invariant: string; events: number }; trace: string };
+      expect(j.status).toBe('violated');
+      expect(j.violation.invariant).toBe('INV-NOLOSS');
+      expect(j.trace).toBe(file);
+      const rp = dtsim('replay', file, '--json');
+      expect(rp.status, rp.stdout + rp.stderr).toBe(0);
+      expect(JSON.parse(rp.stdout)).toMatchObject({ status: 'violated', invariant: 'INV-NOLOSS', eventIndex: j.violation.events - 1, matchesExpect: true });
+      const again = dtsim('explore', '--model', 'dirty-bitmap', '--bug', 'host-write-unmarked', '--out', file);
+      expect(again.status).toBe(2);
+      expect(again.stderr).toMatch(/exists; pass --force/);
+      const ok = dtsim('explore', '--model', 'dirty-bitmap', '--pages', '2', '--depth', '200', '--json');
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'exhausted', complete: true, violation: null });
+      for (const bad of [['--model', 'nope'], ['--model', 'dirty-bitmap', '--depth', 'x'], ['--model', 'dirty-bitmap', '--bug', 'nope']]) {
+        const b = dtsim('explore', ...bad);
+        expect(b.status).toBe(2);
+        expect(b.stderr.trim().split('\n')).toHaveLength(1);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('compare: tables for each design and one self-contained HTML page', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-compare-'));
+    try {
+      const html = join(dir, 'c.html');
+      const r = dtsim('compare', '--model', 'dirty-bitmap,dirty-ring', '--pages', '64', '--vcpus', '1', '--runs', '1', '--events', '120',
+        '--seed', 'cli', '--html', html);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('dirty-bitmap (');
+      expect(r.stdout).toContain('dirty-ring (');
+      expect(r.stdout).toContain('harvest work');
+      expect(existsSync(html)).toBe(true);
+      const page = readFileSync(html, 'utf8');
+      expect(page).toContain('<svg');
+      expect(page).not.toMatch(/<script|src=|href=/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
