@@ -84,6 +84,15 @@ describe('dirty bitmap on the machine', () => {
     expect(leafOf(s2.s2, 5) & D_W).toBe(0);
     expect(s2.vmm.toCopyCount).toBe(2);
   });
+  it('precision: reports of written pages are justified; INITIALLY_SET reports of unwritten pages are not', () => {
+    const s = run({}, [...start, ...copyAll, ...store(5), ...store(9), { type: 'kvm/dirtyLogHarvested', slot: 0 }, { type: 'kvm/ioctlReturned', slot: 0 }]);
+    expect([s.stats.reports, s.stats.unjustified]).toEqual([2, 0]);
+    const words: MachineEvent[] = [0, 1].map((w) => ({ type: 'kvm/dirtyLogCleared', slot: 0, firstPage: w * 64, numPages: w ? 3 : 64,
+      pages: Array.from({ length: w ? 3 : 64 }, (_, i) => w * 64 + i) }) as MachineEvent);
+    const t = run({ manualProtect: true, initiallySet: true }, [...start, ...store(5), { type: 'kvm/dirtyLogFetched', slot: 0 },
+      words[0]!, { type: 'kvm/ioctlReturned', slot: 0 }, words[1]!, { type: 'kvm/ioctlReturned', slot: 0 }]);
+    expect([t.stats.reports, t.stats.unjustified]).toEqual([67, 66]);
+  });
   it('INITIALLY_SET: every bit starts set and nothing is write-protected at enable', () => {
     const s = run({ manualProtect: true, initiallySet: true }, [...start]);
     for (let o = 0; o < 67; o++) expect(bitGet(s.slots[0]!.bitmap!, o)).toBe(true);

@@ -12,7 +12,7 @@
  * `eager-split-off-by-one` (B8, negative control). TLB-flush knobs are applied at ioctl return (machine.ts).
  */
 import { bitClear, bitGet, bitSet, pget } from '../machine/paged.ts';
-import { eagerSplit, flushSlotTlb, writeProtectRange } from '../machine/kvm.ts';
+import { consumeReport, eagerSplit, flushSlotTlb, writeProtectRange } from '../machine/kvm.ts';
 import type { Ioctl, MachineState } from '../machine/state.ts';
 import { mechanismsOf } from '../machine/registry.ts';
 
@@ -92,6 +92,7 @@ export function getDirtyLogProtect(s: MachineState, slot: number): void {
     for (const o of offs) {
       io.deliver.push(sl.base + o);
       io.rearmed.push(sl.base + o);
+      consumeReport(s, sl.base + o);
     }
     io.flush = true;
     rearmWord(s, slot, offs);
@@ -107,6 +108,7 @@ export function lateSnapshot(s: MachineState, io: Ioctl): void {
     if (bitGet(bm, o)) {
       bitClear(bm, o);
       io.deliver.push(sl.base + o);
+      consumeReport(s, sl.base + o);
     }
   }
   io.snapshotPending = false;
@@ -166,6 +168,7 @@ export function clearDirtyLog(s: MachineState, slot: number, first: number, num:
       if (bitGet(bm, o)) {
         bitClear(bm, o);
         wasSet.push(o);
+        consumeReport(s, sl.base + o);
       }
     }
     if (wasSet.length === 0) continue;

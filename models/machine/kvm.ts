@@ -3,7 +3,7 @@
  * mark_page_dirty_in_slot, range write-protect, eager split, TLB flushes. Used by the fault path and by every
  * re-arming ioctl. All functions mutate a draft (or a private mutable copy) in place.
  */
-import { bitSet } from './paged.ts';
+import { bitClear, bitClearRange, bitGet, bitSet } from './paged.ts';
 import {
   BLOCK_PAGES, D_BLOCK, D_VALID, D_W, l2EntryOf, setL2, splitBlock, type L3Table,
 } from './pagetable.ts';
@@ -21,6 +21,8 @@ export function markPageDirty(s: MachineState, gfn: number, vcpu: number): void 
   if (si < 0) return;
   const slot = s.slots[si]!;
   if (!slot.logging) return;
+  // Precision: this mark generates a report; it is justified if the page was written since its last re-arm.
+  if (bitGet(s.oracle.touched, gfn)) bitSet(s.oracle.justified, gfn);
   for (const m of mechanismsOf(s)) if (m.mark && m.mark(s, si, gfn, vcpu)) return;
   if (slot.bitmap) bitSet(slot.bitmap, gfn - slot.base);
   else s.stats['droppedMarks'] = (s.stats['droppedMarks'] ?? 0) + 1;
@@ -31,6 +33,7 @@ export function markPageDirty(s: MachineState, gfn: number, vcpu: number): void 
  * overlapping the range is write-protected whole). Returns the number of descriptors that changed.
  */
 export function writeProtectRange(s: MachineState, start: number, end: number): number {
+  rearmPrecision(s, start, end);
   let changed = 0;
   let g = start;
   while (g < end) {
@@ -59,6 +62,28 @@ export function writeProtectRange(s: MachineState, start: number, end: number): 
 function l3Draft(s: MachineState, g: number): L3Table {
   const t2 = s.s2[g >>> 18]!;
   return t2[(g >>> 9) & 511] as L3Table;
+}
+
+/**
+ * A dirty record of `g` is consumed by KVM for userspace (bitmap bit snapshot-and-cleared by GET, or
+ * fetch_andnot by CLEAR): one report, unjustified if no mark since the record was last consumed happened while
+ * the page was written since its re-arm (kvm reference section 7, precision P1).
+ */
+export function consumeReport(s: MachineState, g: number): void {
+  s.stats.reports++;
+  if (!bitGet(s.oracle.justified, g)) s.stats.unjustified++;
+  bitClear(s.oracle.justified, g);
+}
+
+/**
+ * Precision bookkeeping at a re-arm of [start, end): the pages are clean again for the precision metric, except
+ * those with a store in flight (issued, faulting, or mapped and not yet marked), which will justify a report.
+ */
+export function rearmPrecision(s: MachineState, start: number, end: number): void {
+  bitClearRange(s.oracle.touched, start, end);
+  for (const v of s.vcpus) {
+    for (const g of [v.store, v.fault, v.mark]) if (g >= start && g < end) bitSet(s.oracle.touched, g);
+  }
 }
 
 /**

@@ -7,7 +7,7 @@
  * then TLB flush and return), so stores through stale TLB entries can land inside the ioctl.
  */
 import { assertNever } from '../../src/core/assert.ts';
-import { bitClear, bitClearRange, bitGet, bitNext, bitSet, bitSetRange, pget } from './paged.ts';
+import { bitClear, bitGet, bitNext, bitSet, bitSetRange, pget } from './paged.ts';
 import {
   BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf, setL2, setPage,
 } from './pagetable.ts';
@@ -15,7 +15,7 @@ import {
   REQ_STEAL, slotOf, stealPageOf, type MachineConfig, type MachineState, type Vcpu,
 } from './state.ts';
 import { tlbFind, tlbPack, tlbWritable, T_BLOCK, T_DBM, T_W } from './tlb.ts';
-import { eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange } from './kvm.ts';
+import { consumeReport, eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange } from './kvm.ts';
 import { mechanismsOf } from './registry.ts';
 import type { MachineEvent } from './model-events.ts';
 import {
@@ -129,12 +129,13 @@ function collector(s: MachineState): ((s: MachineState) => MachineEvent | null) 
   return bitmapCollectStep;
 }
 
-/** Hands reported pages to the VMM's copy set, counting reports and unjustified reports (precision). */
-export function deliver(s: MachineState, pages: readonly number[]): void {
+/**
+ * Hands reported pages to the VMM's copy set. Unless the records were already counted when KVM consumed them
+ * (`counted`: the bitmap paths), each page counts as one report for the precision metric.
+ */
+export function deliver(s: MachineState, pages: readonly number[], counted = false): void {
   for (const g of pages) {
-    s.stats.reports++;
-    if (!bitGet(s.oracle.touched, g)) s.stats.unjustified++;
-    bitClear(s.oracle.touched, g);
+    if (!counted) consumeReport(s, g);
     addToCopy(s, g);
   }
 }
@@ -562,7 +563,6 @@ function loggingEnabled(s: MachineState, slot: number): void {
     // The VMM's bulk first pass: every page of the slot is to be copied.
     vm.toCopyCount += bitSetRange(vm.toCopy, sl.base, sl.base + sl.npages);
     if (sl.base < vm.copyCursor) vm.copyCursor = sl.base;
-    bitClearRange(s.oracle.touched, sl.base, sl.base + sl.npages);
   }
   vm.slotsEnabled++;
   if (vm.phase === 'idle') vm.phase = 'precopy';
@@ -580,7 +580,7 @@ function ioctlReturned(s: MachineState): void {
     else if (io.kind === 'reset') flushAllTlb(s); // KVM_RESET_DIRTY_RINGS: kvm_flush_remote_tlbs (whole VM)
     else flushSlotTlb(s, io.slot);
   }
-  deliver(s, io.deliver);
+  deliver(s, io.deliver, io.kind === 'get' || io.kind === 'clear');
   s.audit = { kind: io.kind, slot: io.slot, rearmed: io.rearmed, clearExpected: null, clearActual: null, clearErrno: 0 };
   vm.ioctl = null;
   collectionStepDone(s, io.kind === 'get');

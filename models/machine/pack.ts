@@ -5,7 +5,7 @@
  * What the encoding leaves out, and why that is sound (two states with the same encoding have the same enabled
  * events, the same invariant verdicts and successors with the same encoding):
  * - `design`, `config`, `mechKey`, `bug`, `totalPages`: static, equal in every state of one exploration.
- * - `stats` and `oracle.touched`: write-only counters for metrics (precision); no precondition, reducer branch
+ * - `stats`, `oracle.touched` and `oracle.justified`: write-only counters for metrics (precision); no precondition, reducer branch
  *   or invariant reads them.
  * - guest memory versions: only `mem[g] === copied[g]` is ever read (INV-NOLOSS, INV-FINAL), and a retired
  *   write always makes them differ (copied <= mem) while a copy makes them equal, so one bit per page is a
@@ -34,7 +34,7 @@ const KEYS = {
   slot: 'base,bitmap,id,logging,npages',
   vmm: 'collectSlot,fetched,fetchedCount,finalCollect,ioctl,itsSaved,phase,round,slotsEnabled,toCopy,toCopyCount',
   ioctl: 'deliver,flush,kind,rearmed,slot,snapshotPending',
-  oracle: 'copied,mem,touched',
+  oracle: 'copied,justified,mem,touched',
   audit: 'clearActual,clearErrno,clearExpected,kind,rearmed,slot',
 } as const;
 
@@ -119,7 +119,8 @@ export function cloneMachine(s: MachineState): MachineState {
     vmm: { ...vm, toCopy: copyPaged(vm.toCopy), fetched: copyPaged(vm.fetched),
       ioctl: io ? { kind: io.kind, slot: io.slot, deliver: io.deliver.slice(), rearmed: io.rearmed.slice(), flush: io.flush,
         snapshotPending: io.snapshotPending } : null },
-    oracle: { mem: copyPaged(s.oracle.mem), copied: copyPaged(s.oracle.copied), touched: copyPaged(s.oracle.touched) },
+    oracle: { mem: copyPaged(s.oracle.mem), copied: copyPaged(s.oracle.copied), touched: copyPaged(s.oracle.touched),
+      justified: copyPaged(s.oracle.justified) },
     audit: a ? { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,
       clearActual: a.clearActual?.slice() ?? null, clearErrno: a.clearErrno } : null,
     stats: { ...s.stats },
@@ -221,6 +222,7 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   o.mem = copyPagedInto(o.mem, s.oracle.mem);
   o.copied = copyPagedInto(o.copied, s.oracle.copied);
   o.touched = copyPagedInto(o.touched, s.oracle.touched);
+  o.justified = copyPagedInto(o.justified, s.oracle.justified);
   const a = s.audit;
   w.audit = a ? { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,
     clearActual: a.clearActual?.slice() ?? null, clearErrno: a.clearErrno } : null;

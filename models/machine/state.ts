@@ -118,8 +118,13 @@ export interface Oracle {
   mem: Paged;
   /** Version the VMM sent for each page (-1: never copied). */
   copied: Paged;
-  /** Pages written (store issued or host write) since the VMM was last handed them: for precision metrics. */
+  /**
+   * Precision (measured, not asserted): pages written (store issued, or host write) since KVM last re-armed them
+   * (the oracle sets the bit; the machine clears it at re-arm unless a store to the page is in flight) ...
+   */
   touched: Bits;
+  /** ... and pages marked dirty by KVM at a time they were `touched` (a justified report), since last handed to the VMM. */
+  justified: Bits;
 }
 
 /** The record a returning re-arming ioctl leaves for one event, for INV-FLUSH and INV-CLEAR-EXACT. */
@@ -280,7 +285,7 @@ export function initMachine(design: Design, config: MachineConfig): MachineState
     s2, pes, vcpus,
     vmm: { phase: 'idle', round: 0, collectSlot: 0, slotsEnabled: 0, toCopy: bitsNew(total, false), toCopyCount: 0, copyCursor: 0,
       fetched: bitsNew(total, false), fetchedCount: 0, finalCollect: false, itsSaved: 0, ioctl: null },
-    oracle: { mem: pagedNew(total, 0), copied: pagedNew(total, -1), touched: bitsNew(total, false) },
+    oracle: { mem: pagedNew(total, 0), copied: pagedNew(total, -1), touched: bitsNew(total, false), justified: bitsNew(total, false) },
     audit: null,
     stats: { events: 0, stores: 0, writeFaults: 0, reports: 0, unjustified: 0, tlbi: 0, collections: 0 },
     ext: {},

@@ -128,7 +128,10 @@ export function runItem<S, E extends EventBase, C>(item: CampaignItem<S, E, C>, 
 
 /** Derived rates (recomputed after merging). */
 export function finishRates(r: { [k: string]: number }): void {
-  r['unjustifiedRate'] = r['reports'] ? (r['unjustified'] ?? 0) / r['reports'] : 0;
+  // Ring designs report precision per harvested entry, by the cause of its push (a duplicate entry of one write
+  // is a duplicate, not an unjustified report); other designs per page handed to the VMM.
+  r['unjustifiedRate'] = r['ringHarvested'] ? (r['ringUnjustified'] ?? 0) / r['ringHarvested']
+    : r['reports'] ? (r['unjustified'] ?? 0) / r['reports'] : 0;
   r['duplicateRate'] = r['ringEntries'] ? (r['ringDuplicates'] ?? 0) / r['ringEntries'] : 0;
 }
 
