@@ -254,33 +254,30 @@ export function cloneJson<T>(v: T): T {
 }
 
 /**
- * An open-addressing set of 64-bit hashes (two Int32 lanes, linear probing, load <= 1/2). About 16 bytes per
- * distinct state at the worst load; no per-entry objects.
+ * An open-addressing set of 64-bit hashes: both 32-bit lanes side by side in one Int32Array (one cache line per
+ * probe), linear probing, load <= 1/2. About 16 bytes per distinct state at the worst load; no per-entry objects.
  */
 export class HashSet64 {
-  private lo: Int32Array;
-  private hi: Int32Array;
+  private t: Int32Array;
   private mask: number;
   size = 0;
 
   constructor(capacityLog2 = 16) {
-    this.lo = new Int32Array(1 << capacityLog2);
-    this.hi = new Int32Array(1 << capacityLog2);
+    this.t = new Int32Array(2 << capacityLog2);
     this.mask = (1 << capacityLog2) - 1;
   }
 
   /** Adds (h1, h2); returns true if it was not there. The pair (0, 0) is stored as (0, 1). */
   add(h1: number, h2: number): boolean {
     if (h1 === 0 && h2 === 0) h2 = 1;
-    if ((this.size + 1) * 2 > this.lo.length) this.grow();
-    const lo = this.lo;
-    const hi = this.hi;
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    const t = this.t;
     let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & this.mask;
     for (;;) {
-      const a = lo[i] as number;
-      const b = hi[i] as number;
+      const a = t[2 * i] as number;
+      const b = t[2 * i + 1] as number;
       if (a === 0 && b === 0) {
-        lo[i] = h1; hi[i] = h2; this.size++;
+        t[2 * i] = h1; t[2 * i + 1] = h2; this.size++;
         return true;
       }
       if (a === h1 && b === h2) return false;
@@ -289,23 +286,21 @@ export class HashSet64 {
   }
 
   private grow(): void {
-    const olo = this.lo;
-    const ohi = this.hi;
-    const cap = olo.length * 2;
-    this.lo = new Int32Array(cap);
-    this.hi = new Int32Array(cap);
+    const old = this.t;
+    const cap = (this.mask + 1) * 2;
+    this.t = new Int32Array(2 * cap);
     this.mask = cap - 1;
     this.size = 0;
-    for (let i = 0; i < olo.length; i++) {
-      const a = olo[i] as number;
-      const b = ohi[i] as number;
+    for (let i = 0; i < old.length; i += 2) {
+      const a = old[i] as number;
+      const b = old[i + 1] as number;
       if (a !== 0 || b !== 0) this.add(a, b);
     }
   }
 
   /** Bytes held by the table. */
   bytes(): number {
-    return this.lo.byteLength + this.hi.byteLength;
+    return this.t.byteLength;
   }
 }
 
