@@ -46,9 +46,10 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   shrink: `Usage: dtsim shrink FILE --out FILE2 [--max-tests N] [--json]
   Minimises a failing trace: drops events after the violation, shrinks the choice sequence (re-generating the
   events), tries smaller machines (fewer vCPUs and PEs, renumbering the rest; fewer memslot pages, ITS pages,
-  rounds, TLB entries) and runs delta debugging on the event list. Every candidate is replayed (events must
-  stay enabled) and must violate the same invariant; the result is never longer than the input. At most N replays (default 20000). FILE2 is written
-  atomically with an expect block naming its violating event. Exit 0 when saved; 2 if FILE does not fail.
+  rounds, TLB entries) and runs delta debugging on the event list. Every candidate is replayed (events must stay
+  enabled) and must violate the same invariant; the result is never longer than the input. At most N replays
+  (default 20000). FILE2 is written atomically with an expect block naming its violating event. Exit 0 when
+  saved; 2 if FILE does not fail.
 `,
   show: `Usage: dtsim show FILE [--from A] [--to B] [--width N] [--html OUT] [--perfetto OUT] [--max-states N]
   Replays the trace and prints a timeline with one column per vCPU, per PE, for the VMM and the host, the
