@@ -8,6 +8,7 @@ import { changeLine, type Change, type Section, type StateView } from '../workfl
 import { D_AF, D_BLOCK, D_DBM, D_LOCKED, D_VALID, D_W, BLOCK_PAGES } from '../../models/machine/pagetable.ts';
 import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_DBM, T_W } from '../../models/machine/tlb.ts';
 import { bitGet, CHUNK, CHUNK_SHIFT } from '../../models/machine/paged.ts';
+import { entryGfn, entryLevel, entryValid } from '../../models/hdbss/hdbss.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineConfig, type MachineState } from '../../models/machine/state.ts';
 
 const MAX_LINES = 256;
@@ -83,6 +84,40 @@ function wordBitDiff(before: JsonValue | undefined, after: JsonValue | undefined
   return { set, cleared };
 }
 
+/** A dirty ring as the dirty-ring mechanism stores it (structure of arrays), recognised by shape. */
+interface RingJson { dirty: number; reset: number; fetch: number; flags: number[]; slot: number[]; offLo: number[]; offHi: number[] }
+
+function asRing(v: unknown): RingJson | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Record<string, unknown>;
+  const arr = (k: string): boolean => Array.isArray(r[k]);
+  return typeof r['dirty'] === 'number' && typeof r['reset'] === 'number' && arr('flags') && arr('slot') && arr('offLo') && arr('offHi')
+    ? (v as RingJson) : null;
+}
+
+function ringsOf(s: MachineState): RingJson[] {
+  const e = s.ext['ring'] as { rings?: unknown } | undefined;
+  if (!e || !Array.isArray(e.rings)) return [];
+  return e.rings.map(asRing).filter((r): r is RingJson => r !== null);
+}
+
+/** `DIRTY slot 0 offset 7` for ring entry `j` (KVM_DIRTY_GFN_F_DIRTY = 1, _RESET = 2). */
+function ringEntry(r: RingJson, j: number): string {
+  const f = r.flags[j] ?? 0;
+  const fl = [f & 1 ? 'DIRTY' : '', f & 2 ? 'RESET' : '', f & ~3 ? `0x${(f & ~3).toString(16)}` : ''].filter(Boolean).join('|') || 'empty';
+  const off = (r.offHi[j] ?? 0) * 2 ** 32 + ((r.offLo[j] ?? 0) >>> 0);
+  return `${fl} slot ${r.slot[j] ?? 0} offset ${off}`;
+}
+
+function hdbssBuffers(s: MachineState): number[][] | null {
+  const h = s.ext['hdbss'] as { buf?: unknown } | undefined;
+  return h && Array.isArray(h.buf) && h.buf.every((b) => Array.isArray(b)) ? (h.buf as number[][]) : null;
+}
+
+function hdbssEntryText(e: number): string {
+  return entryValid(e) ? `gfn ${entryGfn(e)} level ${entryLevel(e)}` : e === 0 ? 'empty' : `invalid 0x${e.toString(16)}`;
+}
+
 function gfnOfS2(segs: readonly (string | number)[]): number | null {
   const [, i1, i2, i3] = segs;
   if (typeof i1 !== 'number' || typeof i2 !== 'number') return null;
@@ -92,6 +127,7 @@ function gfnOfS2(segs: readonly (string | number)[]): number | null {
 function describeChanges(changes: readonly Change[], before: MachineState, after: MachineState): string[] {
   const out: string[] = [];
   const tlbDone = new Set<number>();
+  const ringDone = new Set<string>();
   const bitsAcc = new Map<string, { set: number[]; cleared: number[] }>();
   const addBits = (label: string, d: { set: number[]; cleared: number[] }): void => {
     const acc = bitsAcc.get(label) ?? { set: [], cleared: [] };
@@ -163,6 +199,25 @@ function describeChanges(changes: readonly Change[], before: MachineState, after
       addBits('oracle touched', wordBitDiff(c.before, c.after, ((s[2] << CHUNK_SHIFT) + s[3]) * 32));
       continue;
     }
+    if (top === 'ext' && s[1] === 'ring' && s[2] === 'rings' && typeof s[3] === 'number') {
+      const i = s[3];
+      const rb = asRing((before.ext['ring'] as { rings?: unknown[] } | undefined)?.rings?.[i]);
+      const ra = asRing((after.ext['ring'] as { rings?: unknown[] } | undefined)?.rings?.[i]);
+      const field = s[4];
+      if (rb && ra && (field === 'flags' || field === 'slot' || field === 'offLo' || field === 'offHi') && typeof s[5] === 'number') {
+        const key = `${i}:${s[5]}`;
+        if (!ringDone.has(key)) { ringDone.add(key); out.push(`ring of vcpu${i} entry ${s[5]}: ${ringEntry(rb, s[5])} -> ${ringEntry(ra, s[5])}`); }
+        continue;
+      }
+      if (rb && ra && (field === 'dirty' || field === 'reset' || field === 'fetch') && s.length === 5) {
+        out.push(`ring of vcpu${i} ${field === 'fetch' ? 'fetch' : field}_index: ${String(c.before)} -> ${String(c.after)} (used ${(rb.dirty - rb.reset) >>> 0} -> ${(ra.dirty - ra.reset) >>> 0})`);
+        continue;
+      }
+    }
+    if (top === 'ext' && s[1] === 'hdbss' && s[2] === 'buf' && typeof s[3] === 'number' && typeof s[4] === 'number' && typeof c.before === 'number' && typeof c.after === 'number') {
+      out.push(`HDBSS buffer of vcpu${s[3]} entry ${s[4]}: ${hdbssEntryText(c.before)} -> ${hdbssEntryText(c.after)}`);
+      continue;
+    }
     if (top === 'vcpus' && s[2] === 'requests' && typeof c.before === 'number' && typeof c.after === 'number') {
       out.push(`vcpus[${String(s[1])}].requests: ${reqBits(c.before)} -> ${reqBits(c.after)}`);
       continue;
@@ -230,6 +285,25 @@ function summarize(s: MachineState): Section[] {
   if (dm) dirty.push(`... (${dm} more)`);
   secs.push({ title: 'Oracle: pages whose destination copy is stale', lines: dirty.length ? dirty : ['(none)'] });
   if (s.audit) secs.push({ title: 'Audit (ioctl just returned)', lines: [JSON.stringify(s.audit)] });
+  const rings = ringsOf(s);
+  if (rings.length) {
+    secs.push({
+      title: 'Dirty rings', lines: rings.map((r, i) => {
+        const ents: string[] = [];
+        for (let j = 0; j < r.flags.length; j++) if ((r.flags[j] ?? 0) !== 0) ents.push(`[${j}] ${ringEntry(r, j)}`);
+        return `vcpu${i}: dirty_index ${r.dirty}, reset_index ${r.reset}, fetch ${r.fetch}, used ${(r.dirty - r.reset) >>> 0}/${r.flags.length}; ${ents.length ? ents.join('; ') : 'no entries'}`;
+      }),
+    });
+  }
+  const bufs = hdbssBuffers(s);
+  if (bufs) {
+    secs.push({
+      title: 'HDBSS buffers', lines: bufs.map((b, v) => {
+        const ents = b.map((e, k) => (e !== 0 ? `[${k}] ${hdbssEntryText(e)}` : '')).filter(Boolean);
+        return `vcpu${v}: ${ents.length ? ents.join('; ') : '(empty)'}`;
+      }),
+    });
+  }
   for (const k of Object.keys(s.ext).sort()) {
     const v = s.ext[k] as JsonValue;
     const lines = v !== null && typeof v === 'object' && !Array.isArray(v)
