@@ -29,8 +29,9 @@ const SMALL = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false
  * GET (D -> C, W=0 for those, in flight), GET returns (flush every T), copy p (C -> S=0). Invariant: a stale
  * page is in D or C (or writable: a fault will not happen, but the next GET... kept simple: S -> D|C|W|T).
  */
-function toyBfs(P: number, cap: number): { distinct: number; ms: number } {
+function toyBfs(P: number, cap: number): { distinct: number; ms: number; cpuMs: number } {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const seen = new HashSet64(16);
   const pk = new Packer(4);
   const key = (s: number): boolean => { pk.reset(); pk.num(s); pk.hash(); return seen.add(pk.h1, pk.h2); };
@@ -69,7 +70,13 @@ function toyBfs(P: number, cap: number): { distinct: number; ms: number } {
     frontier = next;
   }
   if (violations < 0) throw new Error('unreachable');
-  return { distinct: seen.size, ms: performance.now() - t0 };
+  return { distinct: seen.size, ms: performance.now() - t0, cpuMs: cpuMsSince(c0) };
+}
+
+/** CPU time (user + system) this process used since `c0`, in ms: the per-core figure on a shared machine. */
+function cpuMsSince(c0: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(c0);
+  return (d.user + d.system) / 1000;
 }
 
 function rate(d: number, ms: number): number {
@@ -80,18 +87,19 @@ const k = (x: number): string => `${(x / 1000).toFixed(1)}k/s`;
 // Warm up the JIT on each path once.
 toyBfs(5, 50_000);
 const toy = toyBfs(5, CAP * 4);
-const toyRate = rate(toy.distinct, toy.ms);
+const toyRate = rate(toy.distinct, toy.cpuMs);
 process.stdout.write(`explore bench (distinct states/s; node ${process.version}; cap ${CAP} distinct states per model)\n`);
-process.stdout.write(`baseline toy packed BFS (5 pages, one-integer state): ${toy.distinct} distinct in ${toy.ms.toFixed(0)} ms = ${k(toyRate)}\n`);
+process.stdout.write('rates are distinct states per CPU-second of this process (per core, whatever the machine load)\n');
+process.stdout.write(`baseline toy packed BFS (5 pages, one-integer state): ${toy.distinct} distinct in ${toy.cpuMs.toFixed(0)} CPU-ms (${toy.ms.toFixed(0)} ms wall) = ${k(toyRate)}\n`);
 process.stdout.write(`${'model'.padEnd(14)} ${'status'.padEnd(11)} ${'distinct'.padStart(9)} ${'generated'.padStart(10)} ${'packed'.padStart(10)} ${'generic'.padStart(10)}  packed/toy  packed/generic\n`);
 for (const m of MODELS) {
   const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL });
   if (!pc.ok) throw new Error(pc.error.message);
   const d = m.design();
   const run = (encoding: 'auto' | 'generic', cap: number): { r: ReturnType<typeof explore>; ms: number } => {
-    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const r = explore(m, d, pc.config, { maxDepth: 10_000, maxStates: cap, encoding });
-    return { r, ms: performance.now() - t0 };
+    return { r, ms: cpuMsSince(c0) };
   };
   run('auto', 20_000);
   const a = run('auto', CAP);
