@@ -13,6 +13,7 @@ import type { MachineEvent } from '../models/machine/model-events.ts';
 import { simulate } from '../src/core/engine.ts';
 import { SEED } from './support/seed.ts';
 import { canonicalJson } from '../src/core/fingerprint.ts';
+import { knobTraces, regressionTraces } from './support/failing-traces.ts';
 
 const json = fc.letrec((tie) => ({
   v: fc.oneof({ depthSize: 'small' }, fc.integer(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 3 }),
@@ -91,5 +92,33 @@ describe(`machine view of real steps (seed ${SEED})`, () => {
     expect(tlbEntry((15 * 256 + 1) * 8 + 1)).toBe('gfn 15 vmid 1 W');
     const sections = machineView.summarize?.(stateAt(events.length)) ?? [];
     expect(sections.map((s) => s.title)).toEqual(expect.arrayContaining(['Stage-2 page table (valid leaves)', 'TLBs', 'vCPUs', 'Dirty bitmap', 'VMM']));
+  });
+});
+
+describe(`machine view of mechanism state (seed ${SEED})`, () => {
+  it('names ring entries pushed and HDBSS entries appended', () => {
+    const seen = { ring: 0, hdbss: 0 };
+    for (const t of [...regressionTraces(), ...knobTraces()]) {
+      if (t.model.id !== 'dirty-ring' && t.model.id !== 'hdbss') continue;
+      let s = t.model.init(t.trace.design, t.trace.config) as MachineState;
+      for (const e of t.trace.events) {
+        const before = structuredClone(s);
+        const o = replayFrom(t.model, s, [e], { path: 'fast', noChecks: true });
+        if (o.status !== 'ok') break;
+        s = o.state as MachineState;
+        const rb = (before.ext['ring'] as { rings?: { dirty: number }[] } | undefined)?.rings ?? [];
+        const ra = (s.ext['ring'] as { rings?: { dirty: number }[] } | undefined)?.rings ?? [];
+        const hb = (before.ext['hdbss'] as { buf?: number[][] } | undefined)?.buf ?? [];
+        const ha = (s.ext['hdbss'] as { buf?: number[][] } | undefined)?.buf ?? [];
+        const pushed = ra.findIndex((r, i) => r.dirty !== rb[i]?.dirty);
+        const appended = ha.findIndex((b, v) => b.some((x, k) => x !== 0 && hb[v]?.[k] === 0));
+        if (pushed < 0 && appended < 0) continue;
+        const text = describeDiff(machineView, before, s).join('\n');
+        if (pushed >= 0) { expect(text).toMatch(new RegExp(`ring of vcpu${pushed} (entry \\d+: .* -> DIRTY|dirty_index)`)); seen.ring++; }
+        if (appended >= 0) { expect(text).toMatch(new RegExp(`HDBSS buffer of vcpu${appended} entry \\d+: empty -> gfn \\d+ level`)); seen.hdbss++; }
+      }
+    }
+    expect(seen.ring).toBeGreaterThan(0);
+    expect(seen.hdbss).toBeGreaterThan(0);
   });
 });
