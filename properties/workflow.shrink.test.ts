@@ -7,11 +7,11 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ddmin, shrink } from '../src/workflow/shrink.ts';
 import { bisect } from '../src/workflow/bisect.ts';
-import { replay } from '../src/core/engine.ts';
+import { replay, replayFrom } from '../src/core/engine.ts';
 import { makeTrace, parseTrace, serializeTrace, type Trace } from '../src/trace/format.ts';
 import { lookupModel } from '../src/cli/registry.ts';
 import { machineConfigCandidates, machineRelabelings } from '../src/cli/machine-view.ts';
-import type { EventBase, JsonValue } from '../src/core/model.ts';
+import type { EventBase, JsonValue, Model } from '../src/core/model.ts';
 import type { MachineConfig } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';
 import { knobTraces, regressionTraces, type FailingTrace } from './support/failing-traces.ts';
@@ -80,6 +80,39 @@ describe(`ddmin (seed ${SEED})`, () => {
       const test = (c: number[]): number[] | null => ([...required].every((x) => c.includes(x)) ? c : null);
       const r = ddmin(items, test, { left: 1_000_000 });
       expect([...r].sort((x, y) => x - y)).toEqual([...required].sort((x, y) => x - y));
+    }), { numRuns: 200 });
+  });
+});
+
+// A toy model: a counter moved by +1/-1 (and a no-op); the invariant breaks when it reaches `goal`.
+interface Toy { x: number }
+type ToyEvent = { readonly type: 'toy/up' } | { readonly type: 'toy/down' } | { readonly type: 'toy/nop' };
+function toy(goal: number): Model<Toy, ToyEvent, null> {
+  return {
+    id: 'toy', version: 1, description: 'toy', bugs: [], defaultOptions: {}, defaultConfig: null,
+    parseConfig: () => ({ ok: true, config: null }), parseOptions: () => ({ ok: true, options: {} }),
+    init: () => ({ x: 0 }), enabled: () => [{ type: 'toy/up' }, { type: 'toy/down' }, { type: 'toy/nop' }],
+    isEnabled: (s, e) => e.type !== 'toy/down' || s.x > 0,
+    apply: (d, e) => { d.x += e.type === 'toy/up' ? 1 : e.type === 'toy/down' ? -1 : 0; },
+    invariants: [{ id: 'TOY-GOAL', description: '', check: (s) => (s.x >= goal ? { invariant: 'TOY-GOAL', message: 'goal', pages: [] } : null) }],
+    parseEvent: (raw) => ({ ok: true, event: raw as ToyEvent }), metrics: () => ({}), isFinal: () => false,
+    describeEvent: (e) => e.type, laneOf: () => 'host', weightOf: () => 1,
+  };
+}
+
+describe(`shrink on a toy model (seed ${SEED})`, () => {
+  it('finds the minimal failing trace (goal x up-steps) from any failing sequence', () => {
+    const ev = fc.constantFrom<ToyEvent>({ type: 'toy/up' }, { type: 'toy/down' }, { type: 'toy/nop' });
+    fc.assert(fc.property(fc.integer({ min: 0, max: 6 }), fc.array(ev, { maxLength: 120 }), (goal, events) => {
+      const m = toy(goal);
+      const design = { model: 'toy', modelVersion: 1, options: {}, bugs: [] };
+      const lin = replayFrom(m, m.init(design, null), events, { checkEvery: 1 });
+      const r = shrink(m, design, null, events, null);
+      if (lin.status !== 'violated') { expect(r.ok).toBe(false); return; }
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.result.events).toEqual(new Array(goal).fill({ type: 'toy/up' }));
+      expect(r.result.eventIndex).toBe(goal - 1);
     }), { numRuns: 200 });
   });
 });

@@ -91,7 +91,7 @@ export function shrink<S, E extends EventBase, C>(
   const run = (cfg: C, evs: readonly E[], inv: string | null): { events: E[]; violation: Violation } | null => {
     tests++;
     const o = replayFrom(model, model.init(design, cfg), evs, { checkEvery: 1, path: 'fast' });
-    if (o.status !== 'violated' || (inv !== null && o.invariant !== inv) || o.eventIndex < 0) return null;
+    if (o.status !== 'violated' || (inv !== null && o.invariant !== inv)) return null;
     return { events: evs.slice(0, o.eventIndex + 1), violation: o.violation };
   };
 
@@ -102,7 +102,8 @@ export function shrink<S, E extends EventBase, C>(
   const runSkipping = (cfg: C, evs: readonly E[], inv: string): { events: E[]; violation: Violation } | null => {
     tests++;
     const s = mutableCopy(model.init(design, cfg));
-    if (checkInvariants(model.invariants, s)) return null;
+    const v0 = checkInvariants(model.invariants, s);
+    if (v0) return v0.invariant === inv ? { events: [], violation: v0 } : null;
     const kept: E[] = [];
     for (const e of evs) {
       if (!model.isEnabled(s, e)) continue;
