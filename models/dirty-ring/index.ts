@@ -58,6 +58,10 @@ export const dirtyRing = makeMachineModel({
   bugs: DIRTY_RING_BUGS,
   invariants: RING_INVARIANTS,
   checkConfig: DEFAULT_CONFIG,
+  situations: [
+    { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', unless: { ringEntries: 256 } },
+    { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', unless: { ringEntries: 256 } },
+  ],
   matrix: [
     {},
     { ringEntries: 4 },

@@ -260,6 +260,9 @@ function resetRings(s: MachineState, signal: number, reflag: boolean): void {
     if (k > 0) R.harv[v] = h.slice(k);
     left -= k;
   }
+  // Coverage: kvm_reset_dirty_gfn calls that coalesced more than one entry into their mask.
+  const coalesced = trace.calls.filter((c) => (c.mask & (c.mask - 1n)) !== 0n).length;
+  if (coalesced > 0) s.stats['ringResetCoalesced'] = (s.stats['ringResetCoalesced'] ?? 0) + coalesced;
   s.stats['ringResets'] = (s.stats['ringResets'] ?? 0) + 1;
   // kvm_flush_remote_tlbs(kvm) iff cleared != 0 (F1 knob: the flush is missing).
   s.vmm.ioctl = { kind: 'reset', slot: 0, deliver: uniqSorted(out), rearmed: R.last.actual.slice(),

@@ -414,6 +414,8 @@ export const hdbssMechanism: Mechanism = {
     if (s.bug['hdbss-no-save-at-put']) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
     const h = hdOf(s);
     const pe = s.vcpus[v]!.pe;
+    // Coverage: a vCPU leaves its PE with undrained entries (drained here, so a move to another PE loses none).
+    if (h.idx[pe]! > 0) s.stats['hdbssPutUndrained'] = (s.stats['hdbssPutUndrained'] ?? 0) + 1;
     drain(s, v);
     h.saved[v] = h.idx[pe]!;
     h.savedFsc[v] = h.fsc[pe]!;

@@ -130,7 +130,7 @@ export function makeMachineModel(p: Preset): MachineModel {
     memberWeightOf: (s, e) => {
       if (e.type !== 'guest/storeIssued') return 1;
       const pe = s.pes[s.vcpus[e.vcpu]?.pe ?? -1];
-      return pe && tlbFind(pe.tlb, e.gfn, s.vmid) >= 0 ? 8 : 1;
+      return pe && tlbFind(pe.tlb, e.gfn, s.vmid) >= 0 ? 24 : 1;
     },
     finish: (s) => finishStep(s),
     pack: packMachine,

@@ -37,6 +37,12 @@ export const pta = makeMachineModel({
   bugs: PTA_BUGS,
   invariants: [...HW_INVARIANTS, INV_VMID, INV_PTA_ATTR, ...RING_INVARIANTS_IF_RING],
   checkConfig: DEFAULT_CONFIG,
+  situations: [
+    { id: 'hw-dirty-update', label: 'a hardware dirty-state update (DBM: W set by a CAS, no fault)', stat: 'hwDirtyUpdates' },
+    { id: 'pta-record', label: 'the tracking device logs a write', stat: 'ptaRecords' },
+    { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
+    { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
+  ],
   matrix: [
     {},
     { manualProtect: true },

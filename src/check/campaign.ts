@@ -18,6 +18,17 @@ export interface Situation {
   readonly label: string;
   /** The metric whose sum over a campaign must be > 0 for the situation to count as reached. */
   readonly stat: string;
+  /** Only for designs whose options include these values (e.g. `{ consumer: 'ring' }`) ... */
+  readonly when?: { readonly [option: string]: JsonValue };
+  /** ... and not for designs with any of these option values (e.g. rings too large to fill in a default run). */
+  readonly unless?: { readonly [option: string]: JsonValue };
+}
+
+/** Does a situation apply to a design with these options? */
+export function situationApplies(s: Situation, options: { readonly [k: string]: JsonValue }): boolean {
+  for (const [k, v] of Object.entries(s.when ?? {})) if (JSON.stringify(options[k]) !== JSON.stringify(v)) return false;
+  for (const [k, v] of Object.entries(s.unless ?? {})) if (JSON.stringify(options[k]) === JSON.stringify(v)) return false;
+  return true;
 }
 
 export interface CampaignItem<S, E extends EventBase, C> {
@@ -120,7 +131,7 @@ export function runItem<S, E extends EventBase, C>(item: CampaignItem<S, E, C>, 
     } else o.onRun?.(item.label, j + 1, o.runs);
   }
   res.distinctStates = seen ? seen.size : 0;
-  for (const sit of item.situations) res.coverage[sit.id] = res.metrics[sit.stat] ?? 0;
+  for (const sit of item.situations) if (situationApplies(sit, item.design.options)) res.coverage[sit.id] = res.metrics[sit.stat] ?? 0;
   finishRates(res.metrics);
   res.timeMs = o.now() - t0;
   return res;

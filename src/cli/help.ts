@@ -63,7 +63,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
 `,
   check: `Usage: dtsim check [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
                    [--workers N] [--shard i/n] [--merge DIR] [--out-dir DIR] [--json]
-  The main job. Runs N seeded simulations (default 150, each N events long, default 300, then driven to the end
+  The main job. Runs N seeded simulations (default 250, each N events long, default 300, then driven to the end
   of the migration) of every design in each model's option matrix, checking every invariant after every event,
   on all cores (--workers, default: every core). Prints a table per design (runs, events, distinct states,
   violations, reports, unjustified and duplicate report rates, write faults, time) and a coverage table of the

@@ -3,7 +3,7 @@
  * run the same way in the main thread or in a worker thread, so results never depend on the worker count.
  */
 import { performance } from 'node:perf_hooks';
-import { runItem, resultJson, type CampaignItem, type ResultJson, type Situation } from '../check/campaign.ts';
+import { runItem, resultJson, situationApplies, type CampaignItem, type ResultJson, type Situation } from '../check/campaign.ts';
 import { runChoices } from '../core/engine.ts';
 import type { EventBase, JsonValue } from '../core/model.ts';
 import { stream } from '../random/streams.ts';
@@ -68,8 +68,10 @@ function modelOf(id: string) {
   return m;
 }
 
-export function situationsOf(modelId: string): Situation[] {
-  return [...COMMON_SITUATIONS, ...(modelOf(modelId).preset.situations ?? [])];
+/** The situations `dtsim check` must reach for a model (and, given its options, that apply to the design). */
+export function situationsOf(modelId: string, options?: { readonly [k: string]: JsonValue }): Situation[] {
+  const all = [...COMMON_SITUATIONS, ...(modelOf(modelId).preset.situations ?? [])];
+  return options ? all.filter((s) => situationApplies(s, options)) : all;
 }
 
 export function runCheckJob(j: CheckJob): ResultJson {

@@ -110,7 +110,7 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   } else {
     const ids = (v['model'] as string[] | undefined) ?? MODELS.map((m) => m.id);
     for (const id of ids) if (!MODELS.some((x) => x.id === id)) throw new UsageError(`--model: unknown model '${id}' (one of: ${MODELS.map((x) => x.id).join(', ')})`);
-    const runs = intFlag('runs', v['runs'], 150, 1);
+    const runs = intFlag('runs', v['runs'], 250, 1);
     const maxEvents = intFlag('events', v['events'], 300, 1);
     const budget = intFlag('time-budget', v['time-budget'], 0, 0);
     const workers = intFlag('workers', v['workers'], defaultWorkers(), 1, 256);
@@ -158,7 +158,7 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   const crow: string[][] = [['coverage', ...sitIds]];
   const gaps: string[] = [];
   for (const r of results) {
-    const applies = new Set(situationsOf(r.model).map((s) => s.id));
+    const applies = new Set(situationsOf(r.model, r.design.options).map((s) => s.id));
     crow.push([r.label, ...sitIds.map((id) => {
       if (!applies.has(id)) return '.';
       const n = r.coverage[id] ?? 0;
