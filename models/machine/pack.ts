@@ -221,7 +221,7 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   const o = d.oracle;
   o.mem = copyPagedInto(o.mem, s.oracle.mem);
   o.copied = copyPagedInto(o.copied, s.oracle.copied);
-  o.touched = copyPagedInto(o.touched, s.oracle.touched);
+  // oracle.touched only feeds the unjustified-report counter (a metric): not copied, like the counters.
   o.justified = copyPagedInto(o.justified, s.oracle.justified);
   const a = s.audit;
   w.audit = a ? { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,

@@ -1,7 +1,7 @@
 /**
  * Packed state encodings and their 64-bit hashes, for the explorer's visited set.
  *
- * A state is written into a growable Float64Array (a `Packer`, the `PackSink` a model's optional `pack` hook
+ * A state is written into a growable Int32Array (a `Packer`, the `PackSink` a model's optional `pack` hook
  * writes to), then hashed over the words of that buffer by two independent 32-bit lanes (murmur3-style and
  * xxhash32-style mixing with different seeds and constants): a 64-bit fingerprint. Two states with the same
  * encoding get the same fingerprint (canonical); two different encodings collide with probability about 2^-64
@@ -22,18 +22,24 @@ const T_ARR = -6;
 const T_OBJ = -7;
 const T_UNDEF = -8;
 
-/** A growable buffer of doubles; `len` numbers are valid. Implements the model-facing `PackSink`. */
+const ESC = -2147483648;
+const f64 = new Float64Array(1);
+const f64w = new Int32Array(f64.buffer);
+
+/**
+ * A growable buffer of 32-bit words; `len` words are valid. Implements the model-facing `PackSink`. A number
+ * that is an int32 (other than INT32_MIN) is one word; any other number is ESC (INT32_MIN) and the two words of
+ * its double (an injective encoding: most state numbers are small integers, so hashing stays one word each).
+ */
 export class Packer implements PackSink {
-  buf: Float64Array;
+  words: Int32Array;
   len = 0;
   /** The 64-bit hash of the buffer after `hash()`: two 32-bit lanes. */
   h1 = 0;
   h2 = 0;
-  private words: Int32Array;
 
   constructor(capacity = 256) {
-    this.buf = new Float64Array(capacity);
-    this.words = new Int32Array(this.buf.buffer);
+    this.words = new Int32Array(capacity);
   }
 
   reset(): void {
@@ -41,16 +47,19 @@ export class Packer implements PackSink {
   }
 
   private grow(): void {
-    const nb = new Float64Array(this.buf.length * 2);
-    nb.set(this.buf);
-    this.buf = nb;
-    this.words = new Int32Array(nb.buffer);
+    const nb = new Int32Array(this.words.length * 2);
+    nb.set(this.words);
+    this.words = nb;
   }
 
   num(n: number): void {
-    if (this.len === this.buf.length) this.grow();
-    // `+ 0` turns -0 into 0: equal numbers must give equal words.
-    this.buf[this.len++] = n + 0;
+    if (this.len + 3 > this.words.length) this.grow();
+    if ((n | 0) === n && n !== ESC) { this.words[this.len++] = n; return; }
+    // `+ 0` turns -0 into 0 (it is an int32 above anyway); NaN never occurs in JSON state.
+    f64[0] = n + 0;
+    this.words[this.len++] = ESC;
+    this.words[this.len++] = f64w[0] as number;
+    this.words[this.len++] = f64w[1] as number;
   }
 
   nums(a: readonly number[]): void {
@@ -65,7 +74,7 @@ export class Packer implements PackSink {
   /** Hashes the `len` numbers written (both lanes); returns nothing, read `h1`/`h2`. */
   hash(): void {
     const w = this.words;
-    const n = this.len * 2;
+    const n = this.len;
     let h1 = 0x9747b28c | 0;
     let h2 = 0x165667b1 | 0;
     for (let i = 0; i < n; i++) {
@@ -96,15 +105,15 @@ export class Packer implements PackSink {
 
   /** Copies the encoding into `dst` (resetting it). */
   copyTo(dst: Packer): void {
-    while (dst.buf.length < this.len) dst.grow();
-    dst.buf.set(this.buf.subarray(0, this.len));
+    while (dst.words.length < this.len) dst.grow();
+    dst.words.set(this.words.subarray(0, this.len));
     dst.len = this.len;
   }
 
-  /** Lexicographic order of two encodings (shorter first on a common prefix): <0, 0, >0. */
+  /** A total order of encodings (word by word, shorter first on a common prefix): <0, 0, >0. */
   compare(o: Packer): number {
-    const a = this.buf;
-    const b = o.buf;
+    const a = this.words;
+    const b = o.words;
     const n = Math.min(this.len, o.len);
     for (let i = 0; i < n; i++) {
       const x = a[i] as number;
