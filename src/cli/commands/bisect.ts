@@ -61,7 +61,8 @@ export async function cmdBisect(p: Parsed): Promise<number> {
   } else {
     const e = events[r.eventIndex];
     process.stdout.write(`first violation: ${r.invariant} after event ${r.eventIndex}${e ? ` (${model.describeEvent(e)})` : ' (initial state)'}`
-      + ` [${r.method === 'binary' ? 'binary search over checkpoints' : 'stepwise scan'}, ${r.probes} invariant checks]\n`);
+      + (r.method === 'binary' ? ` [binary search, ${r.probes} checks; assumes a violation persists: --stepwise checks every event]\n`
+        : ` [stepwise scan, ${r.probes} checks]\n`));
     process.stdout.write(`  ${r.violation.message}\n`);
     if (r.violation.pages.length) process.stdout.write(`  pages involved: ${r.violation.pages.join(', ')}\n`);
     if (r.eventIndex >= 0) {
