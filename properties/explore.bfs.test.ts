@@ -164,6 +164,23 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     expect(b.violation?.events.length).toBe(a.violation?.events.length);
   });
 
+  it('vCPU symmetry (stolen time off) merges vCPU relabellings with the same verdicts and depths', () => {
+    const config = configFor(null, { vcpus: 2, pes: 1, stolenTime: false, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
+    const plain = explore(dirtyBitmap, dirtyBitmap.design(), config, { maxDepth: 300 });
+    const sym = explore(dirtyBitmap, dirtyBitmap.design(), config, { maxDepth: 300, symmetry: true });
+    expect([plain.status, sym.status]).toEqual(['exhausted', 'exhausted']);
+    expect(sym.symmetry.map((g) => g.name)).toEqual(['vcpus']);
+    expect(sym.distinct).toBeLessThan(plain.distinct);
+    expect(sym.depth).toBe(plain.depth);
+    const d = dirtyBitmap.design({}, ['wp-before-snapshot']);
+    const a = explore(dirtyBitmap, d, config, { maxDepth: 40 });
+    const b = explore(dirtyBitmap, d, config, { maxDepth: 40, symmetry: true });
+    expect(b.violation?.invariant).toBe('INV-ARMED');
+    expect(b.violation?.events.length).toBe(a.violation?.events.length);
+    // With stolen time on, each vCPU has its own page: vCPUs are not permuted.
+    expect(dirtyBitmap.symmetry!(dirtyBitmap.init(dirtyBitmap.design(), configFor(null, { vcpus: 2 })))[0]!.size).toBe(1);
+  });
+
   it('the machine encoding is canonical: equal for a copy and for two orders of independent events', () => {
     const config = configFor(null, { pes: 2, vcpus: 2 });
     const s0 = dirtyBitmap.init(dirtyBitmap.design(), config);
