@@ -84,6 +84,8 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     const r = explore(dirtyBitmap, dirtyBitmap.design(), configFor(null), { maxDepth: 200 });
     expect(r.status).toBe('exhausted');
     expect(r.violation).toBeNull();
+    expect(r.terminal).toBeGreaterThan(0);
+    expect(r.deadlocked).toBe(0);
     expect(r.distinct).toBeGreaterThan(10_000);
     expect(r.collisionProbability).toBeLessThan(1e-6);
   });

@@ -72,6 +72,8 @@ export interface ExploreResult<E> {
   readonly frontier: number;
   /** Distinct states with no enabled event (the run is over there). */
   readonly terminal: number;
+  /** Terminal states the model does not call final (`isFinal`): a deadlock of the design or of the model. */
+  readonly deadlocked: number;
   /** Birthday bound on a fingerprint collision among the distinct states: n^2 / 2^65. */
   readonly collisionProbability: number;
   readonly encoding: 'model' | 'generic';
@@ -131,10 +133,11 @@ export function explore<S, E extends EventBase, C>(
   const choice = new IntColumn();
   let generated = 0;
   let terminal = 0;
+  let deadlocked = 0;
   let depth = 0;
 
   const result = (status: ExploreStatus, frontier: number, violation: Counterexample<E> | null, message: string): ExploreResult<E> => ({
-    status, generated, distinct: seen.size, depth, frontier, terminal, collisionProbability: collisionBound(seen.size),
+    status, generated, distinct: seen.size, depth, frontier, terminal, deadlocked, collisionProbability: collisionBound(seen.size),
     encoding: useModelPack ? 'model' : 'generic', symmetry: groups.filter((g) => g.size > 1), elapsedMs: now() - t0, visitedBytes: seen.bytes(),
     violation, message,
   });
@@ -166,7 +169,10 @@ export function explore<S, E extends EventBase, C>(
   while (frontier.length > 0) {
     if (depth >= opts.maxDepth) {
       let open = 0;
-      for (const st of frontier) if (model.enabled(st).length > 0) open++;
+      for (const st of frontier) {
+        if (model.enabled(st).length > 0) open++;
+        else if (!model.isFinal(st)) deadlocked++;
+      }
       if (open === 0) {
         terminal += frontier.length;
         return result('exhausted', 0, null, `state space exhausted at depth ${depth}: every invariant holds in every reachable state`);
@@ -180,7 +186,7 @@ export function explore<S, E extends EventBase, C>(
       const st = frontier[f] as S;
       const id = ids[f] as number;
       const en = model.enabled(st);
-      if (en.length === 0) terminal++;
+      if (en.length === 0) { terminal++; if (!model.isFinal(st)) deadlocked++; }
       for (let i = 0; i < en.length; i++) {
         const c = fresh(st);
         model.apply(c, en[i] as E);

@@ -137,7 +137,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
       complete: r.status === 'exhausted' || r.status === 'violated', generated: r.generated, distinct: r.distinct, depth: r.depth,
-      frontier: r.frontier, terminal: r.terminal, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
+      frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
       collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, message: r.message,
       violation: cx ? { invariant: cx.invariant, message: cx.message, pages: cx.pages, events: cx.events.length, eventIndex: cx.eventIndex } : null,
       trace: file })}\n`);
@@ -145,7 +145,8 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     const w = (s: string): void => { process.stdout.write(`${s}\n`); };
     w(`${r.status}: ${r.message}`);
     w(`  states generated   ${fmt(r.generated)}`);
-    w(`  distinct states    ${fmt(r.distinct)}${r.frontier ? ` (${fmt(r.frontier)} left unexpanded)` : ''}; terminal ${fmt(r.terminal)}`);
+    w(`  distinct states    ${fmt(r.distinct)}${r.frontier ? ` (${fmt(r.frontier)} left unexpanded)` : ''}; terminal ${fmt(r.terminal)}`
+      + `${r.deadlocked ? `, of which ${fmt(r.deadlocked)} DEADLOCKED (nothing enabled, migration not complete)` : ', every one final'}`);
     w(`  depth reached      ${r.depth}`);
     w(`  distinct states/s  ${fmt(rate)} (${secs.toFixed(2)} s)`);
     w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB`);
