@@ -11,10 +11,11 @@ import { explore } from '../src/explore/bfs.ts';
 import { Packer } from '../src/explore/pack.ts';
 import { replay, simulate } from '../src/core/engine.ts';
 import { makeTrace, parseTrace, serializeTrace } from '../src/trace/format.ts';
-import type { AnyModel, EventBase, JsonValue } from '../src/core/model.ts';
+import type { AnyModel, EventBase, JsonValue, PackSink } from '../src/core/model.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 import { MODELS, modelById, type MachineModel } from '../models/index.ts';
 import { checkShape, cloneMachine, packMachine } from '../models/machine/pack.ts';
+import { mechanismsOf } from '../models/machine/registry.ts';
 import type { MachineConfig } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';
 
@@ -210,6 +211,27 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     const b = explore(fresh, dirtyBitmap.design(), config, { maxDepth: 200 });
     expect(a.status).toBe('exhausted');
     expect([a.distinct, a.generated, a.depth, a.terminal]).toEqual([b.distinct, b.generated, b.depth, b.terminal]);
+  });
+
+  it('a mechanism pack hook replaces the generic encoding of its own state only', () => {
+    const ring = MODELS.find((x) => x.id === 'dirty-ring');
+    if (!ring) return;
+    const config = ring.parseConfig({ ...ring.defaultConfig, ...SMALL, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
+    if (!config.ok) throw new Error(config.error.message);
+    const design = ring.design();
+    const mech = mechanismsOf(ring.init(design, config.config)).find((m) => m.id === 'ring')!;
+    const base = explore(ring, design, config.config, { maxDepth: 14 });
+    const m = mech as { pack?: (s: never, out: PackSink) => void };
+    try {
+      m.pack = (s: never, out) => out.json((s as { ext: { ring: unknown } }).ext.ring);
+      const same = explore(ring, design, config.config, { maxDepth: 14 });
+      expect([same.distinct, same.generated]).toEqual([base.distinct, base.generated]);
+      m.pack = () => undefined;
+      const merged = explore(ring, design, config.config, { maxDepth: 14 });
+      expect(merged.distinct).toBeLessThan(base.distinct);
+    } finally {
+      delete m.pack;
+    }
   });
 
   it('a machine-state field the hand-written encoding does not know stops explore (no silent merging)', () => {

@@ -5,7 +5,7 @@
  * loop). A mechanism supplies hooks; the machine calls them at fixed points. A design selects its mechanisms
  * through its options (`consumer`, `producer`). Every hook is optional.
  */
-import type { Invariant } from '../../src/core/model.ts';
+import type { Invariant, PackSink } from '../../src/core/model.ts';
 import type { MachineEvent } from './model-events.ts';
 import type { MachineState } from './state.ts';
 
@@ -59,4 +59,10 @@ export interface Mechanism {
   quiescent?(s: MachineState): boolean;
   /** Metrics to add to the model's report. */
   metrics?(s: MachineState, out: { [k: string]: number }): void;
+  /**
+   * Explore: a canonical packed encoding of `s.ext[id]` (replaces its generic JSON encoding). Two states whose
+   * encodings are equal must behave the same (same enabled events, successors, invariant verdicts), e.g. ring
+   * indices written relative to `reset_index`, consumed entries left out. Optional.
+   */
+  pack?(s: MachineState, out: PackSink): void;
 }

@@ -12,7 +12,7 @@
  *   bisimulation of the two version arrays.
  * - page-table entries outside [0, totalPages) (`cloneMachine` trims them too) and level-2/level-3 tables not
  *   yet allocated (read as 0).
- * Mechanism state under `ext` is packed generically (every field).
+ * Mechanism state under `ext` is packed generically (every field), or by the mechanism's own `pack` hook.
  *
  * `checkShape` guards the hand-written layout: a field added to the machine state that this file does not
  * know makes explore stop with a message instead of silently merging different states.
@@ -22,6 +22,7 @@ import { assignJson, cloneJson } from '../../src/explore/pack.ts';
 import { bitNext, type Paged } from './paged.ts';
 import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
+import { mechanismsOf } from './registry.ts';
 
 const RUN = { out: 0, host: 1, guest: 2, fault: 3 } as const;
 const PHASE = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
@@ -315,7 +316,23 @@ export function packMachine(s: MachineState, out: PackSink, relabel: readonly (r
     out.num(KIND[a.kind]); out.num(a.slot); packList(out, a.rearmed); packList(out, a.clearExpected);
     packList(out, a.clearActual); out.num(a.clearErrno);
   }
-  out.json(s.ext);
+  packExt(s, out);
+}
+
+/** Mechanism state: each mechanism's own `pack` hook for `ext[id]`, the generic encoding for the rest. */
+function packExt(s: MachineState, out: PackSink): void {
+  const ms = mechanismsOf(s);
+  let hooks = false;
+  for (const m of ms) if (m.pack) { hooks = true; break; }
+  if (!hooks) { out.json(s.ext); return; }
+  const keys = Object.keys(s.ext).sort();
+  out.num(keys.length);
+  for (const k of keys) {
+    const m = ms.find((x) => x.id === k && x.pack);
+    out.json(k);
+    if (m) m.pack!(s, out);
+    else out.json(s.ext[k]);
+  }
 }
 
 /**
