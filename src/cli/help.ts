@@ -104,7 +104,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   Exit 0 if no invariant is violated in the explored space (exhausted, depth bound or limit: see the status),
   1 on a violation, 2 on bad input.
 `,
-  compare: `Usage: dtsim compare [--model M[,M...]]... [--vcpus N] [--pages N] [--runs N] [--events N] [--seed S] [--html OUT] [--json]
+  compare: `Usage: dtsim compare [--model(s) M[,M...]]... [--vcpus N] [--pages N] [--runs N] [--events N] [--seed S] [--html OUT] [--json]
   Runs each model's default design (default: every model) on the same seeded workloads: sparse (4 pages) and
   dense (every page) dirtying with 1..N vCPUs (default 2) over one N-page memslot (default 128), 3 pre-copy
   rounds, --runs seeds each (default 4) of --events scheduled events (default 400), plus curve workloads

@@ -40,7 +40,8 @@ function fmtNum(x: number): string {
 export async function cmdCompare(p: Parsed): Promise<number> {
   const v = p.values;
   if (p.positionals.length) throw new UsageError(`compare: unexpected argument '${p.positionals[0]}'`);
-  const ids = ((v['model'] as string[] | undefined) ?? MODELS.map((m) => m.id)).flatMap((s) => s.split(',')).filter((s) => s !== '');
+  const chosen = [...((v['model'] as string[] | undefined) ?? []), ...((v['models'] as string[] | undefined) ?? [])];
+  const ids = (chosen.length ? chosen : MODELS.map((m) => m.id)).flatMap((s) => s.split(',')).filter((s) => s !== '');
   const models: MachineModel[] = [];
   for (const id of ids) {
     const m = MODELS.find((x) => x.id === id);
