@@ -109,10 +109,6 @@ export function explore<S, E extends EventBase, C>(
   const copyInto = model.copyInto ? model.copyInto.bind(model) : null;
   // States no longer needed (duplicates, expanded parents), recycled through `copyInto`.
   const pool: S[] = [];
-  const fresh = (src: S): S => {
-    const d = copyInto !== null ? pool.pop() : undefined;
-    return d === undefined ? clone(src) : copyInto!(d, src);
-  };
   const useModelPack = (opts.encoding ?? 'auto') === 'auto' && typeof model.pack === 'function';
   const groups: readonly SymmetryGroup[] = opts.symmetry && useModelPack && model.symmetry
     ? model.symmetry(init) : [];
@@ -121,6 +117,7 @@ export function explore<S, E extends EventBase, C>(
   const scratch = new Packer();
   const best = new Packer();
   const pk = useModelPack ? (model.pack as NonNullable<typeof model.pack>).bind(model) : null;
+  const fastKey = pk !== null && labels.length === 1;
   const key = (s: S): Packer => {
     if (pk === null) { best.reset(); packJson(best, s); best.hash(); return best; }
     if (labels.length === 1) { best.reset(); pk(s, best, null); best.hash(); return best; }
@@ -188,10 +185,12 @@ export function explore<S, E extends EventBase, C>(
       const en = model.enabled(st);
       if (en.length === 0) { terminal++; if (!model.isFinal(st)) deadlocked++; }
       for (let i = 0; i < en.length; i++) {
-        const c = fresh(st);
+        const spare = copyInto !== null ? pool.pop() : undefined;
+        const c = spare === undefined ? clone(st) : copyInto!(spare, st);
         model.apply(c, en[i] as E);
         generated++;
-        const k = key(c);
+        let k: Packer;
+        if (fastKey) { best.reset(); pk!(c, best, null); best.hash(); k = best; } else k = key(c);
         if (!seen.add(k.h1, k.h2)) { if (copyInto !== null) pool.push(c); continue; }
         const nid = parent.n;
         parent.push(id);
