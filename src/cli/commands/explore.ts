@@ -152,7 +152,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB`);
     w(`  fingerprint        64-bit (${r.encoding === 'model' ? `${model.id}'s packed encoding` : 'generic JSON encoding'}); collision probability <= ${r.collisionProbability.toExponential(1)} (n^2/2^65)`);
     const why = symmetry && r.symmetry.length === 0
-      ? ` (asked for, but ${(model.symmetry?.(model.init(design, config)) ?? []).map((g) => `${g.name}: ${g.why}`).join('; ') || 'the model declares no symmetry'})` : '';
+      ? ` (asked for, but ${(model.symmetry?.(model.init(design, config as never)) ?? []).map((g) => `${g.name}: ${g.why}`).join('; ') || 'the model declares no symmetry'})` : '';
     w(`  symmetry           ${r.symmetry.length ? r.symmetry.map((g) => `${g.name} x${g.size} (${g.why})`).join('; ') : `none${why}`}`);
     if (cx) {
       w(`violation: ${cx.invariant} after ${cx.events.length} events (shortest): ${cx.message}`);
