@@ -74,7 +74,7 @@ describe(`machine view of real steps (seed ${SEED})`, () => {
         expect(lines).toMatch(/valid\|W/);
         seen.mapped = true;
       }
-      const bit = (st: MachineState, g: number): boolean => (((st.slots[0]?.bitmap?.[0]?.[g >>> 5] ?? 0) >>> (g & 31)) & 1) === 1;
+      const bit = (st: MachineState, g: number): boolean => (((st.slots[0]?.bitmap?.[0]?.[0]?.[g >>> 5] ?? 0) >>> (g & 31)) & 1) === 1;
       if (kind === 'marked' && 'gfn' in e && after.slots[0]?.logging && !bit(before, e.gfn) && bit(after, e.gfn)) {
         expect(lines).toContain(`slot 0 dirty bitmap: set gfn ${e.gfn}`);
         seen.marked = true;

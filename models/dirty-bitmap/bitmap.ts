@@ -11,7 +11,7 @@
  * Bug knobs handled here: `wp-before-snapshot` (B10), `clear-tail-never-cleared` (B3),
  * `eager-split-off-by-one` (B8, negative control). TLB-flush knobs are applied at ioctl return (machine.ts).
  */
-import { bitClear, bitGet, bitSet, pget } from '../machine/paged.ts';
+import { bitClear, bitGet, bitSet, pget, type Bits } from '../machine/paged.ts';
 import { consumeReport, eagerSplit, flushSlotTlb, writeProtectRange } from '../machine/kvm.ts';
 import type { Ioctl, MachineState } from '../machine/state.ts';
 import { mechanismsOf } from '../machine/registry.ts';
@@ -41,7 +41,7 @@ export function clearRangeErrno(npages: number, first: number, num: number, v50R
 }
 
 /** Word i (64 pages) of a slot bitmap, as the list of set offsets. */
-function wordBits(bm: number[][], npages: number, word: number): number[] {
+function wordBits(bm: Bits, npages: number, word: number): number[] {
   const out: number[] = [];
   const lo = word * 64;
   const hi = Math.min(npages, lo + 64);

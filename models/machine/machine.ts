@@ -7,7 +7,7 @@
  * then TLB flush and return), so stores through stale TLB entries can land inside the ioctl.
  */
 import { assertNever } from '../../src/core/assert.ts';
-import { bitClear, bitGet, bitNext, bitSet, bitSetRange, pget } from './paged.ts';
+import { bitClear, bitGet, bitNext, bitSet, bitSetRange, bitsNew, pget } from './paged.ts';
 import {
   BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf, setL2, setPage,
 } from './pagetable.ts';
@@ -549,9 +549,7 @@ function loggingEnabled(s: MachineState, slot: number): void {
   const initSet = opt(s, 'manualProtect') && opt(s, 'initiallySet');
   const wantsBitmap = mechanismsOf(s).every((m) => !m.collects) || opt(s, 'ringWithBitmap');
   if (wantsBitmap) {
-    const words = Math.ceil(sl.npages / 32);
-    const bm: number[][] = [];
-    for (let i = 0; i < words; i += 512) bm.push(new Array<number>(Math.min(512, words - i)).fill(0));
+    const bm = bitsNew(sl.npages, false);
     sl.bitmap = bm;
     if (initSet) bitSetRange(bm, 0, sl.npages);
   }

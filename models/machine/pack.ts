@@ -19,7 +19,7 @@
  */
 import type { JsonValue, PackSink, SymmetryGroup } from '../../src/core/model.ts';
 import { assignJson, cloneJson } from '../../src/explore/pack.ts';
-import { bitNext, type Paged } from './paged.ts';
+import { bitNext, pget, type Paged } from './paged.ts';
 import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
 import { mechanismsOf } from './registry.ts';
@@ -63,8 +63,8 @@ export function checkShape(s: MachineState): void {
 }
 
 function copyPaged(p: Paged): Paged {
-  const out: Paged = new Array<number[]>(p.length);
-  for (let i = 0; i < p.length; i++) out[i] = (p[i] as number[]).slice();
+  const out: Paged = new Array<number[][]>(p.length);
+  for (let i = 0; i < p.length; i++) out[i] = (p[i] as number[][]).map((leaf) => leaf.slice());
   return out;
 }
 
@@ -132,10 +132,15 @@ export function cloneMachine(s: MachineState): MachineState {
 function copyPagedInto(d: Paged | null, p: Paged): Paged {
   if (d === null || d.length !== p.length) return copyPaged(p);
   for (let i = 0; i < p.length; i++) {
-    const a = d[i] as number[];
-    const b = p[i] as number[];
-    if (a.length !== b.length) { d[i] = b.slice(); continue; }
-    for (let j = 0; j < b.length; j++) a[j] = b[j] as number;
+    const dm = d[i] as number[][];
+    const pm = p[i] as number[][];
+    if (dm.length !== pm.length) { d[i] = pm.map((leaf) => leaf.slice()); continue; }
+    for (let k = 0; k < pm.length; k++) {
+      const a = dm[k] as number[];
+      const b = pm[k] as number[];
+      if (a.length !== b.length) { dm[k] = b.slice(); continue; }
+      for (let j = 0; j < b.length; j++) a[j] = b[j] as number;
+    }
   }
   return d;
 }
@@ -236,7 +241,7 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
 }
 
 function packWords(out: PackSink, p: Paged): void {
-  for (const c of p) for (let i = 0; i < c.length; i++) out.num(c[i] as number);
+  for (const m of p) for (const c of m) for (let i = 0; i < c.length; i++) out.num(c[i] as number);
 }
 
 function packList(out: PackSink, a: readonly number[] | null): void {
@@ -305,9 +310,7 @@ export function packMachine(s: MachineState, out: PackSink, relabel: readonly (r
   const copied = s.oracle.copied;
   let w = 0;
   for (let g = 0; g < total; g++) {
-    const c = g >>> 9;
-    const i = g & 511;
-    if ((mem[c] as number[])[i] !== (copied[c] as number[])[i]) w |= 1 << (g & 31);
+    if (pget(mem, g) !== pget(copied, g)) w |= 1 << (g & 31);
     if ((g & 31) === 31 || g === total - 1) { out.num(w); w = 0; }
   }
   const a = s.audit;

@@ -1,24 +1,47 @@
 /**
- * Chunked arrays for per-page data (guest memory versions, bitmaps, copy sets). A flat array of a million
- * entries would make every immer `produce` copy a million entries; 512-entry chunks keep the per-event cost
- * independent of guest size (DESIGN.md section 8). Plain `number[][]`: immer drafts it, JSON stores it.
+ * Per-page data (guest memory versions, bitmaps, copy sets) as a two-level radix of 512-entry arrays:
+ * `p[i >>> 18][(i >>> 9) & 511][i & 511]`. A flat array of a million entries would make every immer `produce`
+ * copy a million entries, and a single level of chunks still copies a 2048-entry outer array on a 4 GiB guest;
+ * with two levels a change copies at most the top (<= 16 entries for 4M pages), one 512-entry middle array and
+ * one 512-entry leaf, whatever the guest size (DESIGN.md sections 2 and 8). Plain arrays: immer drafts them,
+ * JSON stores them.
  */
-export type Paged = number[][];
+export type Paged = number[][][];
 export const CHUNK_SHIFT = 9;
 export const CHUNK = 1 << CHUNK_SHIFT;
+/** Entries under one top-level index (512 x 512). */
+export const TOP_SHIFT = 18;
 const MASK = CHUNK - 1;
 
 export function pagedNew(n: number, fill = 0): Paged {
-  const chunks: Paged = [];
-  for (let i = 0; i < n; i += CHUNK) chunks.push(new Array<number>(Math.min(CHUNK, n - i)).fill(fill));
-  return chunks;
+  const top: Paged = [];
+  for (let i = 0; i < n; i += 1 << TOP_SHIFT) {
+    const mid: number[][] = [];
+    for (let j = i; j < Math.min(n, i + (1 << TOP_SHIFT)); j += CHUNK) mid.push(new Array<number>(Math.min(CHUNK, n - j)).fill(fill));
+    top.push(mid);
+  }
+  return top;
 }
 export function pget(p: Paged, i: number): number {
-  return (p[i >>> CHUNK_SHIFT] as number[])[i & MASK] as number;
+  return ((p[i >>> TOP_SHIFT] as number[][])[(i >>> CHUNK_SHIFT) & MASK] as number[])[i & MASK] as number;
 }
 export function pset(p: Paged, i: number, v: number): void {
-  const c = p[i >>> CHUNK_SHIFT] as number[];
+  const c = (p[i >>> TOP_SHIFT] as number[][])[(i >>> CHUNK_SHIFT) & MASK] as number[];
   if (c[i & MASK] !== v) c[i & MASK] = v;
+}
+/** The index of entry `k` of leaf `leaf` of middle array `mid` (to name a changed path in a state diff). */
+export function pagedIndex(mid: number, leaf: number, k: number): number {
+  return (mid << TOP_SHIFT) + (leaf << CHUNK_SHIFT) + k;
+}
+/** Calls `f(index, value)` for every entry, in order. */
+export function pagedForEach(p: Paged, f: (i: number, v: number) => void): void {
+  for (let a = 0; a < p.length; a++) {
+    const mid = p[a] as number[][];
+    for (let b = 0; b < mid.length; b++) {
+      const leaf = mid[b] as number[];
+      for (let k = 0; k < leaf.length; k++) f(pagedIndex(a, b, k), leaf[k] as number);
+    }
+  }
 }
 
 /** A bitset over pages, as 32-bit words in 512-word chunks (16384 pages a chunk). */

@@ -6,22 +6,22 @@
  */
 import type { EventBase } from '../../src/core/model.ts';
 
+/** Per-page arrays as a two-level radix of 512-entry arrays: p[i >>> 18][(i >>> 9) & 511][i & 511]. */
+type Radix = number[][][];
+
 export interface OracleState {
-  mem: number[][];
-  copied: number[][];
-  touched: number[][];
+  mem: Radix;
+  copied: Radix;
+  touched: Radix;
 }
 
-const SHIFT = 9;
-const MASK = 511;
-
-function get(p: number[][], i: number): number {
-  return (p[i >>> SHIFT] as number[])[i & MASK] as number;
+function get(p: Radix, i: number): number {
+  return ((p[i >>> 18] as number[][])[(i >>> 9) & 511] as number[])[i & 511] as number;
 }
-function set(p: number[][], i: number, v: number): void {
-  (p[i >>> SHIFT] as number[])[i & MASK] = v;
+function set(p: Radix, i: number, v: number): void {
+  ((p[i >>> 18] as number[][])[(i >>> 9) & 511] as number[])[i & 511] = v;
 }
-function touch(t: number[][], g: number): void {
+function touch(t: Radix, g: number): void {
   const w = g >>> 5;
   const old = get(t, w);
   const nw = (old | (1 << (g & 31))) >>> 0;

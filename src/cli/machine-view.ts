@@ -7,7 +7,7 @@ import type { EventBase, JsonValue } from '../core/model.ts';
 import { changeLine, type Change, type Section, type StateView } from '../workflow/diff.ts';
 import { D_AF, D_BLOCK, D_DBM, D_LOCKED, D_VALID, D_W, BLOCK_PAGES } from '../../models/machine/pagetable.ts';
 import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_DBM, T_W } from '../../models/machine/tlb.ts';
-import { bitGet, CHUNK, CHUNK_SHIFT } from '../../models/machine/paged.ts';
+import { bitGet, pagedForEach, pagedIndex, pget, type Paged } from '../../models/machine/paged.ts';
 import { entryGfn, entryLevel, entryValid } from '../../models/hdbss/hdbss.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineConfig, type MachineState } from '../../models/machine/state.ts';
 
@@ -49,20 +49,17 @@ function reqBits(r: number): string {
 }
 
 /** Page numbers set in a bitset (Paged of 32-bit words), up to `limit`. */
-function setBits(bits: readonly (readonly number[])[], limit = MAX_LINES): { pages: number[]; more: number } {
+function setBits(bits: Paged, limit = MAX_LINES): { pages: number[]; more: number } {
   const pages: number[] = [];
   let more = 0;
-  for (let c = 0; c < bits.length; c++) {
-    const chunk = bits[c] as readonly number[];
-    for (let w = 0; w < chunk.length; w++) {
-      let x = (chunk[w] as number) >>> 0;
-      while (x !== 0) {
-        const b = 31 - Math.clz32(x & -x);
-        x = (x & (x - 1)) >>> 0;
-        if (pages.length < limit) pages.push(((c << CHUNK_SHIFT) + w) * 32 + b); else more++;
-      }
+  pagedForEach(bits, (w, word) => {
+    let x = word >>> 0;
+    while (x !== 0) {
+      const b = 31 - Math.clz32(x & -x);
+      x = (x & (x - 1)) >>> 0;
+      if (pages.length < limit) pages.push(w * 32 + b); else more++;
     }
-  }
+  });
   return { pages, more };
 }
 
@@ -182,21 +179,25 @@ function describeChanges(changes: readonly Change[], before: MachineState, after
       for (const e of b) if (!a.includes(e)) out.push(`pe${p} TLB: + ${tlbEntry(e)}`);
       continue;
     }
-    if (top === 'slots' && typeof s[1] === 'number' && s[2] === 'bitmap' && s.length === 5 && typeof s[3] === 'number' && typeof s[4] === 'number') {
+    // Paged arrays (paged.ts): a changed entry's path ends in [top, leaf, k].
+    const idx3 = (i: number): number | null =>
+      s.length === i + 3 && typeof s[i] === 'number' && typeof s[i + 1] === 'number' && typeof s[i + 2] === 'number'
+        ? pagedIndex(s[i] as number, s[i + 1] as number, s[i + 2] as number) : null;
+    if (top === 'slots' && typeof s[1] === 'number' && s[2] === 'bitmap' && idx3(3) !== null) {
       const base = after.slots[s[1]]?.base ?? 0;
-      addBits(`slot ${s[1]} dirty bitmap`, wordBitDiff(c.before, c.after, base + ((s[3] << CHUNK_SHIFT) + s[4]) * 32));
+      addBits(`slot ${s[1]} dirty bitmap`, wordBitDiff(c.before, c.after, base + idx3(3)! * 32));
       continue;
     }
-    if (top === 'vmm' && (s[1] === 'toCopy' || s[1] === 'fetched') && s.length === 4 && typeof s[2] === 'number' && typeof s[3] === 'number') {
-      addBits(`vmm ${s[1]}`, wordBitDiff(c.before, c.after, ((s[2] << CHUNK_SHIFT) + s[3]) * 32));
+    if (top === 'vmm' && (s[1] === 'toCopy' || s[1] === 'fetched') && idx3(2) !== null) {
+      addBits(`vmm ${s[1]}`, wordBitDiff(c.before, c.after, idx3(2)! * 32));
       continue;
     }
-    if (top === 'oracle' && (s[1] === 'mem' || s[1] === 'copied') && s.length === 4 && typeof s[2] === 'number' && typeof s[3] === 'number') {
-      out.push(`oracle ${s[1] === 'mem' ? 'memory version' : 'copied version'} gfn ${s[2] * CHUNK + s[3]}: ${String(c.before)} -> ${String(c.after)}`);
+    if (top === 'oracle' && (s[1] === 'mem' || s[1] === 'copied') && idx3(2) !== null) {
+      out.push(`oracle ${s[1] === 'mem' ? 'memory version' : 'copied version'} gfn ${idx3(2)!}: ${String(c.before)} -> ${String(c.after)}`);
       continue;
     }
-    if (top === 'oracle' && s[1] === 'touched' && s.length === 4 && typeof s[2] === 'number' && typeof s[3] === 'number') {
-      addBits('oracle touched', wordBitDiff(c.before, c.after, ((s[2] << CHUNK_SHIFT) + s[3]) * 32));
+    if (top === 'oracle' && (s[1] === 'touched' || s[1] === 'justified') && idx3(2) !== null) {
+      addBits(`oracle ${s[1]}`, wordBitDiff(c.before, c.after, idx3(2)! * 32));
       continue;
     }
     if (top === 'ext' && s[1] === 'ring' && s[2] === 'rings' && typeof s[3] === 'number') {
@@ -275,8 +276,8 @@ function summarize(s: MachineState): Section[] {
   const dirty: string[] = [];
   let dm = 0;
   for (let g = 0; g < s.totalPages; g++) {
-    const m = s.oracle.mem[g >>> CHUNK_SHIFT]?.[g & (CHUNK - 1)] ?? 0;
-    const c = s.oracle.copied[g >>> CHUNK_SHIFT]?.[g & (CHUNK - 1)] ?? -1;
+    const m = pget(s.oracle.mem, g);
+    const c = pget(s.oracle.copied, g);
     if (m !== c && !(m === 0 && c === -1)) {
       if (dirty.length < MAX_LINES) dirty.push(`gfn ${g}: memory v${m}, destination ${c < 0 ? 'never copied' : `v${c}`}${bitGet(s.vmm.toCopy, g) ? ' (to copy)' : ''}`);
       else dm++;
