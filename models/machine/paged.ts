@@ -89,37 +89,31 @@ function wordMask(lo: number, hi: number): number {
   return hi - lo === 32 ? 0xffffffff : (((1 << (hi - lo)) - 1) << lo) >>> 0;
 }
 
+/** Sets (`set`) or clears bits [lo, hi) word by word; returns how many bits changed. */
+function bitRange(b: Bits, lo: number, hi: number, set: boolean): number {
+  let changed = 0;
+  let i = lo;
+  while (i < hi) {
+    const w = i >>> 5;
+    const end = Math.min(hi, (w + 1) << 5);
+    const m = wordMask(i & 31, end - (w << 5));
+    const old = pget(b, w);
+    const nw = (set ? old | m : old & ~m) >>> 0;
+    if (nw !== old) { changed += popcount(nw ^ old); pset(b, w, nw); }
+    i = end;
+  }
+  return changed;
+}
+
 /**
  * Sets bits [lo, hi) word by word (a bulk operation touches each 512-word chunk once, not each bit through an
  * immer proxy); returns how many bits were newly set.
  */
 export function bitSetRange(b: Bits, lo: number, hi: number): number {
-  let added = 0;
-  let i = lo;
-  while (i < hi) {
-    const w = i >>> 5;
-    const end = Math.min(hi, (w + 1) << 5);
-    const m = wordMask(i & 31, end - (w << 5));
-    const old = pget(b, w);
-    const nw = (old | m) >>> 0;
-    if (nw !== old) { added += popcount(nw ^ old); pset(b, w, nw); }
-    i = end;
-  }
-  return added;
+  return bitRange(b, lo, hi, true);
 }
 
 /** Clears bits [lo, hi) word by word; returns how many bits were cleared. */
 export function bitClearRange(b: Bits, lo: number, hi: number): number {
-  let removed = 0;
-  let i = lo;
-  while (i < hi) {
-    const w = i >>> 5;
-    const end = Math.min(hi, (w + 1) << 5);
-    const m = wordMask(i & 31, end - (w << 5));
-    const old = pget(b, w);
-    const nw = (old & ~m) >>> 0;
-    if (nw !== old) { removed += popcount(nw ^ old); pset(b, w, nw); }
-    i = end;
-  }
-  return removed;
+  return bitRange(b, lo, hi, false);
 }

@@ -7,11 +7,10 @@ import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { explore, type ExploreResult } from '../../explore/bfs.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
-import type { Design, EventBase, JsonValue } from '../../core/model.ts';
+import type { EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
 import { freshPath, writeAtomic } from '../io.ts';
-import { intFlag, parseOptionFlags, requireModel } from '../registry.ts';
-import type { MachineModel } from '../registry-types.ts';
+import { designFromFlags, intFlag, type DesignChoice } from '../registry.ts';
 import type { Parsed } from '../main.ts';
 
 /**
@@ -20,57 +19,6 @@ import type { Parsed } from '../main.ts';
  */
 export const SMALL_CONFIG = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1,
   stolenTime: true, itsPages: [2], rounds: 1, storePages: [] as number[] } as const;
-
-export interface DesignChoice {
-  model: MachineModel;
-  design: Design;
-  config: unknown;
-  bugs: string[];
-}
-
-/**
- * The design and configuration of a command line: defaults, then `base` (explore's small configuration), then
- * each knob's own configuration, then --vcpus/--pes/--pages/--tlb-entries/--rounds/--store-pages, then --config.
- */
-export function designFromFlags(v: Parsed['values'], base: { readonly [k: string]: unknown }): DesignChoice {
-  const model = requireModel(v['model'] as string | undefined);
-  const bugs = (v['bug'] as string[] | undefined) ?? [];
-  for (const b of bugs) if (!model.bugs.some((k) => k.id === b)) {
-    throw new UsageError(`--bug: unknown bug '${b}' for model '${model.id}' (see: dtsim bugs --list)`);
-  }
-  const options = parseOptionFlags((v['option'] as string[] | undefined) ?? []);
-  const po = model.parseOptions(options);
-  if (!po.ok) throw new UsageError(`--option ${po.error.field}: ${po.error.message}`);
-  let design: Design;
-  try { design = model.design(options, bugs); } catch (e) { throw new UsageError((e as Error).message.replace('[dtsim] ', '')); }
-  const c: { [k: string]: unknown } = { ...(model.defaultConfig as object), ...base };
-  for (const b of bugs) Object.assign(c, model.preset.bugs.find((k) => k.id === b)?.config ?? {});
-  if (v['vcpus'] !== undefined) c['vcpus'] = intFlag('vcpus', v['vcpus'], 1, 1, 8);
-  if (v['pes'] !== undefined) c['pes'] = intFlag('pes', v['pes'], 1, 1, 8);
-  if (v['tlb-entries'] !== undefined) c['tlbEntries'] = intFlag('tlb-entries', v['tlb-entries'], 1, 1, 64);
-  if (v['rounds'] !== undefined) c['rounds'] = intFlag('rounds', v['rounds'], 1, 0, 1000);
-  if (v['pages'] !== undefined) {
-    const n = intFlag('pages', v['pages'], 3, 1, 1 << 20);
-    c['slots'] = [{ base: 0, npages: n }];
-    const inside = (a: unknown): number[] => (Array.isArray(a) ? a : []).filter((g): g is number => typeof g === 'number' && g < n);
-    c['storePages'] = inside(c['storePages']);
-    const its = inside(c['itsPages']);
-    c['itsPages'] = its.length ? its : [n - 1];
-  }
-  if (typeof v['store-pages'] === 'string') {
-    const s = v['store-pages'];
-    if (!/^\d+(,\d+)*$/.test(s)) throw new UsageError(`--store-pages: expected gfns like 0,1,2, got '${s}'`);
-    c['storePages'] = s.split(',').map(Number);
-  }
-  if (typeof v['config'] === 'string') {
-    try { Object.assign(c, JSON.parse(v['config'])); } catch (e) {
-      throw new UsageError(`--config: not valid JSON (${(e as Error).message})`);
-    }
-  }
-  const pc = model.parseConfig(c);
-  if (!pc.ok) throw new UsageError(`--config ${pc.error.field}: ${pc.error.message}`);
-  return { model, design, config: pc.config, bugs };
-}
 
 /** Peak resident set size of this process, in MB. */
 function peakMb(): number {

@@ -5,9 +5,10 @@ import { fingerprint } from '../../core/fingerprint.ts';
 import { makeTrace, parseTrace, serializeTrace, type Expect, type Trace } from '../../trace/format.ts';
 import { BadInputError, UsageError } from '../errors.ts';
 import { readText, writeAtomic } from '../io.ts';
-import { intFlag, lookupModel, parseOptionFlags, requireModel, seedFlag } from '../registry.ts';
+import { designFromFlags, intFlag, lookupModel, seedFlag } from '../registry.ts';
+import type { MachineConfig } from '../../../models/machine/state.ts';
 import type { Parsed } from '../main.ts';
-import type { AnyModel, Design, EventBase } from '../../core/model.ts';
+import type { AnyModel, EventBase } from '../../core/model.ts';
 import type { MachineModel } from '../registry-types.ts';
 
 function freshSeed(): string {
@@ -18,25 +19,8 @@ function freshSeed(): string {
 export async function cmdRun(p: Parsed): Promise<number> {
   const v = p.values;
   if (p.positionals.length) throw new UsageError(`run: unexpected argument '${p.positionals[0]}'`);
-  const model = requireModel(v['model'] as string | undefined);
-  const bugs = (v['bug'] as string[] | undefined) ?? [];
-  for (const b of bugs) if (!model.bugs.some((k) => k.id === b)) {
-    throw new UsageError(`--bug: unknown bug '${b}' for model '${model.id}' (see: dtsim bugs --list)`);
-  }
-  const options = parseOptionFlags((v['option'] as string[] | undefined) ?? []);
-  const po = model.parseOptions(options);
-  if (!po.ok) throw new UsageError(`--option ${po.error.field}: ${po.error.message}`);
-  let design: Design;
-  try { design = model.design(options, bugs); } catch (e) { throw new UsageError((e as Error).message.replace('[dtsim] ', '')); }
-  const knobConfig = Object.assign({}, ...bugs.map((b) => model.preset.bugs.find((k) => k.id === b)?.config ?? {}));
-  let rawConfig: unknown = { ...model.defaultConfig, ...knobConfig };
-  if (typeof v['config'] === 'string') {
-    try { rawConfig = { ...(rawConfig as object), ...JSON.parse(v['config']) }; } catch (e) {
-      throw new UsageError(`--config: not valid JSON (${(e as Error).message})`);
-    }
-  }
-  const pc = model.parseConfig(rawConfig);
-  if (!pc.ok) throw new UsageError(`--config ${pc.error.field}: ${pc.error.message}`);
+  const { model, design, config, bugs } = designFromFlags(v, {});
+  const pc = { config: config as MachineConfig };
   const seed = seedFlag(v['seed'], freshSeed());
   const maxEvents = intFlag('events', v['events'], 400, 1, 10_000_000);
   const out = v['out'] as string | undefined;
