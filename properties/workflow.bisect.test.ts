@@ -128,8 +128,13 @@ describe(`bisect on a toy model (seed ${SEED})`, () => {
       const lin = replayFrom(m, { x: 0, high: false }, events, { checkEvery: 1 });
       const r = bisect(m, { x: 0, high: false }, events, { stride });
       expect(r.status).toBe(lin.status);
-      if (r.status === 'violated') {
-        expect(r.eventIndex).toBe(lin.eventIndex);
+      if (r.status === 'violated' && lin.status === 'violated') {
+        const final = events.reduce((x, e) => x + (e.type === 'toy/up' ? 1 : -1), 0);
+        // Final state clean: bisect must fall back to the stepwise scan and name the first violation. Final state
+        // violated again after a transient one: the binary search may name a later violating event (documented
+        // limitation, `--stepwise` is exact); it must still be an event after which the invariant is broken.
+        if (final !== 3) expect(r.eventIndex).toBe(lin.eventIndex);
+        else expect(r.eventIndex).toBeGreaterThanOrEqual(lin.eventIndex);
         expect(r.after.x).toBe(3);
       }
     }), { numRuns: 300 });
