@@ -135,7 +135,7 @@ describe(`trace reader never crashes (seed ${SEED})`, () => {
         { name: 'wrong-type', text: withEvent(0, (e) => { for (const k of Object.keys(e)) if (k !== 'type') e[k] = 'seven'; }), field: /:\d+: events\[0\]\.\w+: / },
         { name: 'page-out-of-range', text: good.replace(/"gfn":\d+/, '"gfn":99999999'), field: /:\d+: events\[\d+\]\.gfn: page 99999999 out of range/ },
         { name: 'vcpu-out-of-range', text: good.replace(/"vcpu":\d+/, '"vcpu":42'), field: /:\d+: events\[\d+\]\.vcpu: vCPU 42 out of range/ },
-        { name: 'unknown-model', text: good.replace(/"model":"[^"]+"/, '"model":"no-such-model"'), field: /:\d+: design\.model: unknown model 'no-such-model'/ },
+        { name: 'unknown-model', text: good.replace(/"model":"[^"]+"/, '"model":"no-such-model"'), field: /:\d+: design\.model: unknown model "no-such-model"/ },
         { name: 'unknown-knob', text: good.replace(/"bugs":\[[^\]]*\]/, '"bugs":["no-such-knob"]'), field: /:\d+: design\.bugs\[0\]: unknown bug/ },
         { name: 'newer-version', text: good.replace(/"formatVersion": \d+/, `"formatVersion": ${TRACE_VERSION + 1}`), field: /:\d+: formatVersion: version \d+ is newer/ },
         { name: 'deep-nesting', text: good.replace(/"note": "[^"]*"/, `"note": ${JSON.stringify(deep(5000, 1))}`), field: /: / },

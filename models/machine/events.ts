@@ -113,7 +113,7 @@ export function parseEventWith<E>(raw: unknown, config: MachineConfig): { ok: tr
   const type = r['type'];
   if (typeof type !== 'string') return fieldError('type', 'missing or not a string');
   const schema = EVENT_FIELDS[type];
-  if (!schema) return fieldError('type', `unknown event type '${type}'`);
+  if (!schema) return fieldError('type', `unknown event type ${JSON.stringify(type)}`);
   let entries = schemaEntries.get(type);
   if (!entries) { entries = Object.entries(schema); schemaEntries.set(type, entries); }
   let total = totals.get(config);
@@ -121,7 +121,7 @@ export function parseEventWith<E>(raw: unknown, config: MachineConfig): { ok: tr
   let n = 0;
   for (const k in r) {
     n++;
-    if (k !== 'type' && !(k in schema)) return fieldError(k, `unexpected field for '${type}'`);
+    if (k !== 'type' && !(k in schema)) return fieldError(/^[\w$]+$/.test(k) ? k : JSON.stringify(k), `unexpected field for '${type}'`);
   }
   if (n !== entries.length + 1) {
     for (const [field] of entries) if (r[field] === undefined) return fieldError(field, 'missing');

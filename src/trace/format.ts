@@ -219,7 +219,7 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
   const dl = keyLine(text, 'design');
   if (typeof design['model'] !== 'string') return err('invalid', dl, 'design.model', 'must be a string');
   const model = lookup(design['model']);
-  if (!model) return err('unknownModel', dl, 'design.model', `unknown model '${design['model']}'`);
+  if (!model) return err('unknownModel', dl, 'design.model', `unknown model ${JSON.stringify(design['model'])}`);
   if (design['modelVersion'] !== model.version) {
     return err('staleModel', dl, 'design.modelVersion', `trace was made with ${model.id} v${JSON.stringify(design['modelVersion'])}, this dtsim has v${model.version}`);
   }
