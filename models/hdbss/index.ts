@@ -71,7 +71,7 @@ export const hdbss = makeMachineModel({
   checkConfig: DEFAULT_CONFIG,
   situations: [
     { id: 'hw-dirty-update', label: 'a hardware dirty-state update (DBM: W set by a CAS, no fault)', stat: 'hwDirtyUpdates' },
-    { id: 'hdbss-full-fault', label: 'a store takes an HDBSS-full permission fault', stat: 'hdbssFullFaults', when: { producer: 'hdbss', consumer: 'bitmap' } },
+    { id: 'hdbss-full-fault', label: 'a store takes an HDBSS-full permission fault', stat: 'hdbssFullFaults', when: { producer: 'hdbss', consumer: 'bitmap', hdbssEntries: 2 } },
     { id: 'hdbss-put-undrained', label: 'a vCPU is put (and may move PE) with undrained HDBSS entries', stat: 'hdbssPutUndrained', when: { producer: 'hdbss' } },
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
