@@ -417,6 +417,11 @@ export const hdbssMechanism: Mechanism = {
     // Coverage: a vCPU leaves its PE with undrained entries (drained here, so a move to another PE loses none).
     if (h.idx[pe]! > 0) s.stats['hdbssPutUndrained'] = (s.stats['hdbssPutUndrained'] ?? 0) + 1;
     drain(s, v);
+    // A pending HDBSS-full fault (the vCPU was preempted between the fault and its handler) is resolved by this
+    // drain: the store was abandoned and re-executes after the next load. Keeping it pending would leave a put
+    // vCPU with work only a later load could do, which never comes once the VMM stops the VM (found by a
+    // property seed: the final collection waited forever).
+    h.hdbssf[v] = -1;
     h.saved[v] = h.idx[pe]!;
     h.savedFsc[v] = h.fsc[pe]!;
   },
