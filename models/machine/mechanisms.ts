@@ -5,7 +5,7 @@
  * loop). A mechanism supplies hooks; the machine calls them at fixed points. A design selects its mechanisms
  * through its options (`consumer`, `producer`). Every hook is optional.
  */
-import type { Invariant, PackSink } from '../../src/core/model.ts';
+import type { Invariant, JsonValue, PackSink } from '../../src/core/model.ts';
 import type { MachineEvent } from './model-events.ts';
 import type { MachineState } from './state.ts';
 
@@ -59,10 +59,23 @@ export interface Mechanism {
   quiescent?(s: MachineState): boolean;
   /** Metrics to add to the model's report. */
   metrics?(s: MachineState, out: { [k: string]: number }): void;
+}
+
+/**
+ * Explore hooks for one key of `s.ext` (a mechanism's state; several producers may share one key, e.g. `hw`).
+ * Registered with `registerExtCodec`; a key without a codec is packed and copied generically (every field).
+ */
+export interface ExtCodec {
   /**
-   * Explore: a canonical packed encoding of `s.ext[id]` (replaces its generic JSON encoding). Two states whose
-   * encodings are equal must behave the same (same enabled events, successors, invariant verdicts), e.g. ring
-   * indices written relative to `reset_index`, consumed entries left out. Optional.
+   * A canonical packed encoding of `s.ext[key]` (`v`). Two states whose encodings (with the rest of the machine
+   * equal) are equal must behave the same: same enabled events, invariant verdicts, and successors with equal
+   * encodings (e.g. ring indices relative to `reset_index`, consumed entries left out, VMIDs via `vmidRel`).
    */
-  pack?(s: MachineState, out: PackSink): void;
+  pack(s: MachineState, v: JsonValue, out: PackSink): void;
+  /**
+   * Makes `dst` (`ext[key]` of a state no longer used, or undefined) a deep copy of `src` (`ext[key]` of a live
+   * state), reusing its arrays, and returns it. Fields `pack` leaves out because nothing behavioural reads them
+   * (metrics) may be left stale, like the machine's counters.
+   */
+  copy(dst: JsonValue | undefined, src: JsonValue): JsonValue;
 }

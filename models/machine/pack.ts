@@ -22,7 +22,8 @@ import { assignJson, cloneJson } from '../../src/explore/pack.ts';
 import { bitNext, pget, type Paged } from './paged.ts';
 import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
-import { mechanismsOf } from './registry.ts';
+import { extCodec } from './registry.ts';
+import { tlbBase, tlbFlags, tlbPack, tlbVmid } from './tlb.ts';
 
 const RUN = { out: 0, host: 1, guest: 2, fault: 3 } as const;
 const PHASE = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
@@ -125,7 +126,7 @@ export function cloneMachine(s: MachineState): MachineState {
     audit: a ? { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,
       clearActual: a.clearActual?.slice() ?? null, clearErrno: a.clearErrno } : null,
     stats: { ...s.stats },
-    ext: cloneJson(s.ext) as { [k: string]: JsonValue },
+    ext: copyExtInto(null, s.ext),
   };
 }
 
@@ -236,7 +237,7 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   // hardware-dirty mechanism uses it to tell whether its block audit belongs to the current event). The other
   // counters of a recycled state are stale; nothing reads them.
   d.stats.events = s.stats.events;
-  w.ext = isEmpty(s.ext) && isEmpty(d.ext) ? d.ext : assignJson(d.ext, s.ext);
+  w.ext = isEmpty(s.ext) && isEmpty(d.ext) ? d.ext : copyExtInto(d.ext, s.ext);
   return d;
 }
 
@@ -261,7 +262,11 @@ export function packMachine(s: MachineState, out: PackSink, relabel: readonly (r
   const pp = relabel ? relabel[1] : undefined;
   const nv = s.vcpus.length;
   const np = s.pes.length;
-  out.num(s.vmid);
+  // VMIDs relative to the VM's current one (see vmidRel), so s.vmid itself is always 1; but only when every key
+  // of s.ext has a codec (which encodes its own VMIDs relatively): a generically packed mechanism state may hold
+  // absolute VMIDs (the PTA's configured VMID), and merging on relative machine VMIDs would then be unsound.
+  const rel = allExtCodecs(s);
+  out.num(rel ? -1 : s.vmid);
   // vCPUs in new order: old index i goes to vp[i].
   for (let j = 0; j < nv; j++) {
     const v = s.vcpus[vp ? vp.indexOf(j) : j]!;
@@ -272,8 +277,15 @@ export function packMachine(s: MachineState, out: PackSink, relabel: readonly (r
   for (let j = 0; j < np; j++) {
     const p = s.pes[pp ? pp.indexOf(j) : j]!;
     out.num(p.loaded < 0 ? -1 : vp ? vp[p.loaded]! : p.loaded);
-    out.num(p.vmid); out.num(p.vtcr);
-    out.nums(p.tlb);
+    out.num(rel ? vmidRel(s, p.vmid) : p.vmid); out.num(p.vtcr);
+    if (!rel) out.nums(p.tlb);
+    else {
+      out.num(p.tlb.length);
+      for (let i = 0; i < p.tlb.length; i++) {
+        const e = p.tlb[i] as number;
+        out.num(tlbPack(tlbBase(e), vmidRel(s, tlbVmid(e)), tlbFlags(e)));
+      }
+    }
   }
   for (const sl of s.slots) {
     out.num(sl.logging ? 1 : 0);
@@ -322,18 +334,58 @@ export function packMachine(s: MachineState, out: PackSink, relabel: readonly (r
   packExt(s, out);
 }
 
-/** Mechanism state: each mechanism's own `pack` hook for `ext[id]`, the generic encoding for the rest. */
+/**
+ * A VMID relative to the VM's current VMID: 0 (no VMID, a PE that never ran the VM) stays 0, the current VMID
+ * is 1, and the others keep their distance modulo the 255 VMIDs of the model's rollover (`(v % 255) + 1`).
+ * VMIDs are only ever compared for equality and advanced by that rollover, and this rotation is a bijection
+ * on 1..255 that commutes with it, so states differing only by a rotation of every VMID behave the same (and
+ * a VMID rollover no longer multiplies the state space by 255). Mechanism codecs encode their VMIDs with it.
+ */
+export function vmidRel(s: MachineState, v: number): number {
+  return v === 0 ? 0 : ((v - s.vmid + 255) % 255) + 1;
+}
+
+/**
+ * Sorted keys of `s.ext`, cached per design's mechanisms: mechanisms add their keys at init only, so the key
+ * set is fixed for a design (checked: a different count is recomputed).
+ */
+const extKeyCache = new Map<string, readonly string[]>();
+function extKeys(s: MachineState): readonly string[] {
+  let ks = extKeyCache.get(s.mechKey);
+  let n = 0;
+  for (const _ in s.ext) n++;
+  if (!ks || ks.length !== n) { ks = Object.keys(s.ext).sort(); extKeyCache.set(s.mechKey, ks); }
+  return ks;
+}
+
+/** Does every key of `s.ext` have a codec (so VMIDs may be packed relatively everywhere)? */
+function allExtCodecs(s: MachineState): boolean {
+  const keys = extKeys(s);
+  for (let i = 0; i < keys.length; i++) if (!extCodec(keys[i] as string)) return false;
+  return true;
+}
+
+/** Copies mechanism state through each key's codec (`registerExtCodec`), generically for keys without one. */
+function copyExtInto(d: { [k: string]: JsonValue } | null, src: { [k: string]: JsonValue }): { [k: string]: JsonValue } {
+  const out: { [k: string]: JsonValue } = d ?? {};
+  if (d !== null) for (const k in d) if (!(k in src)) delete d[k];
+  for (const k in src) {
+    const c = extCodec(k);
+    const v = src[k] as JsonValue;
+    out[k] = c ? c.copy(d !== null ? d[k] : undefined, v) : d !== null ? assignJson(d[k], v) : cloneJson(v);
+  }
+  return out;
+}
+
+/** Mechanism state: each key's codec (`registerExtCodec`), the generic encoding for keys without one. */
 function packExt(s: MachineState, out: PackSink): void {
-  const ms = mechanismsOf(s);
-  let hooks = false;
-  for (const m of ms) if (m.pack) { hooks = true; break; }
-  if (!hooks) { out.json(s.ext); return; }
-  const keys = Object.keys(s.ext).sort();
+  const keys = extKeys(s);
+  // The key set is fixed by the design (explore never mixes designs): the count and the order suffice.
   out.num(keys.length);
-  for (const k of keys) {
-    const m = ms.find((x) => x.id === k && x.pack);
-    out.json(k);
-    if (m) m.pack!(s, out);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const c = extCodec(k);
+    if (c) c.pack(s, s.ext[k] as JsonValue, out);
     else out.json(s.ext[k]);
   }
 }

@@ -3,7 +3,7 @@
  * are immutable and shared by every state of a run), so the hot path pays one WeakMap lookup.
  */
 import type { Design } from '../../src/core/model.ts';
-import type { Mechanism } from './mechanisms.ts';
+import type { ExtCodec, Mechanism } from './mechanisms.ts';
 import type { MachineState } from './state.ts';
 
 /** Mechanism factories by id; each mechanism folder registers itself in `models/index.ts`. */
@@ -41,4 +41,19 @@ export function mechanismsOf(s: MachineState): readonly Mechanism[] {
   });
   cache.set(s.mechKey, ms);
   return ms;
+}
+
+const codecs = new Map<string, ExtCodec>();
+
+/** Registers (or, with undefined, removes) the explore codec of `s.ext[key]` (see `ExtCodec`); returns the previous one. */
+export function registerExtCodec(key: string, codec: ExtCodec | undefined): ExtCodec | undefined {
+  const prev = codecs.get(key);
+  if (codec) codecs.set(key, codec);
+  else codecs.delete(key);
+  return prev;
+}
+
+/** The codec of `s.ext[key]`, or undefined (packed and copied generically). */
+export function extCodec(key: string): ExtCodec | undefined {
+  return codecs.get(key);
 }
