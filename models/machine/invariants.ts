@@ -62,16 +62,15 @@ export const INV_FLUSH: Invariant<MachineState> = {
   check(s) {
     const a = s.audit;
     if (!a || a.kind === 'clear') return null;
-    const check = (g: number): Violation | null => {
+    let lo: number;
+    let hi: number;
+    const list = a.rearmed;
+    if (list === null) { const sl = s.slots[a.slot]!; lo = sl.base; hi = sl.base + sl.npages; } else { lo = 0; hi = list.length; }
+    for (let i = lo; i < hi; i++) {
+      const g = list === null ? i : list[i] as number;
       const p = writableTlbPe(s, g);
-      return p < 0 ? null : v('INV-FLUSH', `${a.kind} on slot ${a.slot} returned while PE ${p} still caches a writable entry for page ${g}`, [g]);
-    };
-    if (a.rearmed === null) {
-      const sl = s.slots[a.slot]!;
-      for (let g = sl.base; g < sl.base + sl.npages; g++) { const r = check(g); if (r) return r; }
-      return null;
+      if (p >= 0) return v('INV-FLUSH', `${a.kind} on slot ${a.slot} returned while PE ${p} still caches a writable entry for page ${g}`, [g]);
     }
-    for (const g of a.rearmed) { const r = check(g); if (r) return r; }
     return null;
   },
 };

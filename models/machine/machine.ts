@@ -206,9 +206,14 @@ export function candidates(s: MachineState): MachineEvent[] {
   if (s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
   for (const m of mechanismsOf(s)) m.candidates?.(s, out);
   vmmCandidates(s, out);
-  const en: MachineEvent[] = [];
-  for (const e of out) if (isEnabled(s, e)) en.push(e);
-  return en;
+  // Filter in place (one array per call).
+  let n = 0;
+  for (let i = 0; i < out.length; i++) {
+    const e = out[i] as MachineEvent;
+    if (isEnabled(s, e)) out[n++] = e;
+  }
+  out.length = n;
+  return out;
 }
 
 function vmmCandidates(s: MachineState, out: MachineEvent[]): void {
@@ -227,17 +232,16 @@ function vmmCandidates(s: MachineState, out: MachineEvent[]): void {
   out.push({ type: 'vmm/migrationCompleted' });
 }
 
-const storePagesCache = new Map<string, readonly number[]>();
-/** Pages guest stores may target (config.storePages, or every page of every slot). */
+const storePagesCache = new WeakMap<MachineConfig, readonly number[]>();
+/** Pages guest stores may target (config.storePages, or every page of every slot); cached per config object. */
 export function storePagesOf(c: MachineConfig): readonly number[] {
   if (c.storePages.length > 0) return c.storePages;
-  const key = c.slots.map((s) => `${s.base}:${s.npages}`).join(',');
-  let hit = storePagesCache.get(key);
+  let hit = storePagesCache.get(c);
   if (!hit) {
     const a: number[] = [];
     for (const sl of c.slots) for (let g = sl.base; g < sl.base + sl.npages; g++) a.push(g);
     hit = a;
-    storePagesCache.set(key, hit);
+    storePagesCache.set(c, hit);
   }
   return hit;
 }
@@ -260,7 +264,9 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
     }
     case 'pe/tlbEvicted': {
       const pe = s.pes[e.pe];
-      return !!pe && pe.tlb.some((t) => Math.floor(t / 2048) === e.gfn);
+      if (!pe) return false;
+      for (let i = 0; i < pe.tlb.length; i++) if (Math.floor((pe.tlb[i] as number) / 2048) === e.gfn) return true;
+      return false;
     }
     case 'mmu/accessTracked': {
       if (vm.phase !== 'idle') return false;
@@ -339,11 +345,14 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
   }
 }
 
+/** Are two events equal (same type and fields; number arrays compared element-wise)? No allocation. */
 function sameEvent(a: MachineEvent, b: MachineEvent): boolean {
   if (a.type !== b.type) return false;
   const ra = a as unknown as Record<string, unknown>;
   const rb = b as unknown as Record<string, unknown>;
-  for (const k of Object.keys(ra)) {
+  let na = 0;
+  for (const k in ra) {
+    na++;
     const x = ra[k];
     const y = rb[k];
     if (Array.isArray(x)) {
@@ -351,7 +360,9 @@ function sameEvent(a: MachineEvent, b: MachineEvent): boolean {
       for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
     } else if (x !== y) return false;
   }
-  return Object.keys(rb).length === Object.keys(ra).length;
+  let nb = 0;
+  for (const _ in rb) nb++;
+  return na === nb;
 }
 
 // ---------------------------------------------------------------------------------------------------------

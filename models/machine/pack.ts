@@ -130,8 +130,22 @@ export function cloneMachine(s: MachineState): MachineState {
   };
 }
 
+function copyLeafInto(a: number[], b: number[]): void {
+  for (let j = 0; j < b.length; j++) a[j] = b[j] as number;
+}
+
 function copyPagedInto(d: Paged | null, p: Paged): Paged {
   if (d === null || d.length !== p.length) return copyPaged(p);
+  // The common explore case: one middle array with one leaf of the same length (a guest of <= 512 entries).
+  if (p.length === 1) {
+    const dm = d[0] as number[][];
+    const pm = p[0] as number[][];
+    if (pm.length === 1 && dm.length === 1) {
+      const a = dm[0] as number[];
+      const b = pm[0] as number[];
+      if (a.length === b.length) { copyLeafInto(a, b); return d; }
+    }
+  }
   for (let i = 0; i < p.length; i++) {
     const dm = d[i] as number[][];
     const pm = p[i] as number[][];
@@ -231,8 +245,18 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   // oracle.touched only feeds the unjustified-report counter (a metric): not copied, like the counters.
   o.justified = copyPagedInto(o.justified, s.oracle.justified);
   const a = s.audit;
-  w.audit = a ? { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,
-    clearActual: a.clearActual?.slice() ?? null, clearErrno: a.clearErrno } : null;
+  const da = d.audit;
+  if (!a) w.audit = null;
+  else if (!da) {
+    w.audit = { kind: a.kind, slot: a.slot, rearmed: a.rearmed?.slice() ?? null, clearExpected: a.clearExpected?.slice() ?? null,
+      clearActual: a.clearActual?.slice() ?? null, clearErrno: a.clearErrno };
+  } else {
+    // Reuse the dead state's audit record (apply replaces a state's audit, it never edits one in place).
+    da.kind = a.kind; da.slot = a.slot; da.clearErrno = a.clearErrno;
+    da.rearmed = a.rearmed === null ? null : copyListInto(da.rearmed, a.rearmed);
+    da.clearExpected = a.clearExpected === null ? null : copyListInto(da.clearExpected, a.clearExpected);
+    da.clearActual = a.clearActual === null ? null : copyListInto(da.clearActual, a.clearActual);
+  }
   // Counters are metrics, not behaviour, and explore reports none of them: only `events` is copied (the
   // hardware-dirty mechanism uses it to tell whether its block audit belongs to the current event). The other
   // counters of a recycled state are stale; nothing reads them.
@@ -379,6 +403,7 @@ function copyExtInto(d: { [k: string]: JsonValue } | null, src: { [k: string]: J
 
 /** Mechanism state: each key's codec (`registerExtCodec`), the generic encoding for keys without one. */
 function packExt(s: MachineState, out: PackSink): void {
+  if (s.mechKey === '' && isEmpty(s.ext)) { out.num(0); return; }
   const keys = extKeys(s);
   // The key set is fixed by the design (explore never mixes designs): the count and the order suffice.
   out.num(keys.length);
