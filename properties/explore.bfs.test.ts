@@ -29,7 +29,7 @@ const SMALL: Partial<MachineConfig> = { vcpus: 1, pes: 1, slots: [{ base: 0, npa
  * with the property suite's lengths). `slow` knobs are checked by the note's command, not in this suite.
  */
 const KNOB_CONFIGS: { readonly [id: string]: { readonly config: Partial<MachineConfig>; readonly depth: number; readonly length: number;
-  readonly expect?: string; readonly slow?: string } } = {
+  readonly expect?: string; readonly slow?: string; readonly target?: boolean } } = {
   'dirty-bitmap/missing-tlbi': { config: {}, depth: 30, length: 15 },
   'dirty-bitmap/local-tlbi': { config: { pes: 2 }, depth: 30, length: 15 },
   'dirty-bitmap/enable-no-flush': { config: {}, depth: 30, length: 11 },
@@ -58,8 +58,9 @@ const KNOB_CONFIGS: { readonly [id: string]: { readonly config: Partial<MachineC
   'hdbss/vtcr-switch-no-tlbi': { config: {}, depth: 30, length: 11 },
   'hdbss/ring-no-drain-reserve': { config: { slots: [{ base: 0, npages: 5 }], storePages: [1, 2, 3, 4], itsPages: [0] }, depth: 40, length: -1,
     slow: 'not found by explore within 6M states (depth ~22); see the note' },
-  // BFS finds a shorter violation of INV-ARMED than the catalogue's INV-BLOCK (reported to the hdbss model).
-  'hdbss/hdbss-block-one-page': { config: {}, depth: 30, length: 9, expect: 'INV-ARMED' },
+  // Plain BFS finds a shorter violation of INV-ARMED (9 events, tested below); searching for the knob's own
+  // invariant (--invariant INV-BLOCK) finds INV-BLOCK in 11, as the property suite's trace.
+  'hdbss/hdbss-block-one-page': { config: {}, depth: 30, length: 11, target: true },
   'pta/pta-read-no-flush': { config: {}, depth: 30, length: 25, slow: '934k states, ~45 s' },
   'pta/pta-vmid-stale': { config: {}, depth: 30, length: 4 },
   'pta/dbm-on-readonly': { config: {}, depth: 30, length: 6 },
@@ -107,7 +108,7 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
         expect(kc, `no explore configuration documented for ${id}`).toBeDefined();
         const design = m.design({}, [knob.id]);
         const config = configOf(m, knob.id, kc!.config);
-        const r = explore(m, design, config, { maxDepth: kc!.depth, maxStates: 2_000_000 });
+        const r = explore(m, design, config, { maxDepth: kc!.depth, maxStates: 2_000_000, target: kc!.target && knob.expect !== null ? [knob.expect] : undefined });
         expect(r.status).toBe('violated');
         const cx = r.violation!;
         expect(cx.invariant).toBe(kc!.expect ?? knob.expect);
@@ -241,6 +242,27 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     expect(() => checkShape(s)).not.toThrow();
     const bad = { ...s, vmm: { ...s.vmm, surprise: 1 } };
     expect(() => checkShape(bad)).toThrow(/pack\.ts does not know the VMM fields/);
+  });
+
+  it('--invariant: a state where another invariant breaks first is a dead end; the target is found with a trace that replays to it', () => {
+    const m = modelById('hdbss') as MachineModel;
+    const design = m.design({}, ['hdbss-block-one-page']);
+    const config = configOf(m, 'hdbss-block-one-page', {});
+    const plain = explore(m, design, config, { maxDepth: 30 });
+    expect([plain.violation?.invariant, plain.violation?.events.length]).toEqual(['INV-ARMED', 9]);
+    const t = explore(m, design, config, { maxDepth: 30, target: ['INV-BLOCK'] });
+    expect([t.violation?.invariant, t.violation?.events.length]).toEqual(['INV-BLOCK', 11]);
+    expect(t.otherViolations).toBeGreaterThan(0);
+    expect(t.firstOther).toEqual({ invariant: 'INV-ARMED', depth: 9 });
+    const o = replay(m as unknown as AnyModel, design, config as unknown as JsonValue, t.violation!.events as EventBase[], { path: 'fast' });
+    expect([o.invariant, o.eventIndex]).toEqual(['INV-BLOCK', 10]);
+    // A target no reachable state breaks first: the whole space is searched, other violations are counted.
+    const none = explore(dirtyBitmap, dirtyBitmap.design({}, ['host-write-unmarked']), configFor('host-write-unmarked'),
+      { maxDepth: 200, target: ['INV-CLEAR-EXACT'] });
+    expect(none.status).toBe('exhausted');
+    expect(none.otherViolations).toBeGreaterThan(0);
+    expect(none.message).toMatch(/no reachable state violates INV-CLEAR-EXACT first \(\d+ states violated another invariant first, e\.g\. INV-NOLOSS at depth 6/);
+    expect(() => explore(dirtyBitmap, dirtyBitmap.design(), configFor(null), { maxDepth: 5, target: ['INV-NOPE'] })).toThrow(/unknown invariant 'INV-NOPE'/);
   });
 
   it('the generic encoding finds the same shortest counterexample length (the packed one only merges more)', () => {

@@ -34,7 +34,8 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
       const ok = dtsim('explore', '--model', 'dirty-bitmap', '--pages', '2', '--depth', '200', '--json');
       expect(ok.status, ok.stderr).toBe(0);
       expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'exhausted', complete: true, violation: null });
-      for (const bad of [['--model', 'nope'], ['--model', 'dirty-bitmap', '--depth', 'x'], ['--model', 'dirty-bitmap', '--bug', 'nope']]) {
+      for (const bad of [['--model', 'nope'], ['--model', 'dirty-bitmap', '--depth', 'x'], ['--model', 'dirty-bitmap', '--bug', 'nope'],
+        ['--model', 'dirty-bitmap', '--invariant', 'INV-NOPE']]) {
         const b = dtsim('explore', ...bad);
         expect(b.status).toBe(2);
         expect(b.stderr.trim().split('\n')).toHaveLength(1);

@@ -87,7 +87,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
 `,
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
-                     [--symmetry] [--encoding auto|generic] [--out FILE [--force]] [--json]
+                     [--symmetry] [--encoding auto|generic] [--invariant ID]... [--out FILE [--force]] [--json]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
   encoding (the model's pack hook, or the generic JSON encoding); the collision probability n^2/2^65 is printed.
@@ -98,6 +98,10 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   save writing the last page, stolen time on; a knob's own configuration is merged over it, then the flags.
   --pages N makes one N-page memslot (store/ITS pages outside it are dropped). --symmetry merges states that
   differ only by renaming interchangeable vCPUs/PEs (where the model says it is sound; printed).
+  --invariant ID (repeatable) searches for a violation of those invariants only: a state where another
+  invariant breaks first is a dead end (counted, not expanded), so the result is a shortest path to a state
+  whose first violation is ID, and its trace replays to exactly that (e.g. a knob's expected invariant when a
+  different invariant breaks sooner).
   Limits: --max-states (default 5000000 distinct) and --time-limit (default 300 s) stop the search with a
   message saying the space was NOT exhausted. Prints states generated, distinct states, depth reached,
   distinct states/s and peak memory; progress on a TTY.

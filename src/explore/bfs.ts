@@ -31,6 +31,13 @@ export interface ExploreOptions {
   readonly progressEvery?: number;
   /** Polled with the progress callback: a reason to stop now (e.g. the caller's memory limit), or null. */
   readonly shouldStop?: () => string | null;
+  /**
+   * Search for a violation of these invariant ids only: a state whose first violation (in the model's order, as
+   * replay checks them) is another invariant is a dead end, counted in `otherViolations` and not expanded. The
+   * result is then a shortest path to a state whose first violation is a target, along which no other invariant
+   * breaks, so its trace replays to exactly that violation. Unset: stop at the first violation of any invariant.
+   */
+  readonly target?: readonly string[];
 }
 
 export interface ExploreProgress {
@@ -74,6 +81,10 @@ export interface ExploreResult<E> {
   readonly terminal: number;
   /** Terminal states the model does not call final (`isFinal`): a deadlock of the design or of the model. */
   readonly deadlocked: number;
+  /** With `target`: distinct states whose first violation was another invariant (not expanded). */
+  readonly otherViolations: number;
+  /** The first such state's violation (with `target`), for the report. */
+  readonly firstOther: { readonly invariant: string; readonly depth: number } | null;
   /** Birthday bound on a fingerprint collision among the distinct states: n^2 / 2^65. */
   readonly collisionProbability: number;
   readonly encoding: 'model' | 'generic';
@@ -128,13 +139,22 @@ export function explore<S, E extends EventBase, C>(
   const seen = new HashSet64(16);
   const parent = new IntColumn();
   const choice = new IntColumn();
+  const target = opts.target && opts.target.length > 0 ? opts.target : null;
+  if (target) {
+    const known = new Set(model.invariants.map((x) => x.id));
+    for (const t of target) {
+      if (!known.has(t)) throw new Error(`[dtsim] unknown invariant '${t}' for model '${model.id}' (known: ${[...known].join(', ')})`);
+    }
+  }
+  let otherViolations = 0;
+  let firstOther: { invariant: string; depth: number } | null = null;
   let generated = 0;
   let terminal = 0;
   let deadlocked = 0;
   let depth = 0;
 
   const result = (status: ExploreStatus, frontier: number, violation: Counterexample<E> | null, message: string): ExploreResult<E> => ({
-    status, generated, distinct: seen.size, depth, frontier, terminal, deadlocked, collisionProbability: collisionBound(seen.size),
+    status, generated, distinct: seen.size, depth, frontier, terminal, deadlocked, otherViolations, firstOther, collisionProbability: collisionBound(seen.size),
     encoding: useModelPack ? 'model' : 'generic', symmetry: groups.filter((g) => g.size > 1), elapsedMs: now() - t0, visitedBytes: seen.bytes(),
     violation, message,
   });
@@ -153,12 +173,22 @@ export function explore<S, E extends EventBase, C>(
     return { invariant: v.invariant, message: v.message, pages: v.pages, events, choices: cs, eventIndex: events.length - 1 };
   };
 
+  const exhaustedMessage = (): string => (target === null
+    ? `state space exhausted at depth ${depth}: every invariant holds in every reachable state`
+    : `state space exhausted at depth ${depth}: no reachable state violates ${target.join('/')} first`
+      + (otherViolations > 0 ? ` (${otherViolations} states violated another invariant first, e.g. ${firstOther?.invariant} at depth ${firstOther?.depth}, and were not expanded)` : ''));
+
   const k0 = key(init);
   seen.add(k0.h1, k0.h2);
   parent.push(-1);
   choice.push(-1);
   const v0 = checkInvariants(model.invariants, init);
-  if (v0) return result('violated', 0, counterexample(0, v0), `${v0.invariant} holds in no state: the initial state violates it`);
+  if (v0 && (!target || target.includes(v0.invariant))) {
+    return result('violated', 0, counterexample(0, v0), `${v0.invariant} holds in no state: the initial state violates it`);
+  }
+  if (v0) {
+    return result('exhausted', 0, null, `the initial state violates ${v0.invariant} (not a target): nothing to explore`);
+  }
 
   let frontier: S[] = [init];
   let ids: number[] = [0];
@@ -172,7 +202,7 @@ export function explore<S, E extends EventBase, C>(
       }
       if (open === 0) {
         terminal += frontier.length;
-        return result('exhausted', 0, null, `state space exhausted at depth ${depth}: every invariant holds in every reachable state`);
+        return result('exhausted', 0, null, exhaustedMessage());
       }
       return result('depthBound', frontier.length, null,
         `depth bound ${opts.maxDepth} reached with ${frontier.length} states left to expand (not exhausted; raise --depth)`);
@@ -196,6 +226,13 @@ export function explore<S, E extends EventBase, C>(
         parent.push(id);
         choice.push(i);
         const v = checkInvariants(model.invariants, c);
+        if (v && target && !target.includes(v.invariant)) {
+          // Another invariant breaks first here: a dead end for this search (the state stays in the visited set).
+          otherViolations++;
+          if (firstOther === null) firstOther = { invariant: v.invariant, depth: depth + 1 };
+          if (copyInto !== null) pool.push(c);
+          continue;
+        }
         if (v) {
           depth++;
           const cx = counterexample(nid, v);
@@ -231,5 +268,5 @@ export function explore<S, E extends EventBase, C>(
     ids = nextIds;
     if (next.length > 0) depth++;
   }
-  return result('exhausted', 0, null, `state space exhausted at depth ${depth}: every invariant holds in every reachable state`);
+  return result('exhausted', 0, null, exhaustedMessage());
 }

@@ -45,6 +45,11 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const enc = (v['encoding'] as string | undefined) ?? 'auto';
   if (enc !== 'auto' && enc !== 'generic') throw new UsageError(`--encoding: expected 'auto' or 'generic', got '${enc}'`);
   const json = v['json'] === true;
+  const target = ((v['invariant'] as string[] | undefined) ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x);
+  const knownInv = d.model.invariants.map((x) => x.id);
+  for (const t of target) {
+    if (!knownInv.includes(t)) throw new UsageError(`--invariant: unknown invariant '${t}' for model '${d.model.id}' (known: ${knownInv.join(', ')})`);
+  }
   const outFlag = v['out'] as string | undefined;
   if (outFlag && existsSync(outFlag) && v['force'] !== true) {
     throw new UsageError(`--out: ${outFlag} exists; pass --force to replace it (traces are evidence: dtsim never overwrites one silently)`);
@@ -53,12 +58,12 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const { model, design, config } = d;
   if (!json) {
     process.stdout.write(`dtsim explore: model=${model.id} options=${JSON.stringify(design.options)} bugs=${JSON.stringify(design.bugs)}\n`
-      + `  config=${JSON.stringify(config)}\n  depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} symmetry=${symmetry ? 'on' : 'off'} encoding=${enc}\n`);
+      + `  config=${JSON.stringify(config)}\n  depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} symmetry=${symmetry ? 'on' : 'off'} encoding=${enc}${target.length ? ` invariant=${target.join(',')}` : ''}\n`);
   }
   let lastDraw = 0;
   const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
   const r: ExploreResult<EventBase> = explore(model as never, design, config, {
-    maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic',
+    maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic', target,
     now: () => performance.now(), progressEvery: 16_384,
     shouldStop: () => (process.memoryUsage().heapUsed > heapStop
       ? `memory limit (${(heapStop / 1048576).toFixed(0)} MB of heap, 85% of node's limit; raise it with NODE_OPTIONS=--max-old-space-size=MB)` : null),
@@ -74,7 +79,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const rate = secs > 0 ? Math.round(r.distinct / secs) : r.distinct;
   let file: string | null = null;
   const cx = r.violation;
-  const cmd = exploreCommandLine(d, depth, symmetry ? ' --symmetry' : '');
+  const cmd = exploreCommandLine(d, depth, `${symmetry ? ' --symmetry' : ''}${target.map((t) => ` --invariant ${t}`).join('')}`);
   if (cx) {
     const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices: cx.choices, events: cx.events,
       note: `shortest counterexample found by: ${cmd}`,
@@ -85,7 +90,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
       complete: r.status === 'exhausted' || r.status === 'violated', generated: r.generated, distinct: r.distinct, depth: r.depth,
-      frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
+      frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, target, otherViolations: r.otherViolations, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
       collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, message: r.message,
       violation: cx ? { invariant: cx.invariant, message: cx.message, pages: cx.pages, events: cx.events.length, eventIndex: cx.eventIndex } : null,
       trace: file })}\n`);
@@ -96,6 +101,10 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     w(`  distinct states    ${fmt(r.distinct)}${r.frontier ? ` (${fmt(r.frontier)} left unexpanded)` : ''}; terminal ${fmt(r.terminal)}`
       + `${r.deadlocked ? `, of which ${fmt(r.deadlocked)} DEADLOCKED (nothing enabled, migration not complete)` : ', every one final'}`);
     w(`  depth reached      ${r.depth}`);
+    if (target.length) {
+      w(`  target             ${target.join(', ')}; ${fmt(r.otherViolations)} states broke another invariant first (dead ends)`
+        + `${r.firstOther ? `, the first ${r.firstOther.invariant} at depth ${r.firstOther.depth}` : ''}`);
+    }
     w(`  distinct states/s  ${fmt(rate)} (${secs.toFixed(2)} s)`);
     w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB`);
     w(`  fingerprint        64-bit (${r.encoding === 'model' ? `${model.id}'s packed encoding` : 'generic JSON encoding'}); collision probability <= ${r.collisionProbability.toExponential(1)} (n^2/2^65)`);
