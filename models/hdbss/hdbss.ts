@@ -23,6 +23,8 @@ import {
   HW_INVARIANTS, hwApply, hwCandidates, hwDirtyPossible, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, leafAt,
   markRecord, recordPages, setDbmOnMappedLeaves, type HwProducer,
 } from '../hw-dirty/hw.ts';
+// Explore codec of this mechanism's state (registers itself).
+import './codec.ts';
 
 export const VTCR_HA = 1;
 export const VTCR_HD = 2;

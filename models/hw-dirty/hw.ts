@@ -19,6 +19,8 @@ import { flushAllTlb, flushBlockTlb, markPageDirty } from '../machine/kvm.ts';
 import { bitGet, bitSet, bitsNew, type Bits } from '../machine/paged.ts';
 import { pending } from '../machine/invariants.ts';
 import './events.ts';
+// Explore codec of this mechanism's state (registers itself).
+import './codec.ts';
 
 export type HwExt = {
   /** A non-atomic PTE update between its read and its write (F3 knob): [gfn, old descriptor], else []. */

@@ -26,6 +26,8 @@ import {
   HW_INVARIANTS, hwApply, hwCandidates, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, markRecord, recordPages,
   type HwProducer,
 } from '../hw-dirty/hw.ts';
+// Explore codec of this mechanism's state (registers itself).
+import './codec.ts';
 
 /** Words per device record: leaf base gfn, level, PE (the CPU id the device sees), vCPU (ground truth, model only). */
 export const REC = 4;

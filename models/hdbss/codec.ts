@@ -1,0 +1,77 @@
+/**
+ * Explore codec of `s.ext['hdbss']` (FEAT_HDBSS buffers and registers, hdbss.ts). See models/hw-dirty/codec.ts
+ * for what a codec must guarantee (a bisimulation) and the shared helpers.
+ *
+ * Per field of `HdbssExt` (readers: hdbss.ts only, plus the ring's soft limit written once by `reserveRing`;
+ * nothing in models/machine, hw-dirty or src reads `ext.hdbss` except the `show` view):
+ * - `enabled`, `cap`, `ringReserved`: packed (`cap` is fixed by the design; one word).
+ * - `buf` (per vCPU, `cap` entries, 0 = invalid): packed as is, entry by entry. Drains read entries [0, INDEX)
+ *   in order (ring pushes are ordered), `pending` and INV-HDBSS-REGS read every position, appends write at
+ *   INDEX; a drained entry is zeroed, so nothing stale is left to merge. HDBSS entries carry no VMID.
+ * - `saved`, `savedFsc`, `hdbssf`, `resumed` (per vCPU): packed as is (the saved index is also read while the
+ *   vCPU is loaded, by the register programming at HDBSS enable).
+ * - `br`, `idx`, `fsc` (per PE: HDBSSBR_EL2 owner, HDBSSPROD_EL2.INDEX and .FSC): read only for a PE that runs a
+ *   vCPU (the hardware update and HDBSS-full checks, appends, the vCPU's index while loaded, vcpu_put's save,
+ *   INV-HDBSS-REGS for loaded PEs), and every vcpu_load programs all three before any such read. So the values
+ *   a PE keeps while no vCPU is loaded on it are dead: packed as -1, 0, 0. Not under the F12 knob
+ *   (`hdbss-vtcr-before-regs`), whose vcpu_load leaves them unprogrammed while HDBSS is off: packed as is.
+ * No field holds a VMID.
+ *
+ * Field-shape guard: `HDBSS_FIELDS` lists the fields of `HdbssExt` (compiler-checked), `checkFields` the live state.
+ */
+import type { JsonValue, PackSink } from '../../src/core/model.ts';
+import { registerExtCodec } from '../machine/registry.ts';
+import type { MachineState } from '../machine/state.ts';
+import { checkFields, copyNums, fieldList } from '../hw-dirty/codec.ts';
+import type { HdbssExt } from './hdbss.ts';
+
+const HDBSS_FIELDS = {
+  enabled: 1, cap: 1, buf: 1, saved: 1, savedFsc: 1, br: 1, idx: 1, fsc: 1, hdbssf: 1, resumed: 1, ringReserved: 1,
+} as const satisfies Record<keyof HdbssExt, 1>;
+const HDBSS_KEYS = fieldList(HDBSS_FIELDS);
+
+let tick = 0;
+
+export function packHdbss(s: MachineState, v: JsonValue, out: PackSink): void {
+  const h = v as unknown as HdbssExt;
+  if ((tick++ & 1023) === 0) checkFields(h, HDBSS_KEYS, 'hdbss', 'models/hdbss/codec.ts');
+  out.num(h.enabled ? 1 : 0);
+  out.num(h.cap);
+  out.num(h.ringReserved ? 1 : 0);
+  out.num(h.buf.length);
+  for (let i = 0; i < h.buf.length; i++) out.nums(h.buf[i] as number[]);
+  out.nums(h.saved);
+  out.nums(h.savedFsc);
+  out.nums(h.hdbssf);
+  out.nums(h.resumed);
+  const live = !s.bug['hdbss-vtcr-before-regs'];
+  const np = h.br.length;
+  out.num(np);
+  for (let p = 0; p < np; p++) {
+    const pe = s.pes[p];
+    if (live && pe !== undefined && pe.loaded < 0) { out.num(-1); out.num(0); out.num(0); continue; }
+    out.num(h.br[p] as number); out.num(h.idx[p] as number); out.num(h.fsc[p] as number);
+  }
+}
+
+export function copyHdbss(dst: JsonValue | undefined, src: JsonValue): JsonValue {
+  const h = src as unknown as HdbssExt;
+  const d = (dst !== undefined && dst !== null && typeof dst === 'object' && !Array.isArray(dst) ? dst : {}) as unknown as HdbssExt;
+  d.enabled = h.enabled;
+  d.cap = h.cap;
+  const buf = Array.isArray(d.buf) ? d.buf : [];
+  if (buf.length !== h.buf.length) buf.length = h.buf.length;
+  for (let i = 0; i < h.buf.length; i++) buf[i] = copyNums(buf[i], h.buf[i] as number[]);
+  d.buf = buf;
+  d.saved = copyNums(d.saved, h.saved);
+  d.savedFsc = copyNums(d.savedFsc, h.savedFsc);
+  d.br = copyNums(d.br, h.br);
+  d.idx = copyNums(d.idx, h.idx);
+  d.fsc = copyNums(d.fsc, h.fsc);
+  d.hdbssf = copyNums(d.hdbssf, h.hdbssf);
+  d.resumed = copyNums(d.resumed, h.resumed);
+  d.ringReserved = h.ringReserved;
+  return d as unknown as JsonValue;
+}
+
+registerExtCodec('hdbss', { pack: packHdbss, copy: copyHdbss });
