@@ -10,9 +10,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { SEED } from './support/seed.ts';
+import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const dtsim = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/dtsim.js'), ...args], { encoding: 'utf8' });
+
+const dirtyBitmapMatrix = dirtyBitmap.preset.matrix;
 
 describe(`explore and compare CLI (seed ${SEED})`, () => {
   it('explore: violation -> exit 1, trace saved, replay reproduces it; correct design -> exit 0 exhausted; bad input -> 2', () => {
@@ -43,6 +46,18 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('explore --matrix: every correct design of the option matrix, one row each; exit 0 when none is violated', () => {
+    const r = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--pages', '2', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { rows: { options: unknown; status: string; violation: string | null }[]; exhausted: number; violations: number };
+    expect(j.rows.map((x) => x.options)).toEqual(dirtyBitmapMatrix);
+    expect(j.rows.every((x) => x.status === 'exhausted' && x.violation === null)).toBe(true);
+    expect([j.exhausted, j.violations]).toEqual([dirtyBitmapMatrix.length, 0]);
+    const b = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--bug', 'missing-tlbi');
+    expect(b.status).toBe(2);
+    expect(b.stderr).toMatch(/--matrix explores the correct designs.*--bug does not apply/);
   });
 
   it('compare: tables for each design and one self-contained HTML page', () => {

@@ -88,6 +88,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
                      [--symmetry] [--encoding auto|generic] [--invariant ID]... [--out FILE [--force]] [--json]
+       dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--json]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
   encoding (the model's pack hook, or the generic JSON encoding); the collision probability n^2/2^65 is printed.
@@ -102,6 +103,9 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   invariant breaks first is a dead end (counted, not expanded), so the result is a shortest path to a state
   whose first violation is ID, and its trace replays to exactly that (e.g. a knob's expected invariant when a
   different invariant breaks sooner).
+  --matrix explores every correct design of the option matrix 'dtsim check' runs (of --model M, or of every
+  model) at the configuration the flags give, one row each (default depth 1000): a row proves the design holds
+  every invariant in its bounded space only when it says 'exhausted'. Exit 1 if any design is violated.
   Limits: --max-states (default 5000000 distinct) and --time-limit (default 300 s) stop the search with a
   message saying the space was NOT exhausted. Prints states generated, distinct states, depth reached,
   distinct states/s and peak memory; progress on a TTY.
