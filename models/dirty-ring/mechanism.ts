@@ -22,8 +22,9 @@ import { bitGet } from '../machine/paged.ts';
 import { collectionStepDone, deliver } from '../machine/machine.ts';
 import type { Mechanism } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
-import { mechanismsOf, registerMechanism } from '../machine/registry.ts';
+import { mechanismsOf, registerExtCodec, registerMechanism } from '../machine/registry.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineState } from '../machine/state.ts';
+import { ringCodec } from './codec.ts';
 import './events.ts';
 import {
   dirtyRingReset, EINTR, enableDirtyRing, enableRingWithBitmap, harvest, harvestable, inc, KVM_DIRTY_GFN_BYTES,
@@ -657,5 +658,7 @@ export const ringMechanism: Mechanism = {
 };
 
 registerMechanism(ringMechanism);
+// explore: the ring state's canonical encoding and fast copy (codec.ts).
+registerExtCodec(RING_ID, ringCodec);
 
 export { KVM_DIRTY_GFN_F_DIRTY, offsetOf };
