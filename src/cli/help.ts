@@ -87,7 +87,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
 `,
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
-                     [--symmetry] [--encoding auto|generic] [--invariant ID]... [--out FILE [--force]] [--json]
+                     [--symmetry] [--encoding auto|generic] [--invariant ID]... [--context-bound K] [--out FILE [--force]] [--json]
        dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--json]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
@@ -103,6 +103,10 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   invariant breaks first is a dead end (counted, not expanded), so the result is a shortest path to a state
   whose first violation is ID, and its trace replays to exactly that (e.g. a knob's expected invariant when a
   different invariant breaks sooner).
+  --context-bound K searches only the schedules with at most K context switches (changes of lane: the vCPU,
+  PE, VMM or host an event belongs to, as in 'dtsim show') between consecutive events, completely: a violation
+  is a shortest one among those schedules, 'exhausted' covers those schedules only (NOT the whole space). It
+  reaches deeper than the full search for the same number of states (off by default; not with --symmetry).
   --matrix explores every correct design of the option matrix 'dtsim check' runs (of --model M, or of every
   model) at the configuration the flags give, one row each (default depth 1000): a row proves the design holds
   every invariant in its bounded space only when it says 'exhausted'. Exit 1 if any design is violated.

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { explore, type ExploreResult } from '../../explore/bfs.ts';
+import { contextBounded, modelChoices } from '../../explore/context-bound.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import type { EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
@@ -40,7 +41,7 @@ export function exploreCommandLine(d: DesignChoice, depth: number, extra: string
  * correct designs hold in the whole bounded space: a row proves it only when its status is `exhausted`.
  */
 function exploreMatrix(v: Parsed['values']): number {
-  for (const f of ['bug', 'option', 'out', 'invariant'] as const) {
+  for (const f of ['bug', 'option', 'out', 'invariant', 'context-bound'] as const) {
     if (v[f] !== undefined) throw new UsageError(`--matrix explores the correct designs of the option matrix; --${f} does not apply`);
   }
   const depth = intFlag('depth', v['depth'], 1000, 0, 100_000);
@@ -98,6 +99,9 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const enc = (v['encoding'] as string | undefined) ?? 'auto';
   if (enc !== 'auto' && enc !== 'generic') throw new UsageError(`--encoding: expected 'auto' or 'generic', got '${enc}'`);
   const json = v['json'] === true;
+  // --context-bound K: only the schedules with at most K lane switches (src/explore/context-bound.ts).
+  const bound = v['context-bound'] === undefined ? null : intFlag('context-bound', v['context-bound'], 0, 0, 100_000);
+  if (bound !== null && symmetry) throw new UsageError('--symmetry does not apply with --context-bound (lanes are named by agent: not relabelled)');
   const target = ((v['invariant'] as string[] | undefined) ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x);
   const knownInv = d.model.invariants.map((x) => x.id);
   for (const t of target) {
@@ -111,11 +115,12 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const { model, design, config } = d;
   if (!json) {
     process.stdout.write(`dtsim explore: model=${model.id} options=${JSON.stringify(design.options)} bugs=${JSON.stringify(design.bugs)}\n`
-      + `  config=${JSON.stringify(config)}\n  depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} symmetry=${symmetry ? 'on' : 'off'} encoding=${enc}${target.length ? ` invariant=${target.join(',')}` : ''}\n`);
+      + `  config=${JSON.stringify(config)}\n  depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} symmetry=${symmetry ? 'on' : 'off'} encoding=${enc}${target.length ? ` invariant=${target.join(',')}` : ''}${bound !== null ? ` context-bound=${bound}` : ''}\n`);
   }
   let lastDraw = 0;
   const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
-  const r: ExploreResult<EventBase> = explore(model as never, design, config, {
+  const searched = bound === null ? model : contextBounded(model as never, bound);
+  const r: ExploreResult<EventBase> = explore(searched as never, design, config, {
     maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic', target,
     now: () => performance.now(), progressEvery: 16_384,
     shouldStop: () => (process.memoryUsage().heapUsed > heapStop
@@ -132,10 +137,12 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const rate = secs > 0 ? Math.round(r.distinct / secs) : r.distinct;
   let file: string | null = null;
   const cx = r.violation;
-  const cmd = exploreCommandLine(d, depth, `${symmetry ? ' --symmetry' : ''}${target.map((t) => ` --invariant ${t}`).join('')}`);
+  const cmd = exploreCommandLine(d, depth, `${symmetry ? ' --symmetry' : ''}${target.map((t) => ` --invariant ${t}`).join('')}${bound !== null ? ` --context-bound ${bound}` : ''}`);
   if (cx) {
-    const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices: cx.choices, events: cx.events,
-      note: `shortest counterexample found by: ${cmd}`,
+    // Under a context bound the indices are into the product's (filtered) enabled lists: record the model's own.
+    const choices = bound === null ? cx.choices : modelChoices(model as never, model.init(design, config as never), cx.events);
+    const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices, events: cx.events,
+      note: `shortest counterexample${bound !== null ? ` among the schedules with at most ${bound} lane switches` : ''} found by: ${cmd}`,
       expect: { status: 'violated', eventIndex: cx.eventIndex, invariant: cx.invariant } });
     file = outFlag ?? freshPath('out/explore', `${model.id}${design.bugs.map((b) => `-${b}`).join('')}-${cx.invariant}`);
     writeAtomic(file, serializeTrace(trace));
@@ -143,13 +150,17 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
       complete: r.status === 'exhausted' || r.status === 'violated', generated: r.generated, distinct: r.distinct, depth: r.depth,
-      frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, target, otherViolations: r.otherViolations, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
+      frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, contextBound: bound, target, otherViolations: r.otherViolations, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
       collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, message: r.message,
       violation: cx ? { invariant: cx.invariant, message: cx.message, pages: cx.pages, events: cx.events.length, eventIndex: cx.eventIndex } : null,
       trace: file })}\n`);
   } else {
     const w = (s: string): void => { process.stdout.write(`${s}\n`); };
     w(`${r.status}: ${r.message}`);
+    if (bound !== null) {
+      w(`  context bound      at most ${bound} lane switches: ${r.status === 'violated' ? 'shortest among those schedules' : 'only those schedules were searched (NOT the whole space)'}; `
+        + 'states are (model state, last lane, switches)');
+    }
     w(`  states generated   ${fmt(r.generated)}`);
     w(`  distinct states    ${fmt(r.distinct)}${r.frontier ? ` (${fmt(r.frontier)} left unexpanded)` : ''}; terminal ${fmt(r.terminal)}`
       + `${r.deadlocked ? `, of which ${fmt(r.deadlocked)} DEADLOCKED (nothing enabled, migration not complete)` : ', every one final'}`);
@@ -165,7 +176,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
       ? ` (asked for, but ${(model.symmetry?.(model.init(design, config as never)) ?? []).map((g) => `${g.name}: ${g.why}`).join('; ') || 'the model declares no symmetry'})` : '';
     w(`  symmetry           ${r.symmetry.length ? r.symmetry.map((g) => `${g.name} x${g.size} (${g.why})`).join('; ') : `none${why}`}`);
     if (cx) {
-      w(`violation: ${cx.invariant} after ${cx.events.length} events (shortest): ${cx.message}`);
+      w(`violation: ${cx.invariant} after ${cx.events.length} events (shortest${bound !== null ? ` with at most ${bound} lane switches` : ''}): ${cx.message}`);
       w(`counterexample saved: ${file}\nreplay with: npx dtsim replay ${file}`);
     }
   }
