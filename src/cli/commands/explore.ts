@@ -149,7 +149,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   }
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
-      complete: r.status === 'exhausted' || r.status === 'violated', generated: r.generated, distinct: r.distinct, depth: r.depth,
+      complete: r.status === 'violated' || (r.status === 'exhausted' && bound === null), generated: r.generated, distinct: r.distinct, depth: r.depth,
       frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, contextBound: bound, target, otherViolations: r.otherViolations, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
       collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, message: r.message,
       violation: cx ? { invariant: cx.invariant, message: cx.message, pages: cx.pages, events: cx.events.length, eventIndex: cx.eventIndex } : null,
