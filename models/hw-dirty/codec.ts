@@ -45,11 +45,13 @@ export function fieldList(table: object): string {
   return Object.keys(table).sort().join(',');
 }
 
-/** `dst` made equal to `a` (reused when it is an array), or a fresh copy. */
+/**
+ * `dst` made equal to `a` when it is an array of the same length, else a fresh copy (resizing an array in
+ * place is V8's slow `length` setter, dearer than the small allocation).
+ */
 export function copyNums(dst: unknown, a: readonly number[]): number[] {
-  if (!Array.isArray(dst)) return a.slice();
+  if (!Array.isArray(dst) || dst.length !== a.length) return a.slice();
   const d = dst as number[];
-  if (d.length !== a.length) d.length = a.length;
   for (let i = 0; i < a.length; i++) d[i] = a[i] as number;
   return d;
 }
