@@ -137,6 +137,11 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const rate = secs > 0 ? Math.round(r.distinct / secs) : r.distinct;
   let file: string | null = null;
   const cx = r.violation;
+  // Under a context bound, say what was exhausted and what a violation is the shortest of.
+  const message = bound === null ? r.message
+    : r.status === 'exhausted' ? `the schedules with at most ${bound} lane switches are exhausted at depth ${r.depth}: every invariant holds in every state they reach (NOT the whole space)`
+      : r.status === 'violated' && cx ? `${cx.invariant} violated after ${cx.events.length} events (a shortest counterexample among the schedules with at most ${bound} lane switches)`
+        : r.message;
   const cmd = exploreCommandLine(d, depth, `${symmetry ? ' --symmetry' : ''}${target.map((t) => ` --invariant ${t}`).join('')}${bound !== null ? ` --context-bound ${bound}` : ''}`);
   if (cx) {
     // Under a context bound the indices are into the product's (filtered) enabled lists: record the model's own.
@@ -151,14 +156,14 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
       complete: r.status === 'violated' || (r.status === 'exhausted' && bound === null), generated: r.generated, distinct: r.distinct, depth: r.depth,
       frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, contextBound: bound, target, otherViolations: r.otherViolations, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
-      collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, message: r.message,
+      collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, message,
       violation: cx ? { invariant: cx.invariant, message: cx.message, pages: cx.pages, events: cx.events.length, eventIndex: cx.eventIndex } : null,
       trace: file })}\n`);
   } else {
     const w = (s: string): void => { process.stdout.write(`${s}\n`); };
-    w(`${r.status}: ${r.message}`);
+    w(`${r.status}: ${message}`);
     if (bound !== null) {
-      w(`  context bound      at most ${bound} lane switches: ${r.status === 'violated' ? 'shortest among those schedules' : 'only those schedules were searched (NOT the whole space)'}; `
+      w(`  context bound      at most ${bound} lane switches: only those schedules were searched (NOT the whole space); `
         + 'states are (model state, last lane, switches)');
     }
     w(`  states generated   ${fmt(r.generated)}`);
