@@ -2,8 +2,8 @@
  * Explore codec of `s.ext['hdbss']` (FEAT_HDBSS buffers and registers, hdbss.ts). See models/hw-dirty/codec.ts
  * for what a codec must guarantee (a bisimulation) and the shared helpers.
  *
- * Per field of `HdbssExt` (readers: hdbss.ts only, plus the ring's soft limit written once by `reserveRing`;
- * nothing in models/machine, hw-dirty or src reads `ext.hdbss` except the `show` view):
+ * Per field of `HdbssExt` (readers: hdbss.ts only, which also lowers the ring's soft limit once by `cap`;
+ * elsewhere only the `show` view prints it):
  * - `enabled`, `cap`, `ringReserved`: packed (`cap` is fixed by the design; one word).
  * - `buf` (per vCPU, `cap` entries, 0 = invalid): packed as is, entry by entry. Drains read entries [0, INDEX)
  *   in order (ring pushes are ordered), `pending` and INV-HDBSS-REGS read every position, appends write at

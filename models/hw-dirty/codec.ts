@@ -4,7 +4,7 @@
  * models/machine/mechanisms.ts: `pack` must be a bisimulation (equal encodings, with the rest of the machine
  * equal: same enabled events, same invariant verdicts, successors with equal encodings), `copy` a deep copy.
  *
- * Per field of `HwExt` (readers: hw.ts, scan.ts, pta.ts, hdbss.ts; nothing in models/machine or src reads it):
+ * Per field of `HwExt` (readers: hw.ts, scan.ts, pta.ts, hdbss.ts; elsewhere only the `show` view prints it):
  * - `rd` ([] or [gfn, old descriptor] of the F3 split PTE update): packed as is (length, then the words); the
  *   candidates, `kvm/pteWritten` and the unmap guard read both words.
  * - `casLost` (-1 or the first page whose hardware bits a plain write lost): packed as is. Sticky; INV-CAS

@@ -2,7 +2,7 @@
  * Explore codec of `s.ext['pta']` (the page tracking device, pta.ts). See models/hw-dirty/codec.ts for what a
  * codec must guarantee (a bisimulation) and the shared helpers.
  *
- * Per field of `PtaExt` (readers: pta.ts only; nothing in models/machine, hw-dirty or src reads `ext.pta`):
+ * Per field of `PtaExt` (readers: pta.ts only; elsewhere only the `show` view prints it):
  * - `enabled`: packed.
  * - `vmid` (the tracker's configured VMID, 0 before enable): packed relative to the VM's current VMID
  *   (`vmidRel`, 0 stays 0). It is only compared for equality with PE VMIDs (the device filter, INV-VMID) and
@@ -31,8 +31,10 @@
  *       of `pend`: `pend` is packed as its sequence of (base, level), `ready` as its set.
  * The number of pending records is not bounded: the device keeps one record per hardware dirty-state update
  * (duplicates included), `pta/recordPublished` is never forced, and an MMU-notifier unmap re-arms a page for
- * another update (write fault -> writable-clean -> update) as often as it happens. No sound encoding can merge
- * different counts (they enable different numbers of consecutive `pta/recordPublished` events).
+ * another update (write fault -> writable-clean -> update) as often as it happens, even within one guest store
+ * (an unmap between the update and the store's retirement makes the store fault and update again). No sound
+ * encoding can merge different counts (they enable different numbers of consecutive `pta/recordPublished`),
+ * so the correct design is not finite as modelled (properties/explore.hw.test.ts pins this).
  *
  * Field-shape guard: `PTA_FIELDS` lists the fields of `PtaExt` (compiler-checked), `checkFields` the live state.
  */
