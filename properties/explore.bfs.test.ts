@@ -57,7 +57,7 @@ const KNOB_CONFIGS: { readonly [id: string]: { readonly config: Partial<MachineC
   'hdbss/hdbss-fsc-ignored': { config: { storePages: [0, 1] }, depth: 30, length: 11 },
   'hdbss/vtcr-switch-no-tlbi': { config: {}, depth: 30, length: 11 },
   'hdbss/ring-no-drain-reserve': { config: { slots: [{ base: 0, npages: 5 }], storePages: [1, 2, 3, 4], itsPages: [0] }, depth: 40, length: -1,
-    slow: 'not found by explore within 6M states (depth ~22); see the note' },
+    slow: 'plain BFS reaches depth ~22 only; found with --context-bound 3 in 24 events: properties/explore.f17.test.ts' },
   // Plain BFS finds a shorter violation of INV-ARMED (9 events, tested below); searching for the knob's own
   // invariant (--invariant INV-BLOCK) finds INV-BLOCK in 11, as the property suite's trace.
   'hdbss/hdbss-block-one-page': { config: {}, depth: 30, length: 11, target: true },
