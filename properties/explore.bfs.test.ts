@@ -92,6 +92,14 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     expect(r.collisionProbability).toBeLessThan(1e-6);
   });
 
+  it('pta with a bounded device (deviceRecords 2: back-pressure) is exhausted at SMALL with 2 pages; unbounded storage is not finite', () => {
+    const m = modelById('pta') as MachineModel;
+    const config = configOf(m, '', { slots: [{ base: 0, npages: 2 }], itsPages: [1] });
+    const r = explore(m, m.design({ deviceRecords: 2 }), config, { maxDepth: 1000 });
+    expect([r.status, r.violation, r.deadlocked]).toEqual(['exhausted', null, 0]);
+    expect([r.distinct, r.depth]).toEqual([461_409, 47]);
+  });
+
   it('manual protect with INITIALLY_SET holds too (exhausted)', () => {
     const r = explore(dirtyBitmap, dirtyBitmap.design({ manualProtect: true, initiallySet: true }), configFor(null), { maxDepth: 200 });
     expect(r.status).toBe('exhausted');

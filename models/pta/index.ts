@@ -33,6 +33,11 @@ export const pta = makeMachineModel({
     /** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: the backup bitmap for writes with no running vCPU (ITS save). */
     ringWithBitmap: [true],
     manualProtect: [false, true],
+    /**
+     * Device storage in records (pending + readable); a full device back-pressures hardware dirty-state updates
+     * until KVM reads it. 0: unbounded (the RFC does not say). A bound makes the state space finite (explore).
+     */
+    deviceRecords: [0, 2, 4],
   },
   bugs: PTA_BUGS,
   invariants: [...HW_INVARIANTS, INV_VMID, INV_PTA_ATTR, ...RING_INVARIANTS_IF_RING],
@@ -47,5 +52,6 @@ export const pta = makeMachineModel({
     {},
     { manualProtect: true },
     { consumer: 'ring' },
+    { deviceRecords: 2 },
   ],
 });

@@ -56,7 +56,15 @@ export const PTA: HwProducer = {
   // Patch 7: "Set VTCR_EL2.HD unconditionally" (HA is set upstream).
   vtcr: () => 3,
   dbmOnFault: (s, si) => ptaOf(s).enabled && s.slots[si]!.logging,
-  canUpdate: () => true,
+  // The RFC leaves the device's storage unspecified. Option `deviceRecords` N > 0 models a device that holds at
+  // most N records (pending + readable) and back-pressures: a hardware dirty-state update waits (the store
+  // stalls; the vCPU may still exit) until KVM reads records out. 0 = unbounded storage (the default).
+  canUpdate: (s) => {
+    const cap = s.design.options['deviceRecords'];
+    if (typeof cap !== 'number' || cap <= 0) return true;
+    const d = ptaOf(s);
+    return d.pend.length + d.ready.length < cap * REC;
+  },
   logged(s, vcpu, pe, base, level) {
     const d = ptaOf(s);
     if (!d.enabled) return;
