@@ -159,18 +159,17 @@ export function packRingExt(s: MachineState, v: JsonValue, out: PackSink): void 
   }
 }
 
+/** A copy of `a` in `d` when the lengths agree, else a new array (V8's length setter is slow). */
 function copyList(d: number[] | undefined, a: readonly number[]): number[] {
-  if (d === undefined) return a.slice();
   const n = a.length;
-  if (d.length !== n) d.length = n;
+  if (d === undefined || d.length !== n) return a.slice();
   for (let i = 0; i < n; i++) d[i] = a[i] as number;
   return d;
 }
 
 function copyLists(d: number[][] | undefined, a: readonly (readonly number[])[]): number[][] {
-  if (d === undefined) return a.map((x) => x.slice());
   const n = a.length;
-  if (d.length !== n) d.length = n;
+  if (d === undefined || d.length !== n) return a.map((x) => x.slice());
   for (let i = 0; i < n; i++) d[i] = copyList(d[i], a[i] as number[]);
   return d;
 }
@@ -196,9 +195,7 @@ function copyAudit(d: ResetAudit | null, a: ResetAudit): ResetAudit {
   d.cleared = a.cleared; d.consumed = a.consumed; d.invalid = a.invalid; d.unterminated = a.unterminated;
   d.expected = copyList(d.expected, a.expected);
   d.actual = copyList(d.actual, a.actual);
-  const n = a.outOfSlot.length;
-  if (d.outOfSlot.length !== n) d.outOfSlot.length = n;
-  for (let i = 0; i < n; i++) d.outOfSlot[i] = a.outOfSlot[i] as string;
+  d.outOfSlot = a.outOfSlot.length === 0 && d.outOfSlot.length === 0 ? d.outOfSlot : a.outOfSlot.slice();
   return d;
 }
 
@@ -222,8 +219,8 @@ export function copyRingExt(dst: JsonValue | undefined, src: JsonValue): JsonVal
   D.size = R.size; D.soft = R.soft; D.withBitmap = R.withBitmap; D.adversary = R.adversary;
   D.queued = R.queued; D.pass = R.pass; D.attackDone = R.attackDone;
   const n = R.rings.length;
-  if (D.rings.length !== n) D.rings.length = n;
-  for (let i = 0; i < n; i++) D.rings[i] = copyRing(D.rings[i], R.rings[i] as Ring);
+  if (D.rings.length !== n) D.rings = R.rings.map((r) => copyRing(undefined, r));
+  else for (let i = 0; i < n; i++) D.rings[i] = copyRing(D.rings[i], R.rings[i] as Ring);
   D.exited = copyList(D.exited, R.exited);
   D.entryUsed = copyList(D.entryUsed, R.entryUsed);
   D.attacked = copyList(D.attacked, R.attacked);
