@@ -242,8 +242,8 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   const o = d.oracle;
   o.mem = copyPagedInto(o.mem, s.oracle.mem);
   o.copied = copyPagedInto(o.copied, s.oracle.copied);
-  // oracle.touched only feeds the unjustified-report counter (a metric): not copied, like the counters.
-  o.justified = copyPagedInto(o.justified, s.oracle.justified);
+  // oracle.touched and oracle.justified only feed the unjustified-report counter (a metric): not copied, like
+  // the counters (a recycled state's are stale; explore reports no metric).
   const a = s.audit;
   const da = d.audit;
   if (!a) w.audit = null;
