@@ -4,7 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { explore, type ExploreResult } from '../../explore/bfs.ts';
 import { contextBounded, modelChoices } from '../../explore/context-bound.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
@@ -20,6 +21,27 @@ import type { Parsed } from '../main.ts';
  */
 export const SMALL_CONFIG = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1,
   stolenTime: true, itsPages: [2], rounds: 1, storePages: [] as number[] } as const;
+
+/**
+ * A full garbage collection on demand (the memory limit must not count a previous exploration's garbage: a
+ * `--matrix` run explores design after design in one process). `--expose-gc` set at run time: `gc` is then a
+ * global of new contexts.
+ */
+let fullGc: (() => void) | null = null;
+function collect(): void {
+  if (fullGc === null) {
+    setFlagsFromString('--expose-gc');
+    fullGc = runInNewContext('gc') as () => void;
+  }
+  fullGc();
+}
+
+/** Is the heap above `limit` bytes, even after a full collection? */
+function overHeap(limit: number): boolean {
+  if (process.memoryUsage().heapUsed <= limit) return false;
+  collect();
+  return process.memoryUsage().heapUsed > limit;
+}
 
 /** Peak resident set size of this process, in MB. */
 function peakMb(): number {
@@ -61,10 +83,11 @@ function exploreMatrix(v: Parsed['values']): number {
     if (!json) process.stdout.write(`${m.id}: config=${JSON.stringify(config)}\n`);
     for (const opts of m.preset.matrix) {
       const design = m.design(opts);
+      collect();
       const t0 = performance.now();
       const r = explore(m as never, design, config, {
         maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, now: () => performance.now(), progressEvery: 16_384,
-        shouldStop: () => (process.memoryUsage().heapUsed > heapStop ? 'memory limit (85% of node\'s heap)' : null),
+        shouldStop: () => (overHeap(heapStop) ? 'memory limit (85% of node\'s heap)' : null),
       });
       const row = { model: m.id, options: opts as JsonValue, config: config as JsonValue, status: r.status, distinct: r.distinct,
         generated: r.generated, depth: r.depth, seconds: (performance.now() - t0) / 1000, deadlocked: r.deadlocked,
@@ -123,7 +146,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const r: ExploreResult<EventBase> = explore(searched as never, design, config, {
     maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic', target,
     now: () => performance.now(), progressEvery: 16_384,
-    shouldStop: () => (process.memoryUsage().heapUsed > heapStop
+    shouldStop: () => (overHeap(heapStop)
       ? `memory limit (${(heapStop / 1048576).toFixed(0)} MB of heap, 85% of node's limit; raise it with NODE_OPTIONS=--max-old-space-size=MB)` : null),
     onProgress: (pr) => {
       if (!tty || pr.elapsedMs - lastDraw < 250) return;
