@@ -7,11 +7,12 @@
  * seeded simulator finds at the same configuration.
  */
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { explore } from '../src/explore/bfs.ts';
 import { assignJson, Packer } from '../src/explore/pack.ts';
 import { replay, simulate } from '../src/core/engine.ts';
 import { makeTrace, parseTrace, serializeTrace } from '../src/trace/format.ts';
-import type { AnyModel, EventBase, JsonValue } from '../src/core/model.ts';
+import type { AnyModel, Design, EventBase, JsonValue } from '../src/core/model.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 import { MODELS, modelById, type MachineModel } from '../models/index.ts';
 import { checkShape, cloneMachine, packMachine } from '../models/machine/pack.ts';
@@ -66,6 +67,23 @@ const KNOB_CONFIGS: { readonly [id: string]: { readonly config: Partial<MachineC
   'pta/dbm-on-readonly': { config: {}, depth: 30, length: 6 },
   'pta/pta-ring-read-at-load': { config: {}, depth: 40, length: -1, slow: 'not found within 250k states at depth 18; see the note' },
 };
+
+/** Shortest lengths found by explore outside the table above (properties/explore.f17.test.ts: --context-bound 3). */
+const FOUND_ELSEWHERE: { readonly [id: string]: number } = { 'hdbss/ring-no-drain-reserve': 24 };
+
+/**
+ * Knobs whose regression trace (shrunk by the property suite onto a smaller machine: 1-page slots, fewer vCPUs,
+ * smaller buffers) is shorter than the table's length at SMALL: explore searches the trace's own design and
+ * configuration (for the knob's invariant, to the trace's length) instead.
+ */
+const AT_TRACE_CONFIG = new Set(['dirty-ring/reset-eintr-skips-batch', 'dirty-ring/reset-unbounded', 'dirty-ring/reset-no-tlb-flush',
+  'hdbss/hdbss-full-no-drain', 'hdbss/hdbss-fsc-ignored']);
+
+function regressionTrace(model: string, knob: string): { length: number; invariant: string; design: Design; config: unknown } {
+  const t = JSON.parse(readFileSync(new URL(`../traces/regressions/${model}-${knob}.json`, import.meta.url), 'utf8')) as
+    { events: unknown[]; expect: { invariant: string }; design: Design; config: unknown };
+  return { length: t.events.length, invariant: t.expect.invariant, design: t.design, config: t.config };
+}
 
 function configOf(m: MachineModel, bug: string, extra: Partial<MachineConfig>): MachineConfig {
   const knob = m.preset.bugs.find((b) => b.id === bug)?.config ?? {};
@@ -250,6 +268,30 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     expect(() => checkShape(s)).not.toThrow();
     const bad = { ...s, vmm: { ...s.vmm, surprise: 1 } };
     expect(() => checkShape(bad)).toThrow(/pack\.ts does not know the VMM fields/);
+  });
+
+  it('every knob: explore finds its invariant with a counterexample no longer than the property suite\'s regression trace', () => {
+    for (const m of MODELS) {
+      for (const knob of m.preset.bugs) {
+        if (knob.expect === null) continue;
+        const id = `${m.id}/${knob.id}`;
+        const t = regressionTrace(m.id, knob.id);
+        expect(t.invariant, id).toBe(knob.expect);
+        if (AT_TRACE_CONFIG.has(id)) {
+          const pc = m.parseConfig(t.config);
+          if (!pc.ok) throw new Error(pc.error.message);
+          const r = explore(m, t.design, pc.config, { maxDepth: t.length, maxStates: 500_000, target: [knob.expect] });
+          expect([id, r.violation?.invariant], r.message).toEqual([id, knob.expect]);
+          expect(r.violation!.events.length, id).toBeLessThanOrEqual(t.length);
+          continue;
+        }
+        const kc = KNOB_CONFIGS[id];
+        const len = FOUND_ELSEWHERE[id] ?? kc?.length ?? -1;
+        expect(len, `${id}: no explore length documented`).toBeGreaterThan(0);
+        expect((kc?.expect ?? knob.expect), id).toBe(knob.expect);
+        expect(len, `${id}: explore ${len} events vs the property suite's ${t.length}`).toBeLessThanOrEqual(t.length);
+      }
+    }
   });
 
   it('--invariant: a state where another invariant breaks first is a dead end; the target is found with a trace that replays to it', () => {
