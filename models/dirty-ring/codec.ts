@@ -53,6 +53,7 @@ import type { ExtCodec } from '../machine/mechanisms.ts';
 import type { MachineState } from '../machine/state.ts';
 import type { ResetAudit, RingExt } from './mechanism.ts';
 import type { Ring } from './ring.ts';
+import { copyNums } from '../machine/pack.ts';
 
 const RING_EXT_KEYS: Record<keyof RingExt, true> = {
   size: true, soft: true, withBitmap: true, adversary: true, rings: true, exited: true, entryUsed: true, attacked: true,
@@ -160,12 +161,7 @@ export function packRingExt(s: MachineState, v: JsonValue, out: PackSink): void 
 }
 
 /** A copy of `a` in `d` when the lengths agree, else a new array (V8's length setter is slow). */
-function copyList(d: number[] | undefined, a: readonly number[]): number[] {
-  const n = a.length;
-  if (d === undefined || d.length !== n) return a.slice();
-  for (let i = 0; i < n; i++) d[i] = a[i] as number;
-  return d;
-}
+const copyList = copyNums;
 
 function copyLists(d: number[][] | undefined, a: readonly (readonly number[])[]): number[][] {
   const n = a.length;

@@ -29,6 +29,7 @@ import type { JsonValue, PackSink } from '../../src/core/model.ts';
 import type { MachineState } from '../machine/state.ts';
 import type { Paged } from '../machine/paged.ts';
 import { registerExtCodec } from '../machine/registry.ts';
+import { copyNums, copyPagedInto } from '../machine/pack.ts';
 import type { HwExt } from './hw.ts';
 
 /** Throws unless the own keys of `o` are exactly `fields` (sorted, comma-joined). */
@@ -45,29 +46,8 @@ export function fieldList(table: object): string {
   return Object.keys(table).sort().join(',');
 }
 
-/**
- * `dst` made equal to `a` when it is an array of the same length, else a fresh copy (resizing an array in
- * place is V8's slow `length` setter, dearer than the small allocation).
- */
-export function copyNums(dst: unknown, a: readonly number[]): number[] {
-  if (!Array.isArray(dst) || dst.length !== a.length) return a.slice();
-  const d = dst as number[];
-  for (let i = 0; i < a.length; i++) d[i] = a[i] as number;
-  return d;
-}
-
-/** `dst` made equal to the paged array `p` (leaves reused where the shapes match). */
-export function copyPaged(dst: unknown, p: Paged): Paged {
-  if (!Array.isArray(dst) || dst.length !== p.length) return p.map((mid) => mid.map((leaf) => leaf.slice()));
-  const d = dst as Paged;
-  for (let i = 0; i < p.length; i++) {
-    const pm = p[i] as number[][];
-    const dm = d[i] as number[][];
-    if (dm.length !== pm.length) { d[i] = pm.map((leaf) => leaf.slice()); continue; }
-    for (let k = 0; k < pm.length; k++) dm[k] = copyNums(dm[k], pm[k] as number[]);
-  }
-  return d;
-}
+// The copy helpers are the machine's (one implementation for every codec).
+export { copyNums };
 
 /** Every word of a paged array, in index order, as int32 (bit-set words are stored unsigned). */
 export function packPagedWords(out: PackSink, p: Paged): void {
@@ -115,7 +95,7 @@ export function copyHw(dst: JsonValue | undefined, src: JsonValue): JsonValue {
   const d = (dst !== undefined && dst !== null && typeof dst === 'object' && !Array.isArray(dst) ? dst : {}) as unknown as HwExt;
   d.rd = copyNums(d.rd, h.rd);
   d.casLost = h.casLost;
-  d.pop = copyPaged(d.pop, h.pop);
+  d.pop = copyPagedInto(Array.isArray(d.pop) ? d.pop : null, h.pop);
   d.vmidStale = h.vmidStale;
   d.blockAudit = copyNums(d.blockAudit, h.blockAudit);
   return d as unknown as JsonValue;

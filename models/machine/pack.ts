@@ -134,7 +134,8 @@ function copyLeafInto(a: number[], b: number[]): void {
   for (let j = 0; j < b.length; j++) a[j] = b[j] as number;
 }
 
-function copyPagedInto(d: Paged | null, p: Paged): Paged {
+/** `d` (a dead state's paged array, or null) made equal to `p`, reusing its leaves where the shapes match. */
+export function copyPagedInto(d: Paged | null, p: Paged): Paged {
   if (d === null || d.length !== p.length) return copyPaged(p);
   // The common explore case: one middle array with one leaf of the same length (a guest of <= 512 entries).
   if (p.length === 1) {
@@ -160,9 +161,13 @@ function copyPagedInto(d: Paged | null, p: Paged): Paged {
   return d;
 }
 
-function copyListInto(d: number[] | null | undefined, a: readonly number[]): number[] {
-  if (!d) return a.slice();
-  if (d.length !== a.length) d.length = a.length;
+/**
+ * `dst` made equal to `a` when it is an array of the same length, else a fresh copy (resizing an array in
+ * place is V8's slow `length` setter, dearer than the small allocation). Shared by the ext codecs.
+ */
+export function copyNums(dst: unknown, a: readonly number[]): number[] {
+  if (!Array.isArray(dst) || dst.length !== a.length) return a.slice();
+  const d = dst as number[];
   for (let i = 0; i < a.length; i++) d[i] = a[i] as number;
   return d;
 }
@@ -212,7 +217,7 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
     const a = d.pes[i]!;
     const b = s.pes[i]!;
     a.loaded = b.loaded; a.vmid = b.vmid; a.vtcr = b.vtcr;
-    a.tlb = copyListInto(a.tlb, b.tlb);
+    a.tlb = copyNums(a.tlb, b.tlb);
   }
   for (let i = 0; i < s.vcpus.length; i++) {
     const a = d.vcpus[i]!;
@@ -235,8 +240,8 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   else if (!dio) dv.ioctl = { kind: io.kind, slot: io.slot, deliver: io.deliver.slice(), rearmed: io.rearmed.slice(), flush: io.flush, snapshotPending: io.snapshotPending };
   else {
     dio.kind = io.kind; dio.slot = io.slot; dio.flush = io.flush; dio.snapshotPending = io.snapshotPending;
-    dio.deliver = copyListInto(dio.deliver, io.deliver);
-    dio.rearmed = copyListInto(dio.rearmed, io.rearmed);
+    dio.deliver = copyNums(dio.deliver, io.deliver);
+    dio.rearmed = copyNums(dio.rearmed, io.rearmed);
     dv.ioctl = dio;
   }
   const o = d.oracle;
@@ -253,9 +258,9 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
   } else {
     // Reuse the dead state's audit record (apply replaces a state's audit, it never edits one in place).
     da.kind = a.kind; da.slot = a.slot; da.clearErrno = a.clearErrno;
-    da.rearmed = a.rearmed === null ? null : copyListInto(da.rearmed, a.rearmed);
-    da.clearExpected = a.clearExpected === null ? null : copyListInto(da.clearExpected, a.clearExpected);
-    da.clearActual = a.clearActual === null ? null : copyListInto(da.clearActual, a.clearActual);
+    da.rearmed = a.rearmed === null ? null : copyNums(da.rearmed, a.rearmed);
+    da.clearExpected = a.clearExpected === null ? null : copyNums(da.clearExpected, a.clearExpected);
+    da.clearActual = a.clearActual === null ? null : copyNums(da.clearActual, a.clearActual);
   }
   // Counters are metrics, not behaviour, and explore reports none of them: only `events` is copied (the
   // hardware-dirty mechanism uses it to tell whether its block audit belongs to the current event). The other
