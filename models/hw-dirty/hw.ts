@@ -62,7 +62,8 @@ export function hwInit(s: MachineState): void {
   for (const sl of s.slots) {
     for (let g = sl.base; g < sl.base + sl.npages; g++) if (leafOf(s.s2, g) & D_VALID) bitSet(pop, g);
   }
-  for (let v = 0; v < s.config.vcpus; v++) {
+  // Stolen-time record pages are host-backed (KVM writes them at vcpu_load) only when stolen time is on.
+  for (let v = 0; s.config.stolenTime && v < s.config.vcpus; v++) {
     const g = stealPageOf(s.config, v);
     if (g < s.totalPages) bitSet(pop, g);
   }
