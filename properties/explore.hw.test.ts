@@ -187,7 +187,7 @@ const CASES: readonly Case[] = [
   { name: 'hdbss (hdbss-vtcr-before-regs)', model: hdbss, bugs: ['hdbss-vtcr-before-regs'], config: TWO, runs: 60, len: 120 },
   // The DBM scan's only merges are stale block audits (2 MiB blocks).
   { name: 'dbm scan', model: hdbss, options: { producer: 'dbm' }, config: SMALL2, runs: 120, len: 120 },
-  { name: 'dbm scan (2 MiB blocks)', model: hdbss, options: { producer: 'dbm' }, config: BLOCKS, runs: 16, len: 100, minPairs: 20, expectFields: ['hw.blockAudit'] },
+  { name: 'dbm scan (2 MiB blocks)', model: hdbss, options: { producer: 'dbm' }, config: BLOCKS, runs: 64, len: 100, minPairs: 20, expectFields: ['hw.blockAudit'] },
   { name: 'hdbss (2 MiB blocks)', model: hdbss, config: BLOCKS, runs: 16, len: 100, minPairs: 20 },
 ];
 
