@@ -193,7 +193,7 @@ describe(`dirty-ring explore codec: a sound canonical encoding (seed: ${SEED})`,
     const d0 = dirtyRing.design({ ringEntries: 4 });
     const dw = dirtyRing.design({ ringEntries: 4, ringStart: 4294967288 });
     let wrapped = 0;
-    for (const ch of fc.sample(choicesArb(200), { seed: fcSeed('ring-codec-wrap'), numRuns: 15 })) {
+    for (const ch of fc.sample(choicesArb(200), { seed: fcSeed('ring-codec-wrap'), numRuns: 60 })) {
       const keys0: string[] = [];
       const keysW: string[] = [];
       const a = runChoices(dirtyRing, d0, config, ch);
