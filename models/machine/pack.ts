@@ -130,33 +130,14 @@ export function cloneMachine(s: MachineState): MachineState {
   };
 }
 
-function copyLeafInto(a: number[], b: number[]): void {
-  for (let j = 0; j < b.length; j++) a[j] = b[j] as number;
-}
-
 /** `d` (a dead state's paged array, or null) made equal to `p`, reusing its leaves where the shapes match. */
 export function copyPagedInto(d: Paged | null, p: Paged): Paged {
   if (d === null || d.length !== p.length) return copyPaged(p);
-  // The common explore case: one middle array with one leaf of the same length (a guest of <= 512 entries).
-  if (p.length === 1) {
-    const dm = d[0] as number[][];
-    const pm = p[0] as number[][];
-    if (pm.length === 1 && dm.length === 1) {
-      const a = dm[0] as number[];
-      const b = pm[0] as number[];
-      if (a.length === b.length) { copyLeafInto(a, b); return d; }
-    }
-  }
   for (let i = 0; i < p.length; i++) {
     const dm = d[i] as number[][];
     const pm = p[i] as number[][];
     if (dm.length !== pm.length) { d[i] = pm.map((leaf) => leaf.slice()); continue; }
-    for (let k = 0; k < pm.length; k++) {
-      const a = dm[k] as number[];
-      const b = pm[k] as number[];
-      if (a.length !== b.length) { dm[k] = b.slice(); continue; }
-      for (let j = 0; j < b.length; j++) a[j] = b[j] as number;
-    }
+    for (let k = 0; k < pm.length; k++) dm[k] = copyNums(dm[k], pm[k] as number[]);
   }
   return d;
 }
