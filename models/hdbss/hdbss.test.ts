@@ -204,4 +204,19 @@ describe('register save and restore', () => {
     step(s, { type: 'hdbss/trackingEnabled' });
     expect(INV_HDBSS_REGS.check(s)?.message).toMatch(/UNKNOWN/);
   });
+
+  it('with the ring consumer, refuses a ring smaller than its reserve plus the buffer (KVM_ENABLE_CAP -> EINVAL); F17 does not report the buffer', () => {
+    const ring = (o: { [k: string]: number | string }, bugs: string[] = []) => () => hdbss.design({ consumer: 'ring', ...o }, bugs);
+    // Rings below a page reserve half their entries; from 256 entries (a page) the reserve is 64.
+    expect(ring({ ringEntries: 4, hdbssEntries: 4 })).toThrow(/options\.ringEntries: a 4-entry dirty ring is smaller than its reserve \(2 \+ the HDBSS buffer's 4 entries/);
+    expect(ring({ ringEntries: 8, hdbssEntries: 8 })).toThrow(/reserve \(4 \+ the HDBSS buffer's 8 entries.*EINVAL/);
+    expect(ring({ ringEntries: 256, hdbssEntries: 0, hdbssSz: 0 })).toThrow(/reserve \(64 \+ the HDBSS buffer's 512 entries/);
+    const accepted: { [k: string]: number }[] = [{ ringEntries: 4, hdbssEntries: 2 }, { ringEntries: 8, hdbssEntries: 4 }, { ringEntries: 16, hdbssEntries: 8 }, { hdbssEntries: 4 }];
+    for (const ok of accepted) {
+      expect(ring(ok), JSON.stringify(ok)).not.toThrow();
+    }
+    expect(ring({ ringEntries: 4, hdbssEntries: 4 }, ['ring-no-drain-reserve'])).not.toThrow();
+    // The bitmap consumer has no ring to refuse.
+    expect(() => hdbss.design({ ringEntries: 4, hdbssEntries: 4 })).not.toThrow();
+  });
 });

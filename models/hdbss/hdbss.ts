@@ -19,6 +19,7 @@ import { D_AF, D_DBM, D_VALID, D_W, isWritableClean, leafOf, setL2, setPage } fr
 import { flushAllTlb, markPageDirty } from '../machine/kvm.ts';
 import { tlbFill } from '../machine/machine.ts';
 import { ringExt } from '../dirty-ring/mechanism.ts';
+import { rsvdEntriesOf } from '../dirty-ring/ring.ts';
 import {
   HW_INVARIANTS, hwApply, hwCandidates, hwDirtyPossible, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, leafAt,
   markRecord, recordPages, setDbmOnMappedLeaves, type HwProducer,
@@ -206,8 +207,28 @@ function reserveRing(s: MachineState): void {
   h.ringReserved = true;
   if (s.bug['ring-no-drain-reserve']) return;
   const R = ringExt(s);
-  // Guard: a ring too small for the buffer keeps a soft limit of 1 (every push exits); not a supported geometry.
+  // checkHdbssRingOptions refuses a ring smaller than the reserve, so this is >= 0. KVM's soft limit 0 (a ring of
+  // exactly the reserve) would exit at every entry once the vCPU pushed anything; the model keeps 1 there.
   R.soft = Math.max(1, R.soft - h.cap);
+}
+
+/**
+ * KVM_ENABLE_CAP(KVM_CAP_DIRTY_LOG_RING) fails with EINVAL when the ring is smaller than its reserve
+ * (kvm-dirty-tracking.md: `size < kvm_dirty_ring_get_rsvd_entries(kvm) * 16`, rsvd = 64 +
+ * kvm_cpu_dirty_log_size()). The rework reports the HDBSS buffer's entry count through kvm_cpu_dirty_log_size(),
+ * so the correct design refuses a ring that cannot hold its reserve plus a full buffer drain (here the reserve
+ * of the shrunk rings, rsvdEntriesOf: half of a ring below a page). F17 (`ring-no-drain-reserve`) does not report
+ * the buffer, so KVM accepts the ring and a drain overflows it.
+ */
+export function checkHdbssRingOptions(o: { readonly [k: string]: unknown }, bugs: readonly string[]): { field: string; message: string } | null {
+  if (o['consumer'] !== 'ring' || o['producer'] !== 'hdbss' || bugs.includes('ring-no-drain-reserve')) return null;
+  const size = typeof o['ringEntries'] === 'number' ? o['ringEntries'] : 16;
+  const n = o['hdbssEntries'];
+  const cap = typeof n === 'number' && n > 0 ? n : hdbssCapacity(typeof o['hdbssSz'] === 'number' ? o['hdbssSz'] : 0);
+  const rsvd = rsvdEntriesOf(size);
+  if (size >= rsvd + cap) return null;
+  return { field: 'ringEntries', message: `a ${size}-entry dirty ring is smaller than its reserve (${rsvd} + the HDBSS buffer's ${cap} entries, `
+    + `reported through kvm_cpu_dirty_log_size()): KVM_ENABLE_CAP(DIRTY_LOG_RING) fails with EINVAL (use a larger ring or fewer hdbssEntries)` };
 }
 
 function candidates(s: MachineState, out: MachineEvent[]): void {

@@ -9,7 +9,7 @@
 import { makeMachineModel, WEIGHTS, type PresetBug } from '../machine/model.ts';
 import { HW_WEIGHTS } from '../hw-dirty/events.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
-import { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './hdbss.ts';
+import { checkHdbssRingOptions, INV_HDBSS_REGS, INV_LIVE_HDBSS } from './hdbss.ts';
 import { HW_INVARIANTS } from '../hw-dirty/hw.ts';
 import '../hw-dirty/scan.ts';
 import { RING_INVARIANTS_IF_RING } from '../hw-dirty/ring-feed.ts';
@@ -69,6 +69,7 @@ export const hdbss = makeMachineModel({
   bugs: HDBSS_BUGS,
   invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS, ...RING_INVARIANTS_IF_RING],
   checkConfig: DEFAULT_CONFIG,
+  checkOptions: checkHdbssRingOptions,
   situations: [
     { id: 'hw-dirty-update', label: 'a hardware dirty-state update (DBM: W set by a CAS, no fault)', stat: 'hwDirtyUpdates' },
     { id: 'hdbss-full-fault', label: 'a store takes an HDBSS-full permission fault', stat: 'hdbssFullFaults', when: { producer: 'hdbss', consumer: 'bitmap', hdbssEntries: 2 } },

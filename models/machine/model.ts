@@ -35,6 +35,11 @@ export interface Preset {
   readonly matrix: readonly { readonly [k: string]: JsonValue }[];
   /** Situations specific to this model that `dtsim check` must reach (coverage), beyond COMMON_SITUATIONS. */
   readonly situations?: readonly Situation[];
+  /**
+   * Optional: reject a combination of options (after the knobs' own options are applied) that the modelled
+   * kernel refuses, e.g. a KVM_ENABLE_CAP that fails. Returns the option at fault and why, or null.
+   */
+  readonly checkOptions?: (options: { readonly [k: string]: JsonValue }, bugs: readonly string[]) => { field: string; message: string } | null;
 }
 
 /** Situations every design must reach in `dtsim check` (a gap is printed when one is never reached). */
@@ -103,6 +108,8 @@ export function makeMachineModel(p: Preset): MachineModel {
       }
       const po = parseOptions(merged);
       if (!po.ok) throw new Error(`[dtsim] ${po.error.field}: ${po.error.message}`);
+      const refused = p.checkOptions?.(po.options, bugs) ?? null;
+      if (refused) throw new Error(`[dtsim] options.${refused.field}: ${refused.message}`);
       return { model: p.id, modelVersion: p.version, options: po.options, bugs: [...bugs].sort() };
     },
     init(design, config) {

@@ -89,6 +89,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
                      [--symmetry] [--encoding auto|generic] [--invariant ID]... [--context-bound K] [--out FILE [--force]] [--json]
        dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--json]
+       dtsim explore --proof [--model M] [--depth D] [--max-states N] [--time-limit S] [--json]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
   encoding (the model's pack hook, or the generic JSON encoding); the collision probability n^2/2^65 is printed.
@@ -110,6 +111,11 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --matrix explores every correct design of the option matrix 'dtsim check' runs (of --model M, or of every
   model) at the configuration the flags give, one row each (default depth 1000): a row proves the design holds
   every invariant in its bounded space only when it says 'exhausted'. Exit 1 if any design is violated.
+  --proof explores every correct design of the matrix at its own documented small configuration
+  (models/proofs.ts: 1 vCPU, 1 PE, 2 pages, TLB 1, 1 round, no stolen time; a design whose space is infinite
+  or too large there is narrowed, e.g. a 4-entry ring or a 2-record PTA device, and the row says so and why).
+  Exit 0 only when every design is exhausted with every invariant holding; 1 when one is violated or NOT
+  exhausted (the proof is incomplete); configuration flags do not apply.
   Limits: --max-states (default 5000000 distinct) and --time-limit (default 300 s) stop the search with a
   message saying the space was NOT exhausted. Prints states generated, distinct states, depth reached,
   distinct states/s and peak memory; progress on a TTY.

@@ -7,6 +7,7 @@ import type { AnyModel, Design, JsonValue } from '../core/model.ts';
 import { UsageError } from './errors.ts';
 
 export { MODELS };
+export { PROOF_BASE, proofCases } from '../../models/proofs.ts';
 
 export function lookupModel(id: string): AnyModel | undefined {
   return modelById(id) as unknown as AnyModel | undefined;

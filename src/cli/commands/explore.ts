@@ -12,7 +12,7 @@ import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import type { EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
 import { freshPath, writeAtomic } from '../io.ts';
-import { designFromFlags, intFlag, MODELS, type DesignChoice } from '../registry.ts';
+import { designFromFlags, intFlag, MODELS, PROOF_BASE, proofCases, type DesignChoice } from '../registry.ts';
 import type { Parsed } from '../main.ts';
 
 /**
@@ -63,57 +63,82 @@ export function exploreCommandLine(d: DesignChoice, depth: number, extra: string
  * correct designs hold in the whole bounded space: a row proves it only when its status is `exhausted`.
  */
 function exploreMatrix(v: Parsed['values']): number {
+  const proof = v['proof'] === true;
   for (const f of ['bug', 'option', 'out', 'invariant', 'context-bound'] as const) {
-    if (v[f] !== undefined) throw new UsageError(`--matrix explores the correct designs of the option matrix; --${f} does not apply`);
+    if (v[f] !== undefined) throw new UsageError(`--${proof ? 'proof' : 'matrix'} explores the correct designs of the option matrix; --${f} does not apply`);
+  }
+  if (proof) {
+    for (const f of ['vcpus', 'pes', 'pages', 'store-pages', 'tlb-entries', 'rounds', 'config', 'symmetry', 'encoding'] as const) {
+      if (v[f] !== undefined) throw new UsageError(`--proof explores each design at its documented configuration (models/proofs.ts); --${f} does not apply (use --matrix)`);
+    }
   }
   const depth = intFlag('depth', v['depth'], 1000, 0, 100_000);
   const maxStates = intFlag('max-states', v['max-states'], 5_000_000, 0);
   const timeLimit = intFlag('time-limit', v['time-limit'], 300, 0);
   const json = v['json'] === true;
   const models = v['model'] !== undefined ? [designFromFlags(v, SMALL_CONFIG).model] : MODELS;
+  // The designs: the matrix at the flags' configuration, or (--proof) each at its documented configuration.
+  const cases = proof ? proofCases(models).map((c) => ({ model: c.model, row: c.row, options: c.options, config: c.config as unknown, why: c.why }))
+    : models.flatMap((m) => {
+      const { config } = designFromFlags({ ...v, model: m.id }, SMALL_CONFIG);
+      return m.preset.matrix.map((row) => ({ model: m, row, options: row, config: config as unknown, why: null as string | null }));
+    });
   const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
-  const rows: { model: string; options: JsonValue; config: JsonValue; status: string; distinct: number; generated: number; depth: number;
-    seconds: number; deadlocked: number; violation: string | null; message: string }[] = [];
+  const rows: { model: string; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: string; distinct: number;
+    generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; message: string }[] = [];
   if (!json) {
-    process.stdout.write(`dtsim explore --matrix: depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} per design\n`);
+    process.stdout.write(`dtsim explore --${proof ? 'proof' : 'matrix'}: depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} per design\n`);
+    if (proof) process.stdout.write(`  every correct design of the check matrix at its documented configuration (models/proofs.ts); base ${JSON.stringify(PROOF_BASE)}\n`);
   }
   let bad = 0;
-  for (const m of models) {
-    const { config } = designFromFlags({ ...v, model: m.id }, SMALL_CONFIG);
-    if (!json) process.stdout.write(`${m.id}: config=${JSON.stringify(config)}\n`);
-    for (const opts of m.preset.matrix) {
-      const design = m.design(opts);
-      collect();
-      const t0 = performance.now();
-      const r = explore(m as never, design, config, {
-        maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, now: () => performance.now(), progressEvery: 16_384,
-        shouldStop: () => (overHeap(heapStop) ? 'memory limit (85% of node\'s heap)' : null),
-      });
-      const row = { model: m.id, options: opts as JsonValue, config: config as JsonValue, status: r.status, distinct: r.distinct,
-        generated: r.generated, depth: r.depth, seconds: (performance.now() - t0) / 1000, deadlocked: r.deadlocked,
-        violation: r.violation ? `${r.violation.invariant} after ${r.violation.events.length} events` : null, message: r.message };
-      rows.push(row);
-      if (r.violation) bad++;
-      if (!json) {
-        const st = r.status === 'exhausted' ? 'exhausted' : r.status === 'violated' ? `VIOLATED: ${row.violation}` : `NOT exhausted (${r.status})`;
-        process.stdout.write(`  ${JSON.stringify(opts).padEnd(44)} ${st.padEnd(24)} ${fmt(r.distinct).padStart(11)} states  depth ${String(r.depth).padStart(3)}`
-          + `  ${row.seconds.toFixed(1).padStart(6)} s${r.deadlocked ? `  ${fmt(r.deadlocked)} DEADLOCKED` : ''}\n`);
+  let lastModel = '';
+  let lastConfig = '';
+  for (const c of cases) {
+    const m = c.model;
+    const cfg = JSON.stringify(c.config);
+    if (!json && (m.id !== lastModel || (!proof && cfg !== lastConfig))) process.stdout.write(proof ? `${m.id}:\n` : `${m.id}: config=${cfg}\n`);
+    lastModel = m.id;
+    lastConfig = cfg;
+    const design = m.design(c.options);
+    collect();
+    const t0 = performance.now();
+    const r = explore(m as never, design, c.config as never, {
+      maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, now: () => performance.now(), progressEvery: 16_384,
+      shouldStop: () => (overHeap(heapStop) ? 'memory limit (85% of node\'s heap)' : null),
+    });
+    const row = { model: m.id, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
+      status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: (performance.now() - t0) / 1000, deadlocked: r.deadlocked,
+      violation: r.violation ? `${r.violation.invariant} after ${r.violation.events.length} events` : null, message: r.message };
+    rows.push(row);
+    if (r.violation) bad++;
+    if (!json) {
+      const st = r.status === 'exhausted' ? 'exhausted' : r.status === 'violated' ? `VIOLATED: ${row.violation}` : `NOT exhausted (${r.status})`;
+      process.stdout.write(`  ${JSON.stringify(c.row).padEnd(44)} ${st.padEnd(24)} ${fmt(r.distinct).padStart(11)} states  depth ${String(r.depth).padStart(3)}`
+        + `  ${row.seconds.toFixed(1).padStart(6)} s${r.deadlocked ? `  ${fmt(r.deadlocked)} DEADLOCKED` : ''}\n`);
+      if (c.why !== null) {
+        const diff = Object.entries(c.options).filter(([k, x]) => JSON.stringify(c.row[k]) !== JSON.stringify(x));
+        const cdiff = Object.entries(c.config as object).filter(([k, x]) => JSON.stringify((PROOF_BASE as Record<string, unknown>)[k]) !== JSON.stringify(x));
+        process.stdout.write(`    narrowed to ${[...diff, ...cdiff].map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ')}: ${c.why}\n`);
       }
     }
   }
   const exhausted = rows.filter((r) => r.status === 'exhausted').length;
-  if (json) process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, depthBound: depth, rows, exhausted, violations: bad })}\n`);
+  const open = rows.length - exhausted - bad;
+  if (json) process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, proof, depthBound: depth, rows, exhausted, violations: bad, notExhausted: open })}\n`);
   else {
     process.stdout.write(`${exhausted} of ${rows.length} designs exhausted with every invariant holding; ${bad} violated; `
-      + `${rows.length - exhausted - bad} not exhausted within the limits (raise --depth/--max-states/--time-limit or shrink the configuration)\n`);
+      + `${open} not exhausted within the limits (raise --depth/--max-states/--time-limit${proof ? '' : ' or shrink the configuration'})\n`);
+    if (proof) process.stdout.write(bad === 0 && open === 0 ? 'proof complete: no reachable state of any design violates an invariant at its documented configuration\n'
+      : 'proof NOT complete\n');
   }
-  return bad > 0 ? 1 : 0;
+  // --proof proves something only when every design is exhausted: a design left open fails it (exit 1) too.
+  return bad > 0 || (proof && open > 0) ? 1 : 0;
 }
 
 export async function cmdExplore(p: Parsed): Promise<number> {
   const v = p.values;
   if (p.positionals.length) throw new UsageError(`explore: unexpected argument '${p.positionals[0]}'`);
-  if (v['matrix'] === true) return exploreMatrix(v);
+  if (v['matrix'] === true || v['proof'] === true) return exploreMatrix(v);
   const d = designFromFlags(v, SMALL_CONFIG);
   const depth = intFlag('depth', v['depth'], 60, 0, 100_000);
   const maxStates = intFlag('max-states', v['max-states'], 5_000_000, 0);

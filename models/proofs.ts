@@ -1,0 +1,75 @@
+/**
+ * The documented small configurations of `dtsim explore --proof`: for every correct design of every model's
+ * option matrix (the designs `dtsim check` runs), the configuration at which exhaustive exploration proves that
+ * no reachable state violates any invariant. Most designs are explored at PROOF_BASE. A design whose space is
+ * infinite as modelled, or too large to exhaust at PROOF_BASE on one core, is narrowed here, and the narrowing
+ * says why: a smaller ring, a bounded device, one page. A narrowed design keeps every behaviour of its
+ * matrix row (the same code paths: soft-full exits, resets, device reads), at a smaller size.
+ *
+ * Data only (no semantics): which designs to explore, at what size, with the figures measured.
+ */
+import type { JsonValue } from '../src/core/model.ts';
+import type { MachineConfig } from './machine/state.ts';
+import type { MachineModel } from './machine/model.ts';
+import { MODELS } from './index.ts';
+
+type Options = { readonly [k: string]: JsonValue };
+
+/** 1 vCPU, 1 PE, one 2-page memslot, a 1-entry TLB, one pre-copy round, the ITS save writing page 1, no stolen time. */
+export const PROOF_BASE: Partial<MachineConfig> = {
+  vcpus: 1, pes: 1, slots: [{ base: 0, npages: 2 }], blocks: false, tlbEntries: 1, stolenTime: false, itsPages: [1],
+  rounds: 1, storePages: [],
+};
+
+export interface ProofNarrowing {
+  readonly model: string;
+  /** The matrix row (exactly as in the preset) this narrowing applies to. */
+  readonly row: Options;
+  /** Options merged over the row (a smaller ring, a bounded device). */
+  readonly options?: Options;
+  /** Configuration merged over PROOF_BASE. */
+  readonly config?: Partial<MachineConfig>;
+  readonly why: string;
+}
+
+export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
+  { model: 'dirty-ring', row: { adversary: true }, options: { ringEntries: 4 },
+    why: 'the adversary re-flags harvested entries: with 16 entries the space passes 5M states (depth 71); 4 entries keep every reset path' },
+  { model: 'hdbss', row: { consumer: 'ring' }, options: { ringEntries: 4 },
+    why: 'ring consumer: with 16 entries the order of up to 8 live entries over 2 pages passes 3.3M states (depth 34)' },
+  { model: 'hdbss', row: { consumer: 'ring', hdbssEntries: 4 }, options: { ringEntries: 8 }, config: { slots: [{ base: 0, npages: 1 }], itsPages: [0] },
+    why: 'ring consumer: 8 entries, the smallest ring KVM accepts for a 4-entry buffer (reserve 4 + 4), and one page (with 2 pages: over 5M states at depth 56)' },
+  { model: 'pta', row: {}, options: { deviceRecords: 2 },
+    why: 'unbounded device storage is not finite as modelled (one record per hardware update, an unmap re-arms a page as often as it happens); a 2-record device back-pressures' },
+  { model: 'pta', row: { manualProtect: true }, options: { deviceRecords: 2 },
+    why: 'as the default row: a 2-record device' },
+  { model: 'pta', row: { consumer: 'ring' }, options: { ringEntries: 4, deviceRecords: 2 }, config: { slots: [{ base: 0, npages: 1 }], itsPages: [0] },
+    why: 'ring consumer: a 2-record device, 4 ring entries and one page (with 2 pages: 4M states at depth 36, still growing 1.3x per two levels)' },
+];
+
+export interface ProofCase {
+  readonly model: MachineModel;
+  /** The matrix row, as in the preset. */
+  readonly row: Options;
+  /** The design's options as explored: the row, then the narrowing's options. */
+  readonly options: Options;
+  readonly config: MachineConfig;
+  /** Why the design is narrowed (null: explored at PROOF_BASE). */
+  readonly why: string | null;
+}
+
+const same = (a: Options, b: Options): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Every correct design of the models' matrices at its documented small configuration, in matrix order. */
+export function proofCases(models: readonly MachineModel[] = MODELS): ProofCase[] {
+  const out: ProofCase[] = [];
+  for (const m of models) {
+    for (const row of m.preset.matrix) {
+      const n = PROOF_NARROWINGS.find((x) => x.model === m.id && same(x.row, row));
+      const pc = m.parseConfig({ ...(m.defaultConfig as object), ...PROOF_BASE, ...(n?.config ?? {}) });
+      if (!pc.ok) throw new Error(`[dtsim] proof configuration of ${m.id} ${JSON.stringify(row)}: ${pc.error.field}: ${pc.error.message}`);
+      out.push({ model: m, row, options: { ...row, ...(n?.options ?? {}) }, config: pc.config, why: n?.why ?? null });
+    }
+  }
+  return out;
+}
