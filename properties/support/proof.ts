@@ -7,6 +7,36 @@ import { explore } from '../../src/explore/bfs.ts';
 import { proofCases } from '../../models/proofs.ts';
 import { MODELS } from '../../models/index.ts';
 
+/**
+ * The measured sizes (distinct states, depth) of every case, as in docs/explore-and-compare.md's proof table:
+ * a change means the model's semantics or its canonical encoding changed. If that was intended, update both.
+ */
+const FIGURES: { readonly [key: string]: readonly [number, number] } = {
+  'dirty-bitmap {}': [6_108, 39],
+  'dirty-bitmap {"manualProtect":true}': [6_702, 40],
+  'dirty-bitmap {"manualProtect":true,"initiallySet":true}': [3_290, 28],
+  'dirty-bitmap {"eagerSplit":true}': [6_108, 39],
+  'dirty-ring {}': [58_750, 64],
+  'dirty-ring {"ringEntries":4}': [32_101, 51],
+  'dirty-ring {"ringEntries":256}': [58_750, 64],
+  'dirty-ring {"ringWithBitmap":false}': [58_691, 64],
+  'dirty-ring {"ringEntries":4,"ringWithBitmap":false}': [31_947, 51],
+  'dirty-ring {"adversary":true}': [780_982, 73],
+  'dirty-ring {"ringStart":4294967288}': [58_750, 64],
+  'hdbss {}': [170_891, 42],
+  'hdbss {"manualProtect":true}': [177_997, 43],
+  'hdbss {"hdbssEntries":4}': [170_891, 42],
+  'hdbss {"hdbssAborts":true}': [262_025, 41],
+  'hdbss {"producer":"dbm"}': [36_392, 38],
+  'hdbss {"producer":"dbm","manualProtect":true}': [40_405, 39],
+  'hdbss {"consumer":"ring"}': [1_214_573, 61],
+  'hdbss {"consumer":"ring","hdbssEntries":4}': [34_039, 59],
+  'pta {}': [386_011, 50],
+  'pta {"manualProtect":true}': [439_528, 50],
+  'pta {"consumer":"ring"}': [76_511, 49],
+  'pta {"deviceRecords":2}': [386_011, 50],
+};
+
 export function proofTests(modelIds: readonly string[]): void {
   for (const c of proofCases(MODELS.filter((m) => modelIds.includes(m.id)))) {
     it(`${c.model.id} ${JSON.stringify(c.row)}${c.why ? ` (narrowed: ${JSON.stringify(c.options)}, ${JSON.stringify(c.config.slots)})` : ''}`, () => {
@@ -15,6 +45,9 @@ export function proofTests(modelIds: readonly string[]): void {
       // Not vacuous: the design ran to completed migrations (terminal, final states) over a non-trivial space.
       expect(r.terminal).toBeGreaterThan(0);
       expect(r.distinct).toBeGreaterThan(1000);
+      const key = `${c.model.id} ${JSON.stringify(c.row)}`;
+      expect([r.distinct, r.depth], `${key}: the state space changed (update docs/explore-and-compare.md and FIGURES if intended)`)
+        .toEqual(FIGURES[key]);
     }, 600_000);
   }
 }
