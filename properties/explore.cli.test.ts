@@ -14,6 +14,7 @@ import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const dtsim = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/dtsim.js'), ...args], { encoding: 'utf8' });
+const dtsimIn = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/dtsim.js'), ...args], { encoding: 'utf8', cwd });
 
 const dirtyBitmapMatrix = dirtyBitmap.preset.matrix;
 
@@ -78,6 +79,29 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
       expect(b.status).toBe(2);
       expect(b.stderr.trim().split('\n')).toHaveLength(1);
       expect(b.stderr).toMatch(/--proof explores/);
+    }
+  });
+
+  it('explore --matrix: a violated row saves its shortest counterexample, which replays to exactly that (hdbss ring consumer with 2 MiB blocks)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-matrix-'));
+    try {
+      // The finding in docs/explore-and-compare.md: with block mappings the correct ring consumer overflows its ring.
+      const config = '{"blocks":true,"slots":[{"base":0,"npages":515}],"storePages":[0,1,5,511,512,514],"itsPages":[513]}';
+      const r = dtsimIn(dir, 'explore', '--matrix', '--model', 'hdbss', '--config', config, '--depth', '10', '--max-states', '6000', '--json');
+      expect(r.status, r.stderr).toBe(1);
+      const j = JSON.parse(r.stdout) as { rows: { options: { consumer?: string }; status: string; violation: string | null; trace: string | null }[]; violations: number };
+      const ring = j.rows.filter((x) => x.options.consumer === 'ring');
+      expect(ring.length).toBe(2);
+      expect(j.violations).toBe(2);
+      for (const row of j.rows) expect(row.trace !== null).toBe(row.status === 'violated');
+      for (const row of ring) {
+        expect([row.status, row.violation]).toEqual(['violated', 'INV-RING-BOUND after 9 events']);
+        const rp = dtsimIn(dir, 'replay', row.trace!, '--json');
+        expect(rp.status, rp.stdout + rp.stderr).toBe(0);
+        expect(JSON.parse(rp.stdout)).toMatchObject({ status: 'violated', invariant: 'INV-RING-BOUND', eventIndex: 8, matchesExpect: true });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

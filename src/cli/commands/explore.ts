@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { explore, type ExploreResult } from '../../explore/bfs.ts';
+import { explore, type Counterexample, type ExploreResult } from '../../explore/bfs.ts';
 import { contextBounded, modelChoices } from '../../explore/context-bound.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
-import type { EventBase, JsonValue } from '../../core/model.ts';
+import type { Design, EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
 import { freshPath, writeAtomic } from '../io.ts';
 import { designFromFlags, intFlag, MODELS, PROOF_BASE, proofCases, type DesignChoice } from '../registry.ts';
@@ -57,10 +57,22 @@ export function exploreCommandLine(d: DesignChoice, depth: number, extra: string
   return `dtsim explore --model ${d.model.id}${d.bugs.map((b) => ` --bug ${b}`).join('')} --depth ${depth} --config '${JSON.stringify(c)}'${extra}`;
 }
 
+/** Saves a counterexample as a trace whose expect block is its violation (to `out`, or a fresh file in out/explore). */
+function saveCounterexample(model: string, design: Design, config: unknown, cx: Counterexample<EventBase>, choices: readonly number[],
+  note: string, out?: string): string {
+  const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices, events: cx.events, note,
+    expect: { status: 'violated', eventIndex: cx.eventIndex, invariant: cx.invariant } });
+  const file = out ?? freshPath('out/explore', `${model}${design.bugs.map((b) => `-${b}`).join('')}-${cx.invariant}`);
+  writeAtomic(file, serializeTrace(trace));
+  return file;
+}
+
 /**
  * `dtsim explore --matrix`: every design of the option matrix `dtsim check` runs (of --model, or of every
  * model), correct (no knob), explored at the same configuration flags; one row each. The evidence that the
  * correct designs hold in the whole bounded space: a row proves it only when its status is `exhausted`.
+ * `--proof`: the same designs, each at its documented configuration (models/proofs.ts); it fails (exit 1) unless
+ * every one is exhausted. A violated row saves its shortest counterexample as a trace and prints how to replay it.
  */
 function exploreMatrix(v: Parsed['values']): number {
   const proof = v['proof'] === true;
@@ -85,7 +97,7 @@ function exploreMatrix(v: Parsed['values']): number {
     });
   const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
   const rows: { model: string; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: string; distinct: number;
-    generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; message: string }[] = [];
+    generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; trace: string | null; message: string }[] = [];
   if (!json) {
     process.stdout.write(`dtsim explore --${proof ? 'proof' : 'matrix'}: depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} per design\n`);
     if (proof) process.stdout.write(`  every correct design of the check matrix at its documented configuration (models/proofs.ts); base ${JSON.stringify(PROOF_BASE)}\n`);
@@ -106,15 +118,19 @@ function exploreMatrix(v: Parsed['values']): number {
       maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, now: () => performance.now(), progressEvery: 16_384,
       shouldStop: () => (overHeap(heapStop) ? 'memory limit (85% of node\'s heap)' : null),
     });
+    const cx = r.violation;
+    const trace = cx ? saveCounterexample(m.id, design, c.config, cx, cx.choices,
+      `shortest counterexample found by: dtsim explore --${proof ? 'proof' : 'matrix'} (${m.id} ${JSON.stringify(c.options)})`) : null;
     const row = { model: m.id, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
       status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: (performance.now() - t0) / 1000, deadlocked: r.deadlocked,
-      violation: r.violation ? `${r.violation.invariant} after ${r.violation.events.length} events` : null, message: r.message };
+      violation: cx ? `${cx.invariant} after ${cx.events.length} events` : null, trace, message: r.message };
     rows.push(row);
     if (r.violation) bad++;
     if (!json) {
       const st = r.status === 'exhausted' ? 'exhausted' : r.status === 'violated' ? `VIOLATED: ${row.violation}` : `NOT exhausted (${r.status})`;
       process.stdout.write(`  ${JSON.stringify(c.row).padEnd(44)} ${st.padEnd(24)} ${fmt(r.distinct).padStart(11)} states  depth ${String(r.depth).padStart(3)}`
         + `  ${row.seconds.toFixed(1).padStart(6)} s${r.deadlocked ? `  ${fmt(r.deadlocked)} DEADLOCKED` : ''}\n`);
+      if (trace !== null) process.stdout.write(`    counterexample saved: ${trace}; replay with: npx dtsim replay ${trace}\n`);
       if (c.why !== null) {
         const diff = Object.entries(c.options).filter(([k, x]) => JSON.stringify(c.row[k]) !== JSON.stringify(x));
         const cdiff = Object.entries(c.config as object).filter(([k, x]) => JSON.stringify((PROOF_BASE as Record<string, unknown>)[k]) !== JSON.stringify(x));
@@ -194,11 +210,8 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   if (cx) {
     // Under a context bound the indices are into the product's (filtered) enabled lists: record the model's own.
     const choices = bound === null ? cx.choices : modelChoices(model as never, model.init(design, config as never), cx.events);
-    const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices, events: cx.events,
-      note: `shortest counterexample${bound !== null ? ` among the schedules with at most ${bound} lane switches` : ''} found by: ${cmd}`,
-      expect: { status: 'violated', eventIndex: cx.eventIndex, invariant: cx.invariant } });
-    file = outFlag ?? freshPath('out/explore', `${model.id}${design.bugs.map((b) => `-${b}`).join('')}-${cx.invariant}`);
-    writeAtomic(file, serializeTrace(trace));
+    file = saveCounterexample(model.id, design, config, cx, choices,
+      `shortest counterexample${bound !== null ? ` among the schedules with at most ${bound} lane switches` : ''} found by: ${cmd}`, outFlag);
   }
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
