@@ -110,7 +110,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   reaches deeper than the full search for the same number of states (off by default; not with --symmetry).
   --matrix explores every correct design of the option matrix 'dtsim check' runs (of --model M, or of every
   model) at the configuration the flags give, one row each (default depth 1000): a row proves the design holds
-  every invariant in its bounded space only when it says 'exhausted'. Exit 1 if any design is violated.
+  every invariant in its bounded space only when it says 'exhausted'. Exit 1 if any design is violated (its
+  shortest counterexample is saved as a new trace in out/explore/ and the row prints how to replay it).
   --proof explores every correct design of the matrix at its own documented small configuration
   (models/proofs.ts: 1 vCPU, 1 PE, 2 pages, TLB 1, 1 round, no stolen time; a design whose space is infinite
   or too large there is narrowed, e.g. a 4-entry ring or a 2-record PTA device, and the row says so and why).
