@@ -214,9 +214,16 @@ export function explore<S, E extends EventBase, C>(
       const id = ids[f] as number;
       const en = model.enabled(st);
       if (en.length === 0) { terminal++; if (!model.isFinal(st)) deadlocked++; }
+      const last = en.length - 1;
       for (let i = 0; i < en.length; i++) {
-        const spare = copyInto !== null ? pool.pop() : undefined;
-        const c = spare === undefined ? clone(st) : copyInto!(spare, st);
+        // The last successor is computed in the parent itself (it is released after this loop anyway): one copy
+        // fewer per expanded state. Not the initial state: counterexamples are rebuilt from it.
+        let c: S;
+        if (i === last && st !== init) c = st;
+        else {
+          const spare = copyInto !== null ? pool.pop() : undefined;
+          c = spare === undefined ? clone(st) : copyInto!(spare, st);
+        }
         model.apply(c, en[i] as E);
         generated++;
         let k: Packer;
@@ -246,10 +253,10 @@ export function explore<S, E extends EventBase, C>(
             `state limit ${maxStates} reached at depth ${depth}: the space was NOT exhausted (raise --max-states or lower --depth)`);
         }
       }
-      // Release the expanded state (the frontier is the memory peak), or recycle it. The initial state is
-      // never recycled: counterexamples are rebuilt from it.
+      // Release the expanded state (the frontier is the memory peak). It became its last successor (kept in
+      // `next`, or recycled as a duplicate above) unless it had none; the initial state is never recycled.
       (frontier as (S | undefined)[])[f] = undefined;
-      if (copyInto !== null && st !== init) pool.push(st);
+      if (copyInto !== null && st !== init && en.length === 0) pool.push(st);
       if (generated >= nextProgress) {
         nextProgress = generated + progressEvery;
         const el = now() - t0;
