@@ -24,6 +24,7 @@ import type { Design, JsonValue } from '../src/core/model.ts';
 import { hdbss, pta, type MachineModel } from '../models/index.ts';
 import { cloneMachine, copyMachineInto, packMachine, vmidRel } from '../models/machine/pack.ts';
 import { extCodec, registerExtCodec } from '../models/machine/registry.ts';
+import { tlbBase, tlbFlags, tlbVmid } from '../models/machine/tlb.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
 import { SEED, fcSeed } from './support/seed.ts';
@@ -73,6 +74,8 @@ interface Soundness {
   /** ... of which the mechanism state (`ext`) differs as JSON, or the VM's VMID differs. */
   extMerges: number;
   vmidMerges: number;
+  /** Merges of states whose PEs differ in a dead VMID: an idle PE's stale VMID, or a TLB entry's non-current tag. */
+  deadVmidMerges: number;
   /** ... per mechanism-state field (`key.field`) that differs. */
   fields: { [f: string]: number };
   /** Distinct VMIDs the runs reached (rollovers). */
@@ -87,7 +90,7 @@ interface Soundness {
  * end to be unchanged (the copies are deep).
  */
 function soundness(m: MachineModel, design: Design, config: MachineConfig, runs: readonly (readonly MachineEvent[])[]): Soundness {
-  const out: Soundness = { states: 0, keys: 0, pairs: 0, extMerges: 0, vmidMerges: 0, fields: {}, vmids: 0, mismatches: [] };
+  const out: Soundness = { states: 0, keys: 0, pairs: 0, extMerges: 0, vmidMerges: 0, deadVmidMerges: 0, fields: {}, vmids: 0, mismatches: [] };
   const reps = new Map<string, { s: MachineState; json: string }>();
   const vmids = new Set<number>();
   const pool: MachineState[] = [];
@@ -138,6 +141,7 @@ function soundness(m: MachineModel, design: Design, config: MachineConfig, runs:
         }
       }
       if (rep.s.vmid !== s.vmid) out.vmidMerges++;
+      if (relPes(rep.s) !== relPes(s)) out.deadVmidMerges++;
       compare(rep.s, s, `run ${r} after event ${k} (${run[k - 1]?.type ?? 'init'})`);
       if (out.mismatches.length >= 5) return;
     }
@@ -148,6 +152,11 @@ function soundness(m: MachineModel, design: Design, config: MachineConfig, runs:
   out.keys = reps.size;
   out.vmids = vmids.size;
   return out;
+}
+
+/** The PEs with every VMID (PE and TLB tags) relative to the current one: what differs in a dead-VMID merge. */
+function relPes(st: MachineState): string {
+  return JSON.stringify(st.pes.map((p) => [p.loaded, vmidRel(st, p.vmid), p.tlb.map((e) => [tlbBase(e), vmidRel(st, tlbVmid(e)), tlbFlags(e)])]));
 }
 
 /** Random runs: fast-check choice sequences (seeded by the run's seed and `label`) through runChoices. */
@@ -179,6 +188,8 @@ const CASES: readonly Case[] = [
   // pend is packed in order here (only the constant PE/vCPU words are left out): no pend merges.
   { name: 'pta (pta-read-no-flush)', model: pta, bugs: ['pta-read-no-flush'], config: SMALL2, runs: 120, len: 120, expectFields: ['pta.ready', 'pta.vmid'], expectVmid: true },
   { name: 'pta (2 vCPUs, 2 PEs, 3 pages)', model: pta, config: TWO, runs: 80, len: 160, expectFields: ['pta.vmid'], expectVmid: true },
+  { name: 'pta (1 vCPU, 2 PEs, 1 page, 2-record device)', model: pta, options: { deviceRecords: 2 }, config: { ...SMALL2, pes: 2, stolenTime: false, slots: [{ base: 0, npages: 1 }], itsPages: [0] },
+    runs: 80, len: 200, expectVmid: true },
   // With one PE the hdbss codec merges nothing (no dead registers); the 2-PE merges are checked on crafted runs below.
   { name: 'hdbss (bitmap)', model: hdbss, config: SMALL2, runs: 120, len: 120 },
   { name: 'hdbss (bitmap, 1-entry buffers, aborts)', model: hdbss, options: { hdbssEntries: 1, hdbssAborts: true }, config: SMALL2, runs: 120, len: 120 },
@@ -214,8 +225,29 @@ describe(`explore codecs of the hardware dirty-state mechanisms (seed: ${SEED})`
         expect(r.vmids, 'VMIDs reached (rollovers)').toBeGreaterThan(1);
         expect(r.vmidMerges, 'merges of states with different VMIDs').toBeGreaterThan(0);
       }
+
     });
   }
+
+  it('pta: the stale VMID of an idle PE and non-current TLB tags are merged, soundly (crafted runs: rollovers while the vCPU moved PE)', () => {
+    const config = cfg(pta, { ...SMALL2, pes: 2, stolenTime: false, slots: [{ base: 0, npages: 1 }], itsPages: [0] });
+    const E = (e: object): MachineEvent => e as MachineEvent;
+    const on = (pe: number): MachineEvent[] => [E({ type: 'vcpu/loaded', vcpu: 0, pe }), E({ type: 'vcpu/put', vcpu: 0 })];
+    const roll = (pe: number): MachineEvent[] => [E({ type: 'kvm/vmidRolledOver' }), ...on(pe)];
+    // PE 0 last ran VMID 1; then 1, 2 or 3 rollovers with the vCPU on PE 1: PE 0's VMID is 1, 2 or 3 behind.
+    const runs = [[...on(0), ...roll(1)], [...on(0), ...roll(1), ...roll(1)], [...on(0), ...roll(1), ...roll(1), ...roll(1)]];
+    for (const design of [pta.design({ deviceRecords: 2 }), pta.design()]) {
+      for (const run of runs) {
+        const s = pta.init(design, config);
+        for (const e of run) { expect(pta.isEnabled(s, e), JSON.stringify(e)).toBe(true); pta.apply(s, e); }
+        expect(s.pes[0]!.loaded).toBe(-1);
+        expect(s.pes[0]!.vmid).not.toBe(s.vmid);
+      }
+      const r = soundness(pta, design, config, runs);
+      expect(r.mismatches).toEqual([]);
+      expect(r.deadVmidMerges, 'merges of states differing in a dead VMID').toBeGreaterThanOrEqual(2);
+    }
+  });
 
   it('hdbss: the registers a PE keeps while no vCPU is loaded on it are merged, soundly (crafted runs, 2 vCPUs, 1 PE)', () => {
     const design = hdbss.design();

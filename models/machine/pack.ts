@@ -12,6 +12,13 @@
  *   bisimulation of the two version arrays.
  * - page-table entries outside [0, totalPages) (`cloneMachine` trims them too) and level-2/level-3 tables not
  *   yet allocated (read as 0).
+ * - DEAD_VMID: a stale VMID (not 0, not the current one) of a PE with no vCPU loaded: its readers (the PTA's device filter on a hardware update,
+ *   INV-VMID) look only at PEs running a vCPU, and `vcpu/loaded` overwrites it (with the VM's VMID) before any
+ *   of them can. And (with relative VMIDs) the tag of a TLB entry other than the current VMID: lookups and
+ *   fills compare tags with `s.vmid` only, TLBIs ignore tags, and a tag that is not current never becomes current
+ *   again (the VMID only advances at the vcpu_load after a rollover, and the rollover flushed every TLB: entries
+ *   filled since carry the old VMID, which comes round again only after 254 more rollovers, each a full flush).
+ *   Its slot, page and flags stay encoded (eviction order, TLBI by range, the evict events).
  * Mechanism state under `ext` is packed generically (every field), or by the mechanism's own `pack` hook.
  *
  * `checkShape` guards the hand-written layout: a field added to the machine state that this file does not
@@ -287,13 +294,15 @@ export function packMachine(s: MachineState, out: PackSink, relabel: readonly (r
   for (let j = 0; j < np; j++) {
     const p = s.pes[pp ? pp.indexOf(j) : j]!;
     out.num(p.loaded < 0 ? -1 : vp ? vp[p.loaded]! : p.loaded);
-    out.num(rel ? vmidRel(s, p.vmid) : p.vmid); out.num(p.vtcr);
+    // A stale VMID (neither none nor the current one) of a PE with no vCPU loaded is dead (DEAD_VMID, header).
+    out.num(p.loaded < 0 && p.vmid !== 0 && p.vmid !== s.vmid ? -1 : rel ? vmidRel(s, p.vmid) : p.vmid); out.num(p.vtcr);
     if (!rel) out.nums(p.tlb);
     else {
       out.num(p.tlb.length);
       for (let i = 0; i < p.tlb.length; i++) {
         const e = p.tlb[i] as number;
-        out.num(tlbPack(tlbBase(e), vmidRel(s, tlbVmid(e)), tlbFlags(e)));
+        // A TLB entry tagged with another VMID than the current one never matches again (header): its tag is dead.
+        out.num(tlbPack(tlbBase(e), tlbVmid(e) === s.vmid ? 1 : 0, tlbFlags(e)));
       }
     }
   }

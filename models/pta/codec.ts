@@ -29,6 +29,10 @@
  *       pending records, then the sorted set of (base, level) over both lists.
  *     - `pta-read-no-flush`: the read sees `ready` only, and which record a publish moves depends on the order
  *       of `pend`: `pend` is packed as its sequence of (base, level), `ready` as its set.
+ * - `deviceRecords` N > 0 (a bounded device): `canUpdate` (is a hardware dirty-state update possible) reads the
+ *   number of records held, `pend.length + ready.length`, which the set above does not keep (two ready records
+ *   for one page are one pair): so with a bound the number of ready records is packed too. (The soundness check
+ *   found this merge unsound: a device with [p0, p0] ready refused an update one with [p0] took.)
  * The number of pending records is not bounded: the device keeps one record per hardware dirty-state update
  * (duplicates included), `pta/recordPublished` is never forced, and an MMU-notifier unmap re-arms a page for
  * another update (write fault -> writable-clean -> update) as often as it happens, even within one guest store
@@ -94,6 +98,9 @@ export function packPta(s: MachineState, v: JsonValue, out: PackSink): void {
     out.nums(d.ready);
     return;
   }
+  // A bounded device back-pressures on the number of records held (canUpdate): pack the ready count too.
+  const cap = s.design.options['deviceRecords'];
+  if (typeof cap === 'number' && cap > 0) out.num(d.ready.length / REC);
   if (s.bug['pta-read-no-flush']) {
     out.num(d.pend.length / REC);
     for (let i = 0; i < d.pend.length; i += REC) { out.num(d.pend[i] as number); out.num(d.pend[i + 1] as number); }

@@ -31,10 +31,10 @@ const FIGURES: { readonly [key: string]: readonly [number, number] } = {
   'hdbss {"producer":"dbm","manualProtect":true}': [40_405, 39],
   'hdbss {"consumer":"ring"}': [1_214_573, 61],
   'hdbss {"consumer":"ring","hdbssEntries":4}': [34_039, 59],
-  'pta {}': [386_011, 50],
-  'pta {"manualProtect":true}': [439_528, 50],
+  'pta {}': [503_763, 52],
+  'pta {"manualProtect":true}': [568_760, 52],
   'pta {"consumer":"ring"}': [76_511, 49],
-  'pta {"deviceRecords":2}': [386_011, 50],
+  'pta {"deviceRecords":2}': [503_763, 52],
 };
 
 export function proofTests(modelIds: readonly string[]): void {
