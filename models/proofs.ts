@@ -21,10 +21,14 @@ export const PROOF_BASE: Partial<MachineConfig> = {
   rounds: 1, storePages: [],
 };
 
+const ONE_PAGE: Partial<MachineConfig> = { slots: [{ base: 0, npages: 1 }], itsPages: [0] };
+
 export interface ProofNarrowing {
   readonly model: string;
-  /** The matrix row (exactly as in the preset) this narrowing applies to. */
-  readonly row: Options;
+  /** The matrix row (exactly as in the preset) this narrowing applies to; '*': every row without its own. */
+  readonly row: Options | '*';
+  /** The tier (PEs) it applies to: 1 (PROOF_BASE, default) or 2. */
+  readonly pes?: 1 | 2;
   /** Options merged over the row (a smaller ring, a bounded device). */
   readonly options?: Options;
   /** Configuration merged over PROOF_BASE. */
@@ -45,10 +49,26 @@ export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
     why: 'as the default row: a 2-record device' },
   { model: 'pta', row: { consumer: 'ring' }, options: { ringEntries: 4, deviceRecords: 2 }, config: { slots: [{ base: 0, npages: 1 }], itsPages: [0] },
     why: 'ring consumer: a 2-record device, 4 ring entries and one page (with 2 pages: 4M states at depth 36, still growing 1.3x per two levels)' },
+  // The 2-PE tier: a vCPU that moves between PEs (stale TLB entries on the PE it left, per-PE HDBSS registers,
+  // VMIDs per PE). Narrowed further where 2 PEs multiply the 1-PE space past a test's budget.
+  { model: 'dirty-ring', pes: 2, row: { adversary: true }, options: { ringEntries: 4 }, config: ONE_PAGE,
+    why: 'as at 1 PE (4 entries), and one page (2 pages: over 2M states)' },
+  { model: 'hdbss', pes: 2, row: '*', config: ONE_PAGE,
+    why: 'one page (2 pages: about 1M states a design, 20-30 s each)' },
+  { model: 'hdbss', pes: 2, row: { consumer: 'ring' }, options: { ringEntries: 4 }, config: ONE_PAGE,
+    why: 'as at 1 PE (4 entries), and one page' },
+  { model: 'hdbss', pes: 2, row: { consumer: 'ring', hdbssEntries: 4 }, options: { ringEntries: 8 }, config: ONE_PAGE,
+    why: 'as at 1 PE (8 entries, one page)' },
+  { model: 'pta', pes: 2, row: '*', options: { deviceRecords: 2 }, config: ONE_PAGE,
+    why: 'a 2-record device as at 1 PE, and one page (2 pages: over 2M states)' },
+  { model: 'pta', pes: 2, row: { consumer: 'ring' }, options: { ringEntries: 4, deviceRecords: 2 }, config: ONE_PAGE,
+    why: 'as at 1 PE (a 2-record device, 4 ring entries, one page)' },
 ];
 
 export interface ProofCase {
   readonly model: MachineModel;
+  /** The tier: 1 PE (PROOF_BASE) or 2 PEs (PROOF_BASE with a second PE the vCPU can move to). */
+  readonly pes: 1 | 2;
   /** The matrix row, as in the preset. */
   readonly row: Options;
   /** The design's options as explored: the row, then the narrowing's options. */
@@ -58,17 +78,28 @@ export interface ProofCase {
   readonly why: string | null;
 }
 
-const same = (a: Options, b: Options): boolean => JSON.stringify(a) === JSON.stringify(b);
+const same = (a: Options | '*', b: Options): boolean => a !== '*' && JSON.stringify(a) === JSON.stringify(b);
 
-/** Every correct design of the models' matrices at its documented small configuration, in matrix order. */
+/** The narrowing of one row in one tier: the row's own, else the model's '*' one, else none. */
+export function narrowingOf(model: string, row: Options, pes: 1 | 2): ProofNarrowing | undefined {
+  const mine = PROOF_NARROWINGS.filter((x) => x.model === model && (x.pes ?? 1) === pes);
+  return mine.find((x) => same(x.row, row)) ?? mine.find((x) => x.row === '*');
+}
+
+/**
+ * Every correct design of the models' matrices at its documented small configurations: the 1-PE tier
+ * (PROOF_BASE), then the 2-PE tier (a second PE), each in matrix order.
+ */
 export function proofCases(models: readonly MachineModel[] = MODELS): ProofCase[] {
   const out: ProofCase[] = [];
-  for (const m of models) {
-    for (const row of m.preset.matrix) {
-      const n = PROOF_NARROWINGS.find((x) => x.model === m.id && same(x.row, row));
-      const pc = m.parseConfig({ ...(m.defaultConfig as object), ...PROOF_BASE, ...(n?.config ?? {}) });
-      if (!pc.ok) throw new Error(`[dtsim] proof configuration of ${m.id} ${JSON.stringify(row)}: ${pc.error.field}: ${pc.error.message}`);
-      out.push({ model: m, row, options: { ...row, ...(n?.options ?? {}) }, config: pc.config, why: n?.why ?? null });
+  for (const pes of [1, 2] as const) {
+    for (const m of models) {
+      for (const row of m.preset.matrix) {
+        const n = narrowingOf(m.id, row, pes);
+        const pc = m.parseConfig({ ...(m.defaultConfig as object), ...PROOF_BASE, pes, ...(n?.config ?? {}) });
+        if (!pc.ok) throw new Error(`[dtsim] proof configuration of ${m.id} ${JSON.stringify(row)}: ${pc.error.field}: ${pc.error.message}`);
+        out.push({ model: m, pes, row, options: { ...row, ...(n?.options ?? {}) }, config: pc.config, why: n?.why ?? null });
+      }
     }
   }
   return out;

@@ -64,10 +64,12 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
   it('explore --proof: each correct design at its documented configuration; exit 0 only when every one is exhausted', () => {
     const r = dtsim('explore', '--proof', '--model', 'dirty-bitmap', '--json');
     expect(r.status, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as { proof: boolean; rows: { options: unknown; status: string }[]; exhausted: number; notExhausted: number };
+    const j = JSON.parse(r.stdout) as { proof: boolean; rows: { options: unknown; pes: number; status: string }[]; exhausted: number; notExhausted: number };
     expect(j.proof).toBe(true);
-    expect(j.rows.map((x) => x.options)).toEqual(dirtyBitmapMatrix);
-    expect([j.exhausted, j.notExhausted]).toEqual([dirtyBitmapMatrix.length, 0]);
+    // Two tiers: 1 PE, then 2 PEs.
+    expect(j.rows.map((x) => x.options)).toEqual([...dirtyBitmapMatrix, ...dirtyBitmapMatrix]);
+    expect(j.rows.map((x) => x.pes)).toEqual([...dirtyBitmapMatrix.map(() => 1), ...dirtyBitmapMatrix.map(() => 2)]);
+    expect([j.exhausted, j.notExhausted]).toEqual([2 * dirtyBitmapMatrix.length, 0]);
     // The proof fails when a design is left open (here: a state limit far below the space): exit 1, said so.
     const cut = dtsim('explore', '--proof', '--model', 'pta', '--max-states', '1000');
     expect(cut.status, cut.stderr).toBe(1);

@@ -35,17 +35,40 @@ const FIGURES: { readonly [key: string]: readonly [number, number] } = {
   'pta {"manualProtect":true}': [568_760, 52],
   'pta {"consumer":"ring"}': [76_511, 49],
   'pta {"deviceRecords":2}': [503_763, 52],
+  'dirty-bitmap {} 2 PEs': [31_019, 45],
+  'dirty-bitmap {"manualProtect":true} 2 PEs': [34_780, 46],
+  'dirty-bitmap {"manualProtect":true,"initiallySet":true} 2 PEs': [18_842, 35],
+  'dirty-bitmap {"eagerSplit":true} 2 PEs': [31_019, 45],
+  'dirty-ring {} 2 PEs': [327_434, 73],
+  'dirty-ring {"ringEntries":4} 2 PEs': [152_973, 57],
+  'dirty-ring {"ringEntries":256} 2 PEs': [327_434, 73],
+  'dirty-ring {"ringWithBitmap":false} 2 PEs': [327_239, 73],
+  'dirty-ring {"ringEntries":4,"ringWithBitmap":false} 2 PEs': [152_472, 57],
+  'dirty-ring {"adversary":true} 2 PEs': [18_983, 53],
+  'dirty-ring {"ringStart":4294967288} 2 PEs': [327_434, 73],
+  'hdbss {} 2 PEs': [16_258, 26],
+  'hdbss {"manualProtect":true} 2 PEs': [15_255, 27],
+  'hdbss {"hdbssEntries":4} 2 PEs': [16_258, 26],
+  'hdbss {"hdbssAborts":true} 2 PEs': [19_714, 26],
+  'hdbss {"producer":"dbm"} 2 PEs': [4_408, 24],
+  'hdbss {"producer":"dbm","manualProtect":true} 2 PEs': [4_442, 24],
+  'hdbss {"consumer":"ring"} 2 PEs': [96_274, 41],
+  'hdbss {"consumer":"ring","hdbssEntries":4} 2 PEs': [189_432, 63],
+  'pta {} 2 PEs': [38_880, 36],
+  'pta {"manualProtect":true} 2 PEs': [36_503, 36],
+  'pta {"consumer":"ring"} 2 PEs': [439_331, 51],
+  'pta {"deviceRecords":2} 2 PEs': [38_880, 36],
 };
 
 export function proofTests(modelIds: readonly string[]): void {
   for (const c of proofCases(MODELS.filter((m) => modelIds.includes(m.id)))) {
-    it(`${c.model.id} ${JSON.stringify(c.row)}${c.why ? ` (narrowed: ${JSON.stringify(c.options)}, ${JSON.stringify(c.config.slots)})` : ''}`, () => {
+    it(`${c.model.id} ${JSON.stringify(c.row)}${c.pes === 2 ? ', 2 PEs' : ''}${c.why ? ` (narrowed: ${JSON.stringify(c.options)}, ${JSON.stringify(c.config.slots)})` : ''}`, () => {
       const r = explore(c.model, c.model.design(c.options), c.config, { maxDepth: 1000, maxStates: 5_000_000 });
       expect([r.status, r.violation?.invariant ?? null, r.deadlocked], r.message).toEqual(['exhausted', null, 0]);
       // Not vacuous: the design ran to completed migrations (terminal, final states) over a non-trivial space.
       expect(r.terminal).toBeGreaterThan(0);
       expect(r.distinct).toBeGreaterThan(1000);
-      const key = `${c.model.id} ${JSON.stringify(c.row)}`;
+      const key = `${c.model.id} ${JSON.stringify(c.row)}${c.pes === 2 ? ' 2 PEs' : ''}`;
       expect([r.distinct, r.depth], `${key}: the state space changed (update docs/explore-and-compare.md and FIGURES if intended)`)
         .toEqual(FIGURES[key]);
     }, 600_000);

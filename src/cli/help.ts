@@ -112,11 +112,12 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   model) at the configuration the flags give, one row each (default depth 1000): a row proves the design holds
   every invariant in its bounded space only when it says 'exhausted'. Exit 1 if any design is violated (its
   shortest counterexample is saved as a new trace in out/explore/ and the row prints how to replay it).
-  --proof explores every correct design of the matrix at its own documented small configuration
-  (models/proofs.ts: 1 vCPU, 1 PE, 2 pages, TLB 1, 1 round, no stolen time; a design whose space is infinite
-  or too large there is narrowed, e.g. a 4-entry ring or a 2-record PTA device, and the row says so and why).
-  Exit 0 only when every design is exhausted with every invariant holding; 1 when one is violated or NOT
-  exhausted (the proof is incomplete); configuration flags do not apply.
+  --proof explores every correct design of the matrix at its own documented small configurations
+  (models/proofs.ts), in two tiers: 1 vCPU, 1 PE, 2 pages, TLB 1, 1 round, no stolen time; then the same with
+  2 PEs (vCPU migration). A design whose space is infinite or too large there is narrowed (e.g. a 4-entry
+  ring, a 2-record PTA device, one page) and the row says so and why. Exit 0 only when every design is
+  exhausted with every invariant holding; 1 when one is violated or NOT exhausted (the proof is incomplete);
+  configuration flags do not apply.
   Limits: --max-states (default 5000000 distinct) and --time-limit (default 300 s) stop the search with a
   message saying the space was NOT exhausted. Prints states generated, distinct states, depth reached,
   distinct states/s and peak memory; progress on a TTY.

@@ -90,17 +90,17 @@ function exploreMatrix(v: Parsed['values']): number {
   const json = v['json'] === true;
   const models = v['model'] !== undefined ? [designFromFlags(v, SMALL_CONFIG).model] : MODELS;
   // The designs: the matrix at the flags' configuration, or (--proof) each at its documented configuration.
-  const cases = proof ? proofCases(models).map((c) => ({ model: c.model, row: c.row, options: c.options, config: c.config as unknown, why: c.why }))
+  const cases = proof ? proofCases(models).map((c) => ({ model: c.model, pes: c.pes as number, row: c.row, options: c.options, config: c.config as unknown, why: c.why }))
     : models.flatMap((m) => {
       const { config } = designFromFlags({ ...v, model: m.id }, SMALL_CONFIG);
-      return m.preset.matrix.map((row) => ({ model: m, row, options: row, config: config as unknown, why: null as string | null }));
+      return m.preset.matrix.map((row) => ({ model: m, pes: 0, row, options: row, config: config as unknown, why: null as string | null }));
     });
   const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
-  const rows: { model: string; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: string; distinct: number;
+  const rows: { model: string; pes: number; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: string; distinct: number;
     generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; trace: string | null; message: string }[] = [];
   if (!json) {
     process.stdout.write(`dtsim explore --${proof ? 'proof' : 'matrix'}: depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} per design\n`);
-    if (proof) process.stdout.write(`  every correct design of the check matrix at its documented configuration (models/proofs.ts); base ${JSON.stringify(PROOF_BASE)}\n`);
+    if (proof) process.stdout.write(`  every correct design of the check matrix at its documented configurations (models/proofs.ts): base ${JSON.stringify(PROOF_BASE)}, then with 2 PEs\n`);
   }
   let bad = 0;
   let lastModel = '';
@@ -108,8 +108,9 @@ function exploreMatrix(v: Parsed['values']): number {
   for (const c of cases) {
     const m = c.model;
     const cfg = JSON.stringify(c.config);
-    if (!json && (m.id !== lastModel || (!proof && cfg !== lastConfig))) process.stdout.write(proof ? `${m.id}:\n` : `${m.id}: config=${cfg}\n`);
-    lastModel = m.id;
+    const head = proof ? `${m.id}, ${c.pes === 1 ? '1 PE' : `${c.pes} PEs`}` : m.id;
+    if (!json && (head !== lastModel || (!proof && cfg !== lastConfig))) process.stdout.write(proof ? `${head}:\n` : `${m.id}: config=${cfg}\n`);
+    lastModel = head;
     lastConfig = cfg;
     const design = m.design(c.options);
     collect();
@@ -121,7 +122,7 @@ function exploreMatrix(v: Parsed['values']): number {
     const cx = r.violation;
     const trace = cx ? saveCounterexample(m.id, design, c.config, cx, cx.choices,
       `shortest counterexample found by: dtsim explore --${proof ? 'proof' : 'matrix'} (${m.id} ${JSON.stringify(c.options)})`) : null;
-    const row = { model: m.id, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
+    const row = { model: m.id, pes: c.pes, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
       status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: (performance.now() - t0) / 1000, deadlocked: r.deadlocked,
       violation: cx ? `${cx.invariant} after ${cx.events.length} events` : null, trace, message: r.message };
     rows.push(row);
@@ -133,7 +134,7 @@ function exploreMatrix(v: Parsed['values']): number {
       if (trace !== null) process.stdout.write(`    counterexample saved: ${trace}; replay with: npx dtsim replay ${trace}\n`);
       if (c.why !== null) {
         const diff = Object.entries(c.options).filter(([k, x]) => JSON.stringify(c.row[k]) !== JSON.stringify(x));
-        const cdiff = Object.entries(c.config as object).filter(([k, x]) => JSON.stringify((PROOF_BASE as Record<string, unknown>)[k]) !== JSON.stringify(x));
+        const cdiff = Object.entries(c.config as object).filter(([k, x]) => k !== 'pes' && JSON.stringify((PROOF_BASE as Record<string, unknown>)[k]) !== JSON.stringify(x));
         process.stdout.write(`    narrowed to ${[...diff, ...cdiff].map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ')}: ${c.why}\n`);
       }
     }
