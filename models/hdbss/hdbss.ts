@@ -85,9 +85,14 @@ export function hdOf(s: MachineState): HdbssExt {
 
 /** The model's buffer capacity: `hdbssEntries` (a scaled-down buffer for checking) or the SZ encoding's. */
 export function capacityOf(s: MachineState): number {
-  const n = s.design.options['hdbssEntries'];
+  return capacityOfOptions(s.design.options);
+}
+
+/** The buffer's entries for a design's options: `hdbssEntries` (a shrunk buffer), else 512 << `hdbssSz`. */
+function capacityOfOptions(o: { readonly [k: string]: unknown }): number {
+  const n = o['hdbssEntries'];
   if (typeof n === 'number' && n > 0) return n;
-  const sz = s.design.options['hdbssSz'];
+  const sz = o['hdbssSz'];
   return hdbssCapacity(typeof sz === 'number' ? sz : 0);
 }
 
@@ -223,8 +228,7 @@ function reserveRing(s: MachineState): void {
 export function checkHdbssRingOptions(o: { readonly [k: string]: unknown }, bugs: readonly string[]): { field: string; message: string } | null {
   if (o['consumer'] !== 'ring' || o['producer'] !== 'hdbss' || bugs.includes('ring-no-drain-reserve')) return null;
   const size = typeof o['ringEntries'] === 'number' ? o['ringEntries'] : 16;
-  const n = o['hdbssEntries'];
-  const cap = typeof n === 'number' && n > 0 ? n : hdbssCapacity(typeof o['hdbssSz'] === 'number' ? o['hdbssSz'] : 0);
+  const cap = capacityOfOptions(o);
   const rsvd = rsvdEntriesOf(size);
   if (size >= rsvd + cap) return null;
   return { field: 'ringEntries', message: `a ${size}-entry dirty ring is smaller than its reserve (${rsvd} + the HDBSS buffer's ${cap} entries, `

@@ -12,9 +12,9 @@
  *   bisimulation of the two version arrays.
  * - page-table entries outside [0, totalPages) (`cloneMachine` trims them too) and level-2/level-3 tables not
  *   yet allocated (read as 0).
- * - DEAD_VMID: a stale VMID (not 0, not the current one) of a PE with no vCPU loaded: its readers (the PTA's device filter on a hardware update,
- *   INV-VMID) look only at PEs running a vCPU, and `vcpu/loaded` overwrites it (with the VM's VMID) before any
- *   of them can. And (with relative VMIDs) the tag of a TLB entry other than the current VMID: lookups and
+ * - DEAD_VMID: a stale VMID (not 0, not the current one) of a PE with no vCPU loaded: its readers (the PTA's
+ *   device filter on a hardware update, INV-VMID) look only at PEs running a vCPU, and `vcpu/loaded` overwrites
+ *   it (with the VM's VMID) before any of them can. And (with relative VMIDs) the tag of a TLB entry other than the current VMID: lookups and
  *   fills compare tags with `s.vmid` only, TLBIs ignore tags, and a tag that is not current never becomes current
  *   again (the VMID only advances at the vcpu_load after a rollover, and the rollover flushed every TLB: entries
  *   filled since carry the old VMID, which comes round again only after 254 more rollovers, each a full flush).

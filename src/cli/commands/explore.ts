@@ -93,7 +93,8 @@ function exploreMatrix(v: Parsed['values']): number {
   const cases = proof ? proofCases(models).map((c) => ({ model: c.model, pes: c.pes as number, row: c.row, options: c.options, config: c.config as unknown, why: c.why }))
     : models.flatMap((m) => {
       const { config } = designFromFlags({ ...v, model: m.id }, SMALL_CONFIG);
-      return m.preset.matrix.map((row) => ({ model: m, pes: 0, row, options: row, config: config as unknown, why: null as string | null }));
+      const pes = (config as { pes: number }).pes;
+      return m.preset.matrix.map((row) => ({ model: m, pes, row, options: row, config: config as unknown, why: null as string | null }));
     });
   const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
   const rows: { model: string; pes: number; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: string; distinct: number;
