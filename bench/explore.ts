@@ -5,7 +5,9 @@
  *   {writable, TLB copy, bitmap bit, to-copy, stale}), with the same visited set and hash: the ceiling of a JS
  *   explicit-state checker with packed state (DESIGN.md section 8 quotes ~0.44M/s for such a checker);
  * - `generic`: the same model explored through the generic JSON encoding instead of its `pack` hook (it keeps
- *   counters and version numbers, so it distinguishes more states: compare rates, not counts).
+ *   counters and version numbers, so it distinguishes more states: compare rates, not counts);
+ * - `objects`: the same exploration with the frontier kept as object graphs instead of saved as words
+ *   (store.ts); also the peak of heap + buffers of each (sampled at progress), where the two differ most.
  * Prints figures; asserts nothing. Options: --states N (distinct-state cap per model, default 150000).
  */
 import { performance } from 'node:perf_hooks';
@@ -91,21 +93,29 @@ const toyRate = rate(toy.distinct, toy.cpuMs);
 process.stdout.write(`explore bench (distinct states/s; node ${process.version}; cap ${CAP} distinct states per model)\n`);
 process.stdout.write('rates are distinct states per CPU-second of this process (per core, whatever the machine load)\n');
 process.stdout.write(`baseline toy packed BFS (5 pages, one-integer state): ${toy.distinct} distinct in ${toy.cpuMs.toFixed(0)} CPU-ms (${toy.ms.toFixed(0)} ms wall) = ${k(toyRate)}\n`);
-process.stdout.write(`${'model'.padEnd(14)} ${'status'.padEnd(11)} ${'distinct'.padStart(9)} ${'generated'.padStart(10)} ${'packed'.padStart(10)} ${'generic'.padStart(10)}  packed/toy  packed/generic\n`);
+process.stdout.write(`${'model'.padEnd(14)} ${'status'.padEnd(11)} ${'distinct'.padStart(9)} ${'generated'.padStart(10)} ${'packed'.padStart(10)} ${'generic'.padStart(10)} ${'objects'.padStart(10)}  packed/toy  packed/generic  words/objects  peak MB words/objects\n`);
 for (const m of MODELS) {
   const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL });
   if (!pc.ok) throw new Error(pc.error.message);
   const d = m.design();
-  const run = (encoding: 'auto' | 'generic', cap: number): { r: ReturnType<typeof explore>; ms: number } => {
+  const run = (encoding: 'auto' | 'generic', cap: number, frontier: 'auto' | 'objects' = 'auto'): { r: ReturnType<typeof explore>; ms: number; peak: number } => {
+    let peak = 0;
+    const sample = (): void => { const u = process.memoryUsage(); peak = Math.max(peak, u.heapUsed + u.arrayBuffers); };
     const c0 = process.cpuUsage();
-    const r = explore(m, d, pc.config, { maxDepth: 10_000, maxStates: cap, encoding });
-    return { r, ms: cpuMsSince(c0) };
+    const r = explore(m, d, pc.config, { maxDepth: 10_000, maxStates: cap, encoding, frontier, onProgress: sample, progressEvery: 16_384 });
+    const ms = cpuMsSince(c0);
+    sample();
+    return { r, ms, peak: peak / 1e6 };
   };
   run('auto', 20_000);
+  run('auto', 20_000, 'objects');
   const a = run('auto', CAP);
+  const o = run('auto', CAP, 'objects');
   const g = run('generic', CAP);
   const ra = rate(a.r.distinct, a.ms);
+  const ro = rate(o.r.distinct, o.ms);
   const rg = rate(g.r.distinct, g.ms);
   process.stdout.write(`${m.id.padEnd(14)} ${a.r.status.padEnd(11)} ${String(a.r.distinct).padStart(9)} ${String(a.r.generated).padStart(10)} `
-    + `${k(ra).padStart(10)} ${k(rg).padStart(10)}  ${(ra / toyRate).toFixed(3).padStart(10)}  ${(ra / rg).toFixed(2).padStart(14)}\n`);
+    + `${k(ra).padStart(10)} ${k(rg).padStart(10)} ${k(ro).padStart(10)}  ${(ra / toyRate).toFixed(3).padStart(10)}  ${(ra / rg).toFixed(2).padStart(14)}`
+    + `  ${(ra / ro).toFixed(2).padStart(13)}  ${`${a.peak.toFixed(0)}/${o.peak.toFixed(0)}`.padStart(21)}\n`);
 }

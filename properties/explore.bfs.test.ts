@@ -232,6 +232,28 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     expect([a.distinct, a.generated, a.depth, a.terminal]).toEqual([b.distinct, b.generated, b.depth, b.terminal]);
   });
 
+  it('the word-encoded frontier explores exactly the same space as object states, for every model', () => {
+    for (const m of MODELS) {
+      const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
+      if (!pc.ok) throw new Error(pc.error.message);
+      const opts = { maxDepth: 200, maxStates: 40_000 };
+      const a = explore(m as AnyModel, m.design(), pc.config, opts);
+      const b = explore(m as AnyModel, m.design(), pc.config, { ...opts, frontier: 'objects' });
+      expect([m.id, a.storage, b.storage]).toEqual([m.id, 'words', 'objects']);
+      expect([m.id, a.status, a.distinct, a.generated, a.depth, a.frontier, a.terminal, a.deadlocked])
+        .toEqual([m.id, b.status, b.distinct, b.generated, b.depth, b.frontier, b.terminal, b.deadlocked]);
+    }
+    // And a counterexample: the same shortest path, choice for choice.
+    const ring = modelById('dirty-ring') as MachineModel;
+    const pc = ring.parseConfig({ ...(ring.defaultConfig as object), ...SMALL });
+    if (!pc.ok) throw new Error(pc.error.message);
+    const d = ring.design({}, ['reset-no-tlb-flush']);
+    const a = explore(ring, d, pc.config, { maxDepth: 30 });
+    const b = explore(ring, d, pc.config, { maxDepth: 30, frontier: 'objects' });
+    expect(a.violation?.invariant).toBe('INV-FLUSH');
+    expect(a.violation?.choices).toEqual(b.violation?.choices);
+  });
+
   it('an ext codec replaces the generic encoding of its own key only', () => {
     const ring = MODELS.find((x) => x.id === 'dirty-ring');
     if (!ring) return;

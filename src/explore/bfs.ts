@@ -12,6 +12,7 @@ import type { Design, EventBase, Model, SymmetryGroup, Violation } from '../core
 import { checkInvariants } from '../core/engine.ts';
 import { cloneJson, collisionBound, HashSet64, packJson, Packer } from './pack.ts';
 import { orbitBound, packCanonical, relabellings } from './symmetry.ts';
+import { StateStore } from './store.ts';
 
 export interface ExploreOptions {
   /** Events from the initial state (BFS levels). */
@@ -38,6 +39,12 @@ export interface ExploreOptions {
    * breaks, so its trace replays to exactly that violation. Unset: stop at the first violation of any invariant.
    */
   readonly target?: readonly string[];
+  /**
+   * How a BFS level holds its states: `auto` saves them as words (store.ts: less memory, far less garbage
+   * collection) when the model's state round-trips through that encoding, else keeps objects; `objects` always
+   * keeps the object graphs. The result is the same either way.
+   */
+  readonly frontier?: 'auto' | 'objects';
 }
 
 export interface ExploreProgress {
@@ -92,10 +99,70 @@ export interface ExploreResult<E> {
   readonly elapsedMs: number;
   /** Bytes of the visited set (the frontier is counted by the caller's peak memory). */
   readonly visitedBytes: number;
+  /** How the frontier held its states (`words`: saved in a StateStore). */
+  readonly storage: 'words' | 'objects';
+  /** With `words`: the most bytes the two levels' stores held at once (0 with `objects`). */
+  readonly storageBytes: number;
   readonly violation: Counterexample<E> | null;
   /** Why the run stopped, one line. */
   readonly message: string;
 }
+
+/**
+ * The states of one BFS level. `take(i)` gives state i as a private mutable copy the caller may apply events to
+ * (and recycle); `add(s)` appends `s` and says whether the level keeps `s` itself (then the caller must not
+ * reuse it) or saved a copy.
+ */
+interface Level<S> {
+  readonly length: number;
+  /** Bytes of word storage held (0 for object levels: counted by the caller's peak memory). */
+  bytes(): number;
+  take(i: number): S;
+  add(s: S): boolean;
+  clear(): void;
+}
+
+class ObjectLevel<S> implements Level<S> {
+  private a: (S | undefined)[] = [];
+  get length(): number { return this.a.length; }
+  take(i: number): S {
+    const s = this.a[i] as S;
+    // Released as it is expanded: the frontier is the memory peak.
+    this.a[i] = undefined;
+    return s;
+  }
+  add(s: S): boolean { this.a.push(s); return true; }
+  clear(): void { this.a = []; }
+  bytes(): number { return 0; }
+}
+
+class StoredLevel<S> implements Level<S> {
+  constructor(private readonly store: StateStore<S>) {}
+  get length(): number { return this.store.size; }
+  take(i: number): S { return this.store.load(i); }
+  add(s: S): boolean { this.store.save(s); return false; }
+  clear(): void { this.store.clear(); }
+  bytes(): number { return this.store.bytes(); }
+}
+
+/** Does the model's state survive a save and load through a StateStore exactly (same generic encoding)? */
+function roundTrips<S>(init: S, clone: (s: S) => S): boolean {
+  try {
+    const c = clone(init);
+    const st = new StateStore(init);
+    st.save(c);
+    const a = new Packer();
+    const b = new Packer();
+    packJson(a, c);
+    packJson(b, st.load(0));
+    return a.compare(b) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Recycled states kept at most (a stored frontier allocates one state per expansion: the rest is garbage). */
+const POOL_MAX = 256;
 
 /** Growable Int32 column (parent ids, choices). */
 class IntColumn {
@@ -153,10 +220,16 @@ export function explore<S, E extends EventBase, C>(
   let deadlocked = 0;
   let depth = 0;
 
-  const result = (status: ExploreStatus, frontier: number, violation: Counterexample<E> | null, message: string): ExploreResult<E> => ({
-    status, generated, distinct: seen.size, depth, frontier, terminal, deadlocked, otherViolations, firstOther, collisionProbability: collisionBound(seen.size),
+  const useStore = (opts.frontier ?? 'auto') === 'auto' && roundTrips(init, clone);
+  const newLevel = (): Level<S> => (useStore ? new StoredLevel(new StateStore(init)) : new ObjectLevel<S>());
+  let frontier = newLevel();
+  let next = newLevel();
+  let storageBytes = 0;
+
+  const result = (status: ExploreStatus, unexpanded: number, violation: Counterexample<E> | null, message: string): ExploreResult<E> => ({
+    status, generated, distinct: seen.size, depth, frontier: unexpanded, terminal, deadlocked, otherViolations, firstOther, collisionProbability: collisionBound(seen.size),
     encoding: useModelPack ? 'model' : 'generic', symmetry: groups.filter((g) => g.size > 1), elapsedMs: now() - t0, visitedBytes: seen.bytes(),
-    violation, message,
+    storage: useStore ? 'words' : 'objects', storageBytes: Math.max(storageBytes, frontier.bytes() + next.bytes()), violation, message,
   });
 
   const counterexample = (id: number, v: Violation): Counterexample<E> => {
@@ -190,13 +263,15 @@ export function explore<S, E extends EventBase, C>(
     return result('exhausted', 0, null, `the initial state violates ${v0.invariant} (not a target): nothing to explore`);
   }
 
-  let frontier: S[] = [init];
+  // The initial state is never handed out to be mutated (counterexamples are rebuilt from it): level 0 holds a copy.
+  frontier.add(clone(init));
   let ids: number[] = [0];
   let nextProgress = progressEvery;
   while (frontier.length > 0) {
     if (depth >= opts.maxDepth) {
       let open = 0;
-      for (const st of frontier) {
+      for (let f = 0; f < frontier.length; f++) {
+        const st = frontier.take(f);
         if (model.enabled(st).length > 0) open++;
         else if (!model.isFinal(st)) deadlocked++;
       }
@@ -207,19 +282,19 @@ export function explore<S, E extends EventBase, C>(
       return result('depthBound', frontier.length, null,
         `depth bound ${opts.maxDepth} reached with ${frontier.length} states left to expand (not exhausted; raise --depth)`);
     }
-    const next: S[] = [];
+    next.clear();
     const nextIds: number[] = [];
     for (let f = 0; f < frontier.length; f++) {
-      const st = frontier[f] as S;
+      const st = frontier.take(f);
       const id = ids[f] as number;
       const en = model.enabled(st);
       if (en.length === 0) { terminal++; if (!model.isFinal(st)) deadlocked++; }
       const last = en.length - 1;
       for (let i = 0; i < en.length; i++) {
-        // The last successor is computed in the parent itself (it is released after this loop anyway): one copy
-        // fewer per expanded state. Not the initial state: counterexamples are rebuilt from it.
+        // The last successor is computed in the parent itself (a private copy, released after this loop anyway):
+        // one copy fewer per expanded state.
         let c: S;
-        if (i === last && st !== init) c = st;
+        if (i === last) c = st;
         else {
           const spare = copyInto !== null ? pool.pop() : undefined;
           c = spare === undefined ? clone(st) : copyInto!(spare, st);
@@ -228,7 +303,7 @@ export function explore<S, E extends EventBase, C>(
         generated++;
         let k: Packer;
         if (fastKey) { best.reset(); pk!(c, best, null); best.hash(); k = best; } else k = key(c);
-        if (!seen.add(k.h1, k.h2)) { if (copyInto !== null) pool.push(c); continue; }
+        if (!seen.add(k.h1, k.h2)) { if (copyInto !== null && pool.length < POOL_MAX) pool.push(c); continue; }
         const nid = parent.n;
         parent.push(id);
         choice.push(i);
@@ -237,7 +312,7 @@ export function explore<S, E extends EventBase, C>(
           // Another invariant breaks first here: a dead end for this search (the state stays in the visited set).
           otherViolations++;
           if (firstOther === null) firstOther = { invariant: v.invariant, depth: depth + 1 };
-          if (copyInto !== null) pool.push(c);
+          if (copyInto !== null && pool.length < POOL_MAX) pool.push(c);
           continue;
         }
         if (v) {
@@ -245,7 +320,7 @@ export function explore<S, E extends EventBase, C>(
           const cx = counterexample(nid, v);
           return result('violated', frontier.length - f, cx, `${v.invariant} violated after ${cx.events.length} events (a shortest counterexample)`);
         }
-        next.push(c);
+        if (!next.add(c) && copyInto !== null && pool.length < POOL_MAX) pool.push(c);
         nextIds.push(nid);
         if (maxStates > 0 && seen.size >= maxStates) {
           depth++;
@@ -253,10 +328,8 @@ export function explore<S, E extends EventBase, C>(
             `state limit ${maxStates} reached at depth ${depth}: the space was NOT exhausted (raise --max-states or lower --depth)`);
         }
       }
-      // Release the expanded state (the frontier is the memory peak). It became its last successor (kept in
-      // `next`, or recycled as a duplicate above) unless it had none; the initial state is never recycled.
-      (frontier as (S | undefined)[])[f] = undefined;
-      if (copyInto !== null && st !== init && en.length === 0) pool.push(st);
+      // The expanded state became its last successor (kept in `next`, or recycled above) unless it had none.
+      if (copyInto !== null && en.length === 0 && pool.length < POOL_MAX) pool.push(st);
       if (generated >= nextProgress) {
         nextProgress = generated + progressEvery;
         const el = now() - t0;
@@ -271,9 +344,12 @@ export function explore<S, E extends EventBase, C>(
         }
       }
     }
+    storageBytes = Math.max(storageBytes, frontier.bytes() + next.bytes());
+    const done = frontier;
     frontier = next;
+    next = done;
     ids = nextIds;
-    if (next.length > 0) depth++;
+    if (frontier.length > 0) depth++;
   }
   return result('exhausted', 0, null, exhaustedMessage());
 }

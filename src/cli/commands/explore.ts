@@ -219,7 +219,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
       complete: r.status === 'violated' || (r.status === 'exhausted' && bound === null), generated: r.generated, distinct: r.distinct, depth: r.depth,
       frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, contextBound: bound, target, otherViolations: r.otherViolations, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
-      collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, message,
+      collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, storage: r.storage, storageMb: +(r.storageBytes / 1048576).toFixed(1), message,
       violation: cx ? { invariant: cx.invariant, message: cx.message, pages: cx.pages, events: cx.events.length, eventIndex: cx.eventIndex } : null,
       trace: file })}\n`);
   } else {
@@ -238,7 +238,8 @@ export async function cmdExplore(p: Parsed): Promise<number> {
         + `${r.firstOther ? `, the first ${r.firstOther.invariant} at depth ${r.firstOther.depth}` : ''}`);
     }
     w(`  distinct states/s  ${fmt(rate)} (${secs.toFixed(2)} s)`);
-    w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB`);
+    w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB; `
+      + (r.storage === 'words' ? `frontier saved as words, ${(r.storageBytes / 1048576).toFixed(1)} MB at most` : 'frontier kept as objects (the state does not round-trip through the word store)'));
     w(`  fingerprint        64-bit (${r.encoding === 'model' ? `${model.id}'s packed encoding` : 'generic JSON encoding'}); collision probability <= ${r.collisionProbability.toExponential(1)} (n^2/2^65)`);
     const why = symmetry && r.symmetry.length === 0
       ? ` (asked for, but ${(model.symmetry?.(model.init(design, config as never)) ?? []).map((g) => `${g.name}: ${g.why}`).join('; ') || 'the model declares no symmetry'})` : '';

@@ -1,0 +1,119 @@
+/**
+ * Goal: the explorer's word-encoded frontier (store.ts) gives back exactly the state it was given: every JSON
+ * value, key order included, numbers outside the one-word range, zero runs, holes; fresh objects on every load
+ * (no sharing between loads or with the saved state) except the initial state's own top-level objects, which a
+ * model's clone shares on purpose; and a clear refusal of what is not JSON.
+ * Method: hand-built edge cases, then fast-check JSON values saved many to a store and loaded back in any order.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { StateStore } from './store.ts';
+import { fcSeed } from '../../properties/support/seed.ts';
+
+function roundTrip<T>(v: T, init: unknown = {}): T {
+  const st = new StateStore<T>(init as T);
+  st.save(v);
+  return st.load(0);
+}
+
+describe('the word-encoded frontier (StateStore)', () => {
+  it('round-trips numbers of every range, strings, booleans, null and nesting', () => {
+    const v = {
+      ints: [0, 1, -1, 2147483647, -2147483632, -2147483633, -2147483648, 2 ** 32 - 8, 2 ** 53, -(2 ** 40)],
+      floats: [0.5, -1.25, 1e-300, Number.MAX_VALUE],
+      s: ['', 'a', 'précis', 'a\u0000b'], b: [true, false], n: null,
+      deep: { a: { b: { c: [[1, [2, [3]]], {}] } } }, empty: [],
+    };
+    expect(roundTrip(v)).toEqual(v);
+  });
+
+  it('keeps key order (the same hidden classes as the original) and keys that need quoting', () => {
+    const v = { z: 1, a: 2, 'with space': 3, 'quo"te': 4, 'back\\slash': 5, '0': 6, __proto__x: 7 };
+    const back = roundTrip(v);
+    expect(Object.keys(back)).toEqual(Object.keys(v));
+    expect(back).toEqual(v);
+  });
+
+  it('a __proto__ own key is data, not a prototype (the generic reader handles that shape)', () => {
+    const v = JSON.parse('{"__proto__": {"x": 1}, "y": 2}') as Record<string, unknown>;
+    const back = roundTrip(v);
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.keys(back)).toEqual(['__proto__', 'y']);
+    expect(back['y']).toBe(2);
+    expect(Object.getOwnPropertyDescriptor(back, '__proto__')?.value).toEqual({ x: 1 });
+  });
+
+  it('zero runs of any length and holes (loaded as undefined) come back in place', () => {
+    const leaf = new Array<number>(512).fill(0);
+    leaf[3] = 7; leaf[511] = 1;
+    const holey: (number | undefined)[] = new Array<number | undefined>(4);
+    holey[2] = 5;
+    const v = { leaf, z1: [0], z2: [0, 0, 1], z3: [1, 0, 0, 0], holey, neg0: [-0, 0, -0] };
+    const back = roundTrip(v);
+    expect(back.leaf).toEqual(leaf);
+    expect(back.z1).toEqual([0]);
+    expect(back.z2).toEqual([0, 0, 1]);
+    expect(back.z3).toEqual([1, 0, 0, 0]);
+    expect(back.holey).toEqual([undefined, undefined, 5, undefined]);
+    expect(back.holey.length).toBe(4);
+  });
+
+  it('every load is a fresh copy; only the initial state\'s own top-level objects are shared', () => {
+    const design = { id: 'd', bugs: [] as string[] };
+    const init = { design, x: [1, 2], y: { z: 0 } };
+    const st = new StateStore(init);
+    const s = { design, x: [3, 4], y: { z: 1 } };
+    st.save(s);
+    const a = st.load(0);
+    const b = st.load(0);
+    expect(a.design).toBe(design);
+    expect(a.x).not.toBe(s.x);
+    expect(a.x).not.toBe(b.x);
+    a.x[0] = 99; a.y.z = 2;
+    expect(st.load(0)).toEqual({ design, x: [3, 4], y: { z: 1 } });
+    expect(s.x).toEqual([3, 4]);
+  });
+
+  it('refuses values that are not JSON with a clear message', () => {
+    const st = new StateStore<unknown>({});
+    expect(() => st.save({ m: new Map() })).toThrow(/cannot store a Map object/);
+    expect(() => st.save({ f: (): number => 1 })).toThrow(/cannot store a function/);
+    expect(() => st.save({ t: new Int32Array(2) })).toThrow(/cannot store a Int32Array object/);
+  });
+
+  it('clear forgets the states and the store is reusable (shapes and strings stay valid)', () => {
+    const st = new StateStore<{ a: string; n: number }>({ a: '', n: 0 });
+    st.save({ a: 'x', n: 1 });
+    st.clear();
+    expect(st.size).toBe(0);
+    st.save({ a: 'y', n: 2 });
+    st.save({ a: 'x', n: 3 });
+    expect([st.load(1), st.load(0)]).toEqual([{ a: 'x', n: 3 }, { a: 'y', n: 2 }]);
+  });
+
+  it('random JSON states saved together load back equal, in any order', () => {
+    fc.assert(fc.property(fc.array(fc.jsonValue(), { minLength: 1, maxLength: 20 }), fc.nat(), (vs, rot) => {
+      const st = new StateStore<unknown>({});
+      for (const v of vs) st.save(v);
+      for (let k = 0; k < vs.length; k++) {
+        const i = (k + rot) % vs.length;
+        // JSON semantics: -0 is 0 (the store writes int32 words, as JSON text does).
+        expect(st.load(i)).toEqual(JSON.parse(JSON.stringify(vs[i])));
+      }
+    }), { seed: fcSeed('store/json'), numRuns: 300 });
+  });
+
+  it('objects of changing shapes at the same place (a field null, then an object, keys added) are all kept apart', () => {
+    const st = new StateStore<unknown>({});
+    const vs = [
+      { io: null, a: [{ k: 1 }] }, { io: { kind: 'get', d: [1] }, a: [{ k: 1 }, { k: 2, extra: true }] },
+      { io: { kind: 'get' }, a: [] }, { io: { d: [1], kind: 'clear' }, a: [{ extra: false, k: 3 }] }, { a: [{ k: 1 }], io: null },
+    ];
+    for (const v of vs) st.save(v);
+    for (let i = vs.length - 1; i >= 0; i--) {
+      const back = st.load(i) as Record<string, unknown>;
+      expect(back).toEqual(vs[i]);
+      expect(JSON.stringify(back)).toBe(JSON.stringify(vs[i]));
+    }
+  });
+});

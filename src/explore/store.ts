@@ -1,0 +1,291 @@
+/**
+ * The explorer's frontier as words, not object graphs: every state waiting to be expanded is saved, exactly, into
+ * one growable Int32Array and loaded back (a fresh private copy) when its turn comes.
+ *
+ * Why: a BFS level holds tens of thousands of states. Kept as object graphs (a few KiB each), they survive the
+ * young-generation collections and are copied by each of them: a quarter of exploration time went to the
+ * collector, and the frontier dominated peak memory. As words a state costs its encoding (a few hundred bytes)
+ * and nothing for the collector to trace; the objects a load creates die young.
+ *
+ * The encoding is generic and complete (every field of the JSON state, unlike a model's `pack`, which keeps only
+ * behaviour): one word per int32 number; other values are tagged with reserved words at the bottom of the int32
+ * range (a number there, or outside int32, is written as a tagged double). Objects are a shape id (their key list,
+ * interned per store) and their values in key order, so a load rebuilds the same keys in the same order (the
+ * same hidden classes as the original). A top-level field that is the initial state's own object (the static
+ * parts a model's `clone` shares: design, config) is written as a reference and loaded as that same object.
+ *
+ * Each object shape gets a small compiled reader and writer (`new Function` over its key list, keys quoted with
+ * JSON.stringify): property access by name, one hidden class per shape, instead of the megamorphic keyed loads
+ * and stores of a generic walk (which cost more than the collector time they saved). A key list the compiler
+ * cannot express safely (`__proto__`) uses the generic walk.
+ *
+ * Only plain JSON data (and `undefined`, for holes) can be saved; anything else throws, and explore then keeps
+ * the frontier as objects.
+ */
+
+const TAG_BASE = -2147483648;
+const T_NULL = TAG_BASE;
+const T_FALSE = TAG_BASE + 1;
+const T_TRUE = TAG_BASE + 2;
+const T_UNDEF = TAG_BASE + 3;
+const T_F64 = TAG_BASE + 4;
+const T_STR = TAG_BASE + 5;
+const T_ARR = TAG_BASE + 6;
+const T_OBJ = TAG_BASE + 7;
+const T_INIT = TAG_BASE + 8;
+/** A run of zeros in an array (page tables and bitmaps are mostly zeros): T_ZEROS, count. */
+const T_ZEROS = TAG_BASE + 9;
+/** Words below this are tags; a number below it is written as a tagged double. */
+const TAG_END = TAG_BASE + 16;
+
+const f64 = new Float64Array(1);
+const f64w = new Int32Array(f64.buffer);
+
+/** A compiled reader and writer for one object shape (its key list, in order). */
+interface Shape {
+  readonly keys: readonly string[];
+  /** Site of field 0 (field i is at `sites + i`). */
+  readonly sites: number;
+  readonly read: (r: StateStore<unknown>) => Record<string, unknown>;
+  /** The top-level variant: a field may be a reference to the initial state's own object. */
+  readonly readTop: (r: StateStore<unknown>) => Record<string, unknown>;
+  readonly write: (o: Record<string, unknown>, w: StateStore<unknown>) => void;
+}
+
+/**
+ * Field `i` of a shape writes its value at site `sites + i`: where an object sits in the state (which field of
+ * which shape), the key of the shape guess (`hints`).
+ */
+function own(o: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+}
+
+function compileShape(keys: readonly string[], sites: number): Shape {
+  if (keys.includes('__proto__')) {
+    return {
+      keys, sites,
+      // defineProperty: an assignment to `__proto__` would set the prototype instead of an own key.
+      read: (r) => { const o: Record<string, unknown> = {}; for (const k of keys) own(o, k, r.v()); return o; },
+      readTop: (r) => { const o: Record<string, unknown> = {}; for (const k of keys) own(o, k, r.t(k)); return o; },
+      write: (o, w) => { keys.forEach((k, i) => w.put_(o[k], sites + i)); },
+    };
+  }
+  const q = keys.map((k) => JSON.stringify(k));
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiled from the state's own key names, quoted
+  const read = new Function('r', `return {${q.map((k) => `${k}: r.v()`).join(', ')}};`) as Shape['read'];
+  const readTop = new Function('r', `return {${q.map((k) => `${k}: r.t(${k})`).join(', ')}};`) as Shape['readTop'];
+  const write = new Function('o', 'w', q.map((k, i) => `w.put_(o[${k}], ${sites + i});`).join('\n')) as Shape['write'];
+  return { keys, sites, read, readTop, write };
+}
+
+export class StateStore<S> {
+  private w = new Int32Array(1 << 16);
+  private len = 0;
+  /** Start offset of each saved state (a state ends where the next begins, or at `len`). */
+  private starts = new Int32Array(1 << 12);
+  private n = 0;
+  private readonly strings: string[] = [];
+  private readonly stringIds = new Map<string, number>();
+  private readonly shapes: Shape[] = [];
+  private readonly shapeIds = new Map<string, number>();
+  private pos = 0;
+  /**
+   * The shape id of the object last written at each site (field of a shape; site 0 is the top level): states
+   * almost always have the same objects with the same keys there, so checking that guess (a walk over the keys,
+   * no allocation) replaces building the key signature.
+   */
+  private hints = new Int32Array(256).fill(-1);
+  /** Sites handed out so far (site 0: the state itself). */
+  private sites = 1;
+  private readonly initRec: Record<string, unknown>;
+
+  constructor(init: S) {
+    this.initRec = (typeof init === 'object' && init !== null ? init : {}) as Record<string, unknown>;
+  }
+
+  /** States saved since the last `clear`. */
+  get size(): number {
+    return this.n;
+  }
+
+  /** Bytes held by the buffers. */
+  bytes(): number {
+    return this.w.byteLength + this.starts.byteLength;
+  }
+
+  /** Forgets every saved state (the buffers and the string and shape tables stay). */
+  clear(): void {
+    this.len = 0;
+    this.n = 0;
+  }
+
+  /** Saves a copy of `s`; returns its index. */
+  save(s: S): number {
+    if (this.n === this.starts.length) {
+      const b = new Int32Array(this.starts.length * 2);
+      b.set(this.starts);
+      this.starts = b;
+    }
+    this.starts[this.n] = this.len;
+    if (typeof s === 'object' && s !== null && !Array.isArray(s)) {
+      const top = s as unknown as Record<string, unknown>;
+      const sid = this.shapeOf(top, 0);
+      this.word(T_OBJ);
+      this.word(sid);
+      const shape = this.shapes[sid] as Shape;
+      const keys = shape.keys;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
+        const x = top[k];
+        if (typeof x === 'object' && x !== null && x === this.initRec[k]) this.word(T_INIT);
+        else this.put_(x, shape.sites + i);
+      }
+    } else {
+      this.put_(s, 0);
+    }
+    return this.n++;
+  }
+
+  /** A fresh private copy of the state saved at `index`. */
+  load(index: number): S {
+    this.pos = this.starts[index] as number;
+    const w = this.w;
+    if (w[this.pos] !== T_OBJ) return this.v() as S;
+    const shape = this.shapes[w[this.pos + 1] as number] as Shape;
+    this.pos += 2;
+    return shape.readTop(this as StateStore<unknown>) as S;
+  }
+
+  /** (Compiled readers) the next value, or the initial state's field `k` where a reference to it was saved. */
+  t(k: string): unknown {
+    if (this.w[this.pos] === T_INIT) { this.pos++; return this.initRec[k]; }
+    return this.v();
+  }
+
+  /** (Compiled readers) the next value. */
+  v(): unknown {
+    const w = this.w;
+    const x = w[this.pos++] as number;
+    if (x >= TAG_END) return x;
+    switch (x) {
+      case T_NULL: return null;
+      case T_FALSE: return false;
+      case T_TRUE: return true;
+      case T_UNDEF: return undefined;
+      case T_F64:
+        f64w[0] = w[this.pos] as number; f64w[1] = w[this.pos + 1] as number;
+        this.pos += 2;
+        return f64[0];
+      case T_STR: return this.strings[w[this.pos++] as number];
+      case T_ARR: {
+        const n = w[this.pos++] as number;
+        // push, not `new Array(n)`: a packed array, as the model's own code builds them.
+        const a: unknown[] = [];
+        while (a.length < n) {
+          const y = w[this.pos] as number;
+          if (y >= TAG_END) { a.push(y); this.pos++; } else if (y === T_ZEROS) {
+            const run = w[this.pos + 1] as number;
+            this.pos += 2;
+            for (let k = 0; k < run; k++) a.push(0);
+          } else a.push(this.v());
+        }
+        return a;
+      }
+      case T_OBJ: return (this.shapes[w[this.pos++] as number] as Shape).read(this as StateStore<unknown>);
+      default:
+        throw new Error(`[dtsim] corrupt state store: tag ${x - TAG_BASE} at word ${this.pos - 1}`);
+    }
+  }
+
+  private word(x: number): void {
+    if (this.len === this.w.length) {
+      const b = new Int32Array(this.w.length * 2);
+      b.set(this.w);
+      this.w = b;
+    }
+    this.w[this.len++] = x;
+  }
+
+  private shapeOf(o: Record<string, unknown>, site: number): number {
+    const hint = this.hints[site] as number;
+    if (hint >= 0) {
+      const keys = (this.shapes[hint] as Shape).keys;
+      let i = 0;
+      let same = true;
+      for (const k in o) { if (keys[i] !== k) { same = false; break; } i++; }
+      if (same && i === keys.length) return hint;
+    }
+    const id = this.shapeBySignature(o);
+    this.hints[site] = id;
+    return id;
+  }
+
+  private shapeBySignature(o: Record<string, unknown>): number {
+    // The key list as one string (NUL-separated: a different list gives a different string).
+    let sig = '';
+    for (const k in o) sig += k + '\u0000';
+    let id = this.shapeIds.get(sig);
+    if (id === undefined) {
+      id = this.shapes.length;
+      const keys = Object.keys(o);
+      this.shapes.push(compileShape(keys, this.sites));
+      this.sites += keys.length;
+      if (this.sites > this.hints.length) {
+        const b = new Int32Array(Math.max(this.sites, this.hints.length * 2)).fill(-1);
+        b.set(this.hints);
+        this.hints = b;
+      }
+      this.shapeIds.set(sig, id);
+    }
+    return id;
+  }
+
+  /** (Compiled writers) writes one value, found at `site`. */
+  put_(v: unknown, site: number): void {
+    switch (typeof v) {
+      case 'number':
+        if ((v | 0) === v && v >= TAG_END) { this.word(v); return; }
+        f64[0] = v;
+        this.word(T_F64); this.word(f64w[0] as number); this.word(f64w[1] as number);
+        return;
+      case 'boolean': this.word(v ? T_TRUE : T_FALSE); return;
+      case 'undefined': this.word(T_UNDEF); return;
+      case 'string': {
+        let id = this.stringIds.get(v);
+        if (id === undefined) { id = this.strings.length; this.strings.push(v); this.stringIds.set(v, id); }
+        this.word(T_STR); this.word(id);
+        return;
+      }
+      case 'object': {
+        if (v === null) { this.word(T_NULL); return; }
+        if (Array.isArray(v)) {
+          this.word(T_ARR); this.word(v.length);
+          const n = v.length;
+          for (let i = 0; i < n;) {
+            const x: unknown = v[i];
+            if (x === 0) {
+              let j = i + 1;
+              while (j < n && v[j] === 0) j++;
+              if (j - i >= 3) { this.word(T_ZEROS); this.word(j - i); } else for (let k = i; k < j; k++) this.word(0);
+              i = j;
+              continue;
+            }
+            if (typeof x === 'number' && (x | 0) === x && x >= TAG_END) this.word(x);
+            else this.put_(x, site);
+            i++;
+          }
+          return;
+        }
+        const proto = Object.getPrototypeOf(v) as unknown;
+        if (proto !== Object.prototype && proto !== null) throw new Error(`[dtsim] cannot store a ${(v as object).constructor?.name ?? 'non-plain'} object (model state must be JSON)`);
+        const o = v as Record<string, unknown>;
+        const sid = this.shapeOf(o, site);
+        this.word(T_OBJ); this.word(sid);
+        (this.shapes[sid] as Shape).write(o, this as StateStore<unknown>);
+        return;
+      }
+      default:
+        throw new Error(`[dtsim] cannot store a ${typeof v} (model state must be JSON)`);
+    }
+  }
+}
