@@ -72,9 +72,11 @@ function compileShape(keys: readonly string[], sites: number): Shape {
   }
   const q = keys.map((k) => JSON.stringify(k));
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiled from the state's own key names, quoted
-  const read = new Function('r', `return {${q.map((k) => `${k}: r.v()`).join(', ')}};`) as Shape['read'];
+  // One-word numbers (most fields) are read and written inline; everything else goes through v()/put_().
+  // (`r.w`, `r.pos`, `w.len` are the store's private fields: the compiled code is part of the store.)
+  const read = new Function('r', `const w = r.w; let x = 0; return {${q.map((k) => `${k}: (x = w[r.pos]) >= ${TAG_END} ? (r.pos++, x) : r.v()`).join(', ')}};`) as Shape['read'];
   const readTop = new Function('r', `return {${q.map((k) => `${k}: r.t(${k})`).join(', ')}};`) as Shape['readTop'];
-  const write = new Function('o', 'w', q.map((k, i) => `w.put_(o[${k}], ${sites + i});`).join('\n')) as Shape['write'];
+  const write = new Function('o', 'w', `let x; ${q.map((k, i) => `x = o[${k}]; if (typeof x === 'number' && (x | 0) === x && x >= ${TAG_END} && w.len < w.w.length) w.w[w.len++] = x; else w.put_(x, ${sites + i});`).join('\n')}`) as Shape['write'];
   return { keys, sites, read, readTop, write };
 }
 
@@ -197,6 +199,16 @@ export class StateStore<S> {
     }
   }
 
+  /** Room for `k` more words. */
+  private reserve(k: number): void {
+    if (this.len + k <= this.w.length) return;
+    let size = this.w.length * 2;
+    while (size < this.len + k) size *= 2;
+    const b = new Int32Array(size);
+    b.set(this.w.subarray(0, this.len));
+    this.w = b;
+  }
+
   private word(x: number): void {
     if (this.len === this.w.length) {
       const b = new Int32Array(this.w.length * 2);
@@ -259,21 +271,36 @@ export class StateStore<S> {
       case 'object': {
         if (v === null) { this.word(T_NULL); return; }
         if (Array.isArray(v)) {
-          this.word(T_ARR); this.word(v.length);
           const n = v.length;
+          // One-word numbers (and zero runs, never longer than the run) are written straight into the buffer,
+          // which has room for the header and one word per element; other elements go through put_, after
+          // which the room is made again for the rest.
+          this.reserve(n + 2);
+          let w = this.w;
+          let len = this.len;
+          w[len++] = T_ARR; w[len++] = n;
           for (let i = 0; i < n;) {
             const x: unknown = v[i];
-            if (x === 0) {
-              let j = i + 1;
-              while (j < n && v[j] === 0) j++;
-              if (j - i >= 3) { this.word(T_ZEROS); this.word(j - i); } else for (let k = i; k < j; k++) this.word(0);
-              i = j;
+            if (typeof x === 'number' && (x | 0) === x && x >= TAG_END) {
+              if (x === 0) {
+                let j = i + 1;
+                while (j < n && v[j] === 0) j++;
+                if (j - i >= 3) { w[len++] = T_ZEROS; w[len++] = j - i; } else for (let k = i; k < j; k++) w[len++] = 0;
+                i = j;
+              } else {
+                w[len++] = x;
+                i++;
+              }
               continue;
             }
-            if (typeof x === 'number' && (x | 0) === x && x >= TAG_END) this.word(x);
-            else this.put_(x, site);
+            this.len = len;
+            this.put_(x, site);
             i++;
+            this.reserve(n - i);
+            w = this.w;
+            len = this.len;
           }
+          this.len = len;
           return;
         }
         const proto = Object.getPrototypeOf(v) as unknown;
