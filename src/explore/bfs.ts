@@ -149,7 +149,7 @@ class StoredLevel<S> implements Level<S> {
 function roundTrips<S>(init: S, clone: (s: S) => S): boolean {
   try {
     const c = clone(init);
-    const st = new StateStore(init);
+    const st = new StateStore(init, clone(init));
     st.save(c);
     const a = new Packer();
     const b = new Packer();
@@ -221,7 +221,8 @@ export function explore<S, E extends EventBase, C>(
   let depth = 0;
 
   const useStore = (opts.frontier ?? 'auto') === 'auto' && roundTrips(init, clone);
-  const newLevel = (): Level<S> => (useStore ? new StoredLevel(new StateStore(init)) : new ObjectLevel<S>());
+  const twin = useStore ? clone(init) : init;
+  const newLevel = (): Level<S> => (useStore ? new StoredLevel(new StateStore(init, twin)) : new ObjectLevel<S>());
   let frontier = newLevel();
   let next = newLevel();
   let storageBytes = 0;

@@ -58,20 +58,31 @@ describe('the word-encoded frontier (StateStore)', () => {
     expect(back.holey.length).toBe(4);
   });
 
-  it('every load is a fresh copy; only the initial state\'s own top-level objects are shared', () => {
+  it('every load is a fresh copy; only the objects the initial state shares with its clone come back shared', () => {
     const design = { id: 'd', bugs: [] as string[] };
-    const init = { design, x: [1, 2], y: { z: 0 } };
-    const st = new StateStore(init);
-    const s = { design, x: [3, 4], y: { z: 1 } };
+    const config = { pages: 3 };
+    const init = { design, x: [1, 2], y: { z: 0 }, inner: { config, n: 0 } };
+    // The model's clone shares design and config (static), copies the rest.
+    const twin = { design, x: [1, 2], y: { z: 0 }, inner: { config, n: 0 } };
+    const st = new StateStore(init, twin);
+    const s = { design, x: [3, 4], y: { z: 1 }, inner: { config, n: 5 } };
     st.save(s);
     const a = st.load(0);
     const b = st.load(0);
     expect(a.design).toBe(design);
+    expect(a.inner.config).toBe(config);
     expect(a.x).not.toBe(s.x);
     expect(a.x).not.toBe(b.x);
-    a.x[0] = 99; a.y.z = 2;
-    expect(st.load(0)).toEqual({ design, x: [3, 4], y: { z: 1 } });
+    expect(a.inner).not.toBe(b.inner);
+    a.x[0] = 99; a.y.z = 2; a.inner.n = 6;
+    expect(st.load(0)).toEqual({ design, x: [3, 4], y: { z: 1 }, inner: { config, n: 5 } });
     expect(s.x).toEqual([3, 4]);
+    // Without a twin nothing is static: equal values, fresh objects.
+    const plain = new StateStore(init);
+    plain.save(s);
+    const c = plain.load(0);
+    expect(c).toEqual(s);
+    expect(c.design).not.toBe(design);
   });
 
   it('refuses values that are not JSON with a clear message', () => {

@@ -11,8 +11,10 @@
  * behaviour): one word per int32 number; other values are tagged with reserved words at the bottom of the int32
  * range (a number there, or outside int32, is written as a tagged double). Objects are a shape id (their key list,
  * interned per store) and their values in key order, so a load rebuilds the same keys in the same order (the
- * same hidden classes as the original). A top-level field that is the initial state's own object (the static
- * parts a model's `clone` shares: design, config) is written as a reference and loaded as that same object.
+ * same hidden classes as the original). The static parts a model's `clone` shares between copies (design,
+ * config: objects found by reference in both the initial state and a clone of it, at any depth) are written as
+ * references and loaded as those same objects. Writing one by value would be correct too (only slower: models
+ * key caches on them), so they are looked up only where the first states saved held them (`siteRef`).
  *
  * Each object shape gets a small compiled reader and writer (`new Function` over its key list, keys quoted with
  * JSON.stringify): property access by name, one hidden class per shape, instead of the megamorphic keyed loads
@@ -32,7 +34,8 @@ const T_F64 = TAG_BASE + 4;
 const T_STR = TAG_BASE + 5;
 const T_ARR = TAG_BASE + 6;
 const T_OBJ = TAG_BASE + 7;
-const T_INIT = TAG_BASE + 8;
+/** A static object (`refs`): T_REF, id. */
+const T_REF = TAG_BASE + 8;
 /** A run of zeros in an array (page tables and bitmaps are mostly zeros): T_ZEROS, count. */
 const T_ZEROS = TAG_BASE + 9;
 /** Words below this are tags; a number below it is written as a tagged double. */
@@ -47,8 +50,6 @@ interface Shape {
   /** Site of field 0 (field i is at `sites + i`). */
   readonly sites: number;
   readonly read: (r: StateStore<unknown>) => Record<string, unknown>;
-  /** The top-level variant: a field may be a reference to the initial state's own object. */
-  readonly readTop: (r: StateStore<unknown>) => Record<string, unknown>;
   readonly write: (o: Record<string, unknown>, w: StateStore<unknown>) => void;
 }
 
@@ -66,7 +67,6 @@ function compileShape(keys: readonly string[], sites: number): Shape {
       keys, sites,
       // defineProperty: an assignment to `__proto__` would set the prototype instead of an own key.
       read: (r) => { const o: Record<string, unknown> = {}; for (const k of keys) own(o, k, r.v()); return o; },
-      readTop: (r) => { const o: Record<string, unknown> = {}; for (const k of keys) own(o, k, r.t(k)); return o; },
       write: (o, w) => { keys.forEach((k, i) => w.put_(o[k], sites + i)); },
     };
   }
@@ -75,9 +75,8 @@ function compileShape(keys: readonly string[], sites: number): Shape {
   // One-word numbers (most fields) are read and written inline; everything else goes through v()/put_().
   // (`r.w`, `r.pos`, `w.len` are the store's private fields: the compiled code is part of the store.)
   const read = new Function('r', `const w = r.w; let x = 0; return {${q.map((k) => `${k}: (x = w[r.pos]) >= ${TAG_END} ? (r.pos++, x) : r.v()`).join(', ')}};`) as Shape['read'];
-  const readTop = new Function('r', `return {${q.map((k) => `${k}: r.t(${k})`).join(', ')}};`) as Shape['readTop'];
   const write = new Function('o', 'w', `let x; ${q.map((k, i) => `x = o[${k}]; if (typeof x === 'number' && (x | 0) === x && x >= ${TAG_END} && w.len < w.w.length) w.w[w.len++] = x; else w.put_(x, ${sites + i});`).join('\n')}`) as Shape['write'];
-  return { keys, sites, read, readTop, write };
+  return { keys, sites, read, write };
 }
 
 export class StateStore<S> {
@@ -99,10 +98,32 @@ export class StateStore<S> {
   private hints = new Int32Array(256).fill(-1);
   /** Sites handed out so far (site 0: the state itself). */
   private sites = 1;
-  private readonly initRec: Record<string, unknown>;
+  /** Static objects (see the header), by id; `refIds` maps them back. */
+  private readonly refs: object[] = [];
+  private readonly refIds = new Map<object, number>();
+  /** Per site: 1 + the id of the static object the first saves held there, or 0. */
+  private siteRef = new Int32Array(256);
+  /** Saves left that look every object up in `refIds` (then only the sites in `siteRef` are checked). */
+  private calibrating = 16;
 
-  constructor(init: S) {
-    this.initRec = (typeof init === 'object' && init !== null ? init : {}) as Record<string, unknown>;
+  /** `init` and `twin` (a clone of it, or nothing): the objects they share are the static ones. */
+  constructor(init: S, twin?: S) {
+    if (twin !== undefined) this.findStatics(init, twin);
+  }
+
+  private findStatics(a: unknown, b: unknown): void {
+    if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return;
+    if (a === b) {
+      if (!this.refIds.has(a)) { this.refIds.set(a, this.refs.length); this.refs.push(a); }
+      return;
+    }
+    if (Array.isArray(a) && Array.isArray(b)) {
+      for (let i = 0; i < Math.min(a.length, b.length); i++) this.findStatics(a[i], b[i]);
+    } else if (!Array.isArray(a) && !Array.isArray(b)) {
+      const ra = a as Record<string, unknown>;
+      const rb = b as Record<string, unknown>;
+      for (const k in ra) if (Object.prototype.hasOwnProperty.call(rb, k)) this.findStatics(ra[k], rb[k]);
+    }
   }
 
   /** States saved since the last `clear`. */
@@ -129,39 +150,15 @@ export class StateStore<S> {
       this.starts = b;
     }
     this.starts[this.n] = this.len;
-    if (typeof s === 'object' && s !== null && !Array.isArray(s)) {
-      const top = s as unknown as Record<string, unknown>;
-      const sid = this.shapeOf(top, 0);
-      this.word(T_OBJ);
-      this.word(sid);
-      const shape = this.shapes[sid] as Shape;
-      const keys = shape.keys;
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i] as string;
-        const x = top[k];
-        if (typeof x === 'object' && x !== null && x === this.initRec[k]) this.word(T_INIT);
-        else this.put_(x, shape.sites + i);
-      }
-    } else {
-      this.put_(s, 0);
-    }
+    this.put_(s, 0);
+    if (this.calibrating > 0) this.calibrating--;
     return this.n++;
   }
 
   /** A fresh private copy of the state saved at `index`. */
   load(index: number): S {
     this.pos = this.starts[index] as number;
-    const w = this.w;
-    if (w[this.pos] !== T_OBJ) return this.v() as S;
-    const shape = this.shapes[w[this.pos + 1] as number] as Shape;
-    this.pos += 2;
-    return shape.readTop(this as StateStore<unknown>) as S;
-  }
-
-  /** (Compiled readers) the next value, or the initial state's field `k` where a reference to it was saved. */
-  t(k: string): unknown {
-    if (this.w[this.pos] === T_INIT) { this.pos++; return this.initRec[k]; }
-    return this.v();
+    return this.v() as S;
   }
 
   /** (Compiled readers) the next value. */
@@ -194,6 +191,7 @@ export class StateStore<S> {
         return a;
       }
       case T_OBJ: return (this.shapes[w[this.pos++] as number] as Shape).read(this as StateStore<unknown>);
+      case T_REF: return this.refs[w[this.pos++] as number];
       default:
         throw new Error(`[dtsim] corrupt state store: tag ${x - TAG_BASE} at word ${this.pos - 1}`);
     }
@@ -243,9 +241,13 @@ export class StateStore<S> {
       this.shapes.push(compileShape(keys, this.sites));
       this.sites += keys.length;
       if (this.sites > this.hints.length) {
-        const b = new Int32Array(Math.max(this.sites, this.hints.length * 2)).fill(-1);
+        const size = Math.max(this.sites, this.hints.length * 2);
+        const b = new Int32Array(size).fill(-1);
         b.set(this.hints);
         this.hints = b;
+        const r = new Int32Array(size);
+        r.set(this.siteRef);
+        this.siteRef = r;
       }
       this.shapeIds.set(sig, id);
     }
@@ -270,6 +272,12 @@ export class StateStore<S> {
       }
       case 'object': {
         if (v === null) { this.word(T_NULL); return; }
+        const ref = this.siteRef[site] as number;
+        if (ref !== 0 && v === this.refs[ref - 1]) { this.word(T_REF); this.word(ref - 1); return; }
+        if (this.calibrating > 0) {
+          const id = this.refIds.get(v);
+          if (id !== undefined) { this.siteRef[site] = id + 1; this.word(T_REF); this.word(id); return; }
+        }
         if (Array.isArray(v)) {
           const n = v.length;
           // One-word numbers (and zero runs, never longer than the run) are written straight into the buffer,

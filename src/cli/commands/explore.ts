@@ -36,11 +36,15 @@ function collect(): void {
   fullGc();
 }
 
-/** Is the heap above `limit` bytes, even after a full collection? */
+/**
+ * Are the heap and the typed-array buffers (the word-encoded frontier, the visited set: outside node's heap, so
+ * its own limit does not stop them) together above `limit` bytes, even after a full collection?
+ */
 function overHeap(limit: number): boolean {
-  if (process.memoryUsage().heapUsed <= limit) return false;
+  const used = (): number => { const u = process.memoryUsage(); return u.heapUsed + u.arrayBuffers; };
+  if (used() <= limit) return false;
   collect();
-  return process.memoryUsage().heapUsed > limit;
+  return used() > limit;
 }
 
 /** Peak resident set size of this process, in MB. */
@@ -118,7 +122,7 @@ function exploreMatrix(v: Parsed['values']): number {
     const t0 = performance.now();
     const r = explore(m as never, design, c.config as never, {
       maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, now: () => performance.now(), progressEvery: 16_384,
-      shouldStop: () => (overHeap(heapStop) ? 'memory limit (85% of node\'s heap)' : null),
+      shouldStop: () => (overHeap(heapStop) ? 'memory limit (heap + buffers at 85% of node\'s heap limit)' : null),
     });
     const cx = r.violation;
     const trace = cx ? saveCounterexample(m.id, design, c.config, cx, cx.choices,
@@ -190,7 +194,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic', target,
     now: () => performance.now(), progressEvery: 16_384,
     shouldStop: () => (overHeap(heapStop)
-      ? `memory limit (${(heapStop / 1048576).toFixed(0)} MB of heap, 85% of node's limit; raise it with NODE_OPTIONS=--max-old-space-size=MB)` : null),
+      ? `memory limit (${(heapStop / 1048576).toFixed(0)} MB of heap + buffers, 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB)` : null),
     onProgress: (pr) => {
       if (!tty || pr.elapsedMs - lastDraw < 250) return;
       lastDraw = pr.elapsedMs;
