@@ -118,9 +118,11 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   ring, a 2-record PTA device, one page) and the row says so and why. Exit 0 only when every design is
   exhausted with every invariant holding; 1 when one is violated or NOT exhausted (the proof is incomplete);
   configuration flags do not apply.
-  Limits: --max-states (default 5000000 distinct) and --time-limit (default 300 s) stop the search with a
-  message saying the space was NOT exhausted. Prints states generated, distinct states, depth reached,
-  distinct states/s and peak memory; progress on a TTY.
+  Limits: --max-states (default 5000000 distinct; 0: none), --time-limit (default 300 s) and memory (heap plus
+  buffers at 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB) stop the search with
+  a message saying the space was NOT exhausted. The states waiting at each BFS level are saved as words, a few
+  hundred bytes each. Prints states generated, distinct states, depth reached, distinct states/s, peak memory
+  and the frontier's size; progress on a TTY.
   Exit 0 if no invariant is violated in the explored space (exhausted, depth bound or limit: see the status),
   1 on a violation, 2 on bad input.
 `,

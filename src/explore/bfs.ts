@@ -101,7 +101,7 @@ export interface ExploreResult<E> {
   readonly visitedBytes: number;
   /** How the frontier held its states (`words`: saved in a StateStore). */
   readonly storage: 'words' | 'objects';
-  /** With `words`: the most bytes the two levels' stores held at once (0 with `objects`). */
+  /** With `words`: the most bytes of saved states the two levels held at once (0 with `objects`). */
   readonly storageBytes: number;
   readonly violation: Counterexample<E> | null;
   /** Why the run stopped, one line. */
@@ -115,7 +115,7 @@ export interface ExploreResult<E> {
  */
 interface Level<S> {
   readonly length: number;
-  /** Bytes of word storage held (0 for object levels: counted by the caller's peak memory). */
+  /** Bytes of the saved states (0 for object levels: counted by the caller's peak memory). */
   bytes(): number;
   take(i: number): S;
   add(s: S): boolean;

@@ -131,9 +131,9 @@ export class StateStore<S> {
     return this.n;
   }
 
-  /** Bytes held by the buffers. */
+  /** Bytes of the saved states (their words and start offsets; the buffers' spare capacity is not counted). */
   bytes(): number {
-    return this.w.byteLength + this.starts.byteLength;
+    return 4 * (this.len + this.n);
   }
 
   /** Forgets every saved state (the buffers and the string and shape tables stay). */

@@ -243,7 +243,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     }
     w(`  distinct states/s  ${fmt(rate)} (${secs.toFixed(2)} s)`);
     w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB; `
-      + (r.storage === 'words' ? `frontier saved as words, ${(r.storageBytes / 1048576).toFixed(1)} MB at most` : 'frontier kept as objects (the state does not round-trip through the word store)'));
+      + (r.storage === 'words' ? `frontier saved as words, at most ${(r.storageBytes / 1048576).toFixed(1)} MB of states` : 'frontier kept as objects (the state does not round-trip through the word store)'));
     w(`  fingerprint        64-bit (${r.encoding === 'model' ? `${model.id}'s packed encoding` : 'generic JSON encoding'}); collision probability <= ${r.collisionProbability.toExponential(1)} (n^2/2^65)`);
     const why = symmetry && r.symmetry.length === 0
       ? ` (asked for, but ${(model.symmetry?.(model.init(design, config as never)) ?? []).map((g) => `${g.name}: ${g.why}`).join('; ') || 'the model declares no symmetry'})` : '';
