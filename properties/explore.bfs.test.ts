@@ -233,22 +233,29 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
   });
 
   it('the word-encoded frontier explores exactly the same space as object states, for every model', () => {
+    const autoStorage = new Set<string>();
     for (const m of MODELS) {
       const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
       if (!pc.ok) throw new Error(pc.error.message);
       const opts = { maxDepth: 200, maxStates: 40_000 };
-      const a = explore(m as AnyModel, m.design(), pc.config, opts);
+      const a = explore(m as AnyModel, m.design(), pc.config, { ...opts, frontier: 'words' });
       const b = explore(m as AnyModel, m.design(), pc.config, { ...opts, frontier: 'objects' });
+      // auto: objects while levels are small, then words (hdbss and pta pass STORE_FROM here, the others not).
+      const c = explore(m as AnyModel, m.design(), pc.config, opts);
+      expect([c.distinct, c.generated, c.depth]).toEqual([b.distinct, b.generated, b.depth]);
+      autoStorage.add(c.storage);
       expect([m.id, a.storage, b.storage]).toEqual([m.id, 'words', 'objects']);
       expect([m.id, a.status, a.distinct, a.generated, a.depth, a.frontier, a.terminal, a.deadlocked])
         .toEqual([m.id, b.status, b.distinct, b.generated, b.depth, b.frontier, b.terminal, b.deadlocked]);
     }
+    // auto switched levels to words in some runs and kept objects in others (both paths exercised).
+    expect([...autoStorage].sort()).toEqual(['objects', 'words']);
     // And a counterexample: the same shortest path, choice for choice.
     const ring = modelById('dirty-ring') as MachineModel;
     const pc = ring.parseConfig({ ...(ring.defaultConfig as object), ...SMALL });
     if (!pc.ok) throw new Error(pc.error.message);
     const d = ring.design({}, ['reset-no-tlb-flush']);
-    const a = explore(ring, d, pc.config, { maxDepth: 30 });
+    const a = explore(ring, d, pc.config, { maxDepth: 30, frontier: 'words' });
     const b = explore(ring, d, pc.config, { maxDepth: 30, frontier: 'objects' });
     expect(a.violation?.invariant).toBe('INV-FLUSH');
     expect(a.violation?.choices).toEqual(b.violation?.choices);
