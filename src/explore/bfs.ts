@@ -10,7 +10,7 @@
  */
 import type { Design, EventBase, Model, SymmetryGroup, Violation } from '../core/model.ts';
 import { checkInvariants } from '../core/engine.ts';
-import { cloneJson, collisionBound, HashSet64, packJson, Packer } from './pack.ts';
+import { cloneJson, collisionBound, HashSet64, IntColumn, packJson, Packer } from './pack.ts';
 import { orbitBound, packCanonical, relabellings } from './symmetry.ts';
 import { StateStore } from './store.ts';
 
@@ -148,10 +148,10 @@ class StoredLevel<S> implements Level<S> {
 }
 
 /** Does the model's state survive a save and load through a StateStore exactly (same generic encoding)? */
-function roundTrips<S>(init: S, clone: (s: S) => S): boolean {
+function roundTrips<S>(init: S, twin: S, clone: (s: S) => S): boolean {
   try {
     const c = clone(init);
-    const st = new StateStore(init, clone(init));
+    const st = new StateStore(init, twin);
     st.save(c);
     const a = new Packer();
     const b = new Packer();
@@ -174,16 +174,6 @@ const POOL_MAX = 256;
  */
 const STORE_FROM = 8192;
 
-/** Growable Int32 column (parent ids, choices). */
-class IntColumn {
-  a = new Int32Array(1 << 16);
-  n = 0;
-  push(x: number): void {
-    if (this.n === this.a.length) { const b = new Int32Array(this.a.length * 2); b.set(this.a); this.a = b; }
-    this.a[this.n++] = x;
-  }
-}
-
 export function explore<S, E extends EventBase, C>(
   model: Model<S, E, C>, design: Design, config: C, opts: ExploreOptions,
 ): ExploreResult<E> {
@@ -197,6 +187,7 @@ export function explore<S, E extends EventBase, C>(
   const copyInto = model.copyInto ? model.copyInto.bind(model) : null;
   // States no longer needed (duplicates, expanded parents), recycled through `copyInto`.
   const pool: S[] = [];
+  const recycle = (s: S): void => { if (copyInto !== null && pool.length < POOL_MAX) pool.push(s); };
   const useModelPack = (opts.encoding ?? 'auto') === 'auto' && typeof model.pack === 'function';
   const groups: readonly SymmetryGroup[] = opts.symmetry && useModelPack && model.symmetry
     ? model.symmetry(init) : [];
@@ -231,10 +222,11 @@ export function explore<S, E extends EventBase, C>(
   let depth = 0;
 
   const mode = opts.frontier ?? 'auto';
-  const canStore = mode !== 'objects' && roundTrips(init, clone);
+  // A clone of the initial state: the objects the two share are static (store.ts saves them as references).
+  const twin = mode !== 'objects' ? clone(init) : init;
+  const canStore = mode !== 'objects' && roundTrips(init, twin, clone);
   const storeFrom = mode === 'words' ? 0 : STORE_FROM;
   // Two stored levels, reused level after level (their buffers and compiled shapes stay).
-  const twin = canStore ? clone(init) : init;
   const storedA: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin)) : null;
   const storedB: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin)) : null;
   let usedStore = false;
@@ -307,7 +299,6 @@ export function explore<S, E extends EventBase, C>(
       return result('depthBound', frontier.length, null,
         `depth bound ${opts.maxDepth} reached with ${frontier.length} states left to expand (not exhausted; raise --depth)`);
     }
-    next.clear();
     const nextIds: number[] = [];
     for (let f = 0; f < frontier.length; f++) {
       const st = frontier.take(f);
@@ -328,7 +319,7 @@ export function explore<S, E extends EventBase, C>(
         generated++;
         let k: Packer;
         if (fastKey) { best.reset(); pk!(c, best, null); best.hash(); k = best; } else k = key(c);
-        if (!seen.add(k.h1, k.h2)) { if (copyInto !== null && pool.length < POOL_MAX) pool.push(c); continue; }
+        if (!seen.add(k.h1, k.h2)) { recycle(c); continue; }
         const nid = parent.n;
         parent.push(id);
         choice.push(i);
@@ -337,7 +328,7 @@ export function explore<S, E extends EventBase, C>(
           // Another invariant breaks first here: a dead end for this search (the state stays in the visited set).
           otherViolations++;
           if (firstOther === null) firstOther = { invariant: v.invariant, depth: depth + 1 };
-          if (copyInto !== null && pool.length < POOL_MAX) pool.push(c);
+          recycle(c);
           continue;
         }
         if (v) {
@@ -345,7 +336,7 @@ export function explore<S, E extends EventBase, C>(
           const cx = counterexample(nid, v);
           return result('violated', frontier.length - f, cx, `${v.invariant} violated after ${cx.events.length} events (a shortest counterexample)`);
         }
-        if (!next.add(c) && copyInto !== null && pool.length < POOL_MAX) pool.push(c);
+        if (!next.add(c)) recycle(c);
         nextIds.push(nid);
         if (maxStates > 0 && seen.size >= maxStates) {
           depth++;
@@ -354,7 +345,7 @@ export function explore<S, E extends EventBase, C>(
         }
       }
       // The expanded state became its last successor (kept in `next`, or recycled above) unless it had none.
-      if (copyInto !== null && en.length === 0 && pool.length < POOL_MAX) pool.push(st);
+      if (en.length === 0) recycle(st);
       if (generated >= nextProgress) {
         nextProgress = generated + progressEvery;
         const el = now() - t0;

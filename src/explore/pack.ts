@@ -262,6 +262,16 @@ export function cloneJson<T>(v: T): T {
   return o as T;
 }
 
+/** A growable Int32 column (the explorer's parent ids and choices, the state store's offsets). */
+export class IntColumn {
+  a = new Int32Array(1 << 12);
+  n = 0;
+  push(x: number): void {
+    if (this.n === this.a.length) { const b = new Int32Array(this.a.length * 2); b.set(this.a); this.a = b; }
+    this.a[this.n++] = x;
+  }
+}
+
 /**
  * An open-addressing set of 64-bit hashes: both 32-bit lanes side by side in one Int32Array (one cache line per
  * probe), linear probing, load <= 1/2. About 16 bytes per distinct state at the worst load; no per-entry objects.

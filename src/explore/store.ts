@@ -25,6 +25,8 @@
  * the frontier as objects.
  */
 
+import { IntColumn } from './pack.ts';
+
 const TAG_BASE = -2147483648;
 const T_NULL = TAG_BASE;
 const T_FALSE = TAG_BASE + 1;
@@ -53,14 +55,14 @@ interface Shape {
   readonly write: (o: Record<string, unknown>, w: StateStore<unknown>) => void;
 }
 
-/**
- * Field `i` of a shape writes its value at site `sites + i`: where an object sits in the state (which field of
- * which shape), the key of the shape guess (`hints`).
- */
 function own(o: Record<string, unknown>, k: string, v: unknown): void {
   Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
 }
 
+/**
+ * Field `i` of a shape writes its value at site `sites + i`: where an object sits in the state (which field of
+ * which shape), the key of the shape guess (`hints`).
+ */
 function compileShape(keys: readonly string[], sites: number): Shape {
   if (keys.includes('__proto__')) {
     return {
@@ -70,10 +72,10 @@ function compileShape(keys: readonly string[], sites: number): Shape {
       write: (o, w) => { keys.forEach((k, i) => w.put_(o[k], sites + i)); },
     };
   }
+  // Compiled from the state's own key names, quoted. One-word numbers (most fields) are read and written inline;
+  // everything else goes through v()/put_(). (`r.w`, `r.pos`, `w.len` are the store's private fields: the
+  // compiled code is part of the store.)
   const q = keys.map((k) => JSON.stringify(k));
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiled from the state's own key names, quoted
-  // One-word numbers (most fields) are read and written inline; everything else goes through v()/put_().
-  // (`r.w`, `r.pos`, `w.len` are the store's private fields: the compiled code is part of the store.)
   const read = new Function('r', `const w = r.w; let x = 0; return {${q.map((k) => `${k}: (x = w[r.pos]) >= ${TAG_END} ? (r.pos++, x) : r.v()`).join(', ')}};`) as Shape['read'];
   const write = new Function('o', 'w', `let x; ${q.map((k, i) => `x = o[${k}]; if (typeof x === 'number' && (x | 0) === x && x >= ${TAG_END} && w.len < w.w.length) w.w[w.len++] = x; else w.put_(x, ${sites + i});`).join('\n')}`) as Shape['write'];
   return { keys, sites, read, write };
@@ -83,8 +85,7 @@ export class StateStore<S> {
   private w = new Int32Array(1 << 16);
   private len = 0;
   /** Start offset of each saved state (a state ends where the next begins, or at `len`). */
-  private starts = new Int32Array(1 << 12);
-  private n = 0;
+  private readonly starts = new IntColumn();
   private readonly strings: string[] = [];
   private readonly stringIds = new Map<string, number>();
   private readonly shapes: Shape[] = [];
@@ -128,36 +129,32 @@ export class StateStore<S> {
 
   /** States saved since the last `clear`. */
   get size(): number {
-    return this.n;
+    return this.starts.n;
   }
 
   /** Bytes of the saved states (their words and start offsets; the buffers' spare capacity is not counted). */
   bytes(): number {
-    return 4 * (this.len + this.n);
+    return 4 * (this.len + this.starts.n);
   }
 
   /** Forgets every saved state (the buffers and the string and shape tables stay). */
   clear(): void {
     this.len = 0;
-    this.n = 0;
+    this.starts.n = 0;
   }
 
   /** Saves a copy of `s`; returns its index. */
   save(s: S): number {
-    if (this.n === this.starts.length) {
-      const b = new Int32Array(this.starts.length * 2);
-      b.set(this.starts);
-      this.starts = b;
-    }
-    this.starts[this.n] = this.len;
+    const at = this.len;
     this.put_(s, 0);
+    this.starts.push(at);
     if (this.calibrating > 0) this.calibrating--;
-    return this.n++;
+    return this.starts.n - 1;
   }
 
   /** A fresh private copy of the state saved at `index`. */
   load(index: number): S {
-    this.pos = this.starts[index] as number;
+    this.pos = this.starts.a[index] as number;
     return this.v() as S;
   }
 
@@ -208,11 +205,7 @@ export class StateStore<S> {
   }
 
   private word(x: number): void {
-    if (this.len === this.w.length) {
-      const b = new Int32Array(this.w.length * 2);
-      b.set(this.w);
-      this.w = b;
-    }
+    if (this.len === this.w.length) this.reserve(1);
     this.w[this.len++] = x;
   }
 

@@ -47,6 +47,13 @@ function overHeap(limit: number): boolean {
   return used() > limit;
 }
 
+/** explore's `shouldStop`: the memory limit (heap + buffers at 85% of node's heap limit). */
+function memoryLimit(): () => string | null {
+  const limit = 0.85 * getHeapStatistics().heap_size_limit;
+  return () => (overHeap(limit)
+    ? `memory limit (${(limit / 1048576).toFixed(0)} MB of heap + buffers, 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB)` : null);
+}
+
 /** Peak resident set size of this process, in MB. */
 function peakMb(): number {
   return process.resourceUsage().maxRSS / 1024;
@@ -100,7 +107,6 @@ function exploreMatrix(v: Parsed['values']): number {
       const pes = (config as { pes: number }).pes;
       return m.preset.matrix.map((row) => ({ model: m, pes, row, options: row, config: config as unknown, why: null as string | null }));
     });
-  const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
   const rows: { model: string; pes: number; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: string; distinct: number;
     generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; trace: string | null; message: string }[] = [];
   if (!json) {
@@ -122,7 +128,7 @@ function exploreMatrix(v: Parsed['values']): number {
     const t0 = performance.now();
     const r = explore(m as never, design, c.config as never, {
       maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, now: () => performance.now(), progressEvery: 16_384,
-      shouldStop: () => (overHeap(heapStop) ? 'memory limit (heap + buffers at 85% of node\'s heap limit)' : null),
+      shouldStop: memoryLimit(),
     });
     const cx = r.violation;
     const trace = cx ? saveCounterexample(m.id, design, c.config, cx, cx.choices,
@@ -188,13 +194,11 @@ export async function cmdExplore(p: Parsed): Promise<number> {
       + `  config=${JSON.stringify(config)}\n  depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} symmetry=${symmetry ? 'on' : 'off'} encoding=${enc}${target.length ? ` invariant=${target.join(',')}` : ''}${bound !== null ? ` context-bound=${bound}` : ''}\n`);
   }
   let lastDraw = 0;
-  const heapStop = 0.85 * getHeapStatistics().heap_size_limit;
   const searched = bound === null ? model : contextBounded(model as never, bound);
   const r: ExploreResult<EventBase> = explore(searched as never, design, config, {
     maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic', target,
     now: () => performance.now(), progressEvery: 16_384,
-    shouldStop: () => (overHeap(heapStop)
-      ? `memory limit (${(heapStop / 1048576).toFixed(0)} MB of heap + buffers, 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB)` : null),
+    shouldStop: memoryLimit(),
     onProgress: (pr) => {
       if (!tty || pr.elapsedMs - lastDraw < 250) return;
       lastDraw = pr.elapsedMs;
@@ -243,7 +247,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     }
     w(`  distinct states/s  ${fmt(rate)} (${secs.toFixed(2)} s)`);
     w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB; `
-      + (r.storage === 'words' ? `frontier saved as words, at most ${(r.storageBytes / 1048576).toFixed(1)} MB of states` : 'frontier kept as objects (the state does not round-trip through the word store)'));
+      + (r.storage === 'words' ? `frontier saved as words, at most ${(r.storageBytes / 1048576).toFixed(1)} MB of states` : 'frontier kept as objects (every level was small, or the state is not plain JSON)'));
     w(`  fingerprint        64-bit (${r.encoding === 'model' ? `${model.id}'s packed encoding` : 'generic JSON encoding'}); collision probability <= ${r.collisionProbability.toExponential(1)} (n^2/2^65)`);
     const why = symmetry && r.symmetry.length === 0
       ? ` (asked for, but ${(model.symmetry?.(model.init(design, config as never)) ?? []).map((g) => `${g.name}: ${g.why}`).join('; ') || 'the model declares no symmetry'})` : '';
