@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   dirtyLogErrno, dirtyRingReset, E2BIG, EINTR, EINVAL, enableDirtyRing, enableRingWithBitmap, ENXIO, harvest,
-  harvestable, INT_MAX, KVM_DIRTY_GFN_F_DIRTY, KVM_DIRTY_GFN_F_RESET, push, resetRingsErrno, ringNew, rsvdEntriesOf,
+  harvestable, INT_MAX, KVM_DIRTY_GFN_F_DIRTY, KVM_DIRTY_GFN_F_RESET, maskOffsets, push, resetRingsErrno, ringNew, rsvdEntriesOf,
   softFull, used, type ResetCall, type ResetEnv, type ResetTrace, type Ring,
 } from './ring.ts';
 
@@ -248,5 +248,32 @@ describe('enabling the ring (KVM_ENABLE_CAP) and WITH_BITMAP: size rules and err
     expect(resetRingsErrno(vm())).toBe(EINVAL);
     expect(resetRingsErrno(a)).toBe(0);
     expect(dirtyLogErrno(vm())).toBe(0);
+  });
+});
+
+describe('maskOffsets (the gfns of one kvm_reset_dirty_gfn call, u64)', () => {
+  const U64 = (1n << 64n) - 1n;
+  /** The definition: offset + b for every set bit b, ascending, modulo 2^64. */
+  const byDefinition = (offset: bigint, mask: bigint): bigint[] => {
+    const out: bigint[] = [];
+    for (let b = 0n; b < 64n; b++) if ((mask >> b) & 1n) out.push((offset + b) & U64);
+    return out;
+  };
+  it('gives offset + bit for every set bit, ascending, wrapping at 2^64', () => {
+    expect(maskOffsets(5n, 0n)).toEqual([]);
+    expect(maskOffsets(10n, 0b1011n)).toEqual([10n, 11n, 13n]);
+    expect(maskOffsets(U64, (1n << 63n) | 1n)).toEqual([U64, 62n]);
+    expect(maskOffsets(0n, 1n << 31n)).toEqual([31n]);
+    expect(maskOffsets(0n, 1n << 32n)).toEqual([32n]);
+    expect(maskOffsets(100n, U64)).toEqual(byDefinition(100n, U64));
+  });
+  it('matches the definition on pseudo-random masks and offsets', () => {
+    let x = 0x2545f491n;
+    const next = (): bigint => { x = (x * 6364136223846793005n + 1442695040888963407n) & U64; return x; };
+    for (let t = 0; t < 2000; t++) {
+      const mask = next() & next();
+      const offset = t % 2 === 0 ? next() : next() % 4096n;
+      expect(maskOffsets(offset, mask)).toEqual(byDefinition(offset, mask));
+    }
   });
 });
