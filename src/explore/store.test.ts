@@ -127,4 +127,61 @@ describe('the word-encoded frontier (StateStore)', () => {
       expect(JSON.stringify(back)).toBe(JSON.stringify(vs[i]));
     }
   });
+
+  it('states kept as deltas load back exactly in order, in reverse and at random, across keyframes', () => {
+    // A walk of small edits (set a number, grow or shrink an array, swap a field between null and an object):
+    // consecutive states share most of their words, as BFS siblings do, so most of each is a skipped run.
+    type St = { a: number[]; io: { kind: string; d: number[] } | null; n: number; tail: number[] };
+    const edit = fc.tuple(fc.nat(5), fc.nat(40), fc.integer({ min: -3, max: 2 ** 31 - 1 }));
+    fc.assert(fc.property(fc.array(edit, { minLength: 1, maxLength: 300 }), fc.nat(), fc.constantFrom(1, 3, 64), (edits, seed, kf) => {
+      let cur: St = { a: new Array<number>(24).fill(0), io: null, n: 0, tail: [1, 2, 3] };
+      const states: St[] = [];
+      for (const [op, at, x] of edits) {
+        const c = JSON.parse(JSON.stringify(cur)) as St;
+        if (op === 0 || op === 1) c.a[at % c.a.length] = x;
+        else if (op === 2) c.a.push(x);
+        else if (op === 3 && c.a.length > 1) c.a.pop();
+        else if (op === 4) c.io = c.io === null ? { kind: `k${at % 3}`, d: [x] } : null;
+        else c.n = x;
+        states.push(c);
+        cur = c;
+      }
+      const st = new StateStore<St>(states[0] as St, undefined, kf);
+      for (const v of states) st.save(v);
+      const n = states.length;
+      const orders = [
+        Array.from({ length: n }, (_, i) => i),
+        Array.from({ length: n }, (_, i) => n - 1 - i),
+        Array.from({ length: n }, (_, i) => (seed + i * 7919) % n),
+      ];
+      for (const order of orders) for (const i of order) expect(st.load(i)).toEqual(states[i]);
+    }), { seed: fcSeed('store/deltas'), numRuns: 60 });
+  });
+
+  it('deltas take less room than whole states, and a load reports a missing index', () => {
+    const base = { a: new Array<number>(100).fill(7), n: 0 };
+    const whole = new StateStore(base, undefined, 1);
+    const delta = new StateStore(base);
+    for (let i = 0; i < 200; i++) {
+      const v = { a: base.a.slice(), n: i };
+      v.a[i % 100] = i;
+      whole.save(v);
+      delta.save(v);
+    }
+    // Whole: ~105 words a state; delta: the count, three runs and two changed words (keyframes aside).
+    expect(whole.bytes()).toBeGreaterThan(200 * 100 * 4);
+    expect(delta.bytes() * 5).toBeLessThan(whole.bytes());
+    expect(delta.load(137)).toEqual({ a: base.a.map((x, k) => (k === 37 ? 137 : x)), n: 137 });
+    expect(() => delta.load(200)).toThrow(/no state 200 \(200 saved\)/);
+    expect(() => new StateStore(base, undefined, 0)).toThrow(/keyframe 0/);
+  });
+
+  it('a save that throws leaves the store as it was (no state, the next delta still correct)', () => {
+    const st = new StateStore<unknown>({});
+    st.save({ a: [1, 2, 3], b: 1 });
+    expect(() => st.save({ a: [1, 2, 3], b: new Map() })).toThrow(/Map/);
+    st.save({ a: [1, 2, 4], b: 1 });
+    expect(st.size).toBe(2);
+    expect([st.load(1), st.load(0), st.load(1)]).toEqual([{ a: [1, 2, 4], b: 1 }, { a: [1, 2, 3], b: 1 }, { a: [1, 2, 4], b: 1 }]);
+  });
 });

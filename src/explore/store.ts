@@ -23,6 +23,14 @@
  *
  * Only plain JSON data (and `undefined`, for holes) can be saved; anything else throws, and explore then keeps
  * the frontier as objects.
+ *
+ * Kept as deltas: consecutive states of a BFS level are mostly siblings or cousins (a few events apart), so each
+ * state's words are kept as a delta against the words of the state saved before it (runs of equal words, from
+ * the start and from the end, referred to; the others written out), with a whole state (a keyframe) every
+ * `KEYFRAME` states. Loads are sequential in BFS: the next state is rebuilt from the one loaded before; any other
+ * index rolls forward from its keyframe. This takes the frontier to about a third of its words (each model's
+ * figure is pinned in properties/explore.bfs.test.ts); the encoding of a state, and so what a load returns, is
+ * unchanged.
  */
 
 import { IntColumn } from './pack.ts';
@@ -81,10 +89,28 @@ function compileShape(keys: readonly string[], sites: number): Shape {
   return { keys, sites, read, write };
 }
 
+/** A whole state is kept every this many saves (a load out of order rolls forward at most this many deltas). */
+const KEYFRAME = 64;
+
 export class StateStore<S> {
-  private w = new Int32Array(1 << 16);
+  /**
+   * The buffer the writer writes a state's words to (`len` of them) and the reader reads them from (at `pos`):
+   * `cur` while saving, `view` while loading. The compiled readers and writers use these three fields.
+   */
+  private w: Int32Array<ArrayBuffer>;
   private len = 0;
-  /** Start offset of each saved state (a state ends where the next begins, or at `len`). */
+  /** The words of the state being saved, and of the one saved before it (`prevLen` words). */
+  private cur = new Int32Array(1 << 10);
+  private prev = new Int32Array(1 << 10);
+  private prevLen = 0;
+  /** The words of the state loaded last (index `viewIndex`, -1: none), and where the next load's go. */
+  private view = new Int32Array(1 << 10);
+  private spare = new Int32Array(1 << 10);
+  private viewIndex = -1;
+  /** The saved deltas (per state its word count, then its runs: `patch`). */
+  private d = new Int32Array(1 << 16);
+  private dlen = 0;
+  /** Start offset of each saved state's delta in `d`. */
   private readonly starts = new IntColumn();
   private readonly strings: string[] = [];
   private readonly stringIds = new Map<string, number>();
@@ -107,8 +133,13 @@ export class StateStore<S> {
   /** Saves left that look every object up in `refIds` (then only the sites in `siteRef` are checked). */
   private calibrating = 16;
 
-  /** `init` and `twin` (a clone of it, or nothing): the objects they share are the static ones. */
-  constructor(init: S, twin?: S) {
+  /**
+   * `init` and `twin` (a clone of it, or nothing): the objects they share are the static ones. `keyframe`: a
+   * whole state every this many (1: every state whole, no deltas).
+   */
+  constructor(init: S, twin?: S, private readonly keyframe = KEYFRAME) {
+    if (!Number.isInteger(keyframe) || keyframe < 1) throw new Error(`[dtsim] state store: keyframe ${keyframe} is not a positive integer`);
+    this.w = this.cur;
     if (twin !== undefined) this.findStatics(init, twin);
   }
 
@@ -132,29 +163,134 @@ export class StateStore<S> {
     return this.starts.n;
   }
 
-  /** Bytes of the saved states (their words and start offsets; the buffers' spare capacity is not counted). */
+  /** Bytes of the saved states (their deltas and start offsets; the buffers' spare capacity is not counted). */
   bytes(): number {
-    return 4 * (this.len + this.starts.n);
+    return 4 * (this.dlen + this.starts.n);
   }
 
   /** Forgets every saved state (the buffers and the string and shape tables stay). */
   clear(): void {
-    this.len = 0;
+    this.dlen = 0;
     this.starts.n = 0;
+    this.prevLen = 0;
+    this.viewIndex = -1;
   }
 
-  /** Saves a copy of `s`; returns its index. */
+  /** Saves a copy of `s`; returns its index. A value that is not JSON throws and saves nothing. */
   save(s: S): number {
-    const at = this.len;
-    this.put_(s, 0);
-    this.starts.push(at);
+    this.w = this.cur;
+    this.len = 0;
+    try {
+      this.put_(s, 0);
+    } finally {
+      // The writer may have grown the buffer.
+      this.cur = this.w;
+    }
+    const index = this.starts.n;
+    this.starts.push(this.dlen);
+    this.encode(index % this.keyframe === 0 ? 0 : this.prevLen);
+    const p = this.prev;
+    this.prev = this.cur;
+    this.prevLen = this.len;
+    this.cur = p;
     if (this.calibrating > 0) this.calibrating--;
-    return this.starts.n - 1;
+    return index;
+  }
+
+  /**
+   * Appends the delta of `cur` (`len` words) against the first `pn` words of `prev` (0: a keyframe). The words
+   * both share at the end (after an array that grew or shrank, a field that became null) are matched from the
+   * end; the rest position by position.
+   */
+  private encode(pn: number): void {
+    const cur = this.cur;
+    const prev = this.prev;
+    const n = this.len;
+    // Worst case: a run word per word, plus the count and the suffix's shift and run.
+    const need = 2 * n + 4;
+    if (this.dlen + need > this.d.length) {
+      let size = this.d.length * 2;
+      while (size < this.dlen + need) size *= 2;
+      const b = new Int32Array(size);
+      b.set(this.d.subarray(0, this.dlen));
+      this.d = b;
+    }
+    const d = this.d;
+    let dl = this.dlen;
+    d[dl++] = n;
+    // The common suffix (not overlapping the common prefix).
+    let pre = 0;
+    const mn = n < pn ? n : pn;
+    while (pre < mn && cur[pre] === prev[pre]) pre++;
+    let suf = 0;
+    while (suf < mn - pre && cur[n - 1 - suf] === prev[pn - 1 - suf]) suf++;
+    // Position by position up to the suffix (prev's cursor moves with cur's).
+    const m = n - suf;
+    const pm = pn - suf;
+    let i = 0;
+    while (i < m) {
+      // Words equal to the previous state's: a run when two or more (a lone one is cheaper written out).
+      let j = i;
+      while (j < m && j < pm && cur[j] === prev[j]) j++;
+      if (j - i >= 2 || j === m) {
+        d[dl++] = j - i;
+        i = j;
+        if (i === m) break;
+      }
+      // Words written out, up to the next pair of equal words.
+      let k = i + 1;
+      while (k < m && !(k + 1 < pm && cur[k] === prev[k] && cur[k + 1] === prev[k + 1])) k++;
+      d[dl++] = i - k;
+      while (i < k) d[dl++] = cur[i++] as number;
+    }
+    if (suf > 0) {
+      // prev's cursor is at m; the suffix starts at pm there.
+      if (pm !== m) { d[dl++] = 0; d[dl++] = pm - m; }
+      d[dl++] = suf;
+    }
+    this.dlen = dl;
+  }
+
+  /**
+   * The words of state `index` into `view`, from its delta against `view` (the words of state `index - 1`; for
+   * a keyframe, anything). Runs: > 0 that many words from the previous state's cursor; < 0 that many words
+   * written out (the cursor moves along); 0 then k: the cursor moves by k.
+   */
+  private patch(index: number): void {
+    const d = this.d;
+    let p = this.starts.a[index] as number;
+    const n = d[p++] as number;
+    if (n > this.spare.length) {
+      let size = this.spare.length * 2;
+      while (size < n) size *= 2;
+      this.spare = new Int32Array(size);
+    }
+    const from = this.view;
+    const to = this.spare;
+    let i = 0;
+    let q = 0;
+    while (i < n) {
+      const c = d[p++] as number;
+      if (c > 0) {
+        for (const e = i + c; i < e;) to[i++] = from[q++] as number;
+      } else if (c < 0) {
+        for (let k = c; k < 0; k++) to[i++] = d[p++] as number;
+        q -= c;
+      } else q += d[p++] as number;
+    }
+    this.spare = from;
+    this.view = to;
   }
 
   /** A fresh private copy of the state saved at `index`. */
   load(index: number): S {
-    this.pos = this.starts.a[index] as number;
+    if (index < 0 || index >= this.starts.n) throw new Error(`[dtsim] state store: no state ${index} (${this.starts.n} saved)`);
+    // The next state in order is one delta from the view; any other rolls forward from its keyframe.
+    const from = index === this.viewIndex + 1 || index === this.viewIndex ? index : index - (index % this.keyframe);
+    if (index !== this.viewIndex) for (let k = from; k <= index; k++) this.patch(k);
+    this.viewIndex = index;
+    this.w = this.view;
+    this.pos = 0;
     return this.v() as S;
   }
 
