@@ -228,6 +228,8 @@ export class StateStore<S> {
     const m = n - suf;
     const pm = pn - suf;
     let i = 0;
+    // The common prefix is known (pre <= m, pre <= pm): one run; the loop below would find it again.
+    if (pre >= 2) { d[dl++] = pre; i = pre; }
     while (i < m) {
       // Words equal to the previous state's: a run when two or more (a lone one is cheaper written out).
       let j = i;
@@ -310,17 +312,26 @@ export class StateStore<S> {
         return f64[0];
       case T_STR: return this.strings[w[this.pos++] as number];
       case T_ARR: {
-        const n = w[this.pos++] as number;
+        let p = this.pos;
+        const n = w[p++] as number;
         // push, not `new Array(n)`: a packed array, as the model's own code builds them.
         const a: unknown[] = [];
-        while (a.length < n) {
-          const y = w[this.pos] as number;
-          if (y >= TAG_END) { a.push(y); this.pos++; } else if (y === T_ZEROS) {
-            const run = w[this.pos + 1] as number;
-            this.pos += 2;
-            for (let k = 0; k < run; k++) a.push(0);
-          } else a.push(this.v());
+        let k = 0;
+        while (k < n) {
+          const y = w[p] as number;
+          if (y >= TAG_END) { a.push(y); p++; k++; } else if (y === T_ZEROS) {
+            const run = w[p + 1] as number;
+            p += 2;
+            for (let z = 0; z < run; z++) a.push(0);
+            k += run;
+          } else {
+            this.pos = p;
+            a.push(this.v());
+            p = this.pos;
+            k++;
+          }
         }
+        this.pos = p;
         return a;
       }
       case T_OBJ: return (this.shapes[w[this.pos++] as number] as Shape).read(this as StateStore<unknown>);
