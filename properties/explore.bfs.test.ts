@@ -264,10 +264,11 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
 
   it('the frontier kept as deltas takes at most 45% of the words of whole states, for every model, and loads back exactly', () => {
     // BFS order (levels, children in enabled order), as explore saves a level; states deduplicated by their JSON.
-    for (const m of MODELS) {
+    for (const mm of MODELS) {
+      const m = mm as AnyModel;
       const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL });
       if (!pc.ok) throw new Error(pc.error.message);
-      const init = m.init(m.design(), pc.config);
+      const init = m.init(mm.design(), pc.config);
       const clone = (x: unknown): unknown => (m.clone ? m.clone(x) : structuredClone(x));
       const seen = new Set<string>([JSON.stringify(init)]);
       const order: unknown[] = [];
