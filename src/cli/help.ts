@@ -120,8 +120,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   configuration flags do not apply.
   Limits: --max-states (default 5000000 distinct; 0: none), --time-limit (default 300 s) and memory (heap plus
   buffers at 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB) stop the search with
-  a message saying the space was NOT exhausted. The states waiting at each BFS level are saved as words, a few
-  hundred bytes each. Prints states generated, distinct states, depth reached, distinct states/s, peak memory
+  a message saying the space was NOT exhausted. The states waiting at each BFS level are saved as words, each
+  as a delta against the state saved before it (about a third of its words). Prints states generated, distinct states, depth reached, distinct states/s, peak memory
   and the frontier's size; progress on a TTY.
   Exit 0 if no invariant is violated in the explored space (exhausted, depth bound or limit: see the status),
   1 on a violation, 2 on bad input.

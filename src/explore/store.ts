@@ -4,8 +4,8 @@
  *
  * Why: a BFS level holds tens of thousands of states. Kept as object graphs (a few KiB each), they survive the
  * young-generation collections and are copied by each of them: a quarter of exploration time went to the
- * collector, and the frontier dominated peak memory. As words a state costs its encoding (a few hundred bytes)
- * and nothing for the collector to trace; the objects a load creates die young.
+ * collector, and the frontier dominated peak memory. As words a state costs its encoding (a few hundred bytes,
+ * a third of that as a delta, below) and nothing for the collector to trace; the objects a load creates die young.
  *
  * The encoding is generic and complete (every field of the JSON state, unlike a model's `pack`, which keeps only
  * behaviour): one word per int32 number; other values are tagged with reserved words at the bottom of the int32
