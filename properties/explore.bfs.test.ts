@@ -17,13 +17,21 @@ import type { AnyModel, Design, EventBase, JsonValue } from '../src/core/model.t
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 import { MODELS, modelById, type MachineModel } from '../models/index.ts';
 import { checkShape, cloneMachine, packMachine } from '../models/machine/pack.ts';
+import { loadMachine, saveMachine } from '../models/machine/save.ts';
 import { registerExtCodec } from '../models/machine/registry.ts';
-import type { MachineConfig } from '../models/machine/state.ts';
+import type { MachineConfig, MachineState } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';
 
 /** The small configuration `dtsim explore` starts from (src/cli/commands/explore.ts SMALL_CONFIG). */
 const SMALL: Partial<MachineConfig> = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1,
   stolenTime: true, itsPages: [2], rounds: 1, storePages: [] };
+
+/** JSON with every object's keys sorted: equal for equal values whatever the key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : x));
+}
 
 /**
  * Per knob (model/bug): the configuration explore finds it at (merged over SMALL and the knob's own config),
@@ -292,7 +300,35 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
       for (const st of order) { delta.save(st); whole.save(st); }
       expect([m.id, delta.bytes() / whole.bytes() <= 0.45]).toEqual([m.id, true]);
       for (let i = 0; i < order.length; i += 7) expect(JSON.stringify(delta.load(i))).toBe(JSON.stringify(order[i]));
+      // The model's own layout (Model.save/load), as explore uses it: every state back equal, every field (key
+      // order aside), the static parts shared with the initial state, and fresh copies otherwise.
+      if (!m.save || !m.load) throw new Error(`${m.id}: the machine models have save/load hooks`);
+      const codec = new StateStore(init, twin, undefined, { save: m.save.bind(m), load: m.load.bind(m) });
+      for (const st of order) codec.save(st);
+      expect(codec.bytes()).toBeLessThan(delta.bytes());
+      for (let i = 0; i < order.length; i++) {
+        const back = codec.load(i) as MachineState;
+        expect(canonical(back)).toBe(canonical(order[i]));
+        const src = order[i] as MachineState;
+        expect([back.design, back.config, back.bug]).toEqual([src.design, src.config, src.bug]);
+        expect(back.design).toBe((init as MachineState).design);
+        expect(back.vmm === src.vmm || back.oracle.mem === src.oracle.mem || back.ext === src.ext).toBe(false);
+      }
     }
+  });
+
+  it('the machine save hook refuses what it does not know (a new field, an unknown run state)', () => {
+    const m = dirtyBitmap as AnyModel;
+    const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL });
+    if (!pc.ok) throw new Error(pc.error.message);
+    const init = m.init(dirtyBitmap.design(), pc.config) as MachineState;
+    const st = new StateStore<MachineState>(init, cloneMachine(init), undefined, { save: saveMachine, load: loadMachine });
+    const bad = cloneMachine(init);
+    (bad.vcpus[0] as { run: string }).run = 'sleeping';
+    expect(() => st.save(bad)).toThrow(/unknown vCPU run state "sleeping"/);
+    // checkShape runs on the first save of every 1024 (the counter is shared): save until it has run once.
+    const extra = { ...cloneMachine(init), extraField: 1 } as MachineState;
+    expect(() => { for (let i = 0; i < 1024; i++) st.save(extra); }).toThrow(/does not know the machine state fields/);
   });
 
   it('an ext codec replaces the generic encoding of its own key only', () => {

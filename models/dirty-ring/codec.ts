@@ -48,12 +48,13 @@
  * file does not know makes explore stop with a message instead of silently merging different states (the key
  * tables below are typed `Record<keyof T, true>`, so tsc also fails when an interface grows).
  */
-import type { JsonValue, PackSink } from '../../src/core/model.ts';
+import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
 import type { ExtCodec } from '../machine/mechanisms.ts';
 import type { MachineState } from '../machine/state.ts';
 import type { ResetAudit, RingExt } from './mechanism.ts';
 import type { Ring } from './ring.ts';
 import { copyNums } from '../machine/pack.ts';
+import { loadList, saveList } from '../machine/save.ts';
 
 const RING_EXT_KEYS: Record<keyof RingExt, true> = {
   size: true, soft: true, withBitmap: true, adversary: true, rings: true, exited: true, entryUsed: true, attacked: true,
@@ -228,4 +229,64 @@ export function copyRingExt(dst: JsonValue | undefined, src: JsonValue): JsonVal
   return D as unknown as JsonValue;
 }
 
-export const ringCodec: ExtCodec = { pack: packRingExt, copy: copyRingExt };
+let saveTick = 0;
+
+/** Writes the ring state exactly, every field (explore's saved frontier; models/machine/save.ts). */
+export function saveRingExt(v: JsonValue, out: SaveSink): void {
+  const R = v as unknown as RingExt;
+  if ((saveTick++ & 1023) === 0) checkRingShape(R);
+  out.int(R.size); out.int(R.soft); out.int(R.withBitmap ? 1 : 0); out.int(R.adversary ? 1 : 0);
+  out.int(R.rings.length);
+  for (const r of R.rings) {
+    out.int(r.dirty); out.int(r.reset); out.int(r.fetch);
+    saveList(r.flags, out); saveList(r.slot, out); saveList(r.offLo, out); saveList(r.offHi, out);
+  }
+  saveList(R.exited, out); saveList(R.entryUsed, out); saveList(R.attacked, out);
+  out.int(R.harv.length);
+  for (const h of R.harv) saveList(h, out);
+  saveList(R.always, out); out.int(R.queued);
+  out.int(R.just.length);
+  for (const j of R.just) saveList(j, out);
+  out.int(R.pass); out.int(R.attackDone); saveList(R.b5, out);
+  const a = R.last;
+  if (a === null) out.int(-1);
+  else {
+    out.int(1); out.int(a.cleared); out.int(a.consumed); saveList(a.expected, out); out.int(a.invalid); saveList(a.actual, out);
+    out.value(a.outOfSlot, OUT_OF_SLOT_SITE); out.int(a.unterminated);
+  }
+}
+
+/** The codec site of `outOfSlot` (strings: generic). */
+const OUT_OF_SLOT_SITE = 32;
+
+const list = (src: LoadSource): number[] => loadList(src) as number[];
+
+/** Reads back what `saveRingExt` wrote, as a fresh copy (keys in `copyRingExt`'s order). */
+export function loadRingExt(src: LoadSource): JsonValue {
+  const size = src.int(); const soft = src.int(); const withBitmap = src.int() === 1; const adversary = src.int() === 1;
+  const nr = src.int();
+  const rings: Ring[] = [];
+  for (let i = 0; i < nr; i++) {
+    const dirty = src.int(); const reset = src.int(); const fetch = src.int();
+    const flags = list(src); const slot = list(src); const offLo = list(src); const offHi = list(src);
+    rings.push({ dirty, reset, fetch, flags, slot, offLo, offHi });
+  }
+  const exited = list(src); const entryUsed = list(src); const attacked = list(src);
+  const harv: number[][] = [];
+  for (let i = src.int(); i > 0; i--) harv.push(list(src));
+  const always = list(src); const queued = src.int();
+  const just: number[][] = [];
+  for (let i = src.int(); i > 0; i--) just.push(list(src));
+  const pass = src.int(); const attackDone = src.int(); const b5 = list(src);
+  let last: ResetAudit | null = null;
+  if (src.int() >= 0) {
+    const cleared = src.int(); const consumed = src.int(); const expected = list(src); const invalid = src.int(); const actual = list(src);
+    const outOfSlot = src.value() as string[]; const unterminated = src.int();
+    last = { cleared, consumed, expected, invalid, actual, outOfSlot, unterminated };
+  }
+  const R: RingExt = { size, soft, withBitmap, adversary, rings, exited, entryUsed, attacked, harv, always, queued, just, pass,
+    attackDone, b5, last };
+  return R as unknown as JsonValue;
+}
+
+export const ringCodec: ExtCodec = { pack: packRingExt, copy: copyRingExt, save: saveRingExt, load: loadRingExt };

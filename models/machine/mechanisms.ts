@@ -5,7 +5,7 @@
  * loop). A mechanism supplies hooks; the machine calls them at fixed points. A design selects its mechanisms
  * through its options (`consumer`, `producer`). Every hook is optional.
  */
-import type { Invariant, JsonValue, PackSink } from '../../src/core/model.ts';
+import type { Invariant, JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
 import type { MachineEvent } from './model-events.ts';
 import type { MachineState } from './state.ts';
 
@@ -78,4 +78,11 @@ export interface ExtCodec {
    * (metrics) may be left stale, like the machine's counters.
    */
   copy(dst: JsonValue | undefined, src: JsonValue): JsonValue;
+  /**
+   * Optional, with `load` (explore's saved frontier, models/machine/save.ts): writes `v` exactly, every field,
+   * in the codec's own layout. Without them the key is saved generically.
+   */
+  save?(v: JsonValue, out: SaveSink): void;
+  /** Reads back what `save` wrote, in the same order, as a fresh copy. */
+  load?(src: LoadSource): JsonValue;
 }

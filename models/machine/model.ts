@@ -12,6 +12,7 @@ import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, ty
 import { mechanismsOf } from './registry.ts';
 import { tlbFind } from './tlb.ts';
 import { cloneMachine, copyMachineInto, machineSymmetry, packMachine } from './pack.ts';
+import { loadMachine, saveMachine } from './save.ts';
 
 /** A bug knob of a preset, with the options (and config) it needs to be reachable. */
 export interface PresetBug extends BugKnob {
@@ -144,6 +145,8 @@ export function makeMachineModel(p: Preset): MachineModel {
     symmetry: machineSymmetry,
     clone: cloneMachine,
     copyInto: copyMachineInto,
+    save: saveMachine,
+    load: loadMachine,
   };
   return model;
 }

@@ -119,6 +119,34 @@ export interface Model<S, E extends EventBase, C> {
    * arrays where the shapes match, and returns it. Saves the allocation (and the garbage) of `clone`.
    */
   copyInto?(dst: S, src: S): S;
+  /**
+   * Optional (explore), together with `load`: writes `state` exactly (every field the state has; static parts
+   * shared with `like` may be left out) in the model's own layout, where the explorer saves a BFS level. Parts
+   * without a hand-written layout go through `out.value` (the generic encoding). Without these hooks the
+   * explorer walks the state generically.
+   */
+  save?(state: S, out: SaveSink): void;
+  /**
+   * Optional (explore): reads back what `save` wrote, in the same order, as a fresh private copy; `like` is the
+   * initial state, whose static parts (design, config) the copy shares.
+   */
+  load?(src: LoadSource, like: S): S;
+}
+
+/**
+ * Where a model's optional `save` hook writes a state: numbers (any; int32 ones cost one word) and, for parts
+ * without a hand-written layout, any JSON value. `site` (1..63) names where in the state a value sits, the same
+ * for every state (the store keys its guesses of object shapes and static objects on it).
+ */
+export interface SaveSink {
+  int(n: number): void;
+  value(v: unknown, site: number): void;
+}
+
+/** What a model's optional `load` hook reads back: the same calls, in the order `save` made them. */
+export interface LoadSource {
+  int(): number;
+  value(): unknown;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Design, EventBase, Model, SymmetryGroup, Violation } from '../core
 import { checkInvariants } from '../core/engine.ts';
 import { cloneJson, collisionBound, HashSet64, IntColumn, packJson, Packer } from './pack.ts';
 import { orbitBound, packCanonical, relabellings } from './symmetry.ts';
-import { StateStore } from './store.ts';
+import { StateStore, type StoreCodec } from './store.ts';
 
 export interface ExploreOptions {
   /** Events from the initial state (BFS levels). */
@@ -148,10 +148,10 @@ class StoredLevel<S> implements Level<S> {
 }
 
 /** Does the model's state survive a save and load through a StateStore exactly (same generic encoding)? */
-function roundTrips<S>(init: S, twin: S, clone: (s: S) => S): boolean {
+function roundTrips<S>(init: S, twin: S, clone: (s: S) => S, codec: StoreCodec<S> | null): boolean {
   try {
     const c = clone(init);
-    const st = new StateStore(init, twin);
+    const st = new StateStore(init, twin, undefined, codec);
     st.save(c);
     const a = new Packer();
     const b = new Packer();
@@ -224,11 +224,13 @@ export function explore<S, E extends EventBase, C>(
   const mode = opts.frontier ?? 'auto';
   // A clone of the initial state: the objects the two share are static (store.ts saves them as references).
   const twin = mode !== 'objects' ? clone(init) : init;
-  const canStore = mode !== 'objects' && roundTrips(init, twin, clone);
+  // The model's own exact layout for saved states, if it has one (else the generic walk).
+  const codec: StoreCodec<S> | null = model.save && model.load ? { save: model.save.bind(model), load: model.load.bind(model) } : null;
+  const canStore = mode !== 'objects' && roundTrips(init, twin, clone, codec);
   const storeFrom = mode === 'words' ? 0 : STORE_FROM;
   // Two stored levels, reused level after level (their buffers and compiled shapes stay).
-  const storedA: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin)) : null;
-  const storedB: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin)) : null;
+  const storedA: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin, undefined, codec)) : null;
+  const storedB: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin, undefined, codec)) : null;
   let usedStore = false;
   /** An empty level for the states found while expanding `cur`. */
   const levelAfter = (cur: Level<S>): Level<S> => {

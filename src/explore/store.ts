@@ -33,7 +33,17 @@
  * unchanged.
  */
 
+import type { LoadSource, SaveSink } from '../core/model.ts';
 import { IntColumn } from './pack.ts';
+
+/** A model's own exact layout for the store (`Model.save`/`load`). */
+export interface StoreCodec<S> {
+  save(s: S, out: SaveSink): void;
+  load(src: LoadSource, like: S): S;
+}
+
+/** Sites 1..63 are the codec's (`SaveSink.value`); the shapes' fields get the sites from here on. */
+const CODEC_SITES = 64;
 
 const TAG_BASE = -2147483648;
 const T_NULL = TAG_BASE;
@@ -123,8 +133,8 @@ export class StateStore<S> {
    * no allocation) replaces building the key signature.
    */
   private hints = new Int32Array(256).fill(-1);
-  /** Sites handed out so far (site 0: the state itself). */
-  private sites = 1;
+  /** Sites handed out so far (site 0: the state itself; 1..63: the codec's). */
+  private sites = CODEC_SITES;
   /** Static objects (see the header), by id; `refIds` maps them back. */
   private readonly refs: object[] = [];
   private readonly refIds = new Map<object, number>();
@@ -137,7 +147,7 @@ export class StateStore<S> {
    * `init` and `twin` (a clone of it, or nothing): the objects they share are the static ones. `keyframe`: a
    * whole state every this many (1: every state whole, no deltas).
    */
-  constructor(init: S, twin?: S, private readonly keyframe = KEYFRAME) {
+  constructor(private readonly init: S, twin?: S, private readonly keyframe = KEYFRAME, private readonly codec: StoreCodec<S> | null = null) {
     if (!Number.isInteger(keyframe) || keyframe < 1) throw new Error(`[dtsim] state store: keyframe ${keyframe} is not a positive integer`);
     this.w = this.cur;
     if (twin !== undefined) this.findStatics(init, twin);
@@ -181,7 +191,8 @@ export class StateStore<S> {
     this.w = this.cur;
     this.len = 0;
     try {
-      this.put_(s, 0);
+      if (this.codec !== null) this.codec.save(s, this.sink);
+      else this.put_(s, 0);
     } finally {
       // The writer may have grown the buffer.
       this.cur = this.w;
@@ -293,8 +304,32 @@ export class StateStore<S> {
     this.viewIndex = index;
     this.w = this.view;
     this.pos = 0;
-    return this.v() as S;
+    return this.codec !== null ? this.codec.load(this.source, this.init) : this.v() as S;
   }
+
+  /** What a codec's `save` writes to and its `load` reads from. */
+  private readonly sink: SaveSink = {
+    int: (n: number): void => {
+      if ((n | 0) === n && n >= TAG_END) this.word(n);
+      else if (typeof n === 'number') this.put_(n, 0);
+      else throw new Error(`[dtsim] cannot store a ${typeof n} as a number (the model's save hook)`);
+    },
+    value: (v: unknown, site: number): void => {
+      if (!(site >= 1 && site < CODEC_SITES)) throw new Error(`[dtsim] state store: codec site ${site} is not in 1..${CODEC_SITES - 1}`);
+      this.put_(v, site);
+    },
+  };
+
+  private readonly source: LoadSource = {
+    int: (): number => {
+      const x = this.w[this.pos] as number;
+      if (x >= TAG_END) { this.pos++; return x; }
+      const y = this.v();
+      if (typeof y !== 'number') throw new Error(`[dtsim] corrupt state store: a number expected at word ${this.pos}`);
+      return y;
+    },
+    value: (): unknown => this.v(),
+  };
 
   /** (Compiled readers) the next value. */
   v(): unknown {
