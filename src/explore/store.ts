@@ -105,10 +105,11 @@ const KEYFRAME = 64;
 export class StateStore<S> {
   /**
    * The buffer the writer writes a state's words to (`len` of them) and the reader reads them from (at `pos`):
-   * `cur` while saving, `view` while loading. The compiled readers and writers use these three fields.
+   * `cur` while saving, `view` while loading. The compiled readers and writers and the codec adapters (`Sink`,
+   * `Source`) use these three fields: public for them, not an API.
    */
-  private w: Int32Array<ArrayBuffer>;
-  private len = 0;
+  w: Int32Array<ArrayBuffer>;
+  len = 0;
   /** The words of the state being saved, and of the one saved before it (`prevLen` words). */
   private cur = new Int32Array(1 << 10);
   private prev = new Int32Array(1 << 10);
@@ -126,7 +127,7 @@ export class StateStore<S> {
   private readonly stringIds = new Map<string, number>();
   private readonly shapes: Shape[] = [];
   private readonly shapeIds = new Map<string, number>();
-  private pos = 0;
+  pos = 0;
   /**
    * The shape id of the object last written at each site (field of a shape; site 0 is the top level): states
    * almost always have the same objects with the same keys there, so checking that guess (a walk over the keys,
@@ -307,29 +308,29 @@ export class StateStore<S> {
     return this.codec !== null ? this.codec.load(this.source, this.init) : this.v() as S;
   }
 
-  /** What a codec's `save` writes to and its `load` reads from. */
-  private readonly sink: SaveSink = {
-    int: (n: number): void => {
-      if ((n | 0) === n && n >= TAG_END) this.word(n);
-      else if (typeof n === 'number') this.put_(n, 0);
-      else throw new Error(`[dtsim] cannot store a ${typeof n} as a number (the model's save hook)`);
-    },
-    value: (v: unknown, site: number): void => {
-      if (!(site >= 1 && site < CODEC_SITES)) throw new Error(`[dtsim] state store: codec site ${site} is not in 1..${CODEC_SITES - 1}`);
-      this.put_(v, site);
-    },
-  };
+  /** What a codec's `save` writes to and its `load` reads from (one class each: monomorphic call sites). */
+  private readonly sink: SaveSink = new Sink(this as StateStore<unknown>);
+  private readonly source: LoadSource = new Source(this as StateStore<unknown>);
 
-  private readonly source: LoadSource = {
-    int: (): number => {
-      const x = this.w[this.pos] as number;
-      if (x >= TAG_END) { this.pos++; return x; }
-      const y = this.v();
-      if (typeof y !== 'number') throw new Error(`[dtsim] corrupt state store: a number expected at word ${this.pos}`);
-      return y;
-    },
-    value: (): unknown => this.v(),
-  };
+  /** (Sink) a number that is not one plain word. */
+  int_(n: number): void {
+    if ((n | 0) === n && n >= TAG_END) this.word(n);
+    else if (typeof n === 'number') this.put_(n, 0);
+    else throw new Error(`[dtsim] cannot store a ${typeof n} as a number (the model's save hook)`);
+  }
+
+  /** (Sink) a generic value at a codec site. */
+  value_(v: unknown, site: number): void {
+    if (!(site >= 1 && site < CODEC_SITES)) throw new Error(`[dtsim] state store: codec site ${site} is not in 1..${CODEC_SITES - 1}`);
+    this.put_(v, site);
+  }
+
+  /** (Source) a number written by int_ as more than one word. */
+  readInt_(): number {
+    const y = this.v();
+    if (typeof y !== 'number') throw new Error(`[dtsim] corrupt state store: a number expected at word ${this.pos}`);
+    return y;
+  }
 
   /** (Compiled readers) the next value. */
   v(): unknown {
@@ -497,5 +498,32 @@ export class StateStore<S> {
       default:
         throw new Error(`[dtsim] cannot store a ${typeof v} (model state must be JSON)`);
     }
+  }
+}
+
+/** `SaveSink` over a store: a one-word number inline, the rest through the store. */
+class Sink implements SaveSink {
+  constructor(private readonly st: StateStore<unknown>) {}
+  int(n: number): void {
+    const st = this.st;
+    if ((n | 0) === n && n >= TAG_END && st.len < st.w.length) st.w[st.len++] = n;
+    else st.int_(n);
+  }
+  value(v: unknown, site: number): void {
+    this.st.value_(v, site);
+  }
+}
+
+/** `LoadSource` over a store. */
+class Source implements LoadSource {
+  constructor(private readonly st: StateStore<unknown>) {}
+  int(): number {
+    const st = this.st;
+    const x = st.w[st.pos] as number;
+    if (x >= TAG_END) { st.pos++; return x; }
+    return st.readInt_();
+  }
+  value(): unknown {
+    return this.st.v();
   }
 }
