@@ -40,11 +40,11 @@ export interface ExploreOptions {
    */
   readonly target?: readonly string[];
   /**
-   * How a BFS level holds its states: `words` saves them as words (store.ts: less memory, far less garbage
-   * collection) when the model's state round-trips through that encoding, else keeps objects; `objects` always
-   * keeps the object graphs; `auto` (default) keeps objects while levels are small (saving and loading cost
-   * more than the collector then) and saves words once a level reaches `STORE_FROM` states. The result is the
-   * same either way.
+   * How a BFS level holds its states: `auto` (default) and `words` save them as words (store.ts: less memory, far
+   * less garbage collection; the model's own layout when it has `save`/`load`) when the model's state round-trips
+   * through that encoding, else keep objects; `objects` always keeps the object graphs. The result is the same
+   * either way. (`auto` kept objects while levels were small until the machine's own layout made words at least
+   * as fast at every size measured: docs/explore-and-compare.md.)
    */
   readonly frontier?: 'auto' | 'words' | 'objects';
 }
@@ -166,14 +166,6 @@ function roundTrips<S>(init: S, twin: S, clone: (s: S) => S, codec: StoreCodec<S
 /** Recycled states kept at most (a stored frontier allocates one state per expansion: the rest is garbage). */
 const POOL_MAX = 256;
 
-/**
- * With `frontier: 'auto'`, the next level is saved as words when the level being expanded holds this many states.
- * A small frontier costs the collector little, so saving and loading every state is not repaid there (bench at
- * ~10^5 distinct states: objects as fast or faster, within this machine's noise); at 10^6 states words were
- * 15-45% faster and took half the memory. A guess between the two, not a tuned figure.
- */
-const STORE_FROM = 8192;
-
 export function explore<S, E extends EventBase, C>(
   model: Model<S, E, C>, design: Design, config: C, opts: ExploreOptions,
 ): ExploreResult<E> {
@@ -227,14 +219,13 @@ export function explore<S, E extends EventBase, C>(
   // The model's own exact layout for saved states, if it has one (else the generic walk).
   const codec: StoreCodec<S> | null = model.save && model.load ? { save: model.save.bind(model), load: model.load.bind(model) } : null;
   const canStore = mode !== 'objects' && roundTrips(init, twin, clone, codec);
-  const storeFrom = mode === 'words' ? 0 : STORE_FROM;
   // Two stored levels, reused level after level (their buffers and compiled shapes stay).
   const storedA: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin, undefined, codec)) : null;
   const storedB: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin, undefined, codec)) : null;
   let usedStore = false;
   /** An empty level for the states found while expanding `cur`. */
   const levelAfter = (cur: Level<S>): Level<S> => {
-    if (storedA === null || storedB === null || cur.length < storeFrom) return new ObjectLevel<S>();
+    if (storedA === null || storedB === null) return new ObjectLevel<S>();
     const l = cur === storedA ? storedB : storedA;
     l.clear();
     usedStore = true;

@@ -247,7 +247,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     }
     w(`  distinct states/s  ${fmt(rate)} (${secs.toFixed(2)} s)`);
     w(`  peak memory        ${peakMb().toFixed(0)} MB (resident); visited set ${(r.visitedBytes / 1048576).toFixed(1)} MB; `
-      + (r.storage === 'words' ? `frontier saved as words, at most ${(r.storageBytes / 1048576).toFixed(1)} MB of states` : 'frontier kept as objects (every level was small, or the state is not plain JSON)'));
+      + (r.storage === 'words' ? `frontier saved as words, at most ${(r.storageBytes / 1048576).toFixed(1)} MB of states` : 'frontier kept as objects (the state is not plain JSON, or nothing was explored past the initial state)'));
     w(`  fingerprint        64-bit (${r.encoding === 'model' ? `${model.id}'s packed encoding` : 'generic JSON encoding'}); collision probability <= ${r.collisionProbability.toExponential(1)} (n^2/2^65)`);
     const why = symmetry && r.symmetry.length === 0
       ? ` (asked for, but ${(model.symmetry?.(model.init(design, config as never)) ?? []).map((g) => `${g.name}: ${g.why}`).join('; ') || 'the model declares no symmetry'})` : '';
