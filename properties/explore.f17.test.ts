@@ -242,6 +242,11 @@ describe(`explore --context-bound finds hdbss/ring-no-drain-reserve (F17) and is
       expect(r.violation).toBeNull();
       expect(r.deadlocked).toBe(0);
       expect(r.terminal).toBeGreaterThan(0);
+      // The product saves its frontier through the model's own layout plus (lane, k), and explores the same
+      // space as with object states.
+      expect(r.storage).toBe('words');
+      const o = explore(contextBounded(db, K), db.design(), config, { maxDepth: 200, frontier: 'objects' });
+      expect([r.distinct, r.generated, r.depth, r.terminal]).toEqual([o.distinct, o.generated, o.depth, o.terminal]);
     }
     // The product never invents an event: K = 0 runs one lane only.
     const zero = contextBounded(db, 0);

@@ -96,6 +96,20 @@ export function contextBounded<S, E extends EventBase, C>(model: Model<S, E, C>,
     };
   }
   if (clone) m.clone = (w) => ({ s: clone.call(model, w.s), lane: w.lane, k: w.k });
+  const save = model.save;
+  const load = model.load;
+  if (save && load) {
+    m.save = (w, out) => {
+      save.call(model, w.s, out);
+      out.int(w.lane);
+      out.int(w.k);
+    };
+    m.load = (src, like) => {
+      const s = load.call(model, src, like.s);
+      const lane = src.int();
+      return { s, lane, k: src.int() };
+    };
+  }
   if (copyInto) {
     m.copyInto = (d, w) => {
       d.s = copyInto.call(model, d.s, w.s);
