@@ -21,6 +21,7 @@ import { loadMachine, saveMachine } from '../models/machine/save.ts';
 import { registerExtCodec } from '../models/machine/registry.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';
+import { stream } from '../src/random/streams.ts';
 
 /** The small configuration `dtsim explore` starts from (src/cli/commands/explore.ts SMALL_CONFIG). */
 const SMALL: Partial<MachineConfig> = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1,
@@ -301,11 +302,24 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
       expect([m.id, delta.bytes() / whole.bytes() <= 0.45]).toEqual([m.id, true]);
       for (let i = 0; i < order.length; i += 7) expect(JSON.stringify(delta.load(i))).toBe(JSON.stringify(order[i]));
       // The model's own layout (Model.save/load), as explore uses it: every state back equal, every field (key
-      // order aside), the static parts shared with the initial state, and fresh copies otherwise.
+      // order aside), the static parts shared with the initial state, and fresh copies otherwise. The BFS states
+      // above are shallow (a few thousand): seeded random walks add deep ones (mechanism state in use).
       if (!m.save || !m.load) throw new Error(`${m.id}: the machine models have save/load hooks`);
       const codec = new StateStore(init, twin, undefined, { save: m.save.bind(m), load: m.load.bind(m) });
       for (const st of order) codec.save(st);
       expect(codec.bytes()).toBeLessThan(delta.bytes());
+      const rng = stream(SEED, `explore.bfs/save-load/${m.id}`);
+      for (let walk = 0; walk < 40; walk++) {
+        let st = clone(init);
+        for (let step = 0; step < 400; step++) {
+          const en = m.enabled(st);
+          if (en.length === 0) break;
+          const c = clone(st);
+          m.apply(c, en[rng.int(en.length)] as EventBase);
+          st = c;
+          if (step % 10 === 9) { order.push(st); codec.save(st); }
+        }
+      }
       for (let i = 0; i < order.length; i++) {
         const back = codec.load(i) as MachineState;
         expect(canonical(back)).toBe(canonical(order[i]));

@@ -19,7 +19,8 @@
  *
  * Field-shape guard: `HDBSS_FIELDS` lists the fields of `HdbssExt` (compiler-checked), `checkFields` the live state.
  */
-import type { JsonValue, PackSink } from '../../src/core/model.ts';
+import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
+import { loadList, saveList } from '../machine/save.ts';
 import { registerExtCodec } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 import { checkFields, copyNums, fieldList } from '../hw-dirty/codec.ts';
@@ -74,4 +75,29 @@ export function copyHdbss(dst: JsonValue | undefined, src: JsonValue): JsonValue
   return d as unknown as JsonValue;
 }
 
-registerExtCodec('hdbss', { pack: packHdbss, copy: copyHdbss });
+let saveTick = 0;
+
+/** Writes the HDBSS state exactly, every field (explore's saved frontier; models/machine/save.ts). */
+export function saveHdbss(v: JsonValue, out: SaveSink): void {
+  const h = v as unknown as HdbssExt;
+  if ((saveTick++ & 1023) === 0) checkFields(h, HDBSS_KEYS, 'hdbss', 'models/hdbss/codec.ts');
+  out.int(h.enabled ? 1 : 0); out.int(h.cap);
+  out.int(h.buf.length);
+  for (const b of h.buf) saveList(b, out);
+  saveList(h.saved, out); saveList(h.savedFsc, out); saveList(h.br, out); saveList(h.idx, out); saveList(h.fsc, out);
+  saveList(h.hdbssf, out); saveList(h.resumed, out); out.int(h.ringReserved ? 1 : 0);
+}
+
+/** Reads back what `saveHdbss` wrote, as a fresh copy (fields in `HdbssExt`'s order). */
+export function loadHdbss(src: LoadSource): JsonValue {
+  const list = (): number[] => loadList(src) as number[];
+  const enabled = src.int() === 1; const cap = src.int();
+  const buf: number[][] = [];
+  for (let i = src.int(); i > 0; i--) buf.push(list());
+  const saved = list(); const savedFsc = list(); const br = list(); const idx = list(); const fsc = list();
+  const hdbssf = list(); const resumed = list(); const ringReserved = src.int() === 1;
+  const h: HdbssExt = { enabled, cap, buf, saved, savedFsc, br, idx, fsc, hdbssf, resumed, ringReserved };
+  return h as unknown as JsonValue;
+}
+
+registerExtCodec('hdbss', { pack: packHdbss, copy: copyHdbss, save: saveHdbss, load: loadHdbss });

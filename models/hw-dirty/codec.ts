@@ -25,7 +25,8 @@
  * `checkFields` the live object every 1024th pack), so a field added later stops explore with a message
  * instead of being silently merged.
  */
-import type { JsonValue, PackSink } from '../../src/core/model.ts';
+import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
+import { loadList, loadPaged, saveList, savePaged } from '../machine/save.ts';
 import type { MachineState } from '../machine/state.ts';
 import type { Paged } from '../machine/paged.ts';
 import { registerExtCodec } from '../machine/registry.ts';
@@ -101,4 +102,21 @@ export function copyHw(dst: JsonValue | undefined, src: JsonValue): JsonValue {
   return d as unknown as JsonValue;
 }
 
-registerExtCodec('hw', { pack: packHw, copy: copyHw });
+let saveTick = 0;
+
+/** Writes the hardware-dirty state exactly, every field (explore's saved frontier; models/machine/save.ts). */
+export function saveHw(v: JsonValue, out: SaveSink): void {
+  const h = v as unknown as HwExt;
+  if ((saveTick++ & 1023) === 0) checkFields(h, HW_KEYS, 'hw', 'models/hw-dirty/codec.ts');
+  saveList(h.rd, out); out.int(h.casLost); savePaged(h.pop, out); out.int(h.vmidStale ? 1 : 0); saveList(h.blockAudit, out);
+}
+
+/** Reads back what `saveHw` wrote, as a fresh copy (fields in `HwExt`'s order). */
+export function loadHw(src: LoadSource): JsonValue {
+  const rd = loadList(src) as number[]; const casLost = src.int(); const pop = loadPaged(src); const vmidStale = src.int() === 1;
+  const blockAudit = loadList(src) as number[];
+  const h: HwExt = { rd, casLost, pop, vmidStale, blockAudit };
+  return h as unknown as JsonValue;
+}
+
+registerExtCodec('hw', { pack: packHw, copy: copyHw, save: saveHw, load: loadHw });

@@ -38,7 +38,8 @@ function index<T>(table: readonly T[], v: T, what: string): number {
   return i;
 }
 
-function savePaged(p: Paged, out: SaveSink): void {
+/** A paged array (or bitset): its shape, and its leaves generically (zero runs stay short). Shared with the mechanism codecs. */
+export function savePaged(p: Paged, out: SaveSink): void {
   out.int(p.length);
   for (let i = 0; i < p.length; i++) {
     const mid = p[i] as number[][];
@@ -47,7 +48,7 @@ function savePaged(p: Paged, out: SaveSink): void {
   }
 }
 
-function loadPaged(src: LoadSource): Paged {
+export function loadPaged(src: LoadSource): Paged {
   const n = src.int();
   const p: Paged = [];
   for (let i = 0; i < n; i++) {

@@ -42,7 +42,8 @@
  *
  * Field-shape guard: `PTA_FIELDS` lists the fields of `PtaExt` (compiler-checked), `checkFields` the live state.
  */
-import type { JsonValue, PackSink } from '../../src/core/model.ts';
+import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
+import { loadList, saveList } from '../machine/save.ts';
 import { vmidRel } from '../machine/pack.ts';
 import { registerExtCodec } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
@@ -126,4 +127,21 @@ export function copyPta(dst: JsonValue | undefined, src: JsonValue): JsonValue {
   return d as unknown as JsonValue;
 }
 
-registerExtCodec('pta', { pack: packPta, copy: copyPta });
+let saveTick = 0;
+
+/** Writes the PTA device state exactly, every field (explore's saved frontier; models/machine/save.ts). */
+export function savePta(v: JsonValue, out: SaveSink): void {
+  const d = v as unknown as PtaExt;
+  if ((saveTick++ & 1023) === 0) checkFields(d, PTA_KEYS, 'pta', 'models/pta/codec.ts');
+  out.int(d.enabled ? 1 : 0); out.int(d.vmid); out.int(d.cpu); saveList(d.pend, out); saveList(d.ready, out); out.int(d.misattributed);
+}
+
+/** Reads back what `savePta` wrote, as a fresh copy (fields in `PtaExt`'s order). */
+export function loadPta(src: LoadSource): JsonValue {
+  const enabled = src.int() === 1; const vmid = src.int(); const cpu = src.int();
+  const pend = loadList(src) as number[]; const ready = loadList(src) as number[]; const misattributed = src.int();
+  const d: PtaExt = { enabled, vmid, cpu, pend, ready, misattributed };
+  return d as unknown as JsonValue;
+}
+
+registerExtCodec('pta', { pack: packPta, copy: copyPta, save: savePta, load: loadPta });
