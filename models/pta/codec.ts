@@ -58,19 +58,38 @@ const PTA_KEYS = fieldList(PTA_FIELDS);
 
 let tick = 0;
 /** (base, level) pairs of the records being packed as a set. */
+// Scratch (explore's hot path): `np` words of `pairs` are valid; both arrays only grow (resizing an array in place
+// is V8's slow length setter).
 const pairs: number[] = [];
+let np = 0;
 const order: number[] = [];
 
 function addPairs(r: readonly number[]): void {
-  for (let i = 0; i < r.length; i += REC) pairs.push(r[i] as number, r[i + 1] as number);
+  for (let i = 0; i < r.length; i += REC) { pairs[np++] = r[i] as number; pairs[np++] = r[i + 1] as number; }
+}
+
+/** Pair a before pair b (by base, then level)? */
+function pairBefore(a: number, b: number): boolean {
+  const d = (pairs[2 * a] as number) - (pairs[2 * b] as number);
+  return d < 0 || (d === 0 && (pairs[2 * a + 1] as number) < (pairs[2 * b + 1] as number));
 }
 
 /** The sorted distinct (base, level) pairs collected in `pairs`, count first. */
 function packPairSet(out: PackSink): void {
-  const n = pairs.length >>> 1;
-  order.length = 0;
-  for (let i = 0; i < n; i++) order.push(i);
-  order.sort((a, b) => (pairs[2 * a] as number) - (pairs[2 * b] as number) || (pairs[2 * a + 1] as number) - (pairs[2 * b + 1] as number));
+  const n = np >>> 1;
+  np = 0;
+  for (let i = 0; i < n; i++) order[i] = i;
+  // Insertion sort for the few records a bounded device holds; an unbounded one may hold many.
+  if (n > 32) {
+    const sorted = order.slice(0, n).sort((a, b) => (pairBefore(a, b) ? -1 : pairBefore(b, a) ? 1 : 0));
+    for (let i = 0; i < n; i++) order[i] = sorted[i] as number;
+  }
+  for (let i = 1; i < (n > 32 ? 0 : n); i++) {
+    const k = order[i] as number;
+    let j = i - 1;
+    while (j >= 0 && pairBefore(k, order[j] as number)) { order[j + 1] = order[j] as number; j--; }
+    order[j + 1] = k;
+  }
   let m = 0;
   let pb = NaN;
   let pl = NaN;
@@ -84,7 +103,6 @@ function packPairSet(out: PackSink): void {
   }
   out.num(m);
   for (let i = 0; i < m; i++) { const k = order[i] as number; out.num(pairs[2 * k] as number); out.num(pairs[2 * k + 1] as number); }
-  pairs.length = 0;
 }
 
 export function packPta(s: MachineState, v: JsonValue, out: PackSink): void {
