@@ -29,7 +29,8 @@ import { assignJson, cloneJson } from '../../src/explore/pack.ts';
 import { bitNext, pget, type Paged } from './paged.ts';
 import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
-import { extCodec } from './registry.ts';
+import { extCodec, extCodecsVersion } from './registry.ts';
+import type { ExtCodec } from './mechanisms.ts';
 import { tlbBase, tlbFlags, tlbPack, tlbVmid } from './tlb.ts';
 
 const RUN = { out: 0, host: 1, guest: 2, fault: 3 } as const;
@@ -365,23 +366,34 @@ export function vmidRel(s: MachineState, v: number): number {
 }
 
 /**
- * Sorted keys of `s.ext`, cached per design's mechanisms: mechanisms add their keys at init only, so the key
- * set is fixed for a design (checked: a different count is recomputed).
+ * Sorted keys of `s.ext` and their codecs, cached per design's mechanisms: mechanisms add their keys at init only,
+ * so the key set is fixed for a design (checked: a different count is recomputed), and codecs change only through
+ * `registerExtCodec` (checked by its version).
  */
-const extKeyCache = new Map<string, readonly string[]>();
-function extKeys(s: MachineState): readonly string[] {
-  let ks = extKeyCache.get(s.mechKey);
+interface ExtPlan {
+  readonly keys: readonly string[];
+  readonly codecs: readonly (ExtCodec | undefined)[];
+  /** Every key has a codec (VMIDs may be packed relatively everywhere). */
+  readonly all: boolean;
+  readonly version: number;
+}
+const extPlans = new Map<string, ExtPlan>();
+function extPlan(s: MachineState): ExtPlan {
+  let p = extPlans.get(s.mechKey);
   let n = 0;
   for (const _ in s.ext) n++;
-  if (!ks || ks.length !== n) { ks = Object.keys(s.ext).sort(); extKeyCache.set(s.mechKey, ks); }
-  return ks;
+  if (!p || p.keys.length !== n || p.version !== extCodecsVersion()) {
+    const keys = Object.keys(s.ext).sort();
+    const codecs = keys.map((k) => extCodec(k));
+    p = { keys, codecs, all: codecs.every((c) => c !== undefined), version: extCodecsVersion() };
+    extPlans.set(s.mechKey, p);
+  }
+  return p;
 }
 
 /** Does every key of `s.ext` have a codec (so VMIDs may be packed relatively everywhere)? */
 function allExtCodecs(s: MachineState): boolean {
-  const keys = extKeys(s);
-  for (let i = 0; i < keys.length; i++) if (!extCodec(keys[i] as string)) return false;
-  return true;
+  return extPlan(s).all;
 }
 
 /** Copies mechanism state through each key's codec (`registerExtCodec`), generically for keys without one. */
@@ -399,12 +411,13 @@ function copyExtInto(d: { [k: string]: JsonValue } | null, src: { [k: string]: J
 /** Mechanism state: each key's codec (`registerExtCodec`), the generic encoding for keys without one. */
 function packExt(s: MachineState, out: PackSink): void {
   if (s.mechKey === '' && isEmpty(s.ext)) { out.num(0); return; }
-  const keys = extKeys(s);
+  const plan = extPlan(s);
+  const keys = plan.keys;
   // The key set is fixed by the design (explore never mixes designs): the count and the order suffice.
   out.num(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
-    const c = extCodec(k);
+    const c = plan.codecs[i];
     if (c) c.pack(s, s.ext[k] as JsonValue, out);
     else out.json(s.ext[k]);
   }

@@ -44,9 +44,16 @@ export function mechanismsOf(s: MachineState): readonly Mechanism[] {
 }
 
 const codecs = new Map<string, ExtCodec>();
+let codecsVersion = 0;
+
+/** Bumped by every `registerExtCodec`: caches of codec lookups (pack.ts) compare it. */
+export function extCodecsVersion(): number {
+  return codecsVersion;
+}
 
 /** Registers (or, with undefined, removes) the explore codec of `s.ext[key]` (see `ExtCodec`); returns the previous one. */
 export function registerExtCodec(key: string, codec: ExtCodec | undefined): ExtCodec | undefined {
+  codecsVersion++;
   const prev = codecs.get(key);
   if (codec) codecs.set(key, codec);
   else codecs.delete(key);
