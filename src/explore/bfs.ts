@@ -43,8 +43,8 @@ export interface ExploreOptions {
    * How a BFS level holds its states: `auto` (default) and `words` save them as words (store.ts: less memory, far
    * less garbage collection; the model's own layout when it has `save`/`load`) when the model's state round-trips
    * through that encoding, else keep objects; `objects` always keeps the object graphs. The result is the same
-   * either way. (`auto` kept objects while levels were small until the machine's own layout made words at least
-   * as fast at every size measured: docs/explore-and-compare.md.)
+   * either way. (`auto` kept objects while levels were small until the models' own save/load made words faster
+   * or within ~10% everywhere measured, with a third of the memory: docs/explore-and-compare.md.)
    */
   readonly frontier?: 'auto' | 'words' | 'objects';
 }
