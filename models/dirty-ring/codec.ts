@@ -54,7 +54,7 @@ import type { MachineState } from '../machine/state.ts';
 import type { ResetAudit, RingExt } from './mechanism.ts';
 import type { Ring } from './ring.ts';
 import { copyNums } from '../machine/pack.ts';
-import { loadList, saveList } from '../machine/save.ts';
+import { loadNums, saveList } from '../machine/save.ts';
 
 const RING_EXT_KEYS: Record<keyof RingExt, true> = {
   size: true, soft: true, withBitmap: true, adversary: true, rings: true, exited: true, entryUsed: true, attacked: true,
@@ -259,8 +259,6 @@ export function saveRingExt(v: JsonValue, out: SaveSink): void {
 /** The codec site of `outOfSlot` (strings: generic). */
 const OUT_OF_SLOT_SITE = 32;
 
-const list = (src: LoadSource): number[] => loadList(src) as number[];
-
 /** Reads back what `saveRingExt` wrote, as a fresh copy (keys in `copyRingExt`'s order). */
 export function loadRingExt(src: LoadSource): JsonValue {
   const size = src.int(); const soft = src.int(); const withBitmap = src.int() === 1; const adversary = src.int() === 1;
@@ -268,19 +266,19 @@ export function loadRingExt(src: LoadSource): JsonValue {
   const rings: Ring[] = [];
   for (let i = 0; i < nr; i++) {
     const dirty = src.int(); const reset = src.int(); const fetch = src.int();
-    const flags = list(src); const slot = list(src); const offLo = list(src); const offHi = list(src);
+    const flags = loadNums(src); const slot = loadNums(src); const offLo = loadNums(src); const offHi = loadNums(src);
     rings.push({ dirty, reset, fetch, flags, slot, offLo, offHi });
   }
-  const exited = list(src); const entryUsed = list(src); const attacked = list(src);
+  const exited = loadNums(src); const entryUsed = loadNums(src); const attacked = loadNums(src);
   const harv: number[][] = [];
-  for (let i = src.int(); i > 0; i--) harv.push(list(src));
-  const always = list(src); const queued = src.int();
+  for (let i = src.int(); i > 0; i--) harv.push(loadNums(src));
+  const always = loadNums(src); const queued = src.int();
   const just: number[][] = [];
-  for (let i = src.int(); i > 0; i--) just.push(list(src));
-  const pass = src.int(); const attackDone = src.int(); const b5 = list(src);
+  for (let i = src.int(); i > 0; i--) just.push(loadNums(src));
+  const pass = src.int(); const attackDone = src.int(); const b5 = loadNums(src);
   let last: ResetAudit | null = null;
   if (src.int() >= 0) {
-    const cleared = src.int(); const consumed = src.int(); const expected = list(src); const invalid = src.int(); const actual = list(src);
+    const cleared = src.int(); const consumed = src.int(); const expected = loadNums(src); const invalid = src.int(); const actual = loadNums(src);
     const outOfSlot = src.value() as string[]; const unterminated = src.int();
     last = { cleared, consumed, expected, invalid, actual, outOfSlot, unterminated };
   }

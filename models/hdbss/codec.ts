@@ -20,7 +20,7 @@
  * Field-shape guard: `HDBSS_FIELDS` lists the fields of `HdbssExt` (compiler-checked), `checkFields` the live state.
  */
 import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
-import { loadList, saveList } from '../machine/save.ts';
+import { loadNums, saveList } from '../machine/save.ts';
 import { registerExtCodec } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 import { checkFields, copyNums, fieldList } from '../hw-dirty/codec.ts';
@@ -90,12 +90,11 @@ export function saveHdbss(v: JsonValue, out: SaveSink): void {
 
 /** Reads back what `saveHdbss` wrote, as a fresh copy (fields in `HdbssExt`'s order). */
 export function loadHdbss(src: LoadSource): JsonValue {
-  const list = (): number[] => loadList(src) as number[];
   const enabled = src.int() === 1; const cap = src.int();
   const buf: number[][] = [];
-  for (let i = src.int(); i > 0; i--) buf.push(list());
-  const saved = list(); const savedFsc = list(); const br = list(); const idx = list(); const fsc = list();
-  const hdbssf = list(); const resumed = list(); const ringReserved = src.int() === 1;
+  for (let i = src.int(); i > 0; i--) buf.push(loadNums(src));
+  const saved = loadNums(src); const savedFsc = loadNums(src); const br = loadNums(src); const idx = loadNums(src); const fsc = loadNums(src);
+  const hdbssf = loadNums(src); const resumed = loadNums(src); const ringReserved = src.int() === 1;
   const h: HdbssExt = { enabled, cap, buf, saved, savedFsc, br, idx, fsc, hdbssf, resumed, ringReserved };
   return h as unknown as JsonValue;
 }

@@ -26,7 +26,7 @@
  * instead of being silently merged.
  */
 import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
-import { loadList, loadPaged, saveList, savePaged } from '../machine/save.ts';
+import { loadNums, loadPaged, saveList, savePaged } from '../machine/save.ts';
 import type { MachineState } from '../machine/state.ts';
 import type { Paged } from '../machine/paged.ts';
 import { registerExtCodec } from '../machine/registry.ts';
@@ -113,8 +113,8 @@ export function saveHw(v: JsonValue, out: SaveSink): void {
 
 /** Reads back what `saveHw` wrote, as a fresh copy (fields in `HwExt`'s order). */
 export function loadHw(src: LoadSource): JsonValue {
-  const rd = loadList(src) as number[]; const casLost = src.int(); const pop = loadPaged(src); const vmidStale = src.int() === 1;
-  const blockAudit = loadList(src) as number[];
+  const rd = loadNums(src); const casLost = src.int(); const pop = loadPaged(src); const vmidStale = src.int() === 1;
+  const blockAudit = loadNums(src);
   const h: HwExt = { rd, casLost, pop, vmidStale, blockAudit };
   return h as unknown as JsonValue;
 }

@@ -75,6 +75,13 @@ export function loadList(src: LoadSource): number[] | null {
   return a;
 }
 
+/** A list `saveList` wrote that is never null (a null there means the words are not what `save` wrote). */
+export function loadNums(src: LoadSource): number[] {
+  const a = loadList(src);
+  if (a === null) throw new Error('[dtsim] corrupt state store: a number list expected, found null');
+  return a;
+}
+
 let shapeTick = 0;
 
 export function saveMachine(s: MachineState, out: SaveSink): void {
@@ -149,7 +156,7 @@ export function loadMachine(src: LoadSource, like: MachineState): MachineState {
   const np = src.int();
   const pes: Pe[] = [];
   for (let i = 0; i < np; i++) {
-    const loaded = src.int(); const pvmid = src.int(); const tlb = loadList(src) as number[]; const vtcr = src.int();
+    const loaded = src.int(); const pvmid = src.int(); const tlb = loadNums(src); const vtcr = src.int();
     pes.push({ loaded, vmid: pvmid, tlb, vtcr });
   }
   const nv = src.int();
@@ -167,7 +174,7 @@ export function loadMachine(src: LoadSource, like: MachineState): MachineState {
   let ioctl: Ioctl | null = null;
   const ik = src.int();
   if (ik >= 0) {
-    const slot = src.int(); const deliver = loadList(src) as number[]; const rearmed = loadList(src) as number[];
+    const slot = src.int(); const deliver = loadNums(src); const rearmed = loadNums(src);
     const flush = src.int() === 1; const snapshotPending = src.int() === 1;
     ioctl = { kind: KINDS[ik] as Ioctl['kind'], slot, deliver, rearmed, flush, snapshotPending };
   }

@@ -43,7 +43,7 @@
  * Field-shape guard: `PTA_FIELDS` lists the fields of `PtaExt` (compiler-checked), `checkFields` the live state.
  */
 import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
-import { loadList, saveList } from '../machine/save.ts';
+import { loadNums, saveList } from '../machine/save.ts';
 import { vmidRel } from '../machine/pack.ts';
 import { registerExtCodec } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
@@ -157,7 +157,7 @@ export function savePta(v: JsonValue, out: SaveSink): void {
 /** Reads back what `savePta` wrote, as a fresh copy (fields in `PtaExt`'s order). */
 export function loadPta(src: LoadSource): JsonValue {
   const enabled = src.int() === 1; const vmid = src.int(); const cpu = src.int();
-  const pend = loadList(src) as number[]; const ready = loadList(src) as number[]; const misattributed = src.int();
+  const pend = loadNums(src); const ready = loadNums(src); const misattributed = src.int();
   const d: PtaExt = { enabled, vmid, cpu, pend, ready, misattributed };
   return d as unknown as JsonValue;
 }
