@@ -33,9 +33,10 @@ import { extCodec, extCodecsVersion } from './registry.ts';
 import type { ExtCodec } from './mechanisms.ts';
 import { tlbBase, tlbFlags, tlbPack, tlbVmid } from './tlb.ts';
 
-const RUN = { out: 0, host: 1, guest: 2, fault: 3 } as const;
-const PHASE = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
-const KIND = { enable: 0, get: 1, clear: 2, reset: 3 } as const;
+/** The enums as small integers (also the saved layout's, save.ts). */
+export const RUN = { out: 0, host: 1, guest: 2, fault: 3 } as const;
+export const PHASE = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
+export const KIND = { enable: 0, get: 1, clear: 2, reset: 3 } as const;
 
 const KEYS = {
   state: 'audit,bug,config,design,ext,mechKey,oracle,pes,s2,slots,stats,totalPages,vcpus,vmid,vmm',

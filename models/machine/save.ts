@@ -18,12 +18,13 @@ import type { JsonValue, LoadSource, SaveSink } from '../../src/core/model.ts';
 import { extCodec } from './registry.ts';
 import type { Paged } from './paged.ts';
 import type { Stage2 } from './pagetable.ts';
-import { checkShape } from './pack.ts';
+import { checkShape, KIND, PHASE, RUN } from './pack.ts';
 import type { Audit, Ioctl, MachineState, Pe, Slot, Stats, Vcpu, VcpuRun, Vmm, VmmPhase } from './state.ts';
 
-const RUNS: readonly VcpuRun[] = ['out', 'host', 'guest', 'fault'];
-const PHASES: readonly VmmPhase[] = ['idle', 'precopy', 'stopping', 'final', 'done'];
-const KINDS: readonly Audit['kind'][] = ['enable', 'get', 'clear', 'reset'];
+// pack.ts's enum numbering, and its inverse for loads.
+const RUNS = Object.keys(RUN) as VcpuRun[];
+const PHASES = Object.keys(PHASE) as VmmPhase[];
+const KINDS = Object.keys(KIND) as Audit['kind'][];
 
 /**
  * Codec sites (1..63) of the values written generically: the machine's below 32 (ext keys: 8 + their index,
@@ -32,10 +33,17 @@ const KINDS: readonly Audit['kind'][] = ['enable', 'get', 'clear', 'reset'];
 const SITE = { leaf: 1, s2: 2, stats: 3, extKey: 4, ext: 8 } as const;
 const EXT_SITES = 16;
 
-function index<T>(table: readonly T[], v: T, what: string): number {
-  const i = table.indexOf(v);
-  if (i < 0) throw new Error(`[dtsim] models/machine/save.ts: unknown ${what} ${JSON.stringify(v)}`);
+/** `v`'s number in one of pack.ts's enum tables; an unknown value is refused. */
+function code(table: { readonly [k: string]: number }, v: string, what: string): number {
+  const i: unknown = table[v];
+  if (typeof i !== 'number' || !Object.prototype.hasOwnProperty.call(table, v)) {
+    throw new Error(`[dtsim] models/machine/save.ts: unknown ${what} ${JSON.stringify(v)}`);
+  }
   return i;
+}
+// The inverse tables above rely on each enum numbering its keys 0, 1, ... in order.
+for (const [t, keys] of [[RUN, RUNS], [PHASE, PHASES], [KIND, KINDS]] as const) {
+  keys.forEach((k, i) => { if ((t as { readonly [k: string]: number })[k] !== i) throw new Error(`[dtsim] models/machine/pack.ts: enum ${k} is not numbered ${i}`); });
 }
 
 /** A paged array (or bitset): its shape, and its leaves generically (zero runs stay short). Shared with the mechanism codecs. */
@@ -99,11 +107,11 @@ export function saveMachine(s: MachineState, out: SaveSink): void {
   for (const p of s.pes) { out.int(p.loaded); out.int(p.vmid); saveList(p.tlb, out); out.int(p.vtcr); }
   out.int(s.vcpus.length);
   for (const v of s.vcpus) {
-    out.int(v.pe); out.int(index(RUNS, v.run, 'vCPU run state')); out.int(v.store); out.int(v.fault); out.int(v.mark);
+    out.int(v.pe); out.int(code(RUN, v.run, 'vCPU run state')); out.int(v.store); out.int(v.fault); out.int(v.mark);
     out.int(v.requests); out.int(v.lastPe);
   }
   const vm = s.vmm;
-  out.int(index(PHASES, vm.phase, 'VMM phase')); out.int(vm.round); out.int(vm.collectSlot); out.int(vm.slotsEnabled);
+  out.int(code(PHASE, vm.phase, 'VMM phase')); out.int(vm.round); out.int(vm.collectSlot); out.int(vm.slotsEnabled);
   savePaged(vm.toCopy, out); out.int(vm.toCopyCount);
   // copyCursor may be absent (pack.ts OPTIONAL); -1 below never occurs as a cursor.
   const cur = (vm as { copyCursor?: number }).copyCursor;
@@ -113,7 +121,7 @@ export function saveMachine(s: MachineState, out: SaveSink): void {
   const io = vm.ioctl;
   if (io === null) out.int(-1);
   else {
-    out.int(index(KINDS, io.kind, 'ioctl kind')); out.int(io.slot); saveList(io.deliver, out); saveList(io.rearmed, out);
+    out.int(code(KIND, io.kind, 'ioctl kind')); out.int(io.slot); saveList(io.deliver, out); saveList(io.rearmed, out);
     out.int(io.flush ? 1 : 0); out.int(io.snapshotPending ? 1 : 0);
   }
   const o = s.oracle;
@@ -121,7 +129,7 @@ export function saveMachine(s: MachineState, out: SaveSink): void {
   const a = s.audit;
   if (a === null) out.int(-1);
   else {
-    out.int(index(KINDS, a.kind, 'audit kind')); out.int(a.slot); saveList(a.rearmed, out); saveList(a.clearExpected, out);
+    out.int(code(KIND, a.kind, 'audit kind')); out.int(a.slot); saveList(a.rearmed, out); saveList(a.clearExpected, out);
     saveList(a.clearActual, out); out.int(a.clearErrno);
   }
   out.value(s.stats, SITE.stats);

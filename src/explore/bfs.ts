@@ -147,7 +147,7 @@ class StoredLevel<S> implements Level<S> {
   bytes(): number { return this.store.bytes(); }
 }
 
-/** Does the model's state survive a save and load through a StateStore exactly (same generic encoding)? */
+/** Does the model's state survive a save and load through a StateStore (its own layout, or the generic walk) exactly? */
 function roundTrips<S>(init: S, twin: S, clone: (s: S) => S, codec: StoreCodec<S> | null): boolean {
   try {
     const c = clone(init);
