@@ -107,6 +107,38 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
     }
   });
 
+  it('explore --matrix/--proof --workers N: the same rows, in the same order, and the same saved traces whatever N', () => {
+    const dirs = [1, 2].map(() => mkdtempSync(join(tmpdir(), 'dtsim-workers-')));
+    try {
+      // hdbss's matrix at the block configuration: 8 designs, two of them violated (their traces are saved).
+      const config = '{"blocks":true,"slots":[{"base":0,"npages":515}],"storePages":[0,1,5,511,512,514],"itsPages":[513]}';
+      const runs = [1, 2].map((w, i) => dtsimIn(dirs[i]!, 'explore', '--matrix', '--model', 'hdbss', '--config', config, '--depth', '10',
+        '--max-states', '6000', '--workers', String(w), '--json'));
+      type Row = { seconds?: number; trace: string | null; status: string };
+      const rows = runs.map((r) => {
+        expect(r.status, r.stderr).toBe(1);
+        return (JSON.parse(r.stdout) as { rows: Row[] }).rows;
+      });
+      const strip = (rs: Row[]): unknown => rs.map(({ seconds: _s, trace, ...rest }) => ({ ...rest, trace: trace === null ? null : 'saved' }));
+      expect(strip(rows[1]!)).toEqual(strip(rows[0]!));
+      const traces = rows.map((rs, i) => rs.filter((x) => x.trace !== null).map((x) => readFileSync(join(dirs[i]!, x.trace!), 'utf8')));
+      expect(traces[0]!.length).toBe(2);
+      expect(traces[1]).toEqual(traces[0]);
+      // The text form says how many workers ran; a bad count, or --workers without --matrix/--proof, is bad input.
+      const text = dtsim('explore', '--proof', '--model', 'dirty-bitmap', '--workers', '2');
+      expect(text.status, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/workers=2 \(designs explored in parallel/);
+      for (const bad of [['--proof', '--workers', '0'], ['--matrix', '--workers', 'x'], ['--model', 'dirty-bitmap', '--workers', '2']]) {
+        const b = dtsim('explore', ...bad);
+        expect(b.status).toBe(2);
+        expect(b.stderr.trim().split('\n')).toHaveLength(1);
+        expect(b.stdout).toBe('');
+      }
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('compare: tables for each design and one self-contained HTML page', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dtsim-compare-'));
     try {

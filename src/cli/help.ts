@@ -88,8 +88,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
                      [--symmetry] [--encoding auto|generic] [--invariant ID]... [--context-bound K] [--out FILE [--force]] [--json]
-       dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--json]
-       dtsim explore --proof [--model M] [--depth D] [--max-states N] [--time-limit S] [--json]
+       dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json]
+       dtsim explore --proof [--model M] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
   encoding (the model's pack hook, or the generic JSON encoding); the collision probability n^2/2^65 is printed.
@@ -118,11 +118,15 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   ring, a 2-record PTA device, one page) and the row says so and why. Exit 0 only when every design is
   exhausted with every invariant holding; 1 when one is violated or NOT exhausted (the proof is incomplete);
   configuration flags do not apply.
-  Limits: --max-states (default 5000000 distinct; 0: none), --time-limit (default 300 s) and memory (heap plus
-  buffers at 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB) stop the search with
-  a message saying the space was NOT exhausted. The states waiting at each BFS level are saved as words, each
-  as a delta against the state saved before it (about a third of its words). Prints states generated, distinct states, depth reached, distinct states/s, peak memory
-  and the frontier's size; progress on a TTY.
+  --workers N (--matrix and --proof; default: every core) explores N designs at once, one per worker thread;
+  rows print in the same order with the same figures whatever N (only their times differ), unless a time or
+  memory limit stops a design: each design's memory limit is a 1/N share.
+  Limits: --max-states (default 5000000 distinct; 0: none), --time-limit (default 300 s; per design) and memory
+  (heap plus buffers at 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB) stop the
+  search with a message saying the space was NOT exhausted. The states waiting at each BFS level are saved as
+  words, each as a delta against the state saved before it (about a third of its words). Prints states
+  generated, distinct states, depth reached, distinct states/s, peak memory and the frontier's size; progress
+  on a TTY.
   Exit 0 if no invariant is violated in the explored space (exhausted, depth bound or limit: see the status),
   1 on a violation, 2 on bad input.
 `,

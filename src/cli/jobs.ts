@@ -1,5 +1,6 @@
 /**
- * Campaign jobs: plain-JSON descriptions of work (one design of `dtsim check`, one knob of `dtsim bugs`) that
+ * Campaign jobs: plain-JSON descriptions of work (one design of `dtsim check`, one knob of `dtsim bugs`, one row
+ * of `dtsim explore --matrix/--proof`) that
  * run the same way in the main thread or in a worker thread, so results never depend on the worker count.
  */
 import { performance } from 'node:perf_hooks';
@@ -12,6 +13,7 @@ import { COMMON_SITUATIONS } from '../../models/machine/model.ts';
 import type { MachineConfig } from '../../models/machine/state.ts';
 import { MODELS } from './registry.ts';
 import { machineConfigCandidates } from './machine-view.ts';
+import { runExploreJob, type ExploreJob, type ExploreRowResult } from './explore-row.ts';
 
 export interface CheckJob {
   readonly kind: 'check';
@@ -40,7 +42,7 @@ export interface BugJob {
   readonly shrinkTests: number;
 }
 
-export type Job = CheckJob | BugJob;
+export type Job = CheckJob | BugJob | ExploreJob;
 
 export interface BugResult {
   readonly id: string;
@@ -60,7 +62,8 @@ export interface BugResult {
     readonly eventIndex: number; readonly invariant: string };
 }
 
-export type JobResult = { readonly kind: 'check'; readonly result: ResultJson } | { readonly kind: 'bug'; readonly result: BugResult };
+export type JobResult = { readonly kind: 'check'; readonly result: ResultJson } | { readonly kind: 'bug'; readonly result: BugResult }
+  | { readonly kind: 'explore'; readonly result: ExploreRowResult };
 
 function modelOf(id: string) {
   const m = MODELS.find((x) => x.id === id);
@@ -131,5 +134,10 @@ export function runBugJob(j: BugJob): BugResult {
 }
 
 export function runJob(j: Job): JobResult {
-  return j.kind === 'check' ? { kind: 'check', result: runCheckJob(j) } : { kind: 'bug', result: runBugJob(j) };
+  switch (j.kind) {
+    case 'check': return { kind: 'check', result: runCheckJob(j) };
+    case 'bug': return { kind: 'bug', result: runBugJob(j) };
+    case 'explore': return { kind: 'explore', result: runExploreJob(j) };
+    default: { const never: never = j; throw new Error(`[dtsim] unknown job ${JSON.stringify(never)}`); }
+  }
 }

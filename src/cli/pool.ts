@@ -10,11 +10,20 @@ export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
 
-export async function runPool(jobs: readonly Job[], workers: number, onDone?: (done: number, total: number) => void): Promise<JobResult[]> {
+/**
+ * Runs `jobs` on `workers` threads (1: in this thread). `onDone` after each job; `inOrder(i, result)` once per
+ * job in job order, as soon as it and every job before it are done (rows can stream in a fixed order).
+ */
+export async function runPool(jobs: readonly Job[], workers: number, onDone?: (done: number, total: number) => void,
+  inOrder?: (index: number, result: JobResult) => void): Promise<JobResult[]> {
   const results = new Array<JobResult>(jobs.length);
+  let emitted = 0;
+  const emit = (): void => {
+    while (emitted < jobs.length && results[emitted] !== undefined) { inOrder?.(emitted, results[emitted] as JobResult); emitted++; }
+  };
   const n = Math.min(workers, jobs.length);
   if (n <= 1) {
-    jobs.forEach((j, i) => { results[i] = runJob(j); onDone?.(i + 1, jobs.length); });
+    jobs.forEach((j, i) => { results[i] = runJob(j); onDone?.(i + 1, jobs.length); emit(); });
     return results;
   }
   let next = 0;
@@ -36,6 +45,7 @@ export async function runPool(jobs: readonly Job[], workers: number, onDone?: (d
         results[m.id] = m.result!;
         done++;
         onDone?.(done, jobs.length);
+        try { emit(); } catch (e) { fail(e); return; }
         if (done === jobs.length) { for (const p of pool) void p.terminate(); resolve(); return; }
         feed(w);
       });

@@ -4,8 +4,6 @@
  */
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { explore, type Counterexample, type ExploreResult } from '../../explore/bfs.ts';
 import { contextBounded, modelChoices } from '../../explore/context-bound.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
@@ -13,6 +11,8 @@ import type { Design, EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
 import { freshPath, writeAtomic } from '../io.ts';
 import { designFromFlags, intFlag, MODELS, PROOF_BASE, proofCases, type DesignChoice } from '../registry.ts';
+import { memoryLimit, memoryLimitBytes, type ExploreJob, type ExploreRowResult } from '../explore-row.ts';
+import { defaultWorkers, runPool } from '../pool.ts';
 import type { Parsed } from '../main.ts';
 
 /**
@@ -21,38 +21,6 @@ import type { Parsed } from '../main.ts';
  */
 export const SMALL_CONFIG = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1,
   stolenTime: true, itsPages: [2], rounds: 1, storePages: [] as number[] } as const;
-
-/**
- * A full garbage collection on demand (the memory limit must not count a previous exploration's garbage: a
- * `--matrix` run explores design after design in one process). `--expose-gc` set at run time: `gc` is then a
- * global of new contexts.
- */
-let fullGc: (() => void) | null = null;
-function collect(): void {
-  if (fullGc === null) {
-    setFlagsFromString('--expose-gc');
-    fullGc = runInNewContext('gc') as () => void;
-  }
-  fullGc();
-}
-
-/**
- * Are the heap and the typed-array buffers (the word-encoded frontier, the visited set: outside node's heap, so
- * its own limit does not stop them) together above `limit` bytes, even after a full collection?
- */
-function overHeap(limit: number): boolean {
-  const used = (): number => { const u = process.memoryUsage(); return u.heapUsed + u.arrayBuffers; };
-  if (used() <= limit) return false;
-  collect();
-  return used() > limit;
-}
-
-/** explore's `shouldStop`: the memory limit (heap + buffers at 85% of node's heap limit). */
-function memoryLimit(): () => string | null {
-  const limit = 0.85 * getHeapStatistics().heap_size_limit;
-  return () => (overHeap(limit)
-    ? `memory limit (${(limit / 1048576).toFixed(0)} MB of heap + buffers, 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB)` : null);
-}
 
 /** Peak resident set size of this process, in MB. */
 function peakMb(): number {
@@ -69,7 +37,7 @@ export function exploreCommandLine(d: DesignChoice, depth: number, extra: string
 }
 
 /** Saves a counterexample as a trace whose expect block is its violation (to `out`, or a fresh file in out/explore). */
-function saveCounterexample(model: string, design: Design, config: unknown, cx: Counterexample<EventBase>, choices: readonly number[],
+function saveCounterexample(model: string, design: Design, config: unknown, cx: Pick<Counterexample<EventBase>, 'events' | 'eventIndex' | 'invariant'>, choices: readonly number[],
   note: string, out?: string): string {
   const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices, events: cx.events, note,
     expect: { status: 'violated', eventIndex: cx.eventIndex, invariant: cx.invariant } });
@@ -85,7 +53,7 @@ function saveCounterexample(model: string, design: Design, config: unknown, cx: 
  * `--proof`: the same designs, each at its documented configuration (models/proofs.ts); it fails (exit 1) unless
  * every one is exhausted. A violated row saves its shortest counterexample as a trace and prints how to replay it.
  */
-function exploreMatrix(v: Parsed['values']): number {
+async function exploreMatrix(v: Parsed['values']): Promise<number> {
   const proof = v['proof'] === true;
   for (const f of ['bug', 'option', 'out', 'invariant', 'context-bound'] as const) {
     if (v[f] !== undefined) throw new UsageError(`--${proof ? 'proof' : 'matrix'} explores the correct designs of the option matrix; --${f} does not apply`);
@@ -99,6 +67,10 @@ function exploreMatrix(v: Parsed['values']): number {
   const maxStates = intFlag('max-states', v['max-states'], 5_000_000, 0);
   const timeLimit = intFlag('time-limit', v['time-limit'], 300, 0);
   const json = v['json'] === true;
+  const symmetry = v['symmetry'] === true;
+  const enc = (v['encoding'] as string | undefined) ?? 'auto';
+  if (enc !== 'auto' && enc !== 'generic') throw new UsageError(`--encoding: expected 'auto' or 'generic', got '${enc}'`);
+  const workersFlag = intFlag('workers', v['workers'], defaultWorkers(), 1, 256);
   const models = v['model'] !== undefined ? [designFromFlags(v, SMALL_CONFIG).model] : MODELS;
   // The designs: the matrix at the flags' configuration, or (--proof) each at its documented configuration.
   const cases = proof ? proofCases(models).map((c) => ({ model: c.model, pes: c.pes as number, row: c.row, options: c.options, config: c.config as unknown, why: c.why }))
@@ -113,35 +85,39 @@ function exploreMatrix(v: Parsed['values']): number {
     process.stdout.write(`dtsim explore --${proof ? 'proof' : 'matrix'}: depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} per design\n`);
     if (proof) process.stdout.write(`  every correct design of the check matrix at its documented configurations (models/proofs.ts): base ${JSON.stringify(PROOF_BASE)}, then with 2 PEs\n`);
   }
+  // One job per design: the rows run on --workers threads (each design is one exploration: its own thread), and
+  // print in this order whatever the number of workers (a row's figures never depend on it but for its time).
+  const workers = Math.min(workersFlag, cases.length);
+  const share = memoryLimitBytes(workers);
+  const jobs: ExploreJob[] = cases.map((c) => ({ kind: 'explore', model: c.model.id, options: c.options, config: c.config as JsonValue,
+    depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc, memoryLimitBytes: share }));
+  if (!json) process.stdout.write(`  workers=${workers}${workers > 1 ? ` (designs explored in parallel, each under its share of the memory limit: ${(share / 1048576).toFixed(0)} MB)` : ''}\n`);
   let bad = 0;
   let lastModel = '';
   let lastConfig = '';
-  for (const c of cases) {
+  const tty = !json && process.stderr.isTTY === true;
+  const row = (i: number, r: ExploreRowResult): void => {
+    const c = cases[i]!;
     const m = c.model;
     const cfg = JSON.stringify(c.config);
     const head = proof ? `${m.id}, ${c.pes === 1 ? '1 PE' : `${c.pes} PEs`}` : m.id;
+    if (tty) process.stderr.write('\r\x1b[K');
     if (!json && (head !== lastModel || (!proof && cfg !== lastConfig))) process.stdout.write(proof ? `${head}:\n` : `${m.id}: config=${cfg}\n`);
     lastModel = head;
     lastConfig = cfg;
     const design = m.design(c.options);
-    collect();
-    const t0 = performance.now();
-    const r = explore(m as never, design, c.config as never, {
-      maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, now: () => performance.now(), progressEvery: 16_384,
-      shouldStop: memoryLimit(),
-    });
     const cx = r.violation;
     const trace = cx ? saveCounterexample(m.id, design, c.config, cx, cx.choices,
       `shortest counterexample found by: dtsim explore --${proof ? 'proof' : 'matrix'} (${m.id} ${JSON.stringify(c.options)})`) : null;
-    const row = { model: m.id, pes: c.pes, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
-      status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: (performance.now() - t0) / 1000, deadlocked: r.deadlocked,
+    const out = { model: m.id, pes: c.pes, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
+      status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: r.seconds, deadlocked: r.deadlocked,
       violation: cx ? `${cx.invariant} after ${cx.events.length} events` : null, trace, message: r.message };
-    rows.push(row);
-    if (r.violation) bad++;
+    rows.push(out);
+    if (cx) bad++;
     if (!json) {
-      const st = r.status === 'exhausted' ? 'exhausted' : r.status === 'violated' ? `VIOLATED: ${row.violation}` : `NOT exhausted (${r.status})`;
+      const st = r.status === 'exhausted' ? 'exhausted' : r.status === 'violated' ? `VIOLATED: ${out.violation}` : `NOT exhausted (${r.status})`;
       process.stdout.write(`  ${JSON.stringify(c.row).padEnd(44)} ${st.padEnd(24)} ${fmt(r.distinct).padStart(11)} states  depth ${String(r.depth).padStart(3)}`
-        + `  ${row.seconds.toFixed(1).padStart(6)} s${r.deadlocked ? `  ${fmt(r.deadlocked)} DEADLOCKED` : ''}\n`);
+        + `  ${out.seconds.toFixed(1).padStart(6)} s${r.deadlocked ? `  ${fmt(r.deadlocked)} DEADLOCKED` : ''}\n`);
       if (trace !== null) process.stdout.write(`    counterexample saved: ${trace}; replay with: npx dtsim replay ${trace}\n`);
       if (c.why !== null) {
         const diff = Object.entries(c.options).filter(([k, x]) => JSON.stringify(c.row[k]) !== JSON.stringify(x));
@@ -149,7 +125,12 @@ function exploreMatrix(v: Parsed['values']): number {
         process.stdout.write(`    narrowed to ${[...diff, ...cdiff].map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ')}: ${c.why}\n`);
       }
     }
-  }
+  };
+  await runPool(jobs, workers, tty ? (d, t) => process.stderr.write(`\r\x1b[K  designs done: ${d}/${t}`) : undefined, (i, res) => {
+    if (res.kind !== 'explore') throw new Error(`[dtsim] explore: a ${res.kind} result for an explore job`);
+    row(i, res.result);
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
   const exhausted = rows.filter((r) => r.status === 'exhausted').length;
   const open = rows.length - exhausted - bad;
   if (json) process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, proof, depthBound: depth, rows, exhausted, violations: bad, notExhausted: open })}\n`);
@@ -166,7 +147,8 @@ function exploreMatrix(v: Parsed['values']): number {
 export async function cmdExplore(p: Parsed): Promise<number> {
   const v = p.values;
   if (p.positionals.length) throw new UsageError(`explore: unexpected argument '${p.positionals[0]}'`);
-  if (v['matrix'] === true || v['proof'] === true) return exploreMatrix(v);
+  if (v['matrix'] === true || v['proof'] === true) return await exploreMatrix(v);
+  if (v['workers'] !== undefined) throw new UsageError('--workers applies to --matrix and --proof (one exploration runs in one thread)');
   const d = designFromFlags(v, SMALL_CONFIG);
   const depth = intFlag('depth', v['depth'], 60, 0, 100_000);
   const maxStates = intFlag('max-states', v['max-states'], 5_000_000, 0);
