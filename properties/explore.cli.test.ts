@@ -5,7 +5,7 @@
  * Method: the real CLI (`node bin/dtsim.js`) on small configurations.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -137,6 +137,17 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
     } finally {
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     }
+  });
+
+  it('a reader that goes away early (dtsim ... | head) stops dtsim quietly: exit 141, no stack trace', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/dtsim.js'), 'explore', '--proof', '--model', 'dirty-bitmap'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    // Read the header line, then close the pipe as `head -1` does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(141);
   });
 
   it('compare: tables for each design and one self-contained HTML page', () => {

@@ -16,7 +16,8 @@ Commands:
   help      this text; 'dtsim help <command>' for one command
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
-            2 bad input or usage (one line naming file, line and field); 3 internal error.
+            2 bad input or usage (one line naming file, line and field); 3 internal error;
+            141 the output's reader went away early (e.g. piped into head).
 Every run prints its seed and options first; a failure prints the command that replays it.
 `;
 

@@ -4,7 +4,8 @@
  * registry is wired in (the engine in src/core does not import models/).
  *
  * Exit codes: 0 ok; 1 a violation was found, or a trace's outcome differs from its expect block;
- * 2 bad input or usage (one line naming the file, line and field); 3 internal error (a bug in dtsim).
+ * 2 bad input or usage (one line naming the file, line and field); 3 internal error (a bug in dtsim);
+ * 141 the reader of the output went away (`dtsim ... | head`): stopped quietly, as a process killed by SIGPIPE.
  */
 import { parseArgs } from 'node:util';
 import { setAutoFreeze } from 'immer';
@@ -19,10 +20,28 @@ import { cmdBisect } from './commands/bisect.ts';
 import { cmdShrink } from './commands/shrink.ts';
 import { cmdShow } from './commands/show.ts';
 
-export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3 } as const;
+export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3, outputClosed: 141 } as const;
+
+/**
+ * A reader that closes early (`dtsim explore --proof | head`) makes the next write fail with EPIPE, which node
+ * reports as an unhandled error with a stack trace: stop quietly instead, with the exit status a shell gives a
+ * process killed by SIGPIPE. Traces are written synchronously (writeAtomic), so none is left half-written.
+ */
+let closedOutputHandled = false;
+function quietOnClosedOutput(): void {
+  if (closedOutputHandled) return;
+  closedOutputHandled = true;
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(EXIT.outputClosed);
+      throw e;
+    });
+  }
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   setAutoFreeze(false);
+  quietOnClosedOutput();
   const [command, ...rest] = argv;
   try {
     switch (command) {
