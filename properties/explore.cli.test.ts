@@ -115,9 +115,11 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
       const runs = [1, 2].map((w, i) => dtsimIn(dirs[i]!, 'explore', '--matrix', '--model', 'hdbss', '--config', config, '--depth', '10',
         '--max-states', '6000', '--workers', String(w), '--json'));
       type Row = { seconds?: number; trace: string | null; status: string };
-      const rows = runs.map((r) => {
+      const rows = runs.map((r, i) => {
         expect(r.status, r.stderr).toBe(1);
-        return (JSON.parse(r.stdout) as { rows: Row[] }).rows;
+        const j = JSON.parse(r.stdout) as { rows: Row[]; workers: number };
+        expect(j.workers).toBe(i + 1);
+        return j.rows;
       });
       const strip = (rs: Row[]): unknown => rs.map(({ seconds: _s, trace, ...rest }) => ({ ...rest, trace: trace === null ? null : 'saved' }));
       expect(strip(rows[1]!)).toEqual(strip(rows[0]!));

@@ -133,7 +133,7 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   if (tty) process.stderr.write('\r\x1b[K');
   const exhausted = rows.filter((r) => r.status === 'exhausted').length;
   const open = rows.length - exhausted - bad;
-  if (json) process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, proof, depthBound: depth, rows, exhausted, violations: bad, notExhausted: open })}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, proof, depthBound: depth, workers, rows, exhausted, violations: bad, notExhausted: open })}\n`);
   else {
     process.stdout.write(`${exhausted} of ${rows.length} designs exhausted with every invariant holding; ${bad} violated; `
       + `${open} not exhausted within the limits (raise --depth/--max-states/--time-limit${proof ? '' : ' or shrink the configuration'})\n`);
