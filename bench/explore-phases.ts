@@ -31,6 +31,8 @@ import { StateStore } from '../src/explore/store.ts';
 import { checkInvariants } from '../src/core/engine.ts';
 import type { EventBase, Model } from '../src/core/model.ts';
 import { MODELS } from '../models/index.ts';
+// explore's default configuration (1 vCPU, 1 PE, a 3-page memslot, TLB 1, 1 round, stolen time on).
+import { SMALL_CONFIG } from '../src/cli/commands/explore.ts';
 
 function arg(name: string, dflt: string): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,13 +49,9 @@ const REPS = arg('reps', '25');
 const ROUNDS = arg('rounds', '7');
 const TARGET = 400_000;
 
-/** explore's default configuration (src/cli/commands/explore.ts): 1 vCPU, 1 PE, 3 pages, TLB 1, 1 round. */
-const SMALL = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1, stolenTime: true, itsPages: [2],
-  rounds: 1, storePages: [] as number[] };
-
 interface Phases { enabled: number; copy: number; apply: number; pack: number; invariants: number; save: number; load: number }
 
-function phasesOf<S, E extends EventBase, C>(m: Model<S, E, C>, init: S): { phases: Phases; expanded: number; succ: number; collected: number } {
+function phasesOf<S, E extends EventBase, C>(m: Model<S, E, C>, init: S): { phases: Phases; succ: number } {
   const pack = m.pack?.bind(m);
   const clone = m.clone?.bind(m);
   const copyInto = m.copyInto?.bind(m);
@@ -116,7 +114,7 @@ function phasesOf<S, E extends EventBase, C>(m: Model<S, E, C>, init: S): { phas
   const us = (k: number): number => median(rounds[k]!) / (P * REPS);
   return {
     phases: { enabled: us(0), copy: us(1), apply: us(2), pack: us(3), invariants: us(4), save: us(5), load: us(6) },
-    expanded: P * REPS, succ: succ / P, collected: states.length,
+    succ: succ / P,
   };
 }
 
@@ -126,7 +124,7 @@ process.stdout.write(`explore phases (node ${process.version}; first ${N} distin
 process.stdout.write('us per expanded state, CPU time of this process, median of the rounds)\n');
 process.stdout.write(`${'model'.padEnd(13)} succ  enabled   copy  apply   pack inv'ts   save   load |  semantics repr'n    sum | ceiling     phases  explore  explore/ceiling ceiling/target\n`);
 for (const m of MODELS) {
-  const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL });
+  const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL_CONFIG });
   if (!pc.ok) throw new Error(`${m.id}: ${pc.error.field}: ${pc.error.message}`);
   const design = m.design();
   const { phases: p, succ } = phasesOf(m, m.init(design, pc.config));

@@ -17,6 +17,8 @@ import { runInNewContext } from 'node:vm';
 import { explore } from '../src/explore/bfs.ts';
 import { HashSet64, Packer } from '../src/explore/pack.ts';
 import { MODELS } from '../models/index.ts';
+// explore's default configuration (1 vCPU, 1 PE, a 3-page memslot, TLB 1, 1 round, stolen time on).
+import { SMALL_CONFIG } from '../src/cli/commands/explore.ts';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,9 +26,6 @@ function arg(name: string, dflt: string): string {
 }
 const CAP = Number(arg('states', '150000'));
 
-/** The fixed small configuration (explore's default): 1 vCPU, 1 PE, 3 pages, 1 TLB entry, 1 round. */
-const SMALL = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1, stolenTime: true, itsPages: [2],
-  rounds: 1, storePages: [] as number[] };
 
 /**
  * The toy: P pages, 5 bits each (W writable, T TLB copy writable, D bitmap, C to copy, S stale), plus a GET-in-
@@ -105,7 +104,7 @@ process.stdout.write('rates are distinct states per CPU-second of this process (
 process.stdout.write(`baseline toy packed BFS (5 pages, one-integer state): ${toy.distinct} distinct in ${toy.cpuMs.toFixed(0)} CPU-ms (${toy.ms.toFixed(0)} ms wall) = ${k(toyRate)}\n`);
 process.stdout.write(`${'model'.padEnd(14)} ${'status'.padEnd(11)} ${'distinct'.padStart(9)} ${'generated'.padStart(10)} ${'packed'.padStart(10)} ${'generic'.padStart(10)} ${'objects'.padStart(10)}  packed/toy  packed/generic  words/objects  peak MB words/objects\n`);
 for (const m of MODELS) {
-  const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL });
+  const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL_CONFIG });
   if (!pc.ok) throw new Error(pc.error.message);
   const d = m.design();
   const run = (encoding: 'auto' | 'generic', cap: number, frontier: 'auto' | 'objects' = 'auto'): { r: ReturnType<typeof explore>; ms: number; peak: number } => {

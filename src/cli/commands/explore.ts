@@ -105,9 +105,8 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
     if (!json && (head !== lastModel || (!proof && cfg !== lastConfig))) process.stdout.write(proof ? `${head}:\n` : `${m.id}: config=${cfg}\n`);
     lastModel = head;
     lastConfig = cfg;
-    const design = m.design(c.options);
     const cx = r.violation;
-    const trace = cx ? saveCounterexample(m.id, design, c.config, cx, cx.choices,
+    const trace = cx ? saveCounterexample(m.id, m.design(c.options), c.config, cx, cx.choices,
       `shortest counterexample found by: dtsim explore --${proof ? 'proof' : 'matrix'} (${m.id} ${JSON.stringify(c.options)})`) : null;
     const out = { model: m.id, pes: c.pes, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
       status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: r.seconds, deadlocked: r.deadlocked,
