@@ -62,6 +62,12 @@ export function modelV2(base: MachineModel, kind: V2Kind): AnyModel {
   }
 }
 
+/**
+ * Which kind the CLI test's mocked registry serves (properties/trace.model-migrations.cli.test.ts sets it before
+ * each command; the mock reads it on each lookup).
+ */
+export const CLI_V2: { kind: V2Kind } = { kind: 'replay' };
+
 /** A registry lookup in which every model is its test-only v2 copy of `kind`. */
 export function lookupV2(kind: V2Kind): (id: string) => AnyModel | undefined {
   const byId = new Map(MODELS.map((m) => [m.id, modelV2(m, kind)] as const));
