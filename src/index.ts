@@ -2,7 +2,7 @@
  * dtsim as a library: the engine (replay, simulate, choice-sequence runs, invariant checks, fingerprints), the
  * trace format, and campaign helpers. Models are in `dtsim/models`; fast-check arbitraries in `dtsim/testing`.
  */
-export type { AnyModel, BugKnob, Design, EventBase, FieldError, Invariant, JsonValue, Model, Violation } from './core/model.ts';
+export type { AnyModel, BugKnob, Design, EventBase, FieldError, Invariant, JsonValue, Model, ModelMigration, ModelTraceParts, Violation } from './core/model.ts';
 export {
   checkInvariants, groupByType, initialState, mutableCopy, replay, replayFrom, runChoices, simulate, step,
   type DriveOptions, type DrivenRun, type DrivableModel, type ReplayOptions, type RunOutcome,
@@ -21,3 +21,4 @@ export { buildTimeline, renderTimelineText, sortLanes, type Timeline, type Timel
 export { buildFrames, renderHtml, type Frame, type Frames } from './workflow/html.ts';
 export { toPerfetto } from './workflow/perfetto.ts';
 export { assertMigrationsContiguous, MIGRATIONS } from './trace/format.ts';
+export { assertModelMigrations, describeModelMigration, type ModelMigrationError, type ModelMigrationRecord } from './trace/model-migrations.ts';

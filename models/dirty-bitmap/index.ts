@@ -4,6 +4,7 @@
  *
  * Not modelled: PML (x86), memslot MOVE/DELETE while logging, -EFAULT from copy_to_user, s390/ppc GET paths.
  */
+import { DIRTY_BITMAP_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, type PresetBug } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 
@@ -33,6 +34,7 @@ export const DIRTY_BITMAP_BUGS: readonly PresetBug[] = [
 export const dirtyBitmap = makeMachineModel({
   id: 'dirty-bitmap',
   version: 1,
+  migrations: DIRTY_BITMAP_MIGRATIONS,
   description: 'Write-protect faults feeding the KVM dirty bitmap (GET / CLEAR / manual protect / INITIALLY_SET).',
   options: {
     consumer: ['bitmap'],

@@ -17,6 +17,7 @@
  *   garbage (as in KVM) and the occupancy invariants are not checked for that ring any more.
  * Not modelled: PML (x86), memory ordering of flag accesses (B4), memslot deletion with entries pending.
  */
+import { DIRTY_RING_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, type PresetBug } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { RING_INVARIANTS } from './mechanism.ts';
@@ -44,6 +45,7 @@ export const DIRTY_RING_BUGS: readonly PresetBug[] = [
 export const dirtyRing = makeMachineModel({
   id: 'dirty-ring',
   version: 1,
+  migrations: DIRTY_RING_MIGRATIONS,
   description: 'Write-protect faults feeding per-vCPU dirty rings (soft-full exits, harvest, KVM_RESET_DIRTY_RINGS, WITH_BITMAP).',
   options: {
     consumer: ['ring'],

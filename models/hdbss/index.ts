@@ -6,6 +6,7 @@
  * `hdbssEntries` scales the buffer down so that full-buffer faults happen in short runs (0 = the architectural
  * size of the SZ encoding `hdbssSz`: 512 << SZ entries).
  */
+import { HDBSS_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, WEIGHTS, type PresetBug } from '../machine/model.ts';
 import { HW_WEIGHTS } from '../hw-dirty/events.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
@@ -51,6 +52,7 @@ export const HDBSS_BUGS: readonly PresetBug[] = [
 export const hdbss = makeMachineModel({
   id: 'hdbss',
   version: 1,
+  migrations: HDBSS_MIGRATIONS,
   description: 'DBM hardware dirty state harvested from per-vCPU FEAT_HDBSS buffers (or a page-table scan), feeding the dirty bitmap or the dirty ring.',
   options: {
     consumer: ['bitmap', 'ring'],

@@ -2,7 +2,8 @@
  * Builds a named model (a preset of the shared machine) that plugs into the engine: dirty-bitmap,
  * dirty-ring, pta and hdbss are all `makeMachineModel(preset)`.
  */
-import type { BugKnob, Design, FieldError, Invariant, JsonValue, Model } from '../../src/core/model.ts';
+import type { BugKnob, Design, FieldError, Invariant, JsonValue, Model, ModelMigration } from '../../src/core/model.ts';
+import { assertModelMigrations } from '../../src/trace/model-migrations.ts';
 import type { Situation } from '../../src/check/campaign.ts';
 import { candidates, isEnabled, apply } from './machine.ts';
 import { invariantsFor } from './invariants.ts';
@@ -24,7 +25,13 @@ export interface PresetBug extends BugKnob {
 
 export interface Preset {
   readonly id: string;
+  /** Bump when `apply` semantics change, with a step in `migrations` (see `Model.version`). */
   readonly version: number;
+  /**
+   * How traces of older versions are read (`Model.migrations`): one step per bump, declared in the model's own
+   * folder (`models/<id>/migrations.ts`). Checked complete when the model is built.
+   */
+  readonly migrations: readonly ModelMigration[];
   readonly description: string;
   /** Option -> allowed values; the first is the default. */
   readonly options: { readonly [k: string]: readonly JsonValue[] };
@@ -75,6 +82,8 @@ export function makeMachineModel(p: Preset): MachineModel {
   const defaults: { [k: string]: JsonValue } = {};
   for (const [k, vals] of Object.entries(p.options)) defaults[k] = vals[0] as JsonValue;
   const invariants = invariantsFor(p.invariants);
+  // Startup assertion: a version bump without its migration step (or a gap in the chain) stops dtsim here.
+  assertModelMigrations(p);
 
   function parseOptions(raw: unknown): { ok: true; options: { [k: string]: JsonValue } } | { ok: false; error: FieldError } {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: { field: 'options', message: 'must be an object' } };
@@ -93,6 +102,7 @@ export function makeMachineModel(p: Preset): MachineModel {
   const model: MachineModel = {
     id: p.id,
     version: p.version,
+    migrations: p.migrations,
     description: p.description,
     preset: p,
     bugs: p.bugs,

@@ -3,6 +3,7 @@
  * after a re-protect are DBM hardware dirty-state updates logged by the page tracking device, which KVM reads at
  * kvm_arch_sync_dirty_log (bitmap). See pta.ts.
  */
+import { PTA_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, WEIGHTS, type PresetBug } from '../machine/model.ts';
 import { HW_WEIGHTS } from '../hw-dirty/events.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
@@ -24,6 +25,7 @@ export const PTA_BUGS: readonly PresetBug[] = [
 export const pta = makeMachineModel({
   id: 'pta',
   version: 1,
+  migrations: PTA_MIGRATIONS,
   description: 'Graviton PTA device (RFC): first write faults, later writes via DBM logged by the device; KVM reads it into the dirty bitmap, or per CPU into the dirty rings.',
   options: {
     consumer: ['bitmap', 'ring'],

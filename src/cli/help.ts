@@ -33,6 +33,9 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   are checked after every event (or every N). Prints the outcome, the final state fingerprint and, on a
   violation, the invariant, event and pages. Exit 0 if the outcome equals the trace's expect block, else 1;
   2 if the trace is malformed (file:line: field: message).
+  A trace made by an older version of its model is read through the model's migrations (replay, show, bisect
+  and shrink print 'migrated from vN (...)' and carry 'migration' in --json); one that no longer replays to
+  its expect block under the current version, or made by a newer version than this dtsim, is refused (exit 2).
 `,
   bisect: `Usage: dtsim bisect FILE [--stepwise] [--stride N] [--context N] [--json]
   Finds the first event after which an invariant is violated: one fast replay stores a checkpoint every N

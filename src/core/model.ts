@@ -54,6 +54,48 @@ export interface FieldError {
 }
 
 /**
+ * The parts of a trace a model owns, as a migration step sees them: untrusted plain JSON straight from the file
+ * (not yet validated by any version of the model; a field may be missing or of any type).
+ */
+export interface ModelTraceParts {
+  /** `design.options`. */
+  readonly options: unknown;
+  /** `design.bugs`. */
+  readonly bugs: unknown;
+  readonly config: unknown;
+  readonly events: unknown;
+}
+
+/**
+ * One step of a model's migration chain: how a trace made with version `from` is read by version `from + 1`.
+ * - `rewrite`: a pure function on plain JSON (no clock, no I/O) that returns the parts as version `from + 1`
+ *   writes them (e.g. an option or an event field renamed), or the first thing it cannot migrate, as a trace
+ *   key path (`design.options.x`, `config.vcpus`, `events[3].gfn`) and a message. `replay: true` also applies the
+ *   replay rule after the whole chain (use it whenever the rewrite alone does not prove the meaning is kept).
+ * - `replay`: nothing to rewrite (the trace's shape is unchanged); the migrated trace is accepted only when it
+ *   replays, under the current version, to exactly its own expect block. The default for a bump of `apply`
+ *   semantics: the expect block is the trace's own claim, so a trace that still meets it is still the same
+ *   evidence, and one that no longer does is refused rather than silently re-interpreted.
+ * Never edit a released step: a later bump adds a step.
+ */
+export type ModelMigration =
+  | {
+      readonly kind: 'rewrite';
+      readonly from: number;
+      /** One line: what changed, printed when a trace is migrated (`option consumer renamed sink`). */
+      readonly why: string;
+      /** Also require the migrated trace to replay to its expect block under the current version. */
+      readonly replay: boolean;
+      rewrite(parts: ModelTraceParts): { ok: true; parts: ModelTraceParts } | { ok: false; error: FieldError };
+    }
+  | {
+      readonly kind: 'replay';
+      readonly from: number;
+      /** One line: what changed in `apply`, printed when a trace is migrated. */
+      readonly why: string;
+    };
+
+/**
  * A dirty-tracking model: a pure state machine over events.
  *
  * `S` is the whole machine state (JSON), `E` the model's event union, `C` its configuration (JSON).
@@ -61,8 +103,20 @@ export interface FieldError {
 export interface Model<S, E extends EventBase, C> {
   /** Stable identifier (`dirty-bitmap`, ...). Never rename: traces name it. */
   readonly id: string;
-  /** Bump when `apply` semantics change; every trace records it. */
+  /**
+   * Bump when `apply` semantics change; every trace records it. A bump comes with one step in `migrations`
+   * (from the old version to the new one) saying what an older trace means now: a rewrite of its design, config
+   * or events, or the replay rule (accepted only when it still replays to its expect block). Test the step
+   * against the frozen trace of the old version kept in `traces/fixtures/model.<id>.v<N>.json` (freeze one of
+   * the new version there too, for the next bump); `properties/trace.model-migrations.test.ts` shows how.
+   */
   readonly version: number;
+  /**
+   * Optional: how traces made by older versions of this model are read, `migrations[i]` taking version `i + 1`
+   * to `i + 2` (so exactly `version - 1` steps, checked at startup by `assertModelMigrations`). Absent or empty
+   * for a model still at version 1. See `ModelMigration`.
+   */
+  readonly migrations?: readonly ModelMigration[];
   readonly description: string;
   /** The bug knobs this model understands. */
   readonly bugs: readonly BugKnob[];

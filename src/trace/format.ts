@@ -6,9 +6,11 @@
  *
  * Traces are untrusted input: `parseTrace` validates everything (format magic, version, model and its
  * version, options, bugs, config, every event, the expect block) and reports the first problem with its
- * line and field, never throwing. Old format versions are upgraded one step at a time by `MIGRATIONS`.
+ * line and field, never throwing. Old format versions are upgraded one step at a time by `MIGRATIONS`; a trace
+ * made by an older version of its model goes through that model's own chain (src/trace/model-migrations.ts).
  */
 import type { AnyModel, Design, EventBase, JsonValue } from '../core/model.ts';
+import { checkReplaysToExpect, migrateModelTrace, type ModelMigrationRecord } from './model-migrations.ts';
 
 export const TRACE_FORMAT = 'dtsim/trace';
 export const TRACE_VERSION = 2;
@@ -35,7 +37,7 @@ export interface Trace {
 }
 
 export interface TraceError {
-  readonly kind: 'notJson' | 'unknownFormat' | 'versionTooNew' | 'invalid' | 'staleModel' | 'unknownModel';
+  readonly kind: 'notJson' | 'unknownFormat' | 'versionTooNew' | 'invalid' | 'staleModel' | 'modelTooNew' | 'unknownModel';
   /** 1-based line in the file, when known. */
   readonly line: number | null;
   /** Key path of the offending field, e.g. `events[12].gfn`. */
@@ -44,7 +46,8 @@ export interface TraceError {
 }
 
 export type ParseResult =
-  | { readonly ok: true; readonly trace: Trace; readonly model: AnyModel }
+  /** `migration`: the trace was made by an older version of its model and read through its migrations (src/trace/model-migrations.ts). */
+  | { readonly ok: true; readonly trace: Trace; readonly model: AnyModel; readonly migration: ModelMigrationRecord | null }
   | { readonly ok: false; readonly error: TraceError };
 
 /**
@@ -214,14 +217,18 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
     if (!mig) return err('invalid', keyLine(text, 'formatVersion'), 'formatVersion', `no migration from version ${v}`);
     d = mig(d);
   }
-  const design = d['design'] as Record<string, unknown> | undefined;
+  let design = d['design'] as Record<string, unknown> | undefined;
   if (typeof design !== 'object' || design === null) return err('invalid', keyLine(text, 'design'), 'design', 'missing or not an object');
   const dl = keyLine(text, 'design');
   if (typeof design['model'] !== 'string') return err('invalid', dl, 'design.model', 'must be a string');
   const model = lookup(design['model']);
   if (!model) return err('unknownModel', dl, 'design.model', `unknown model ${JSON.stringify(design['model'])}`);
+  // An older model version is read through the model's migration chain; a newer one is refused.
+  let migration: ModelMigrationRecord | null = null;
   if (design['modelVersion'] !== model.version) {
-    return err('staleModel', dl, 'design.modelVersion', `trace was made with ${model.id} v${JSON.stringify(design['modelVersion'])}, this dtsim has v${model.version}`);
+    const m = migrateModelTrace(d, model);
+    if (!m.ok) return err(m.error.kind, keyLine(text, m.error.field.replace(/[.[].*$/, '')) ?? dl, m.error.field, m.error.message);
+    d = m.doc; design = d['design'] as Record<string, unknown>; migration = m.record;
   }
   const po = model.parseOptions(design['options'] ?? {});
   if (!po.ok) return err('invalid', dl, `design.${po.error.field}`, po.error.message);
@@ -280,5 +287,7 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
     config: pc.config as JsonValue, seed: typeof seed === 'string' ? seed : null,
     choices: Array.isArray(choices) ? choices as number[] : null, note, events: parsed, labels, expect,
   };
-  return { ok: true, trace, model };
+  const stale = migration ? checkReplaysToExpect(model, migration, trace) : null;
+  if (stale) return err(stale.kind, el, stale.field, stale.message);
+  return { ok: true, trace, model, migration };
 }

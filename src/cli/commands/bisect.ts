@@ -4,7 +4,7 @@ import { describeDiff } from '../../workflow/diff.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag } from '../registry.ts';
 import { machineView } from '../machine-view.ts';
-import { loadTrace } from './run.ts';
+import { loadTrace, migrationLine } from './run.ts';
 import type { Parsed } from '../main.ts';
 import type { AnyModel, EventBase } from '../../core/model.ts';
 import type { Trace } from '../../trace/format.ts';
@@ -37,10 +37,11 @@ export async function cmdBisect(p: Parsed): Promise<number> {
   const stride = v['stride'] === undefined ? undefined : intFlag('stride', v['stride'], 1, 1);
   const stepwise = v['stepwise'] === true;
   const json = v['json'] === true;
-  const { trace, model } = loadTrace(file);
+  const loaded = loadTrace(file);
+  const { trace, model } = loaded;
   const mm = model as unknown as MachineModel;
   const events = trace.events as EventBase[];
-  if (!json) process.stdout.write(`dtsim bisect: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${events.length}${stepwise ? ' stepwise' : ''}\n`);
+  if (!json) process.stdout.write(`dtsim bisect: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${events.length}${stepwise ? ' stepwise' : ''}\n${migrationLine(loaded)}`);
   const start = model.init(trace.design, trace.config);
   const r = bisect(model, start, events, {
     stepwise, ...(stride !== undefined ? { stride } : {}),
@@ -51,7 +52,7 @@ export async function cmdBisect(p: Parsed): Promise<number> {
   const matches = r.status === 'violated' ? ex.status === 'violated' && ex.eventIndex === r.eventIndex && ex.invariant === r.invariant
     : r.status === 'ok' ? ex.status === 'ok' : false;
   if (json) {
-    process.stdout.write(`${JSON.stringify(jsonResult(file, trace, model, r, view, matches))}\n`);
+    process.stdout.write(`${JSON.stringify({ ...(jsonResult(file, trace, model, r, view, matches) as object), migration: loaded.migration })}\n`);
     return r.status === 'ok' ? 0 : 1;
   }
   if (r.status === 'ok') {

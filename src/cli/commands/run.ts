@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { replay, simulate } from '../../core/engine.ts';
 import { fingerprint } from '../../core/fingerprint.ts';
 import { makeTrace, parseTrace, serializeTrace, type Expect, type Trace } from '../../trace/format.ts';
+import { describeModelMigration, type ModelMigrationRecord } from '../../trace/model-migrations.ts';
 import { BadInputError, UsageError } from '../errors.ts';
 import { readText, writeAtomic } from '../io.ts';
 import { designFromFlags, intFlag, lookupModel, seedFlag } from '../registry.ts';
@@ -47,13 +48,24 @@ export async function cmdRun(p: Parsed): Promise<number> {
   return o.status === 'ok' ? 0 : 1;
 }
 
-export interface LoadedTrace { trace: Trace; model: AnyModel }
+/** A trace read by a command; `migration` when it was made by an older version of its model (and migrated). */
+export interface LoadedTrace { trace: Trace; model: AnyModel; migration: ModelMigrationRecord | null }
 
+/**
+ * Reads and validates a trace for `replay`, `show`, `bisect` and `shrink` (bad input: exit 2, one line). A trace
+ * of an older model version comes back migrated to the current one; each command prints `migrationLine` in
+ * its text output and carries `migration` in its JSON, so a reader always sees that it happened.
+ */
 export function loadTrace(file: string): LoadedTrace {
   const text = readText(file);
   const r = parseTrace(text, lookupModel);
   if (!r.ok) throw new BadInputError(file, r.error.line, r.error.field, r.error.message);
-  return { trace: r.trace, model: r.model };
+  return { trace: r.trace, model: r.model, migration: r.migration };
+}
+
+/** `  <model> trace migrated from v1 (replays to its expect block under v2)\n`, or nothing. */
+export function migrationLine(l: LoadedTrace): string {
+  return l.migration ? `  ${l.migration.model} trace ${describeModelMigration(l.migration)}\n` : '';
 }
 
 export async function cmdReplay(p: Parsed): Promise<number> {
@@ -63,9 +75,10 @@ export async function cmdReplay(p: Parsed): Promise<number> {
   const path = (v['path'] as string | undefined) ?? 'fast';
   if (path !== 'fast' && path !== 'immer') throw new UsageError(`--path: expected 'fast' or 'immer', got '${path}'`);
   const checkEvery = intFlag('check-every', v['check-every'], 1, 1);
-  const { trace, model } = loadTrace(file);
+  const loaded = loadTrace(file);
+  const { trace, model, migration } = loaded;
   const json = v['json'] === true;
-  if (!json) process.stdout.write(`dtsim replay: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${trace.events.length} path=${path}\n`);
+  if (!json) process.stdout.write(`dtsim replay: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${trace.events.length} path=${path}\n${migrationLine(loaded)}`);
   const o = replay(model, trace.design, trace.config, trace.events as EventBase[], { path, checkEvery });
   const fp = fingerprint(o.state);
   const ex = trace.expect;
@@ -73,7 +86,7 @@ export async function cmdReplay(p: Parsed): Promise<number> {
   const mm = model as unknown as MachineModel;
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'replay', file, status: o.status, eventIndex: o.eventIndex, invariant: o.invariant,
-      message: o.message, pages: o.violation?.pages ?? [], fingerprint: fp, expect: ex, matchesExpect: matches })}\n`);
+      message: o.message, pages: o.violation?.pages ?? [], fingerprint: fp, expect: ex, matchesExpect: matches, migration })}\n`);
   } else {
     process.stdout.write(`${o.status}: fingerprint ${fp}\n`);
     if (o.status === 'violated') {

@@ -5,7 +5,7 @@ import { toPerfetto } from '../../workflow/perfetto.ts';
 import { UsageError } from '../errors.ts';
 import { writeAtomic } from '../io.ts';
 import { intFlag } from '../registry.ts';
-import { loadTrace } from './run.ts';
+import { loadTrace, migrationLine } from './run.ts';
 import { viewFor } from './bisect.ts';
 import type { Parsed } from '../main.ts';
 import type { EventBase } from '../../core/model.ts';
@@ -19,7 +19,8 @@ export async function cmdShow(p: Parsed): Promise<number> {
   const file = p.positionals[0] as string;
   const html = v['html'] as string | undefined;
   const perfetto = v['perfetto'] as string | undefined;
-  const { trace, model } = loadTrace(file);
+  const loaded = loadTrace(file);
+  const { trace, model } = loaded;
   const events = trace.events as EventBase[];
   const n = events.length;
   const from = intFlag('from', v['from'], 0, 0, Math.max(0, n - 1));
@@ -31,7 +32,7 @@ export async function cmdShow(p: Parsed): Promise<number> {
   const tl = buildTimeline(model, start, events, counts, trace.labels);
   const title = `${file}: ${trace.design.model} ${JSON.stringify(trace.design.bugs)} seed ${trace.seed ?? '-'}, ${n} events`;
   if (!html && !perfetto) {
-    process.stdout.write(`dtsim show: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${n}\n`);
+    process.stdout.write(`dtsim show: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${n}\n${migrationLine(loaded)}`);
     const width = intFlag('width', v['width'], process.stdout.columns ?? 160, 40, 1000);
     // A long trace prints a window around the violation (or its end) unless --from/--to say otherwise.
     let a = from;
@@ -57,11 +58,11 @@ export async function cmdShow(p: Parsed): Promise<number> {
     }
     const frames = buildFrames(model, start, events, viewFor(model), a, b);
     writeAtomic(html, renderHtml(tl, frames, title));
-    process.stdout.write(`html saved: ${html} (${n} events, states for events ${frames.from}..${frames.to})\n`);
+    process.stdout.write(`html saved: ${html} (${n} events, states for events ${frames.from}..${frames.to})\n${migrationLine(loaded)}`);
   }
   if (perfetto) {
     writeAtomic(perfetto, `${JSON.stringify(toPerfetto(tl, title))}\n`);
-    process.stdout.write(`perfetto trace saved: ${perfetto} (open it at ui.perfetto.dev or chrome://tracing)\n`);
+    process.stdout.write(`perfetto trace saved: ${perfetto} (open it at ui.perfetto.dev or chrome://tracing)\n${html ? '' : migrationLine(loaded)}`);
   }
   return 0;
 }

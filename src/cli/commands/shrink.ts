@@ -5,7 +5,7 @@ import { BadInputError, UsageError } from '../errors.ts';
 import { writeAtomic } from '../io.ts';
 import { intFlag } from '../registry.ts';
 import { machineConfigCandidates, machineRelabelings } from '../machine-view.ts';
-import { loadTrace } from './run.ts';
+import { loadTrace, migrationLine } from './run.ts';
 import type { Parsed } from '../main.ts';
 import type { EventBase, JsonValue } from '../../core/model.ts';
 import type { MachineConfig } from '../../../models/machine/state.ts';
@@ -24,8 +24,9 @@ export async function cmdShrink(p: Parsed): Promise<number> {
   if (!out) throw new UsageError('shrink: --out FILE2 is required (the shrunk trace is a new file)');
   const maxTests = intFlag('max-tests', v['max-tests'], 20_000, 1, 10_000_000);
   const json = v['json'] === true;
-  const { trace, model } = loadTrace(file);
-  if (!json) process.stdout.write(`dtsim shrink: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${trace.events.length} (${sizeOf(trace.config)}) max-tests=${maxTests}\n`);
+  const loaded = loadTrace(file);
+  const { trace, model } = loaded;
+  if (!json) process.stdout.write(`dtsim shrink: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${trace.events.length} (${sizeOf(trace.config)}) max-tests=${maxTests}\n${migrationLine(loaded)}`);
   const r = shrink(model, trace.design, trace.config, trace.events as EventBase[], trace.choices, {
     drivable: true, maxTests, configCandidates: (c) => machineConfigCandidates(c as MachineConfig),
     relabelings: (c) => machineRelabelings(c as MachineConfig),
@@ -41,7 +42,7 @@ export async function cmdShrink(p: Parsed): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'shrink', file, out, invariant: s.violation.invariant, eventsBefore: trace.events.length,
       eventsAfter: s.events.length, configBefore: trace.config, configAfter: s.config, eventIndex: s.eventIndex, message: s.violation.message,
-      pages: s.violation.pages, tests: s.tests, steps: s.log })}\n`);
+      pages: s.violation.pages, tests: s.tests, steps: s.log, migration: loaded.migration })}\n`);
   } else {
     for (const l of s.log) process.stdout.write(`  ${l}\n`);
     process.stdout.write(`shrunk: ${trace.events.length} -> ${s.events.length} events, ${sizeOf(trace.config)} -> ${sizeOf(s.config)}; still ${s.violation.invariant} after event ${s.eventIndex} (${s.tests} replays)\n`);
