@@ -9,14 +9,15 @@
  * `bisect --stepwise`. Prints figures and ratios; asserts nothing.
  *
  * Options: --events N (default 1000000), --bug K (default missing-tlbi), --seed S, --out FILE (also save the trace,
- * to time the CLI end to end: `time node bin/dtsim.js bisect FILE`).
+ * to time the CLI end to end: `time node bin/dtsim.js bisect FILE`; written as dtsim writes files: an existing
+ * FILE is refused unless --force).
  */
 import { performance } from 'node:perf_hooks';
 import { setAutoFreeze } from 'immer';
 import { replay, replayFrom, simulate } from '../src/core/engine.ts';
 import { bisect, defaultStride } from '../src/workflow/bisect.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
-import { writeFileSync } from 'node:fs';
+import { checkOutputs, writeOutput } from '../src/cli/io.ts';
 import { makeTrace, serializeTrace, type Trace } from '../src/trace/format.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 
@@ -27,6 +28,8 @@ function arg(name: string, dflt: string): string {
 const N = Number(arg('events', '1000000'));
 const BUG = arg('bug', 'missing-tlbi');
 const SEED = arg('seed', 'bench-bisect');
+// --out is refused before the timings, not after them (an existing file without --force).
+if (arg('out', '')) checkOutputs([{ flag: '--out', file: arg('out', '') }], { force: process.argv.includes('--force'), inputs: [] });
 
 setAutoFreeze(false);
 const m = dirtyBitmap;
@@ -83,8 +86,9 @@ console.log(`bisect (binary over checkpoints)      : ${tBisect.toFixed(2)} s  ($
 console.log(`bisect --stepwise                     : ${tStep.toFixed(2)} s  (${idx(bs)})  ratio to full replay ${(tStep / tFull).toFixed(3)}`);
 const out = arg('out', '');
 if (out && full.status === 'violated') {
-  writeFileSync(out, serializeTrace(makeTrace({ design, config: config as unknown as Trace['config'], seed: null, choices: null, events,
-    note: `bench/bisect.ts --events ${N} --bug ${BUG} --seed ${SEED}`, expect: { status: 'violated', eventIndex: full.eventIndex, invariant: full.invariant } })));
+  writeOutput({ flag: '--out', file: out }, serializeTrace(makeTrace({ design, config: config as unknown as Trace['config'], seed: null, choices: null, events,
+    note: `bench/bisect.ts --events ${N} --bug ${BUG} --seed ${SEED}`, expect: { status: 'violated', eventIndex: full.eventIndex, invariant: full.invariant } })),
+    { force: process.argv.includes('--force'), inputs: [] });
   console.log(`trace saved: ${out}`);
 }
 if (b.status !== 'violated' || full.status !== 'violated' || b.eventIndex !== full.eventIndex || bs.status !== 'violated' || bs.eventIndex !== full.eventIndex) {

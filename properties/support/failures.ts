@@ -2,28 +2,22 @@
  * When a property fails, the shrunk counterexample is saved as a trace (out/failures/) and the error names
  * the exact command that replays it, so a red test is one command away from `dtsim bisect` and `dtsim show`.
  */
-import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { runChoices } from '../../src/core/engine.ts';
 import { makeTrace, serializeTrace } from '../../src/trace/format.ts';
 import type { DesignCase } from './models.ts';
 import { SEED } from './seed.ts';
+import { writeFresh } from '../../src/cli/io.ts';
 
 export function saveCounterexample(c: DesignCase, choices: readonly number[], label: string): { path: string; message: string } {
   const r = runChoices(c.model, c.design, c.config, choices);
   const o = r.outcome;
-  const dir = 'out/failures';
-  mkdirSync(dir, { recursive: true });
   const stem = `${c.model.id}-${label.replace(/[^A-Za-z0-9_-]+/g, '_')}-${SEED}`;
-  let path = join(dir, `${stem}.json`);
-  for (let i = 2; existsSync(path); i++) path = join(dir, `${stem}-${i}.json`);
   const expect = o.status === 'violated' ? { status: 'violated' as const, eventIndex: o.eventIndex, invariant: o.invariant } : { status: 'ok' as const };
   const text = serializeTrace(makeTrace({ design: c.design, config: c.config as never, seed: SEED, choices: r.choices, events: r.events,
     note: `property counterexample (${label}), DTSIM_SEED=${SEED}`, expect }));
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  // The CLI's writer: atomic, and a fresh name even when parallel test workers save into out/failures at once.
+  const path = writeFresh('out/failures', stem, text);
   const message = `${o.status}${o.invariant ? ` ${o.invariant}` : ''} after event ${o.eventIndex ?? '-'}: ${o.message ?? 'run did not finish'}\n`
     + `  counterexample saved: ${path}\n  replay: npx dtsim replay ${path}\n  bisect: npx dtsim bisect ${path}\n  re-run the suite: DTSIM_SEED=${SEED} npm test`;
   return { path, message };

@@ -1,10 +1,12 @@
 /**
  * `dtsim check` campaign properties at the CLI: the result does not depend on the worker count; shards draw
- * disjoint seeds whose merge equals the unsharded campaign; bad flags exit 2 with one line and no stack.
+ * disjoint seeds whose merge equals the unsharded campaign; bad flags exit 2 with one line and no stack;
+ * `--json` saves and shrinks a failing run as the text path does (the JSON names the files and commands, and
+ * stdout holds nothing but the JSON); a merge lists the failures every shard saved.
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -52,5 +54,57 @@ describe('dtsim check campaigns', () => {
       expect(r.err.trim().split('\n')).toHaveLength(1);
       expect(r.err).not.toMatch(/\n\s+at /);
     }
+  });
+
+  type Saved = { label: string; invariant: string; runIndex: number; eventIndex: number; trace: string; replay: string; rerun: string;
+    shrunk: null | { trace: string; events: number; replay: string } };
+  const buggy = ['check', '--model', 'dirty-bitmap', '--bug', 'missing-tlbi', '--seed', 'saved-test', '--events', '120', '--workers', '1', '--json'];
+
+  it('--json saves and shrinks a failing run; the JSON names both traces and the commands; both replay to the violation', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-check-saved-'));
+    const r = dtsim([...buggy, '--runs', '2', '--out-dir', dir]);
+    expect(r.code, r.err).toBe(1);
+    const doc = JSON.parse(r.out) as { failures: Saved[]; results: Res[] };  // stdout is the JSON and nothing else
+    expect(doc.failures).toHaveLength(1);
+    const f = doc.failures[0]!;
+    expect(f.label).toBe(doc.results[0]!.label);
+    expect(f.trace.startsWith(dir)).toBe(true);
+    expect(f.replay).toBe(`dtsim replay ${f.trace}`);
+    expect(f.shrunk).not.toBeNull();
+    expect(f.shrunk!.trace.startsWith(dir)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual([f.trace, f.shrunk!.trace].map((p) => p.slice(dir.length + 1)).sort());
+    for (const t of [f.trace, f.shrunk!.trace]) {
+      const rp = dtsim(['replay', t, '--json']);
+      expect(rp.code, `${t}: ${rp.err}`).toBe(0);  // 0: the outcome matches the expect block (a violation)
+      const j = JSON.parse(rp.out) as { status: string; invariant: string; matchesExpect: boolean };
+      expect([j.status, j.invariant, j.matchesExpect]).toEqual(['violated', f.invariant, true]);
+    }
+    // The re-run command reproduces the campaign's run from its derived seed: exit 1, the same violation.
+    const rerun = dtsim([...f.rerun.replace(/^dtsim /, '').split(' ').map((a) => a.replace(/^(\w+=)"(.*)"$/, '$1$2')), '--json']);
+    expect(rerun.code, rerun.err).toBe(1);
+    const rj = JSON.parse(rerun.out) as { invariant: string; eventIndex: number };
+    expect([rj.invariant, rj.eventIndex]).toEqual([f.invariant, f.eventIndex]);
+  });
+
+  it('a merge lists the failures every shard saved (text and --json), not only the first', () => {
+    const results = mkdtempSync(join(tmpdir(), 'dtsim-check-shards-'));
+    const saved = mkdtempSync(join(tmpdir(), 'dtsim-check-shard-failures-'));
+    for (const i of [0, 1]) {
+      const r = dtsim([...buggy, '--runs', '4', '--shard', `${i}/2`, '--out-dir', saved]);
+      expect(r.code, r.err).toBe(1);
+      expect((JSON.parse(r.out) as { failures: Saved[] }).failures).toHaveLength(1);
+      writeFileSync(join(results, `shard-${i}.json`), r.out);
+    }
+    const files = readdirSync(saved).length;
+    const mj = dtsim(['check', '--merge', results, '--json', '--out-dir', saved]);
+    expect(mj.code, mj.err).toBe(1);
+    const fs = (JSON.parse(mj.out) as { failures: Saved[] }).failures;
+    expect(fs.map((f) => f.runIndex)).toEqual([0, 1]);  // shard 0 runs 0, 2; shard 1 runs 1, 3: each saved its first
+    for (const f of fs) expect(existsSync(f.trace) && existsSync(f.shrunk!.trace)).toBe(true);
+    const mt = dtsim(['check', '--merge', results, '--out-dir', saved]);
+    expect(mt.code, mt.err).toBe(1);
+    for (const f of fs) expect(mt.out).toContain(`  trace: ${f.trace}\n`);
+    expect(mt.out.match(/^VIOLATION /gm)).toHaveLength(2);
+    expect(readdirSync(saved).length, 'the merge lists the shards\' files; it saves nothing again').toBe(files);
   });
 });

@@ -16,16 +16,19 @@ Commands:
   help      this text; 'dtsim help <command>' for one command
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
-            2 bad input or usage (one line naming file, line and field); 3 internal error;
-            141 the output's reader went away early (e.g. piped into head).
+            2 bad input or usage (one line naming file, line and field), a refused write, an unknown help topic;
+            3 internal error; 141 the output's reader went away early (e.g. piped into head).
 Every run prints its seed and options first; a failure prints the command that replays it.
+Files: traces are evidence. A file you name (--out, --html, --perfetto) that exists is refused unless --force,
+and a command never writes over its own input, even with --force; files dtsim names itself (check and bugs
+failures, explore counterexamples) take a fresh name. Every write is atomic: temp file, fsync, rename.
 `;
 
 export const COMMAND_HELP: { [cmd: string]: string } = {
   run: `Usage: dtsim run --model M [--bug K]... [--seed S] [--events N] [--option k=v]... [--config JSON] [--out FILE [--force]] [--json]
   Simulates one design (model M with options and bug knobs) from seed S for N scheduled events, then drives
   the migration to completion. --out saves the trace (atomically) with an expect block matching the outcome;
-  an existing file is replaced only with --force. --config overrides configuration fields (JSON object).
+  an existing file is refused (exit 2) unless --force. --config overrides configuration fields (JSON object).
   Exit 0 if every invariant held, 1 on a violation.
 `,
   replay: `Usage: dtsim replay FILE [--path fast|immer] [--check-every N] [--json]
@@ -47,15 +50,16 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   For INV-FINAL it also names the cause: the event after which completing the run no longer recovers the page.
   Exit 0 if no invariant is violated, 1 if one is (or an event is not enabled), 2 if the trace is malformed.
 `,
-  shrink: `Usage: dtsim shrink FILE --out FILE2 [--max-tests N] [--json]
+  shrink: `Usage: dtsim shrink FILE --out FILE2 [--force] [--max-tests N] [--json]
   Minimises a failing trace: drops events after the violation, shrinks the choice sequence (re-generating the
   events), tries smaller machines (fewer vCPUs and PEs, renumbering the rest; fewer memslot pages, ITS pages,
   rounds, TLB entries) and runs delta debugging on the event list. Every candidate is replayed (events must stay
   enabled) and must violate the same invariant; the result is never longer than the input. At most N replays
-  (default 20000). FILE2 is written atomically with an expect block naming its violating event. Exit 0 when
-  saved; 2 if FILE does not fail.
+  (default 20000). FILE2 is written atomically with an expect block naming its violating event; an existing
+  FILE2 is refused (exit 2, before any work) unless --force, and FILE2 is never FILE itself, even with --force
+  (compared as files: ./FILE, symlinks and hard links count). Exit 0 when saved; 2 if FILE does not fail.
 `,
-  show: `Usage: dtsim show FILE [--from A] [--to B] [--width N] [--html OUT] [--perfetto OUT] [--max-states N]
+  show: `Usage: dtsim show FILE [--from A] [--to B] [--width N] [--html OUT] [--perfetto OUT] [--force] [--max-states N]
   Replays the trace and prints a timeline with one column per vCPU, per PE, for the VMM and the host, the
   violating (X) or rejected (!) event marked (a trace of more than 200 events: the 200 around the violation or
   the end, unless --from/--to). --html writes one self-contained page (inline SVG and script, no
@@ -63,7 +67,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   click, and see the changes each event made and the machine state after it (page table, TLBs, vCPUs, bitmap,
   rings and buffers, VMM), computed by the real reducer for at most N events around the violation (default 2000).
   --perfetto writes Chrome trace-event JSON (one thread per lane) for ui.perfetto.dev. Files are written
-  atomically. Exit 0; 2 if the trace is malformed.
+  atomically; an existing OUT is refused unless --force, and OUT is never FILE nor the other output.
+  Exit 0; 2 if the trace is malformed or an output is refused.
 `,
   check: `Usage: dtsim check [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
                    [--workers N] [--shard i/n] [--merge DIR] [--out-dir DIR] [--json]
@@ -76,8 +81,11 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --bug K checks the designs with knob K injected (to see how a bug shows up in a campaign).
   --shard i/n runs the runs i, i+n, i+2n, ... of every design (disjoint, deterministic seeds): run n shards
   with the same --seed and --json into one folder, then --merge DIR prints the combined table.
-  A failing design's first failing run is saved to DIR (default out/failures), shrunk, and printed with the
-  commands that replay it. Exit 0 if every design holds every invariant, 1 on a violation, 2 on bad input.
+  A failing design's first failing run is saved to --out-dir (default out/failures) under a fresh name, shrunk
+  (saved next to it, '-min'), and printed with the commands that replay and re-run it; with --json the same
+  files are saved and the 'failures' list names them and the commands (nothing but the JSON goes to stdout).
+  Each shard saves its own failures; --merge lists the failures of every shard (text and --json).
+  Exit 0 if every design holds every invariant, 1 on a violation, 2 on bad input.
 `,
   bugs: `Usage: dtsim bugs [--list] [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
                   [--shrink-tests N] [--workers N] [--out-dir DIR] [--json]
@@ -85,7 +93,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   Otherwise, for every knob, runs choice-sequence campaigns (as the property suite does; at most N runs,
   default 1000, of up to --events choices, default 240, or the time budget, default 60 s per knob) from the
   seed until the first violation, shrinks it (at most --shrink-tests replays, default 4000) and saves it to DIR
-  (default out/bugs). Prints id, reference, model, expected invariant, found, runs and seconds to find, the
+  (default out/bugs) under a fresh name (never overwriting a file). Prints id, reference, model, expected invariant, found, runs and seconds to find, the
   events of the counterexample and of the shrunk one. Exit 0 only if every knob is found with its expected
   invariant and no negative control is flagged.
 `,
@@ -98,7 +106,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
   encoding (the model's pack hook, or the generic JSON encoding); the collision probability n^2/2^65 is printed.
   Every invariant is checked in every distinct state; the first violation found is a shortest counterexample,
-  saved as a trace (--out FILE, never overwritten without --force; default a new file in out/explore/) that
+  saved as a trace (--out FILE: an existing one is refused, before the search, unless --force; default a new
+  file in out/explore/) that
   'dtsim replay' reproduces exactly.
   Default configuration (small): 1 vCPU, 1 PE, one 3-page memslot, a 1-entry TLB, 1 pre-copy round, the ITS
   save writing the last page, stolen time on; a knob's own configuration is merged over it, then the flags.
@@ -134,13 +143,14 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   Exit 0 if no invariant is violated in the explored space (exhausted, depth bound or limit: see the status),
   1 on a violation, 2 on bad input.
 `,
-  compare: `Usage: dtsim compare [--model(s) M[,M...]]... [--vcpus N] [--pages N] [--runs N] [--events N] [--seed S] [--html OUT] [--json]
+  compare: `Usage: dtsim compare [--model(s) M[,M...]]... [--vcpus N] [--pages N] [--runs N] [--events N] [--seed S] [--html OUT [--force]] [--json]
   Runs each model's default design (default: every model) on the same seeded workloads: sparse (4 pages) and
   dense (every page) dirtying with 1..N vCPUs (default 2) over one N-page memslot (default 128), 3 pre-copy
   rounds, --runs seeds each (default 4) of --events scheduled events (default 400), plus curve workloads
   (1, 2, 4, ... pages written). Prints a table per design, per run: pages reported, unjustified and duplicate
   reports, exits (write faults, ring-full exits, HDBSS-full faults), drains, TLBIs and harvest work (bitmap
   words read by GET/CLEAR, ring/PTA/HDBSS entries read). --html OUT writes one self-contained page with the
-  harvest-work-versus-dirty-rate curves (inline SVG) and the tables. Exit 1 if any run broke an invariant.
+  harvest-work-versus-dirty-rate curves (inline SVG) and the tables (atomically; an existing OUT is refused
+  unless --force). Exit 1 if any run broke an invariant.
 `,
 };

@@ -4,7 +4,8 @@
  * registry is wired in (the engine in src/core does not import models/).
  *
  * Exit codes: 0 ok; 1 a violation was found, or a trace's outcome differs from its expect block;
- * 2 bad input or usage (one line naming the file, line and field); 3 internal error (a bug in dtsim);
+ * 2 bad input or usage (one line naming the file, line and field; also a refused write: an existing output
+ * without --force, an output onto the command's own input, and `dtsim help <unknown topic>`); 3 internal error (a bug in dtsim);
  * 141 the reader of the output went away (`dtsim ... | head`): stopped quietly, as a process killed by SIGPIPE.
  */
 import { parseArgs } from 'node:util';
@@ -25,7 +26,7 @@ export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3, outputClose
 /**
  * A reader that closes early (`dtsim explore --proof | head`) makes the next write fail with EPIPE, which node
  * reports as an unhandled error with a stack trace: stop quietly instead, with the exit status a shell gives a
- * process killed by SIGPIPE. Traces are written synchronously (writeAtomic), so none is left half-written.
+ * process killed by SIGPIPE. Files are written synchronously and atomically (io.ts), so none is left half-written.
  */
 let closedOutputHandled = false;
 function quietOnClosedOutput(): void {
@@ -49,8 +50,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h': {
+        // A topic is a command (looked up as an own key: 'constructor' is no topic); an unknown one is a usage error.
         const topic = rest[0];
-        process.stdout.write(topic && COMMAND_HELP[topic] ? COMMAND_HELP[topic] : HELP);
+        if (topic === undefined || topic === 'help') {
+          process.stdout.write(HELP);
+          return EXIT.ok;
+        }
+        if (!Object.hasOwn(COMMAND_HELP, topic)) {
+          throw new UsageError(`help: unknown topic '${topic}' (one of: ${Object.keys(COMMAND_HELP).join(', ')}, help)`);
+        }
+        process.stdout.write(COMMAND_HELP[topic]!);
         return EXIT.ok;
       }
       case 'run': return await cmdRun(parse('run', rest));
@@ -81,12 +90,12 @@ const OPTIONS = {
   replay: { json: 'b', path: 's', 'check-every': 's', help: 'b' },
   check: { model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', shard: 's', merge: 's', help: 'b' },
   bisect: { stepwise: 'b', stride: 's', context: 's', json: 'b', help: 'b' },
-  shrink: { out: 's', 'max-tests': 's', json: 'b', help: 'b' },
-  show: { html: 's', perfetto: 's', from: 's', to: 's', width: 's', 'max-states': 's', help: 'b' },
+  shrink: { out: 's', force: 'b', 'max-tests': 's', json: 'b', help: 'b' },
+  show: { html: 's', perfetto: 's', force: 'b', from: 's', to: 's', width: 's', 'max-states': 's', help: 'b' },
   bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', 'shrink-tests': 's', help: 'b' },
   explore: { model: 's', bug: 'm', option: 'm', config: 's', vcpus: 's', pes: 's', pages: 's', 'store-pages': 's', 'tlb-entries': 's',
     rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', invariant: 'm', matrix: 'b', proof: 'b', workers: 's', 'context-bound': 's', out: 's', force: 'b', json: 'b', help: 'b' },
-  compare: { model: 'm', models: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', json: 'b', help: 'b' },
+  compare: { model: 'm', models: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', force: 'b', json: 'b', help: 'b' },
 } as const;
 
 export type Parsed = { values: { [k: string]: string | boolean | string[] | undefined }; positionals: string[] };

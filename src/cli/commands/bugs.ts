@@ -6,7 +6,7 @@
  */
 import { makeTrace, serializeTrace } from '../../trace/format.ts';
 import { UsageError } from '../errors.ts';
-import { freshPath, writeAtomic } from '../io.ts';
+import { writeFresh } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
 import type { BugJob, BugResult } from '../jobs.ts';
@@ -51,8 +51,7 @@ export async function cmdBugs(p: Parsed): Promise<number> {
     let path: string | null = null;
     if (r.shrunk) {
       const m = MODELS.find((x) => x.id === r.model)!;
-      path = freshPath(outDir, `${r.model}-${r.id}`);
-      writeAtomic(path, serializeTrace(makeTrace({ design: m.design({}, [r.id]), config: r.shrunk.config, seed, choices: r.shrunk.choices,
+      path = writeFresh(outDir, `${r.model}-${r.id}`, serializeTrace(makeTrace({ design: m.design({}, [r.id]), config: r.shrunk.config, seed, choices: r.shrunk.choices,
         events: r.shrunk.events, note: `dtsim bugs --bug ${r.id} --seed ${seed}: run ${r.runIndex}, shrunk from ${r.eventsFound} events`,
         expect: { status: 'violated', eventIndex: r.shrunk.eventIndex, invariant: r.shrunk.invariant } })));
     }

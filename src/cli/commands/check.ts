@@ -10,7 +10,7 @@ import { makeTrace, serializeTrace } from '../../trace/format.ts';
 import type { JsonValue } from '../../core/model.ts';
 import { collisionBound } from '../../explore/pack.ts';
 import { UsageError, BadInputError } from '../errors.ts';
-import { freshPath, readText, writeAtomic } from '../io.ts';
+import { readText, writeFresh } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
 import type { CheckJob } from '../jobs.ts';
@@ -26,14 +26,12 @@ export function designLabel(model: string, options: { readonly [k: string]: Json
   return diff.length ? `${model}{${diff.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}` : model;
 }
 
-/** Saves a campaign's first failing run as a trace that replays to its violation; returns the path. */
+/** Saves a campaign's first failing run as a trace that replays to its violation (a fresh file: never overwrites); returns the path. */
 export function saveFailure(dir: string, r: ResultJson, note: string): string {
   const f = r.firstFailure!;
-  const path = freshPath(dir, `${r.model}-${f.invariant}-${f.seed}`);
   const trace = makeTrace({ design: r.design, config: r.config, seed: f.seed, choices: f.choices, events: f.events, note,
     expect: { status: 'violated', eventIndex: f.eventIndex, invariant: f.invariant } });
-  writeAtomic(path, serializeTrace(trace));
-  return path;
+  return writeFresh(dir, `${r.model}-${f.invariant}-${f.seed}`, serializeTrace(trace));
 }
 
 /** Shrinks a campaign failure (bounded) and saves it next to the original; null if it could not be shrunk. */
@@ -47,10 +45,77 @@ export function saveShrunk(dir: string, r: ResultJson, from: string): { path: st
     configCandidates: (c) => machineConfigCandidates(c as MachineConfig) });
   if (!out.ok) return null;
   const s = out.result;
-  const path = freshPath(dir, `${r.model}-${f.invariant}-${f.seed}-min`);
-  writeAtomic(path, serializeTrace(makeTrace({ design: r.design, config: s.config as unknown as JsonValue, seed: f.seed, choices: s.choices,
-    events: s.events, note: `shrunk from ${from}`, expect: { status: 'violated', eventIndex: s.eventIndex, invariant: s.violation.invariant } })));
+  const path = writeFresh(dir, `${r.model}-${f.invariant}-${f.seed}-min`, serializeTrace(makeTrace({ design: r.design, config: s.config as unknown as JsonValue,
+    seed: f.seed, choices: s.choices, events: s.events, note: `shrunk from ${from}`,
+    expect: { status: 'violated', eventIndex: s.eventIndex, invariant: s.violation.invariant } })));
   return { path, events: s.events.length };
+}
+
+/**
+ * A failing run a campaign saved: which design and run, the trace file and the commands that replay it and
+ * re-run it, and the shrunk trace when shrinking worked. `check --json` lists these (`failures`), and a merge of
+ * sharded results lists the failures of every shard (each shard saves its own into its --out-dir; the paths are
+ * as that shard wrote them, relative to its working folder).
+ */
+export interface SavedFailure {
+  readonly label: string;
+  readonly model: string;
+  readonly invariant: string;
+  readonly seed: string;
+  readonly runIndex: number;
+  readonly eventIndex: number;
+  readonly message: string;
+  readonly trace: string;
+  readonly replay: string;
+  readonly rerun: string;
+  readonly shrunk: null | { readonly trace: string; readonly events: number; readonly replay: string };
+}
+
+/** The `dtsim run` command line that re-runs a campaign's failing run from its derived seed. */
+function rerunCommand(r: ResultJson, maxEvents: number): string {
+  const f = r.firstFailure!;
+  return `dtsim run --model ${r.model}${Object.entries(r.design.options).map(([k, x]) => ` --option ${k}=${JSON.stringify(x)}`).join('')}`
+    + `${r.design.bugs.map((b) => ` --bug ${b}`).join('')} --seed ${f.seed} --events ${maxEvents}`;
+}
+
+/** Saves and shrinks the first failing run of a failing design (text and --json alike); nothing goes to stdout. */
+export function saveAndShrink(dir: string, r: ResultJson, maxEvents: number): SavedFailure {
+  const f = r.firstFailure!;
+  const rerun = rerunCommand(r, maxEvents);
+  const trace = saveFailure(dir, r, rerun);
+  const min = saveShrunk(dir, r, trace);
+  return { label: r.label, model: r.model, invariant: f.invariant, seed: f.seed, runIndex: f.runIndex, eventIndex: f.eventIndex, message: f.message,
+    trace, replay: `dtsim replay ${trace}`, rerun,
+    shrunk: min ? { trace: min.path, events: min.events, replay: `dtsim replay ${min.path}` } : null };
+}
+
+/** A shard's `failures` entry, checked field by field (the file is untrusted input); `where` names it in errors. */
+function parseSavedFailure(x: unknown, file: string, where: string): SavedFailure {
+  const bad = (field: string): never => { throw new BadInputError(file, null, `${where}.${field}`, 'not a saved failure (see: dtsim check --json)'); };
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) bad('');
+  const o = x as { readonly [k: string]: unknown };
+  const str = (k: string): string => (Object.hasOwn(o, k) && typeof o[k] === 'string' ? o[k] as string : bad(k));
+  const num = (k: string): number => (Object.hasOwn(o, k) && typeof o[k] === 'number' && Number.isInteger(o[k]) ? o[k] as number : bad(k));
+  let shrunk: SavedFailure['shrunk'] = null;
+  if (!Object.hasOwn(o, 'shrunk')) bad('shrunk');
+  if (o['shrunk'] !== null) {
+    const s = o['shrunk'];
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) bad('shrunk');
+    const so = s as { readonly [k: string]: unknown };
+    const t = Object.hasOwn(so, 'trace') && typeof so['trace'] === 'string' ? so['trace'] : bad('shrunk.trace');
+    const n = Object.hasOwn(so, 'events') && typeof so['events'] === 'number' ? so['events'] : bad('shrunk.events');
+    const rp = Object.hasOwn(so, 'replay') && typeof so['replay'] === 'string' ? so['replay'] : bad('shrunk.replay');
+    shrunk = { trace: t, events: n, replay: rp };
+  }
+  return { label: str('label'), model: str('model'), invariant: str('invariant'), seed: str('seed'), runIndex: num('runIndex'),
+    eventIndex: num('eventIndex'), message: str('message'), trace: str('trace'), replay: str('replay'), rerun: str('rerun'), shrunk };
+}
+
+/** The lines `check` prints for a saved failure. */
+function failureText(s: SavedFailure): string {
+  return `VIOLATION ${s.label}: ${s.invariant} (run ${s.runIndex}, seed ${s.seed}) after event ${s.eventIndex}: ${s.message}\n`
+    + `  trace: ${s.trace}\n  replay: npx ${s.replay}\n  re-run: npx ${s.rerun}\n`
+    + (s.shrunk ? `  shrunk (${s.shrunk.events} events): ${s.shrunk.trace}\n  replay: npx ${s.shrunk.replay}\n` : '');
 }
 
 export function defaultSeed(): string {
@@ -64,19 +129,25 @@ function parseShard(v: unknown): { shard: number; shards: number } {
   return { shard: Number(m[1]), shards: Number(m[2]) };
 }
 
-function readMerge(dir: string): { seed: string; results: ResultJson[] } {
+/**
+ * Reads the shard results of a folder: the merged results, every failure a shard saved (in file order), and the
+ * events per run the shards used (null when the shard files predate that field, or disagree).
+ */
+function readMerge(dir: string): { seed: string; results: ResultJson[]; failures: SavedFailure[]; maxEvents: number | null } {
   let names: string[];
   try { names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort(); } catch {
     throw new BadInputError(dir, null, '', 'cannot read this folder');
   }
   if (names.length === 0) throw new BadInputError(dir, null, '', 'no .json shard results in this folder');
   const parts: ResultJson[] = [];
+  const failures: SavedFailure[] = [];
+  let maxEvents: number | null | undefined;
   let seed: string | null = null;
   for (const n of names) {
     const f = join(dir, n);
     let doc: unknown;
     try { doc = JSON.parse(readText(f)); } catch (e) { if (e instanceof BadInputError) throw e; throw new BadInputError(f, null, '', 'not valid JSON'); }
-    const d = doc as { command?: unknown; seed?: unknown; results?: unknown };
+    const d = doc as { command?: unknown; seed?: unknown; results?: unknown; failures?: unknown; maxEvents?: unknown };
     if (d.command !== 'check' || typeof d.seed !== 'string' || !Array.isArray(d.results)) {
       throw new BadInputError(f, null, 'command', 'not a `dtsim check --json` result');
     }
@@ -89,8 +160,15 @@ function readMerge(dir: string): { seed: string; results: ResultJson[] } {
       }
       parts.push(r);
     }
+    // Shards written by an older dtsim have no `failures`: their failing designs are saved at the merge.
+    if (Object.hasOwn(d, 'failures')) {
+      if (!Array.isArray(d.failures)) throw new BadInputError(f, null, 'failures', 'not a list of saved failures');
+      d.failures.forEach((x: unknown, i: number) => failures.push(parseSavedFailure(x, f, `failures[${i}]`)));
+    }
+    const me = Object.hasOwn(d, 'maxEvents') && typeof d.maxEvents === 'number' ? d.maxEvents : null;
+    maxEvents = maxEvents === undefined || maxEvents === me ? me : null;
   }
-  return { seed: seed!, results: mergeResults(parts) };
+  return { seed: seed!, results: mergeResults(parts), failures, maxEvents: maxEvents ?? null };
 }
 
 export async function cmdCheck(p: Parsed): Promise<number> {
@@ -100,18 +178,22 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   const outDir = (v['out-dir'] as string | undefined) ?? 'out/failures';
   let seed: string;
   let results: ResultJson[];
+  // Failures the shards of a merge saved (listed, not saved again), and the events per run of the campaign.
+  let shardFailures: SavedFailure[] = [];
+  let maxEvents = intFlag('events', v['events'], 300, 1);
   let header = '';
   const t0 = performance.now();
   if (typeof v['merge'] === 'string') {
     const m = readMerge(v['merge']);
     seed = m.seed;
     results = m.results;
+    shardFailures = m.failures;
+    if (m.maxEvents !== null && v['events'] === undefined) maxEvents = m.maxEvents;
     header = `dtsim check --merge ${v['merge']}: seed=${seed} designs=${results.length} (distinct states are summed over shards: an upper bound)`;
   } else {
     const ids = (v['model'] as string[] | undefined) ?? MODELS.map((m) => m.id);
     for (const id of ids) if (!MODELS.some((x) => x.id === id)) throw new UsageError(`--model: unknown model '${id}' (one of: ${MODELS.map((x) => x.id).join(', ')})`);
     const runs = intFlag('runs', v['runs'], 250, 1);
-    const maxEvents = intFlag('events', v['events'], 300, 1);
     const budget = intFlag('time-budget', v['time-budget'], 0, 0);
     const workers = intFlag('workers', v['workers'], defaultWorkers(), 1, 256);
     const { shard, shards } = parseShard(v['shard']);
@@ -139,8 +221,18 @@ export async function cmdCheck(p: Parsed): Promise<number> {
     results = out.map((r) => (r.kind === 'check' ? r.result : null)).filter((r): r is ResultJson => r !== null);
   }
   const wall = (performance.now() - t0) / 1000;
+  // Every failing design's first failing run is saved and shrunk, with --json as without (a sharded CI run takes
+  // the --json path): a merge lists what every shard saved, and saves only designs no shard listed (older files).
+  // Listed in the order of the designs, then of the runs.
+  const failures: SavedFailure[] = [...shardFailures];
+  for (const r of results) {
+    if (r.violations === 0 || !r.firstFailure || shardFailures.some((s) => s.label === r.label)) continue;
+    failures.push(saveAndShrink(outDir, r, maxEvents));
+  }
+  const rank = (s: SavedFailure): number => { const i = results.findIndex((r) => r.label === s.label); return i < 0 ? results.length : i; };
+  failures.sort((a, b) => rank(a) - rank(b) || a.runIndex - b.runIndex);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ command: 'check', seed, wallSeconds: Math.round(wall * 10) / 10, results })}\n`);
+    process.stdout.write(`${JSON.stringify({ command: 'check', seed, maxEvents, wallSeconds: Math.round(wall * 10) / 10, results, failures })}\n`);
     return results.some((r) => r.violations > 0) ? 1 : 0;
   }
   if (typeof v['merge'] === 'string') process.stdout.write(`${header}\n`);
@@ -173,19 +265,8 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   process.stdout.write(`situations: ${sitIds.map((id) => `${id} = ${labels.get(id)}`).join('; ')} ('.' = not applicable)\n`);
   process.stdout.write(`distinct states: 64-bit fingerprints; collision probability <= ${collisionBound(totalStates).toExponential(1)}\n`);
   if (gaps.length) process.stdout.write(`coverage gaps (never reached): ${gaps.join('; ')}\n`);
-  let failed = 0;
-  for (const r of results) {
-    if (r.violations === 0) continue;
-    failed++;
-    const f = r.firstFailure!;
-    const cmd = `dtsim run --model ${r.model}${Object.entries(r.design.options).map(([k, x]) => ` --option ${k}=${JSON.stringify(x)}`).join('')}`
-      + `${r.design.bugs.map((b) => ` --bug ${b}`).join('')} --seed ${f.seed} --events ${v['events'] ?? 300}`;
-    const path = saveFailure(outDir, r, cmd);
-    const min = saveShrunk(outDir, r, path);
-    process.stdout.write(`VIOLATION ${r.label}: ${f.invariant} (run ${f.runIndex}, seed ${f.seed}) after event ${f.eventIndex}: ${f.message}\n`
-      + `  trace: ${path}\n  replay: npx dtsim replay ${path}\n  re-run: npx ${cmd}\n`
-      + (min ? `  shrunk (${min.events} events): ${min.path}\n  replay: npx dtsim replay ${min.path}\n` : ''));
-  }
+  const failed = results.filter((r) => r.violations > 0).length;
+  for (const s of failures) process.stdout.write(failureText(s));
   process.stdout.write(failed ? `${failed} design(s) violated an invariant (${wall.toFixed(1)}s)\n` : `all ${results.length} designs hold every invariant (${wall.toFixed(1)}s)\n`);
   return failed ? 1 : 0;
 }

@@ -7,7 +7,7 @@ import { COLUMNS, harvestCurves, runCompare, type CompareItem, type CompareRow }
 import { comparePage, curvesSvg } from '../../compare/svg.ts';
 import type { EventBase } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
-import { writeAtomic } from '../io.ts';
+import { checkOutputs, writeOutput } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { MachineModel } from '../registry-types.ts';
 import type { Parsed } from '../main.ts';
@@ -54,6 +54,8 @@ export async function cmdCompare(p: Parsed): Promise<number> {
   const maxEvents = intFlag('events', v['events'], 400, 1, 1_000_000);
   const seed = seedFlag(v['seed'], defaultSeed());
   const html = v['html'] as string | undefined;
+  const rules = { force: v['force'] === true, inputs: [] };
+  if (html) checkOutputs([{ flag: '--html', file: html }], rules);
   const json = v['json'] === true;
   const wls = workloads(pages, maxVcpus);
   if (!json) {
@@ -88,8 +90,8 @@ export async function cmdCompare(p: Parsed): Promise<number> {
   if (html) {
     const svg = curvesSvg(`Harvest work per collection vs dirty pages per collection (${maxVcpus} vCPUs, ${pages} pages)`, curves,
       'dirty pages reported per collection', 'harvest work per collection (bitmap words + entries read)');
-    writeAtomic(html, comparePage('dtsim compare', `dtsim compare --model ${ids.join(',')} --seed ${seed} --runs ${runs} --events ${maxEvents} --pages ${pages} --vcpus ${maxVcpus}`,
-      [svg], tables));
+    writeOutput({ flag: '--html', file: html }, comparePage('dtsim compare', `dtsim compare --model ${ids.join(',')} --seed ${seed} --runs ${runs} --events ${maxEvents} --pages ${pages} --vcpus ${maxVcpus}`,
+      [svg], tables), rules);
   }
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'compare', seed, runs, maxEvents, pages, maxVcpus,

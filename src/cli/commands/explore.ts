@@ -2,14 +2,13 @@
  * `dtsim explore`: bounded exhaustive exploration of one design (breadth-first, deduplicated by a canonical
  * 64-bit fingerprint), with a shortest counterexample saved as a trace that `dtsim replay` reproduces.
  */
-import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { explore, type Counterexample, type ExploreResult } from '../../explore/bfs.ts';
 import { contextBounded, modelChoices } from '../../explore/context-bound.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import type { Design, EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
-import { freshPath, writeAtomic } from '../io.ts';
+import { checkOutputs, writeFresh, writeOutput, type OutputRules } from '../io.ts';
 import { designFromFlags, intFlag, MODELS, PROOF_BASE, proofCases, type DesignChoice } from '../registry.ts';
 import { memoryLimit, memoryLimitBytes, type ExploreJob, type ExploreRowResult } from '../explore-row.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
@@ -36,14 +35,19 @@ export function exploreCommandLine(d: DesignChoice, depth: number, extra: string
   return `dtsim explore --model ${d.model.id}${d.bugs.map((b) => ` --bug ${b}`).join('')} --depth ${depth} --config '${JSON.stringify(c)}'${extra}`;
 }
 
-/** Saves a counterexample as a trace whose expect block is its violation (to `out`, or a fresh file in out/explore). */
+/**
+ * Saves a counterexample as a trace whose expect block is its violation: to `out` (--out, under `rules`: never
+ * over an existing file without --force), or a fresh file in out/explore (never overwrites anything).
+ */
 function saveCounterexample(model: string, design: Design, config: unknown, cx: Pick<Counterexample<EventBase>, 'events' | 'eventIndex' | 'invariant'>, choices: readonly number[],
-  note: string, out?: string): string {
+  note: string, out?: { file: string; rules: OutputRules }): string {
   const trace = makeTrace({ design, config: config as Trace['config'], seed: null, choices, events: cx.events, note,
     expect: { status: 'violated', eventIndex: cx.eventIndex, invariant: cx.invariant } });
-  const file = out ?? freshPath('out/explore', `${model}${design.bugs.map((b) => `-${b}`).join('')}-${cx.invariant}`);
-  writeAtomic(file, serializeTrace(trace));
-  return file;
+  if (out) {
+    writeOutput({ flag: '--out', file: out.file }, serializeTrace(trace), out.rules);
+    return out.file;
+  }
+  return writeFresh('out/explore', `${model}${design.bugs.map((b) => `-${b}`).join('')}-${cx.invariant}`, serializeTrace(trace));
 }
 
 /**
@@ -165,9 +169,8 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     if (!knownInv.includes(t)) throw new UsageError(`--invariant: unknown invariant '${t}' for model '${d.model.id}' (known: ${knownInv.join(', ')})`);
   }
   const outFlag = v['out'] as string | undefined;
-  if (outFlag && existsSync(outFlag) && v['force'] !== true) {
-    throw new UsageError(`--out: ${outFlag} exists; pass --force to replace it (traces are evidence: dtsim never overwrites one silently)`);
-  }
+  const outRules: OutputRules = { force: v['force'] === true, inputs: [] };
+  if (outFlag) checkOutputs([{ flag: '--out', file: outFlag }], outRules);
   const tty = !json && process.stderr.isTTY === true;
   const { model, design, config } = d;
   if (!json) {
@@ -202,7 +205,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     // Under a context bound the indices are into the product's (filtered) enabled lists: record the model's own.
     const choices = bound === null ? cx.choices : modelChoices(model as never, model.init(design, config as never), cx.events);
     file = saveCounterexample(model.id, design, config, cx, choices,
-      `shortest counterexample${bound !== null ? ` among the schedules with at most ${bound} lane switches` : ''} found by: ${cmd}`, outFlag);
+      `shortest counterexample${bound !== null ? ` among the schedules with at most ${bound} lane switches` : ''} found by: ${cmd}`, outFlag ? { file: outFlag, rules: outRules } : undefined);
   }
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,

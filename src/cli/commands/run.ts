@@ -1,11 +1,10 @@
 /** `dtsim run` (simulate one design and seed, save the trace) and `dtsim replay` (re-run a trace). */
-import { existsSync } from 'node:fs';
 import { replay, simulate } from '../../core/engine.ts';
 import { fingerprint } from '../../core/fingerprint.ts';
 import { makeTrace, parseTrace, serializeTrace, type Expect, type Trace } from '../../trace/format.ts';
 import { describeModelMigration, type ModelMigrationRecord } from '../../trace/model-migrations.ts';
 import { BadInputError, UsageError } from '../errors.ts';
-import { readText, writeAtomic } from '../io.ts';
+import { checkOutputs, readText, writeOutput } from '../io.ts';
 import { designFromFlags, intFlag, lookupModel, seedFlag } from '../registry.ts';
 import type { MachineConfig } from '../../../models/machine/state.ts';
 import type { Parsed } from '../main.ts';
@@ -25,9 +24,8 @@ export async function cmdRun(p: Parsed): Promise<number> {
   const seed = seedFlag(v['seed'], freshSeed());
   const maxEvents = intFlag('events', v['events'], 400, 1, 10_000_000);
   const out = v['out'] as string | undefined;
-  if (out && existsSync(out) && v['force'] !== true) {
-    throw new UsageError(`--out: ${out} exists; pass --force to replace it (traces are evidence: dtsim never overwrites one silently)`);
-  }
+  const rules = { force: v['force'] === true, inputs: [] };
+  if (out) checkOutputs([{ flag: '--out', file: out }], rules);
   const json = v['json'] === true;
   if (!json) process.stdout.write(`dtsim run: model=${model.id} seed=${seed} events=${maxEvents} options=${JSON.stringify(design.options)} bugs=${JSON.stringify(design.bugs)}\n`);
   const run = simulate(model, design, pc.config, seed, { maxEvents });
@@ -35,7 +33,7 @@ export async function cmdRun(p: Parsed): Promise<number> {
   const expect: Expect = o.status === 'violated' ? { status: 'violated', eventIndex: o.eventIndex, invariant: o.invariant } : { status: 'ok' };
   const trace = makeTrace({ design, config: pc.config as unknown as Trace['config'], seed, choices: run.choices, events: run.events,
     note: `dtsim run --model ${model.id}${bugs.map((b) => ` --bug ${b}`).join('')} --seed ${seed} --events ${maxEvents}`, expect });
-  if (out) writeAtomic(out, serializeTrace(trace));
+  if (out) writeOutput({ flag: '--out', file: out }, serializeTrace(trace), rules);
   const fp = fingerprint(o.state);
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'run', model: model.id, seed, design, events: run.events.length, status: o.status,

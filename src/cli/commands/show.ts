@@ -3,7 +3,7 @@ import { buildTimeline, renderTimelineText } from '../../workflow/timeline.ts';
 import { buildFrames, renderHtml } from '../../workflow/html.ts';
 import { toPerfetto } from '../../workflow/perfetto.ts';
 import { UsageError } from '../errors.ts';
-import { writeAtomic } from '../io.ts';
+import { checkOutputs, writeOutput, type Output } from '../io.ts';
 import { intFlag } from '../registry.ts';
 import { loadTrace, migrationLine } from './run.ts';
 import { viewFor } from './bisect.ts';
@@ -19,6 +19,10 @@ export async function cmdShow(p: Parsed): Promise<number> {
   const file = p.positionals[0] as string;
   const html = v['html'] as string | undefined;
   const perfetto = v['perfetto'] as string | undefined;
+  // Refused before the replay: an existing file without --force, the input trace itself, both flags on one file.
+  const rules = { force: v['force'] === true, inputs: [file] };
+  const outputs: Output[] = [...(html ? [{ flag: '--html', file: html }] : []), ...(perfetto ? [{ flag: '--perfetto', file: perfetto }] : [])];
+  checkOutputs(outputs, rules);
   const loaded = loadTrace(file);
   const { trace, model } = loaded;
   const events = trace.events as EventBase[];
@@ -57,11 +61,11 @@ export async function cmdShow(p: Parsed): Promise<number> {
       a = Math.max(from, b - maxStates + 1);
     }
     const frames = buildFrames(model, start, events, viewFor(model), a, b);
-    writeAtomic(html, renderHtml(tl, frames, title));
+    writeOutput({ flag: '--html', file: html }, renderHtml(tl, frames, title), rules);
     process.stdout.write(`html saved: ${html} (${n} events, states for events ${frames.from}..${frames.to})\n${migrationLine(loaded)}`);
   }
   if (perfetto) {
-    writeAtomic(perfetto, `${JSON.stringify(toPerfetto(tl, title))}\n`);
+    writeOutput({ flag: '--perfetto', file: perfetto }, `${JSON.stringify(toPerfetto(tl, title))}\n`, rules);
     process.stdout.write(`perfetto trace saved: ${perfetto} (open it at ui.perfetto.dev or chrome://tracing)\n${html ? '' : migrationLine(loaded)}`);
   }
   return 0;

@@ -2,7 +2,7 @@
 import { shrink } from '../../workflow/shrink.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import { BadInputError, UsageError } from '../errors.ts';
-import { writeAtomic } from '../io.ts';
+import { checkOutputs, writeOutput } from '../io.ts';
 import { intFlag } from '../registry.ts';
 import { machineConfigCandidates, machineRelabelings } from '../machine-view.ts';
 import { loadTrace, migrationLine } from './run.ts';
@@ -24,6 +24,9 @@ export async function cmdShrink(p: Parsed): Promise<number> {
   if (!out) throw new UsageError('shrink: --out FILE2 is required (the shrunk trace is a new file)');
   const maxTests = intFlag('max-tests', v['max-tests'], 20_000, 1, 10_000_000);
   const json = v['json'] === true;
+  // The input is evidence too: never the output, even with --force (compared as files: ./T.json, symlinks).
+  const rules = { force: v['force'] === true, inputs: [file] };
+  checkOutputs([{ flag: '--out', file: out }], rules);
   const loaded = loadTrace(file);
   const { trace, model } = loaded;
   if (!json) process.stdout.write(`dtsim shrink: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${trace.events.length} (${sizeOf(trace.config)}) max-tests=${maxTests}\n${migrationLine(loaded)}`);
@@ -38,7 +41,7 @@ export async function cmdShrink(p: Parsed): Promise<number> {
     note: `shrunk by dtsim shrink from ${file} (${trace.events.length} events, ${sizeOf(trace.config)}, seed ${trace.seed ?? '-'})`,
     expect: { status: 'violated', eventIndex: s.eventIndex, invariant: s.violation.invariant },
   });
-  writeAtomic(out, serializeTrace(shrunk));
+  writeOutput({ flag: '--out', file: out }, serializeTrace(shrunk), rules);
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'shrink', file, out, invariant: s.violation.invariant, eventsBefore: trace.events.length,
       eventsAfter: s.events.length, configBefore: trace.config, configAfter: s.config, eventIndex: s.eventIndex, message: s.violation.message,
