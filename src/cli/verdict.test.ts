@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ExploreStatus } from '../explore/bfs.ts';
+import { readFileSync } from 'node:fs';
 import { EXIT } from './main.ts';
+import { COMMAND_HELP, HELP } from './help.ts';
 import { bugOutcome, bugVerdict, notExhaustedLine, searchVerdict, verdictExit, worstVerdict } from './verdict.ts';
 
 describe('verdicts and exit codes', () => {
@@ -61,5 +63,15 @@ describe('verdicts and exit codes', () => {
     // A catalogue with a knob not found and one found with the wrong invariant fails (1), not inconclusive.
     expect(verdictExit(worstVerdict([cases[2][0], cases[1][0]].map((r) => bugVerdict(bugOutcome(r)))))).toBe(1);
     expect(verdictExit(worstVerdict([cases[2][0], cases[0][0], cases[3][0]].map((r) => bugVerdict(bugOutcome(r)))))).toBe(4);
+  });
+
+  it('exit code 4 is documented where the exit codes are: README, dtsim help, main.ts, and the help of explore and bugs', () => {
+    expect(readFileSync('README.md', 'utf8')).toContain('`4` inconclusive');
+    expect(HELP).toContain('4 inconclusive');
+    expect(readFileSync('src/cli/main.ts', 'utf8')).toContain(' * 4 inconclusive');
+    expect(COMMAND_HELP['explore']).toMatch(/inconclusive \(exit 4\)/);
+    expect(COMMAND_HELP['explore']).toContain('bounded: states remain beyond depth D; this is NOT a proof for deeper runs');
+    expect(COMMAND_HELP['bugs']).toMatch(/else 4 \(inconclusive\) when a knob was not found/);
+    expect(COMMAND_HELP['check']).toContain('stopped by the time');
   });
 });
