@@ -1,7 +1,9 @@
 /**
  * Goal: `dtsim explore` and `dtsim compare` keep their command-line contract: exit 1 with a saved shortest
- * counterexample that `dtsim replay` reproduces (exit 0), exit 0 with `exhausted` for a correct design, exit 2
- * with one line on bad input, never overwriting a trace; compare writes a self-contained page.
+ * counterexample that `dtsim replay` reproduces (exit 0), exit 0 with `exhausted` for a correct design, exit 4
+ * (inconclusive, "NOT exhausted: stopped by the ... limit") when a limit stopped the search (a violation wins),
+ * exit 0 and "bounded" for the depth bound asked for, exit 2 with one line on bad input, never overwriting a
+ * trace; compare writes a self-contained page.
  * Method: the real CLI (`node bin/dtsim.js`) on small configurations.
  */
 import { describe, expect, it } from 'vitest';
@@ -37,7 +39,7 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
       expect(again.stderr).toMatch(/exists; pass --force/);
       const ok = dtsim('explore', '--model', 'dirty-bitmap', '--pages', '2', '--depth', '200', '--json');
       expect(ok.status, ok.stderr).toBe(0);
-      expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'exhausted', complete: true, violation: null });
+      expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'exhausted', verdict: 'ok', complete: true, exhaustive: true, incompleteReason: null, violation: null });
       for (const bad of [['--model', 'nope'], ['--model', 'dirty-bitmap', '--depth', 'x'], ['--model', 'dirty-bitmap', '--bug', 'nope'],
         ['--model', 'dirty-bitmap', '--invariant', 'INV-NOPE']]) {
         const b = dtsim('explore', ...bad);
@@ -70,18 +72,58 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
     expect(j.rows.map((x) => x.options)).toEqual([...dirtyBitmapMatrix, ...dirtyBitmapMatrix]);
     expect(j.rows.map((x) => x.pes)).toEqual([...dirtyBitmapMatrix.map(() => 1), ...dirtyBitmapMatrix.map(() => 2)]);
     expect([j.exhausted, j.notExhausted]).toEqual([2 * dirtyBitmapMatrix.length, 0]);
-    // The proof fails when a design is left open (here: a state limit far below the space): exit 1, said so.
+    // The proof is inconclusive when a design is left open (here: a state limit far below the space): exit 4, said so.
     const cut = dtsim('explore', '--proof', '--model', 'pta', '--max-states', '1000');
-    expect(cut.status, cut.stderr).toBe(1);
+    expect(cut.status, cut.stderr).toBe(4);
     expect(cut.stdout).toContain('NOT exhausted (stateLimit)');
+    expect(cut.stdout).toMatch(/NOT exhausted: stopped by the state limit after 1,000 states at depth \d+ \(raise --max-states/);
     expect(cut.stdout).toContain('narrowed to deviceRecords=2');
-    expect(cut.stdout).toContain('proof NOT complete');
+    expect(cut.stdout).toContain('proof NOT complete: inconclusive');
+    // ... and so is a proof cut by the depth bound: only exhaustion proves (exit 4, rows complete: false).
+    const shallow = dtsim('explore', '--proof', '--model', 'dirty-bitmap', '--depth', '3', '--json');
+    expect(shallow.status, shallow.stderr).toBe(4);
+    const sj = JSON.parse(shallow.stdout) as { verdict: string; complete: boolean; rows: { status: string; verdict: string; complete: boolean; incompleteReason: string }[] };
+    expect([sj.verdict, sj.complete]).toEqual(['inconclusive', false]);
+    expect(sj.rows.every((x) => x.status === 'depthBound' && x.verdict === 'inconclusive' && !x.complete && x.incompleteReason === 'depthBound')).toBe(true);
     for (const bad of [['--pages', '3'], ['--bug', 'missing-tlbi'], ['--config', '{}']]) {
       const b = dtsim('explore', '--proof', '--model', 'dirty-bitmap', ...bad);
       expect(b.status).toBe(2);
       expect(b.stderr.trim().split('\n')).toHaveLength(1);
       expect(b.stderr).toMatch(/--proof explores/);
     }
+  });
+
+  it('explore: a state, time or memory limit that stops the search is inconclusive (exit 4); the depth bound asked for is exit 0, bounded', () => {
+    const cut = dtsim('explore', '--model', 'dirty-bitmap', '--max-states', '50');
+    expect(cut.status, cut.stderr).toBe(4);
+    expect(cut.stdout).toMatch(/^NOT exhausted: stopped by the state limit after 50 states at depth \d+ \(raise --max-states, or lower --depth\): inconclusive$/m);
+    const cj = dtsim('explore', '--model', 'dirty-bitmap', '--max-states', '50', '--json');
+    expect(cj.status, cj.stderr).toBe(4);
+    expect(JSON.parse(cj.stdout)).toMatchObject({ status: 'stateLimit', verdict: 'inconclusive', complete: false, exhaustive: false, incompleteReason: 'stateLimit', distinct: 50 });
+    // The time limit (the dirty-ring default configuration is far beyond a second; no time is asserted).
+    const slow = dtsim('explore', '--model', 'dirty-ring', '--time-limit', '1', '--json');
+    expect(slow.status, slow.stderr).toBe(4);
+    expect(JSON.parse(slow.stdout)).toMatchObject({ status: 'timeLimit', verdict: 'inconclusive', complete: false, incompleteReason: 'timeLimit' });
+    // The depth bound the user asked for: a complete answer to the bounded question, not a proof for deeper runs.
+    const bounded = dtsim('explore', '--model', 'dirty-bitmap', '--depth', '3');
+    expect(bounded.status, bounded.stderr).toBe(0);
+    expect(bounded.stdout).toContain('bounded: states remain beyond depth 3; this is NOT a proof for deeper runs');
+    expect(bounded.stdout).not.toContain('NOT exhausted: stopped');
+    const bj = dtsim('explore', '--model', 'dirty-bitmap', '--depth', '3', '--json');
+    expect(bj.status, bj.stderr).toBe(0);
+    expect(JSON.parse(bj.stdout)).toMatchObject({ status: 'depthBound', verdict: 'ok', complete: false, exhaustive: false, incompleteReason: 'depthBound' });
+    // --matrix: any row stopped by a limit and none violated: exit 4, rows say why; bounded rows alone: exit 0.
+    const m = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--pages', '2', '--max-states', '50', '--workers', '1', '--json');
+    expect(m.status, m.stderr).toBe(4);
+    const mj = JSON.parse(m.stdout) as { verdict: string; complete: boolean; stoppedByLimit: number; rows: { complete: boolean; incompleteReason: string | null }[] };
+    expect([mj.verdict, mj.complete, mj.stoppedByLimit]).toEqual(['inconclusive', false, dirtyBitmapMatrix.length]);
+    expect(mj.rows.map((x) => [x.complete, x.incompleteReason])).toEqual(dirtyBitmapMatrix.map(() => [false, 'stateLimit']));
+    const mt = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--pages', '2', '--max-states', '50', '--workers', '1');
+    expect(mt.status).toBe(4);
+    expect(mt.stdout).toContain(`inconclusive: ${dirtyBitmapMatrix.length} design(s) NOT exhausted, stopped by a limit`);
+    const mb = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--pages', '2', '--depth', '3', '--workers', '1');
+    expect(mb.status, mb.stderr).toBe(0);
+    expect(mb.stdout).toContain('bounded: states remain beyond depth 3; this is NOT a proof for deeper runs');
   });
 
   it('explore --matrix: a violated row saves its shortest counterexample, which replays to exactly that (hdbss ring consumer with 2 MiB blocks)', () => {
@@ -95,6 +137,8 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
       const ring = j.rows.filter((x) => x.options.consumer === 'ring');
       expect(ring.length).toBe(2);
       expect(j.violations).toBe(2);
+      // The other rows are stopped by the state limit: a violation wins over inconclusive (exit 1, not 4).
+      expect(j.rows.filter((x) => x.status === 'stateLimit').length).toBe(6);
       for (const row of j.rows) expect(row.trace !== null).toBe(row.status === 'violated');
       for (const row of ring) {
         expect([row.status, row.violation]).toEqual(['violated', 'INV-RING-BOUND after 9 events']);

@@ -272,7 +272,8 @@ describe(`explore --context-bound finds hdbss/ring-no-drain-reserve (F17) and is
       expect(JSON.parse(rp.stdout)).toMatchObject({ status: 'violated', invariant: 'INV-NOLOSS', eventIndex: 5, matchesExpect: true });
       const ok = dtsim('explore', '--model', 'dirty-bitmap', '--pages', '2', '--depth', '200', '--context-bound', '1', '--json');
       expect(ok.status, ok.stderr).toBe(0);
-      expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'exhausted', contextBound: 1, complete: false, violation: null, deadlocked: 0,
+      expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'exhausted', contextBound: 1, complete: false, verdict: 'ok', exhaustive: false,
+        incompleteReason: 'contextBound', violation: null, deadlocked: 0,
         message: expect.stringMatching(/^the schedules with at most 1 lane switches are exhausted at depth \d+: .*\(NOT the whole space\)$/) });
       const text = dtsim('explore', '--model', 'dirty-bitmap', '--pages', '2', '--depth', '200', '--context-bound', '1');
       expect(text.stdout).toMatch(/context bound {6}at most 1 lane switches: only those schedules were searched \(NOT the whole space\)/);

@@ -54,6 +54,8 @@ export interface ItemResult<E> {
   readonly model: string;
   readonly design: Design;
   readonly config: JsonValue;
+  /** Runs asked for (`CampaignOptions.runs`); `runs` is less when the time budget (or `stopAtFirst`) ended the item. */
+  readonly runsRequested: number;
   runs: number;
   events: number;
   violations: number;
@@ -95,7 +97,7 @@ export function runItem<S, E extends EventBase, C>(item: CampaignItem<S, E, C>, 
   const t0 = o.now();
   const res: ItemResult<E> = {
     label: item.label, model: item.model.id, design: item.design, config: item.config as unknown as JsonValue,
-    runs: 0, events: 0, violations: 0, distinctStates: 0, metrics: {}, coverage: {}, timeMs: 0, firstFailure: null, byInvariant: {},
+    runsRequested: o.runs, runs: 0, events: 0, violations: 0, distinctStates: 0, metrics: {}, coverage: {}, timeMs: 0, firstFailure: null, byInvariant: {},
   };
   const shards = Math.max(1, o.shards ?? 1);
   const shard = o.shard ?? 0;
@@ -152,6 +154,8 @@ export interface ResultJson {
   readonly model: string;
   readonly design: Design;
   readonly config: JsonValue;
+  /** Runs asked for (summed over merged shards); more than `runs` when a time budget stopped the item. */
+  readonly runsRequested: number;
   readonly runs: number;
   readonly events: number;
   readonly violations: number;
@@ -167,8 +171,8 @@ export interface ResultJson {
 export function resultJson<E extends EventBase>(r: ItemResult<E>): ResultJson {
   const f = r.firstFailure;
   return {
-    label: r.label, model: r.model, design: r.design, config: r.config, runs: r.runs, events: r.events, violations: r.violations,
-    distinctStates: r.distinctStates, metrics: r.metrics, coverage: r.coverage, timeMs: Math.round(r.timeMs), byInvariant: r.byInvariant,
+    label: r.label, model: r.model, design: r.design, config: r.config, runsRequested: r.runsRequested, runs: r.runs, events: r.events,
+    violations: r.violations, distinctStates: r.distinctStates, metrics: r.metrics, coverage: r.coverage, timeMs: Math.round(r.timeMs), byInvariant: r.byInvariant,
     firstFailure: f ? { seed: f.seed, runIndex: f.runIndex, invariant: f.invariant, eventIndex: f.eventIndex, message: f.message,
       events: f.run.events, choices: f.run.choices } : null,
   };
@@ -194,7 +198,7 @@ export function mergeResults(parts: readonly ResultJson[]): ResultJson[] {
     for (const [k, v] of Object.entries(p.byInvariant)) byInvariant[k] = (byInvariant[k] ?? 0) + v;
     const ff = !cur.firstFailure ? p.firstFailure : !p.firstFailure ? cur.firstFailure
       : (p.firstFailure.runIndex < cur.firstFailure.runIndex ? p.firstFailure : cur.firstFailure);
-    by.set(p.label, { ...cur, runs: cur.runs + p.runs, events: cur.events + p.events, violations: cur.violations + p.violations,
+    by.set(p.label, { ...cur, runsRequested: cur.runsRequested + p.runsRequested, runs: cur.runs + p.runs, events: cur.events + p.events, violations: cur.violations + p.violations,
       distinctStates: cur.distinctStates + p.distinctStates, metrics, coverage, byInvariant, timeMs: cur.timeMs + p.timeMs, firstFailure: ff });
   }
   return order.map((l) => by.get(l)!);

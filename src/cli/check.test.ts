@@ -43,8 +43,32 @@ describe('dtsim check campaigns', () => {
     const rm = JSON.parse(merged.out).results as Res[];
     const rw = JSON.parse(whole.out).results as Res[];
     expect(strip(rm)).toEqual(strip(rw));
+    expect((JSON.parse(merged.out).results as { runsRequested: number }[]).map((r) => r.runsRequested)).toEqual(rw.map(() => 6));
     const text = dtsim(['check', '--merge', dir]);
     expect(text.out).toContain('upper bound');
+  });
+  it('--time-budget: a design stopped before its requested runs says so (runs done of requested), clean still exit 0', () => {
+    // 4 designs share a 1 s budget on one worker: far fewer than 100000 runs each (no time is asserted).
+    const args = ['check', '--model', 'dirty-bitmap', '--seed', 'budget-test', '--events', '60', '--runs', '100000', '--time-budget', '1', '--workers', '1'];
+    const j = dtsim([...args, '--json']);
+    expect(j.code, j.err).toBe(0);
+    const doc = JSON.parse(j.out) as { complete: boolean; results: { runs: number; runsRequested: number; complete: boolean; violations: number }[] };
+    expect(doc.complete).toBe(false);
+    for (const r of doc.results) {
+      expect(r.runsRequested).toBe(100000);
+      expect(r.runs).toBeGreaterThan(0);
+      expect(r.runs).toBeLessThan(r.runsRequested);
+      expect(r.complete).toBe(false);
+    }
+    const t = dtsim(args);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).toMatch(/^dirty-bitmap: \d+ of 100000 requested runs done \(stopped by the time budget\)$/m);
+    expect(t.out).toMatch(/^all 4 designs hold every invariant in the runs done: \d+ of 400000 requested \(the time budget stopped 4 of 4 designs early\)/m);
+    // Every requested run done: complete, and the verdict line claims no more.
+    const whole = dtsim([...base, '--runs', '2']);
+    const wd = JSON.parse(whole.out) as { complete: boolean; results: { runs: number; runsRequested: number; complete: boolean }[] };
+    expect(wd.complete).toBe(true);
+    expect(wd.results.every((r) => r.runs === 2 && r.runsRequested === 2 && r.complete)).toBe(true);
   });
   it('rejects bad flags with exit 2 and one line', () => {
     for (const args of [['check', '--runs', 'x'], ['check', '--shard', '3/2'], ['check', '--model', 'nope'], ['check', '--frobnicate'],

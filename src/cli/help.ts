@@ -17,7 +17,11 @@ Commands:
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
             2 bad input or usage (one line naming file, line and field), a refused write, an unknown help topic;
-            3 internal error; 141 the output's reader went away early (e.g. piped into head).
+            3 internal error;
+            4 inconclusive: no violation, but a limit stopped the work before it could conclude (explore's
+              state, time or memory limit; --proof with a design not exhausted; a bugs knob not found within
+              its budget); a violation (1) wins over inconclusive;
+            141 the output's reader went away early (e.g. piped into head).
 Every run prints its seed and options first; a failure prints the command that replays it.
 Files: traces are evidence. A file you name (--out, --html, --perfetto) that exists is refused unless --force,
 and a command never writes over its own input, even with --force; files dtsim names itself (check and bugs
@@ -86,6 +90,10 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   files are saved and the 'failures' list names them and the commands (nothing but the JSON goes to stdout).
   Each shard saves its own failures; --merge lists the failures of every shard (text and --json).
   Exit 0 if every design holds every invariant, 1 on a violation, 2 on bad input.
+  A design the time budget stopped before its N runs is printed as 'R of N' runs ('stopped by the time
+  budget'), the verdict line claims only the runs done, and --json gives each design runsRequested, runs and
+  complete; a clean campaign so cut still exits 0: the budget is the sample size asked for (a random campaign
+  is never exhaustive; the runs printed are the evidence).
 `,
   bugs: `Usage: dtsim bugs [--list] [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
                   [--shrink-tests N] [--workers N] [--out-dir DIR] [--json]
@@ -94,8 +102,11 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   default 1000, of up to --events choices, default 240, or the time budget, default 60 s per knob) from the
   seed until the first violation, shrinks it (at most --shrink-tests replays, default 4000) and saves it to DIR
   (default out/bugs) under a fresh name (never overwriting a file). Prints id, reference, model, expected invariant, found, runs and seconds to find, the
-  events of the counterexample and of the shrunk one. Exit 0 only if every knob is found with its expected
-  invariant and no negative control is flagged.
+  events of the counterexample and of the shrunk one. Exit 0 when every knob is found with its expected
+  invariant and every negative control ran its whole budget clean; 1 when a knob is found with another
+  invariant or a negative control is flagged (a real failure); else 4 (inconclusive) when a knob was not found
+  within its budget (runs and seconds printed: more runs may find it). --json gives each knob its outcome
+  (found, wrongInvariant, flagged, notFound, clean), runsRequested, complete and incompleteReason.
 `,
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
@@ -124,24 +135,30 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --matrix explores every correct design of the option matrix 'dtsim check' runs (of --model M, or of every
   model) at the configuration the flags give, one row each (default depth 1000): a row proves the design holds
   every invariant in its bounded space only when it says 'exhausted'. Exit 1 if any design is violated (its
-  shortest counterexample is saved as a new trace in out/explore/ and the row prints how to replay it).
+  shortest counterexample is saved as a new trace in out/explore/ and the row prints how to replay it); else 4
+  if a limit left any design NOT exhausted.
   --proof explores every correct design of the matrix at its own documented small configurations
   (models/proofs.ts), in two tiers: 1 vCPU, 1 PE, 2 pages, TLB 1, 1 round, no stolen time; then the same with
   2 PEs (vCPU migration). A design whose space is infinite or too large there is narrowed (e.g. a 4-entry
   ring, a 2-record PTA device, one page) and the row says so and why. Exit 0 only when every design is
-  exhausted with every invariant holding; 1 when one is violated or NOT exhausted (the proof is incomplete);
-  configuration flags do not apply.
+  exhausted with every invariant holding; 1 when one is violated; else 4 when one is NOT exhausted, by a limit
+  or by --depth (the proof is inconclusive: only exhaustion proves); configuration flags do not apply.
   --workers N (--matrix and --proof; default: every core) explores N designs at once, one per worker thread;
   rows print in the same order with the same figures whatever N (only their times differ), unless a time or
   memory limit stops a design: each design's memory limit is a 1/N share.
   Limits: --max-states (default 5000000 distinct; 0: none), --time-limit (default 300 s; per design) and memory
   (heap plus buffers at 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB) stop the
-  search with a message saying the space was NOT exhausted. The states waiting at each BFS level are saved as
-  words, each as a delta against the state saved before it (about a third of its words). Prints states
-  generated, distinct states, depth reached, distinct states/s, peak memory and the frontier's size; progress
-  on a TTY.
-  Exit 0 if no invariant is violated in the explored space (exhausted, depth bound or limit: see the status),
-  1 on a violation, 2 on bad input.
+  search with "NOT exhausted: stopped by the <state|time|memory> limit after N states at depth D": the result
+  is inconclusive (exit 4). The states waiting at each BFS level are saved as words, each as a delta against
+  the state saved before it (about a third of its words). Prints states generated, distinct states, depth
+  reached, distinct states/s, peak memory and the frontier's size; progress on a TTY.
+  Verdict and exit: 1 on a violation (in any row); else 4 (inconclusive) when a state, time or memory limit
+  stopped a search (any row); else 0. The depth bound is the question asked, not a limit: a search with states
+  left beyond --depth D is a complete answer to "no invariant breaks within D events" (exit 0) and says
+  "bounded: states remain beyond depth D; this is NOT a proof for deeper runs" (--proof excepted: there it is
+  inconclusive, 4). --json: verdict (ok, violated, inconclusive), complete (a violation, or the whole space
+  exhausted), exhaustive (the whole reachable space explored, no violation), incompleteReason (stateLimit,
+  timeLimit, memoryLimit, depthBound, contextBound); --matrix/--proof rows carry the same fields. 2 on bad input.
 `,
   compare: `Usage: dtsim compare [--model(s) M[,M...]]... [--vcpus N] [--pages N] [--runs N] [--events N] [--seed S] [--html OUT [--force]] [--json]
   Runs each model's default design (default: every model) on the same seeded workloads: sparse (4 pages) and

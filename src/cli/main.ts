@@ -6,6 +6,9 @@
  * Exit codes: 0 ok; 1 a violation was found, or a trace's outcome differs from its expect block;
  * 2 bad input or usage (one line naming the file, line and field; also a refused write: an existing output
  * without --force, an output onto the command's own input, and `dtsim help <unknown topic>`); 3 internal error (a bug in dtsim);
+ * 4 inconclusive: no violation, but a limit stopped the work before it could conclude (explore's state, time or
+ * memory limit; --proof with a design not exhausted; a bugs knob not found within its budget); a violation
+ * (1) wins over inconclusive (src/cli/verdict.ts);
  * 141 the reader of the output went away (`dtsim ... | head`): stopped quietly, as a process killed by SIGPIPE.
  */
 import { parseArgs } from 'node:util';
@@ -21,7 +24,7 @@ import { cmdBisect } from './commands/bisect.ts';
 import { cmdShrink } from './commands/shrink.ts';
 import { cmdShow } from './commands/show.ts';
 
-export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3, outputClosed: 141 } as const;
+export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3, inconclusive: 4, outputClosed: 141 } as const;
 
 /**
  * A reader that closes early (`dtsim explore --proof | head`) makes the next write fail with EPIPE, which node

@@ -1,8 +1,10 @@
 /**
  * `dtsim bugs`: the bug catalogue (--list), and a campaign per knob showing the checker finds it: choice-
  * sequence runs from a fresh seed until the first violation or the budget, then the counterexample is shrunk
- * and saved as a trace. Exit 0 only if every knob is found with its expected invariant and no negative control
- * is flagged.
+ * and saved as a trace. Verdicts per knob (src/cli/verdict.ts `bugOutcome`): found with its expected invariant
+ * or a negative control clean over its whole budget: ok; found with another invariant, or a negative control
+ * flagged: a real failure (exit 1); not found within its budget (runs or seconds): inconclusive (exit 4, when no
+ * knob failed), since more runs may find it.
  */
 import { makeTrace, serializeTrace } from '../../trace/format.ts';
 import { UsageError } from '../errors.ts';
@@ -12,6 +14,19 @@ import type { Parsed } from '../main.ts';
 import type { BugJob, BugResult } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
 import { defaultSeed, table } from './check.ts';
+import { bugOutcome, bugVerdict, verdictExit, worstVerdict, type BugOutcome } from '../verdict.ts';
+
+/** The `found` column of a knob's row. */
+function foundCell(o: BugOutcome, found: string | null): string {
+  switch (o) {
+    case 'found': return 'yes';
+    case 'clean': return 'no (ok)';
+    case 'notFound': return 'not within budget';
+    case 'wrongInvariant': return `WRONG: ${found ?? ''}`;
+    case 'flagged': return `FLAGGED: ${found ?? ''}`;
+    default: { const never: never = o; throw new Error(`[dtsim] unknown bug outcome ${String(never)}`); }
+  }
+}
 
 export async function cmdBugs(p: Parsed): Promise<number> {
   const v = p.values;
@@ -56,17 +71,30 @@ export async function cmdBugs(p: Parsed): Promise<number> {
         expect: { status: 'violated', eventIndex: r.shrunk.eventIndex, invariant: r.shrunk.invariant } })));
     }
     traces.push(path);
-    const found = r.found === null ? (r.expect === null ? 'no (ok)' : 'NO') : r.found === r.expect ? 'yes' : `WRONG: ${r.found}`;
-    rows.push([r.id, r.ref, r.model, r.expect ?? '(none)', found, String(r.runs), r.seconds.toFixed(2),
+    rows.push([r.id, r.ref, r.model, r.expect ?? '(none)', foundCell(bugOutcome(r), r.found), String(r.runs), r.seconds.toFixed(2),
       r.eventsFound === null ? '-' : String(r.eventsFound), r.eventsShrunk === null ? '-' : String(r.eventsShrunk)]);
   }
-  const bad = results.filter((r) => !r.ok).length;
+  const outcomes = results.map((r) => bugOutcome(r));
+  const verdict = worstVerdict(outcomes.map(bugVerdict));
+  const failed = results.filter((_, i) => bugVerdict(outcomes[i]!) === 'violated');
+  const open = results.filter((_, i) => outcomes[i] === 'notFound');
   if (json) {
-    process.stdout.write(`${JSON.stringify({ command: 'bugs', seed, knobs: results.map((r, i) => ({ ...r, shrunk: undefined, trace: traces[i] })) })}\n`);
+    process.stdout.write(`${JSON.stringify({ command: 'bugs', seed, verdict, knobs: results.map((r, i) => ({ ...r, shrunk: undefined, trace: traces[i],
+      outcome: outcomes[i], runsRequested: runs, complete: outcomes[i] !== 'notFound', incompleteReason: outcomes[i] === 'notFound' ? 'notFoundWithinBudget' : null,
+      stoppedBy: r.found !== null ? null : r.runs < runs ? 'timeBudget' : 'runs' })) })}\n`);
   } else {
     process.stdout.write(table(rows));
     for (let i = 0; i < results.length; i++) if (traces[i]) process.stdout.write(`  ${results[i]!.id}: npx dtsim replay ${traces[i]}\n`);
-    process.stdout.write(bad ? `${bad} knob(s) not found as expected\n` : 'every knob found with its expected invariant; negative controls not flagged\n');
+    for (const r of open) {
+      process.stdout.write(`  ${r.id}: not found within the budget (${r.runs} of ${runs} runs, ${r.seconds.toFixed(1)} s${r.runs < runs ? `: stopped by the time budget of ${budget} s` : ''}): `
+        + 'inconclusive, raise --runs/--time-budget\n');
+    }
+    for (const r of failed) {
+      process.stdout.write(`  ${r.id}: ${r.expect === null ? `negative control flagged by ${r.found ?? ''}` : `found ${r.found ?? ''}, expected ${r.expect}`}: FAILED\n`);
+    }
+    process.stdout.write(failed.length ? `${failed.length} knob(s) FAILED (wrong invariant or negative control flagged)${open.length ? `; ${open.length} not found within the budget` : ''}\n`
+      : open.length ? `inconclusive: ${open.length} knob(s) not found within the budget; every other knob found with its expected invariant, negative controls not flagged\n`
+        : 'every knob found with its expected invariant; negative controls not flagged\n');
   }
-  return bad ? 1 : 0;
+  return verdictExit(verdict);
 }

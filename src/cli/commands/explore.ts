@@ -3,7 +3,7 @@
  * 64-bit fingerprint), with a shortest counterexample saved as a trace that `dtsim replay` reproduces.
  */
 import { performance } from 'node:perf_hooks';
-import { explore, type Counterexample, type ExploreResult } from '../../explore/bfs.ts';
+import { explore, type Counterexample, type ExploreResult, type ExploreStatus } from '../../explore/bfs.ts';
 import { contextBounded, modelChoices } from '../../explore/context-bound.ts';
 import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import type { Design, EventBase, JsonValue } from '../../core/model.ts';
@@ -13,6 +13,7 @@ import { designFromFlags, intFlag, MODELS, PROOF_BASE, proofCases, type DesignCh
 import { memoryLimit, memoryLimitBytes, type ExploreJob, type ExploreRowResult } from '../explore-row.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
 import type { Parsed } from '../main.ts';
+import { boundedLine, notExhaustedLine, searchVerdict, verdictExit, worstVerdict, type SearchVerdict } from '../verdict.ts';
 
 /**
  * The small configuration explore starts from (documented in `dtsim help explore`): one vCPU on one PE, a
@@ -54,8 +55,11 @@ function saveCounterexample(model: string, design: Design, config: unknown, cx: 
  * `dtsim explore --matrix`: every design of the option matrix `dtsim check` runs (of --model, or of every
  * model), correct (no knob), explored at the same configuration flags; one row each. The evidence that the
  * correct designs hold in the whole bounded space: a row proves it only when its status is `exhausted`.
- * `--proof`: the same designs, each at its documented configuration (models/proofs.ts); it fails (exit 1) unless
+ * `--proof`: the same designs, each at its documented configuration (models/proofs.ts); it proves nothing unless
  * every one is exhausted. A violated row saves its shortest counterexample as a trace and prints how to replay it.
+ * Exit (src/cli/verdict.ts): 1 if a row is violated; else 4 (inconclusive) if a limit left a row open, or, for
+ * --proof, if any row is not exhausted (the depth bound included); else 0 (--matrix rows bounded by --depth are
+ * a complete answer to the bounded question and say they are not a proof for deeper runs).
  */
 async function exploreMatrix(v: Parsed['values']): Promise<number> {
   const proof = v['proof'] === true;
@@ -83,8 +87,8 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
       const pes = (config as { pes: number }).pes;
       return m.preset.matrix.map((row) => ({ model: m, pes, row, options: row, config: config as unknown, why: null as string | null }));
     });
-  const rows: { model: string; pes: number; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: string; distinct: number;
-    generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; trace: string | null; message: string }[] = [];
+  const rows: ({ model: string; pes: number; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: ExploreStatus; distinct: number;
+    generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; trace: string | null; message: string } & SearchVerdict)[] = [];
   if (!json) {
     process.stdout.write(`dtsim explore --${proof ? 'proof' : 'matrix'}: depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} per design\n`);
     if (proof) process.stdout.write(`  every correct design of the check matrix at its documented configurations (models/proofs.ts): base ${JSON.stringify(PROOF_BASE)}, then with 2 PEs\n`);
@@ -114,14 +118,18 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
       `shortest counterexample found by: dtsim explore --${proof ? 'proof' : 'matrix'} (${m.id} ${JSON.stringify(c.options)})`) : null;
     const out = { model: m.id, pes: c.pes, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
       status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: r.seconds, deadlocked: r.deadlocked,
-      violation: cx ? `${cx.invariant} after ${cx.events.length} events` : null, trace, message: r.message };
+      violation: cx ? `${cx.invariant} after ${cx.events.length} events` : null, trace, message: r.message,
+      ...searchVerdict(r.status, { contextBound: false, proof }) };
     rows.push(out);
     if (cx) bad++;
+    const stopped = notExhaustedLine(r.status, r.distinct, r.depth);
     if (!json) {
       const st = r.status === 'exhausted' ? 'exhausted' : r.status === 'violated' ? `VIOLATED: ${out.violation}` : `NOT exhausted (${r.status})`;
       process.stdout.write(`  ${JSON.stringify(c.row).padEnd(44)} ${st.padEnd(24)} ${fmt(r.distinct).padStart(11)} states  depth ${String(r.depth).padStart(3)}`
         + `  ${out.seconds.toFixed(1).padStart(6)} s${r.deadlocked ? `  ${fmt(r.deadlocked)} DEADLOCKED` : ''}\n`);
       if (trace !== null) process.stdout.write(`    counterexample saved: ${trace}; replay with: npx dtsim replay ${trace}\n`);
+      if (stopped !== null) process.stdout.write(`    ${stopped}: inconclusive\n`);
+      else if (r.status === 'depthBound') process.stdout.write(`    ${boundedLine(depth)}${proof ? ': the proof needs it exhausted' : ''}\n`);
       if (c.why !== null) {
         const diff = Object.entries(c.options).filter(([k, x]) => JSON.stringify(c.row[k]) !== JSON.stringify(x));
         const cdiff = Object.entries(c.config as object).filter(([k, x]) => k !== 'pes' && JSON.stringify((PROOF_BASE as Record<string, unknown>)[k]) !== JSON.stringify(x));
@@ -136,15 +144,23 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   if (tty) process.stderr.write('\r\x1b[K');
   const exhausted = rows.filter((r) => r.status === 'exhausted').length;
   const open = rows.length - exhausted - bad;
-  if (json) process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, proof, depthBound: depth, workers, rows, exhausted, violations: bad, notExhausted: open })}\n`);
-  else {
+  // Rows a limit stopped (inconclusive), and (--matrix) rows that answered the depth bound asked for (ok, bounded).
+  const limited = rows.filter((r) => notExhaustedLine(r.status, 0, 0) !== null).length;
+  const bounded = rows.filter((r) => r.incompleteReason === 'depthBound').length;
+  // A violated row wins; else a row left open by a limit (or, for --proof, by anything) makes the run
+  // inconclusive (exit 4): --proof proves something only when every design is exhausted.
+  const verdict = worstVerdict(rows.map((r) => r.verdict));
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, proof, depthBound: depth, workers, verdict, complete: bad > 0 || open === 0,
+      rows, exhausted, violations: bad, notExhausted: open, stoppedByLimit: limited, bounded })}\n`);
+  } else {
     process.stdout.write(`${exhausted} of ${rows.length} designs exhausted with every invariant holding; ${bad} violated; `
-      + `${open} not exhausted within the limits (raise --depth/--max-states/--time-limit${proof ? '' : ' or shrink the configuration'})\n`);
+      + `${open} not exhausted (${limited} stopped by a limit, ${bounded} bounded by --depth ${depth}; raise --depth/--max-states/--time-limit${proof ? '' : ' or shrink the configuration'})\n`);
     if (proof) process.stdout.write(bad === 0 && open === 0 ? 'proof complete: no reachable state of any design violates an invariant at its documented configuration\n'
-      : 'proof NOT complete\n');
+      : `proof NOT complete${bad === 0 ? ': inconclusive' : ''}\n`);
+    else if (verdict === 'inconclusive') process.stdout.write(`inconclusive: ${limited} design(s) NOT exhausted, stopped by a limit\n`);
   }
-  // --proof proves something only when every design is exhausted: a design left open fails it (exit 1) too.
-  return bad > 0 || (proof && open > 0) ? 1 : 0;
+  return verdictExit(verdict);
 }
 
 export async function cmdExplore(p: Parsed): Promise<number> {
@@ -207,9 +223,13 @@ export async function cmdExplore(p: Parsed): Promise<number> {
     file = saveCounterexample(model.id, design, config, cx, choices,
       `shortest counterexample${bound !== null ? ` among the schedules with at most ${bound} lane switches` : ''} found by: ${cmd}`, outFlag ? { file: outFlag, rules: outRules } : undefined);
   }
+  // The verdict (src/cli/verdict.ts): a limit that stopped the search makes it inconclusive (exit 4); the depth
+  // and context bounds the user asked for do not, but the answer is then bounded and says so.
+  const sv = searchVerdict(r.status, { contextBound: bound !== null, proof: false });
+  const stopped = notExhaustedLine(r.status, r.distinct, r.depth);
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'explore', model: model.id, design, config, depthBound: depth, status: r.status,
-      complete: r.status === 'violated' || (r.status === 'exhausted' && bound === null), generated: r.generated, distinct: r.distinct, depth: r.depth,
+      verdict: sv.verdict, complete: sv.complete, exhaustive: sv.exhaustive, incompleteReason: sv.incompleteReason, generated: r.generated, distinct: r.distinct, depth: r.depth,
       frontier: r.frontier, terminal: r.terminal, deadlocked: r.deadlocked, contextBound: bound, target, otherViolations: r.otherViolations, seconds: secs, distinctPerSecond: rate, peakMemoryMb: Math.round(peakMb()),
       collisionProbability: r.collisionProbability, encoding: r.encoding, symmetry: r.symmetry, storage: r.storage, storageMb: +(r.storageBytes / 1048576).toFixed(1), message,
       violation: cx ? { invariant: cx.invariant, message: cx.message, pages: cx.pages, events: cx.events.length, eventIndex: cx.eventIndex } : null,
@@ -240,6 +260,8 @@ export async function cmdExplore(p: Parsed): Promise<number> {
       w(`violation: ${cx.invariant} after ${cx.events.length} events (shortest${bound !== null ? ` with at most ${bound} lane switches` : ''}): ${cx.message}`);
       w(`counterexample saved: ${file}\nreplay with: npx dtsim replay ${file}`);
     }
+    if (stopped !== null) w(`${stopped}: inconclusive`);
+    else if (r.status === 'depthBound') w(boundedLine(depth));
   }
-  return cx ? 1 : 0;
+  return verdictExit(worstVerdict([sv.verdict]));
 }
