@@ -55,7 +55,9 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   show: `Usage: dtsim show FILE [--from A] [--to B] [--width N] [--html OUT] [--perfetto OUT] [--max-states N]
   Replays the trace and prints a timeline with one column per vCPU, per PE, for the VMM and the host, the
   violating (X) or rejected (!) event marked (a trace of more than 200 events: the 200 around the violation or
-  the end, unless --from/--to). --html writes one self-contained page (inline SVG and script, no
+  the end, unless --from/--to). --width N (default: the terminal's, else 160) is a preference, not a limit:
+  an idle lane is as wide as its name, a long description wraps at field boundaries within its lane, and a
+  lane is widened to its longest field=value, so no field is ever cut. --html writes one self-contained page (inline SVG and script, no
   network): the timeline with the violation marked; step with the buttons, the arrow keys, Home/End, 'v' or a
   click, and see the changes each event made and the machine state after it (page table, TLBs, vCPUs, bitmap,
   rings and buffers, VMM), computed by the real reducer for at most N events around the violation (default 2000).
