@@ -68,10 +68,12 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
                    [--workers N] [--shard i/n] [--merge DIR] [--out-dir DIR] [--json]
   The main job. Runs N seeded simulations (default 250, each N events long, default 300, then driven to the end
   of the migration) of every design in each model's option matrix, checking every invariant after every event,
-  on all cores (--workers, default: every core). Prints a table per design (runs, events, distinct states,
-  violations, reports, unjustified and duplicate report rates, write faults, time) and a coverage table of the
+  on all cores (--workers, default: every core; a design's runs are split into chunks across the workers, run i
+  keeping its seed, and merged back exactly, so the result is the same for any N). Prints a table per design
+  (runs, events, distinct states, violations, reports, unjustified and duplicate report rates, write faults,
+  time = worker time summed over the design's chunks) and a coverage table of the
   situations that matter (GAP: never reached). Seed: --seed, else $DTSIM_SEED, else fresh (printed first).
-  --time-budget stops starting new runs once the budget (shared by all designs) is spent.
+  --time-budget stops starting new runs once the budget (shared by all designs and chunks) is spent.
   --bug K checks the designs with knob K injected (to see how a bug shows up in a campaign).
   --shard i/n runs the runs i, i+n, i+2n, ... of every design (disjoint, deterministic seeds): run n shards
   with the same --seed and --json into one folder, then --merge DIR prints the combined table.
