@@ -15,6 +15,10 @@ import { bitClear, bitGet, bitSet, pget, type Bits } from '../machine/paged.ts';
 import { consumeReport, eagerSplit, flushSlotTlb, writeProtectRange } from '../machine/kvm.ts';
 import type { Ioctl, MachineState } from '../machine/state.ts';
 import { mechanismsOf } from '../machine/registry.ts';
+import { hasBug, type DirtyBitmapKnob, type KnobTest } from '../machine/knobs.ts';
+
+/** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
+const bug: KnobTest<DirtyBitmapKnob> = hasBug;
 
 /** kvm_arch_sync_dirty_log: a no-op on mainline arm64; hardware-logging mechanisms drain into the bitmap here. */
 function syncDirtyLog(s: MachineState, slot: number): void {
@@ -56,7 +60,7 @@ function rearmWord(s: MachineState, slot: number, offsets: readonly number[]): v
   const last = offsets[offsets.length - 1]!;
   writeProtectRange(s, sl.base + first, sl.base + last + 1);
   if (s.design.options['initiallySet'] === true && s.design.options['manualProtect'] === true) {
-    eagerSplit(s, sl.base + first, sl.base + last + 1, s.bug['eager-split-off-by-one'] === true);
+    eagerSplit(s, sl.base + first, sl.base + last + 1, bug(s, 'eager-split-off-by-one'));
   }
 }
 
@@ -70,7 +74,7 @@ export function getDirtyLogProtect(s: MachineState, slot: number): void {
   const sl = s.slots[slot]!;
   const bm = sl.bitmap!;
   const io = newIoctl('get', slot);
-  if (s.bug['wp-before-snapshot']) {
+  if (bug(s, 'wp-before-snapshot')) {
     // B10 (pre-2010 x86): write-protect the whole slot and flush first; the bitmap is swapped out later, at
     // return, so a fault in between marks the new bitmap and leaves the page writable and unreported.
     writeProtectRange(s, sl.base, sl.base + sl.npages);
@@ -146,7 +150,7 @@ export function clearDirtyLog(s: MachineState, slot: number, first: number, num:
   const io = newIoctl('clear', slot);
   s.vmm.ioctl = io;
   if (sl.bitmap !== null) syncDirtyLog(s, slot);
-  const errno = sl.bitmap === null ? ENOENT : clearRangeErrno(sl.npages, first, num, s.bug['clear-tail-never-cleared'] === true);
+  const errno = sl.bitmap === null ? ENOENT : clearRangeErrno(sl.npages, first, num, bug(s, 'clear-tail-never-cleared'));
   if (errno !== 0) return { errno, rearmed: [] };
   const bm = sl.bitmap!;
   s.stats['bitmapWordsRead'] = (s.stats['bitmapWordsRead'] ?? 0) + Math.ceil(num / 64);

@@ -8,7 +8,7 @@ import { DIRTY_BITMAP_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, type PresetBug } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 
-export const DIRTY_BITMAP_BUGS: readonly PresetBug[] = [
+export const DIRTY_BITMAP_BUGS = [
   { id: 'missing-tlbi', ref: 'F1', expect: 'INV-FLUSH',
     description: 'GET/CLEAR write-protect the re-armed pages but return without any TLB invalidation.' },
   { id: 'local-tlbi', ref: 'F1', expect: 'INV-FLUSH',
@@ -29,7 +29,10 @@ export const DIRTY_BITMAP_BUGS: readonly PresetBug[] = [
   { id: 'eager-split-off-by-one', ref: 'B8', expect: null, options: { eagerSplit: true },
     config: { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 3, 200, 511, 512, 514], itsPages: [513] },
     description: 'Negative control: eager split leaves the last block of the range unsplit (still write-protected): performance only, must not be flagged.' },
-];
+] as const satisfies readonly PresetBug[];
+
+/** The knob ids of dirty-bitmap (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
+export type DirtyBitmapKnob = typeof DIRTY_BITMAP_BUGS[number]['id'];
 
 export const dirtyBitmap = makeMachineModel({
   id: 'dirty-bitmap',

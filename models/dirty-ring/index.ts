@@ -22,7 +22,7 @@ import { makeMachineModel, type PresetBug } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { RING_INVARIANTS } from './mechanism.ts';
 
-export const DIRTY_RING_BUGS: readonly PresetBug[] = [
+export const DIRTY_RING_BUGS = [
   { id: 'softfull-cleared-by-reset', ref: 'B5', expect: 'INV-RING-GATE', options: { ringEntries: 4 },
     description: 'The reset thread clears a vCPU\'s soft-full request after finding its ring not soft-full; a push in between is forgotten and the vCPU enters with a soft-full ring.' },
   { id: 'novcpu-write-dropped', ref: 'B6', expect: 'INV-NOLOSS', options: { ringWithBitmap: true },
@@ -40,7 +40,10 @@ export const DIRTY_RING_BUGS: readonly PresetBug[] = [
     description: 'KVM_RESET_DIRTY_RINGS re-arms pages but returns without kvm_flush_remote_tlbs: a stale writable TLB entry keeps stores unlogged.' },
   { id: 'reset-unbounded', ref: 'B11', expect: 'INV-LIVE-RESET', options: { adversary: true },
     description: 'Pre-v6.17 RESET loop with no bound: userspace re-flagging entries keeps the kernel in it forever.' },
-];
+] as const satisfies readonly PresetBug[];
+
+/** The knob ids of dirty-ring (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
+export type DirtyRingKnob = typeof DIRTY_RING_BUGS[number]['id'];
 
 export const dirtyRing = makeMachineModel({
   id: 'dirty-ring',

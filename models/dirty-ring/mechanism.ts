@@ -31,6 +31,7 @@ import {
   KVM_DIRTY_GFN_F_DIRTY, KVM_DIRTY_GFN_F_RESET, maskOffsets, offsetOf, push, ringNew, ringSize, rsvdEntriesOf,
   slotIndex, softFull, used, type Ring, type ResetEnv, type ResetTrace,
 } from './ring.ts';
+import { hasBug, type DirtyRingKnob, type KnobTest } from '../machine/knobs.ts';
 
 export const RING_ID = 'ring';
 
@@ -89,9 +90,8 @@ export function ringExt(s: MachineState): RingExt {
   return s.ext[RING_ID] as unknown as RingExt;
 }
 
-function bug(s: MachineState, id: string): boolean {
-  return s.bug[id] === true;
-}
+/** Is a dirty-ring knob on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
+const bug: KnobTest<DirtyRingKnob> = hasBug;
 
 /** The gfn an entry names, or -1 if (slot, offset) is not a page of a memslot. */
 function entryGfn(s: MachineState, r: Ring, i: number): number {

@@ -25,6 +25,10 @@ import { registerExtCodec } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 import { checkFields, copyNums, fieldList } from '../hw-dirty/codec.ts';
 import type { HdbssExt } from './hdbss.ts';
+import { hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
+
+/** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
+const bug: KnobTest<HdbssKnob> = hasBug;
 
 const HDBSS_FIELDS = {
   enabled: 1, cap: 1, buf: 1, saved: 1, savedFsc: 1, br: 1, idx: 1, fsc: 1, hdbssf: 1, resumed: 1, ringReserved: 1,
@@ -45,7 +49,7 @@ export function packHdbss(s: MachineState, v: JsonValue, out: PackSink): void {
   out.nums(h.savedFsc);
   out.nums(h.hdbssf);
   out.nums(h.resumed);
-  const live = !s.bug['hdbss-vtcr-before-regs'];
+  const live = !bug(s, 'hdbss-vtcr-before-regs');
   const np = h.br.length;
   out.num(np);
   for (let p = 0; p < np; p++) {

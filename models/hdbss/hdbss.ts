@@ -26,6 +26,10 @@ import {
 } from '../hw-dirty/hw.ts';
 // Explore codec of this mechanism's state (registers itself).
 import './codec.ts';
+import { designHasBug, hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
+
+/** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
+const bug: KnobTest<HdbssKnob> = hasBug;
 
 export const VTCR_HA = 1;
 export const VTCR_HD = 2;
@@ -147,7 +151,7 @@ export function drain(s: MachineState, v: number): void {
   const { idx, fsc, live } = indexOf(s, v);
   const b = h.buf[v]!;
   const n = Math.min(idx, b.length);
-  const onePage = s.bug['hdbss-block-one-page'] === true;
+  const onePage = bug(s, 'hdbss-block-one-page');
   for (let i = 0; i < n; i++) {
     const e = b[i]!;
     if (!entryValid(e)) continue;
@@ -155,7 +159,7 @@ export function drain(s: MachineState, v: number): void {
     markRecord(s, entryGfn(e), entryLevel(e), v, onePage);
   }
   // F10c knob: FSC != 0 treated like a full buffer (drain and carry on): the lost entries stay lost.
-  if (fsc !== FSC_OK && !s.bug['hdbss-fsc-ignored']) {
+  if (fsc !== FSC_OK && !bug(s, 'hdbss-fsc-ignored')) {
     // Guess (arm reference 2.4 "Model"): entries were lost; the only safe fallback is every page of every
     // logging memslot.
     for (const sl of s.slots) if (sl.logging) for (let g = sl.base; g < sl.base + sl.npages; g++) markPageDirty(s, g, v);
@@ -210,7 +214,7 @@ function reserveRing(s: MachineState): void {
   const h = hdOf(s);
   if (h.ringReserved || !ringConsumer(s)) return;
   h.ringReserved = true;
-  if (s.bug['ring-no-drain-reserve']) return;
+  if (bug(s, 'ring-no-drain-reserve')) return;
   const R = ringExt(s);
   // checkHdbssRingOptions refuses a ring smaller than the reserve, so this is >= 0. KVM's soft limit 0 (a ring of
   // exactly the reserve) would exit at every entry once the vCPU pushed anything; the model keeps 1 there.
@@ -226,7 +230,7 @@ function reserveRing(s: MachineState): void {
  * the buffer, so KVM accepts the ring and a drain overflows it.
  */
 export function checkHdbssRingOptions(o: { readonly [k: string]: unknown }, bugs: readonly string[]): { field: string; message: string } | null {
-  if (o['consumer'] !== 'ring' || o['producer'] !== 'hdbss' || bugs.includes('ring-no-drain-reserve')) return null;
+  if (o['consumer'] !== 'ring' || o['producer'] !== 'hdbss' || designHasBug(bugs, 'ring-no-drain-reserve')) return null;
   const size = typeof o['ringEntries'] === 'number' ? o['ringEntries'] : 16;
   const cap = capacityOfOptions(o);
   const rsvd = rsvdEntriesOf(size);
@@ -304,12 +308,12 @@ function apply(s: MachineState, e: MachineEvent): boolean {
         if (v < 0) continue;
         // Registers first (the rework programs them whenever the vCPU owns a buffer), then VTCR; F12 (v1) sets
         // VTCR on the running vCPUs' PEs while HDBSSBR/HDBSSPROD still hold whatever they held.
-        if (!s.bug['hdbss-vtcr-before-regs']) programRegs(s, v, p);
+        if (!bug(s, 'hdbss-vtcr-before-regs')) programRegs(s, v, p);
         pe.vtcr = VTCR_HA | VTCR_HD | VTCR_HDBSS;
       }
       // The mode switch: a VMID-wide TLB invalidation (cached translations outlive the old mode). F19: the
       // switch relies on KVM_REQ_RELOAD_STAGE2 alone (it reloads VTCR_EL2, not the TLBs).
-      if (!s.bug['vtcr-switch-no-tlbi']) flushAllTlb(s);
+      if (!bug(s, 'vtcr-switch-no-tlbi')) flushAllTlb(s);
       s.audit = { kind: 'enable', slot: 0, rearmed, clearExpected: null, clearActual: null, clearErrno: 0 };
       return true;
     }
@@ -335,8 +339,8 @@ function apply(s: MachineState, e: MachineEvent): boolean {
     case 'kvm/hdbssFaultHandled': {
       h.hdbssf[e.vcpu] = -1;
       h.resumed[e.vcpu] = e.gfn;
-      if (s.bug['hdbss-full-no-drain']) return true; // F10a: "buffer already flushed", return 1
-      if (s.bug['hdbss-full-fallthrough']) {
+      if (bug(s, 'hdbss-full-no-drain')) return true; // F10a: "buffer already flushed", return 1
+      if (bug(s, 'hdbss-full-fallthrough')) {
         // F10b: the fault falls through to the permission-relax path: W set by software, no mark.
         const { d, level } = leafAt(s, e.gfn);
         if ((d & 1) !== 0) {
@@ -435,10 +439,10 @@ export const hdbssMechanism: Mechanism = {
     hwOnLoad(s, v, pe, HDBSS);
     reserveRing(s);
     // The rework: registers programmed whenever the vCPU owns a buffer; v1 (F12) only when HDBSS is on at load.
-    if (!s.bug['hdbss-vtcr-before-regs'] || hdOf(s).enabled) programRegs(s, v, pe);
+    if (!bug(s, 'hdbss-vtcr-before-regs') || hdOf(s).enabled) programRegs(s, v, pe);
   },
   onPut(s, v) {
-    if (s.bug['hdbss-no-save-at-put']) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
+    if (bug(s, 'hdbss-no-save-at-put')) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
     const h = hdOf(s);
     const pe = s.vcpus[v]!.pe;
     // Coverage: a vCPU leaves its PE with undrained entries (drained here, so a move to another PE loses none).
@@ -473,7 +477,7 @@ export const hdbssMechanism: Mechanism = {
       }
       // FSC != 0: the fallback will mark every logging page (unless the design ignores FSC).
       const x = indexOf(s, v);
-      if (x.fsc !== FSC_OK && !s.bug['hdbss-fsc-ignored']) return true;
+      if (x.fsc !== FSC_OK && !bug(s, 'hdbss-fsc-ignored')) return true;
     }
     return false;
   },

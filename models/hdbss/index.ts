@@ -23,7 +23,7 @@ const BLOCK_CONFIG = { blocks: true, slots: [{ base: 0, npages: 515 }], storePag
 
 Object.assign(WEIGHTS, HW_WEIGHTS);
 
-export const HDBSS_BUGS: readonly PresetBug[] = [
+export const HDBSS_BUGS = [
   { id: 'pte-update-not-atomic', ref: 'F3', expect: 'INV-CAS', options: { producer: 'dbm' },
     description: 'The aging walker reads a writable-clean descriptor, then writes old & ~AF with a plain store: a hardware W update in between is discarded.' },
   { id: 'bbm-drops-hw-dirty', ref: 'F4', expect: 'INV-NOLOSS', options: { producer: 'dbm' },
@@ -47,7 +47,10 @@ export const HDBSS_BUGS: readonly PresetBug[] = [
     description: 'The switch to HDBSS mode (VTCR_EL2.{HA,HD,HDBSS}, writable-dirty leaves cleaned) relies on KVM_REQ_RELOAD_STAGE2 without a VMID-wide TLBI: writable TLB entries of the old mode outlive it, and stores through them are never logged.' },
   { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
     description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
-];
+] as const satisfies readonly PresetBug[];
+
+/** The knob ids of hdbss (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
+export type HdbssKnob = typeof HDBSS_BUGS[number]['id'];
 
 export const hdbss = makeMachineModel({
   id: 'hdbss',

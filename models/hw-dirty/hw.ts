@@ -21,6 +21,10 @@ import { pending } from '../machine/invariants.ts';
 import './events.ts';
 // Explore codec of this mechanism's state (registers itself).
 import './codec.ts';
+import { hasBug, type HdbssKnob, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
+
+/** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
+const bug: KnobTest<HdbssKnob | PtaKnob> = hasBug;
 
 export type HwExt = {
   /** A non-atomic PTE update between its read and its write (F3 knob): [gfn, old descriptor], else []. */
@@ -135,7 +139,7 @@ export function hwCandidates(s: MachineState, out: MachineEvent[], p: HwProducer
     else for (const g of pages) if ((leafOf(s.s2, g) & D_VALID) === 0) out.push({ type: 'kvm/readFaultMapped', vcpu: vi, gfn: g });
   }
   const h = hwOf(s);
-  if (s.bug['pte-update-not-atomic']) {
+  if (bug(s, 'pte-update-not-atomic')) {
     if (h.rd.length > 0) out.push({ type: 'kvm/pteWritten', gfn: h.rd[0]! });
     else for (const g of pages) out.push({ type: 'kvm/pteRead', gfn: g });
   } else for (const g of pages) out.push({ type: 'kvm/pteAged', gfn: g });
@@ -178,9 +182,9 @@ export function hwIsEnabled(s: MachineState, e: MachineEvent, p: HwProducer): bo
       return !!v && v.run === 'guest' && v.store < 0 && slotOf(s, e.gfn) >= 0 && (leafOf(s.s2, e.gfn) & D_VALID) === 0;
     }
     case 'kvm/pteAged':
-      return !s.bug['pte-update-not-atomic'] && ageable(s, e.gfn);
+      return !bug(s, 'pte-update-not-atomic') && ageable(s, e.gfn);
     case 'kvm/pteRead':
-      return s.bug['pte-update-not-atomic'] === true && hwOf(s).rd.length === 0 && ageable(s, e.gfn);
+      return bug(s, 'pte-update-not-atomic') && hwOf(s).rd.length === 0 && ageable(s, e.gfn);
     case 'kvm/pteWritten': {
       const h = hwOf(s);
       return h.rd.length > 0 && h.rd[0] === e.gfn;
@@ -227,7 +231,7 @@ export function hwApply(s: MachineState, e: MachineEvent, p: HwProducer): boolea
       // without logging it maps writable when the host page is (populated), as the upstream fault path does.
       if (!logging && bitGet(hwOf(s).pop, e.gfn)) d |= D_W;
       // F8 (PTA RFC patch 8): with hardware logging, DBM is set regardless of `writable`.
-      if (s.bug['dbm-on-readonly'] && p.dbmOnFault(s, si)) d |= D_DBM;
+      if (bug(s, 'dbm-on-readonly') && p.dbmOnFault(s, si)) d |= D_DBM;
       setPage(s.s2, e.gfn, d);
       return true;
     }
@@ -262,7 +266,7 @@ export function hwApply(s: MachineState, e: MachineEvent, p: HwProducer): boolea
       }
       const si = slotOf(s, e.gfn);
       const wd = (d & (D_VALID | D_DBM | D_W)) === (D_VALID | D_DBM | D_W);
-      if (p.saveOnUnmap && wd && s.slots[si]!.logging && !s.bug['bbm-drops-hw-dirty']) markRecord(s, base, level, -1, false);
+      if (p.saveOnUnmap && wd && s.slots[si]!.logging && !bug(s, 'bbm-drops-hw-dirty')) markRecord(s, base, level, -1, false);
       return true;
     }
     case 'kvm/vmidRolledOver':

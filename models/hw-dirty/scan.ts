@@ -17,6 +17,10 @@ import {
   HW_INVARIANTS, hwApply, hwCandidates, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, leafAt, markRecord, setDbmOnMappedLeaves,
   type HwProducer,
 } from './hw.ts';
+import { hasBug, type HdbssKnob, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
+
+/** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
+const bug: KnobTest<HdbssKnob | PtaKnob> = hasBug;
 
 const WD = D_VALID | D_DBM | D_W;
 
@@ -61,7 +65,7 @@ export const dbmScanMechanism: Mechanism = {
   onLoad(s, vcpu, pe) { hwOnLoad(s, vcpu, pe, SCAN); },
   syncDirtyLog(s, slot) {
     // F5: the CLEAR path write-protects its span first; a harvest after that finds nothing, so it is skipped here.
-    if (s.bug['wp-before-harvest'] && s.vmm.ioctl?.kind === 'clear') return;
+    if (bug(s, 'wp-before-harvest') && s.vmm.ioctl?.kind === 'clear') return;
     scanSlot(s, slot);
   },
   faultBits: (s, gfn) => hwFaultBits(s, gfn, SCAN),

@@ -23,6 +23,7 @@ import {
 } from '../dirty-bitmap/bitmap.ts';
 import { referenceClearRearm } from '../oracle/kvm-rules.ts';
 import { observe } from '../oracle/oracle.ts';
+import { hasBug } from './knobs.ts';
 
 const PHASE_ORDER = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
 
@@ -90,7 +91,7 @@ function collectReady(s: MachineState): boolean {
   if (vm.ioctl !== null || vm.fetchedCount > 0) return false;
   if (vm.phase === 'precopy') return vm.collectSlot > 0 || (vm.toCopyCount === 0 && vm.round < s.config.rounds);
   if (vm.phase === 'stopping') {
-    return !s.bug['vmm-no-final-sync'] && (vm.collectSlot > 0 || vm.toCopyCount === 0) && vcpusQuiet(s)
+    return !hasBug(s, 'vmm-no-final-sync') && (vm.collectSlot > 0 || vm.toCopyCount === 0) && vcpusQuiet(s)
       && vm.itsSaved >= s.config.itsPages.length;
   }
   return false;
@@ -333,7 +334,7 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
       if (vm.toCopyCount > 0 || vm.ioctl !== null || vm.fetchedCount > 0) return false;
       if (vm.phase === 'final') return true;
       // VMM bug knob: declares completion without the final collection.
-      return vm.phase === 'stopping' && s.bug['vmm-no-final-sync'] === true && vcpusQuiet(s)
+      return vm.phase === 'stopping' && hasBug(s, 'vmm-no-final-sync') && vcpusQuiet(s)
         && vm.itsSaved >= s.config.itsPages.length;
     default: {
       for (const m of mechanismsOf(s)) {
@@ -451,7 +452,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
       const v = s.vcpus[e.vcpu]!;
       v.requests &= ~REQ_STEAL;
       // F16 knob: the host write is not marked (a design relying on hardware logs alone).
-      if (!s.bug['host-write-unmarked']) markPageDirty(s, e.gfn, e.vcpu);
+      if (!hasBug(s, 'host-write-unmarked')) markPageDirty(s, e.gfn, e.vcpu);
       return;
     }
     case 'host/itsTableSaved':
@@ -528,7 +529,7 @@ function faultMapped(s: MachineState, vcpu: number, gfn: number): void {
     const base = gfn - (gfn % BLOCK_PAGES);
     if (!logging) {
       setL2(s.s2, gfn, l2 | D_W | D_AF);
-    } else if (s.bug['block-fastfix-first-page']) {
+    } else if (hasBug(s, 'block-fastfix-first-page')) {
       // B9: the fast path makes the whole write-protected block writable and marks only its first page.
       setL2(s.s2, gfn, l2 | D_W | D_AF);
       v.mark = base;
@@ -566,9 +567,9 @@ function loggingEnabled(s: MachineState, slot: number): void {
   }
   if (!initSet) {
     const changed = writeProtectRange(s, sl.base, sl.base + sl.npages);
-    if (opt(s, 'eagerSplit')) eagerSplit(s, sl.base, sl.base + sl.npages, s.bug['eager-split-off-by-one'] === true);
+    if (opt(s, 'eagerSplit')) eagerSplit(s, sl.base, sl.base + sl.npages, hasBug(s, 'eager-split-off-by-one'));
     // B2 knob: flush only if some descriptor was write-protected (misses stale TLB entries of access-tracked pages).
-    if (!s.bug['enable-no-flush'] || changed > 0) flushSlotTlb(s, slot);
+    if (!hasBug(s, 'enable-no-flush') || changed > 0) flushSlotTlb(s, slot);
     // The VMM's bulk first pass: every page of the slot is to be copied.
     vm.toCopyCount += bitSetRange(vm.toCopy, sl.base, sl.base + sl.npages);
     if (sl.base < vm.copyCursor) vm.copyCursor = sl.base;
@@ -584,8 +585,8 @@ function ioctlReturned(s: MachineState): void {
   const io = vm.ioctl!;
   if (io.snapshotPending) lateSnapshot(s, io);
   if (io.flush) {
-    if (s.bug['missing-tlbi']) { /* F1: no TLBI at all */ }
-    else if (s.bug['local-tlbi']) flushSlotTlb(s, io.slot, vmmPe(s));
+    if (hasBug(s, 'missing-tlbi')) { /* F1: no TLBI at all */ }
+    else if (hasBug(s, 'local-tlbi')) flushSlotTlb(s, io.slot, vmmPe(s));
     else if (io.kind === 'reset') flushAllTlb(s); // KVM_RESET_DIRTY_RINGS: kvm_flush_remote_tlbs (whole VM)
     else flushSlotTlb(s, io.slot);
   }

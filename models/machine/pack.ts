@@ -32,6 +32,7 @@ import type { MachineState, Pe, Slot, Vcpu } from './state.ts';
 import { extCodec, extCodecsVersion } from './registry.ts';
 import type { ExtCodec } from './mechanisms.ts';
 import { tlbBase, tlbFlags, tlbPack, tlbVmid } from './tlb.ts';
+import { hasBug } from './knobs.ts';
 
 /** The enums as small integers (also the saved layout's, save.ts). */
 export const RUN = { out: 0, host: 1, guest: 2, fault: 3 } as const;
@@ -435,7 +436,7 @@ function packExt(s: MachineState, out: PackSink): void {
 export function machineSymmetry(s: MachineState): readonly SymmetryGroup[] {
   const plain = s.mechKey === '';
   const vOk = plain && !s.config.stolenTime;
-  const pOk = plain && !s.bug['local-tlbi'];
+  const pOk = plain && !hasBug(s, 'local-tlbi');
   return [
     { name: 'vcpus', size: vOk ? s.vcpus.length : 1,
       why: vOk ? 'no per-vCPU page (stolen time off) and no per-vCPU mechanism state' : 'not permuted: stolen-time pages or mechanism state are per vCPU' },

@@ -8,6 +8,7 @@
 import type { Design, FieldError, JsonValue } from '../../src/core/model.ts';
 import { bitsNew, pagedNew, type Bits, type Paged } from './paged.ts';
 import { mechanismIds } from './registry.ts';
+import type { KnobSet } from './knobs.ts';
 import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, s2New, setL2, type Stage2 } from './pagetable.ts';
 
 export interface SlotConfig {
@@ -155,8 +156,8 @@ export interface MachineState {
   readonly config: MachineConfig;
   /** Mechanism ids of the design joined by '+' (registry.ts cache key). */
   readonly mechKey: string;
-  /** Bug knobs as a lookup (derived from design.bugs). */
-  readonly bug: { readonly [id: string]: true };
+  /** Bug knobs as a lookup (derived from design.bugs); read it through `hasBug` (knobs.ts). */
+  readonly bug: KnobSet;
   totalPages: number;
   vmid: number;
   slots: Slot[];

@@ -49,6 +49,10 @@ import { registerExtCodec } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 import { checkFields, copyNums, fieldList } from '../hw-dirty/codec.ts';
 import type { PtaExt } from './pta.ts';
+import { hasBug, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
+
+/** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
+const bug: KnobTest<PtaKnob> = hasBug;
 
 /** Words per record (pta.ts `REC`; not imported: pta.ts imports this module, and registration runs first). */
 const REC = 4;
@@ -120,7 +124,7 @@ export function packPta(s: MachineState, v: JsonValue, out: PackSink): void {
   // A bounded device back-pressures on the number of records held (canUpdate): pack the ready count too.
   const cap = s.design.options['deviceRecords'];
   if (typeof cap === 'number' && cap > 0) out.num(d.ready.length / REC);
-  if (s.bug['pta-read-no-flush']) {
+  if (bug(s, 'pta-read-no-flush')) {
     out.num(d.pend.length / REC);
     for (let i = 0; i < d.pend.length; i += REC) { out.num(d.pend[i] as number); out.num(d.pend[i + 1] as number); }
     addPairs(d.ready);

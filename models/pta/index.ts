@@ -13,14 +13,17 @@ import { RING_INVARIANTS_IF_RING } from '../hw-dirty/ring-feed.ts';
 
 Object.assign(WEIGHTS, HW_WEIGHTS);
 
-export const PTA_BUGS: readonly PresetBug[] = [
+export const PTA_BUGS = [
   { id: 'pta-read-no-flush', ref: 'F6', expect: 'INV-FINAL',
     description: 'RFC patch 5: kvm_arch_sync_dirty_log reads the device without flushing it first; records still pending inside the device miss the final collection.' },
   { id: 'pta-vmid-stale', ref: 'F7', expect: 'INV-VMID',
     description: 'The tracker keeps the VMID captured at logging enable; after a VMID rollover the vCPUs run with a new VMID the device does not track.' },
   { id: 'dbm-on-readonly', ref: 'F8', expect: 'INV-DBM-SAFE',
     description: 'RFC patch 8: with hardware logging a read fault maps the page with DBM regardless of `writable`, e.g. onto the shared zero page.' },
-];
+] as const satisfies readonly PresetBug[];
+
+/** The knob ids of pta (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
+export type PtaKnob = typeof PTA_BUGS[number]['id'];
 
 export const pta = makeMachineModel({
   id: 'pta',

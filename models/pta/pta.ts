@@ -28,6 +28,10 @@ import {
 } from '../hw-dirty/hw.ts';
 // Explore codec of this mechanism's state (registers itself).
 import './codec.ts';
+import { hasBug, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
+
+/** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
+const bug: KnobTest<PtaKnob> = hasBug;
 
 /** Words per device record: leaf base gfn, level, PE (the CPU id the device sees), vCPU (ground truth, model only). */
 export const REC = 4;
@@ -218,7 +222,7 @@ export const ptaMechanism: Mechanism = {
     // Guess (the RFC leaves it open): when kvm_arm_vmid_update() hands out a new VMID, KVM re-programs the
     // tracker's VMID. F7: the tracker keeps the VMID captured at enable.
     const d = ptaOf(s);
-    if (changed && d.enabled && !s.bug['pta-vmid-stale']) d.vmid = s.vmid;
+    if (changed && d.enabled && !bug(s, 'pta-vmid-stale')) d.vmid = s.vmid;
   },
   onPut(s, v) {
     if (!ringConsumer(s)) return;
@@ -229,7 +233,7 @@ export const ptaMechanism: Mechanism = {
   syncDirtyLog(s) {
     // Patch 5 reads without flushing (F6); the correct design flushes first. Like the RFC, it drains every
     // memslot's records (the memslot argument is ignored).
-    if (!s.bug['pta-read-no-flush']) ptaFlush(s);
+    if (!bug(s, 'pta-read-no-flush')) ptaFlush(s);
     ptaRead(s, -1, -1);
   },
   faultBits: (s, gfn) => hwFaultBits(s, gfn, PTA),

@@ -83,6 +83,16 @@ export interface CampaignOptions {
   readonly shards?: number;
   /** Count distinct states (costs a fingerprint per event). */
   readonly distinct?: boolean;
+  /**
+   * Where to record the distinct states' fingerprints (default: a private set). A caller that runs an item in
+   * chunks passes its own set and exports it (`HashSet64.entries`), so the chunks' sets can be united exactly.
+   */
+  readonly seen?: HashSet64;
+  /**
+   * The item's run number to start at (default 0): this call runs `runs` runs numbered firstRun, firstRun + 1,
+   * ..., run number j being run index shard + j * shards. A chunk of an item's runs keeps every run's seed.
+   */
+  readonly firstRun?: number;
   readonly now: () => number;
   /** Called after each run (progress display). */
   readonly onRun?: (label: string, done: number, total: number) => void;
@@ -101,7 +111,8 @@ export function runItem<S, E extends EventBase, C>(item: CampaignItem<S, E, C>, 
   };
   const shards = Math.max(1, o.shards ?? 1);
   const shard = o.shard ?? 0;
-  const seen = o.distinct !== false ? new HashSet64(12) : null;
+  const seen = o.distinct !== false ? (o.seen ?? new HashSet64(12)) : null;
+  const first = o.firstRun ?? 0;
   const packer = new Packer(1024);
   const model = item.model;
   const onStep = seen ? (st: unknown): void => {
@@ -113,7 +124,7 @@ export function runItem<S, E extends EventBase, C>(item: CampaignItem<S, E, C>, 
   } : undefined;
   for (let j = 0; j < o.runs; j++) {
     if (o.timeBudgetMs > 0 && j > 0 && o.now() - t0 > o.timeBudgetMs) break;
-    const i = shard + j * shards;
+    const i = shard + (first + j) * shards;
     const seed = runSeed(o.seed, item.label, i);
     const run = simulate(model, item.design, item.config, seed, { maxEvents: o.maxEvents, ...(onStep ? { onStep } : {}) });
     res.runs++;

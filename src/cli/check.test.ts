@@ -1,5 +1,6 @@
 /**
- * `dtsim check` campaign properties at the CLI: the result does not depend on the worker count; shards draw
+ * `dtsim check` campaign properties at the CLI: the result does not depend on the worker count (a design's
+ * runs are split into chunks across workers and merged back exactly, see jobs.test.ts); shards draw
  * disjoint seeds whose merge equals the unsharded campaign; bad flags exit 2 with one line and no stack;
  * `--json` saves and shrinks a failing run as the text path does (the JSON names the files and commands, and
  * stdout holds nothing but the JSON); a merge lists the failures every shard saved.
@@ -29,6 +30,25 @@ describe('dtsim check campaigns', () => {
     const rb = JSON.parse(b.out).results as Res[];
     expect(strip(rb)).toEqual(strip(ra));
     expect(rb.map((r) => r.distinctStates)).toEqual(ra.map((r) => r.distinctStates));
+  });
+  it('a one-design campaign (split into chunks of runs at 2 workers) gives identical JSON at --workers 1 and 2, timings apart', () => {
+    const one = ['check', '--model', 'dirty-bitmap', '--bug', 'wp-before-snapshot', '--seed', 'mix-e', '--events', '120', '--runs', '32', '--json'];
+    const a = dtsim([...one, '--workers', '1']);
+    const b = dtsim([...one, '--workers', '2']);
+    expect(a.code).toBe(1);
+    expect(b.code).toBe(1);
+    const untimed = (out: string): unknown => {
+      const d = JSON.parse(out) as { wallSeconds?: number; results: { timeMs?: number }[] };
+      delete d.wallSeconds;
+      for (const r of d.results) delete r.timeMs;
+      return d;
+    };
+    const ja = untimed(a.out) as { results: { runs: number; violations: number; distinctStates: number }[] };
+    expect(untimed(b.out)).toEqual(ja);
+    expect(ja.results).toHaveLength(1);
+    expect(ja.results[0]?.runs).toBe(32);
+    expect(ja.results[0]?.violations).toBeGreaterThan(0);
+    expect(ja.results[0]?.distinctStates).toBeGreaterThan(0);
   });
   it('two shards merged equal the unsharded campaign', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dtsim-shards-'));

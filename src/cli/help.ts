@@ -66,7 +66,9 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   show: `Usage: dtsim show FILE [--from A] [--to B] [--width N] [--html OUT] [--perfetto OUT] [--force] [--max-states N]
   Replays the trace and prints a timeline with one column per vCPU, per PE, for the VMM and the host, the
   violating (X) or rejected (!) event marked (a trace of more than 200 events: the 200 around the violation or
-  the end, unless --from/--to). --html writes one self-contained page (inline SVG and script, no
+  the end, unless --from/--to). --width N (default: the terminal's, else 160) is a preference, not a limit:
+  an idle lane is as wide as its name, a long description wraps at field boundaries within its lane, and a
+  lane is widened to its longest field=value, so no field is ever cut. --html writes one self-contained page (inline SVG and script, no
   network): the timeline with the violation marked; step with the buttons, the arrow keys, Home/End, 'v' or a
   click, and see the changes each event made and the machine state after it (page table, TLBs, vCPUs, bitmap,
   rings and buffers, VMM), computed by the real reducer for at most N events around the violation (default 2000).
@@ -78,10 +80,12 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
                    [--workers N] [--shard i/n] [--merge DIR] [--out-dir DIR] [--json]
   The main job. Runs N seeded simulations (default 250, each N events long, default 300, then driven to the end
   of the migration) of every design in each model's option matrix, checking every invariant after every event,
-  on all cores (--workers, default: every core). Prints a table per design (runs, events, distinct states,
-  violations, reports, unjustified and duplicate report rates, write faults, time) and a coverage table of the
+  on all cores (--workers, default: every core; a design's runs are split into chunks across the workers, run i
+  keeping its seed, and merged back exactly, so the result is the same for any N). Prints a table per design
+  (runs, events, distinct states, violations, reports, unjustified and duplicate report rates, write faults,
+  time = worker time summed over the design's chunks) and a coverage table of the
   situations that matter (GAP: never reached). Seed: --seed, else $DTSIM_SEED, else fresh (printed first).
-  --time-budget stops starting new runs once the budget (shared by all designs) is spent.
+  --time-budget stops starting new runs once the budget (shared by all designs and chunks) is spent.
   --bug K checks the designs with knob K injected (to see how a bug shows up in a campaign).
   --shard i/n runs the runs i, i+n, i+2n, ... of every design (disjoint, deterministic seeds): run n shards
   with the same --seed and --json into one folder, then --merge DIR prints the combined table.

@@ -4,10 +4,11 @@
  * run the same way in the main thread or in a worker thread, so results never depend on the worker count.
  */
 import { performance } from 'node:perf_hooks';
-import { runItem, resultJson, situationApplies, type CampaignItem, type ResultJson, type Situation } from '../check/campaign.ts';
+import { mergeResults, runItem, resultJson, situationApplies, type CampaignItem, type ResultJson, type Situation } from '../check/campaign.ts';
 import { runChoices } from '../core/engine.ts';
 import type { EventBase, JsonValue } from '../core/model.ts';
 import { stream } from '../random/streams.ts';
+import { HashSet64 } from '../explore/pack.ts';
 import { shrink } from '../workflow/shrink.ts';
 import { COMMON_SITUATIONS } from '../../models/machine/model.ts';
 import type { MachineConfig } from '../../models/machine/state.ts';
@@ -28,6 +29,14 @@ export interface CheckJob {
   readonly timeBudgetMs: number;
   readonly shard: number;
   readonly shards: number;
+  /**
+   * A chunk of the design's runs (`splitCheckJobs`): run numbers firstRun .. firstRun + runs - 1 of the
+   * design's run sequence (absent: 0 .. runs - 1). Run number j is run index shard + j * shards, whose seed
+   * depends on the index only, so a run is the same whichever chunk or worker runs it.
+   */
+  readonly firstRun?: number;
+  /** Return the fingerprints of the distinct states reached (chunks: `mergeCheckChunks` unites them). */
+  readonly exportStates?: boolean;
 }
 
 export interface BugJob {
@@ -62,7 +71,8 @@ export interface BugResult {
     readonly eventIndex: number; readonly invariant: string };
 }
 
-export type JobResult = { readonly kind: 'check'; readonly result: ResultJson } | { readonly kind: 'bug'; readonly result: BugResult }
+export type JobResult = { readonly kind: 'check'; readonly result: ResultJson; readonly states: Int32Array | null }
+  | { readonly kind: 'bug'; readonly result: BugResult }
   | { readonly kind: 'explore'; readonly result: ExploreRowResult };
 
 function modelOf(id: string) {
@@ -77,16 +87,66 @@ export function situationsOf(modelId: string, options?: { readonly [k: string]: 
   return options ? all.filter((s) => situationApplies(s, options)) : all;
 }
 
-export function runCheckJob(j: CheckJob): ResultJson {
+export function runCheckJob(j: CheckJob): { result: ResultJson; states: Int32Array | null } {
   const m = modelOf(j.model);
   const knobConfig = Object.assign({}, ...j.bugs.map((b) => m.preset.bugs.find((k) => k.id === b)?.config ?? {})) as Partial<MachineConfig>;
   const item: CampaignItem<unknown, EventBase, unknown> = {
     label: j.label, model: m as never, design: m.design(j.options, j.bugs), config: { ...m.defaultConfig, ...knobConfig },
     situations: situationsOf(j.model),
   };
+  const seen = new HashSet64(12);
   const r = runItem(item, { runs: j.runs, seed: j.seed, maxEvents: j.maxEvents, timeBudgetMs: j.timeBudgetMs, stopAtFirst: false,
-    shard: j.shard, shards: j.shards, distinct: true, now: () => performance.now() });
-  return resultJson(r);
+    shard: j.shard, shards: j.shards, distinct: true, seen, firstRun: j.firstRun ?? 0, now: () => performance.now() });
+  return { result: resultJson(r), states: j.exportStates === true ? seen.entries() : null };
+}
+
+/** Chunks a design's runs are split into, at most (more chunks than this cost more than they balance). */
+const CHUNKS_PER_WORKER = 4;
+/** Fewest runs in a chunk (a chunk's fixed cost, its fingerprint set and its transfer, is paid per chunk). */
+const MIN_CHUNK_RUNS = 8;
+
+/**
+ * Splits each design's runs into chunks so that a campaign with fewer designs than workers (one design:
+ * `dtsim check --model M --bug K`) still uses every worker: about CHUNKS_PER_WORKER jobs per worker in all,
+ * each design cut into contiguous ranges of run numbers, none smaller than MIN_CHUNK_RUNS runs. With one
+ * worker, or at least that many designs, every design stays one job. `mergeCheckChunks` puts a design back
+ * together: the result is the same whatever the worker count (apart from times, and from a time budget,
+ * which stops starting runs in each chunk).
+ */
+export function splitCheckJobs(jobs: readonly CheckJob[], workers: number): CheckJob[] {
+  const perDesign = workers <= 1 || jobs.length === 0 ? 1 : Math.ceil((workers * CHUNKS_PER_WORKER) / jobs.length);
+  const out: CheckJob[] = [];
+  for (const j of jobs) {
+    const n = Math.max(1, Math.min(perDesign, Math.floor(j.runs / MIN_CHUNK_RUNS)));
+    if (n === 1) { out.push(j); continue; }
+    for (let c = 0; c < n; c++) {
+      const from = Math.floor((j.runs * c) / n);
+      const to = Math.floor((j.runs * (c + 1)) / n);
+      out.push({ ...j, firstRun: (j.firstRun ?? 0) + from, runs: to - from, exportStates: true });
+    }
+  }
+  return out;
+}
+
+/**
+ * Puts chunked designs back together (chunk results in job order, as `runPool` returns them): runs, events,
+ * violations, metrics, coverage and violations by invariant are summed (`mergeResults`, which also keeps the
+ * first failure with the lowest run index), and the distinct states are the size of the union of the chunks'
+ * fingerprint sets, exactly the count one job running every run would make. A design that was not split is
+ * passed through.
+ */
+export function mergeCheckChunks(parts: readonly { readonly result: ResultJson; readonly states: Int32Array | null }[]): ResultJson[] {
+  const union = new Map<string, HashSet64>();
+  for (const p of parts) {
+    if (p.states === null) continue;
+    let set = union.get(p.result.label);
+    if (!set) { set = new HashSet64(12); union.set(p.result.label, set); }
+    set.addAll(p.states);
+  }
+  return mergeResults(parts.map((p) => p.result)).map((r) => {
+    const set = union.get(r.label);
+    return set ? { ...r, distinctStates: set.size } : r;
+  });
 }
 
 /** The choice sequence of run `i` of a knob's campaign (the same shape the property suite generates). */
@@ -135,7 +195,7 @@ export function runBugJob(j: BugJob): BugResult {
 
 export function runJob(j: Job): JobResult {
   switch (j.kind) {
-    case 'check': return { kind: 'check', result: runCheckJob(j) };
+    case 'check': return { kind: 'check', ...runCheckJob(j) };
     case 'bug': return { kind: 'bug', result: runBugJob(j) };
     case 'explore': return { kind: 'explore', result: runExploreJob(j) };
     default: { const never: never = j; throw new Error(`[dtsim] unknown job ${JSON.stringify(never)}`); }

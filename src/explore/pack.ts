@@ -317,6 +317,26 @@ export class HashSet64 {
     }
   }
 
+  /** The stored pairs, packed (h1, h2, h1, h2, ...; `2 * size` words, in table order): for a union elsewhere. */
+  entries(): Int32Array {
+    const out = new Int32Array(2 * this.size);
+    const t = this.t;
+    let k = 0;
+    for (let i = 0; i < t.length; i += 2) {
+      const a = t[i] as number;
+      const b = t[i + 1] as number;
+      if (a !== 0 || b !== 0) { out[k++] = a; out[k++] = b; }
+    }
+    return out;
+  }
+
+  /** Adds every pair of `entries()` of another set (the union); returns how many were new. */
+  addAll(pairs: Int32Array): number {
+    let added = 0;
+    for (let i = 0; i + 1 < pairs.length; i += 2) if (this.add(pairs[i] as number, pairs[i + 1] as number)) added++;
+    return added;
+  }
+
   /** Bytes held by the table. */
   bytes(): number {
     return this.t.byteLength;

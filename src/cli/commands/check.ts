@@ -14,7 +14,7 @@ import { readText, writeFresh } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
 import type { CheckJob } from '../jobs.ts';
-import { situationsOf } from '../jobs.ts';
+import { mergeCheckChunks, situationsOf, splitCheckJobs } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
 import { shrink } from '../../workflow/shrink.ts';
 import { machineConfigCandidates } from '../machine-view.ts';
@@ -211,15 +211,17 @@ export async function cmdCheck(p: Parsed): Promise<number> {
       }
     }
     if (jobs.length === 0) throw new UsageError(`--bug: no selected model has the knob(s) ${bugs.join(', ')} (see: dtsim bugs --list)`);
-    // A time budget is shared by all designs: each gets its slice of (budget x workers).
-    const perJob = budget > 0 ? (budget * 1000 * Math.min(workers, jobs.length)) / jobs.length : 0;
-    const jobsB = jobs.map((j) => ({ ...j, timeBudgetMs: perJob }));
+    // Each design's runs are split into chunks across the workers (run i keeps its seed; merged back below).
+    // A time budget is shared by all chunks: each gets its slice of (budget x workers).
+    const chunks = splitCheckJobs(jobs, workers);
+    const perJob = budget > 0 ? (budget * 1000 * Math.min(workers, chunks.length)) / chunks.length : 0;
+    const jobsB = chunks.map((j) => ({ ...j, timeBudgetMs: perJob }));
     header = `dtsim check: seed=${seed} runs=${runs} events=${maxEvents} time-budget=${budget || 'none'}${budget ? 's' : ''} workers=${workers} shard=${shard}/${shards} models=${ids.join(',')} designs=${jobs.length}`;
     if (!json) process.stdout.write(`${header}\n`);
     const tty = process.stderr.isTTY && !json;
-    const out = await runPool(jobsB, workers, tty ? (d, t) => process.stderr.write(`\r  designs done: ${d}/${t}   `) : undefined);
+    const out = await runPool(jobsB, workers, tty ? (d, t) => process.stderr.write(`\r  chunks done: ${d}/${t}   `) : undefined);
     if (tty) process.stderr.write('\r\x1b[K');
-    results = out.map((r) => (r.kind === 'check' ? r.result : null)).filter((r): r is ResultJson => r !== null);
+    results = mergeCheckChunks(out.flatMap((r) => (r.kind === 'check' ? [r] : [])));
   }
   const wall = (performance.now() - t0) / 1000;
   // Every failing design's first failing run is saved and shrunk, with --json as without (a sharded CI run takes
