@@ -24,7 +24,7 @@ import { parseTrace } from '../src/trace/format.ts';
 import { lookupModel } from '../src/cli/registry.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
-const { values } = parseArgs({ options: { cases: { type: 'string' }, seed: { type: 'string' }, cli: { type: 'string' } } });
+const { values } = parseArgs({ options: { cases: { type: 'string' }, seed: { type: 'string' }, cli: { type: 'string' }, examples: { type: 'boolean' } } });
 const N = Number(values.cases ?? 20_000);
 const SEED = values.seed ?? 'fuzz-bench-1';
 const CLI = Number(values.cli ?? 200);
@@ -35,6 +35,8 @@ const count = new Map<string, number>();
 const bump = (k: string): void => { count.set(k, (count.get(k) ?? 0) + 1); };
 const failures: string[] = [];
 let worst = { ms: 0, label: '' };
+/** Up to 3 examples of each class accepted with a changed meaning that still matches its expect block. */
+const examples = new Map<string, string[]>();
 
 console.log(`fuzz-reader: seed ${SEED}, ${N} cases over ${traces.length} traces, CLI sample ${CLI}`);
 const t0 = performance.now();
@@ -60,11 +62,17 @@ for (let i = 0; i < N; i++) {
   // changed and still matching the expect block (the ones docs/failing-traces.md gives a verdict for).
   const verdict = o.sameMeaning ? 'same meaning' : o.matchesExpect ? `meaning changed (${o.changed}), still matches expect` : `meaning changed (${o.changed}), differs from expect (exit 1)`;
   bump(`  ${verdict}`);
-  if (!o.sameMeaning && o.matchesExpect) bump(`    by ${fam}`);
+  if (o.sameMeaning) bump(`    same meaning by ${fam}`);
+  if (!o.sameMeaning && o.matchesExpect) {
+    bump(`    by ${fam} (${o.changed})`);
+    const ex = examples.get(`${fam} (${o.changed})`) ?? [];
+    if (ex.length < 3) examples.set(`${fam} (${o.changed})`, [...ex, label]);
+  }
 }
 const inMs = performance.now() - t0;
 console.log(`in-process: ${N} cases in ${(inMs / 1000).toFixed(1)} s; worst case ${worst.ms.toFixed(1)} ms: ${worst.label.slice(0, 200)}`);
 for (const [k, v] of [...count.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) console.log(`  ${k.padEnd(70)} ${v}`);
+if (values.examples) for (const [k, v] of examples) for (const l of v) console.log(`  example ${k}: ${l.slice(0, 220)}`);
 
 // CLI sample: every k-th case (parsed or not), spread over the commands.
 async function cliSample(): Promise<void> {

@@ -363,12 +363,13 @@ export function fuzzCase(text: string, seed: string, label: string, families: re
     // to the original tree once, in order, and render at the end.
     const root = fromJson(doc);
     let what: string | null = null;
-    for (let tries = 0; tries < 4 && what === null; tries++) what = mutateTree(root, tries === 0 ? family : 'structure', r);
+    let used: Exclude<Family, 'text'> = family;
+    for (let tries = 0; tries < 4 && what === null; tries++) { used = tries === 0 ? family : 'structure'; what = mutateTree(root, used, r); }
     if (what === null) continue;
-    muts.push({ family: what ? family : 'structure', what });
+    muts.push({ family: used, what });
     t = render(root);
     // Further mutations re-parse `t`, which drops a duplicate key or a raw number: stop here to keep them.
-    if (family === 'dupKey' || family === 'number' || family === 'protoKey' || family === 'lookalike') break;
+    if (used === 'dupKey' || used === 'number' || used === 'protoKey' || used === 'lookalike') break;
   }
   return { text: t, mutations: muts };
 }
