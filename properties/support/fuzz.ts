@@ -149,6 +149,7 @@ function scalars(root: Node, r: Prng): { set: (v: Node) => void; node: Node; pat
 const raw = (v: unknown): Node => ({ k: 'raw', t: JSON.stringify(v) });
 
 function lookalikeOf(r: Prng, s: string): string {
+  if (typeof s !== 'string') s = String(s);
   const spots: number[] = [];
   for (let i = 0; i < s.length; i++) if (LOOKALIKE[s[i] as string] !== undefined) spots.push(i);
   switch (r.int(5)) {
@@ -252,7 +253,7 @@ function mutateTree(root: Node, family: Exclude<Family, 'text'>, r: Prng): strin
         // bugs: a prototype name, a duplicate, an unknown id, a lookalike, another model's knob, or emptied
         const cur = target.a.map(compact);
         const v = pick(r, [raw(name), raw('missing-tlbi'), raw('reset-no-tlb-flush'), raw('hdbss-fsc-ignored'), raw('pta-read-no-flush'),
-          raw(''), raw(1), cur.length ? { k: 'raw', t: pick(r, cur) } as Node : raw('x'), raw(lookalikeOf(r, cur.length ? JSON.parse(pick(r, cur)) as string : 'missing-tlbi'))]);
+          raw(''), raw(1), cur.length ? { k: 'raw', t: pick(r, cur) } as Node : raw('x'), raw(lookalikeOf(r, cur.length ? String(JSON.parse(pick(r, cur))) : 'missing-tlbi'))]);
         if (r.int(4) === 0) { target.a.length = 0; return `${family} emptied`; }
         target.a.splice(r.int(target.a.length + 1), 0, v);
         return `${family} += ${compact(v)}`;
