@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseTrace, serializeTrace, TRACE_VERSION } from '../src/trace/format.ts';
@@ -17,6 +17,7 @@ import { lookupModel } from '../src/cli/registry.ts';
 import type { EventBase } from '../src/core/model.ts';
 import { SEED, fcSeed } from './support/seed.ts';
 import { knobTraces, regressionTraces } from './support/failing-traces.ts';
+import { errorProblems, FAMILIES, fuzzCase, runCase, seedTraces } from './support/fuzz.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const samples = [...regressionTraces(), ...knobTraces().slice(0, 4)].map((t) => (t.file ? serializeTrace(t.trace) : serializeTrace(t.trace)));
@@ -154,6 +155,83 @@ describe(`trace reader never crashes (seed ${SEED})`, () => {
         expect(r.stderr, c.name).toMatch(c.field);
         expect(r.stderr, c.name).not.toMatch(/\n\s+at /);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Hostile input (issue 20): the mutators bench/fuzz-reader.ts runs at >= 20,000 cases, a sample here.
+  it('hostile keys, types, options, bugs, config, numbers and text: every case parses (then replays) or fails with a line and a one-line field error', () => {
+    const seeds = seedTraces(ROOT);
+    expect(seeds.length).toBeGreaterThan(10);
+    const seen = new Set<string>();
+    const bad: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const base = seeds[i % seeds.length] as { file: string; text: string };
+      const c = fuzzCase(base.text, SEED, `test/${i}`);
+      for (const m of c.mutations) seen.add(m.family);
+      const o = runCase(base.text, c.text);
+      const label = `case test/${i} of ${base.file} (${c.mutations.map((m) => `${m.family}: ${m.what}`).join('; ')})`;
+      if (o.cls === 'crash') bad.push(`${label}: threw ${o.message}`);
+      else if (o.cls === 'parse-error') { const p = errorProblems(o); if (p.length) bad.push(`${label}: ${p.join('; ')}`); }
+      else if (o.cls === 'rejected-event' && (o.message === '' || o.message.includes('\n'))) bad.push(`${label}: rejected without a one-line reason`);
+    }
+    expect(bad.slice(0, 10)).toEqual([]);
+    expect([...seen].sort()).toEqual([...FAMILIES].sort());
+  });
+
+  it('the CLI on hostile files: exit 0/1/2, at most one stderr line, no stack, no hang, no file created or modified', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-hostile-'));
+    try {
+      const good = readFileSync(join(ROOT, 'traces/regressions/dirty-ring-reset-no-tlb-flush.json'), 'utf8');
+      const hostile: { name: string; text: string }[] = [
+        { name: 'option-proto', text: good.replace('"options":{', '"options":{"__proto__":{"consumer":"ring"},') },
+        { name: 'option-constructor', text: good.replace('"options":{', '"options":{"constructor":true,') },
+        { name: 'type-constructor', text: good.replace(/"type":"vmm\/pageCopied"/, '"type":"constructor"') },
+        { name: 'type-toString', text: good.replace(/"type":"vmm\/pageCopied"/, '"type":"toString"') },
+        { name: 'type-lookalike', text: good.replace(/"type":"vmm\/pageCopied"/, '"type":"vmm/pageC\u043epied"') },
+        { name: 'event-hasOwnProperty', text: good.replace(/"gfn":(\d+)/, '"gfn":$1,"hasOwnProperty":1') },
+        { name: 'dup-key', text: good.replace(/"gfn":(\d+)/, '"gfn":$1,"gfn":0') },
+        { name: 'minus-zero', text: good.replace(/"gfn":\d+/, '"gfn":-0') },
+        { name: 'huge-number', text: good.replace(/"gfn":\d+/, '"gfn":1e400') },
+        { name: 'bug-proto', text: good.replace(/"bugs":\[/, '"bugs":["__proto__",') },
+        { name: 'config-proto', text: good.replace('"config": {', '"config": {"__proto__":{"vcpus":9},') },
+        { name: 'expect-lookalike', text: good.replace('"expect"', '"expe\u0441t"') },
+        { name: 'labels-proto', text: good.replace('"labels": {}', '"labels": {"__proto__":"x"}') },
+        { name: 'control-chars', text: good.replace(/"type":"vmm\/pageCopied"/, '"type":"vmm/\u0000\u001b[2J\u2028x"') },
+      ];
+      for (const h of hostile) writeFileSync(join(dir, `${h.name}.json`), h.text);
+      const before = readdirSync(dir).sort();
+      const run = (args: string[]): Promise<{ code: number | null; stderr: string; timedOut: boolean }> => new Promise((resolve) => {
+        const p = spawn(process.execPath, [join(ROOT, 'bin/dtsim.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        let timedOut = false;
+        const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, 60_000);
+        p.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+        p.on('close', (code) => { clearTimeout(timer); resolve({ code, stderr, timedOut }); });
+      });
+      const jobs = hostile.map((h, i) => {
+        const file = join(dir, `${h.name}.json`);
+        return i % 3 === 2 ? ['shrink', file, '--out', join(dir, `${h.name}.shrunk.json`), '--max-tests', '50'] : ['replay', file];
+      });
+      const results: { args: string[]; code: number | null; stderr: string; timedOut: boolean }[] = [];
+      for (let k = 0; k < jobs.length; k += 2) {
+        const pair = jobs.slice(k, k + 2);
+        results.push(...(await Promise.all(pair.map(async (args) => ({ args, ...(await run(args)) })))));
+      }
+      for (const r of results) {
+        const what = `${r.args.join(' ')}: ${r.stderr}`;
+        expect(r.timedOut, what).toBe(false);
+        expect([0, 1, 2], what).toContain(r.code);
+        expect(r.stderr.trimEnd().split('\n').length, what).toBeLessThanOrEqual(1);
+        expect(r.stderr, what).not.toMatch(/\n\s+at |internal error/);
+        expect(r.stderr, what).toMatch(/^(dtsim: .*\.json:\d+: [\x20-\x7e]+\n)?$/);
+        // every hostile file here is refused
+        expect(r.code, what).toBe(2);
+      }
+      expect(readdirSync(dir).sort()).toEqual(before);
+      for (const h of hostile) expect(readFileSync(join(dir, `${h.name}.json`), 'utf8')).toBe(h.text);
+      expect(existsSync(join(dir, 'option-proto.shrunk.json'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,6 +6,7 @@
  * Mechanisms add their events through `EVENT_FIELDS` (the schema used to validate untrusted traces).
  */
 import type { FieldError } from '../../src/core/model.ts';
+import { keyName, quote } from '../../src/core/untrusted.ts';
 import type { MachineConfig } from './state.ts';
 import { totalPagesOf } from './state.ts';
 
@@ -84,7 +85,6 @@ export const EVENT_FIELDS: { [type: string]: { readonly [field: string]: FieldKi
   'vmm/migrationCompleted': {},
 };
 
-/** Validates one untrusted event against the schema and the configuration's ranges. */
 /** Field lists of each schema, computed once (validation runs per event of a million-event trace). */
 const schemaEntries = new Map<string, readonly (readonly [string, FieldKind])[]>();
 const totals = new WeakMap<MachineConfig, number>();
@@ -106,14 +106,26 @@ function boundOf(kind: FieldKind, config: MachineConfig, total: number): [number
   }
 }
 
+/**
+ * For an unknown event type that differs from a known one only by case, spacing, invisible characters or
+ * compatibility forms (fullwidth slash...): a hint naming the known one. Only the exact spelling is accepted.
+ */
+function lookalikeHint(type: string): string {
+  const skeleton = (s: string): string => s.normalize('NFKC').replace(/[\s\u200b-\u200d\u2060\ufeff\u0300-\u036f]/g, '').toLowerCase();
+  const t = skeleton(type.normalize('NFKD'));
+  for (const known of Object.keys(EVENT_FIELDS)) if (skeleton(known) === t) return ` (looks like '${known}'; only the exact spelling is accepted)`;
+  return '';
+}
+
 /** Validates one untrusted event against the schema and the configuration's ranges. */
 export function parseEventWith<E>(raw: unknown, config: MachineConfig): { ok: true; event: E } | { ok: false; error: FieldError } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fieldError('', 'an event must be a JSON object');
   const r = raw as Record<string, unknown>;
   const type = r['type'];
   if (typeof type !== 'string') return fieldError('type', 'missing or not a string');
-  const schema = EVENT_FIELDS[type];
-  if (!schema) return fieldError('type', `unknown event type ${JSON.stringify(type)}`);
+  // Own properties only: a type named `constructor` or `__proto__` is unknown, not Object.prototype's.
+  const schema = Object.hasOwn(EVENT_FIELDS, type) ? EVENT_FIELDS[type] : undefined;
+  if (!schema) return fieldError('type', `unknown event type ${quote(type)}${lookalikeHint(type)}`);
   let entries = schemaEntries.get(type);
   if (!entries) { entries = Object.entries(schema); schemaEntries.set(type, entries); }
   let total = totals.get(config);
@@ -121,7 +133,7 @@ export function parseEventWith<E>(raw: unknown, config: MachineConfig): { ok: tr
   let n = 0;
   for (const k in r) {
     n++;
-    if (k !== 'type' && !(k in schema)) return fieldError(/^[\w$]+$/.test(k) ? k : JSON.stringify(k), `unexpected field for '${type}'`);
+    if (k !== 'type' && !Object.hasOwn(schema, k)) return fieldError(keyName(k), `unexpected field for '${type}'`);
   }
   if (n !== entries.length + 1) {
     for (const [field] of entries) if (r[field] === undefined) return fieldError(field, 'missing');
@@ -134,12 +146,12 @@ export function parseEventWith<E>(raw: unknown, config: MachineConfig): { ok: tr
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
         if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > Number.MAX_SAFE_INTEGER) {
-          return fieldError(`${field}[${i}]`, `must be a non-negative integer, got ${JSON.stringify(x)}`);
+          return fieldError(`${field}[${i}]`, `must be a non-negative integer, got ${quote(x)}`);
         }
       }
       continue;
     }
-    if (typeof v !== 'number' || !Number.isInteger(v)) return fieldError(field, `must be an integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v)) return fieldError(field, `must be an integer, got ${quote(v)}`);
     if (kind === 'int') continue;
     const [hi, what] = boundOf(kind, config, total);
     if (v < 0 || v >= hi) return fieldError(field, `${what} ${v} out of range [0, ${hi})`);

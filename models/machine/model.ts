@@ -4,6 +4,7 @@
  */
 import type { BugKnob, Design, FieldError, Invariant, JsonValue, Model, ModelMigration } from '../../src/core/model.ts';
 import { assertModelMigrations } from '../../src/trace/model-migrations.ts';
+import { keyName, quote } from '../../src/core/untrusted.ts';
 import type { Situation } from '../../src/check/campaign.ts';
 import { candidates, isEnabled, apply } from './machine.ts';
 import { invariantsFor } from './invariants.ts';
@@ -89,10 +90,11 @@ export function makeMachineModel(p: Preset): MachineModel {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: { field: 'options', message: 'must be an object' } };
     const out: { [k: string]: JsonValue } = { ...defaults };
     for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-      const dom = p.options[k];
-      if (!dom) return { ok: false, error: { field: `options.${k}`, message: `unknown option for model '${p.id}' (known: ${Object.keys(p.options).join(', ')})` } };
+      // Own properties only: `__proto__`, `constructor`, `toString`... are unknown options, not Object.prototype's.
+      const dom = Object.hasOwn(p.options, k) ? p.options[k] : undefined;
+      if (!dom) return { ok: false, error: { field: `options.${keyName(k)}`, message: `unknown option for model '${p.id}' (known: ${Object.keys(p.options).join(', ')})` } };
       if (!dom.some((d) => JSON.stringify(d) === JSON.stringify(v))) {
-        return { ok: false, error: { field: `options.${k}`, message: `must be one of ${dom.map((d) => JSON.stringify(d)).join(', ')}, got ${JSON.stringify(v)}` } };
+        return { ok: false, error: { field: `options.${k}`, message: `must be one of ${dom.map((d) => JSON.stringify(d)).join(', ')}, got ${quote(v)}` } };
       }
       out[k] = v as JsonValue;
     }

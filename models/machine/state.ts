@@ -6,6 +6,7 @@
  * `models/`; the shared machine code reaches them only through the hooks in `mechanisms.ts`.
  */
 import type { Design, FieldError, JsonValue } from '../../src/core/model.ts';
+import { keyName, quote } from '../../src/core/untrusted.ts';
 import { bitsNew, pagedNew, type Bits, type Paged } from './paged.ts';
 import { mechanismIds } from './registry.ts';
 import type { KnobSet } from './knobs.ts';
@@ -219,10 +220,10 @@ export function parseMachineConfig(raw: unknown): { ok: true; config: MachineCon
   const r = raw as Record<string, unknown>;
   const c = { ...DEFAULT_CONFIG, ...r } as Record<string, unknown>;
   const known = new Set(Object.keys(DEFAULT_CONFIG));
-  for (const k of Object.keys(r)) if (!known.has(k)) return { ok: false, error: { field: `config.${k}`, message: 'unknown field' } };
+  for (const k of Object.keys(r)) if (!known.has(k)) return { ok: false, error: { field: `config.${keyName(k)}`, message: `unknown field (known: ${[...known].join(', ')})` } };
   const intIn = (k: string, lo: number, hi: number): FieldError | null =>
     isInt(c[k]) && (c[k] as number) >= lo && (c[k] as number) <= hi ? null
-      : { field: `config.${k}`, message: `must be an integer in [${lo}, ${hi}], got ${JSON.stringify(c[k])}` };
+      : { field: `config.${k}`, message: `must be an integer in [${lo}, ${hi}], got ${quote(c[k])}` };
   const e = intIn('vcpus', 1, LIMITS.vcpus) ?? intIn('pes', 1, LIMITS.pes) ?? intIn('tlbEntries', 1, LIMITS.tlbEntries)
     ?? intIn('rounds', 0, LIMITS.rounds);
   if (e) return { ok: false, error: e };
@@ -237,7 +238,10 @@ export function parseMachineConfig(raw: unknown): { ok: true; config: MachineCon
   const slots: SlotConfig[] = [];
   for (let i = 0; i < c['slots'].length; i++) {
     const s = c['slots'][i] as Record<string, unknown>;
-    if (typeof s !== 'object' || s === null) return { ok: false, error: { field: `config.slots[${i}]`, message: 'must be an object' } };
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) return { ok: false, error: { field: `config.slots[${i}]`, message: 'must be an object' } };
+    for (const k of Object.keys(s)) {
+      if (k !== 'base' && k !== 'npages') return { ok: false, error: { field: `config.slots[${i}].${keyName(k)}`, message: 'unknown field (known: base, npages)' } };
+    }
     if (!isInt(s['base']) || s['base'] < end) {
       return { ok: false, error: { field: `config.slots[${i}].base`, message: `must be an integer >= ${end} (slots are ordered and disjoint)` } };
     }
@@ -252,7 +256,7 @@ export function parseMachineConfig(raw: unknown): { ok: true; config: MachineCon
     const a = c[k];
     if (!Array.isArray(a)) return { ok: false, error: { field: `config.${k}`, message: 'must be an array of gfns' } };
     for (let i = 0; i < a.length; i++) {
-      if (!inSlots(a[i])) return { ok: false, error: { field: `config.${k}[${i}]`, message: `gfn ${JSON.stringify(a[i])} is not inside any memslot` } };
+      if (!inSlots(a[i])) return { ok: false, error: { field: `config.${k}[${i}]`, message: `gfn ${quote(a[i])} is not inside any memslot` } };
     }
   }
   const config: MachineConfig = {

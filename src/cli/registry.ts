@@ -5,6 +5,7 @@ import { MODELS, modelById, type MachineModel } from '../../models/index.ts';
 import type { Parsed } from './main.ts';
 import type { AnyModel, Design, JsonValue } from '../core/model.ts';
 import { UsageError } from './errors.ts';
+import { isRecord, setOwn } from '../core/untrusted.ts';
 
 export { MODELS };
 export { PROOF_BASE, proofCases } from '../../models/proofs.ts';
@@ -30,7 +31,9 @@ export function parseOptionFlags(flags: readonly string[]): { [k: string]: JsonV
     const raw = f.slice(i + 1);
     let v: JsonValue;
     try { v = JSON.parse(raw) as JsonValue; } catch { v = raw; }
-    out[k] = v;
+    // An own property even for `__proto__` (plain assignment would set the prototype, and the option would vanish
+    // silently instead of being refused as unknown).
+    setOwn(out, k, v);
   }
   return out;
 }
@@ -94,9 +97,13 @@ export function designFromFlags(v: Parsed['values'], base: { readonly [k: string
     c['storePages'] = s.split(',').map(Number);
   }
   if (typeof v['config'] === 'string') {
-    try { Object.assign(c, JSON.parse(v['config'])); } catch (e) {
+    let parsed: unknown;
+    try { parsed = JSON.parse(v['config']); } catch (e) {
       throw new UsageError(`--config: not valid JSON (${(e as Error).message})`);
     }
+    if (!isRecord(parsed)) throw new UsageError('--config: must be a JSON object of config fields');
+    // Own properties (not Object.assign, which would set the prototype for `__proto__`): parseConfig refuses unknown ones.
+    for (const [k, x] of Object.entries(parsed)) setOwn(c, k, x);
   }
   const pc = model.parseConfig(c);
   if (!pc.ok) throw new UsageError(`--config ${pc.error.field}: ${pc.error.message}`);

@@ -43,3 +43,67 @@ describe('trace reader', () => {
     expect(!d.ok && d.error.kind === 'versionTooNew').toBe(true);
   });
 });
+
+/** Hostile input (issue 20): what JSON.parse hides, prototype names, lookalikes, closed field sets. */
+describe('trace reader, hostile input', () => {
+  const fails = (text: string): { kind: string; line: number | null; field: string; message: string } => {
+    const r = parseTrace(text, lookup);
+    expect(r.ok, text.slice(0, 200)).toBe(false);
+    if (r.ok) throw new Error('accepted');
+    return r.error;
+  };
+  const lineWith = (text: string, s: string): number => text.split('\n').findIndex((l) => l.includes(s)) + 1;
+  it('an option named like an Object.prototype member is an unknown option, not a crash', () => {
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const e = fails(good.replace('"options":{', `"options":{"${name}":1,`));
+      expect(e.field).toBe(`design.options.${name}`);
+      expect(e.message).toContain('unknown option');
+    }
+  });
+  it('an event type or field named like an Object.prototype member is unknown', () => {
+    const a = fails(good.replace('"type":"vmm/pageCopied"', '"type":"constructor"'));
+    expect([a.field, a.message]).toEqual(['events[1].type', 'unknown event type "constructor"']);
+    const b = fails(good.replace('"gfn":0', '"gfn":0,"constructor":1'));
+    expect([b.field, b.message]).toEqual(['events[1].constructor', "unexpected field for 'vmm/pageCopied'"]);
+  });
+  it('a duplicated key is an error naming its line and path (also when written with an escape)', () => {
+    const t = good.replace('"gfn":0', '"gfn":0,"gfn":1');
+    const e = fails(t);
+    expect([e.line, e.field]).toEqual([lineWith(t, '"gfn":0,"gfn":1'), 'events[1].gfn']);
+    expect(e.message).toContain('duplicated key');
+    const t2 = good.replace('"expect": {', '"expect": {"\\u0073tatus":"violated",');
+    expect(fails(t2).field).toBe('expect.status');
+    const t3 = good.replace('"note": ""', '"note": "", "note": "x"');
+    expect(fails(t3).field).toBe('note');
+  });
+  it('numbers must be written canonically: -0, 1.0, 1e0, 1e400 and integers beyond 2^53 are refused', () => {
+    for (const [tok, why] of [['-0', 'not written canonically'], ['0.0', 'not written canonically'], ['0e0', 'not written canonically'],
+      ['1e400', 'out of range'], ['9007199254740993', 'not exactly representable']] as const) {
+      const t = good.replace('"gfn":0', `"gfn":${tok}`);
+      const e = fails(t);
+      expect([e.line, e.field], tok).toEqual([lineWith(t, `"gfn":${tok}`), 'events[1].gfn']);
+      expect(e.message, tok).toContain(why);
+    }
+  });
+  it('unknown fields are errors at every level (a lookalike key is unknown, shown escaped)', () => {
+    const a = fails(good.replace('"note": ""', '"note": "", "expe\u0441t": {"status":"violated","eventIndex":0,"invariant":"INV-FLUSH"}'));
+    expect(a.field).toBe('"expe\\u0441t"');
+    expect(a.message).toContain('unknown field');
+    expect(fails(good.replace('"model":"dirty-bitmap"', '"model":"dirty-bitmap","extra":1')).field).toBe('design.extra');
+    expect(fails(good.replace('"expect": {"status":"ok"', '"expect": {"status":"ok","eventIndex":3')).field).toBe('expect.eventIndex');
+    expect(fails(good.replace('"npages":', '"npagse":1,"npages":')).field).toBe('config.slots[0].npagse');
+    expect(fails(good.replace('"name":"dtsim"', '"name":"dtsim","__proto__":{}')).field).toBe('tool.__proto__');
+  });
+  it('an event type that is not exactly a known one is named, escaped, with the type it looks like', () => {
+    const e = fails(good.replace('"vmm/pageCopied"', '"vmm/pageCopied\u200b"'));
+    expect(e.field).toBe('events[1].type');
+    expect(e.message).toBe(`unknown event type "vmm/pageCopied\\u200b" (looks like 'vmm/pageCopied'; only the exact spelling is accepted)`);
+    expect(fails(good.replace('"vmm/pageCopied"', '"vmm/pageC\u043epied"')).message).toContain('"vmm/pageC\\u043epied"');
+  });
+  it('expect names an invariant of the model; a knob listed twice is refused; a missing field has line 1', () => {
+    expect(fails(good.replace('"expect": {"status":"ok"}', '"expect": {"status":"violated","eventIndex":0,"invariant":"INV-NOPE"}')).field).toBe('expect.invariant');
+    expect(fails(good.replace('"bugs":[]', '"bugs":["missing-tlbi","missing-tlbi"]')).field).toBe('design.bugs[1]');
+    const e = fails(good.replace(/ *"formatVersion": \d+,\n/, ''));
+    expect([e.line, e.field]).toEqual([1, 'formatVersion']);
+  });
+});

@@ -8,8 +8,17 @@
  * version, options, bugs, config, every event, the expect block) and reports the first problem with its
  * line and field, never throwing. Old format versions are upgraded one step at a time by `MIGRATIONS`; a trace
  * made by an older version of its model goes through that model's own chain (src/trace/model-migrations.ts).
+ *
+ * Hostile input (issue 20): what `JSON.parse` hides is checked on the text first (`scanJson`): a key repeated in
+ * one object (JSON.parse keeps the last silently, so a reviewer reading the first would see another trace) and a
+ * number not written as dtsim writes it (`-0`, `1.0`, `1e0`, `1e400`, an integer beyond 2^53 that reads as another
+ * one). Every object has a closed set of fields (an unknown one, e.g. a lookalike `expеct` with a Cyrillic e, is an
+ * error: ignoring it could change the meaning); every lookup by a key from the input is an own-property lookup
+ * (`own`, `Object.hasOwn`), never `in` or plain indexing (which answer for `__proto__`, `constructor`...); an event
+ * type must be exactly a known one. Every message quotes input escaped and cut (`quote`), so it stays one line.
  */
 import type { AnyModel, Design, EventBase, JsonValue } from '../core/model.ts';
+import { asciiOnly, isRecord, keyName, own, quote } from '../core/untrusted.ts';
 import { checkReplaysToExpect, migrateModelTrace, type ModelMigrationRecord } from './model-migrations.ts';
 
 export const TRACE_FORMAT = 'dtsim/trace';
@@ -143,7 +152,116 @@ export function eventLines(text: string): number[] {
 }
 
 function err(kind: TraceError['kind'], line: number | null, field: string, message: string): ParseResult {
-  return { ok: false, error: { kind, line, field, message } };
+  // One short printable line whatever the input: escaped (asciiOnly) and cut.
+  const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}...` : s);
+  return { ok: false, error: { kind, line, field: cut(asciiOnly(field), 160), message: cut(asciiOnly(message), 300) } };
+}
+
+/** A problem `JSON.parse` cannot see, found on the text by `scanJson`. */
+export interface JsonTextIssue {
+  readonly line: number;
+  /** Key path, e.g. `events[3].gfn`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * Is a number token written canonically, i.e. as `JSON.stringify` writes the number it reads as? dtsim writes
+ * every trace with JSON.stringify, so anything else was edited by hand or corrupted.
+ */
+function numberIssue(tok: string): string | null {
+  if (/^-?(0|[1-9][0-9]{0,14})$/.test(tok) && tok !== '-0') return null;
+  const n = Number(tok);
+  if (!Number.isFinite(n)) return `number ${quote(tok.slice(0, 40))} is out of range (reads as ${n})`;
+  if (String(n) === tok) return null;
+  if (/^-?[0-9]+$/.test(tok) && tok !== '-0') return `integer ${tok.slice(0, 40)} is not exactly representable (reads as ${String(n)})`;
+  return `number ${tok.slice(0, 40)} is not written canonically (reads as ${String(n)}; write ${String(n)})`;
+}
+
+/**
+ * Checks the text of a document that `JSON.parse` accepted for what the parse hides: a key repeated in the same
+ * object (the parse keeps the last one silently; keys are compared after unescaping, so `"\u0074ype"` repeats
+ * `"type"`) and numbers not written canonically (`numberIssue`). Returns the first issue with its line and key
+ * path, and the line of each top-level key. Iterative (a deep document cannot overflow the stack), one pass.
+ */
+export function scanJson(text: string): { issue: JsonTextIssue | null; topLines: Map<string, number> } {
+  const topLines = new Map<string, number>();
+  // One frame per open object / array: its keys so far (objects) or the current index (arrays).
+  const isArr: boolean[] = [];
+  const keys: string[][] = [];
+  const index: number[] = [];
+  const expectKey: boolean[] = [];
+  let line = 1;
+  const path = (last: string | null): string => {
+    let out = '';
+    for (let f = 0; f < isArr.length; f++) {
+      const seg = isArr[f] ? `[${index[f]}]` : f + 1 < isArr.length || last === null ? (keys[f] as string[]).at(-1) : last;
+      if (seg === undefined) continue;
+      out += isArr[f] ? seg : out ? `.${keyName(seg)}` : keyName(seg);
+    }
+    return out;
+  };
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) { line++; continue; }
+    if (c === 32 || c === 9 || c === 13 || c === 58 /* : */) continue;
+    const top = isArr.length - 1;
+    if (c === 34 /* " */) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) { escaped = true; i++; continue; }
+        if (d === 34) break;
+      }
+      if (top >= 0 && !isArr[top] && expectKey[top]) {
+        const key = escaped ? JSON.parse(text.slice(start, i + 1)) as string : text.slice(start + 1, i);
+        const ks = keys[top] as string[];
+        if (ks.includes(key)) return { issue: { line, field: path(key), message: 'duplicated key (JSON keeps only the last value, silently): each field once' }, topLines };
+        ks.push(key);
+        expectKey[top] = false;
+        if (top === 0 && !topLines.has(key)) topLines.set(key, line);
+      }
+      continue;
+    }
+    if (c === 123 /* { */ || c === 91 /* [ */) {
+      isArr.push(c === 91); keys.push([]); index.push(0); expectKey.push(c === 123);
+      continue;
+    }
+    if (c === 125 || c === 93) { isArr.pop(); keys.pop(); index.pop(); expectKey.pop(); continue; }
+    if (c === 44 /* , */) {
+      if (top >= 0) { if (isArr[top]) index[top] = (index[top] as number) + 1; else expectKey[top] = true; }
+      continue;
+    }
+    if (c === 45 || (c >= 48 && c <= 57)) {
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if ((d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45) j++; else break;
+      }
+      const why = numberIssue(text.slice(i, j));
+      if (why) return { issue: { line, field: path(null), message: why }, topLines };
+      i = j - 1;
+      continue;
+    }
+    // true / false / null: skip the letters.
+    while (i + 1 < n && text.charCodeAt(i + 1) >= 97 && text.charCodeAt(i + 1) <= 122) i++;
+  }
+  return { issue: null, topLines };
+}
+
+/** The fields a trace document may have (after migration); any other is an error, never ignored. */
+const TOP_FIELDS: ReadonlySet<string> = new Set(['format', 'formatVersion', 'tool', 'design', 'config', 'seed', 'choices', 'note', 'labels', 'expect', 'events']);
+const DESIGN_FIELDS: ReadonlySet<string> = new Set(['model', 'modelVersion', 'options', 'bugs']);
+const TOOL_FIELDS: ReadonlySet<string> = new Set(['name', 'version']);
+const EXPECT_OK_FIELDS: ReadonlySet<string> = new Set(['status']);
+const EXPECT_VIOLATED_FIELDS: ReadonlySet<string> = new Set(['status', 'eventIndex', 'invariant']);
+
+/** The first key of `obj` outside `known`, or null. */
+function unknownKey(obj: object, known: ReadonlySet<string>): string | null {
+  for (const k of Object.keys(obj)) if (!known.has(k)) return k;
+  return null;
 }
 
 /** No valid trace nests deeper than this (events are flat objects); deeper input is refused before use. */
@@ -183,10 +301,18 @@ function fieldPath(p: readonly (string | number)[]): string {
   return p.length > 6 ? `${out}...` : out;
 }
 
-/** Line of a top-level key in the text (best effort). */
-function keyLine(text: string, key: string): number | null {
-  const i = text.indexOf(`"${key}"`);
-  return i < 0 ? null : lineOf(text, i);
+/**
+ * Line of a top-level key in the text, as found by `scanJson` (so a `"design"` inside a note or a label does not
+ * fool it); line 1 (the document's opening brace) for a key that is missing.
+ */
+function keyLine(lines: ReadonlyMap<string, number>, key: string): number {
+  return lines.get(key) ?? 1;
+}
+
+/** Line of the first `"key"` in the text (for a document too deep to scan), or 1. */
+function lineOfKey(text: string, key: string): number {
+  const i = text.indexOf(JSON.stringify(key));
+  return i < 0 ? 1 : lineOf(text, i);
 }
 
 /**
@@ -201,33 +327,47 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
     const m = /position (\d+)/.exec(String((e as Error).message));
     const line = m ? lineOf(text, Number(m[1])) : (text.trim() === '' ? 1 : lineOf(text, text.length));
     // One line: V8 quotes a snippet of the text, newlines included.
-    const why = String((e as Error).message).replace(/^.*?: /, '').replace(/\s+/g, ' ').slice(0, 160);
+    const why = asciiOnly(String((e as Error).message).replace(/^.*?: /, '').replace(/\s+/g, ' ')).slice(0, 160);
     return err('notJson', line, '', `not valid JSON (${why})`);
   }
   const deepAt = tooDeep(doc, MAX_DEPTH);
-  if (deepAt !== null) return err('invalid', keyLine(text, String(deepAt[0] ?? '')) ?? 1, fieldPath(deepAt), `nested more than ${MAX_DEPTH} levels deep`);
+  const scan = deepAt === null ? scanJson(text) : { issue: null, topLines: new Map<string, number>() };
+  const kl = scan.topLines;
+  if (deepAt !== null) return err('invalid', lineOfKey(text, String(deepAt[0] ?? '')), fieldPath(deepAt.map((k) => (typeof k === 'string' ? keyName(k) : k))), `nested more than ${MAX_DEPTH} levels deep`);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return err('unknownFormat', 1, '', 'a trace must be a JSON object');
+  if (scan.issue) return err('invalid', scan.issue.line, scan.issue.field, scan.issue.message);
   let d = doc as Record<string, unknown>;
-  if (d['format'] !== TRACE_FORMAT) return err('unknownFormat', keyLine(text, 'format'), 'format', `expected "${TRACE_FORMAT}", got ${JSON.stringify(d['format'])}`);
-  const fv = d['formatVersion'];
-  if (typeof fv !== 'number' || !Number.isInteger(fv) || fv < 1) return err('invalid', keyLine(text, 'formatVersion'), 'formatVersion', 'must be a positive integer');
-  if (fv > TRACE_VERSION) return err('versionTooNew', keyLine(text, 'formatVersion'), 'formatVersion', `version ${fv} is newer than this dtsim understands (${TRACE_VERSION}); upgrade dtsim`);
+  if (own(d, 'format') !== TRACE_FORMAT) return err('unknownFormat', keyLine(kl, 'format'), 'format', `expected "${TRACE_FORMAT}", got ${quote(own(d, 'format'))}`);
+  const fv = own(d, 'formatVersion');
+  if (typeof fv !== 'number' || !Number.isInteger(fv) || fv < 1) return err('invalid', keyLine(kl, 'formatVersion'), 'formatVersion', 'must be a positive integer');
+  if (fv > TRACE_VERSION) return err('versionTooNew', keyLine(kl, 'formatVersion'), 'formatVersion', `version ${fv} is newer than this dtsim understands (${TRACE_VERSION}); upgrade dtsim`);
   for (let v = fv; v < TRACE_VERSION; v++) {
     const mig = MIGRATIONS[v];
-    if (!mig) return err('invalid', keyLine(text, 'formatVersion'), 'formatVersion', `no migration from version ${v}`);
+    if (!mig) return err('invalid', keyLine(kl, 'formatVersion'), 'formatVersion', `no migration from version ${v}`);
     d = mig(d);
   }
-  let design = d['design'] as Record<string, unknown> | undefined;
-  if (typeof design !== 'object' || design === null) return err('invalid', keyLine(text, 'design'), 'design', 'missing or not an object');
-  const dl = keyLine(text, 'design');
+  const extra = unknownKey(d, TOP_FIELDS);
+  if (extra !== null) return err('invalid', keyLine(kl, extra), keyName(extra), `unknown field (a trace has only: ${[...TOP_FIELDS].join(', ')})`);
+  const tool = own(d, 'tool');
+  if (tool !== undefined) {
+    const tk = isRecord(tool) ? unknownKey(tool, TOOL_FIELDS) : null;
+    if (!isRecord(tool) || tk !== null || own(tool, 'name') !== 'dtsim' || typeof own(tool, 'version') !== 'string') {
+      return err('invalid', keyLine(kl, 'tool'), tk !== null ? `tool.${keyName(tk)}` : 'tool', 'must be {"name": "dtsim", "version": "..."}');
+    }
+  }
+  let design = own(d, 'design') as Record<string, unknown> | undefined;
+  if (!isRecord(design)) return err('invalid', keyLine(kl, 'design'), 'design', 'missing or not an object');
+  const dl = keyLine(kl, 'design');
+  const dk = unknownKey(design, DESIGN_FIELDS);
+  if (dk !== null) return err('invalid', dl, `design.${keyName(dk)}`, `unknown field (a design has only: ${[...DESIGN_FIELDS].join(', ')})`);
   if (typeof design['model'] !== 'string') return err('invalid', dl, 'design.model', 'must be a string');
   const model = lookup(design['model']);
-  if (!model) return err('unknownModel', dl, 'design.model', `unknown model ${JSON.stringify(design['model'])}`);
+  if (!model) return err('unknownModel', dl, 'design.model', `unknown model ${quote(design['model'])}`);
   // An older model version is read through the model's migration chain; a newer one is refused.
   let migration: ModelMigrationRecord | null = null;
-  if (design['modelVersion'] !== model.version) {
+  if (own(design, 'modelVersion') !== model.version) {
     const m = migrateModelTrace(d, model);
-    if (!m.ok) return err(m.error.kind, keyLine(text, m.error.field.replace(/[.[].*$/, '')) ?? dl, m.error.field, m.error.message);
+    if (!m.ok) return err(m.error.kind, (kl.get(m.error.field.replace(/[.[].*$/, '')) ?? dl), m.error.field, m.error.message);
     d = m.doc; design = d['design'] as Record<string, unknown>; migration = m.record;
   }
   const po = model.parseOptions(design['options'] ?? {});
@@ -236,30 +376,35 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
   if (!Array.isArray(bugs)) return err('invalid', dl, 'design.bugs', 'must be an array of bug ids');
   for (let i = 0; i < bugs.length; i++) {
     if (typeof bugs[i] !== 'string' || !model.bugs.some((b) => b.id === bugs[i])) {
-      return err('invalid', dl, `design.bugs[${i}]`, `unknown bug ${JSON.stringify(bugs[i])} for model '${model.id}'`);
+      return err('invalid', dl, `design.bugs[${i}]`, `unknown bug ${quote(bugs[i])} for model '${model.id}'`);
     }
+    if (bugs.indexOf(bugs[i]) !== i) return err('invalid', dl, `design.bugs[${i}]`, `bug ${quote(bugs[i])} listed twice`);
   }
-  const pc = model.parseConfig(d['config']);
-  if (!pc.ok) return err('invalid', keyLine(text, 'config'), pc.error.field, pc.error.message);
-  const seed = d['seed'];
-  if (seed !== null && seed !== undefined && typeof seed !== 'string') return err('invalid', keyLine(text, 'seed'), 'seed', 'must be a string or null');
-  const choices = d['choices'];
+  const pc = model.parseConfig(own(d, 'config'));
+  if (!pc.ok) return err('invalid', keyLine(kl, 'config'), pc.error.field, pc.error.message);
+  // A missing option or config field takes its default on purpose: that is how a trace saved before the option
+  // existed reads (the default is the behaviour from before), and replay still checks it against its expect block.
+  const seed = own(d, 'seed');
+  if (seed !== null && seed !== undefined && typeof seed !== 'string') return err('invalid', keyLine(kl, 'seed'), 'seed', 'must be a string or null');
+  const choices = own(d, 'choices');
   if (choices !== null && choices !== undefined && (!Array.isArray(choices) || !choices.every((c) => Number.isInteger(c) && c >= 0))) {
-    return err('invalid', keyLine(text, 'choices'), 'choices', 'must be null or an array of non-negative integers');
+    return err('invalid', keyLine(kl, 'choices'), 'choices', 'must be null or an array of non-negative integers');
   }
-  const events = d['events'];
-  if (!Array.isArray(events)) return err('invalid', keyLine(text, 'events'), 'events', 'missing or not an array');
+  const events = own(d, 'events');
+  if (!Array.isArray(events)) return err('invalid', keyLine(kl, 'events'), 'events', 'missing or not an array');
   const lines = eventLines(text);
   const parsed: EventBase[] = [];
   for (let i = 0; i < events.length; i++) {
     const r = model.parseEvent(events[i], pc.config);
-    if (!r.ok) return err('invalid', lines[i] ?? keyLine(text, 'events'), `events[${i}]${r.error.field ? `.${r.error.field}` : ''}`, r.error.message);
+    if (!r.ok) return err('invalid', lines[i] ?? keyLine(kl, 'events'), `events[${i}]${r.error.field ? `.${r.error.field}` : ''}`, r.error.message);
     parsed.push(r.event);
   }
-  const ex = d['expect'] as Record<string, unknown> | undefined;
-  const el = keyLine(text, 'expect');
-  if (typeof ex !== 'object' || ex === null) return err('invalid', el, 'expect', 'missing or not an object');
+  const ex = own(d, 'expect') as Record<string, unknown> | undefined;
+  const el = keyLine(kl, 'expect');
+  if (!isRecord(ex)) return err('invalid', el, 'expect', 'missing or not an object');
   let expect: Expect;
+  const exk = unknownKey(ex, ex['status'] === 'violated' ? EXPECT_VIOLATED_FIELDS : EXPECT_OK_FIELDS);
+  if (exk !== null) return err('invalid', el, `expect.${keyName(exk)}`, `unknown field for status ${quote(ex['status'])}`);
   if (ex['status'] === 'ok') expect = { status: 'ok' };
   else if (ex['status'] === 'violated') {
     const ei = ex['eventIndex'];
@@ -267,22 +412,27 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
       return err('invalid', el, 'expect.eventIndex', `must be an integer in [-1, ${events.length})`);
     }
     if (typeof ex['invariant'] !== 'string') return err('invalid', el, 'expect.invariant', 'must be an invariant id');
+    const inv = ex['invariant'];
+    if (!model.invariants.some((x) => x.id === inv)) {
+      return err('invalid', el, 'expect.invariant', `unknown invariant ${quote(inv)} for model '${model.id}' (known: ${model.invariants.map((x) => x.id).join(', ')})`);
+    }
     expect = { status: 'violated', eventIndex: ei, invariant: ex['invariant'] };
   } else return err('invalid', el, 'expect.status', 'must be "ok" or "violated"');
-  if (d['note'] !== undefined && typeof d['note'] !== 'string') return err('invalid', keyLine(text, 'note'), 'note', 'must be a string');
-  const note = typeof d['note'] === 'string' ? d['note'] : '';
-  const rawLabels = d['labels'] ?? {};
-  const ll = keyLine(text, 'labels');
+  if (own(d, 'note') !== undefined && typeof own(d, 'note') !== 'string') return err('invalid', keyLine(kl, 'note'), 'note', 'must be a string');
+  const rawNote = own(d, 'note');
+  const note = typeof rawNote === 'string' ? rawNote : '';
+  const rawLabels = own(d, 'labels') ?? {};
+  const ll = keyLine(kl, 'labels');
   if (typeof rawLabels !== 'object' || rawLabels === null || Array.isArray(rawLabels)) return err('invalid', ll, 'labels', 'must be an object of event index -> text');
   const labels: { [eventIndex: string]: string } = {};
   for (const [k, lv] of Object.entries(rawLabels as Record<string, unknown>)) {
-    if (!/^(0|[1-9][0-9]{0,8})$/.test(k) || Number(k) >= events.length) return err('invalid', ll, `labels.${k}`, `key must be an event index in [0, ${events.length})`);
+    if (!/^(0|[1-9][0-9]{0,8})$/.test(k) || Number(k) >= events.length) return err('invalid', ll, `labels.${keyName(k)}`, `key must be an event index in [0, ${events.length})`);
     if (typeof lv !== 'string' || lv.length > 1000) return err('invalid', ll, `labels.${k}`, 'must be a string of at most 1000 characters');
     labels[k] = lv;
   }
   const trace: Trace = {
     format: TRACE_FORMAT, formatVersion: TRACE_VERSION,
-    tool: { name: 'dtsim', version: typeof (d['tool'] as Record<string, unknown> | undefined)?.['version'] === 'string' ? String((d['tool'] as Record<string, unknown>)['version']) : 'unknown' },
+    tool: { name: 'dtsim', version: typeof own(tool, 'version') === 'string' ? String(own(tool, 'version')) : 'unknown' },
     design: { model: model.id, modelVersion: model.version, options: po.options, bugs: [...bugs] as string[] },
     config: pc.config as JsonValue, seed: typeof seed === 'string' ? seed : null,
     choices: Array.isArray(choices) ? choices as number[] : null, note, events: parsed, labels, expect,
