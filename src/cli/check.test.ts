@@ -33,18 +33,21 @@ describe('dtsim check campaigns', () => {
   });
   it('a one-design campaign (split into chunks of runs at 2 workers) gives identical JSON at --workers 1 and 2, timings apart', () => {
     const one = ['check', '--model', 'dirty-bitmap', '--bug', 'wp-before-snapshot', '--seed', 'mix-e', '--events', '120', '--runs', '32', '--json'];
-    const a = dtsim([...one, '--workers', '1']);
-    const b = dtsim([...one, '--workers', '2']);
+    // Each run saves its failure into its own folder (named in the JSON): compared with the folder as DIR.
+    const da = mkdtempSync(join(tmpdir(), 'dtsim-split-a-'));
+    const db = mkdtempSync(join(tmpdir(), 'dtsim-split-b-'));
+    const a = dtsim([...one, '--workers', '1', '--out-dir', da]);
+    const b = dtsim([...one, '--workers', '2', '--out-dir', db]);
     expect(a.code).toBe(1);
     expect(b.code).toBe(1);
-    const untimed = (out: string): unknown => {
-      const d = JSON.parse(out) as { wallSeconds?: number; results: { timeMs?: number }[] };
+    const untimed = (out: string, dir: string): unknown => {
+      const d = JSON.parse(out.split(dir).join('DIR')) as { wallSeconds?: number; results: { timeMs?: number }[] };
       delete d.wallSeconds;
       for (const r of d.results) delete r.timeMs;
       return d;
     };
-    const ja = untimed(a.out) as { results: { runs: number; violations: number; distinctStates: number }[] };
-    expect(untimed(b.out)).toEqual(ja);
+    const ja = untimed(a.out, da) as { results: { runs: number; violations: number; distinctStates: number }[] };
+    expect(untimed(b.out, db)).toEqual(ja);
     expect(ja.results).toHaveLength(1);
     expect(ja.results[0]?.runs).toBe(32);
     expect(ja.results[0]?.violations).toBeGreaterThan(0);
