@@ -99,6 +99,15 @@ describe('the packed package', () => {
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), 'TypeScript sources in the tarball').toEqual([]);
   });
 
+  it('runs, in this checkout, the build prepack made with DTSIM_ENTRY=dist, as the sources run', () => {
+    const env = { ...cleanEnv(), DTSIM_ENTRY: 'dist' };
+    const built = spawnSync(process.execPath, ['bin/dtsim.js', 'bugs', '--list'], { cwd: ROOT, encoding: 'utf8', env });
+    const src = spawnSync(process.execPath, ['bin/dtsim.js', 'bugs', '--list'], { cwd: ROOT, encoding: 'utf8', env: { ...env, DTSIM_ENTRY: 'src' } });
+    expect(built.status, built.stderr).toBe(0);
+    expect(built.stdout).toContain('missing-tlbi');
+    expect(built.stdout).toBe(src.stdout);
+  });
+
   it('installs with no TypeScript loader: tsx is not a run-time dependency', () => {
     const pkg = JSON.parse(readFileSync(join(project, 'node_modules/dtsim/package.json'), 'utf8')) as { dependencies?: { [k: string]: string } };
     expect(Object.keys(pkg.dependencies ?? {})).not.toContain('tsx');
