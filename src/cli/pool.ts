@@ -11,6 +11,16 @@ export function defaultWorkers(): number {
 }
 
 /**
+ * The script a worker thread starts with, beside the code that asks for it. Run from the TypeScript sources
+ * (tsx, vitest: this module's URL ends in `.ts`), a new thread has no loader yet: bin/worker.js registers tsx and
+ * then imports src/cli/worker.ts. Run from the compiled package (dist/src/cli/pool.js, no tsx installed), the
+ * thread loads the compiled dist/src/cli/worker.js beside this file directly.
+ */
+export function workerEntry(moduleUrl: string): URL {
+  return new URL(moduleUrl).pathname.endsWith('.ts') ? new URL('../../bin/worker.js', moduleUrl) : new URL('./worker.js', moduleUrl);
+}
+
+/**
  * Runs `jobs` on `workers` threads (1: in this thread). `onDone` after each job; `inOrder(i, result)` once per
  * job in job order, as soon as it and every job before it are done (rows can stream in a fixed order).
  */
@@ -28,7 +38,7 @@ export async function runPool(jobs: readonly Job[], workers: number, onDone?: (d
   }
   let next = 0;
   let done = 0;
-  const url = new URL('../../bin/worker.js', import.meta.url);
+  const url = workerEntry(import.meta.url);
   await new Promise<void>((resolve, reject) => {
     const pool: Worker[] = [];
     const fail = (e: unknown): void => { for (const w of pool) void w.terminate(); reject(e); };
