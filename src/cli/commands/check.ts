@@ -220,14 +220,14 @@ export async function cmdCheck(p: Parsed): Promise<number> {
     const jobsB = chunks.map((j) => ({ ...j, timeBudgetMs: perJob }));
     header = `dtsim check: seed=${seed} runs=${runs} events=${maxEvents} time-budget=${budget || 'none'}${budget ? 's' : ''} workers=${workers} shard=${shard}/${shards} models=${ids.join(',')} designs=${jobs.length}`;
     if (!json) process.stdout.write(`${header}\n`);
-    // Progress (a TTY only): designs whose every chunk is done, chunks, runs done of those asked, violations.
+    // Progress (a TTY only): designs whose every chunk is done, violations, runs done of those asked, chunks.
     const chunksOf = new Map<string, number>();
     for (const c of jobsB) chunksOf.set(c.label, (chunksOf.get(c.label) ?? 0) + 1);
     const asked = jobsB.reduce((a, c) => a + c.runs, 0);
     let runsDone = 0;
     let violations = 0;
     let designsDone = 0;
-    const line = (d: number): string => `check: ${designsDone}/${jobs.length} designs, ${d}/${jobsB.length} chunks, ${formatCount(runsDone)} of ${formatCount(asked)} runs, ${violations} violations`;
+    const line = (d: number): string => `check: ${designsDone}/${jobs.length} designs, ${violations} violations, ${formatCount(runsDone)} of ${formatCount(asked)} runs, ${d}/${jobsB.length} chunks`;
     progress.update(() => line(0));
     const out = await runPool(jobsB, workers, (d, _t, r, i) => {
       if (r.kind === 'check') { runsDone += r.result.runs; violations += r.result.violations; }

@@ -104,7 +104,7 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   let bad = 0;
   let lastModel = '';
   let lastConfig = '';
-  // Progress (a TTY only): designs done, their distinct states summed and per second, violated, left open.
+  // Progress (a TTY only): designs done, violated, left open, their distinct states summed and per second.
   const progress = progressFor({ json, quiet: v['quiet'] === true });
   const t0 = performance.now();
   let states = 0;
@@ -112,8 +112,8 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   let notExhausted = 0;
   const line = (d: number): string => {
     const secs = (performance.now() - t0) / 1000;
-    return `explore --${proof ? 'proof' : 'matrix'}: ${d}/${jobs.length} designs, ${formatCount(states)} states`
-      + ` (${formatCount(secs > 0 ? Math.round(states / secs) : 0)}/s), ${violated} violated, ${notExhausted} not exhausted`;
+    return `explore --${proof ? 'proof' : 'matrix'}: ${d}/${jobs.length} designs, ${violated} violated, ${notExhausted} not exhausted, `
+      + `${formatCount(states)} states (${formatCount(secs > 0 ? Math.round(states / secs) : 0)}/s)`;
   };
   let doneCount = 0;
   progress.update(() => line(0));
