@@ -70,7 +70,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'version':
       case '--version':
       case '-V': {
-        if (rest.length) throw new UsageError(`${command}: unexpected argument '${rest[0]}'`);
+        if (rest.length === 1 && (rest[0] === '-h' || rest[0] === '--help')) {
+          process.stdout.write(COMMAND_HELP['version']!);
+          return EXIT.ok;
+        }
+        if (rest.length) throw new UsageError(`${command}: unexpected argument '${rest[0]}' (see: dtsim help version)`);
         process.stdout.write(versionText());
         return EXIT.ok;
       }

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMMAND_HELP } from './help.ts';
+import { COMMAND_HELP, HELP } from './help.ts';
 import { main } from './main.ts';
 import { TOOL_VERSION, TRACE_VERSION } from '../trace/format.ts';
 
@@ -124,5 +124,15 @@ describe('dtsim --version and -h', () => {
       expect(await inProcess([cmd, '-h']), cmd).toEqual({ code: 0, out: COMMAND_HELP[cmd] });
       expect(await inProcess([cmd, '--help']), cmd).toEqual({ code: 0, out: COMMAND_HELP[cmd] });
     }
+  });
+});
+
+describe('progress, --quiet, NO_COLOR and --version are documented', () => {
+  it('in dtsim help, each command\'s help and the README Commands section', () => {
+    for (const w of ['Progress:', '--quiet', 'NO_COLOR', '--version', '-h']) expect(HELP, w).toContain(w);
+    for (const cmd of ['check', 'bugs', 'explore', 'compare']) expect(COMMAND_HELP[cmd], cmd).toContain('[--quiet]');
+    const readme = readFileSync('README.md', 'utf8');
+    const commands = readme.slice(readme.indexOf('## Commands'), readme.indexOf('## Concepts'));
+    for (const w of ['**Progress.**', '--quiet', 'NO_COLOR', '`dtsim version` (`--version`, `-V`)', '-h']) expect(commands, w).toContain(w);
   });
 });
