@@ -33,12 +33,15 @@ describe('dtsim check campaigns', () => {
   });
   it('a one-design campaign (split into chunks of runs at 2 workers) gives identical JSON at --workers 1 and 2, timings apart', () => {
     const one = ['check', '--model', 'dirty-bitmap', '--bug', 'wp-before-snapshot', '--seed', 'mix-e', '--events', '120', '--runs', '32', '--json'];
-    const a = dtsim([...one, '--workers', '1']);
-    const b = dtsim([...one, '--workers', '2']);
+    // Each run saves its failures into a folder of its own (one folder would give the second run fresh names, -2).
+    const da = mkdtempSync(join(tmpdir(), 'dtsim-w1-'));
+    const db = mkdtempSync(join(tmpdir(), 'dtsim-w2-'));
+    const a = dtsim([...one, '--workers', '1', '--out-dir', da]);
+    const b = dtsim([...one, '--workers', '2', '--out-dir', db]);
     expect(a.code).toBe(1);
     expect(b.code).toBe(1);
     const untimed = (out: string): unknown => {
-      const d = JSON.parse(out) as { wallSeconds?: number; results: { timeMs?: number }[] };
+      const d = JSON.parse(out.replaceAll(da, 'DIR').replaceAll(db, 'DIR')) as { wallSeconds?: number; results: { timeMs?: number }[] };
       delete d.wallSeconds;
       for (const r of d.results) delete r.timeMs;
       return d;
