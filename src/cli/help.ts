@@ -13,7 +13,8 @@ Commands:
   bisect    the first event after which an invariant is violated, its neighbours and the state change
   shrink    minimise a failing trace (fewest events, vCPUs, PEs, pages) that still violates the same invariant
   show      a trace's timeline per vCPU, PE, VMM and host: text, a self-contained HTML page, or Perfetto JSON
-  help      this text; 'dtsim help <command>' for one command
+  help      this text; 'dtsim help <command>' (or 'dtsim <command> -h', '--help') for one command
+  version   the package version and the trace format version (also: dtsim --version, -V)
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
             2 bad input or usage (one line naming file, line and field), a refused write, an unknown help topic;
@@ -26,6 +27,12 @@ Every run prints its seed and options first; a failure prints the command that r
 Files: traces are evidence. A file you name (--out, --html, --perfetto) that exists is refused unless --force,
 and a command never writes over its own input, even with --force; files dtsim names itself (check and bugs
 failures, explore counterexamples) take a fresh name. Every write is atomic: temp file, fsync, rename.
+Progress: check, bugs, explore (also --matrix, --proof) and compare draw one line on stderr, redrawn in place
+(at most ~4 times a second): elapsed time, resident memory, then designs/chunks/knobs/cells done, runs,
+violations, states, states/s, depth and frontier as fits the command. Only when stderr is a terminal; never
+with --json or --quiet (which turns it off and changes nothing else), nor when stderr is a pipe or a file.
+The line is dim and erased with ESC[K; with NO_COLOR set (non-empty) or TERM=dumb it carries no escape
+sequence at all (erased with spaces). Results go to stdout, the same with or without progress.
 `;
 
 export const COMMAND_HELP: { [cmd: string]: string } = {
@@ -77,7 +84,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   Exit 0; 2 if the trace is malformed or an output is refused.
 `,
   check: `Usage: dtsim check [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
-                   [--workers N] [--shard i/n] [--merge DIR] [--out-dir DIR] [--json]
+                   [--workers N] [--shard i/n] [--merge DIR] [--out-dir DIR] [--json] [--quiet]
   The main job. Runs N seeded simulations (default 250, each N events long, default 300, then driven to the end
   of the migration) of every design in each model's option matrix, checking every invariant after every event,
   on all cores (--workers, default: every core; a design's runs are split into chunks across the workers, run i
@@ -98,9 +105,11 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   budget'), the verdict line claims only the runs done, and --json gives each design runsRequested, runs and
   complete; a clean campaign so cut still exits 0: the budget is the sample size asked for (a random campaign
   is never exhaustive; the runs printed are the evidence).
+  On a terminal, progress on stderr (designs done, violations, runs done of requested, chunks; see dtsim help);
+  --quiet: none.
 `,
   bugs: `Usage: dtsim bugs [--list] [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
-                  [--shrink-tests N] [--workers N] [--out-dir DIR] [--json]
+                  [--shrink-tests N] [--workers N] [--out-dir DIR] [--json] [--quiet]
   --list prints the catalogue (id, reference scenario, model, expected invariant, description).
   Otherwise, for every knob, runs choice-sequence campaigns (as the property suite does; at most N runs,
   default 1000, of up to --events choices, default 240, or the time budget, default 60 s per knob) from the
@@ -111,12 +120,13 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   invariant or a negative control is flagged (a real failure); else 4 (inconclusive) when a knob was not found
   within its budget (runs and seconds printed: more runs may find it). --json gives each knob its outcome
   (found, wrongInvariant, flagged, notFound, clean), runsRequested, complete and incompleteReason.
+  On a terminal, progress on stderr (knobs done, found, runs; see dtsim help); --quiet: none.
 `,
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
-                     [--symmetry] [--encoding auto|generic] [--invariant ID]... [--context-bound K] [--out FILE [--force]] [--json]
-       dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json]
-       dtsim explore --proof [--model M] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json]
+                     [--symmetry] [--encoding auto|generic] [--invariant ID]... [--context-bound K] [--out FILE [--force]] [--json] [--quiet]
+       dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json] [--quiet]
+       dtsim explore --proof [--model M] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json] [--quiet]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
   encoding (the model's pack hook, or the generic JSON encoding); the collision probability n^2/2^65 is printed.
@@ -155,7 +165,9 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   search with "NOT exhausted: stopped by the <state|time|memory> limit after N states at depth D": the result
   is inconclusive (exit 4). The states waiting at each BFS level are saved as words, each as a delta against
   the state saved before it (about a third of its words). Prints states generated, distinct states, depth
-  reached, distinct states/s, peak memory and the frontier's size; progress on a TTY.
+  reached, distinct states/s, peak memory and the frontier's size. On a terminal, progress on stderr (see dtsim
+  help): the BFS depth, distinct states and states/s, frontier, states generated; --matrix/--proof: designs
+  done, violated, not exhausted, their states summed and states/s. --quiet: none.
   Verdict and exit: 1 on a violation (in any row); else 4 (inconclusive) when a state, time or memory limit
   stopped a search (any row); else 0. The depth bound is the question asked, not a limit: a search with states
   left beyond --depth D is a complete answer to "no invariant breaks within D events" (exit 0) and says
@@ -164,7 +176,11 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   exhausted), exhaustive (the whole reachable space explored, no violation), incompleteReason (stateLimit,
   timeLimit, memoryLimit, depthBound, contextBound); --matrix/--proof rows carry the same fields. 2 on bad input.
 `,
-  compare: `Usage: dtsim compare [--model(s) M[,M...]]... [--vcpus N] [--pages N] [--runs N] [--events N] [--seed S] [--html OUT [--force]] [--json]
+  version: `Usage: dtsim version (also: dtsim --version, dtsim -V)
+  Prints the package version (dtsim X.Y.Z, from the installed package.json; traces record it as tool.version)
+  and the trace format version this dtsim writes (every older one is migrated on read). Exit 0.
+`,
+  compare: `Usage: dtsim compare [--model(s) M[,M...]]... [--vcpus N] [--pages N] [--runs N] [--events N] [--seed S] [--html OUT [--force]] [--json] [--quiet]
   Runs each model's default design (default: every model) on the same seeded workloads: sparse (4 pages) and
   dense (every page) dirtying with 1..N vCPUs (default 2) over one N-page memslot (default 128), 3 pre-copy
   rounds, --runs seeds each (default 4) of --events scheduled events (default 400), plus curve workloads
@@ -172,6 +188,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   reports, exits (write faults, ring-full exits, HDBSS-full faults), drains, TLBIs and harvest work (bitmap
   words read by GET/CLEAR, ring/PTA/HDBSS entries read). --html OUT writes one self-contained page with the
   harvest-work-versus-dirty-rate curves (inline SVG) and the tables (atomically; an existing OUT is refused
-  unless --force). Exit 1 if any run broke an invariant.
+  unless --force). Exit 1 if any run broke an invariant. On a terminal, progress on stderr (design x workload
+  cells done, runs; see dtsim help); --quiet: none.
 `,
 };

@@ -14,6 +14,8 @@
 import { parseArgs } from 'node:util';
 import { setAutoFreeze } from 'immer';
 import { HELP, COMMAND_HELP } from './help.ts';
+import { clearAll } from './progress.ts';
+import { versionText } from './version.ts';
 import { UsageError, BadInputError } from './errors.ts';
 import { cmdRun, cmdReplay } from './commands/run.ts';
 import { cmdCheck } from './commands/check.ts';
@@ -65,6 +67,17 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(COMMAND_HELP[topic]!);
         return EXIT.ok;
       }
+      case 'version':
+      case '--version':
+      case '-V': {
+        if (rest.length === 1 && (rest[0] === '-h' || rest[0] === '--help')) {
+          process.stdout.write(COMMAND_HELP['version']!);
+          return EXIT.ok;
+        }
+        if (rest.length) throw new UsageError(`${command}: unexpected argument '${rest[0]}' (see: dtsim help version)`);
+        process.stdout.write(versionText());
+        return EXIT.ok;
+      }
       case 'run': return await cmdRun(parse('run', rest));
       case 'replay': return await cmdReplay(parse('replay', rest));
       case 'check': return await cmdCheck(parse('check', rest));
@@ -79,6 +92,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof HelpShown) return EXIT.ok;
+    clearAll();
     if (e instanceof UsageError || e instanceof BadInputError) {
       process.stderr.write(`dtsim: ${e.message}\n`);
       return EXIT.badInput;
@@ -91,24 +105,26 @@ export async function main(argv: readonly string[]): Promise<number> {
 const OPTIONS = {
   run: { model: 's', bug: 'm', seed: 's', out: 's', force: 'b', events: 's', option: 'm', config: 's', json: 'b', help: 'b' },
   replay: { json: 'b', path: 's', 'check-every': 's', help: 'b' },
-  check: { model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', shard: 's', merge: 's', help: 'b' },
+  check: { model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', shard: 's', merge: 's', quiet: 'b', help: 'b' },
   bisect: { stepwise: 'b', stride: 's', context: 's', json: 'b', help: 'b' },
   shrink: { out: 's', force: 'b', 'max-tests': 's', json: 'b', help: 'b' },
   show: { html: 's', perfetto: 's', force: 'b', from: 's', to: 's', width: 's', 'max-states': 's', help: 'b' },
-  bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', 'shrink-tests': 's', help: 'b' },
+  bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', 'shrink-tests': 's', quiet: 'b', help: 'b' },
   explore: { model: 's', bug: 'm', option: 'm', config: 's', vcpus: 's', pes: 's', pages: 's', 'store-pages': 's', 'tlb-entries': 's',
-    rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', invariant: 'm', matrix: 'b', proof: 'b', workers: 's', 'context-bound': 's', out: 's', force: 'b', json: 'b', help: 'b' },
-  compare: { model: 'm', models: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', force: 'b', json: 'b', help: 'b' },
+    rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', invariant: 'm', matrix: 'b', proof: 'b', workers: 's', 'context-bound': 's', out: 's', force: 'b', json: 'b', quiet: 'b', help: 'b' },
+  compare: { model: 'm', models: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', force: 'b', json: 'b', quiet: 'b', help: 'b' },
 } as const;
 
 export type Parsed = { values: { [k: string]: string | boolean | string[] | undefined }; positionals: string[] };
 
 function parse(cmd: keyof typeof OPTIONS, args: readonly string[]): Parsed {
   const spec = OPTIONS[cmd];
-  const options: { [k: string]: { type: 'string' | 'boolean'; multiple?: boolean } } = {};
+  const options: { [k: string]: { type: 'string' | 'boolean'; multiple?: boolean; short?: string } } = {};
   for (const [k, t] of Object.entries(spec)) {
     options[k] = t === 'b' ? { type: 'boolean' } : t === 'm' ? { type: 'string', multiple: true } : { type: 'string' };
   }
+  // `-h` is `--help` on every command (the only short option).
+  options['help'] = { type: 'boolean', short: 'h' };
   try {
     const r = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
     if (r.values['help']) {

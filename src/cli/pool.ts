@@ -21,10 +21,11 @@ export function workerEntry(moduleUrl: string): URL {
 }
 
 /**
- * Runs `jobs` on `workers` threads (1: in this thread). `onDone` after each job; `inOrder(i, result)` once per
- * job in job order, as soon as it and every job before it are done (rows can stream in a fixed order).
+ * Runs `jobs` on `workers` threads (1: in this thread). `onDone(done, total, result, index)` after each job, in
+ * the order they finish (progress: src/cli/progress.ts); `inOrder(i, result)` once per job in job order, as soon
+ * as it and every job before it are done (rows can stream in a fixed order).
  */
-export async function runPool(jobs: readonly Job[], workers: number, onDone?: (done: number, total: number) => void,
+export async function runPool(jobs: readonly Job[], workers: number, onDone?: (done: number, total: number, result: JobResult, index: number) => void,
   inOrder?: (index: number, result: JobResult) => void): Promise<JobResult[]> {
   const results = new Array<JobResult>(jobs.length);
   let emitted = 0;
@@ -33,7 +34,7 @@ export async function runPool(jobs: readonly Job[], workers: number, onDone?: (d
   };
   const n = Math.min(workers, jobs.length);
   if (n <= 1) {
-    jobs.forEach((j, i) => { results[i] = runJob(j); onDone?.(i + 1, jobs.length); emit(); });
+    jobs.forEach((j, i) => { const r = runJob(j); results[i] = r; onDone?.(i + 1, jobs.length, r, i); emit(); });
     return results;
   }
   let next = 0;
@@ -54,7 +55,7 @@ export async function runPool(jobs: readonly Job[], workers: number, onDone?: (d
         if (!m.ok) { fail(new Error(`worker failed on job ${m.id}: ${m.error}`)); return; }
         results[m.id] = m.result!;
         done++;
-        onDone?.(done, jobs.length);
+        onDone?.(done, jobs.length, m.result!, m.id);
         try { emit(); } catch (e) { fail(e); return; }
         if (done === jobs.length) { for (const p of pool) void p.terminate(); resolve(); return; }
         feed(w);

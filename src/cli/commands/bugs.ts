@@ -13,6 +13,7 @@ import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
 import type { BugJob, BugResult } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
+import { formatCount, progressFor } from '../progress.ts';
 import { defaultSeed, table } from './check.ts';
 import { bugOutcome, bugVerdict, verdictExit, worstVerdict, type BugOutcome } from '../verdict.ts';
 
@@ -56,9 +57,17 @@ export async function cmdBugs(p: Parsed): Promise<number> {
   }
   const jobs: BugJob[] = knobs.map(({ m, b }) => ({ kind: 'bug', model: m.id, bug: b.id, runs, seed, maxEvents,
     timeBudgetMs: budget * 1000, shrinkTests }));
-  const tty = process.stderr.isTTY && !json;
-  const out = await runPool(jobs, workers, tty ? (d, t) => process.stderr.write(`\r  knobs done: ${d}/${t}   `) : undefined);
-  if (tty) process.stderr.write('\r\x1b[K');
+  // Progress (a TTY only): knobs done, found among them, runs spent.
+  const progress = progressFor({ json, quiet: v['quiet'] === true });
+  let found = 0;
+  let runsDone = 0;
+  const line = (d: number): string => `bugs: ${d}/${jobs.length} knobs, ${found} found, ${formatCount(runsDone)} runs`;
+  progress.update(() => line(0));
+  const out = await runPool(jobs, workers, (d, t, r) => {
+    if (r.kind === 'bug') { runsDone += r.result.runs; if (r.result.found !== null) found++; }
+    progress.update(() => line(d), d === t);
+  });
+  progress.done();
   const results = out.map((r) => (r.kind === 'bug' ? r.result : null)).filter((r): r is BugResult => r !== null);
   const rows: string[][] = [['id', 'ref', 'model', 'expected', 'found', 'runs', 'seconds', 'events', 'shrunk']];
   const traces: (string | null)[] = [];

@@ -16,6 +16,7 @@ import type { Parsed } from '../main.ts';
 import type { CheckJob } from '../jobs.ts';
 import { mergeCheckChunks, situationsOf, splitCheckJobs } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
+import { formatCount, progressFor } from '../progress.ts';
 import { shrink } from '../../workflow/shrink.ts';
 import { machineConfigCandidates } from '../machine-view.ts';
 import type { MachineEvent } from '../../../models/machine/model-events.ts';
@@ -176,6 +177,7 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   const v = p.values;
   if (p.positionals.length) throw new UsageError(`check: unexpected argument '${p.positionals[0]}'`);
   const json = v['json'] === true;
+  const progress = progressFor({ json, quiet: v['quiet'] === true });
   const outDir = (v['out-dir'] as string | undefined) ?? 'out/failures';
   let seed: string;
   let results: ResultJson[];
@@ -218,9 +220,23 @@ export async function cmdCheck(p: Parsed): Promise<number> {
     const jobsB = chunks.map((j) => ({ ...j, timeBudgetMs: perJob }));
     header = `dtsim check: seed=${seed} runs=${runs} events=${maxEvents} time-budget=${budget || 'none'}${budget ? 's' : ''} workers=${workers} shard=${shard}/${shards} models=${ids.join(',')} designs=${jobs.length}`;
     if (!json) process.stdout.write(`${header}\n`);
-    const tty = process.stderr.isTTY && !json;
-    const out = await runPool(jobsB, workers, tty ? (d, t) => process.stderr.write(`\r  chunks done: ${d}/${t}   `) : undefined);
-    if (tty) process.stderr.write('\r\x1b[K');
+    // Progress (a TTY only): designs whose every chunk is done, violations, runs done of those asked, chunks.
+    const chunksOf = new Map<string, number>();
+    for (const c of jobsB) chunksOf.set(c.label, (chunksOf.get(c.label) ?? 0) + 1);
+    const asked = jobsB.reduce((a, c) => a + c.runs, 0);
+    let runsDone = 0;
+    let violations = 0;
+    let designsDone = 0;
+    const line = (d: number): string => `check: ${designsDone}/${jobs.length} designs, ${violations} violations, ${formatCount(runsDone)} of ${formatCount(asked)} runs, ${d}/${jobsB.length} chunks`;
+    progress.update(() => line(0));
+    const out = await runPool(jobsB, workers, (d, _t, r, i) => {
+      if (r.kind === 'check') { runsDone += r.result.runs; violations += r.result.violations; }
+      const label = jobsB[i]!.label;
+      const left = chunksOf.get(label)! - 1;
+      chunksOf.set(label, left);
+      if (left === 0) designsDone++;
+      progress.update(() => line(d), d === jobsB.length);
+    });
     results = mergeCheckChunks(out.flatMap((r) => (r.kind === 'check' ? [r] : [])));
   }
   const wall = (performance.now() - t0) / 1000;
@@ -228,10 +244,12 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   // the --json path): a merge lists what every shard saved, and saves only designs no shard listed (older files).
   // Listed in the order of the designs, then of the runs.
   const failures: SavedFailure[] = [...shardFailures];
-  for (const r of results) {
-    if (r.violations === 0 || !r.firstFailure || shardFailures.some((s) => s.label === r.label)) continue;
+  const toSave = results.filter((r) => r.violations > 0 && r.firstFailure && !shardFailures.some((s) => s.label === r.label));
+  for (const r of toSave) {
+    progress.update(() => `check: saving and shrinking failing run ${failures.length - shardFailures.length + 1}/${toSave.length} (${r.label})`, true);
     failures.push(saveAndShrink(outDir, r, maxEvents));
   }
+  progress.done();
   const rank = (s: SavedFailure): number => { const i = results.findIndex((r) => r.label === s.label); return i < 0 ? results.length : i; };
   failures.sort((a, b) => rank(a) - rank(b) || a.runIndex - b.runIndex);
   // A design the time budget stopped before its requested runs is not complete: the output says so per design

@@ -2,7 +2,6 @@
  * `dtsim compare`: every chosen model's default design on the same seeded workloads (sparse and dense
  * dirtying, 1..N vCPUs), a table per design, and with --html the harvest-work-versus-dirty-rate curves.
  */
-import { performance } from 'node:perf_hooks';
 import { COLUMNS, harvestCurves, runCompare, type CompareItem, type CompareRow } from '../../compare/compare.ts';
 import { comparePage, curvesSvg } from '../../compare/svg.ts';
 import type { EventBase } from '../../core/model.ts';
@@ -12,6 +11,7 @@ import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { MachineModel } from '../registry-types.ts';
 import type { Parsed } from '../main.ts';
 import { defaultSeed, table } from './check.ts';
+import { formatCount, progressFor } from '../progress.ts';
 
 interface Workload {
   readonly name: string;
@@ -72,12 +72,13 @@ export async function cmdCompare(p: Parsed): Promise<number> {
         storePages: w.storePages.length || pages });
     }
   }
-  const t0 = performance.now();
-  const tty = !json && process.stderr.isTTY === true;
+  // Progress (a TTY only): design x workload cells done (each runs --runs seeds).
+  const progress = progressFor({ json, quiet: v['quiet'] === true });
+  progress.update(() => `compare: 0/${items.length} cells, 0 of ${formatCount(items.length * runs)} runs`);
   const rows = runCompare(items, seed, runs, maxEvents, (d, n) => {
-    if (tty) process.stderr.write(`\r  ${d}/${n} design x workload cells  ${((performance.now() - t0) / 1000).toFixed(1)} s   `);
+    progress.update(() => `compare: ${d}/${n} cells, ${formatCount(d * runs)} of ${formatCount(n * runs)} runs`);
   });
-  if (tty) process.stderr.write('\r\x1b[K');
+  progress.done();
   const bad = rows.filter((r) => r.violations > 0);
   const tables: { title: string; text: string }[] = [];
   for (const m of models) {

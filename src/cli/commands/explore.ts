@@ -12,6 +12,7 @@ import { checkOutputs, writeFresh, writeOutput, type OutputRules } from '../io.t
 import { designFromFlags, intFlag, MODELS, PROOF_BASE, proofCases, type DesignChoice } from '../registry.ts';
 import { memoryLimit, memoryLimitBytes, type ExploreJob, type ExploreRowResult } from '../explore-row.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
+import { formatCount, progressFor } from '../progress.ts';
 import type { Parsed } from '../main.ts';
 import { boundedLine, notExhaustedLine, searchVerdict, verdictExit, worstVerdict, type SearchVerdict } from '../verdict.ts';
 
@@ -103,13 +104,25 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   let bad = 0;
   let lastModel = '';
   let lastConfig = '';
-  const tty = !json && process.stderr.isTTY === true;
+  // Progress (a TTY only): designs done, violated, left open, their distinct states summed and per second.
+  const progress = progressFor({ json, quiet: v['quiet'] === true });
+  const t0 = performance.now();
+  let states = 0;
+  let violated = 0;
+  let notExhausted = 0;
+  const line = (d: number): string => {
+    const secs = (performance.now() - t0) / 1000;
+    return `explore --${proof ? 'proof' : 'matrix'}: ${d}/${jobs.length} designs, ${violated} violated, ${notExhausted} not exhausted, `
+      + `${formatCount(states)} states (${formatCount(secs > 0 ? Math.round(states / secs) : 0)}/s)`;
+  };
+  let doneCount = 0;
+  progress.update(() => line(0));
   const row = (i: number, r: ExploreRowResult): void => {
     const c = cases[i]!;
     const m = c.model;
     const cfg = JSON.stringify(c.config);
     const head = proof ? `${m.id}, ${c.pes === 1 ? '1 PE' : `${c.pes} PEs`}` : m.id;
-    if (tty) process.stderr.write('\r\x1b[K');
+    progress.clear();
     if (!json && (head !== lastModel || (!proof && cfg !== lastConfig))) process.stdout.write(proof ? `${head}:\n` : `${m.id}: config=${cfg}\n`);
     lastModel = head;
     lastConfig = cfg;
@@ -136,12 +149,22 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
         process.stdout.write(`    narrowed to ${[...diff, ...cdiff].map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ')}: ${c.why}\n`);
       }
     }
+    // The row is printed: draw the line again under it while the next designs run.
+    progress.redraw();
   };
-  await runPool(jobs, workers, tty ? (d, t) => process.stderr.write(`\r\x1b[K  designs done: ${d}/${t}`) : undefined, (i, res) => {
+  await runPool(jobs, workers, (d, _t, res) => {
+    if (res.kind === 'explore') {
+      states += res.result.distinct;
+      if (res.result.status === 'violated') violated++;
+      else if (res.result.status !== 'exhausted') notExhausted++;
+    }
+    doneCount = d;
+    progress.update(() => line(doneCount));
+  }, (i, res) => {
     if (res.kind !== 'explore') throw new Error(`[dtsim] explore: a ${res.kind} result for an explore job`);
     row(i, res.result);
   });
-  if (tty) process.stderr.write('\r\x1b[K');
+  progress.done();
   const exhausted = rows.filter((r) => r.status === 'exhausted').length;
   const open = rows.length - exhausted - bad;
   // Rows a limit stopped (inconclusive), and (--matrix) rows that answered the depth bound asked for (ok, bounded).
@@ -187,26 +210,26 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   const outFlag = v['out'] as string | undefined;
   const outRules: OutputRules = { force: v['force'] === true, inputs: [] };
   if (outFlag) checkOutputs([{ flag: '--out', file: outFlag }], outRules);
-  const tty = !json && process.stderr.isTTY === true;
   const { model, design, config } = d;
   if (!json) {
     process.stdout.write(`dtsim explore: model=${model.id} options=${JSON.stringify(design.options)} bugs=${JSON.stringify(design.bugs)}\n`
       + `  config=${JSON.stringify(config)}\n  depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} symmetry=${symmetry ? 'on' : 'off'} encoding=${enc}${target.length ? ` invariant=${target.join(',')}` : ''}${bound !== null ? ` context-bound=${bound}` : ''}\n`);
   }
-  let lastDraw = 0;
+  // Progress (a TTY only): BFS level, distinct and generated states, frontier, distinct states/s (the engine
+  // reports every 16,384 generated states; the progress line redraws at most ~4 times a second).
+  const progress = progressFor({ json, quiet: v['quiet'] === true });
+  progress.update(() => 'explore: depth 0, 1 state');
   const searched = bound === null ? model : contextBounded(model as never, bound);
   const r: ExploreResult<EventBase> = explore(searched as never, design, config, {
     maxDepth: depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc as 'auto' | 'generic', target,
     now: () => performance.now(), progressEvery: 16_384,
     shouldStop: memoryLimit(),
     onProgress: (pr) => {
-      if (!tty || pr.elapsedMs - lastDraw < 250) return;
-      lastDraw = pr.elapsedMs;
-      process.stderr.write(`\r  depth ${pr.depth}  distinct ${fmt(pr.distinct)}  generated ${fmt(pr.generated)}  frontier ${fmt(pr.frontier)}  `
-        + `${fmt(Math.round(pr.distinct / (pr.elapsedMs / 1000)))} states/s  ${peakMb().toFixed(0)} MB   `);
+      progress.update(() => `explore: depth ${pr.depth}, ${fmt(pr.distinct)} states (${fmt(pr.elapsedMs > 0 ? Math.round(pr.distinct / (pr.elapsedMs / 1000)) : 0)}/s), `
+        + `frontier ${fmt(pr.frontier)}, ${fmt(pr.generated)} generated`);
     },
   });
-  if (tty) process.stderr.write('\r\x1b[K');
+  progress.done();
   const secs = r.elapsedMs / 1000;
   const rate = secs > 0 ? Math.round(r.distinct / secs) : r.distinct;
   let file: string | null = null;
