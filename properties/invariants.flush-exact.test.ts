@@ -23,7 +23,7 @@ import { ioctlFlush } from '../models/machine/machine.ts';
 import type { MachineModel } from '../models/machine/model.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
-import { tlbFlags, tlbWritable, T_PREARM } from '../models/machine/tlb.ts';
+import { tlbFlags, tlbPack, tlbWritable, T_PREARM, T_W } from '../models/machine/tlb.ts';
 import type { Design } from '../src/core/model.ts';
 import { SEED, fcSeed } from './support/seed.ts';
 import { choicesArb, matrixCases } from './support/models.ts';
@@ -114,6 +114,19 @@ describe(`INV-FLUSH blames only entries filled before the re-arm (seed: ${SEED})
     // The next event drops the bits: outside a re-arming ioctl no entry carries one.
     path(m, s, [{ type: 'vmm/pageCopied', gfn: 0 }]);
     expect(anyPreArm(s)).toBe(false);
+  });
+
+  it('INV-ARMED inside the ioctl excuses only copies that predate the re-arm, not a writable copy filled after it with no record', () => {
+    const { m, s } = insideGet([]);
+    const inv = m.invariants.find((i) => i.id === 'INV-ARMED')!;
+    expect(inv.check(s)).toBeNull(); // the pre-arm copy of page 0 may lag until the return
+    // State built by hand (no modelled event does this; in the modelled ioctls a re-armed page is also in the
+    // in-flight report, which already counts as a record): no report in flight, and the entry replaced by one
+    // filled after the re-arm with no fault and no mark. The pre-arm copy is still excused; the fresh one is not.
+    s.vmm.ioctl!.deliver = [];
+    expect(inv.check(s)).toBeNull();
+    s.pes[0]!.tlb = [tlbPack(0, s.vmid, T_W)];
+    expect(inv.check(s)?.pages).toEqual([0]);
   });
 
   it('a CLEAR that returns without a flush is flagged too (88a570d skipped every CLEAR audit)', () => {
