@@ -16,8 +16,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkInvariants, groupByType } from '../src/core/engine.ts';
+import { checkInvariants, groupByType, replay, simulate } from '../src/core/engine.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
+import { dirtyRing } from '../models/dirty-ring/index.ts';
 import { INV_FLUSH } from '../models/machine/invariants.ts';
 import { ioctlFlush } from '../models/machine/machine.ts';
 import type { MachineModel } from '../models/machine/model.ts';
@@ -142,6 +143,23 @@ describe(`INV-FLUSH blames only entries filled before the re-arm (seed: ${SEED})
     expect(INV_FLUSH.check(s)).toBeNull(); // the kernel part's audit is INV-CLEAR-EXACT's
     path(m, s, [{ type: 'kvm/ioctlReturned', slot: 0 }]);
     expect(INV_FLUSH.check(s)?.pages).toEqual([0]);
+  });
+});
+
+describe(`the reset-no-tlb-flush report of issue 20 (seed: fixed)`, () => {
+  it('dtsim run --model dirty-ring --bug reset-no-tlb-flush --seed a1: the entry the proxy blamed after event 234 was refilled after the re-arm, so the run is ok', () => {
+    const m = dirtyRing;
+    const design = m.design({}, ['reset-no-tlb-flush']);
+    const run = simulate(m, design, m.defaultConfig, 'a1', { maxEvents: 400 });
+    // The 235-event run: its last event is a RESET's return, and PE 1 still caches page 41 writable.
+    const at = replay(m, design, m.defaultConfig, run.events.slice(0, 235), { path: 'fast', noChecks: true }).state;
+    expect(run.events[234]?.type).toBe('kvm/ioctlReturned');
+    expect(at.audit?.kind).toBe('reset');
+    expect(at.audit?.rearmed).toContain(41);
+    expect(tlbWritable(at.pes[1]!.tlb, 41, at.vmid)).toBe(true);
+    expect(oldProxyFlags(at)).toBe(true);
+    expect(INV_FLUSH.check(at)).toBeNull();
+    expect(run.outcome.status).toBe('ok');
   });
 });
 
