@@ -8,6 +8,7 @@ import { diffStates, describeDiff, pathString } from '../src/workflow/diff.ts';
 import { machineView, descBits, tlbEntry } from '../src/cli/machine-view.ts';
 import { replayFrom } from '../src/core/engine.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
+import { tlbPack, T_PREARM, T_W } from '../models/machine/tlb.ts';
 import type { MachineState } from '../models/machine/state.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 import { simulate } from '../src/core/engine.ts';
@@ -89,7 +90,8 @@ describe(`machine view of real steps (seed ${SEED})`, () => {
     expect(seen).toEqual({ mapped: true, marked: true, retired: true });
     expect(descBits(0)).toBe('invalid');
     expect(descBits(1 | 2 | 4)).toBe('valid|W|AF');
-    expect(tlbEntry((15 * 256 + 1) * 8 + 1)).toBe('gfn 15 vmid 1 W');
+    expect(tlbEntry(tlbPack(15, 1, T_W))).toBe('gfn 15 vmid 1 W');
+    expect(tlbEntry(tlbPack(15, 1, T_W | T_PREARM))).toBe('gfn 15 vmid 1 W|pre-arm');
     const sections = machineView.summarize?.(stateAt(events.length)) ?? [];
     expect(sections.map((s) => s.title)).toEqual(expect.arrayContaining(['Stage-2 page table (valid leaves)', 'TLBs', 'vCPUs', 'Dirty bitmap', 'VMM']));
   });

@@ -16,7 +16,7 @@ import type { MachineEvent } from '../machine/model-events.ts';
 import { registerMechanism } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 import { D_AF, D_DBM, D_VALID, D_W, isWritableClean, leafOf, setL2, setPage } from '../machine/pagetable.ts';
-import { flushAllTlb, markPageDirty } from '../machine/kvm.ts';
+import { flushAllTlb, markPageDirty, markPreArm } from '../machine/kvm.ts';
 import { tlbFill } from '../machine/machine.ts';
 import { ringExt } from '../dirty-ring/mechanism.ts';
 import { rsvdEntriesOf } from '../dirty-ring/ring.ts';
@@ -188,7 +188,11 @@ function cleanLoggingLeaves(s: MachineState): number[] {
       if ((d & (D_VALID | D_W | D_DBM)) === (D_VALID | D_W | D_DBM)) {
         if (level === 2) setL2(s.s2, g, d & ~D_W);
         else setPage(s.s2, g, d & ~D_W);
-        for (let p = Math.max(base, sl.base); p < Math.min(base + n, sl.base + sl.npages); p++) out.push(p);
+        const lo = Math.max(base, sl.base);
+        const hi = Math.min(base + n, sl.base + sl.npages);
+        // The re-arm happens now: writable TLB copies of these pages predate it (INV-FLUSH, tlb.ts T_PREARM).
+        markPreArm(s, lo, hi);
+        for (let p = lo; p < hi; p++) out.push(p);
       }
       g = level === 2 ? base + n : g + 1;
     }

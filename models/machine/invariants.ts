@@ -7,7 +7,7 @@ import type { Invariant, Violation } from '../../src/core/model.ts';
 import { bitGet } from './paged.ts';
 import { D_VALID, D_W, leafOf } from './pagetable.ts';
 import type { MachineState } from './state.ts';
-import { tlbWritable } from './tlb.ts';
+import { tlbFind, tlbFlags, tlbPreArm, tlbWritable, T_PREARM, T_W } from './tlb.ts';
 import { mechanismsOf } from './registry.ts';
 import { copiedVersion, memVersion } from '../oracle/oracle.ts';
 
@@ -29,6 +29,16 @@ export function pending(s: MachineState, gfn: number, si: number): boolean {
 /** A PE whose TLB holds a writable copy for `gfn`, or -1. */
 function writableTlbPe(s: MachineState, gfn: number): number {
   for (let p = 0; p < s.pes.length; p++) if (tlbWritable(s.pes[p]!.tlb, gfn, s.vmid)) return p;
+  return -1;
+}
+
+/** A PE whose TLB lets a write to `gfn` complete through an entry NOT marked pre-arm (filled after any re-arm), or -1. */
+function freshWritableTlbPe(s: MachineState, gfn: number): number {
+  for (let p = 0; p < s.pes.length; p++) {
+    const t = s.pes[p]!.tlb;
+    const i = tlbFind(t, gfn, s.vmid);
+    if (i >= 0 && (tlbFlags(t[i]!) & (T_W | T_PREARM)) === T_W) return p;
+  }
   return -1;
 }
 
@@ -56,20 +66,40 @@ export const INV_CLEAR_EXACT: Invariant<MachineState> = {
   },
 };
 
+/** A PE holding a writable TLB entry for `gfn` filled before the in-flight re-arm (`T_PREARM`), or -1. */
+function preArmTlbPe(s: MachineState, gfn: number): number {
+  for (let p = 0; p < s.pes.length; p++) if (tlbPreArm(s.pes[p]!.tlb, gfn, s.vmid)) return p;
+  return -1;
+}
+
+/**
+ * Staleness, exactly (kvm reference section 7, arm reference section 5.3): when a re-arming ioctl returns, no
+ * PE may still cache a writable translation of a page it re-armed that was filled BEFORE the re-arm. Such an
+ * entry is stale: a store through it completes with no fault and no log, although KVM has just consumed the page's
+ * dirty record. The entries are the ones the re-arm marked `T_PREARM` (tlb.ts) and that neither a TLBI, an
+ * eviction nor a refill has replaced since. A writable entry filled AFTER the re-arm is not blamed: it can only
+ * come from a write fault on the write-protected page, which marks the page again (a legitimate re-fault, whether
+ * the ioctl flushed before it or not at all). The audit of a CLEAR's kernel part (it carries `clearExpected`,
+ * for INV-CLEAR-EXACT) is not a return; every return (GET, CLEAR, RESET) and every atomic enable is checked.
+ */
 export const INV_FLUSH: Invariant<MachineState> = {
   id: 'INV-FLUSH',
-  description: 'When a re-arming GET/CLEAR/RESET/enable returns, no PE holds a writable TLB entry for a page it re-armed.',
+  description: 'When a re-arming GET/CLEAR/RESET/enable returns, no PE holds a writable TLB entry for a page it re-armed '
+    + 'that was filled before the re-arm (a stale entry that outlived the ioctl).',
   check(s) {
     const a = s.audit;
-    if (!a || a.kind === 'clear') return null;
+    if (!a || a.clearExpected !== null) return null;
     let lo: number;
     let hi: number;
     const list = a.rearmed;
     if (list === null) { const sl = s.slots[a.slot]!; lo = sl.base; hi = sl.base + sl.npages; } else { lo = 0; hi = list.length; }
     for (let i = lo; i < hi; i++) {
       const g = list === null ? i : list[i] as number;
-      const p = writableTlbPe(s, g);
-      if (p >= 0) return v('INV-FLUSH', `${a.kind} on slot ${a.slot} returned while PE ${p} still caches a writable entry for page ${g}`, [g]);
+      const p = preArmTlbPe(s, g);
+      if (p >= 0) {
+        return v('INV-FLUSH', `${a.kind} on slot ${a.slot} returned while PE ${p} still caches a writable entry for page ${g} `
+          + 'filled before the ioctl re-armed it (stale: stores through it are neither faulted nor logged)', [g]);
+      }
     }
     return null;
   },
@@ -78,7 +108,7 @@ export const INV_FLUSH: Invariant<MachineState> = {
 export const INV_ARMED: Invariant<MachineState> = {
   id: 'INV-ARMED',
   description: 'Every tracked page is pending (a dirty record exists) or protected (no writable descriptor or TLB copy), '
-    + 'except pages an in-flight re-arming ioctl re-armed, until it returns.',
+    + 'except that a page an in-flight re-arming ioctl re-armed may keep writable TLB copies filled before the re-arm until it returns.',
   check(s) {
     const io = s.vmm.ioctl;
     for (let si = 0; si < s.slots.length; si++) {
@@ -87,8 +117,10 @@ export const INV_ARMED: Invariant<MachineState> = {
       for (let g = sl.base; g < sl.base + sl.npages; g++) {
         if (protectedPage(s, g) || pending(s, g, si)) continue;
         if (io && (io.rearmed.includes(g) || io.snapshotPending)) {
-          // Inside the ioctl only the TLB clause may lag; the descriptor must already be protected.
-          if ((leafOf(s.s2, g) & (D_VALID | D_W)) !== (D_VALID | D_W)) continue;
+          // Inside the ioctl only the TLB clause may lag, and only through entries that predate the re-arm (the
+          // ioctl's flush is still to come): the descriptor must already be protected, and a writable copy filled
+          // after the re-arm needs a dirty record like any other (kvm reference section 7, INV-ARMED).
+          if ((leafOf(s.s2, g) & (D_VALID | D_W)) !== (D_VALID | D_W) && freshWritableTlbPe(s, g) < 0) continue;
         }
         const d = leafOf(s.s2, g);
         const why = (d & (D_VALID | D_W)) === (D_VALID | D_W) ? 'its descriptor is writable' : `PE ${writableTlbPe(s, g)} caches it writable`;

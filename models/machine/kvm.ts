@@ -8,7 +8,7 @@ import {
   BLOCK_PAGES, D_BLOCK, D_VALID, D_W, l2EntryOf, setL2, splitBlock, type L3Table,
 } from './pagetable.ts';
 import { slotOf, type MachineState } from './state.ts';
-import { tlbBase, tlbFlags, T_BLOCK } from './tlb.ts';
+import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_PREARM, T_W } from './tlb.ts';
 import { mechanismsOf } from './registry.ts';
 
 /**
@@ -30,10 +30,12 @@ export function markPageDirty(s: MachineState, gfn: number, vcpu: number): void 
 
 /**
  * stage2_wp_range(start, end): clears S2AP[1] (W) on every valid leaf in [start, end), blocks included (a block
- * overlapping the range is write-protected whole). Returns the number of descriptors that changed.
+ * overlapping the range is write-protected whole). Returns the number of descriptors that changed. Every
+ * writable TLB entry covering the range at this moment predates the re-arm (`markPreArm`).
  */
 export function writeProtectRange(s: MachineState, start: number, end: number): number {
   rearmPrecision(s, start, end);
+  markPreArm(s, start, end);
   let changed = 0;
   let g = start;
   while (g < end) {
@@ -62,6 +64,38 @@ export function writeProtectRange(s: MachineState, start: number, end: number): 
 function l3Draft(s: MachineState, g: number): L3Table {
   const t2 = s.s2[g >>> 18]!;
   return t2[(g >>> 9) & 511] as L3Table;
+}
+
+/**
+ * The re-arm of [start, end) happens now: every writable TLB entry of the current VMID (on every PE) covering a
+ * page of the range was filled before it, and is marked `T_PREARM` (tlb.ts), whether or not the descriptor
+ * changed (an access-tracked page's descriptor is invalid, yet its writable entry may survive: B2). Entries of
+ * another VMID never match again (pack.ts, DEAD_VMID) and are left alone. Called by every re-arm: the range
+ * write-protect of GET/CLEAR/RESET/enable, and the hardware-dirty cleaning of the HDBSS mode switch.
+ */
+export function markPreArm(s: MachineState, start: number, end: number): void {
+  for (const pe of s.pes) {
+    const t = pe.tlb;
+    for (let i = 0; i < t.length; i++) {
+      const e = t[i] as number;
+      const f = tlbFlags(e);
+      if ((f & (T_W | T_PREARM)) !== T_W || tlbVmid(e) !== s.vmid) continue;
+      const b = tlbBase(e);
+      const n = (f & T_BLOCK) !== 0 ? BLOCK_PAGES : 1;
+      if (b < end && b + n > start) t[i] = e + T_PREARM;
+    }
+  }
+}
+
+/** Drops every `T_PREARM` bit: the re-arming ioctl has returned (tlb.ts). */
+export function clearPreArm(s: MachineState): void {
+  for (const pe of s.pes) {
+    const t = pe.tlb;
+    for (let i = 0; i < t.length; i++) {
+      const e = t[i] as number;
+      if ((tlbFlags(e) & T_PREARM) !== 0) t[i] = e - T_PREARM;
+    }
+  }
 }
 
 /**

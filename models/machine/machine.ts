@@ -14,8 +14,10 @@ import {
 import {
   REQ_STEAL, slotOf, stealPageOf, type MachineConfig, type MachineState, type Vcpu,
 } from './state.ts';
-import { tlbFind, tlbPack, tlbWritable, T_BLOCK, T_DBM, T_W } from './tlb.ts';
-import { consumeReport, eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange } from './kvm.ts';
+import { tlbBase, tlbFind, tlbPack, tlbWritable, T_BLOCK, T_DBM, T_W } from './tlb.ts';
+import {
+  clearPreArm, consumeReport, eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange,
+} from './kvm.ts';
 import { mechanismsOf } from './registry.ts';
 import type { MachineEvent } from './model-events.ts';
 import {
@@ -202,7 +204,7 @@ export function candidates(s: MachineState): MachineEvent[] {
     }
   }
   for (let p = 0; p < s.pes.length; p++) {
-    for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: Math.floor(e / 2048) });
+    for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: tlbBase(e) });
   }
   if (s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
   for (const m of mechanismsOf(s)) m.candidates?.(s, out);
@@ -266,7 +268,7 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
     case 'pe/tlbEvicted': {
       const pe = s.pes[e.pe];
       if (!pe) return false;
-      for (let i = 0; i < pe.tlb.length; i++) if (Math.floor((pe.tlb[i] as number) / 2048) === e.gfn) return true;
+      for (let i = 0; i < pe.tlb.length; i++) if (tlbBase(pe.tlb[i] as number) === e.gfn) return true;
       return false;
     }
     case 'mmu/accessTracked': {
@@ -371,7 +373,12 @@ function sameEvent(a: MachineEvent, b: MachineEvent): boolean {
 
 /** Applies one enabled event. Works on an immer draft and on a private mutable copy alike. */
 export function apply(s: MachineState, e: MachineEvent): void {
-  if (s.audit !== null) s.audit = null;
+  if (s.audit !== null) {
+    // The previous event returned a re-arming ioctl (or did the kernel part of a CLEAR): once no ioctl is in
+    // flight, the pre-arm bits INV-FLUSH read in that state are dropped (tlb.ts, T_PREARM).
+    if (s.vmm.ioctl === null) clearPreArm(s);
+    s.audit = null;
+  }
   s.stats.events++;
   observe(s.oracle, e);
   const vm = s.vmm;
@@ -397,7 +404,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
     }
     case 'pe/tlbEvicted': {
       const pe = s.pes[e.pe]!;
-      const i = pe.tlb.findIndex((t) => Math.floor(t / 2048) === e.gfn);
+      const i = pe.tlb.findIndex((t) => tlbBase(t) === e.gfn);
       pe.tlb.splice(i, 1);
       return;
     }
@@ -579,17 +586,28 @@ function loggingEnabled(s: MachineState, slot: number): void {
   s.audit = { kind: 'enable', slot, rearmed: initSet ? [] : null, clearExpected: null, clearActual: null, clearErrno: 0 };
 }
 
+/**
+ * The in-flight re-arming ioctl's TLB flush, if it still owes one (`io.flush`), with the TLB-flush knobs applied;
+ * afterwards it owes none. The model performs it as part of `kvm/ioctlReturned`; it is exported so that tests can
+ * build the state path of a kernel that flushes earlier inside the ioctl (any point after its re-arm and before
+ * its return is legal: INV-FLUSH blames only entries that predate the re-arm and survive to the return).
+ */
+export function ioctlFlush(s: MachineState): void {
+  const io = s.vmm.ioctl;
+  if (!io || !io.flush) return;
+  if (hasBug(s, 'missing-tlbi')) { /* F1: no TLBI at all */ }
+  else if (hasBug(s, 'local-tlbi')) flushSlotTlb(s, io.slot, vmmPe(s));
+  else if (io.kind === 'reset') flushAllTlb(s); // KVM_RESET_DIRTY_RINGS: kvm_flush_remote_tlbs (whole VM)
+  else flushSlotTlb(s, io.slot);
+  io.flush = false;
+}
+
 /** A re-arming ioctl's TLB flush and return to the VMM. */
 function ioctlReturned(s: MachineState): void {
   const vm = s.vmm;
   const io = vm.ioctl!;
   if (io.snapshotPending) lateSnapshot(s, io);
-  if (io.flush) {
-    if (hasBug(s, 'missing-tlbi')) { /* F1: no TLBI at all */ }
-    else if (hasBug(s, 'local-tlbi')) flushSlotTlb(s, io.slot, vmmPe(s));
-    else if (io.kind === 'reset') flushAllTlb(s); // KVM_RESET_DIRTY_RINGS: kvm_flush_remote_tlbs (whole VM)
-    else flushSlotTlb(s, io.slot);
-  }
+  ioctlFlush(s);
   deliver(s, io.deliver, io.kind === 'get' || io.kind === 'clear');
   s.audit = { kind: io.kind, slot: io.slot, rearmed: io.rearmed, clearExpected: null, clearActual: null, clearErrno: 0 };
   vm.ioctl = null;

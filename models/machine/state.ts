@@ -84,9 +84,12 @@ export interface Ioctl {
   slot: number;
   /** Pages to hand to the VMM when the ioctl returns (GET snapshot, CLEARed pages, harvested ring entries). */
   deliver: number[];
-  /** Pages re-armed by this ioctl (must have no writable TLB copy when it returns: INV-FLUSH). */
+  /**
+   * Pages re-armed by this ioctl: when it returns, no PE may hold a writable TLB entry for one of them that was
+   * filled before the re-arm (INV-FLUSH; such entries carry `T_PREARM`, tlb.ts).
+   */
   rearmed: number[];
-  /** Did the kernel path decide a flush is needed? */
+  /** Does the ioctl still owe a TLB flush (the kernel path decided one is needed and has not done it yet)? */
   flush: boolean;
   /** B10 knob: GET that write-protected before taking its snapshot. */
   snapshotPending: boolean;

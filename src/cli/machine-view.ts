@@ -6,7 +6,7 @@
 import type { EventBase, JsonValue } from '../core/model.ts';
 import { changeLine, type Change, type Section, type StateView } from '../workflow/diff.ts';
 import { D_AF, D_BLOCK, D_DBM, D_LOCKED, D_VALID, D_W, BLOCK_PAGES } from '../../models/machine/pagetable.ts';
-import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_DBM, T_W } from '../../models/machine/tlb.ts';
+import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_DBM, T_PREARM, T_W } from '../../models/machine/tlb.ts';
 import { bitGet, pagedForEach, pagedIndex, pget, type Paged } from '../../models/machine/paged.ts';
 import { entryGfn, entryLevel, entryValid } from '../../models/hdbss/hdbss.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineConfig, type MachineState } from '../../models/machine/state.ts';
@@ -28,12 +28,16 @@ export function descBits(d: number): string {
   return f.join('|');
 }
 
-/** `gfn 3 vmid 1 W|DBM` for a packed TLB entry. */
+/**
+ * `gfn 3 vmid 1 W|DBM` for a packed TLB entry; `pre-arm` marks a writable entry filled before the in-flight
+ * re-arming ioctl re-armed its page (INV-FLUSH blames it if it survives the return).
+ */
 export function tlbEntry(e: number): string {
   const fl = tlbFlags(e);
   const f: string[] = [];
   f.push(fl & T_W ? 'W' : 'ro');
   if (fl & T_DBM) f.push('DBM');
+  if (fl & T_PREARM) f.push('pre-arm');
   const base = tlbBase(e);
   const what = fl & T_BLOCK ? `block ${base}-${base + BLOCK_PAGES - 1}` : `gfn ${base}`;
   return `${what} vmid ${tlbVmid(e)} ${f.join('|')}`;
