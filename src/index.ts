@@ -10,7 +10,7 @@ export {
 export { canonicalJson, fingerprint, hash64 } from './core/fingerprint.ts';
 export { childSeed, stream, type Prng } from './random/streams.ts';
 export {
-  makeTrace, parseTrace, serializeTrace, TRACE_FORMAT, TRACE_VERSION, type Expect, type ParseResult, type Trace, type TraceError,
+  makeTrace, parseTrace, serializeTrace, TRACE_FORMAT, TRACE_VERSION, traceSchemaId, type Expect, type ParseResult, type Trace, type TraceError,
 } from './trace/format.ts';
 export { runItem, runSeed, mergeResults, type CampaignItem, type CampaignOptions, type ItemResult, type Situation } from './check/campaign.ts';
 // The failing-trace workflow (what `dtsim bisect`, `shrink` and `show` run), pure functions over a model.
