@@ -388,7 +388,9 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
     if (!m.ok) return err(m.error.kind, (kl.get(m.error.field.replace(/[.[].*$/, '')) ?? dl), m.error.field, m.error.message);
     d = m.doc; design = d['design'] as Record<string, unknown>; migration = m.record;
   }
-  const po = model.parseOptions(design['options'] ?? {});
+  // Missing options take their defaults; `null` is not a missing field (the schema says an object) and is refused.
+  const rawOptions = own(design, 'options');
+  const po = model.parseOptions(rawOptions === undefined ? {} : rawOptions);
   if (!po.ok) return err('invalid', dl, `design.${po.error.field}`, po.error.message);
   const bugs = design['bugs'];
   if (!Array.isArray(bugs)) return err('invalid', dl, 'design.bugs', 'must be an array of bug ids');
@@ -439,7 +441,8 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
   if (own(d, 'note') !== undefined && typeof own(d, 'note') !== 'string') return err('invalid', keyLine(kl, 'note'), 'note', 'must be a string');
   const rawNote = own(d, 'note');
   const note = typeof rawNote === 'string' ? rawNote : '';
-  const rawLabels = own(d, 'labels') ?? {};
+  // Missing labels are none; `null` is refused like any other non-object (the schema says an object).
+  const rawLabels = own(d, 'labels') === undefined ? {} : own(d, 'labels');
   const ll = keyLine(kl, 'labels');
   if (typeof rawLabels !== 'object' || rawLabels === null || Array.isArray(rawLabels)) return err('invalid', ll, 'labels', 'must be an object of event index -> text');
   const labels: { [eventIndex: string]: string } = {};
