@@ -24,6 +24,9 @@ Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
               its budget); a violation (1) wins over inconclusive;
             141 the output's reader went away early (e.g. piped into head).
 Every run prints its seed and options first; a failure prints the command that replays it.
+JSON Schemas (draft 2020-12) of every --json output and of each trace format version ship in the package's
+schemas/ (dtsim/schemas/*: output-<command>.schema.json, trace-v<N>.schema.json, trace.schema.json); a trace
+names its own in "$schema" (an identifier, never fetched; when present it must be exactly its version's id).
 Files: traces are evidence. A file you name (--out, --html, --perfetto) that exists is refused unless --force,
 and a command never writes over its own input, even with --force; files dtsim names itself (check and bugs
 failures, explore counterexamples) take a fresh name. Every write is atomic: temp file, fsync, rename.

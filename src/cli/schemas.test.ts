@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchemas, renderSchema, ANY_TRACE_SCHEMA_ID, JSON_COMMANDS, outputSchemaId, SCHEMA_DIALECT } from './schemas.ts';
 import { traceSchemaId, TRACE_VERSION } from '../trace/format.ts';
+import { HELP } from './help.ts';
 import { SCHEMA_DIR, schemaValidator, shippedSchemas, validateTrace, validateWith } from '../../properties/support/schemas.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -69,5 +70,17 @@ describe('JSON Schemas', () => {
     expect(edit((d) => { d['config'].vcpus = 9; })).not.toEqual([]);
     expect(edit((d) => { d['design'].modelVersion = 2; })).not.toEqual([]);
     expect(edit((d) => { d['exp\u0435ct'] = d['expect']; delete d['expect']; })).not.toEqual([]);
+  });
+
+  it('the README (Commands, Traces, Layout), docs/failing-traces.md and dtsim help name the schemas', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = (title: string): string => readme.split(/^## /m).find((x) => x.startsWith(title)) ?? '';
+    for (const t of ['Commands', 'Traces', 'Layout']) expect(section(t), `README ${t}`).toMatch(/schemas\/|\$schema/);
+    expect(section('Commands')).toContain('dtsim/schemas/*');
+    expect(section('Traces')).toContain(traceSchemaId(TRACE_VERSION));
+    for (const c of JSON_COMMANDS) expect(section('Commands'), c).toContain(`\`${c}\``);
+    expect(readFileSync(join(ROOT, 'docs/failing-traces.md'), 'utf8')).toContain('$schema');
+    expect(HELP).toContain('schemas/');
+    expect(HELP).toContain('$schema');
   });
 });
