@@ -95,7 +95,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --time-budget stops starting new runs once the budget (shared by all designs and chunks) is spent.
   --bug K checks the designs with knob K injected (to see how a bug shows up in a campaign).
   --shard i/n runs the runs i, i+n, i+2n, ... of every design (disjoint, deterministic seeds): run n shards
-  with the same --seed and --json into one folder, then --merge DIR prints the combined table.
+  with the same --seed and --json into one folder, then --merge DIR prints the combined table (Kubernetes
+  Indexed Job and GitHub Actions matrix examples: docs/sharded-campaigns.md).
   A failing design's first failing run is saved to --out-dir (default out/failures) under a fresh name, shrunk
   (saved next to it, '-min'), and printed with the commands that replay and re-run it; with --json the same
   files are saved and the 'failures' list names them and the commands (nothing but the JSON goes to stdout).
