@@ -2,10 +2,10 @@
  * dtsim as a library: the engine (replay, simulate, choice-sequence runs, invariant checks, fingerprints), the
  * trace format, and campaign helpers. Models are in `dtsim/models`; fast-check arbitraries in `dtsim/testing`.
  */
-export type { AnyModel, BugKnob, Design, EventBase, FieldError, Invariant, JsonValue, Model, ModelMigration, ModelTraceParts, Violation } from './core/model.ts';
+export type { AnyModel, BugKnob, CollectionView, Design, EventBase, FieldError, Invariant, JsonValue, Model, ModelMigration, ModelTraceParts, Violation } from './core/model.ts';
 export {
-  checkInvariants, groupByType, initialState, mutableCopy, replay, replayFrom, runChoices, simulate, step,
-  type DriveOptions, type DrivenRun, type DrivableModel, type ReplayOptions, type RunOutcome,
+  checkInvariants, decodeChoice, decodeChoices, encodeChoice, groupByType, initialState, mutableCopy, replay, replayFrom, runChoices, simulate, step,
+  type ChoiceStep, type DriveHooks, type DriveOptions, type DrivenRun, type DrivableModel, type ReplayOptions, type RunOutcome,
 } from './core/engine.ts';
 export { canonicalJson, fingerprint, hash64 } from './core/fingerprint.ts';
 export { childSeed, stream, type Prng } from './random/streams.ts';
