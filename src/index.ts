@@ -22,3 +22,6 @@ export { buildFrames, renderHtml, type Frame, type Frames } from './workflow/htm
 export { toPerfetto } from './workflow/perfetto.ts';
 export { assertMigrationsContiguous, MIGRATIONS } from './trace/format.ts';
 export { assertModelMigrations, describeModelMigration, type ModelMigrationError, type ModelMigrationRecord } from './trace/model-migrations.ts';
+// Bounded exhaustive search, with a user predicate as a reachability query (`reach`), and the --reach language.
+export { explore, type Counterexample, type ExploreOptions, type ExploreResult, type ExploreStatus, type ReachPath } from './explore/bfs.ts';
+export { parseReach, ReachExprError, type ReachPredicate } from './explore/reach-expr.ts';
