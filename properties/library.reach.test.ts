@@ -120,4 +120,9 @@ describe('dtsim explore --reach (CLI)', () => {
     expect(dtsim([...base, '--reach', 'vmm.round == 1', '--symmetry']).code).toBe(EXIT.badInput);
     expect(dtsim(['explore', '--matrix', '--reach', 'vmm.round == 1']).code).toBe(EXIT.badInput);
   });
+  it('exit 5 is documented in main.ts, dtsim help and the README', () => {
+    expect(readFileSync('src/cli/main.ts', 'utf8')).toMatch(/\* 5 `explore --reach`/);
+    expect(readFileSync('src/cli/help.ts', 'utf8')).toMatch(/5 explore --reach\/--reach-module only/);
+    expect(readFileSync('README.md', 'utf8')).toMatch(/`5` only for `explore --reach`/);
+  });
 });

@@ -9,6 +9,7 @@
  * 4 inconclusive: no violation, but a limit stopped the work before it could conclude (explore's state, time or
  * memory limit; --proof with a design not exhausted; a bugs knob not found within its budget); a violation
  * (1) wins over inconclusive (src/cli/verdict.ts);
+ * 5 `explore --reach`/`--reach-module` only: the search was complete and no state satisfies the query (reachExit);
  * 141 the reader of the output went away (`dtsim ... | head`): stopped quietly, as a process killed by SIGPIPE.
  */
 import { parseArgs } from 'node:util';
