@@ -2,10 +2,10 @@
  * dtsim as a library: the engine (replay, simulate, choice-sequence runs, invariant checks, fingerprints), the
  * trace format, and campaign helpers. Models are in `dtsim/models`; fast-check arbitraries in `dtsim/testing`.
  */
-export type { AnyModel, BugKnob, Design, EventBase, FieldError, Invariant, JsonValue, Model, ModelMigration, ModelTraceParts, Violation } from './core/model.ts';
+export type { AnyModel, BugKnob, CollectionView, Design, EventBase, FieldError, Invariant, JsonValue, Model, ModelMigration, ModelTraceParts, Violation } from './core/model.ts';
 export {
-  checkInvariants, groupByType, initialState, mutableCopy, replay, replayFrom, runChoices, simulate, step,
-  type DriveOptions, type DrivenRun, type DrivableModel, type ReplayOptions, type RunOutcome,
+  checkInvariants, decodeChoice, decodeChoices, encodeChoice, groupByType, initialState, mutableCopy, replay, replayFrom, runChoices, simulate, step,
+  type ChoiceStep, type DriveHooks, type DriveOptions, type DrivenRun, type DrivableModel, type ReplayOptions, type RunOutcome,
 } from './core/engine.ts';
 export { canonicalJson, fingerprint, hash64 } from './core/fingerprint.ts';
 export { childSeed, stream, type Prng } from './random/streams.ts';
@@ -22,3 +22,6 @@ export { buildFrames, renderHtml, type Frame, type Frames } from './workflow/htm
 export { toPerfetto } from './workflow/perfetto.ts';
 export { assertMigrationsContiguous, MIGRATIONS } from './trace/format.ts';
 export { assertModelMigrations, describeModelMigration, type ModelMigrationError, type ModelMigrationRecord } from './trace/model-migrations.ts';
+// Bounded exhaustive search, with a user predicate as a reachability query (`reach`), and the --reach language.
+export { explore, type Counterexample, type ExploreOptions, type ExploreResult, type ExploreStatus, type ReachPath } from './explore/bfs.ts';
+export { parseReach, ReachExprError, type ReachPredicate } from './explore/reach-expr.ts';
