@@ -2,7 +2,7 @@
  * Goal: every `--json` output of the CLI validates against the shipped schema of its command
  * (schemas/output-<command>.schema.json), and every trace a command writes validates against the trace schema and
  * names it in `$schema`. One small run of each command and each output shape (tiny budgets): check (clean, failing,
- * sharded and merged), bugs, explore (one design, a counterexample, --matrix, --proof), compare, run, replay,
+ * sharded and merged), bugs, explore (one design, a counterexample, --matrix, --proof, --reach: reached and not), compare, run, replay,
  * bisect (violated, ok, rejected), shrink.
  */
 import { describe, expect, it } from 'vitest';
@@ -38,6 +38,8 @@ describe('--json outputs and written traces validate against the shipped schemas
         { command: 'explore', args: ['explore', '--model', 'dirty-bitmap', '--bug', 'missing-tlbi', '--depth', '40', '--max-states', '20000', '--out', join(dir, 'cx.json')], codes: [1], traces: [join(dir, 'cx.json')] },
         { command: 'explore', args: ['explore', '--matrix', '--model', 'dirty-ring', '--depth', '3', '--workers', '1'], codes: [0, 4] },
         { command: 'explore', args: ['explore', '--proof', '--model', 'pta', '--depth', '2', '--workers', '1'], codes: [4] },
+        { command: 'explore', args: ['explore', '--model', 'dirty-bitmap', '--pages', '1', '--reach', 'vmm.phase == "done"', '--encoding', 'auto', '--out', join(dir, 'reach.json')], codes: [0], traces: [join(dir, 'reach.json')] },
+        { command: 'explore', args: ['explore', '--model', 'dirty-bitmap', '--depth', '3', '--reach', 'vmm.phase == "done"', '--encoding', 'auto'], codes: [5] },
         { command: 'compare', args: ['compare', '--model', 'dirty-bitmap', '--model', 'hdbss', '--runs', '1', '--events', '20', '--pages', '8'], codes: [0] },
         { command: 'run', args: ['run', '--model', 'dirty-ring', '--seed', 's1', '--events', '50', '--out', join(dir, 'run.json')], codes: [0], traces: [join(dir, 'run.json')] },
         { command: 'replay', args: ['replay', reg('dirty-bitmap-missing-tlbi.json')], codes: [0] },
@@ -55,7 +57,7 @@ describe('--json outputs and written traces validate against the shipped schemas
         expect(r.codes, `${what}: exit ${o.code}: ${o.stderr}`).toContain(o.code);
         const doc = JSON.parse(o.stdout) as { command: string; status?: string; matrix?: boolean; proof?: boolean };
         expect(doc.command).toBe(r.command);
-        shapes.add(`${r.command}${doc.matrix ? (doc.proof ? ' --proof' : ' --matrix') : ''}${r.command === 'bisect' ? ` ${doc.status}` : ''}`);
+        shapes.add(`${r.command}${doc.matrix ? (doc.proof ? ' --proof' : ' --matrix') : ''}${(doc as { reach?: unknown }).reach ? ' --reach' : ''}${r.command === 'bisect' ? ` ${doc.status}` : ''}`);
         const errs = validateOutput(r.command, doc);
         if (errs.length) bad.push(`${what}: ${errs.join('; ')}`);
         for (const t of r.traces ?? []) {
@@ -87,7 +89,7 @@ describe('--json outputs and written traces validate against the shipped schemas
         }
       }
       expect(bad).toEqual([]);
-      expect([...shapes].sort()).toEqual(['bisect ok', 'bisect rejected', 'bisect violated', 'bugs', 'check', 'compare', 'explore', 'explore --matrix', 'explore --proof', 'replay', 'run', 'shrink']);
+      expect([...shapes].sort()).toEqual(['bisect ok', 'bisect rejected', 'bisect violated', 'bugs', 'check', 'compare', 'explore', 'explore --matrix', 'explore --proof', 'explore --reach', 'replay', 'run', 'shrink']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -29,7 +29,7 @@ import { DEFAULT_CONFIG, LIMITS } from '../../models/machine/state.ts';
 import type { JsonValue } from '../core/model.ts';
 import type { ExploreStatus } from '../explore/bfs.ts';
 import { TRACE_FORMAT, TRACE_VERSION, traceSchemaId } from '../trace/format.ts';
-import type { BugOutcome, IncompleteReason, Verdict } from './verdict.ts';
+import type { BugOutcome, IncompleteReason, ReachResult, Verdict } from './verdict.ts';
 
 /** A JSON Schema document or subschema (plain JSON). */
 export type Schema = { readonly [k: string]: JsonValue };
@@ -53,7 +53,8 @@ export const ANY_TRACE_SCHEMA_ID = `${SCHEMA_BASE}trace.schema.json`;
 type Exact<T, L extends readonly T[]> = [T] extends [L[number]] ? L : never;
 const VERDICTS: Exact<Verdict, ['ok', 'violated', 'inconclusive']> = ['ok', 'violated', 'inconclusive'];
 const INCOMPLETE: Exact<IncompleteReason, ['stateLimit', 'timeLimit', 'memoryLimit', 'depthBound', 'contextBound']> = ['stateLimit', 'timeLimit', 'memoryLimit', 'depthBound', 'contextBound'];
-const STATUSES: Exact<ExploreStatus, ['exhausted', 'depthBound', 'violated', 'stateLimit', 'timeLimit', 'stopped']> = ['exhausted', 'depthBound', 'violated', 'stateLimit', 'timeLimit', 'stopped'];
+const STATUSES: Exact<ExploreStatus, ['exhausted', 'depthBound', 'violated', 'stateLimit', 'timeLimit', 'stopped', 'reached']> = ['exhausted', 'depthBound', 'violated', 'stateLimit', 'timeLimit', 'stopped', 'reached'];
+const REACH_RESULTS: Exact<ReachResult, ['reached', 'violated', 'inconclusive', 'unreachable']> = ['reached', 'violated', 'inconclusive', 'unreachable'];
 const OUTCOMES: Exact<BugOutcome, ['found', 'wrongInvariant', 'flagged', 'notFound', 'clean']> = ['found', 'wrongInvariant', 'flagged', 'notFound', 'clean'];
 
 // ---- small builders ----
@@ -243,6 +244,12 @@ function outputs(): { readonly [c in JsonCommand]: Schema } {
     symmetry: arr(obj({ name: str, size: nat, why: str })), storage: { enum: ['words', 'objects'] }, storageMb: num, message: str,
     violation: orNull(obj({ invariant: str, message: str, pages: arr(nat), events: nat, eventIndex: int })), trace: orNull(str),
   }, [], { description: 'dtsim explore (one design)' });
+  const reach = obj({
+    command: { const: 'explore' }, model: str, design, config: anyObject, depthBound: nat, status: { enum: STATUSES }, ...searchVerdict,
+    generated: nat, distinct: nat, depth: nat, frontier: nat, seconds: num, distinctPerSecond: num, message: str,
+    violation: orNull(obj({ invariant: str, message: str, pages: arr(nat), events: nat, eventIndex: int })),
+    reach: obj({ query: str, result: { enum: REACH_RESULTS }, bounded: bool, events: orNull(nat) }), trace: orNull(str),
+  }, [], { description: 'dtsim explore --reach / --reach-module (a reachability query)' });
   const row = obj({
     model: str, pes: nat, options: anyObject, explored: anyObject, config: anyObject, why: orNull(str), status: { enum: STATUSES }, distinct: nat, generated: nat,
     depth: nat, seconds: num, deadlocked: nat, violation: orNull(str), trace: orNull(str), message: str, ...searchVerdict,
@@ -256,7 +263,7 @@ function outputs(): { readonly [c in JsonCommand]: Schema } {
   return {
     check: obj({ command: { const: 'check' }, seed: str, maxEvents: orNull(nat), wallSeconds: num, complete: bool, results: arr(result), failures: arr(failure) }),
     bugs: obj({ command: { const: 'bugs' }, seed: str, verdict: { enum: VERDICTS }, knobs: arr(knob) }),
-    explore: { oneOf: [single, matrix] },
+    explore: { oneOf: [single, matrix, reach] },
     compare: obj({
       command: { const: 'compare' }, seed: str, runs: nat, maxEvents: nat, pages: nat, maxVcpus: nat,
       rows: arr(obj({ design: str, model: str, workload: str, storePages: nat, runs: nat, violations: nat, totals: numbers, perRun: numbers })),
