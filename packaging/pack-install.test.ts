@@ -93,7 +93,9 @@ describe('the packed package', () => {
     const files = ok(run('tar', ['-tzf', tarball], tmp), 'tar -tzf').split('\n').filter((f) => f !== '');
     for (const f of ['package/package.json', 'package/README.md', 'package/bin/dtsim.js', 'package/dist/src/index.js', 'package/dist/src/index.d.ts',
       'package/dist/models/index.js', 'package/dist/models/index.d.ts', 'package/dist/src/testing/index.js', 'package/dist/src/testing/index.d.ts',
-      'package/dist/src/cli/main.js', 'package/dist/src/cli/worker.js']) expect(files, f).toContain(f);
+      'package/dist/src/cli/main.js', 'package/dist/src/cli/worker.js',
+      // the JSON Schemas (issue 17 item 3), exported as dtsim/schemas/*
+      'package/schemas/trace.schema.json', 'package/schemas/trace-v1.schema.json', 'package/schemas/trace-v2.schema.json', 'package/schemas/output-check.schema.json']) expect(files, f).toContain(f);
     expect(files.filter((f) => f.startsWith('package/src/') || f.startsWith('package/models/') || f.startsWith('package/properties/')), 'sources in the tarball').toEqual([]);
     expect(files.filter((f) => /\.test\.|\/bin\/(worker|run-ts)\.js$/.test(f)), 'tests or tsx launchers in the tarball').toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), 'TypeScript sources in the tarball').toEqual([]);

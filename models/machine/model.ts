@@ -13,6 +13,7 @@ import type { MachineEvent } from './model-events.ts';
 import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, type MachineState } from './state.ts';
 import { mechanismsOf } from './registry.ts';
 import { tlbFind } from './tlb.ts';
+import { bitNext } from './paged.ts';
 import { cloneMachine, copyMachineInto, machineSymmetry, packMachine } from './pack.ts';
 import { loadMachine, saveMachine } from './save.ts';
 
@@ -153,6 +154,15 @@ export function makeMachineModel(p: Preset): MachineModel {
       return pe && tlbFind(pe.tlb, e.gfn, s.vmid) >= 0 ? 24 : 1;
     },
     finish: (s) => finishStep(s),
+    collection: {
+      round: (s) => s.vmm.round,
+      pending: (s) => {
+        const out: number[] = [];
+        if (s.vmm.toCopyCount === 0) return out;
+        for (let g = bitNext(s.vmm.toCopy, 0, s.totalPages); g >= 0; g = bitNext(s.vmm.toCopy, g + 1, s.totalPages)) out.push(g);
+        return out;
+      },
+    },
     pack: packMachine,
     symmetry: machineSymmetry,
     clone: cloneMachine,

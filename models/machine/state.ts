@@ -189,7 +189,8 @@ export const DEFAULT_CONFIG: MachineConfig = {
   storePages: [],
 };
 
-export const LIMITS = { vcpus: 8, pes: 8, pages: 1 << 22, tlbEntries: 64, rounds: 1000 } as const;
+/** Bounds of a configuration (`parseMachineConfig`); the trace JSON Schema (src/cli/schemas.ts) is generated from them. */
+export const LIMITS = { vcpus: 8, pes: 8, pages: 1 << 22, tlbEntries: 64, rounds: 1000, slots: 32 } as const;
 
 export function totalPagesOf(c: MachineConfig): number {
   let n = 0;
@@ -234,8 +235,8 @@ export function parseMachineConfig(raw: unknown): { ok: true; config: MachineCon
   for (const k of ['blocks', 'stolenTime'] as const) {
     if (typeof c[k] !== 'boolean') return { ok: false, error: { field: `config.${k}`, message: 'must be a boolean' } };
   }
-  if (!Array.isArray(c['slots']) || c['slots'].length === 0 || c['slots'].length > 32) {
-    return { ok: false, error: { field: 'config.slots', message: 'must be a non-empty array of at most 32 memslots' } };
+  if (!Array.isArray(c['slots']) || c['slots'].length === 0 || c['slots'].length > LIMITS.slots) {
+    return { ok: false, error: { field: 'config.slots', message: `must be a non-empty array of at most ${LIMITS.slots} memslots` } };
   }
   let end = 0;
   const slots: SlotConfig[] = [];

@@ -22,8 +22,13 @@ Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
             4 inconclusive: no violation, but a limit stopped the work before it could conclude (explore's
               state, time or memory limit; --proof with a design not exhausted; a bugs knob not found within
               its budget); a violation (1) wins over inconclusive;
+            5 explore --reach/--reach-module only: the search was complete (exhausted, or to --depth) and no
+              state satisfies the query;
             141 the output's reader went away early (e.g. piped into head).
 Every run prints its seed and options first; a failure prints the command that replays it.
+JSON Schemas (draft 2020-12) of every --json output and of each trace format version ship in the package's
+schemas/ (dtsim/schemas/*: output-<command>.schema.json, trace-v<N>.schema.json, trace.schema.json); a trace
+names its own in "$schema" (an identifier, never fetched; when present it must be exactly its version's id).
 Files: traces are evidence. A file you name (--out, --html, --perfetto) that exists is refused unless --force,
 and a command never writes over its own input, even with --force; files dtsim names itself (check and bugs
 failures, explore counterexamples) take a fresh name. Every write is atomic: temp file, fsync, rename.
@@ -95,7 +100,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --time-budget stops starting new runs once the budget (shared by all designs and chunks) is spent.
   --bug K checks the designs with knob K injected (to see how a bug shows up in a campaign).
   --shard i/n runs the runs i, i+n, i+2n, ... of every design (disjoint, deterministic seeds): run n shards
-  with the same --seed and --json into one folder, then --merge DIR prints the combined table.
+  with the same --seed and --json into one folder, then --merge DIR prints the combined table (Kubernetes
+  Indexed Job and GitHub Actions matrix examples: docs/sharded-campaigns.md).
   A failing design's first failing run is saved to --out-dir (default out/failures) under a fresh name, shrunk
   (saved next to it, '-min'), and printed with the commands that replay and re-run it; with --json the same
   files are saved and the 'failures' list names them and the commands (nothing but the JSON goes to stdout).
@@ -124,7 +130,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
 `,
   explore: `Usage: dtsim explore --model M [--bug K]... [--option k=v]... [--vcpus N] [--pes N] [--pages N] [--store-pages G,G..]
                      [--tlb-entries N] [--rounds N] [--config JSON] [--depth D] [--max-states N] [--time-limit SECONDS]
-                     [--symmetry] [--encoding auto|generic] [--invariant ID]... [--context-bound K] [--out FILE [--force]] [--json] [--quiet]
+                     [--symmetry] [--encoding auto|generic] [--invariant ID]... [--context-bound K] [--reach EXPR | --reach-module FILE]
+                     [--out FILE [--force]] [--json] [--quiet]
        dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json] [--quiet]
        dtsim explore --proof [--model M] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json] [--quiet]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
@@ -146,6 +153,18 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   PE, VMM or host an event belongs to, as in 'dtsim show') between consecutive events, completely: a violation
   is a shortest one among those schedules, 'exhausted' covers those schedules only (NOT the whole space). It
   reaches deeper than the full search for the same number of states (off by default; not with --symmetry).
+  --reach EXPR asks a reachability query: the search stops at the first state (a shortest path) whose JSON
+  satisfies EXPR, e.g. 'vmm.phase == "done" && vcpus[0].pe == 0': paths (a.b, a[0], .length; own fields only),
+  numbers, "strings", true, false, null, == != < <= > >=, && || ! and parentheses. EXPR is checked against the
+  initial state first: a misspelled field or a syntax error exits 2 naming the column. --reach-module FILE: an
+  ES module whose default export (or export 'reach') is a function (state) => boolean. Invariants are checked
+  as usual on the way (a violation wins: exit 1, its counterexample saved). Reached: exit 0, the path printed
+  and saved as a trace whose expect block is ok (it replays clean), with a note naming the query (--out FILE, or
+  a new file in out/explore/). A complete search that never reaches it: exit 5, 'unreachable' (the whole space
+  exhausted) or 'not reached within D events' (bounded by --depth: NOT a proof for deeper runs); a limit: 4.
+  States are told apart by every field (--encoding generic, unless --encoding auto is given: the model's packed
+  encoding leaves out counters a query may read); not with --symmetry, --context-bound, --matrix or --proof.
+  --json adds reach: {query, result (reached, unreachable, violated, inconclusive), bounded, events} and trace.
   --matrix explores every correct design of the option matrix 'dtsim check' runs (of --model M, or of every
   model) at the configuration the flags give, one row each (default depth 1000): a row proves the design holds
   every invariant in its bounded space only when it says 'exhausted'. Exit 1 if any design is violated (its

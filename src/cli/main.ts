@@ -9,6 +9,7 @@
  * 4 inconclusive: no violation, but a limit stopped the work before it could conclude (explore's state, time or
  * memory limit; --proof with a design not exhausted; a bugs knob not found within its budget); a violation
  * (1) wins over inconclusive (src/cli/verdict.ts);
+ * 5 `explore --reach`/`--reach-module` only: the search was complete and no state satisfies the query (reachExit);
  * 141 the reader of the output went away (`dtsim ... | head`): stopped quietly, as a process killed by SIGPIPE.
  */
 import { parseArgs } from 'node:util';
@@ -26,7 +27,11 @@ import { cmdBisect } from './commands/bisect.ts';
 import { cmdShrink } from './commands/shrink.ts';
 import { cmdShow } from './commands/show.ts';
 
-export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3, inconclusive: 4, outputClosed: 141 } as const;
+/**
+ * Exit codes (README "Exit codes", `dtsim help`): 5, `notReached`, is only `explore --reach`'s: the search was
+ * complete (exhausted, or to the --depth asked) and no state satisfied the predicate.
+ */
+export const EXIT = { ok: 0, violation: 1, badInput: 2, internal: 3, inconclusive: 4, notReached: 5, outputClosed: 141 } as const;
 
 /**
  * A reader that closes early (`dtsim explore --proof | head`) makes the next write fail with EPIPE, which node
@@ -111,7 +116,7 @@ const OPTIONS = {
   show: { html: 's', perfetto: 's', force: 'b', from: 's', to: 's', width: 's', 'max-states': 's', help: 'b' },
   bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', 'shrink-tests': 's', quiet: 'b', help: 'b' },
   explore: { model: 's', bug: 'm', option: 'm', config: 's', vcpus: 's', pes: 's', pages: 's', 'store-pages': 's', 'tlb-entries': 's',
-    rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', invariant: 'm', matrix: 'b', proof: 'b', workers: 's', 'context-bound': 's', out: 's', force: 'b', json: 'b', quiet: 'b', help: 'b' },
+    rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', invariant: 'm', matrix: 'b', proof: 'b', workers: 's', 'context-bound': 's', reach: 's', 'reach-module': 's', out: 's', force: 'b', json: 'b', quiet: 'b', help: 'b' },
   compare: { model: 'm', models: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', force: 'b', json: 'b', quiet: 'b', help: 'b' },
 } as const;
 

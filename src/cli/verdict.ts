@@ -66,6 +66,8 @@ export function searchVerdict(status: ExploreStatus, o: { readonly contextBound:
     ({ verdict: inconclusive ? 'inconclusive' : 'ok', complete: false, exhaustive: false, incompleteReason });
   switch (status) {
     case 'violated': return { verdict: 'violated', complete: true, exhaustive: false, incompleteReason: null };
+    // A reachability query answered: no invariant broke on the way (the query's own exit: `reachExit`).
+    case 'reached': return { verdict: 'ok', complete: true, exhaustive: false, incompleteReason: null };
     case 'exhausted': return o.contextBound ? incomplete('contextBound', o.proof)
       : { verdict: 'ok', complete: true, exhaustive: true, incompleteReason: null };
     case 'depthBound': return incomplete('depthBound', o.proof);
@@ -86,8 +88,29 @@ export function notExhaustedLine(status: ExploreStatus, distinct: number, depth:
     case 'stateLimit': return `NOT exhausted: stopped by the state limit ${at} (raise --max-states, or lower --depth)`;
     case 'timeLimit': return `NOT exhausted: stopped by the time limit ${at} (raise --time-limit, or lower --depth)`;
     case 'stopped': return `NOT exhausted: stopped by the memory limit ${at} (raise it with NODE_OPTIONS=--max-old-space-size=MB, or lower --depth)`;
-    case 'exhausted': case 'violated': case 'depthBound': return null;
+    case 'exhausted': case 'violated': case 'depthBound': case 'reached': return null;
     default: { const never: never = status; throw new Error(`[dtsim] unknown explore status ${String(never)}`); }
+  }
+}
+
+/**
+ * The answer to a reachability query (`explore --reach`, `--reach-module`): `reached` a state satisfying it;
+ * `violated`, an invariant broke on the way (a violation wins, as everywhere); `inconclusive`, a limit stopped the
+ * search first; `unreachable`, the search was complete and no state satisfies it (the whole space exhausted, or
+ * within the --depth asked: the depth bound is the question, as for invariants, and the output says it is
+ * bounded). Neither outcome of a complete query is a failure in itself (a user may hope for either), so
+ * unreachable has its own code, 5 (EXIT.notReached), rather than 1 (which stays "an invariant broke").
+ */
+export type ReachResult = 'reached' | 'violated' | 'inconclusive' | 'unreachable';
+
+/** The exit code of a reachability query (EXIT.ok, violation, inconclusive, notReached of src/cli/main.ts). */
+export function reachExit(r: ReachResult): 0 | 1 | 4 | 5 {
+  switch (r) {
+    case 'reached': return 0;
+    case 'violated': return 1;
+    case 'inconclusive': return 4;
+    case 'unreachable': return 5;
+    default: { const never: never = r; throw new Error(`[dtsim] unknown reach result ${String(never)}`); }
   }
 }
 

@@ -163,12 +163,13 @@ export interface DriveOptions {
  */
 function drive<S, E extends EventBase, C>(
   model: Model<S, E, C> & { finish(state: S): E | null }, design: Design, config: C, opts: DriveOptions,
-  pick: (enabled: E[], state: S, i: number) => number,
+  pick: (enabled: E[], state: S, i: number) => number, hooks: DriveHooks<S> = {},
 ): DrivenRun<S, E> {
   const s = mutableCopy(model.init(design, config));
   const events: E[] = [];
   const choices: number[] = [];
-  const v0 = checkInvariants(model.invariants, s);
+  const check = hooks.check ?? ((st: S, _i: number): Violation | null => checkInvariants(model.invariants, st));
+  const v0 = check(s, -1);
   if (v0) return { events, choices, outcome: violated(s, 0, -1, v0) };
   let exploring = true;
   const budget = opts.maxEvents + (opts.finishBudget ?? 100_000);
@@ -190,7 +191,7 @@ function drive<S, E extends EventBase, C>(
     model.apply(s, e);
     events.push(e);
     opts.onStep?.(s, e);
-    const v = checkInvariants(model.invariants, s);
+    const v = check(s, events.length - 1);
     if (v) return { events, choices, outcome: violated(s, events.length, events.length - 1, v) };
   }
   if (!model.isFinal(s)) {
@@ -220,6 +221,15 @@ export function encodeChoice<S, E extends EventBase, C>(model: Model<S, E, C>, e
   }
   const member = (groups[gi] as E[]).indexOf(target);
   return before + total * member;
+}
+
+/**
+ * Hooks of a choice-sequence run (`runChoices`) beyond `DriveOptions`: `check` replaces the invariant check made
+ * after every event (and on the initial state, index -1): it returns the violation that stops the run, or null
+ * to go on (so it may check a chosen set of invariants, or record some violations and continue past them).
+ */
+export interface DriveHooks<S> {
+  readonly check?: (state: S, eventIndex: number) => Violation | null;
 }
 
 /** A model that can also drive itself to completion (all models in `models/` can). */
@@ -271,27 +281,75 @@ export function simulate<S, E extends EventBase, C>(
 }
 
 /**
- * Choice-sequence driver (property tests): at step `i`, the enabled events are grouped by type and choice `c`
- * picks a group by the model's weights (`c mod total weight` against the cumulative weights, so the workload
- * shape matches `simulate`), then the member `floor(c / total) mod size`; when the choices run out the model is
- * driven to completion. Shrinking the choices (towards 0) shrinks the trace.
+ * The choice decoding of `runChoices`, one step: the index into `enabled` (the model's `enabled(state)`, in its
+ * order) that choice value `c` selects in `state`. The enabled events are grouped by type (`groupByType`) and `c`
+ * picks a group by the model's weights (`c mod total weight` against the cumulative weights, each weight rounded
+ * and at least 1, so the workload shape matches `simulate`), then the member `floor(c / total) mod size`. Every
+ * natural number decodes to an enabled event; `encodeChoice` is its inverse. `enabled` must not be empty.
+ */
+export function decodeChoice<S, E extends EventBase, C>(model: Model<S, E, C>, state: S, enabled: readonly E[], c: number): number {
+  const groups = groupByType(enabled);
+  let total = 0;
+  const w: number[] = [];
+  for (const g of groups) { const x = Math.max(1, Math.round(model.weightOf(state, g[0] as E))); w.push(x); total += x; }
+  let r = c % total;
+  let gi = 0;
+  while (gi < groups.length - 1 && r >= (w[gi] as number)) { r -= w[gi] as number; gi++; }
+  const g = groups[gi] as E[];
+  return enabled.indexOf(g[Math.floor(c / total) % g.length] as E);
+}
+
+/** One step of a decoded choice sequence (`decodeChoices`). */
+export interface ChoiceStep<E> {
+  /** The event taken. */
+  readonly event: E;
+  /** The choice value that selected it, or null in the completion phase (the model's `finish` picked it). */
+  readonly choice: number | null;
+  /** Its index into the enabled events of the state it was taken from (null in the completion phase). */
+  readonly index: number | null;
+  /** How many events were enabled there (null in the completion phase). */
+  readonly enabledCount: number | null;
+}
+
+/**
+ * The choice decoding of `runChoices`, whole: the events a choice sequence selects from the initial state of
+ * `design` and `config` (one per choice, `decodeChoice` at each step, until the choices run out, nothing is
+ * enabled or the run is final), then the completion phase (`model.finish`) to the end of the migration, as
+ * `runChoices` runs them, but with no invariant checked (a run `runChoices` stops at a violation goes on here).
+ * At most `finishBudget` completion events.
+ */
+export function decodeChoices<S, E extends EventBase, C>(
+  model: DrivableModel<S, E, C>, design: Design, config: C, choices: readonly number[], finishBudget = 100_000,
+): ChoiceStep<E>[] {
+  const steps: ChoiceStep<E>[] = [];
+  let chosen: { choice: number; index: number; enabledCount: number } | null = null;
+  drive(model, design, config, {
+    maxEvents: choices.length, finishBudget,
+    onStep: (_s, e) => { steps.push({ event: e as E, choice: chosen?.choice ?? null, index: chosen?.index ?? null, enabledCount: chosen?.enabledCount ?? null }); chosen = null; },
+  }, (en, s, i) => {
+    if (i >= choices.length) return -1;
+    const c = choices[i] as number;
+    const index = decodeChoice(model, s, en, c);
+    chosen = { choice: c, index, enabledCount: en.length };
+    return index;
+  }, { check: () => null });
+  return steps;
+}
+
+/**
+ * Choice-sequence driver (property tests): at step `i`, choice `c` selects an enabled event by `decodeChoice`;
+ * when the choices run out the model is driven to completion. Shrinking the choices (towards 0) shrinks the
+ * trace. `hooks.check` replaces the invariant check (see `DriveHooks`).
  */
 export function runChoices<S, E extends EventBase, C>(
   model: DrivableModel<S, E, C>, design: Design, config: C, choices: readonly number[], finishBudget = 100_000,
+  hooks: DriveHooks<S> & { readonly onStep?: (state: S, event: E) => void } = {},
 ): DrivenRun<S, E> {
-  return drive(model, design, config, { maxEvents: choices.length, finishBudget }, (en, s, i) => {
+  const onStep = hooks.onStep as ((state: unknown, event: EventBase) => void) | undefined;
+  return drive(model, design, config, { maxEvents: choices.length, finishBudget, ...(onStep ? { onStep } : {}) }, (en, s, i) => {
     if (i >= choices.length) return -1;
-    const c = choices[i] as number;
-    const groups = groupByType(en);
-    let total = 0;
-    const w: number[] = [];
-    for (const g of groups) { const x = Math.max(1, Math.round(model.weightOf(s, g[0] as E))); w.push(x); total += x; }
-    let r = c % total;
-    let gi = 0;
-    while (gi < groups.length - 1 && r >= (w[gi] as number)) { r -= w[gi] as number; gi++; }
-    const g = groups[gi] as E[];
-    return en.indexOf(g[Math.floor(c / total) % g.length] as E);
-  });
+    return decodeChoice(model, s, en, choices[i] as number);
+  }, hooks);
 }
 
 export { fingerprint };

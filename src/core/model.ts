@@ -166,6 +166,13 @@ export interface Model<S, E extends EventBase, C> {
   pack?(state: S, out: PackSink, relabel: readonly (readonly number[])[] | null): void;
   /** Optional (explore --symmetry): the groups of interchangeable agents of this state's design, or none. */
   symmetry?(state: S): readonly SymmetryGroup[];
+  /**
+   * Optional (library observers: `runDesign`'s `onStep` in `dtsim/testing`): the VMM's side of collection, read
+   * from a state, so an observer can derive from consecutive states which pages a step handed to the VMM (those
+   * added to its copy set) and when a collection round ended (its round counter increased), with no event or
+   * trace field for it. Without it those observations are null.
+   */
+  readonly collection?: CollectionView<S>;
   /** Optional: a faster deep copy than structuredClone (static parts may be shared: they are never written). */
   clone?(state: S): S;
   /**
@@ -211,6 +218,14 @@ export interface PackSink {
   num(n: number): void;
   nums(a: readonly number[]): void;
   json(v: unknown): void;
+}
+
+/** How a model exposes the VMM's side of collection (`Model.collection`). */
+export interface CollectionView<S> {
+  /** Collection rounds the VMM has completed; it increases by one when a collection ends. */
+  round(state: S): number;
+  /** The pages in the VMM's copy set (reported, or the bulk copy's, and not copied yet), ascending. */
+  pending(state: S): readonly number[];
 }
 
 /** A group of interchangeable agents (vCPUs, PEs, ...) of a state, for explore's optional symmetry reduction. */

@@ -14,7 +14,7 @@ import { cloneJson, collisionBound, HashSet64, IntColumn, packJson, Packer } fro
 import { orbitBound, packCanonical, relabellings } from './symmetry.ts';
 import { StateStore, type StoreCodec } from './store.ts';
 
-export interface ExploreOptions {
+export interface ExploreOptions<S = unknown> {
   /** Events from the initial state (BFS levels). */
   readonly maxDepth: number;
   /** Stop after this many distinct states (0: no limit). */
@@ -47,6 +47,15 @@ export interface ExploreOptions {
    * or within ~10% everywhere measured, with a third of the memory: docs/explore-and-compare.md.)
    */
   readonly frontier?: 'auto' | 'words' | 'objects';
+  /**
+   * A reachability query: stop at the first state (BFS order: a shortest path) that satisfies this predicate and
+   * report it as `reached` with its path. Invariants are checked as usual first (a violation wins: a state that
+   * violates an invariant, or with `target` is a dead end, is never reported reached). The predicate is called on
+   * every distinct state, read-only, and must be pure. States are deduplicated by their fingerprint: the model's
+   * `pack` leaves out static parts and pure counters, and `symmetry` merges relabelled agents, so a predicate
+   * that reads such fields needs `encoding: 'generic'` (every field counts) and no symmetry.
+   */
+  readonly reach?: (state: S) => boolean;
 }
 
 export interface ExploreProgress {
@@ -60,9 +69,18 @@ export interface ExploreProgress {
 /**
  * `exhausted`: no new state at the last level (the whole reachable space up to the depth bound was explored
  * and no state is deeper); `depthBound`: states remain beyond `maxDepth`; `violated`: an invariant broke;
+ * `reached`: a state satisfying the `reach` predicate was found (a shortest path to it in `reached`);
  * `stateLimit`/`timeLimit`/`stopped` (by `shouldStop`): stopped early, the result covers only part of the space.
  */
-export type ExploreStatus = 'exhausted' | 'depthBound' | 'violated' | 'stateLimit' | 'timeLimit' | 'stopped';
+export type ExploreStatus = 'exhausted' | 'depthBound' | 'violated' | 'reached' | 'stateLimit' | 'timeLimit' | 'stopped';
+
+/** A path from the initial state to a state satisfying a `reach` predicate (a shortest one). */
+export interface ReachPath<E> {
+  /** The events from the initial state to the reached state (empty: the initial state satisfies it). */
+  readonly events: readonly E[];
+  /** Index of each event in `enabled` of the state it was taken from. */
+  readonly choices: readonly number[];
+}
 
 export interface Counterexample<E> {
   readonly invariant: string;
@@ -106,6 +124,8 @@ export interface ExploreResult<E> {
   /** With `words`: the most bytes of saved states the two levels held at once (0 with `objects`). */
   readonly storageBytes: number;
   readonly violation: Counterexample<E> | null;
+  /** With `reach`: the path to the first state found satisfying it (status `reached`), else null. */
+  readonly reached: ReachPath<E> | null;
   /** Why the run stopped, one line. */
   readonly message: string;
 }
@@ -167,7 +187,7 @@ function roundTrips<S>(init: S, twin: S, clone: (s: S) => S, codec: StoreCodec<S
 const POOL_MAX = 256;
 
 export function explore<S, E extends EventBase, C>(
-  model: Model<S, E, C>, design: Design, config: C, opts: ExploreOptions,
+  model: Model<S, E, C>, design: Design, config: C, opts: ExploreOptions<S>,
 ): ExploreResult<E> {
   const now = opts.now ?? ((): number => 0);
   const t0 = now();
@@ -235,13 +255,16 @@ export function explore<S, E extends EventBase, C>(
   let next: Level<S> = frontier;
   let storageBytes = 0;
 
-  const result = (status: ExploreStatus, unexpanded: number, violation: Counterexample<E> | null, message: string): ExploreResult<E> => ({
+  let reached: ReachPath<E> | null = null;
+  const reach = opts.reach ?? null;
+  const result = (status: ExploreStatus, unexpanded: number, violation: Counterexample<E> | null, message: string): ExploreResult<E> => ({ reached,
     status, generated, distinct: seen.size, depth, frontier: unexpanded, terminal, deadlocked, otherViolations, firstOther, collisionProbability: collisionBound(seen.size),
     encoding: useModelPack ? 'model' : 'generic', symmetry: groups.filter((g) => g.size > 1), elapsedMs: now() - t0, visitedBytes: seen.bytes(),
     storage: usedStore ? 'words' : 'objects', storageBytes: Math.max(storageBytes, frontier.bytes() + next.bytes()), violation, message,
   });
 
-  const counterexample = (id: number, v: Violation): Counterexample<E> => {
+  /** The path to state `id`, rebuilt from the parent pointers and the choices. */
+  const pathTo = (id: number): ReachPath<E> => {
     const cs: number[] = [];
     for (let i = id; i > 0; i = parent.a[i] as number) cs.push(choice.a[i] as number);
     cs.reverse();
@@ -252,10 +275,21 @@ export function explore<S, E extends EventBase, C>(
       model.apply(s, e);
       events.push(e);
     }
+    return { events, choices: cs };
+  };
+  const counterexample = (id: number, v: Violation): Counterexample<E> => {
+    const { events, choices: cs } = pathTo(id);
     return { invariant: v.invariant, message: v.message, pages: v.pages, events, choices: cs, eventIndex: events.length - 1 };
   };
+  const reachedAt = (id: number, unexpanded: number): ExploreResult<E> => {
+    reached = pathTo(id);
+    return result('reached', unexpanded, null, `reached a state satisfying the predicate after ${reached.events.length} events (a shortest path)`);
+  };
 
-  const exhaustedMessage = (): string => (target === null
+  const exhaustedMessage = (): string => (reach !== null
+    ? `state space exhausted at depth ${depth}: no reachable state satisfies the predicate`
+      + (otherViolations > 0 ? ` (${otherViolations} states violated another invariant first and were not expanded)` : '')
+    : target === null
     ? `state space exhausted at depth ${depth}: every invariant holds in every reachable state`
     : `state space exhausted at depth ${depth}: no reachable state violates ${target.join('/')} first`
       + (otherViolations > 0 ? ` (${otherViolations} states violated another invariant first, e.g. ${firstOther?.invariant} at depth ${firstOther?.depth}, and were not expanded)` : ''));
@@ -271,6 +305,7 @@ export function explore<S, E extends EventBase, C>(
   if (v0) {
     return result('exhausted', 0, null, `the initial state violates ${v0.invariant} (not a target): nothing to explore`);
   }
+  if (reach !== null && reach(init)) return reachedAt(0, 0);
 
   // The initial state is never handed out to be mutated (counterexamples are rebuilt from it): level 0 holds a copy.
   frontier.add(clone(init));
@@ -328,6 +363,10 @@ export function explore<S, E extends EventBase, C>(
           depth++;
           const cx = counterexample(nid, v);
           return result('violated', frontier.length - f, cx, `${v.invariant} violated after ${cx.events.length} events (a shortest counterexample)`);
+        }
+        if (reach !== null && reach(c)) {
+          depth++;
+          return reachedAt(nid, frontier.length - f);
         }
         if (!next.add(c)) recycle(c);
         nextIds.push(nid);

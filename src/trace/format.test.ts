@@ -1,6 +1,6 @@
 /** The trace reader names the line and field of the first problem and never throws. */
 import { describe, expect, it } from 'vitest';
-import { eventLines, makeTrace, parseTrace, serializeTrace, TRACE_VERSION } from './format.ts';
+import { eventLines, makeTrace, parseTrace, serializeTrace, traceSchemaId, TRACE_VERSION } from './format.ts';
 import { dirtyBitmap } from '../../models/dirty-bitmap/index.ts';
 import type { AnyModel } from '../core/model.ts';
 
@@ -105,5 +105,38 @@ describe('trace reader, hostile input', () => {
     expect(fails(good.replace('"bugs":[]', '"bugs":["missing-tlbi","missing-tlbi"]')).field).toBe('design.bugs[1]');
     const e = fails(good.replace(/ *"formatVersion": \d+,\n/, ''));
     expect([e.line, e.field]).toEqual([1, 'formatVersion']);
+  });
+
+  // Issue 17 item 3: a trace names the JSON Schema of its format version in `$schema`.
+  it('makeTrace writes $schema (the id of the current format version) first; the reader accepts exactly it', () => {
+    expect(good.split('\n')[1]).toBe(`  "$schema": "${traceSchemaId(TRACE_VERSION)}",`);
+    expect(traceSchemaId(2)).toBe('https://dtsim.dev/schemas/trace-v2.schema.json');
+    const r = parseTrace(good, lookup);
+    expect(r.ok && r.trace.$schema).toBe(traceSchemaId(TRACE_VERSION));
+    const absent = parseTrace(good.replace(/^ {2}"\$schema": .*\n/m, ''), lookup);
+    expect(absent.ok).toBe(true);
+  });
+  it('refuses a $schema that is not the id of the document\'s own format version, naming the field and its line', () => {
+    for (const bad of ['"https://dtsim.dev/schemas/trace-v1.schema.json"', '"https://dtsim.dev/schemas/trace-v3.schema.json"', '"https://example.com/x.json"', 'null', '2']) {
+      const r = parseTrace(good.replace(`"${traceSchemaId(TRACE_VERSION)}"`, bad), lookup);
+      expect(r.ok, bad).toBe(false);
+      if (!r.ok) {
+        expect(r.error.field, bad).toBe('$schema');
+        expect(r.error.line, bad).toBe(2);
+        expect(r.error.message, bad).toContain(traceSchemaId(TRACE_VERSION));
+      }
+    }
+    // A version-1 document names the version-1 schema (checked before it is migrated), not the current one.
+    const v1 = good.replace(`"${traceSchemaId(TRACE_VERSION)}"`, `"${traceSchemaId(1)}"`).replace(/"formatVersion": \d+/, '"formatVersion": 1').replace(/^ {2}"labels": .*\n/m, '');
+    expect(parseTrace(v1, lookup).ok).toBe(true);
+    const v1named2 = parseTrace(v1.replace(traceSchemaId(1), traceSchemaId(2)), lookup);
+    expect(!v1named2.ok && v1named2.error.field).toBe('$schema');
+  });
+  it('refuses null options and null labels (a missing field takes its default; null is not missing)', () => {
+    const o = parseTrace(good.replace(/"options":\{[^}]*\}/, '"options":null'), lookup);
+    expect(!o.ok && o.error.field).toBe('design.options');
+    const l = parseTrace(good.replace('"labels": {}', '"labels": null'), lookup);
+    expect(!l.ok && l.error.field).toBe('labels');
+    expect(parseTrace(good.replace(/"options":\{[^}]*\},/, ''), lookup).ok).toBe(true);
   });
 });
