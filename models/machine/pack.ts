@@ -7,6 +7,8 @@
  * - `design`, `config`, `mechKey`, `bug`, `totalPages`: static, equal in every state of one exploration.
  * - `stats`, `oracle.touched` and `oracle.justified`: write-only counters for metrics (precision); no precondition, reducer branch
  *   or invariant reads them.
+ * - `vcpus[].lastPe` (coverage only): read only by `vcpu/loaded` to count `stats.vcpuMigrations`, a metric. It is
+ *   still copied by `cloneMachine` and `copyMachineInto` and saved (save.ts), so every path counts the same.
  * - guest memory versions: only `mem[g] === copied[g]` is ever read (INV-NOLOSS, INV-FINAL), and a retired
  *   write always makes them differ (copied <= mem) while a copy makes them equal, so one bit per page is a
  *   bisimulation of the two version arrays.
@@ -214,6 +216,9 @@ export function copyMachineInto(d: MachineState, s: MachineState): MachineState 
     const a = d.vcpus[i]!;
     const b = s.vcpus[i]!;
     a.pe = b.pe; a.run = b.run; a.store = b.store; a.fault = b.fault; a.mark = b.mark; a.requests = b.requests;
+    // Coverage only (left out of the encoding), but copied: a later `vcpu/loaded` compares against it, and the fast
+    // path must equal the reference one (properties/support/conformance.ts copyIntoEqualsClone).
+    a.lastPe = b.lastPe;
   }
   const dv = d.vmm;
   const toCopy = dv.toCopy;
@@ -293,6 +298,7 @@ export function packMachine(s: MachineState, out: PackSink, relabel: readonly (r
     out.num(v.pe < 0 ? -1 : pp ? pp[v.pe]! : v.pe);
     out.num(RUN[v.run]);
     out.num(v.store); out.num(v.fault); out.num(v.mark); out.num(v.requests);
+    // v.lastPe: left out, coverage only (header).
   }
   for (let j = 0; j < np; j++) {
     const p = s.pes[pp ? pp.indexOf(j) : j]!;
