@@ -120,7 +120,7 @@ describe('the ring state invariants can fail (states no correct design reaches)'
     ringExt(s).rings[0]!.flags[1] = 0;
     expect(INV_RING_FIFO.check(s)?.invariant).toBe('INV-RING-FIFO');
     const t = twoEntries();
-    ringExt(t).rings[0]!.fetch = 3;
+    ringExt(t).rings[0]!.fetchIndex = 3;
     expect(INV_RING_FIFO.check(t)?.invariant).toBe('INV-RING-FIFO');
   });
   it('INV-RING-GATE: a vCPU in the guest that entered at the soft limit', () => {

@@ -81,8 +81,9 @@ export interface RingExt {
   /** VMM: 0 idle, 1 reap pass (after a RING_FULL exit), 2 pre-copy round. */
   pass: number;
   attackDone: number;
-  /** B5 knob: vCPUs the in-flight reset found not soft-full (it will clear their request). */
-  b5: number[];
+  /** vCPUs whose soft-full request the in-flight reset will clear, having found their ring not soft-full (only
+   * with the softfull-cleared-by-reset knob, B5). */
+  softFullClears: number[];
   last: ResetAudit | null;
 }
 
@@ -124,7 +125,7 @@ function init(s: MachineState): void {
     rings: Array.from({ length: n }, () => ringNew(size, start)), exited: new Array<number>(n).fill(0),
     entryUsed: new Array<number>(n).fill(0), attacked: new Array<number>(n).fill(0),
     harv: Array.from({ length: n }, () => [] as number[]), always: [], queued: 0,
-    just: Array.from({ length: n }, () => new Array<number>(size).fill(0)), pass: 0, attackDone: 0, b5: [], last: null,
+    just: Array.from({ length: n }, () => new Array<number>(size).fill(0)), pass: 0, attackDone: 0, softFullClears: [], last: null,
   };
   s.ext[RING_ID] = ext as unknown as JsonValue;
   for (const k of ['ringEntries', 'ringDuplicates', 'ringFullExits', 'ringResets', 'ringHarvested', 'ringUnjustified',
@@ -155,7 +156,7 @@ function mark(s: MachineState, slot: number, gfn: number, vcpu: number): boolean
   const sl = s.slots[slot]!;
   const off = gfn - sl.base;
   let dup = false;
-  for (let c = r.reset, n = Math.min(used(r), ringSize(r)); n > 0; c = inc(c), n--) {
+  for (let c = r.resetIndex, n = Math.min(used(r), ringSize(r)); n > 0; c = inc(c), n--) {
     const i = slotIndex(r, c);
     if (r.slot[i] === slot && r.offLo[i] === off && r.offHi[i] === 0 && r.flags[i] !== 0) { dup = true; break; }
   }
@@ -163,7 +164,7 @@ function mark(s: MachineState, slot: number, gfn: number, vcpu: number): boolean
   // comes from the write fault on that very page (the store is in flight: it retires after the fault).
   const vc = s.vcpus[vcpu]!;
   const justified = bitGet(s.oracle.touched, gfn) || vc.fault === gfn;
-  const ji = slotIndex(r, r.dirty);
+  const ji = slotIndex(r, r.dirtyIndex);
   if (R.just[vcpu]![ji] !== (justified ? 1 : 0)) R.just[vcpu]![ji] = justified ? 1 : 0;
   if (push(r, slot, off)) s.stats['ringOverflows'] = (s.stats['ringOverflows'] ?? 0) + 1;
   s.stats['ringEntries'] = (s.stats['ringEntries'] ?? 0) + 1;
@@ -226,20 +227,20 @@ function resetRings(s: MachineState, signal: number, reflag: boolean): void {
       for (const g of inSlot) actual.push(g);
     },
   };
-  const before = R.rings.map((r) => r.reset);
-  const b5: number[] = [];
+  const before = R.rings.map((r) => r.resetIndex);
+  const softFullClears: number[] = [];
   for (let v = 0; v < R.rings.length; v++) {
     const r = R.rings[v]!;
     const ret = dirtyRingReset(r, env, nr, trace);
     // B5 (v7 of the series): the reset thread clears the request of a ring it finds no longer soft-full.
-    if (bug(s, 'softfull-cleared-by-reset') && !softFull(r, R.soft)) b5.push(v);
+    if (bug(s, 'softfull-cleared-by-reset') && !softFull(r, R.soft)) softFullClears.push(v);
     if (reflag && used(r) > ringSize(r)) R.attacked[v] = 1;
     if (ret === -EINTR || trace.unterminated) break;
   }
-  R.b5 = b5;
+  R.softFullClears = softFullClears;
   if (reflag) R.attackDone = 1;
   let consumed = 0;
-  for (let v = 0; v < R.rings.length; v++) consumed += (R.rings[v]!.reset - before[v]!) >>> 0;
+  for (let v = 0; v < R.rings.length; v++) consumed += (R.rings[v]!.resetIndex - before[v]!) >>> 0;
   // Reference for INV-RING-RESET-EXACT, entry by entry (no coalescing): the valid (slot, offset) pairs consumed.
   const expected: number[] = [];
   let invalid = 0;
@@ -320,7 +321,7 @@ function harvestSteps(s: MachineState): MachineEvent[] {
   const out: MachineEvent[] = [];
   for (let v = 0; v < R.rings.length; v++) {
     const r = R.rings[v]!;
-    if (R.attacked[v] === 0 && harvestable(r)) out.push({ type: 'ring/entryHarvested', vcpu: v, index: r.fetch });
+    if (R.attacked[v] === 0 && harvestable(r)) out.push({ type: 'ring/entryHarvested', vcpu: v, index: r.fetchIndex });
   }
   return out;
 }
@@ -357,7 +358,7 @@ function collectStep(s: MachineState): MachineEvent | null {
 
 /** Does the ring hold an un-reset entry the adversary rewrote (its batch may swallow later entries)? */
 function rewrittenPending(r: Ring): boolean {
-  for (let c = r.reset, n = Math.min((r.fetch - r.reset) >>> 0, ringSize(r)); n > 0; c = inc(c), n--) {
+  for (let c = r.resetIndex, n = Math.min((r.fetchIndex - r.resetIndex) >>> 0, ringSize(r)); n > 0; c = inc(c), n--) {
     if (r.offHi[slotIndex(r, c)] !== 0) return true;
   }
   return false;
@@ -372,10 +373,10 @@ function rewriteSteps(s: MachineState, out: MachineEvent[]): void {
   for (let v = 0; v < R.rings.length; v++) {
     const r = R.rings[v]!;
     if (R.attacked[v] !== 0) continue;
-    const n = (r.fetch - r.reset) >>> 0;
+    const n = (r.fetchIndex - r.resetIndex) >>> 0;
     if (n > ringSize(r)) continue;
     for (let k = 0; k < n; k++) {
-      const c = (r.reset + k) >>> 0;
+      const c = (r.resetIndex + k) >>> 0;
       const i = slotIndex(r, c);
       // Each entry is rewritten at most once (to C1 while pristine; to 0 after a C1), so the adversary's
       // moves are finite.
@@ -390,7 +391,7 @@ function rewriteSteps(s: MachineState, out: MachineEvent[]): void {
 function candidates(s: MachineState, out: MachineEvent[]): void {
   const R = ringExt(s);
   for (let v = 0; v < R.rings.length; v++) out.push({ type: 'vcpu/ringFullExited', vcpu: v });
-  if (bug(s, 'softfull-cleared-by-reset')) for (const v of R.b5) out.push({ type: 'kvm/softFullRequestCleared', vcpu: v });
+  if (bug(s, 'softfull-cleared-by-reset')) for (const v of R.softFullClears) out.push({ type: 'kvm/softFullRequestCleared', vcpu: v });
   if (ringWorkAllowed(s)) {
     // The canonical step comes from collectStep; here the other interleavings: another vCPU's ring first,
     // or a reset interrupted by a signal after 1 or 2 entries.
@@ -414,7 +415,7 @@ function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
       if (!ringWorkAllowed(s)) return false;
       const R = ringExt(s);
       const r = R.rings[e.vcpu];
-      return !!r && R.attacked[e.vcpu] === 0 && e.index === r.fetch && harvestable(r);
+      return !!r && R.attacked[e.vcpu] === 0 && e.index === r.fetchIndex && harvestable(r);
     }
     case 'ring/entryRewritten': {
       if (!ringExt(s).adversary) return false;
@@ -430,7 +431,7 @@ function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
     }
     case 'kvm/softFullRequestCleared':
       return bug(s, 'softfull-cleared-by-reset') && s.vmm.ioctl !== null && s.vmm.ioctl.kind === 'reset'
-        && ringExt(s).b5.includes(e.vcpu);
+        && ringExt(s).softFullClears.includes(e.vcpu);
     case 'vmm/untrackedPagesQueued':
     case 'vmm/ringCollectionCompleted': {
       const step = collectStep(s);
@@ -456,7 +457,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       return true;
     case 'ring/entryHarvested': {
       passStep(s);
-      if (R.just[e.vcpu]![slotIndex(R.rings[e.vcpu]!, R.rings[e.vcpu]!.fetch)] !== 1) {
+      if (R.just[e.vcpu]![slotIndex(R.rings[e.vcpu]!, R.rings[e.vcpu]!.fetchIndex)] !== 1) {
         s.stats['ringUnjustified'] = (s.stats['ringUnjustified'] ?? 0) + 1;
       }
       const got = harvest(R.rings[e.vcpu]!);
@@ -485,7 +486,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       return true;
     case 'kvm/softFullRequestCleared':
       s.vcpus[e.vcpu]!.requests &= ~REQ_RING_SOFT_FULL;
-      R.b5 = R.b5.filter((v) => v !== e.vcpu);
+      R.softFullClears = R.softFullClears.filter((v) => v !== e.vcpu);
       return true;
     case 'vmm/untrackedPagesQueued':
       deliver(s, R.always);
@@ -508,7 +509,7 @@ function pending(s: MachineState, gfn: number): boolean {
     for (let k = 0; k < h.length; k++) if (h[k] === gfn) return true;
     if (R.attacked[v] !== 0) continue;
     const r = R.rings[v]!;
-    for (let c = r.reset, n = Math.min(used(r), ringSize(r)); n > 0; c = inc(c), n--) {
+    for (let c = r.resetIndex, n = Math.min(used(r), ringSize(r)); n > 0; c = inc(c), n--) {
       if (entryGfn(s, r, slotIndex(r, c)) === gfn) return true;
     }
   }
@@ -577,14 +578,14 @@ export const INV_RING_FIFO: Invariant<MachineState> = {
       if (R.attacked[v] !== 0) continue;
       const r = R.rings[v]!;
       const u = used(r);
-      const h = (r.fetch - r.reset) >>> 0;
-      if (h > u) return viol('INV-RING-FIFO', `vCPU ${v}: userspace harvested past dirty_index (reset ${r.reset}, fetch ${r.fetch}, dirty ${r.dirty})`, []);
+      const h = (r.fetchIndex - r.resetIndex) >>> 0;
+      if (h > u) return viol('INV-RING-FIFO', `vCPU ${v}: userspace harvested past dirty_index (reset ${r.resetIndex}, fetch ${r.fetchIndex}, dirty ${r.dirtyIndex})`, []);
       for (let k = 0; k < ringSize(r); k++) {
-        const c = (r.reset + k) >>> 0;
+        const c = (r.resetIndex + k) >>> 0;
         const want = k < h ? KVM_DIRTY_GFN_F_RESET : k < u ? KVM_DIRTY_GFN_F_DIRTY : 0;
         const got = r.flags[slotIndex(r, c)];
         if (got !== want) {
-          return viol('INV-RING-FIFO', `vCPU ${v}: entry of counter ${c} has flags ${got}, expected ${want} (reset ${r.reset}, fetch ${r.fetch}, dirty ${r.dirty})`, []);
+          return viol('INV-RING-FIFO', `vCPU ${v}: entry of counter ${c} has flags ${got}, expected ${want} (reset ${r.resetIndex}, fetch ${r.fetchIndex}, dirty ${r.dirtyIndex})`, []);
         }
       }
     }

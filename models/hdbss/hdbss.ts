@@ -68,12 +68,13 @@ export type HdbssExt = {
   /** Buffer memory per vCPU: `cap` entries, 0 = invalid (zeroed). */
   buf: number[][];
   /** KVM's saved HDBSSPROD_EL2.INDEX / FSC per vCPU (meaningful while the vCPU is put). */
-  saved: number[];
+  savedIndex: number[];
   savedFsc: number[];
-  /** Per PE: the vCPU whose buffer HDBSSBR_EL2 points at (-1: UNKNOWN), HDBSSPROD_EL2.INDEX and .FSC. */
+  /** Per PE: the vCPU whose buffer HDBSSBR_EL2 points at (-1: UNKNOWN). */
   br: number[];
-  idx: number[];
-  fsc: number[];
+  /** Per PE: HDBSSPROD_EL2.INDEX (the next entry the hardware appends at) and HDBSSPROD_EL2.FSC. */
+  prodIndex: number[];
+  prodFsc: number[];
   /** Per vCPU: page of an HDBSSF permission fault KVM has not handled yet, or -1. */
   hdbssf: number[];
   /** Per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1. */
@@ -105,11 +106,11 @@ function ringConsumer(s: MachineState): boolean {
 }
 
 /** The vCPU's producer index: the live register while loaded (and the PE's HDBSSBR is its own), else the saved one. */
-function indexOf(s: MachineState, v: number): { idx: number; fsc: number; live: number } {
+function indexOf(s: MachineState, v: number): { index: number; fsc: number; live: number } {
   const h = hdOf(s);
   const pe = s.vcpus[v]!.pe;
-  if (pe >= 0) return { idx: h.idx[pe]!, fsc: h.fsc[pe]!, live: pe };
-  return { idx: h.saved[v]!, fsc: h.savedFsc[v]!, live: -1 };
+  if (pe >= 0) return { index: h.prodIndex[pe]!, fsc: h.prodFsc[pe]!, live: pe };
+  return { index: h.savedIndex[v]!, fsc: h.savedFsc[v]!, live: -1 };
 }
 
 /** One past the highest valid (undrained) entry of a vCPU's buffer. */
@@ -126,15 +127,15 @@ export const HDBSS: HwProducer = {
     const h = hdOf(s);
     if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return true;
     // R_RSTJMN: full or FSC != 0 -> no hardware dirty update, a permission fault instead.
-    return h.idx[pe]! < h.cap && h.fsc[pe] === FSC_OK;
+    return h.prodIndex[pe]! < h.cap && h.prodFsc[pe] === FSC_OK;
   },
   logged(s, vcpu, pe, base, level) {
     if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return;
     const h = hdOf(s);
     const owner = h.br[pe]!;
     // HDBSSBR UNKNOWN: the entry goes to some physical address the model does not track (lost).
-    if (owner >= 0) h.buf[owner]![h.idx[pe]!] = hdbssEntry(base, level);
-    h.idx[pe]!++;
+    if (owner >= 0) h.buf[owner]![h.prodIndex[pe]!] = hdbssEntry(base, level);
+    h.prodIndex[pe]!++;
     if (h.resumed[vcpu] !== -1) h.resumed[vcpu] = -1;
     s.stats['hdbssEntries'] = (s.stats['hdbssEntries'] ?? 0) + 1;
   },
@@ -148,9 +149,9 @@ export const HDBSS: HwProducer = {
  */
 export function drain(s: MachineState, v: number): void {
   const h = hdOf(s);
-  const { idx, fsc, live } = indexOf(s, v);
+  const { index, fsc, live } = indexOf(s, v);
   const b = h.buf[v]!;
-  const n = Math.min(idx, b.length);
+  const n = Math.min(index, b.length);
   const onePage = bug(s, 'hdbss-block-one-page');
   for (let i = 0; i < n; i++) {
     const e = b[i]!;
@@ -166,10 +167,10 @@ export function drain(s: MachineState, v: number): void {
     s.stats['hdbssFallbacks'] = (s.stats['hdbssFallbacks'] ?? 0) + 1;
   }
   if (live >= 0) {
-    if (h.idx[live] !== 0) h.idx[live] = 0;
-    if (h.fsc[live] !== 0) h.fsc[live] = 0;
+    if (h.prodIndex[live] !== 0) h.prodIndex[live] = 0;
+    if (h.prodFsc[live] !== 0) h.prodFsc[live] = 0;
   } else {
-    if (h.saved[v] !== 0) h.saved[v] = 0;
+    if (h.savedIndex[v] !== 0) h.savedIndex[v] = 0;
     if (h.savedFsc[v] !== 0) h.savedFsc[v] = 0;
   }
   if (h.resumed[v] !== -1) h.resumed[v] = -1;
@@ -204,8 +205,8 @@ function cleanLoggingLeaves(s: MachineState): number[] {
 function programRegs(s: MachineState, v: number, pe: number): void {
   const h = hdOf(s);
   h.br[pe] = v;
-  h.idx[pe] = h.saved[v]!;
-  h.fsc[pe] = h.savedFsc[v]!;
+  h.prodIndex[pe] = h.savedIndex[v]!;
+  h.prodFsc[pe] = h.savedFsc[v]!;
 }
 
 /**
@@ -286,7 +287,7 @@ function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
       const v = s.vcpus[e.vcpu];
       if (!v || v.run !== 'host') return false;
       const x = indexOf(s, e.vcpu);
-      return x.idx > 0 || x.fsc !== FSC_OK;
+      return x.index > 0 || x.fsc !== FSC_OK;
     }
     default:
       return undefined;
@@ -337,7 +338,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       if (level === 2) setL2(s.s2, e.gfn, d | D_W | D_AF);
       else setPage(s.s2, e.gfn, d | D_W | D_AF);
       tlbFill(s, v.pe, e.gfn);
-      h.fsc[v.pe] = FSC_EXTERNAL_ABORT;
+      h.prodFsc[v.pe] = FSC_EXTERNAL_ABORT;
       return true;
     }
     case 'kvm/hdbssFaultHandled': {
@@ -388,8 +389,8 @@ export const INV_HDBSS_REGS: Invariant<MachineState> = {
       const top = topOf(s, v);
       if (top === 0) continue;
       const x = indexOf(s, v);
-      if (x.idx < top) {
-        return viol('INV-HDBSS-REGS', `vCPU ${v}'s ${x.live >= 0 ? `live HDBSSPROD_EL2.INDEX on PE ${x.live}` : 'saved HDBSSPROD index'} is ${x.idx}, `
+      if (x.index < top) {
+        return viol('INV-HDBSS-REGS', `vCPU ${v}'s ${x.live >= 0 ? `live HDBSSPROD_EL2.INDEX on PE ${x.live}` : 'saved HDBSSPROD index'} is ${x.index}, `
           + `below its ${top} undrained entries: the next appends overwrite them`, []);
       }
     }
@@ -408,9 +409,9 @@ export const INV_LIVE_HDBSS: Invariant<MachineState> = {
       const g = h.resumed[v]!;
       if (g < 0) continue;
       const x = indexOf(s, v);
-      if ((x.idx >= h.cap || x.fsc !== FSC_OK) && isWritableClean(leafOf(s.s2, g))) {
+      if ((x.index >= h.cap || x.fsc !== FSC_OK) && isWritableClean(leafOf(s.s2, g))) {
         return viol('INV-LIVE-HDBSS', `KVM resumed vCPU ${v} from an HDBSS-full fault on page ${g} with its buffer still full `
-          + `(INDEX ${x.idx} of ${h.cap}) and the page still writable-clean: the retried store faults again, forever`, [g]);
+          + `(INDEX ${x.index} of ${h.cap}) and the page still writable-clean: the retried store faults again, forever`, [g]);
       }
     }
     return null;
@@ -427,8 +428,8 @@ export const hdbssMechanism: Mechanism = {
     const ext: HdbssExt = {
       enabled: false, cap,
       buf: Array.from({ length: nv }, () => new Array<number>(cap).fill(0)),
-      saved: new Array<number>(nv).fill(0), savedFsc: new Array<number>(nv).fill(0),
-      br: new Array<number>(np).fill(-1), idx: new Array<number>(np).fill(0), fsc: new Array<number>(np).fill(0),
+      savedIndex: new Array<number>(nv).fill(0), savedFsc: new Array<number>(nv).fill(0),
+      br: new Array<number>(np).fill(-1), prodIndex: new Array<number>(np).fill(0), prodFsc: new Array<number>(np).fill(0),
       hdbssf: new Array<number>(nv).fill(-1), resumed: new Array<number>(nv).fill(-1),
       ringReserved: false,
     };
@@ -450,22 +451,22 @@ export const hdbssMechanism: Mechanism = {
     const h = hdOf(s);
     const pe = s.vcpus[v]!.pe;
     // Coverage: a vCPU leaves its PE with undrained entries (drained here, so a move to another PE loses none).
-    if (h.idx[pe]! > 0) s.stats['hdbssPutUndrained'] = (s.stats['hdbssPutUndrained'] ?? 0) + 1;
+    if (h.prodIndex[pe]! > 0) s.stats['hdbssPutUndrained'] = (s.stats['hdbssPutUndrained'] ?? 0) + 1;
     drain(s, v);
     // A pending HDBSS-full fault (the vCPU was preempted between the fault and its handler) is resolved by this
     // drain: the store was abandoned and re-executes after the next load. Keeping it pending would leave a put
     // vCPU with work only a later load could do, which never comes once the VMM stops the VM (found by a
     // property seed: the final collection waited forever).
     h.hdbssf[v] = -1;
-    h.saved[v] = h.idx[pe]!;
-    h.savedFsc[v] = h.fsc[pe]!;
+    h.savedIndex[v] = h.prodIndex[pe]!;
+    h.savedFsc[v] = h.prodFsc[pe]!;
   },
   syncDirtyLog(s) {
     // Guess: kvm_arch_sync_dirty_log waits until every vCPU flushed its buffer (request + wait), modelled as one
     // drain of every buffer, loaded or put.
     for (let v = 0; v < s.vcpus.length; v++) {
       const x = indexOf(s, v);
-      if (x.idx > 0 || x.fsc !== FSC_OK) drain(s, v);
+      if (x.index > 0 || x.fsc !== FSC_OK) drain(s, v);
     }
   },
   faultBits: (s, gfn) => hwFaultBits(s, gfn, HDBSS),
@@ -489,7 +490,7 @@ export const hdbssMechanism: Mechanism = {
     if (!ringConsumer(s)) return true;
     for (let v = 0; v < s.vcpus.length; v++) {
       const x = indexOf(s, v);
-      if (x.idx > 0 || x.fsc !== FSC_OK || hdOf(s).hdbssf[v]! >= 0) return false;
+      if (x.index > 0 || x.fsc !== FSC_OK || hdOf(s).hdbssf[v]! >= 0) return false;
     }
     return true;
   },
