@@ -19,8 +19,8 @@
 import type { Invariant, JsonValue, Violation } from '../../src/core/model.ts';
 import { writeProtectRange } from '../machine/kvm.ts';
 import { bitGet } from '../machine/paged.ts';
-import { collectionStepDone, deliver } from '../machine/machine.ts';
-import type { Mechanism } from '../machine/mechanisms.ts';
+import { collectionStepDone, deliver, nextCollectStep } from '../machine/machine.ts';
+import type { EnabledMemo, Mechanism } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { mechanismsOf, registerExtCodec, registerMechanism } from '../machine/registry.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineState } from '../machine/state.ts';
@@ -307,6 +307,30 @@ function roundStarts(s: MachineState): boolean {
   return s.vmm.toCopyCount === 0 && s.vmm.round < s.config.rounds;
 }
 
+/**
+ * What the ring's preconditions share in one state (its slot of the `EnabledMemo`): computed on first use, so
+ * once per state however many candidates ask (on 88a570d every `ring/entryRewritten` candidate rebuilt the whole
+ * rewrite list, and every reset or completion candidate the VMM's next step).
+ */
+interface RingMemo {
+  work: boolean | undefined;
+  harvest: MachineEvent[] | undefined;
+  rewrites: MachineEvent[] | undefined;
+}
+
+function ringMemo(memo: EnabledMemo): RingMemo {
+  let m = memo.own[RING_ID] as RingMemo | undefined;
+  if (m === undefined) { m = { work: undefined, harvest: undefined, rewrites: undefined }; memo.own[RING_ID] = m; }
+  return m;
+}
+
+/** May the VMM harvest / reset now? (Once per state: `ringWorkAllowed`.) */
+function ringWorkAllowedIn(s: MachineState, memo: EnabledMemo): boolean {
+  const m = ringMemo(memo);
+  if (m.work === undefined) m.work = ringWorkAllowed(s);
+  return m.work;
+}
+
 /** May the VMM harvest / reset now? */
 function ringWorkAllowed(s: MachineState): boolean {
   const vm = s.vmm;
@@ -316,13 +340,17 @@ function ringWorkAllowed(s: MachineState): boolean {
   return ringExt(s).pass > 0 || reapNeeded(s) || roundStarts(s);
 }
 
-function harvestSteps(s: MachineState): MachineEvent[] {
+/** The harvests userspace may do next (one per ring with an entry at its fetch index), once per state. */
+function harvestSteps(s: MachineState, memo: EnabledMemo): readonly MachineEvent[] {
+  const m = ringMemo(memo);
+  if (m.harvest !== undefined) return m.harvest;
   const R = ringExt(s);
   const out: MachineEvent[] = [];
   for (let v = 0; v < R.rings.length; v++) {
     const r = R.rings[v]!;
     if (R.attacked[v] === 0 && harvestable(r)) out.push({ type: 'ring/entryHarvested', vcpu: v, index: r.fetchIndex });
   }
+  m.harvest = out;
   return out;
 }
 
@@ -334,12 +362,12 @@ function drained(s: MachineState): boolean {
   return !R.adversary || R.attackDone !== 0;
 }
 
-/** The VMM's canonical next step (a single event), or null. */
-function collectStep(s: MachineState): MachineEvent | null {
-  if (!ringWorkAllowed(s)) return null;
+/** The VMM's canonical next step (a single event), or null. Callers use `nextCollectStep` (once per state). */
+function collectStep(s: MachineState, memo: EnabledMemo): MachineEvent | null {
+  if (!ringWorkAllowedIn(s, memo)) return null;
   const R = ringExt(s);
   const vm = s.vmm;
-  const h = harvestSteps(s);
+  const h = harvestSteps(s, memo);
   if (h.length > 0) return h[0]!;
   if (vm.phase === 'precopy') return { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 0 };
   // Final collection (VM stopped).
@@ -367,6 +395,16 @@ function rewrittenPending(r: Ring): boolean {
 const C1_HI = 0xffffffff;
 const C1_LO = 0xffffffc1;
 
+/** The adversary's rewrites in this state, once per state (`rewriteSteps`). */
+function rewritesOf(s: MachineState, memo: EnabledMemo): readonly MachineEvent[] {
+  const m = ringMemo(memo);
+  if (m.rewrites === undefined) {
+    m.rewrites = [];
+    rewriteSteps(s, m.rewrites);
+  }
+  return m.rewrites;
+}
+
 /** Adversary rewrites (B12 reproducer): entry k -> 0xffffffffffffffc1 if k+1 is harvested too; then k+1 -> 0. */
 function rewriteSteps(s: MachineState, out: MachineEvent[]): void {
   const R = ringExt(s);
@@ -388,44 +426,42 @@ function rewriteSteps(s: MachineState, out: MachineEvent[]): void {
   }
 }
 
-function candidates(s: MachineState, out: MachineEvent[]): void {
+function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
   const R = ringExt(s);
   for (let v = 0; v < R.rings.length; v++) out.push({ type: 'vcpu/ringFullExited', vcpu: v });
   if (bug(s, 'softfull-cleared-by-reset')) for (const v of R.softFullClears) out.push({ type: 'kvm/softFullRequestCleared', vcpu: v });
-  if (ringWorkAllowed(s)) {
+  if (ringWorkAllowedIn(s, memo)) {
     // The canonical step comes from collectStep; here the other interleavings: another vCPU's ring first,
     // or a reset interrupted by a signal after 1 or 2 entries.
-    const h = harvestSteps(s);
+    const h = harvestSteps(s, memo);
     for (let i = 1; i < h.length; i++) out.push(h[i]!);
-    const step = collectStep(s);
+    const step = nextCollectStep(s, memo);
     if (step && step.type === 'kvm/dirtyRingsReset' && step.reflag === 0) {
       for (let k = 1; k <= 2; k++) if (k < harvestedTotal(R)) out.push({ type: 'kvm/dirtyRingsReset', signal: k, reflag: 0 });
     }
   }
-  if (R.adversary) rewriteSteps(s, out);
+  if (R.adversary) for (const x of rewritesOf(s, memo)) out.push(x);
 }
 
-function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
+function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean | undefined {
   switch (e.type) {
     case 'vcpu/ringFullExited': {
       const v = s.vcpus[e.vcpu];
       return !!v && v.run === 'host' && (v.requests & REQ_STEAL) === 0 && wouldExit(s, e.vcpu) && ringExt(s).exited[e.vcpu] === 0;
     }
     case 'ring/entryHarvested': {
-      if (!ringWorkAllowed(s)) return false;
+      if (!ringWorkAllowedIn(s, memo)) return false;
       const R = ringExt(s);
       const r = R.rings[e.vcpu];
       return !!r && R.attacked[e.vcpu] === 0 && e.index === r.fetchIndex && harvestable(r);
     }
     case 'ring/entryRewritten': {
       if (!ringExt(s).adversary) return false;
-      const out: MachineEvent[] = [];
-      rewriteSteps(s, out);
-      return out.some((x) => x.type === e.type && x.vcpu === e.vcpu && x.index === e.index && x.offsetHi === e.offsetHi
+      return rewritesOf(s, memo).some((x) => x.type === e.type && x.vcpu === e.vcpu && x.index === e.index && x.offsetHi === e.offsetHi
         && x.offsetLo === e.offsetLo);
     }
     case 'kvm/dirtyRingsReset': {
-      const step = collectStep(s);
+      const step = nextCollectStep(s, memo);
       if (!step || step.type !== 'kvm/dirtyRingsReset' || step.reflag !== e.reflag) return false;
       return e.signal === 0 || (e.reflag === 0 && e.signal <= 2 && e.signal < harvestedTotal(ringExt(s)));
     }
@@ -434,7 +470,7 @@ function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
         && ringExt(s).softFullClears.includes(e.vcpu);
     case 'vmm/untrackedPagesQueued':
     case 'vmm/ringCollectionCompleted': {
-      const step = collectStep(s);
+      const step = nextCollectStep(s, memo);
       return step !== null && step.type === e.type;
     }
     default:

@@ -20,6 +20,7 @@ import {
 } from './kvm.ts';
 import { mechanismsOf } from './registry.ts';
 import type { MachineEvent } from './model-events.ts';
+import { newEnabledMemo, type EnabledMemo } from './mechanisms.ts';
 import {
   clearDirtyLog, getDirtyLogManual, getDirtyLogProtect, lateSnapshot,
 } from '../dirty-bitmap/bitmap.ts';
@@ -100,7 +101,7 @@ function collectReady(s: MachineState): boolean {
 }
 
 /** The bitmap collection step the VMM takes next (GET for the next slot, or the next CLEAR). */
-function bitmapCollectStep(s: MachineState): MachineEvent | null {
+function bitmapCollectStep(s: MachineState, _memo: EnabledMemo): MachineEvent | null {
   const vm = s.vmm;
   if (vm.ioctl !== null) return null;
   if (vm.fetchedCount > 0) return nextClear(s);
@@ -127,9 +128,18 @@ function nextClear(s: MachineState): MachineEvent | null {
   return { type: 'kvm/dirtyLogCleared', slot: si, firstPage: first, numPages: num, pages };
 }
 
-function collector(s: MachineState): ((s: MachineState) => MachineEvent | null) {
+function collector(s: MachineState): ((s: MachineState, memo: EnabledMemo) => MachineEvent | null) {
   for (const m of mechanismsOf(s)) if (m.collects && m.collectStep) return m.collectStep;
   return bitmapCollectStep;
+}
+
+/**
+ * The VMM's next collection step in `s` (the collecting mechanism's, else the bitmap's): computed once per memo,
+ * i.e. once per state however many candidates ask (the step itself, the ring's resets and completion events).
+ */
+export function nextCollectStep(s: MachineState, memo: EnabledMemo): MachineEvent | null {
+  if (memo.collect === undefined) memo.collect = collector(s)(s, memo);
+  return memo.collect;
 }
 
 /**
@@ -172,8 +182,12 @@ export function collectionStepDone(s: MachineState, slotDone: boolean): void {
 // ---------------------------------------------------------------------------------------------------------
 // The Next relation
 
-/** Structural candidates; `isEnabled` is the single source of truth for preconditions. */
+/**
+ * Structural candidates; `isEnabled` is the single source of truth for preconditions. One memo serves the whole
+ * state (`EnabledMemo`): what the candidates' preconditions share is computed once, not once per candidate.
+ */
 export function candidates(s: MachineState): MachineEvent[] {
+  const memo = newEnabledMemo();
   const out: MachineEvent[] = [];
   const c = s.config;
   const pages = storePagesOf(c);
@@ -207,25 +221,25 @@ export function candidates(s: MachineState): MachineEvent[] {
     for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: tlbBase(e) });
   }
   if (s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
-  for (const m of mechanismsOf(s)) m.candidates?.(s, out);
-  vmmCandidates(s, out);
+  for (const m of mechanismsOf(s)) m.candidates?.(s, out, memo);
+  vmmCandidates(s, out, memo);
   // Filter in place (one array per call).
   let n = 0;
   for (let i = 0; i < out.length; i++) {
     const e = out[i] as MachineEvent;
-    if (isEnabled(s, e)) out[n++] = e;
+    if (enabledWith(s, e, memo)) out[n++] = e;
   }
   out.length = n;
   return out;
 }
 
-function vmmCandidates(s: MachineState, out: MachineEvent[]): void {
+function vmmCandidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
   const vm = s.vmm;
   if (vm.phase === 'idle' || (vm.phase === 'precopy' && vm.slotsEnabled < s.slots.length)) {
     out.push({ type: 'kvm/loggingEnabled', slot: vm.slotsEnabled });
   }
   if (vm.ioctl) { out.push({ type: 'kvm/ioctlReturned', slot: vm.ioctl.slot }); return; }
-  const step = collector(s)(s);
+  const step = nextCollectStep(s, memo);
   if (step) out.push(step);
   if (vm.toCopyCount > 0) out.push({ type: 'vmm/pageCopied', gfn: nextCopy(s) });
   out.push({ type: 'vmm/vmStopped' });
@@ -251,6 +265,11 @@ export function storePagesOf(c: MachineConfig): readonly number[] {
 
 /** The precondition of every event (and the only one: `candidates` filters through it). */
 export function isEnabled(s: MachineState, e: MachineEvent): boolean {
+  return enabledWith(s, e, newEnabledMemo());
+}
+
+/** `isEnabled` with the state's memo (shared by every candidate `candidates` checks in one state). */
+function enabledWith(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean {
   const vm = s.vmm;
   switch (e.type) {
     case 'guest/storeIssued': {
@@ -321,7 +340,7 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
     case 'kvm/dirtyLogFetched':
     case 'kvm/dirtyLogCleared': {
       if (vm.slotsEnabled < s.slots.length) return false;
-      const step = collector(s)(s);
+      const step = nextCollectStep(s, memo);
       return step !== null && sameEvent(step, e);
     }
     case 'kvm/ioctlReturned':
@@ -340,7 +359,7 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
         && vm.itsSaved >= s.config.itsPages.length;
     default: {
       for (const m of mechanismsOf(s)) {
-        const r = m.isEnabled?.(s, e);
+        const r = m.isEnabled?.(s, e, memo);
         if (r !== undefined) return r;
       }
       return false;
