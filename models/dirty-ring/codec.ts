@@ -51,7 +51,7 @@
 import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
 import type { ExtCodec } from '../machine/mechanisms.ts';
 import type { MachineState } from '../machine/state.ts';
-import type { ResetAudit, RingExt } from './mechanism.ts';
+import type { ResetAudit, RingExt } from './state.ts';
 import type { Ring } from './ring.ts';
 import { copyNums } from '../machine/pack.ts';
 import { loadNums, saveList } from '../machine/save.ts';
