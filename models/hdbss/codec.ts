@@ -2,8 +2,8 @@
  * Explore codec of `s.ext['hdbss']` (FEAT_HDBSS buffers and registers, hdbss.ts). See models/hw-dirty/codec.ts
  * for what a codec must guarantee (a bisimulation) and the shared helpers.
  *
- * Per field of `HdbssExt` (readers: hdbss.ts only, which also lowers the ring's soft limit once by `cap`;
- * elsewhere only the `show` view prints it):
+ * Per field of `HdbssExt` (readers: hdbss.ts, which also lowers the ring's soft limit once by `cap`, and
+ * invariants.ts; elsewhere only the `show` view prints it):
  * - `enabled`, `cap`, `ringReserved`: packed (`cap` is fixed by the design; one word).
  * - `buf` (per vCPU, `cap` entries, 0 = invalid): packed as is, entry by entry. Drains read entries [0, INDEX)
  *   in order (ring pushes are ordered), `pending` and INV-HDBSS-REGS read every position, appends write at
@@ -24,7 +24,7 @@ import { loadNums, saveList } from '../machine/save.ts';
 import { registerExtCodec } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 import { checkFields, copyNums, fieldList } from '../hw-dirty/codec.ts';
-import type { HdbssExt } from './hdbss.ts';
+import type { HdbssExt } from './state.ts';
 import { hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */

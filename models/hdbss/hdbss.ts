@@ -9,13 +9,15 @@
  *
  * State in `s.ext['hdbss']` (JSON). Write faults under logging map W=1|DBM=1 and mark the page (v2 onwards);
  * the GET/CLEAR write-protect turns it writable-clean, so the next store is logged by the hardware.
+ *
+ * The register values, entry format and state type are state.ts, the invariants invariants.ts (both re-exported
+ * here); this file is KVM's side (drains, register programming, the ring reserve) and the mechanism's hooks.
  */
-import type { Invariant, Violation } from '../../src/core/model.ts';
 import type { Mechanism } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { registerMechanism } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
-import { D_AF, D_DBM, D_VALID, D_W, isWritableClean, leafOf, setL2, setPage } from '../machine/pagetable.ts';
+import { D_AF, D_DBM, D_VALID, D_W, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb, markPageDirty, markPreArm } from '../machine/kvm.ts';
 import { tlbFill } from '../machine/machine.ts';
 import { ringExt } from '../dirty-ring/mechanism.ts';
@@ -27,97 +29,23 @@ import {
 // Explore codec of this mechanism's state (registers itself).
 import './codec.ts';
 import { designHasBug, hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
+import {
+  capacityOf, capacityOfOptions, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_OK, hdbssEntry, hdOf, indexOf,
+  VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
+} from './state.ts';
+import { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './invariants.ts';
+
+export {
+  capacityOf, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_GPF, FSC_OK, hdbssCapacity, hdbssEntry, hdOf, topOf,
+  VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
+} from './state.ts';
+export { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './invariants.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<HdbssKnob> = hasBug;
 
-export const VTCR_HA = 1;
-export const VTCR_HD = 2;
-export const VTCR_HDBSS = 4;
-/** HDBSSPROD_EL2.FSC values. */
-export const FSC_OK = 0;
-export const FSC_EXTERNAL_ABORT = 0b010000;
-export const FSC_GPF = 0b101000;
-
-/** Entries of a buffer of SZ encoding `sz` (0 = 4 KiB ... 9 = 2 MiB): 2^(SZ+12) bytes of 8-byte entries. */
-export function hdbssCapacity(sz: number): number {
-  if (!Number.isInteger(sz) || sz < 0 || sz > 9) throw new Error(`[dtsim] HDBSSBR_EL2.SZ ${sz} is reserved`);
-  return 2 ** (sz + 12) / 8;
-}
-
-/** An HDBSS entry (Table D8-93): IPA[55:12] aligned to the leaf, TTWL[3:1] (3-bit two's complement), Valid[0]. */
-export function hdbssEntry(gfn: number, level: number): number {
-  return gfn * 4096 + ((level & 7) << 1) + 1;
-}
-export function entryValid(e: number): boolean {
-  return e % 2 === 1;
-}
-export function entryGfn(e: number): number {
-  return Math.floor(e / 4096);
-}
-export function entryLevel(e: number): number {
-  const t = (e >> 1) & 7;
-  return t >= 4 ? t - 8 : t;
-}
-
-export type HdbssExt = {
-  /** KVM enabled HDBSS (VTCR_EL2.{HA,HD,HDBSS} for the VM). */
-  enabled: boolean;
-  /** Entries per buffer. */
-  cap: number;
-  /** Buffer memory per vCPU: `cap` entries, 0 = invalid (zeroed). */
-  buf: number[][];
-  /** KVM's saved HDBSSPROD_EL2.INDEX / FSC per vCPU (meaningful while the vCPU is put). */
-  savedIndex: number[];
-  savedFsc: number[];
-  /** Per PE: the vCPU whose buffer HDBSSBR_EL2 points at (-1: UNKNOWN). */
-  br: number[];
-  /** Per PE: HDBSSPROD_EL2.INDEX (the next entry the hardware appends at) and HDBSSPROD_EL2.FSC. */
-  prodIndex: number[];
-  prodFsc: number[];
-  /** Per vCPU: page of an HDBSSF permission fault KVM has not handled yet, or -1. */
-  hdbssf: number[];
-  /** Per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1. */
-  resumed: number[];
-  /** Ring consumer: the rings' soft limit already reserves room for a full buffer drain. */
-  ringReserved: boolean;
-};
-
-/** The HDBSS state (undefined in designs with another producer). */
-export function hdOf(s: MachineState): HdbssExt {
-  return s.ext['hdbss'] as unknown as HdbssExt;
-}
-
-/** The model's buffer capacity: `hdbssEntries` (a scaled-down buffer for checking) or the SZ encoding's. */
-export function capacityOf(s: MachineState): number {
-  return capacityOfOptions(s.design.options);
-}
-
-/** The buffer's entries for a design's options: `hdbssEntries` (a shrunk buffer), else 512 << `hdbssSz`. */
-function capacityOfOptions(o: { readonly [k: string]: unknown }): number {
-  const n = o['hdbssEntries'];
-  if (typeof n === 'number' && n > 0) return n;
-  const sz = o['hdbssSz'];
-  return hdbssCapacity(typeof sz === 'number' ? sz : 0);
-}
-
 function ringConsumer(s: MachineState): boolean {
   return s.design.options['consumer'] === 'ring';
-}
-
-/** The vCPU's producer index: the live register while loaded (and the PE's HDBSSBR is its own), else the saved one. */
-function indexOf(s: MachineState, v: number): { index: number; fsc: number; live: number } {
-  const h = hdOf(s);
-  const pe = s.vcpus[v]!.pe;
-  if (pe >= 0) return { index: h.prodIndex[pe]!, fsc: h.prodFsc[pe]!, live: pe };
-  return { index: h.savedIndex[v]!, fsc: h.savedFsc[v]!, live: -1 };
-}
-
-/** One past the highest valid (undrained) entry of a vCPU's buffer. */
-export function topOf(s: MachineState, v: number): number {
-  const b = hdOf(s).buf[v]!;
-  for (let i = b.length - 1; i >= 0; i--) if (b[i] !== 0) return i + 1;
-  return 0;
 }
 
 export const HDBSS: HwProducer = {
@@ -364,59 +292,6 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       return false;
   }
 }
-
-function viol(invariant: string, message: string, pages: number[]): Violation {
-  return { invariant, message, pages };
-}
-
-export const INV_HDBSS_REGS: Invariant<MachineState> = {
-  id: 'INV-HDBSS-REGS',
-  description: 'While VTCR_EL2.HDBSS is set on a PE running a vCPU, HDBSSBR/HDBSSPROD are that vCPU\'s, with HA and HD set; '
-    + 'no producer index (live or saved) is below the vCPU\'s undrained entries.',
-  check(s) {
-    const h = hdOf(s);
-    if (!h) return null;
-    for (let p = 0; p < s.pes.length; p++) {
-      const pe = s.pes[p]!;
-      const v = pe.loaded;
-      if (v < 0 || (pe.vtcr & VTCR_HDBSS) === 0) continue;
-      if ((pe.vtcr & 3) !== 3) return viol('INV-HDBSS-REGS', `PE ${p} has VTCR_EL2.HDBSS without HA and HD`, []);
-      if (h.br[p] !== v) {
-        return viol('INV-HDBSS-REGS', `PE ${p} runs vCPU ${v} with VTCR_EL2.HDBSS set but HDBSSBR_EL2 points at ${h.br[p]! < 0 ? 'an UNKNOWN address' : `vCPU ${h.br[p]}'s buffer`}`, []);
-      }
-    }
-    for (let v = 0; v < s.vcpus.length; v++) {
-      const top = topOf(s, v);
-      if (top === 0) continue;
-      const x = indexOf(s, v);
-      if (x.index < top) {
-        return viol('INV-HDBSS-REGS', `vCPU ${v}'s ${x.live >= 0 ? `live HDBSSPROD_EL2.INDEX on PE ${x.live}` : 'saved HDBSSPROD index'} is ${x.index}, `
-          + `below its ${top} undrained entries: the next appends overwrite them`, []);
-      }
-    }
-    return null;
-  },
-};
-
-export const INV_LIVE_HDBSS: Invariant<MachineState> = {
-  id: 'INV-LIVE-HDBSS',
-  description: 'Bounded progress: KVM resumes a vCPU from an HDBSS-full fault only once the retried store can complete '
-    + '(room in the buffer or the page no longer writable-clean); else the store faults forever.',
-  check(s) {
-    const h = hdOf(s);
-    if (!h) return null;
-    for (let v = 0; v < s.vcpus.length; v++) {
-      const g = h.resumed[v]!;
-      if (g < 0) continue;
-      const x = indexOf(s, v);
-      if ((x.index >= h.cap || x.fsc !== FSC_OK) && isWritableClean(leafOf(s.s2, g))) {
-        return viol('INV-LIVE-HDBSS', `KVM resumed vCPU ${v} from an HDBSS-full fault on page ${g} with its buffer still full `
-          + `(INDEX ${x.index} of ${h.cap}) and the page still writable-clean: the retried store faults again, forever`, [g]);
-      }
-    }
-    return null;
-  },
-};
 
 export const hdbssMechanism: Mechanism = {
   id: 'hdbss',
