@@ -50,7 +50,7 @@ describe(`dirty-ring correct designs hold every invariant (seed: ${SEED})`, () =
     for (const ch of fc.sample(choicesArb(240), { seed: fcSeed('ring-wrap'), numRuns: 20 })) {
       const o = runChoices(dirtyRing, design, dirtyRing.defaultConfig, ch).outcome;
       expect(o.status).toBe('ok');
-      if (ringExt(o.state).rings.some((r) => r.dirty < 4294967288 && r.reset < 4294967288)) wrapped++;
+      if (ringExt(o.state).rings.some((r) => r.dirtyIndex < 4294967288 && r.resetIndex < 4294967288)) wrapped++;
     }
     expect(wrapped).toBeGreaterThan(0);
   });

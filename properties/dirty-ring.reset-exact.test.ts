@@ -29,7 +29,7 @@ function run(entries: { slot: number; offset: bigint }[], signalAt: number, acce
   const t: ResetTrace = { consumed: [], calls: [], unterminated: false, interrupted: false };
   const nr = { n: 0 };
   dirtyRingReset(r, env, nr, t);
-  return { rearmed, nr: nr.n, reset: r.reset };
+  return { rearmed, nr: nr.n, reset: r.resetIndex };
 }
 
 function valid(e: { slot: number; offset: bigint }): boolean {

@@ -48,7 +48,7 @@ function keyOf(m: MachineModel, s: MachineState): string {
 function eventText(s: MachineState, e: MachineEvent): string {
   if (e.type === 'ring/entryHarvested' || e.type === 'ring/entryRewritten') {
     const r = ringExt(s).rings[e.vcpu]!;
-    return JSON.stringify({ ...e, index: `reset+${(e.index - r.reset) >>> 0}` });
+    return JSON.stringify({ ...e, index: `reset+${(e.index - r.resetIndex) >>> 0}` });
   }
   // With every ext key coded, the machine packs VMIDs relative to the VM's (vmidRel): so are events' VMIDs.
   if ('vmid' in e && typeof e.vmid === 'number') return JSON.stringify({ ...e, vmid: `rel${vmidRel(s, e.vmid)}` });
@@ -124,9 +124,9 @@ function bisim(m: MachineModel, design: Design, config: MachineConfig, label: st
         const rb = ringExt(s).rings;
         const differ = ringJson(r.s) !== ringJson(s);
         if (differ) rep.ringDiffers++;
-        if (ra.some((x, v) => x.reset !== rb[v]!.reset)) rep.shifted++;
-        if (ra.some((x, v) => (x.reset < 2 ** 31) !== (rb[v]!.reset < 2 ** 31))) rep.acrossWrap++;
-        if (differ && ra.every((x, v) => x.reset === rb[v]!.reset && x.dirty === rb[v]!.dirty && x.fetch === rb[v]!.fetch)) rep.blanked++;
+        if (ra.some((x, v) => x.resetIndex !== rb[v]!.resetIndex)) rep.shifted++;
+        if (ra.some((x, v) => (x.resetIndex < 2 ** 31) !== (rb[v]!.resetIndex < 2 ** 31))) rep.acrossWrap++;
+        if (differ && ra.every((x, v) => x.resetIndex === rb[v]!.resetIndex && x.dirtyIndex === rb[v]!.dirtyIndex && x.fetchIndex === rb[v]!.fetchIndex)) rep.blanked++;
         check(r.s, s, `${label} run ${run} step ${rep.states}`);
       },
     });
@@ -181,8 +181,8 @@ describe(`dirty-ring explore codec: a sound canonical encoding (seed: ${SEED})`,
       pack(s, v, out) {
         const R = copyRingExt(undefined, v) as unknown as RingExt;
         for (const r of R.rings) {
-          for (let c = r.fetch; c !== r.dirty; c = (c + 1) >>> 0) r.flags[c & (r.flags.length - 1)] = 0;
-          r.dirty = r.fetch;
+          for (let c = r.fetchIndex; c !== r.dirtyIndex; c = (c + 1) >>> 0) r.flags[c & (r.flags.length - 1)] = 0;
+          r.dirtyIndex = r.fetchIndex;
         }
         packRingExt(s, R as unknown as JsonValue, out);
       },
@@ -218,7 +218,7 @@ describe(`dirty-ring explore codec: a sound canonical encoding (seed: ${SEED})`,
         keysW.push(keyOf(dirtyRing, sb));
       }
       expect(keysW).toEqual(keys0);
-      if (ringExt(sb).rings.some((r) => r.reset < 4294967288)) wrapped++;
+      if (ringExt(sb).rings.some((r) => r.resetIndex < 4294967288)) wrapped++;
     }
     expect(wrapped).toBeGreaterThan(0);
   });

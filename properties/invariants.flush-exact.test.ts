@@ -20,7 +20,7 @@ import { checkInvariants, groupByType, replay, simulate } from '../src/core/engi
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 import { dirtyRing } from '../models/dirty-ring/index.ts';
 import { INV_FLUSH } from '../models/machine/invariants.ts';
-import { ioctlFlush } from '../models/machine/machine.ts';
+import { ioctlFlush } from '../models/machine/reducer.ts';
 import type { MachineModel } from '../models/machine/model.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';

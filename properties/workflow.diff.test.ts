@@ -108,11 +108,11 @@ describe(`machine view of mechanism state (seed ${SEED})`, () => {
         const o = replayFrom(t.model, s, [e], { path: 'fast', noChecks: true });
         if (o.status !== 'ok') break;
         s = o.state as MachineState;
-        const rb = (before.ext['ring'] as { rings?: { dirty: number }[] } | undefined)?.rings ?? [];
-        const ra = (s.ext['ring'] as { rings?: { dirty: number }[] } | undefined)?.rings ?? [];
+        const rb = (before.ext['ring'] as { rings?: { dirtyIndex: number }[] } | undefined)?.rings ?? [];
+        const ra = (s.ext['ring'] as { rings?: { dirtyIndex: number }[] } | undefined)?.rings ?? [];
         const hb = (before.ext['hdbss'] as { buf?: number[][] } | undefined)?.buf ?? [];
         const ha = (s.ext['hdbss'] as { buf?: number[][] } | undefined)?.buf ?? [];
-        const pushed = ra.findIndex((r, i) => r.dirty !== rb[i]?.dirty);
+        const pushed = ra.findIndex((r, i) => r.dirtyIndex !== rb[i]?.dirtyIndex);
         const appended = ha.findIndex((b, v) => b.some((x, k) => x !== 0 && hb[v]?.[k] === 0));
         if (pushed < 0 && appended < 0) continue;
         const text = describeDiff(machineView, before, s).join('\n');

@@ -9,7 +9,7 @@
  *   exactly the bits that were set, then flushes if anything was re-armed.
  *
  * Bug knobs handled here: `wp-before-snapshot` (B10), `clear-tail-never-cleared` (B3),
- * `eager-split-off-by-one` (B8, negative control). TLB-flush knobs are applied at ioctl return (machine.ts).
+ * `eager-split-off-by-one` (B8, negative control). TLB-flush knobs are applied at ioctl return (machine/reducer.ts).
  */
 import { bitClear, bitGet, bitSet, pget, type Bits } from '../machine/paged.ts';
 import { consumeReport, eagerSplit, flushSlotTlb, writeProtectRange } from '../machine/kvm.ts';

@@ -9,13 +9,13 @@
  * and why that is sound (every reader in models/dirty-ring/*.ts, models/hdbss/hdbss.ts, models/hw-dirty/
  * ring-feed.ts and the machine was checked):
  *
- * - Ring indices `dirty`, `reset`, `fetch` (free-running u32): only `dirty - reset` and `fetch - reset` (u32) are
- *   written. Every reader uses differences in u32 arithmetic (`used`, `(fetch - reset) >>> 0`, the INT_MAX bound
- *   of the reflag reset adds a count to `reset`), or the array position `counter & (size - 1)` of a counter
- *   reached by stepping from `reset` / `fetch` / `dirty`. Adding a constant k to the three indices (mod 2^32)
- *   and rotating the four entry arrays by k (mod size, a power of two dividing 2^32) therefore commutes with
- *   every event and invariant; nothing compares an index with a constant or orders two of them. Entries are
- *   written in counter order from `reset`, so the physical rotation is left out too. The u32 wrap is thus
+ * - Ring indices `dirtyIndex`, `resetIndex`, `fetchIndex` (free-running u32): only `dirtyIndex - resetIndex` and
+ *   `fetchIndex - resetIndex` (u32) are written. Every reader uses differences in u32 arithmetic (`used`,
+ *   `(fetchIndex - resetIndex) >>> 0`, the INT_MAX bound of the reflag reset adds a count to `resetIndex`), or the
+ *   array position `counter & (size - 1)` of a counter reached by stepping from `resetIndex` / `fetchIndex` /
+ *   `dirtyIndex`. Adding a constant k to the three indices (mod 2^32) and rotating the four entry arrays by k
+ *   (mod size, a power of two dividing 2^32) therefore commutes with every event and invariant; nothing compares an index with a constant or orders two of them. Entries are
+ *   written in counter order from `resetIndex`, so the physical rotation is left out too. The u32 wrap is thus
  *   invisible (a `ringStart` near 2^32 and 0 give the same encodings). Only event payloads (`ring/entryHarvested`
  *   and `ring/entryRewritten` name an absolute counter, `index`) and invariant messages (INV-RING-FIFO prints
  *   the absolute indices) see k: the same event up to that translation is enabled, and verdicts are equal.
@@ -23,9 +23,9 @@
  *   correct state the entries outside [reset, dirty) are 0, so this costs nothing in merging). Entries past the
  *   "window" (below) are written sparsely: only the non-zero ones, with their position.
  * - Entry contents (`slot`, `offLo`, `offHi`): written for the entries of the window, the first
- *   min(max(dirty - reset, fetch - reset), size) counters from `reset` (read by `pending`, the harvest, the
- *   reset loop, the adversary's `rewriteSteps` / `rewrittenPending` and `mark`'s duplicate count), and for any
- *   entry with non-zero flags (a harvest reads the contents at `fetch` only if its flags are DIRTY; the reset
+ *   min(max(dirtyIndex - resetIndex, fetchIndex - resetIndex), size) counters from `resetIndex` (read by `pending`,
+ *   the harvest, the reset loop, the adversary's `rewriteSteps` / `rewrittenPending` and `mark`'s duplicate count), and for any
+ *   entry with non-zero flags (a harvest reads the contents at `fetchIndex` only if its flags are DIRTY; the reset
  *   loop reads them only while the flags hold RESET). The other entries (consumed: flags 0, outside the window)
  *   are left out: no reader reaches them before `push` rewrites all three fields and the flags. Exception: with
  *   the `adversary` option and its re-flagging reset still to come (`attackDone` 0), every entry's contents are
@@ -41,7 +41,7 @@
  * - `size`, `withBitmap`, `adversary`: static per design; written anyway (one word each, free).
  * - `soft`: written (hdbss lowers it at the first vcpu_load when it feeds the ring).
  * - `exited`, `attacked`, `harv` (order kept: the reset hands out its first `cleared` entries), `always`,
- *   `queued`, `pass`, `attackDone`, `b5` (order kept: it orders candidate events): written as they are.
+ *   `queued`, `pass`, `attackDone`, `softFullClears` (order kept: it orders candidate events): written as they are.
  * The ring holds no VMIDs (so the machine may encode its VMIDs relative to the current one).
  *
  * `checkRingShape` guards the hand-written layout: a field added to `RingExt`, `Ring` or `ResetAudit` that this
@@ -51,16 +51,16 @@
 import type { JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
 import type { ExtCodec } from '../machine/mechanisms.ts';
 import type { MachineState } from '../machine/state.ts';
-import type { ResetAudit, RingExt } from './mechanism.ts';
+import type { ResetAudit, RingExt } from './state.ts';
 import type { Ring } from './ring.ts';
 import { copyNums } from '../machine/pack.ts';
 import { loadNums, saveList } from '../machine/save.ts';
 
 const RING_EXT_KEYS: Record<keyof RingExt, true> = {
   size: true, soft: true, withBitmap: true, adversary: true, rings: true, exited: true, entryUsed: true, attacked: true,
-  harv: true, always: true, queued: true, just: true, pass: true, attackDone: true, b5: true, last: true,
+  harv: true, always: true, queued: true, just: true, pass: true, attackDone: true, softFullClears: true, last: true,
 };
-const RING_KEYS: Record<keyof Ring, true> = { dirty: true, reset: true, fetch: true, flags: true, slot: true, offLo: true, offHi: true };
+const RING_KEYS: Record<keyof Ring, true> = { dirtyIndex: true, resetIndex: true, fetchIndex: true, flags: true, slot: true, offLo: true, offHi: true };
 const AUDIT_KEYS: Record<keyof ResetAudit, true> = {
   cleared: true, consumed: true, expected: true, invalid: true, actual: true, outOfSlot: true, unterminated: true,
 };
@@ -99,13 +99,13 @@ function quickShape(R: RingExt): void {
   if (!ok) checkRingShape(R);
 }
 
-/** Writes one ring: indices relative to `reset`, entries in counter order (see the header). */
+/** Writes one ring: indices relative to `resetIndex`, entries in counter order (see the header). */
 function packRing(r: Ring, allContents: boolean, out: PackSink): void {
   const size = r.flags.length;
   const mask = size - 1;
-  const reset = r.reset;
-  const used = (r.dirty - reset) >>> 0;
-  const fetched = (r.fetch - reset) >>> 0;
+  const reset = r.resetIndex;
+  const used = (r.dirtyIndex - reset) >>> 0;
+  const fetched = (r.fetchIndex - reset) >>> 0;
   out.num(used);
   out.num(fetched);
   let win = used > fetched ? used : fetched;
@@ -149,7 +149,7 @@ export function packRingExt(s: MachineState, v: JsonValue, out: PackSink): void 
     out.nums(R.harv[x] as number[]);
   }
   out.nums(R.always);
-  out.nums(R.b5);
+  out.nums(R.softFullClears);
   const io = s.vmm.ioctl;
   const a = io !== null && io.kind === 'reset' ? R.last : null;
   if (a === null) out.num(-1);
@@ -173,10 +173,10 @@ function copyLists(d: number[][] | undefined, a: readonly (readonly number[])[])
 
 function copyRing(d: Ring | undefined, r: Ring): Ring {
   if (d === undefined) {
-    return { dirty: r.dirty, reset: r.reset, fetch: r.fetch, flags: r.flags.slice(), slot: r.slot.slice(), offLo: r.offLo.slice(),
+    return { dirtyIndex: r.dirtyIndex, resetIndex: r.resetIndex, fetchIndex: r.fetchIndex, flags: r.flags.slice(), slot: r.slot.slice(), offLo: r.offLo.slice(),
       offHi: r.offHi.slice() };
   }
-  d.dirty = r.dirty; d.reset = r.reset; d.fetch = r.fetch;
+  d.dirtyIndex = r.dirtyIndex; d.resetIndex = r.resetIndex; d.fetchIndex = r.fetchIndex;
   d.flags = copyList(d.flags, r.flags);
   d.slot = copyList(d.slot, r.slot);
   d.offLo = copyList(d.offLo, r.offLo);
@@ -208,7 +208,7 @@ export function copyRingExt(dst: JsonValue | undefined, src: JsonValue): JsonVal
       size: R.size, soft: R.soft, withBitmap: R.withBitmap, adversary: R.adversary,
       rings: R.rings.map((r) => copyRing(undefined, r)), exited: R.exited.slice(), entryUsed: R.entryUsed.slice(),
       attacked: R.attacked.slice(), harv: R.harv.map((h) => h.slice()), always: R.always.slice(), queued: R.queued,
-      just: R.just.map((j) => j.slice()), pass: R.pass, attackDone: R.attackDone, b5: R.b5.slice(),
+      just: R.just.map((j) => j.slice()), pass: R.pass, attackDone: R.attackDone, softFullClears: R.softFullClears.slice(),
       last: R.last === null ? null : copyAudit(null, R.last),
     };
     return fresh as unknown as JsonValue;
@@ -224,7 +224,7 @@ export function copyRingExt(dst: JsonValue | undefined, src: JsonValue): JsonVal
   D.harv = copyLists(D.harv, R.harv);
   D.always = copyList(D.always, R.always);
   D.just = copyLists(D.just, R.just);
-  D.b5 = copyList(D.b5, R.b5);
+  D.softFullClears = copyList(D.softFullClears, R.softFullClears);
   D.last = R.last === null ? null : copyAudit(D.last, R.last);
   return D as unknown as JsonValue;
 }
@@ -238,7 +238,7 @@ export function saveRingExt(v: JsonValue, out: SaveSink): void {
   out.int(R.size); out.int(R.soft); out.int(R.withBitmap ? 1 : 0); out.int(R.adversary ? 1 : 0);
   out.int(R.rings.length);
   for (const r of R.rings) {
-    out.int(r.dirty); out.int(r.reset); out.int(r.fetch);
+    out.int(r.dirtyIndex); out.int(r.resetIndex); out.int(r.fetchIndex);
     saveList(r.flags, out); saveList(r.slot, out); saveList(r.offLo, out); saveList(r.offHi, out);
   }
   saveList(R.exited, out); saveList(R.entryUsed, out); saveList(R.attacked, out);
@@ -247,7 +247,7 @@ export function saveRingExt(v: JsonValue, out: SaveSink): void {
   saveList(R.always, out); out.int(R.queued);
   out.int(R.just.length);
   for (const j of R.just) saveList(j, out);
-  out.int(R.pass); out.int(R.attackDone); saveList(R.b5, out);
+  out.int(R.pass); out.int(R.attackDone); saveList(R.softFullClears, out);
   const a = R.last;
   if (a === null) out.int(-1);
   else {
@@ -265,9 +265,9 @@ export function loadRingExt(src: LoadSource): JsonValue {
   const nr = src.int();
   const rings: Ring[] = [];
   for (let i = 0; i < nr; i++) {
-    const dirty = src.int(); const reset = src.int(); const fetch = src.int();
+    const dirtyIndex = src.int(); const resetIndex = src.int(); const fetchIndex = src.int();
     const flags = loadNums(src); const slot = loadNums(src); const offLo = loadNums(src); const offHi = loadNums(src);
-    rings.push({ dirty, reset, fetch, flags, slot, offLo, offHi });
+    rings.push({ dirtyIndex, resetIndex, fetchIndex, flags, slot, offLo, offHi });
   }
   const exited = loadNums(src); const entryUsed = loadNums(src); const attacked = loadNums(src);
   const harv: number[][] = [];
@@ -275,7 +275,7 @@ export function loadRingExt(src: LoadSource): JsonValue {
   const always = loadNums(src); const queued = src.int();
   const just: number[][] = [];
   for (let i = src.int(); i > 0; i--) just.push(loadNums(src));
-  const pass = src.int(); const attackDone = src.int(); const b5 = loadNums(src);
+  const pass = src.int(); const attackDone = src.int(); const softFullClears = loadNums(src);
   let last: ResetAudit | null = null;
   if (src.int() >= 0) {
     const cleared = src.int(); const consumed = src.int(); const expected = loadNums(src); const invalid = src.int(); const actual = loadNums(src);
@@ -283,7 +283,7 @@ export function loadRingExt(src: LoadSource): JsonValue {
     last = { cleared, consumed, expected, invalid, actual, outOfSlot, unterminated };
   }
   const R: RingExt = { size, soft, withBitmap, adversary, rings, exited, entryUsed, attacked, harv, always, queued, just, pass,
-    attackDone, b5, last };
+    attackDone, softFullClears, last };
   return R as unknown as JsonValue;
 }
 

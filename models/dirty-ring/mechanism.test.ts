@@ -11,7 +11,7 @@ import { bitGet } from '../machine/paged.ts';
 import { D_VALID, D_W, leafOf } from '../machine/pagetable.ts';
 import { REQ_RING_SOFT_FULL, type MachineConfig, type MachineState } from '../machine/state.ts';
 import { dirtyRing } from './index.ts';
-import { INV_RING_BOUND, INV_RING_FIFO, INV_RING_GATE, ringExt } from './mechanism.ts';
+import { INV_RING_BOUND, INV_RING_FIFO, INV_RING_GATE, ringExt, ringMechanism } from './mechanism.ts';
 import { used } from './ring.ts';
 
 const CONFIG: MachineConfig = {
@@ -120,7 +120,7 @@ describe('the ring state invariants can fail (states no correct design reaches)'
     ringExt(s).rings[0]!.flags[1] = 0;
     expect(INV_RING_FIFO.check(s)?.invariant).toBe('INV-RING-FIFO');
     const t = twoEntries();
-    ringExt(t).rings[0]!.fetch = 3;
+    ringExt(t).rings[0]!.fetchIndex = 3;
     expect(INV_RING_FIFO.check(t)?.invariant).toBe('INV-RING-FIFO');
   });
   it('INV-RING-GATE: a vCPU in the guest that entered at the soft limit', () => {
@@ -178,5 +178,38 @@ describe('writes with no running vCPU (vgic-ITS table save)', () => {
   it('B6 knob (userspace): ring-only VM relying on tracking for the ITS pages', () => {
     const s = its({ ringWithBitmap: false }, ['ring-without-bitmap-its']);
     expect(ringExt(s).always).toEqual([]);
+  });
+});
+
+describe('enabled computes what its candidates share once per state', () => {
+  it('the VMM\'s next collection step is computed once per state, however many candidates need it', () => {
+    const hook = ringMechanism.collectStep!;
+    let calls = 0;
+    ringMechanism.collectStep = (s, memo) => { calls++; return hook(s, memo); };
+    // States where several candidates need the step: the step itself plus the signal-interrupted resets, the
+    // final collection's GET of the backup bitmap (WITH_BITMAP), and the adversary's re-flagging reset.
+    const shared = new Set<string>();
+    try {
+      for (const options of [{}, { adversary: true }, { ringEntries: 4, ringWithBitmap: false }] as { [k: string]: boolean | number }[]) {
+        const design = dirtyRing.design(options, []);
+        for (let seed = 1; seed <= 4; seed++) {
+          const s = mutableCopy(dirtyRing.init(design, dirtyRing.defaultConfig));
+          for (let i = 0; i < 400 && !dirtyRing.isFinal(s); i++) {
+            calls = 0;
+            const en = dirtyRing.enabled(s);
+            expect(calls, `${JSON.stringify(options)} step ${i}: ${en.map((e) => e.type).join(', ')}`).toBeLessThanOrEqual(1);
+            const users = en.filter((e) => e.type === 'kvm/dirtyRingsReset' || e.type === 'kvm/dirtyLogHarvested'
+              || e.type === 'vmm/untrackedPagesQueued' || e.type === 'vmm/ringCollectionCompleted');
+            if (users.length > 0) shared.add(users.map((e) => e.type).join('+'));
+            const e = i < 120 ? en[(i * 7 + seed * 13) % en.length] ?? null : dirtyRing.finish(s);
+            if (e === null) break;
+            dirtyRing.apply(s, e);
+          }
+        }
+      }
+    } finally {
+      ringMechanism.collectStep = hook;
+    }
+    expect([...shared]).toEqual(expect.arrayContaining(['kvm/dirtyRingsReset+kvm/dirtyRingsReset', 'kvm/dirtyLogHarvested']));
   });
 });

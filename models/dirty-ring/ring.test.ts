@@ -43,19 +43,19 @@ describe('dirty ring indices (u32, free-running)', () => {
   it('wraps dirty_index and reset_index at 2^32 and keeps used = dirty - reset', () => {
     const r = ringNew(8, 0xfffffffe);
     for (let i = 0; i < 4; i++) push(r, 0, 10 + i);
-    expect(r.dirty).toBe(2);
+    expect(r.dirtyIndex).toBe(2);
     expect(used(r)).toBe(4);
     // Entry of counter c at c & (size - 1): 0xfffffffe -> 6, 0xffffffff -> 7, 0 -> 0, 1 -> 1.
     expect([r.offLo[6], r.offLo[7], r.offLo[0], r.offLo[1]]).toEqual([10, 11, 12, 13]);
     const got: number[] = [];
     while (harvestable(r)) got.push(Number(harvest(r).offset));
     expect(got).toEqual([10, 11, 12, 13]);
-    expect(r.fetch).toBe(2);
+    expect(r.fetchIndex).toBe(2);
     const nr = { n: 0 };
     const rearmed: [number, bigint, bigint][] = [];
     expect(dirtyRingReset(r, env({}, rearmed), nr, newTrace())).toBe(0);
     expect(nr.n).toBe(4);
-    expect(r.reset).toBe(2);
+    expect(r.resetIndex).toBe(2);
     expect(used(r)).toBe(0);
     expect(rearmed).toEqual([[0, 10n, 0b1111n]]);
   });
@@ -97,7 +97,7 @@ describe('dirty ring indices (u32, free-running)', () => {
     const t = newTrace();
     dirtyRingReset(r, env(), nr, t);
     expect(nr.n).toBe(2);
-    expect(r.reset).toBe(2);
+    expect(r.resetIndex).toBe(2);
     expect(r.flags[2]).toBe(KVM_DIRTY_GFN_F_DIRTY);
     expect(t.calls).toEqual([call(0, 1, 0b11n)]);
   });
@@ -177,7 +177,7 @@ describe('KVM_RESET_DIRTY_RINGS termination and signals', () => {
     expect(fixed.ret).toBe(-EINTR);
     expect(fixed.cleared).toBe(2);
     expect(fixed.calls).toEqual([call(0, 10, 0b11n)]);
-    expect(fixed.ring.reset).toBe(2);
+    expect(fixed.ring.resetIndex).toBe(2);
     const knob = resetOf([[0, 10], [0, 11], [0, 40]], { signalAt: 2, eintrSkipsBatch: true });
     expect(knob.cleared).toBe(2);
     expect(knob.calls).toEqual([]);
@@ -191,7 +191,7 @@ describe('KVM_RESET_DIRTY_RINGS termination and signals', () => {
     const rearmed: [number, bigint, bigint][] = [];
     expect(dirtyRingReset(r, env({ reflag: true }, rearmed), nr, t)).toBe(0);
     expect(nr.n).toBe(INT_MAX);
-    expect(r.reset).toBe(INT_MAX);
+    expect(r.resetIndex).toBe(INT_MAX);
     expect(t.unterminated).toBe(false);
     // The zeroed entries name (slot 0, offset 0); the pushed one (0, 1): every lap re-arms {0, 1}.
     expect(rearmed.every(([s, o, m]) => s === 0 && o === 0n && m === 0b11n)).toBe(true);
@@ -208,7 +208,7 @@ describe('KVM_RESET_DIRTY_RINGS termination and signals', () => {
     const t = newTrace();
     dirtyRingReset(r, env(), nr, t);
     expect(t.consumed).toEqual([]);
-    expect(r.reset).toBe(0);
+    expect(r.resetIndex).toBe(0);
   });
 });
 

@@ -100,12 +100,12 @@ export function resetRingsErrno(vm: RingVmCaps): number {
 
 /** One vCPU's ring (struct kvm_dirty_ring + the mmapped kvm_dirty_gfn array), plus userspace's fetch cursor. */
 export interface Ring {
-  /** u32, free-running: next entry KVM fills. */
-  dirty: number;
-  /** u32, free-running: next entry KVM_RESET_DIRTY_RINGS consumes. */
-  reset: number;
+  /** u32, free-running: next entry KVM fills (the kernel's `dirty_index`). */
+  dirtyIndex: number;
+  /** u32, free-running: next entry KVM_RESET_DIRTY_RINGS consumes (the kernel's `reset_index`). */
+  resetIndex: number;
   /** u32, free-running: userspace's harvest cursor (fetch_index). */
-  fetch: number;
+  fetchIndex: number;
   flags: number[];
   slot: number[];
   offLo: number[];
@@ -114,7 +114,7 @@ export interface Ring {
 
 export function ringNew(entries: number, start = 0): Ring {
   return {
-    dirty: start >>> 0, reset: start >>> 0, fetch: start >>> 0,
+    dirtyIndex: start >>> 0, resetIndex: start >>> 0, fetchIndex: start >>> 0,
     flags: new Array<number>(entries).fill(0), slot: new Array<number>(entries).fill(0),
     offLo: new Array<number>(entries).fill(0), offHi: new Array<number>(entries).fill(0),
   };
@@ -125,7 +125,7 @@ export function ringSize(r: Ring): number {
 }
 /** kvm_dirty_ring_used: dirty_index - reset_index in u32 arithmetic. */
 export function used(r: Ring): number {
-  return (r.dirty - r.reset) >>> 0;
+  return (r.dirtyIndex - r.resetIndex) >>> 0;
 }
 export function slotIndex(r: Ring, counter: number): number {
   return counter & (ringSize(r) - 1);
@@ -147,26 +147,26 @@ export function offsetOf(r: Ring, i: number): bigint {
  */
 export function push(r: Ring, slot: number, offset: number): boolean {
   const wasFull = used(r) >= ringSize(r);
-  const i = slotIndex(r, r.dirty);
+  const i = slotIndex(r, r.dirtyIndex);
   r.slot[i] = slot >>> 0;
   r.offLo[i] = offset >>> 0;
   r.offHi[i] = Math.floor(offset / 2 ** 32) >>> 0;
   r.flags[i] = KVM_DIRTY_GFN_F_DIRTY;
-  r.dirty = inc(r.dirty);
+  r.dirtyIndex = inc(r.dirtyIndex);
   return wasFull;
 }
 
 /** Can userspace harvest the entry at its fetch cursor (flags == DIRTY exactly, as the selftest checks)? */
 export function harvestable(r: Ring): boolean {
-  return r.flags[slotIndex(r, r.fetch)] === KVM_DIRTY_GFN_F_DIRTY;
+  return r.flags[slotIndex(r, r.fetchIndex)] === KVM_DIRTY_GFN_F_DIRTY;
 }
 
 /** Userspace harvest of the entry at fetch_index: read (slot, offset), then flags = RESET, fetch++. */
 export function harvest(r: Ring): { slot: number; offset: bigint } {
-  const i = slotIndex(r, r.fetch);
+  const i = slotIndex(r, r.fetchIndex);
   const out = { slot: r.slot[i] as number, offset: offsetOf(r, i) };
   r.flags[i] = KVM_DIRTY_GFN_F_RESET;
-  r.fetch = inc(r.fetch);
+  r.fetchIndex = inc(r.fetchIndex);
   return out;
 }
 
@@ -260,17 +260,17 @@ export function dirtyRingReset(r: Ring, env: ResetEnv, nr: { n: number }, trace:
       // The adversary keeps every entry flagged: the loop only ends at the bound.
       if (env.unbounded) { trace.unterminated = true; break; }
       const rest = INT_MAX - nr.n;
-      r.reset = (r.reset + rest) >>> 0;
+      r.resetIndex = (r.resetIndex + rest) >>> 0;
       nr.n = INT_MAX;
       break;
     }
-    const i = slotIndex(r, r.reset);
+    const i = slotIndex(r, r.resetIndex);
     const flags = env.reflag ? KVM_DIRTY_GFN_F_RESET : (r.flags[i] as number);
     if ((flags & KVM_DIRTY_GFN_F_RESET) === 0) break;
     const nextSlot = r.slot[i] as number;
     const nextOff = offsetOf(r, i);
     r.flags[i] = 0;
-    r.reset = inc(r.reset);
+    r.resetIndex = inc(r.resetIndex);
     nr.n++;
     iter++;
     trace.consumed.push({ slot: nextSlot, offset: nextOff });

@@ -89,7 +89,7 @@ describe('HDBSS entry format (Table D8-93)', () => {
     runVcpu(s, 0, 1);
     hwStore(s, 0, 2);
     const h = hdOf(s);
-    expect(h.idx[1]).toBe(1);
+    expect(h.prodIndex[1]).toBe(1);
     expect(h.buf[0]![0]).toBe(hdbssEntry(2, 3));
     expect(leafOf(s.s2, 2) & (D_W | D_AF)).toBe(D_W | D_AF);
   });
@@ -139,7 +139,7 @@ describe('full buffer', () => {
     expect(hdbss.isEnabled(s, { type: 'vcpu/entered', vcpu: 0 })).toBe(false); // handler first
     step(s, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
     expect(bit(s, 1)).toBe(true);
-    expect(hdOf(s).idx[0]).toBe(0);
+    expect(hdOf(s).prodIndex[0]).toBe(0);
     expect(INV_LIVE_HDBSS.check(s)).toBeNull();
     step(s, { type: 'vcpu/entered', vcpu: 0 });
     hwStore(s, 0, 2);
@@ -166,7 +166,7 @@ describe('register save and restore', () => {
     step(s, { type: 'vcpu/exited', vcpu: 0 });
     step(s, { type: 'vcpu/put', vcpu: 0 });
     expect(bit(s, 3)).toBe(true);
-    expect(hdOf(s).saved[0]).toBe(0);
+    expect(hdOf(s).savedIndex[0]).toBe(0);
     // vCPU 1 takes PE 0, vCPU 0 moves to PE 1.
     runVcpu(s, 1, 0);
     runVcpu(s, 0, 1);
@@ -179,12 +179,12 @@ describe('register save and restore', () => {
     hwStore(s, 0, 1);
     // Simulate a put that saves without draining (the 2026 rework preserves HDBSSPROD across switches).
     const h = hdOf(s);
-    h.saved[0] = h.idx[0]!;
+    h.savedIndex[0] = h.prodIndex[0]!;
     s.pes[0]!.loaded = -1;
     s.vcpus[0]!.pe = -1;
     s.vcpus[0]!.run = 'out';
     step(s, { type: 'vcpu/loaded', vcpu: 0, pe: 1 });
-    expect(hdOf(s).idx[1]).toBe(1);
+    expect(hdOf(s).prodIndex[1]).toBe(1);
     expect(INV_HDBSS_REGS.check(s)).toBeNull();
   });
   it('F9: vcpu_put without saving leaves a saved index below the undrained entries: INV-HDBSS-REGS', () => {

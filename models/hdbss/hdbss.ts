@@ -9,13 +9,15 @@
  *
  * State in `s.ext['hdbss']` (JSON). Write faults under logging map W=1|DBM=1 and mark the page (v2 onwards);
  * the GET/CLEAR write-protect turns it writable-clean, so the next store is logged by the hardware.
+ *
+ * The register values, entry format and state type are state.ts, the invariants invariants.ts (both re-exported
+ * here); this file is KVM's side (drains, register programming, the ring reserve) and the mechanism's hooks.
  */
-import type { Invariant, Violation } from '../../src/core/model.ts';
 import type { Mechanism } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { registerMechanism } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
-import { D_AF, D_DBM, D_VALID, D_W, isWritableClean, leafOf, setL2, setPage } from '../machine/pagetable.ts';
+import { D_AF, D_DBM, D_VALID, D_W, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb, markPageDirty, markPreArm } from '../machine/kvm.ts';
 import { tlbFill } from '../machine/machine.ts';
 import { ringExt } from '../dirty-ring/mechanism.ts';
@@ -27,96 +29,23 @@ import {
 // Explore codec of this mechanism's state (registers itself).
 import './codec.ts';
 import { designHasBug, hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
+import {
+  capacityOf, capacityOfOptions, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_OK, hdbssEntry, hdOf, indexOf,
+  VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
+} from './state.ts';
+import { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './invariants.ts';
+
+export {
+  capacityOf, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_GPF, FSC_OK, hdbssCapacity, hdbssEntry, hdOf, topOf,
+  VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
+} from './state.ts';
+export { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './invariants.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<HdbssKnob> = hasBug;
 
-export const VTCR_HA = 1;
-export const VTCR_HD = 2;
-export const VTCR_HDBSS = 4;
-/** HDBSSPROD_EL2.FSC values. */
-export const FSC_OK = 0;
-export const FSC_EXTERNAL_ABORT = 0b010000;
-export const FSC_GPF = 0b101000;
-
-/** Entries of a buffer of SZ encoding `sz` (0 = 4 KiB ... 9 = 2 MiB): 2^(SZ+12) bytes of 8-byte entries. */
-export function hdbssCapacity(sz: number): number {
-  if (!Number.isInteger(sz) || sz < 0 || sz > 9) throw new Error(`[dtsim] HDBSSBR_EL2.SZ ${sz} is reserved`);
-  return 2 ** (sz + 12) / 8;
-}
-
-/** An HDBSS entry (Table D8-93): IPA[55:12] aligned to the leaf, TTWL[3:1] (3-bit two's complement), Valid[0]. */
-export function hdbssEntry(gfn: number, level: number): number {
-  return gfn * 4096 + ((level & 7) << 1) + 1;
-}
-export function entryValid(e: number): boolean {
-  return e % 2 === 1;
-}
-export function entryGfn(e: number): number {
-  return Math.floor(e / 4096);
-}
-export function entryLevel(e: number): number {
-  const t = (e >> 1) & 7;
-  return t >= 4 ? t - 8 : t;
-}
-
-export type HdbssExt = {
-  /** KVM enabled HDBSS (VTCR_EL2.{HA,HD,HDBSS} for the VM). */
-  enabled: boolean;
-  /** Entries per buffer. */
-  cap: number;
-  /** Buffer memory per vCPU: `cap` entries, 0 = invalid (zeroed). */
-  buf: number[][];
-  /** KVM's saved HDBSSPROD_EL2.INDEX / FSC per vCPU (meaningful while the vCPU is put). */
-  saved: number[];
-  savedFsc: number[];
-  /** Per PE: the vCPU whose buffer HDBSSBR_EL2 points at (-1: UNKNOWN), HDBSSPROD_EL2.INDEX and .FSC. */
-  br: number[];
-  idx: number[];
-  fsc: number[];
-  /** Per vCPU: page of an HDBSSF permission fault KVM has not handled yet, or -1. */
-  hdbssf: number[];
-  /** Per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1. */
-  resumed: number[];
-  /** Ring consumer: the rings' soft limit already reserves room for a full buffer drain. */
-  ringReserved: boolean;
-};
-
-/** The HDBSS state (undefined in designs with another producer). */
-export function hdOf(s: MachineState): HdbssExt {
-  return s.ext['hdbss'] as unknown as HdbssExt;
-}
-
-/** The model's buffer capacity: `hdbssEntries` (a scaled-down buffer for checking) or the SZ encoding's. */
-export function capacityOf(s: MachineState): number {
-  return capacityOfOptions(s.design.options);
-}
-
-/** The buffer's entries for a design's options: `hdbssEntries` (a shrunk buffer), else 512 << `hdbssSz`. */
-function capacityOfOptions(o: { readonly [k: string]: unknown }): number {
-  const n = o['hdbssEntries'];
-  if (typeof n === 'number' && n > 0) return n;
-  const sz = o['hdbssSz'];
-  return hdbssCapacity(typeof sz === 'number' ? sz : 0);
-}
-
 function ringConsumer(s: MachineState): boolean {
   return s.design.options['consumer'] === 'ring';
-}
-
-/** The vCPU's producer index: the live register while loaded (and the PE's HDBSSBR is its own), else the saved one. */
-function indexOf(s: MachineState, v: number): { idx: number; fsc: number; live: number } {
-  const h = hdOf(s);
-  const pe = s.vcpus[v]!.pe;
-  if (pe >= 0) return { idx: h.idx[pe]!, fsc: h.fsc[pe]!, live: pe };
-  return { idx: h.saved[v]!, fsc: h.savedFsc[v]!, live: -1 };
-}
-
-/** One past the highest valid (undrained) entry of a vCPU's buffer. */
-export function topOf(s: MachineState, v: number): number {
-  const b = hdOf(s).buf[v]!;
-  for (let i = b.length - 1; i >= 0; i--) if (b[i] !== 0) return i + 1;
-  return 0;
 }
 
 export const HDBSS: HwProducer = {
@@ -126,15 +55,15 @@ export const HDBSS: HwProducer = {
     const h = hdOf(s);
     if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return true;
     // R_RSTJMN: full or FSC != 0 -> no hardware dirty update, a permission fault instead.
-    return h.idx[pe]! < h.cap && h.fsc[pe] === FSC_OK;
+    return h.prodIndex[pe]! < h.cap && h.prodFsc[pe] === FSC_OK;
   },
   logged(s, vcpu, pe, base, level) {
     if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return;
     const h = hdOf(s);
     const owner = h.br[pe]!;
     // HDBSSBR UNKNOWN: the entry goes to some physical address the model does not track (lost).
-    if (owner >= 0) h.buf[owner]![h.idx[pe]!] = hdbssEntry(base, level);
-    h.idx[pe]!++;
+    if (owner >= 0) h.buf[owner]![h.prodIndex[pe]!] = hdbssEntry(base, level);
+    h.prodIndex[pe]!++;
     if (h.resumed[vcpu] !== -1) h.resumed[vcpu] = -1;
     s.stats['hdbssEntries'] = (s.stats['hdbssEntries'] ?? 0) + 1;
   },
@@ -148,9 +77,9 @@ export const HDBSS: HwProducer = {
  */
 export function drain(s: MachineState, v: number): void {
   const h = hdOf(s);
-  const { idx, fsc, live } = indexOf(s, v);
+  const { index, fsc, live } = indexOf(s, v);
   const b = h.buf[v]!;
-  const n = Math.min(idx, b.length);
+  const n = Math.min(index, b.length);
   const onePage = bug(s, 'hdbss-block-one-page');
   for (let i = 0; i < n; i++) {
     const e = b[i]!;
@@ -166,10 +95,10 @@ export function drain(s: MachineState, v: number): void {
     s.stats['hdbssFallbacks'] = (s.stats['hdbssFallbacks'] ?? 0) + 1;
   }
   if (live >= 0) {
-    if (h.idx[live] !== 0) h.idx[live] = 0;
-    if (h.fsc[live] !== 0) h.fsc[live] = 0;
+    if (h.prodIndex[live] !== 0) h.prodIndex[live] = 0;
+    if (h.prodFsc[live] !== 0) h.prodFsc[live] = 0;
   } else {
-    if (h.saved[v] !== 0) h.saved[v] = 0;
+    if (h.savedIndex[v] !== 0) h.savedIndex[v] = 0;
     if (h.savedFsc[v] !== 0) h.savedFsc[v] = 0;
   }
   if (h.resumed[v] !== -1) h.resumed[v] = -1;
@@ -204,8 +133,8 @@ function cleanLoggingLeaves(s: MachineState): number[] {
 function programRegs(s: MachineState, v: number, pe: number): void {
   const h = hdOf(s);
   h.br[pe] = v;
-  h.idx[pe] = h.saved[v]!;
-  h.fsc[pe] = h.savedFsc[v]!;
+  h.prodIndex[pe] = h.savedIndex[v]!;
+  h.prodFsc[pe] = h.savedFsc[v]!;
 }
 
 /**
@@ -286,7 +215,7 @@ function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
       const v = s.vcpus[e.vcpu];
       if (!v || v.run !== 'host') return false;
       const x = indexOf(s, e.vcpu);
-      return x.idx > 0 || x.fsc !== FSC_OK;
+      return x.index > 0 || x.fsc !== FSC_OK;
     }
     default:
       return undefined;
@@ -337,7 +266,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       if (level === 2) setL2(s.s2, e.gfn, d | D_W | D_AF);
       else setPage(s.s2, e.gfn, d | D_W | D_AF);
       tlbFill(s, v.pe, e.gfn);
-      h.fsc[v.pe] = FSC_EXTERNAL_ABORT;
+      h.prodFsc[v.pe] = FSC_EXTERNAL_ABORT;
       return true;
     }
     case 'kvm/hdbssFaultHandled': {
@@ -364,59 +293,6 @@ function apply(s: MachineState, e: MachineEvent): boolean {
   }
 }
 
-function viol(invariant: string, message: string, pages: number[]): Violation {
-  return { invariant, message, pages };
-}
-
-export const INV_HDBSS_REGS: Invariant<MachineState> = {
-  id: 'INV-HDBSS-REGS',
-  description: 'While VTCR_EL2.HDBSS is set on a PE running a vCPU, HDBSSBR/HDBSSPROD are that vCPU\'s, with HA and HD set; '
-    + 'no producer index (live or saved) is below the vCPU\'s undrained entries.',
-  check(s) {
-    const h = hdOf(s);
-    if (!h) return null;
-    for (let p = 0; p < s.pes.length; p++) {
-      const pe = s.pes[p]!;
-      const v = pe.loaded;
-      if (v < 0 || (pe.vtcr & VTCR_HDBSS) === 0) continue;
-      if ((pe.vtcr & 3) !== 3) return viol('INV-HDBSS-REGS', `PE ${p} has VTCR_EL2.HDBSS without HA and HD`, []);
-      if (h.br[p] !== v) {
-        return viol('INV-HDBSS-REGS', `PE ${p} runs vCPU ${v} with VTCR_EL2.HDBSS set but HDBSSBR_EL2 points at ${h.br[p]! < 0 ? 'an UNKNOWN address' : `vCPU ${h.br[p]}'s buffer`}`, []);
-      }
-    }
-    for (let v = 0; v < s.vcpus.length; v++) {
-      const top = topOf(s, v);
-      if (top === 0) continue;
-      const x = indexOf(s, v);
-      if (x.idx < top) {
-        return viol('INV-HDBSS-REGS', `vCPU ${v}'s ${x.live >= 0 ? `live HDBSSPROD_EL2.INDEX on PE ${x.live}` : 'saved HDBSSPROD index'} is ${x.idx}, `
-          + `below its ${top} undrained entries: the next appends overwrite them`, []);
-      }
-    }
-    return null;
-  },
-};
-
-export const INV_LIVE_HDBSS: Invariant<MachineState> = {
-  id: 'INV-LIVE-HDBSS',
-  description: 'Bounded progress: KVM resumes a vCPU from an HDBSS-full fault only once the retried store can complete '
-    + '(room in the buffer or the page no longer writable-clean); else the store faults forever.',
-  check(s) {
-    const h = hdOf(s);
-    if (!h) return null;
-    for (let v = 0; v < s.vcpus.length; v++) {
-      const g = h.resumed[v]!;
-      if (g < 0) continue;
-      const x = indexOf(s, v);
-      if ((x.idx >= h.cap || x.fsc !== FSC_OK) && isWritableClean(leafOf(s.s2, g))) {
-        return viol('INV-LIVE-HDBSS', `KVM resumed vCPU ${v} from an HDBSS-full fault on page ${g} with its buffer still full `
-          + `(INDEX ${x.idx} of ${h.cap}) and the page still writable-clean: the retried store faults again, forever`, [g]);
-      }
-    }
-    return null;
-  },
-};
-
 export const hdbssMechanism: Mechanism = {
   id: 'hdbss',
   init(s) {
@@ -427,8 +303,8 @@ export const hdbssMechanism: Mechanism = {
     const ext: HdbssExt = {
       enabled: false, cap,
       buf: Array.from({ length: nv }, () => new Array<number>(cap).fill(0)),
-      saved: new Array<number>(nv).fill(0), savedFsc: new Array<number>(nv).fill(0),
-      br: new Array<number>(np).fill(-1), idx: new Array<number>(np).fill(0), fsc: new Array<number>(np).fill(0),
+      savedIndex: new Array<number>(nv).fill(0), savedFsc: new Array<number>(nv).fill(0),
+      br: new Array<number>(np).fill(-1), prodIndex: new Array<number>(np).fill(0), prodFsc: new Array<number>(np).fill(0),
       hdbssf: new Array<number>(nv).fill(-1), resumed: new Array<number>(nv).fill(-1),
       ringReserved: false,
     };
@@ -450,22 +326,22 @@ export const hdbssMechanism: Mechanism = {
     const h = hdOf(s);
     const pe = s.vcpus[v]!.pe;
     // Coverage: a vCPU leaves its PE with undrained entries (drained here, so a move to another PE loses none).
-    if (h.idx[pe]! > 0) s.stats['hdbssPutUndrained'] = (s.stats['hdbssPutUndrained'] ?? 0) + 1;
+    if (h.prodIndex[pe]! > 0) s.stats['hdbssPutUndrained'] = (s.stats['hdbssPutUndrained'] ?? 0) + 1;
     drain(s, v);
     // A pending HDBSS-full fault (the vCPU was preempted between the fault and its handler) is resolved by this
     // drain: the store was abandoned and re-executes after the next load. Keeping it pending would leave a put
     // vCPU with work only a later load could do, which never comes once the VMM stops the VM (found by a
     // property seed: the final collection waited forever).
     h.hdbssf[v] = -1;
-    h.saved[v] = h.idx[pe]!;
-    h.savedFsc[v] = h.fsc[pe]!;
+    h.savedIndex[v] = h.prodIndex[pe]!;
+    h.savedFsc[v] = h.prodFsc[pe]!;
   },
   syncDirtyLog(s) {
     // Guess: kvm_arch_sync_dirty_log waits until every vCPU flushed its buffer (request + wait), modelled as one
     // drain of every buffer, loaded or put.
     for (let v = 0; v < s.vcpus.length; v++) {
       const x = indexOf(s, v);
-      if (x.idx > 0 || x.fsc !== FSC_OK) drain(s, v);
+      if (x.index > 0 || x.fsc !== FSC_OK) drain(s, v);
     }
   },
   faultBits: (s, gfn) => hwFaultBits(s, gfn, HDBSS),
@@ -489,7 +365,7 @@ export const hdbssMechanism: Mechanism = {
     if (!ringConsumer(s)) return true;
     for (let v = 0; v < s.vcpus.length; v++) {
       const x = indexOf(s, v);
-      if (x.idx > 0 || x.fsc !== FSC_OK || hdOf(s).hdbssf[v]! >= 0) return false;
+      if (x.index > 0 || x.fsc !== FSC_OK || hdOf(s).hdbssf[v]! >= 0) return false;
     }
     return true;
   },

@@ -1,5 +1,6 @@
 /**
- * The machine's Next relation (`isEnabled`, `candidates`) and its reducer (`apply`), shared by every design.
+ * The machine's Next relation (`isEnabled`, `candidates`) and the helpers it shares with the reducer (`apply`,
+ * reducer.ts), for every design.
  *
  * A guest store is several events (issued; then retired through a writable TLB entry or descriptor, or faulted
  * and handled by KVM in two steps), each chosen by the scheduler, so that a write-protect, a TLBI or a
@@ -7,29 +8,22 @@
  * then TLB flush and return), so stores through stale TLB entries can land inside the ioctl.
  */
 import { assertNever } from '../../src/core/assert.ts';
-import { bitClear, bitGet, bitNext, bitSet, bitSetRange, bitsNew, pget } from './paged.ts';
-import {
-  BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf, setL2, setPage,
-} from './pagetable.ts';
+import { bitGet, bitNext, bitSet } from './paged.ts';
+import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf } from './pagetable.ts';
 import {
   REQ_STEAL, slotOf, stealPageOf, type MachineConfig, type MachineState, type Vcpu,
 } from './state.ts';
 import { tlbBase, tlbFind, tlbPack, tlbWritable, T_BLOCK, T_DBM, T_W } from './tlb.ts';
-import {
-  clearPreArm, consumeReport, eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange,
-} from './kvm.ts';
+import { consumeReport } from './kvm.ts';
 import { mechanismsOf } from './registry.ts';
 import type { MachineEvent } from './model-events.ts';
-import {
-  clearDirtyLog, getDirtyLogManual, getDirtyLogProtect, lateSnapshot,
-} from '../dirty-bitmap/bitmap.ts';
-import { referenceClearRearm } from '../oracle/kvm-rules.ts';
-import { observe } from '../oracle/oracle.ts';
+import { newEnabledMemo, type EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';
 
 const PHASE_ORDER = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
 
-function opt(s: MachineState, k: string): boolean {
+/** Is a boolean design option on? */
+export function opt(s: MachineState, k: string): boolean {
   return s.design.options[k] === true;
 }
 
@@ -100,7 +94,7 @@ function collectReady(s: MachineState): boolean {
 }
 
 /** The bitmap collection step the VMM takes next (GET for the next slot, or the next CLEAR). */
-function bitmapCollectStep(s: MachineState): MachineEvent | null {
+function bitmapCollectStep(s: MachineState, _memo: EnabledMemo): MachineEvent | null {
   const vm = s.vmm;
   if (vm.ioctl !== null) return null;
   if (vm.fetchedCount > 0) return nextClear(s);
@@ -127,9 +121,18 @@ function nextClear(s: MachineState): MachineEvent | null {
   return { type: 'kvm/dirtyLogCleared', slot: si, firstPage: first, numPages: num, pages };
 }
 
-function collector(s: MachineState): ((s: MachineState) => MachineEvent | null) {
+function collector(s: MachineState): ((s: MachineState, memo: EnabledMemo) => MachineEvent | null) {
   for (const m of mechanismsOf(s)) if (m.collects && m.collectStep) return m.collectStep;
   return bitmapCollectStep;
+}
+
+/**
+ * The VMM's next collection step in `s` (the collecting mechanism's, else the bitmap's): computed once per memo,
+ * i.e. once per state however many candidates ask (the step itself, the ring's resets and completion events).
+ */
+export function nextCollectStep(s: MachineState, memo: EnabledMemo): MachineEvent | null {
+  if (memo.collect === undefined) memo.collect = collector(s)(s, memo);
+  return memo.collect;
 }
 
 /**
@@ -172,8 +175,12 @@ export function collectionStepDone(s: MachineState, slotDone: boolean): void {
 // ---------------------------------------------------------------------------------------------------------
 // The Next relation
 
-/** Structural candidates; `isEnabled` is the single source of truth for preconditions. */
+/**
+ * Structural candidates; `isEnabled` is the single source of truth for preconditions. One memo serves the whole
+ * state (`EnabledMemo`): what the candidates' preconditions share is computed once, not once per candidate.
+ */
 export function candidates(s: MachineState): MachineEvent[] {
+  const memo = newEnabledMemo();
   const out: MachineEvent[] = [];
   const c = s.config;
   const pages = storePagesOf(c);
@@ -207,25 +214,25 @@ export function candidates(s: MachineState): MachineEvent[] {
     for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: tlbBase(e) });
   }
   if (s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
-  for (const m of mechanismsOf(s)) m.candidates?.(s, out);
-  vmmCandidates(s, out);
+  for (const m of mechanismsOf(s)) m.candidates?.(s, out, memo);
+  vmmCandidates(s, out, memo);
   // Filter in place (one array per call).
   let n = 0;
   for (let i = 0; i < out.length; i++) {
     const e = out[i] as MachineEvent;
-    if (isEnabled(s, e)) out[n++] = e;
+    if (enabledWith(s, e, memo)) out[n++] = e;
   }
   out.length = n;
   return out;
 }
 
-function vmmCandidates(s: MachineState, out: MachineEvent[]): void {
+function vmmCandidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
   const vm = s.vmm;
   if (vm.phase === 'idle' || (vm.phase === 'precopy' && vm.slotsEnabled < s.slots.length)) {
     out.push({ type: 'kvm/loggingEnabled', slot: vm.slotsEnabled });
   }
   if (vm.ioctl) { out.push({ type: 'kvm/ioctlReturned', slot: vm.ioctl.slot }); return; }
-  const step = collector(s)(s);
+  const step = nextCollectStep(s, memo);
   if (step) out.push(step);
   if (vm.toCopyCount > 0) out.push({ type: 'vmm/pageCopied', gfn: nextCopy(s) });
   out.push({ type: 'vmm/vmStopped' });
@@ -251,6 +258,11 @@ export function storePagesOf(c: MachineConfig): readonly number[] {
 
 /** The precondition of every event (and the only one: `candidates` filters through it). */
 export function isEnabled(s: MachineState, e: MachineEvent): boolean {
+  return enabledWith(s, e, newEnabledMemo());
+}
+
+/** `isEnabled` with the state's memo (shared by every candidate `candidates` checks in one state). */
+function enabledWith(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean {
   const vm = s.vmm;
   switch (e.type) {
     case 'guest/storeIssued': {
@@ -321,7 +333,7 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
     case 'kvm/dirtyLogFetched':
     case 'kvm/dirtyLogCleared': {
       if (vm.slotsEnabled < s.slots.length) return false;
-      const step = collector(s)(s);
+      const step = nextCollectStep(s, memo);
       return step !== null && sameEvent(step, e);
     }
     case 'kvm/ioctlReturned':
@@ -340,7 +352,7 @@ export function isEnabled(s: MachineState, e: MachineEvent): boolean {
         && vm.itsSaved >= s.config.itsPages.length;
     default: {
       for (const m of mechanismsOf(s)) {
-        const r = m.isEnabled?.(s, e);
+        const r = m.isEnabled?.(s, e, memo);
         if (r !== undefined) return r;
       }
       return false;
@@ -366,255 +378,4 @@ function sameEvent(a: MachineEvent, b: MachineEvent): boolean {
   let nb = 0;
   for (const _ in rb) nb++;
   return na === nb;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The reducer
-
-/** Applies one enabled event. Works on an immer draft and on a private mutable copy alike. */
-export function apply(s: MachineState, e: MachineEvent): void {
-  if (s.audit !== null) {
-    // The previous event returned a re-arming ioctl (or did the kernel part of a CLEAR): once no ioctl is in
-    // flight, the pre-arm bits INV-FLUSH read in that state are dropped (tlb.ts, T_PREARM).
-    if (s.vmm.ioctl === null) clearPreArm(s);
-    s.audit = null;
-  }
-  s.stats.events++;
-  observe(s.oracle, e);
-  const vm = s.vmm;
-  switch (e.type) {
-    case 'guest/storeIssued': {
-      const v = s.vcpus[e.vcpu]!;
-      v.store = e.gfn;
-      s.stats.stores++;
-      return;
-    }
-    case 'guest/storeRetired': {
-      const v = s.vcpus[e.vcpu]!;
-      if (!tlbWritable(s.pes[v.pe]!.tlb, e.gfn, s.vmid)) tlbFill(s, v.pe, e.gfn);
-      else if (!isWritable(leafOf(s.s2, e.gfn))) s.stats['staleTlbStores'] = (s.stats['staleTlbStores'] ?? 0) + 1;
-      v.store = -1;
-      return;
-    }
-    case 'guest/storeFaulted': {
-      const v = s.vcpus[e.vcpu]!;
-      v.run = 'fault';
-      v.fault = e.gfn;
-      return;
-    }
-    case 'pe/tlbEvicted': {
-      const pe = s.pes[e.pe]!;
-      const i = pe.tlb.findIndex((t) => tlbBase(t) === e.gfn);
-      pe.tlb.splice(i, 1);
-      return;
-    }
-    case 'mmu/accessTracked':
-      setPage(s.s2, e.gfn, 0);
-      return;
-    case 'kvm/faultMapped':
-      faultMapped(s, e.vcpu, e.gfn);
-      return;
-    case 'kvm/faultMarked': {
-      const v = s.vcpus[e.vcpu]!;
-      markPageDirty(s, v.mark, e.vcpu);
-      v.mark = -1;
-      v.fault = -1;
-      v.run = 'host';
-      s.stats.writeFaults++;
-      return;
-    }
-    case 'vcpu/loaded': {
-      const v = s.vcpus[e.vcpu]!;
-      const pe = s.pes[e.pe]!;
-      if (v.lastPe >= 0 && v.lastPe !== e.pe) s.stats['vcpuMigrations'] = (s.stats['vcpuMigrations'] ?? 0) + 1;
-      v.pe = e.pe;
-      v.lastPe = e.pe;
-      v.run = 'host';
-      pe.loaded = e.vcpu;
-      if (pe.vmid !== s.vmid) pe.vmid = s.vmid;
-      if (s.config.stolenTime && slotOf(s, stealPageOf(s.config, e.vcpu)) >= 0) v.requests |= REQ_STEAL;
-      for (const m of mechanismsOf(s)) m.onLoad?.(s, e.vcpu, e.pe);
-      return;
-    }
-    case 'vcpu/entered':
-      s.vcpus[e.vcpu]!.run = 'guest';
-      for (const m of mechanismsOf(s)) m.onEnter?.(s, e.vcpu);
-      return;
-    case 'vcpu/exited': {
-      const v = s.vcpus[e.vcpu]!;
-      v.run = 'host';
-      v.store = -1;
-      for (const m of mechanismsOf(s)) m.onExit?.(s, e.vcpu);
-      return;
-    }
-    case 'vcpu/put': {
-      const v = s.vcpus[e.vcpu]!;
-      for (const m of mechanismsOf(s)) m.onPut?.(s, e.vcpu);
-      s.pes[v.pe]!.loaded = -1;
-      v.pe = -1;
-      v.run = 'out';
-      return;
-    }
-    case 'host/stolenTimeWritten': {
-      const v = s.vcpus[e.vcpu]!;
-      v.requests &= ~REQ_STEAL;
-      // F16 knob: the host write is not marked (a design relying on hardware logs alone).
-      if (!hasBug(s, 'host-write-unmarked')) markPageDirty(s, e.gfn, e.vcpu);
-      return;
-    }
-    case 'host/itsTableSaved':
-      vm.itsSaved++;
-      s.stats['itsWrites'] = (s.stats['itsWrites'] ?? 0) + 1;
-      markPageDirty(s, e.gfn, -1);
-      return;
-    case 'kvm/loggingEnabled':
-      loggingEnabled(s, e.slot);
-      return;
-    case 'kvm/dirtyLogHarvested':
-      getDirtyLogProtect(s, e.slot);
-      return;
-    case 'kvm/dirtyLogFetched':
-      getDirtyLogManual(s, e.slot);
-      collectionStepDone(s, true);
-      return;
-    case 'kvm/dirtyLogCleared': {
-      const sl = s.slots[e.slot]!;
-      const before = (o: number): boolean => sl.bitmap !== null && bitGet(sl.bitmap, o);
-      const expected = referenceClearRearm(sl.npages, e.firstPage, e.numPages, e.pages, before).map((o) => o + sl.base);
-      const r = clearDirtyLog(s, e.slot, e.firstPage, e.numPages, e.pages);
-      // The VMM hands every page it asked to clear to its copy set at return (copy after CLEAR returns).
-      const io = vm.ioctl!;
-      for (const o of e.pages) {
-        const g = sl.base + o;
-        if (bitGet(vm.fetched, g)) {
-          bitClear(vm.fetched, g);
-          vm.fetchedCount--;
-          io.deliver.push(g);
-        }
-      }
-      s.audit = { kind: 'clear', slot: e.slot, rearmed: null, clearExpected: expected, clearActual: r.rearmed, clearErrno: r.errno };
-      return;
-    }
-    case 'kvm/ioctlReturned':
-      ioctlReturned(s);
-      return;
-    case 'vmm/pageCopied':
-      bitClear(vm.toCopy, e.gfn);
-      vm.toCopyCount--;
-      vm.copyCursor = e.gfn + 1;
-      return;
-    case 'vmm/vmStopped':
-      vm.phase = 'stopping';
-      vm.finalCollect = true;
-      return;
-    case 'vmm/migrationCompleted':
-      vm.phase = 'done';
-      return;
-    default: {
-      for (const m of mechanismsOf(s)) if (m.apply?.(s, e)) return;
-      throw new Error(`[dtsim] no mechanism of this design applies '${(e as { type: string }).type}'`);
-    }
-  }
-}
-
-/**
- * user_mem_abort for a write fault, up to the point where mmu_lock is dropped: map the page writable.
- * With logging on, a block is never made writable: it is broken (break-before-make: invalidate, TLBI) and the
- * faulting page is mapped at 4 KiB (`force_pte`); the other 511 pages fault in later.
- */
-function faultMapped(s: MachineState, vcpu: number, gfn: number): void {
-  const v = s.vcpus[vcpu]!;
-  const si = slotOf(s, gfn);
-  const logging = si >= 0 && s.slots[si]!.logging;
-  const l2 = l2EntryOf(s.s2, gfn);
-  let extra = 0;
-  for (const m of mechanismsOf(s)) if (m.faultBits) extra |= m.faultBits(s, gfn);
-  let w = D_W;
-  for (const m of mechanismsOf(s)) if (m.faultClean?.(s, gfn)) w = 0;
-  v.mark = gfn;
-  if (typeof l2 === 'number' && (l2 & (D_VALID | D_BLOCK)) === (D_VALID | D_BLOCK)) {
-    const base = gfn - (gfn % BLOCK_PAGES);
-    if (!logging) {
-      setL2(s.s2, gfn, l2 | D_W | D_AF);
-    } else if (hasBug(s, 'block-fastfix-first-page')) {
-      // B9: the fast path makes the whole write-protected block writable and marks only its first page.
-      setL2(s.s2, gfn, l2 | D_W | D_AF);
-      v.mark = base;
-    } else {
-      setL2(s.s2, gfn, new Array<number>(512).fill(0));
-      flushBlockTlb(s, base);
-      setPage(s.s2, gfn, D_VALID | w | D_AF | extra);
-    }
-  } else {
-    setPage(s.s2, gfn, D_VALID | w | D_AF | extra);
-  }
-  // Relaxing permissions needs only a local TLBI (kvm_pgtable_stage2_relax_perms): drop this PE's stale copy.
-  const pe = s.pes[v.pe];
-  if (pe) {
-    const i = tlbFind(pe.tlb, gfn, s.vmid);
-    if (i >= 0) pe.tlb.splice(i, 1);
-  }
-}
-
-/**
- * KVM_SET_USER_MEMORY_REGION adding KVM_MEM_LOG_DIRTY_PAGES (kvm_prepare/commit_memory_region, arm64
- * kvm_arch_commit_memory_region): allocate the bitmap (all ones with manual protect + INITIALLY_SET), then
- * unless INITIALLY_SET write-protect the whole slot, optionally eager-split, and flush the memslot's TLBs.
- */
-function loggingEnabled(s: MachineState, slot: number): void {
-  const vm = s.vmm;
-  const sl = s.slots[slot]!;
-  sl.logging = true;
-  const initSet = opt(s, 'manualProtect') && opt(s, 'initiallySet');
-  const wantsBitmap = mechanismsOf(s).every((m) => !m.collects) || opt(s, 'ringWithBitmap');
-  if (wantsBitmap) {
-    const bm = bitsNew(sl.npages, false);
-    sl.bitmap = bm;
-    if (initSet) bitSetRange(bm, 0, sl.npages);
-  }
-  if (!initSet) {
-    const changed = writeProtectRange(s, sl.base, sl.base + sl.npages);
-    if (opt(s, 'eagerSplit')) eagerSplit(s, sl.base, sl.base + sl.npages, hasBug(s, 'eager-split-off-by-one'));
-    // B2 knob: flush only if some descriptor was write-protected (misses stale TLB entries of access-tracked pages).
-    if (!hasBug(s, 'enable-no-flush') || changed > 0) flushSlotTlb(s, slot);
-    // The VMM's bulk first pass: every page of the slot is to be copied.
-    vm.toCopyCount += bitSetRange(vm.toCopy, sl.base, sl.base + sl.npages);
-    if (sl.base < vm.copyCursor) vm.copyCursor = sl.base;
-  }
-  vm.slotsEnabled++;
-  if (vm.phase === 'idle') vm.phase = 'precopy';
-  s.audit = { kind: 'enable', slot, rearmed: initSet ? [] : null, clearExpected: null, clearActual: null, clearErrno: 0 };
-}
-
-/**
- * The in-flight re-arming ioctl's TLB flush, if it still owes one (`io.flush`), with the TLB-flush knobs applied;
- * afterwards it owes none. The model performs it as part of `kvm/ioctlReturned`; it is exported so that tests can
- * build the state path of a kernel that flushes earlier inside the ioctl (any point after its re-arm and before
- * its return is legal: INV-FLUSH blames only entries that predate the re-arm and survive to the return).
- */
-export function ioctlFlush(s: MachineState): void {
-  const io = s.vmm.ioctl;
-  if (!io || !io.flush) return;
-  if (hasBug(s, 'missing-tlbi')) { /* F1: no TLBI at all */ }
-  else if (hasBug(s, 'local-tlbi')) flushSlotTlb(s, io.slot, vmmPe(s));
-  else if (io.kind === 'reset') flushAllTlb(s); // KVM_RESET_DIRTY_RINGS: kvm_flush_remote_tlbs (whole VM)
-  else flushSlotTlb(s, io.slot);
-  io.flush = false;
-}
-
-/** A re-arming ioctl's TLB flush and return to the VMM. */
-function ioctlReturned(s: MachineState): void {
-  const vm = s.vmm;
-  const io = vm.ioctl!;
-  if (io.snapshotPending) lateSnapshot(s, io);
-  ioctlFlush(s);
-  deliver(s, io.deliver, io.kind === 'get' || io.kind === 'clear');
-  s.audit = { kind: io.kind, slot: io.slot, rearmed: io.rearmed, clearExpected: null, clearActual: null, clearErrno: 0 };
-  vm.ioctl = null;
-  collectionStepDone(s, io.kind === 'get');
-}
-
-/** Reads a page's data version (for tools). */
-export function memOf(s: MachineState, gfn: number): number {
-  return pget(s.oracle.mem, gfn);
 }

@@ -9,6 +9,23 @@ import type { Invariant, JsonValue, LoadSource, PackSink, SaveSink } from '../..
 import type { MachineEvent } from './model-events.ts';
 import type { MachineState } from './state.ts';
 
+/**
+ * What the preconditions of one state share: values `isEnabled` would otherwise rebuild for every candidate it
+ * checks (the VMM's next collection step, the ring's harvest and rewrite lists...). `candidates` makes one per
+ * state and filters all its candidates through it, so each is computed at most once per state; a lone
+ * `isEnabled(s, e)` gets a fresh one. Valid for one unchanged state only: never kept across an `apply`.
+ */
+export interface EnabledMemo {
+  /** The VMM's next collection step (machine.ts `nextCollectStep`); undefined until computed. */
+  collect: MachineEvent | null | undefined;
+  /** Per mechanism id, that mechanism's own memo (made and read by the mechanism alone). */
+  readonly own: { [id: string]: object | undefined };
+}
+
+export function newEnabledMemo(): EnabledMemo {
+  return { collect: undefined, own: {} };
+}
+
 export interface Mechanism {
   readonly id: string;
   /** Adds the mechanism's state under `s.ext[id]` at init (after the machine is built). */
@@ -20,10 +37,10 @@ export interface Mechanism {
   mark?(s: MachineState, slot: number, gfn: number, vcpu: number): boolean;
   /** Is a dirty record for `gfn` held by this mechanism (ring entry, buffer entry, device record...)? */
   pending?(s: MachineState, gfn: number): boolean;
-  /** Candidate events of this mechanism (filtered through `isEnabled`). */
-  candidates?(s: MachineState, out: MachineEvent[]): void;
+  /** Candidate events of this mechanism (filtered through `isEnabled` with the same memo). */
+  candidates?(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void;
   /** Precondition of the mechanism's own events; undefined for events it does not own. */
-  isEnabled?(s: MachineState, e: MachineEvent): boolean | undefined;
+  isEnabled?(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean | undefined;
   /** Applies the mechanism's own events; returns false for events it does not own. */
   apply?(s: MachineState, e: MachineEvent): boolean;
   /** Extra invariants, checked before the common INV-ARMED / INV-NOLOSS / INV-FINAL. */
@@ -41,7 +58,7 @@ export interface Mechanism {
   /** Does this mechanism replace the bitmap collection of the VMM (ring harvest/reset)? */
   readonly collects?: boolean;
   /** The VMM's next collection step when `collects` (an event), or null when the round is complete. */
-  collectStep?(s: MachineState): MachineEvent | null;
+  collectStep?(s: MachineState, memo: EnabledMemo): MachineEvent | null;
   /**
    * kvm_arch_sync_dirty_log(kvm, memslot): called at the start of KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG
    * to move hardware-held dirty state (device records, buffers, DBM-dirty descriptors) into the slot bitmap.

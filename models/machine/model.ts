@@ -6,7 +6,8 @@ import type { BugKnob, Design, FieldError, Invariant, JsonValue, Model, ModelMig
 import { assertModelMigrations } from '../../src/trace/model-migrations.ts';
 import { keyName, quote } from '../../src/core/untrusted.ts';
 import type { Situation } from '../../src/check/campaign.ts';
-import { candidates, isEnabled, apply } from './machine.ts';
+import { candidates, isEnabled } from './machine.ts';
+import { apply } from './reducer.ts';
 import { invariantsFor } from './invariants.ts';
 import { describe, lane, parseEventWith } from './events.ts';
 import type { MachineEvent } from './model-events.ts';

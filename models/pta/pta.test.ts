@@ -138,9 +138,9 @@ describe('PTA per-CPU reads into the dirty ring', () => {
     expect(ptaOf(s).pend).toEqual([]);
     expect(ptaOf(s).ready).toEqual([]);
     expect(ptaOf(s).misattributed).toBe(0);
-    const ring = (s.ext['ring'] as unknown as { rings: { dirty: number }[] }).rings;
-    expect(ring[0]!.dirty).toBeGreaterThan(0);
-    expect(ring[1]!.dirty).toBe(0);
+    const ring = (s.ext['ring'] as unknown as { rings: { dirtyIndex: number }[] }).rings;
+    expect(ring[0]!.dirtyIndex).toBeGreaterThan(0);
+    expect(ring[1]!.dirtyIndex).toBe(0);
   });
   it('a read attributing a CPU\'s record to another vCPU is caught by INV-PTA-ATTR', () => {
     const s = start();

@@ -86,13 +86,13 @@ function wordBitDiff(before: JsonValue | undefined, after: JsonValue | undefined
 }
 
 /** A dirty ring as the dirty-ring mechanism stores it (structure of arrays), recognised by shape. */
-interface RingJson { dirty: number; reset: number; fetch: number; flags: number[]; slot: number[]; offLo: number[]; offHi: number[] }
+interface RingJson { dirtyIndex: number; resetIndex: number; fetchIndex: number; flags: number[]; slot: number[]; offLo: number[]; offHi: number[] }
 
 function asRing(v: unknown): RingJson | null {
   if (typeof v !== 'object' || v === null) return null;
   const r = v as Record<string, unknown>;
   const arr = (k: string): boolean => Array.isArray(r[k]);
-  return typeof r['dirty'] === 'number' && typeof r['reset'] === 'number' && arr('flags') && arr('slot') && arr('offLo') && arr('offHi')
+  return typeof r['dirtyIndex'] === 'number' && typeof r['resetIndex'] === 'number' && typeof r['fetchIndex'] === 'number' && arr('flags') && arr('slot') && arr('offLo') && arr('offHi')
     ? (v as RingJson) : null;
 }
 
@@ -214,8 +214,9 @@ function describeChanges(changes: readonly Change[], before: MachineState, after
         if (!ringDone.has(key)) { ringDone.add(key); out.push(`ring of vcpu${i} entry ${s[5]}: ${ringEntry(rb, s[5])} -> ${ringEntry(ra, s[5])}`); }
         continue;
       }
-      if (rb && ra && (field === 'dirty' || field === 'reset' || field === 'fetch') && s.length === 5) {
-        out.push(`ring of vcpu${i} ${field === 'fetch' ? 'fetch' : field}_index: ${String(c.before)} -> ${String(c.after)} (used ${(rb.dirty - rb.reset) >>> 0} -> ${(ra.dirty - ra.reset) >>> 0})`);
+      const index = field === 'dirtyIndex' ? 'dirty_index' : field === 'resetIndex' ? 'reset_index' : field === 'fetchIndex' ? 'fetch_index' : null;
+      if (rb && ra && index !== null && s.length === 5) {
+        out.push(`ring of vcpu${i} ${index}: ${String(c.before)} -> ${String(c.after)} (used ${(rb.dirtyIndex - rb.resetIndex) >>> 0} -> ${(ra.dirtyIndex - ra.resetIndex) >>> 0})`);
         continue;
       }
     }
@@ -296,7 +297,7 @@ function summarize(s: MachineState): Section[] {
       title: 'Dirty rings', lines: rings.map((r, i) => {
         const ents: string[] = [];
         for (let j = 0; j < r.flags.length; j++) if ((r.flags[j] ?? 0) !== 0) ents.push(`[${j}] ${ringEntry(r, j)}`);
-        return `vcpu${i}: dirty_index ${r.dirty}, reset_index ${r.reset}, fetch ${r.fetch}, used ${(r.dirty - r.reset) >>> 0}/${r.flags.length}; ${ents.length ? ents.join('; ') : 'no entries'}`;
+        return `vcpu${i}: dirty_index ${r.dirtyIndex}, reset_index ${r.resetIndex}, fetch_index ${r.fetchIndex}, used ${(r.dirtyIndex - r.resetIndex) >>> 0}/${r.flags.length}; ${ents.length ? ents.join('; ') : 'no entries'}`;
       }),
     });
   }

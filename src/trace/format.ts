@@ -10,7 +10,7 @@
  * line and field, never throwing. Old format versions are upgraded one step at a time by `MIGRATIONS`; a trace
  * made by an older version of its model goes through that model's own chain (src/trace/model-migrations.ts).
  *
- * Hostile input (issue 20): what `JSON.parse` hides is checked on the text first (`scanJson`): a key repeated in
+ * Hostile input (issue 20): what `JSON.parse` hides is checked on the text first (`scanJson`, json-text.ts): a key repeated in
  * one object (JSON.parse keeps the last silently, so a reviewer reading the first would see another trace) and a
  * number not written as dtsim writes it (`-0`, `1.0`, `1e0`, `1e400`, an integer beyond 2^53 that reads as another
  * one). Every object has a closed set of fields (an unknown one, e.g. a lookalike `expеct` with a Cyrillic e, is an
@@ -21,6 +21,9 @@
 import type { AnyModel, Design, EventBase, JsonValue } from '../core/model.ts';
 import { asciiOnly, isRecord, keyName, own, quote } from '../core/untrusted.ts';
 import { checkReplaysToExpect, migrateModelTrace, type ModelMigrationRecord } from './model-migrations.ts';
+import { eventLines, lineOf, scanJson } from './json-text.ts';
+
+export { eventLines, scanJson, type JsonTextIssue } from './json-text.ts';
 
 export const TRACE_FORMAT = 'dtsim/trace';
 export const TRACE_VERSION = 2;
@@ -115,153 +118,10 @@ export function makeTrace(fields: {
   return { $schema: traceSchemaId(TRACE_VERSION), format: TRACE_FORMAT, formatVersion: TRACE_VERSION, tool: { name: 'dtsim', version: TOOL_VERSION }, ...fields, labels: fields.labels ?? {} };
 }
 
-/** 1-based line of a character offset. */
-function lineOf(text: string, offset: number): number {
-  let n = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
-  return n;
-}
-
-/**
- * Start lines of the elements of the top-level "events" array, found by a small scanner that tracks
- * strings and nesting (so hand-formatted traces get correct line numbers too).
- */
-export function eventLines(text: string): number[] {
-  const out: number[] = [];
-  let depth = 0;
-  let inStr = false;
-  let line = 1;
-  let pendingKey = '';
-  let keyStart = -1;
-  let eventsDepth = -1;
-  let expectElement = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\n') { line++; continue; }
-    if (inStr) {
-      if (ch === '\\') { i++; continue; }
-      if (ch === '"') { inStr = false; if (depth === 1) pendingKey = text.slice(keyStart + 1, i); }
-      continue;
-    }
-    if (ch === '"') {
-      if (expectElement) { out.push(line); expectElement = false; }
-      inStr = true; keyStart = i; continue;
-    }
-    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === ':') continue;
-    if (ch === '[' || ch === '{') {
-      if (expectElement) { out.push(line); expectElement = false; }
-      depth++;
-      if (ch === '[' && depth === 2 && pendingKey === 'events') { eventsDepth = depth; expectElement = true; }
-      continue;
-    }
-    if (ch === ']' || ch === '}') {
-      if (depth === eventsDepth && ch === ']') eventsDepth = -1;
-      depth--; expectElement = false; continue;
-    }
-    if (ch === ',') { if (depth === eventsDepth) expectElement = true; continue; }
-    if (expectElement) { out.push(line); expectElement = false; }
-  }
-  return out;
-}
-
 function err(kind: TraceError['kind'], line: number | null, field: string, message: string): ParseResult {
   // One short printable line whatever the input: escaped (asciiOnly) and cut.
   const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}...` : s);
   return { ok: false, error: { kind, line, field: cut(asciiOnly(field), 160), message: cut(asciiOnly(message), 300) } };
-}
-
-/** A problem `JSON.parse` cannot see, found on the text by `scanJson`. */
-export interface JsonTextIssue {
-  readonly line: number;
-  /** Key path, e.g. `events[3].gfn`. */
-  readonly field: string;
-  readonly message: string;
-}
-
-/**
- * Is a number token written canonically, i.e. as `JSON.stringify` writes the number it reads as? dtsim writes
- * every trace with JSON.stringify, so anything else was edited by hand or corrupted.
- */
-function numberIssue(tok: string): string | null {
-  if (/^-?(0|[1-9][0-9]{0,14})$/.test(tok) && tok !== '-0') return null;
-  const n = Number(tok);
-  if (!Number.isFinite(n)) return `number ${quote(tok.slice(0, 40))} is out of range (reads as ${n})`;
-  if (String(n) === tok) return null;
-  if (/^-?[0-9]+$/.test(tok) && tok !== '-0') return `integer ${tok.slice(0, 40)} is not exactly representable (reads as ${String(n)})`;
-  return `number ${tok.slice(0, 40)} is not written canonically (reads as ${String(n)}; write ${String(n)})`;
-}
-
-/**
- * Checks the text of a document that `JSON.parse` accepted for what the parse hides: a key repeated in the same
- * object (the parse keeps the last one silently; keys are compared after unescaping, so `"\u0074ype"` repeats
- * `"type"`) and numbers not written canonically (`numberIssue`). Returns the first issue with its line and key
- * path, and the line of each top-level key. Iterative (a deep document cannot overflow the stack), one pass.
- */
-export function scanJson(text: string): { issue: JsonTextIssue | null; topLines: Map<string, number> } {
-  const topLines = new Map<string, number>();
-  // One frame per open object / array: its keys so far (objects) or the current index (arrays).
-  const isArr: boolean[] = [];
-  const keys: string[][] = [];
-  const index: number[] = [];
-  const expectKey: boolean[] = [];
-  let line = 1;
-  const path = (last: string | null): string => {
-    let out = '';
-    for (let f = 0; f < isArr.length; f++) {
-      const seg = isArr[f] ? `[${index[f]}]` : f + 1 < isArr.length || last === null ? (keys[f] as string[]).at(-1) : last;
-      if (seg === undefined) continue;
-      out += isArr[f] ? seg : out ? `.${keyName(seg)}` : keyName(seg);
-    }
-    return out;
-  };
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 10) { line++; continue; }
-    if (c === 32 || c === 9 || c === 13 || c === 58 /* : */) continue;
-    const top = isArr.length - 1;
-    if (c === 34 /* " */) {
-      const start = i;
-      let escaped = false;
-      for (i++; i < n; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 92) { escaped = true; i++; continue; }
-        if (d === 34) break;
-      }
-      if (top >= 0 && !isArr[top] && expectKey[top]) {
-        const key = escaped ? JSON.parse(text.slice(start, i + 1)) as string : text.slice(start + 1, i);
-        const ks = keys[top] as string[];
-        if (ks.includes(key)) return { issue: { line, field: path(key), message: 'duplicated key (JSON keeps only the last value, silently): each field once' }, topLines };
-        ks.push(key);
-        expectKey[top] = false;
-        if (top === 0 && !topLines.has(key)) topLines.set(key, line);
-      }
-      continue;
-    }
-    if (c === 123 /* { */ || c === 91 /* [ */) {
-      isArr.push(c === 91); keys.push([]); index.push(0); expectKey.push(c === 123);
-      continue;
-    }
-    if (c === 125 || c === 93) { isArr.pop(); keys.pop(); index.pop(); expectKey.pop(); continue; }
-    if (c === 44 /* , */) {
-      if (top >= 0) { if (isArr[top]) index[top] = (index[top] as number) + 1; else expectKey[top] = true; }
-      continue;
-    }
-    if (c === 45 || (c >= 48 && c <= 57)) {
-      let j = i + 1;
-      while (j < n) {
-        const d = text.charCodeAt(j);
-        if ((d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45) j++; else break;
-      }
-      const why = numberIssue(text.slice(i, j));
-      if (why) return { issue: { line, field: path(null), message: why }, topLines };
-      i = j - 1;
-      continue;
-    }
-    // true / false / null: skip the letters.
-    while (i + 1 < n && text.charCodeAt(i + 1) >= 97 && text.charCodeAt(i + 1) <= 122) i++;
-  }
-  return { issue: null, topLines };
 }
 
 /** The fields a trace document may have (after migration); any other is an error, never ignored. */
