@@ -16,9 +16,12 @@ import { consumeReport, eagerSplit, flushSlotTlb, writeProtectRange } from '../m
 import type { Ioctl, MachineState } from '../machine/state.ts';
 import { mechanismsOf } from '../machine/registry.ts';
 import { hasBug, type DirtyBitmapKnob, type KnobTest } from '../machine/knobs.ts';
+import { optionOf, type DirtyBitmapOption, type OptionRead } from '../machine/options.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<DirtyBitmapKnob> = hasBug;
+/** An option of this folder (typed like `bug`: ../machine/options.ts). */
+const option: OptionRead<DirtyBitmapOption> = optionOf;
 
 /** kvm_arch_sync_dirty_log: a no-op on mainline arm64; hardware-logging mechanisms drain into the bitmap here. */
 function syncDirtyLog(s: MachineState, slot: number): void {
@@ -59,7 +62,7 @@ function rearmWord(s: MachineState, slot: number, offsets: readonly number[]): v
   const first = offsets[0]!;
   const last = offsets[offsets.length - 1]!;
   writeProtectRange(s, sl.base + first, sl.base + last + 1);
-  if (s.design.options['initiallySet'] === true && s.design.options['manualProtect'] === true) {
+  if (option(s, 'initiallySet') === true && option(s, 'manualProtect') === true) {
     eagerSplit(s, sl.base + first, sl.base + last + 1, bug(s, 'eager-split-off-by-one'));
   }
 }

@@ -5,7 +5,7 @@
  * Not modelled: PML (x86), memslot MOVE/DELETE while logging, -EFAULT from copy_to_user, s390/ppc GET paths.
  */
 import { DIRTY_BITMAP_MIGRATIONS } from './migrations.ts';
-import { makeMachineModel, type PresetBug } from '../machine/model.ts';
+import { makeMachineModel, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 
 export const DIRTY_BITMAP_BUGS = [
@@ -34,18 +34,28 @@ export const DIRTY_BITMAP_BUGS = [
 /** The knob ids of dirty-bitmap (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
 export type DirtyBitmapKnob = typeof DIRTY_BITMAP_BUGS[number]['id'];
 
+/**
+ * The options of dirty-bitmap: option -> allowed values, the first the default (`Preset.options`). Declared `as const`
+ * so that `DirtyBitmapOption` is the union of its names: a misspelled option name at a read fails tsc
+ * (../machine/options.ts).
+ */
+export const DIRTY_BITMAP_OPTIONS = {
+  consumer: ['bitmap'],
+  producer: ['wp'],
+  manualProtect: [false, true],
+  initiallySet: [false, true],
+  eagerSplit: [false, true],
+} as const satisfies PresetOptions;
+
+/** The option names of dirty-bitmap (../machine/options.ts). */
+export type DirtyBitmapOption = keyof typeof DIRTY_BITMAP_OPTIONS;
+
 export const dirtyBitmap = makeMachineModel({
   id: 'dirty-bitmap',
   version: 1,
   migrations: DIRTY_BITMAP_MIGRATIONS,
   description: 'Write-protect faults feeding the KVM dirty bitmap (GET / CLEAR / manual protect / INITIALLY_SET).',
-  options: {
-    consumer: ['bitmap'],
-    producer: ['wp'],
-    manualProtect: [false, true],
-    initiallySet: [false, true],
-    eagerSplit: [false, true],
-  },
+  options: DIRTY_BITMAP_OPTIONS,
   bugs: DIRTY_BITMAP_BUGS,
   invariants: [],
   checkConfig: DEFAULT_CONFIG,

@@ -18,7 +18,7 @@
  * Not modelled: PML (x86), memory ordering of flag accesses (B4), memslot deletion with entries pending.
  */
 import { DIRTY_RING_MIGRATIONS } from './migrations.ts';
-import { makeMachineModel, type PresetBug } from '../machine/model.ts';
+import { makeMachineModel, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { RING_INVARIANTS } from './mechanism.ts';
 
@@ -45,21 +45,31 @@ export const DIRTY_RING_BUGS = [
 /** The knob ids of dirty-ring (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
 export type DirtyRingKnob = typeof DIRTY_RING_BUGS[number]['id'];
 
+/**
+ * The options of dirty-ring: option -> allowed values, the first the default (`Preset.options`). Declared `as const`
+ * so that `DirtyRingOption` is the union of its names: a misspelled option name at a read fails tsc
+ * (../machine/options.ts).
+ */
+export const DIRTY_RING_OPTIONS = {
+  consumer: ['ring'],
+  producer: ['wp'],
+  // Entries per vCPU ring (power of two). 16 (reserve 8) makes soft-full exits frequent in short runs.
+  ringEntries: [16, 4, 8, 32, 64, 128, 256, 4096],
+  ringWithBitmap: [true, false],
+  adversary: [false, true],
+  // Initial value of every ring index (KVM: 0). 2^32 - 8 makes short runs cross the u32 wrap.
+  ringStart: [0, 4294967288],
+} as const satisfies PresetOptions;
+
+/** The option names of dirty-ring (../machine/options.ts). */
+export type DirtyRingOption = keyof typeof DIRTY_RING_OPTIONS;
+
 export const dirtyRing = makeMachineModel({
   id: 'dirty-ring',
   version: 1,
   migrations: DIRTY_RING_MIGRATIONS,
   description: 'Write-protect faults feeding per-vCPU dirty rings (soft-full exits, harvest, KVM_RESET_DIRTY_RINGS, WITH_BITMAP).',
-  options: {
-    consumer: ['ring'],
-    producer: ['wp'],
-    // Entries per vCPU ring (power of two). 16 (reserve 8) makes soft-full exits frequent in short runs.
-    ringEntries: [16, 4, 8, 32, 64, 128, 256, 4096],
-    ringWithBitmap: [true, false],
-    adversary: [false, true],
-    // Initial value of every ring index (KVM: 0). 2^32 - 8 makes short runs cross the u32 wrap.
-    ringStart: [0, 4294967288],
-  },
+  options: DIRTY_RING_OPTIONS,
   bugs: DIRTY_RING_BUGS,
   invariants: RING_INVARIANTS,
   checkConfig: DEFAULT_CONFIG,

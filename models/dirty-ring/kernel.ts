@@ -17,24 +17,27 @@ import {
 } from './ring.ts';
 import { harvestedTotal, RING_ID, ringExt, type RingExt } from './state.ts';
 import { hasBug, type DirtyRingKnob, type KnobTest } from '../machine/knobs.ts';
+import { optionOf, type DirtyRingOption, type OptionRead } from '../machine/options.ts';
 
 /** Is a dirty-ring knob on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<DirtyRingKnob> = hasBug;
+/** A dirty-ring option (typed like `bug`: ../machine/options.ts). */
+const option: OptionRead<DirtyRingOption> = optionOf;
 
 export function init(s: MachineState): void {
-  const entries = s.design.options['ringEntries'];
+  const entries = option(s, 'ringEntries');
   const size = typeof entries === 'number' ? entries : 16;
   const caps = { dirtyRingSize: 0, createdVcpus: 0, memslots: 0, withBitmap: false };
   // KVM_ENABLE_CAP(KVM_CAP_DIRTY_LOG_RING_ACQ_REL) before any vCPU, then WITH_BITMAP before any memslot.
   const err = enableDirtyRing(caps, size * KVM_DIRTY_GFN_BYTES, true);
   if (err !== 0) throw new Error(`[dtsim] ringEntries ${size}: KVM_ENABLE_CAP(DIRTY_LOG_RING) fails with errno ${err}`);
-  const withBitmap = s.design.options['ringWithBitmap'] !== false;
+  const withBitmap = option(s, 'ringWithBitmap') !== false;
   if (withBitmap && enableRingWithBitmap(caps) !== 0) throw new Error('[dtsim] KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP refused');
   const n = s.vcpus.length;
-  const st = s.design.options['ringStart'];
+  const st = option(s, 'ringStart');
   const start = typeof st === 'number' ? st >>> 0 : 0;
   const ext: RingExt = {
-    size, soft: size - rsvdEntriesOf(size), withBitmap, adversary: s.design.options['adversary'] === true,
+    size, soft: size - rsvdEntriesOf(size), withBitmap, adversary: option(s, 'adversary') === true,
     // KVM starts every index at 0; `ringStart` (simulation only) starts them just below 2^32 so runs cross the
     // u32 wrap of dirty_index / reset_index / fetch_index (as a VM that already pushed 2^32 - k entries would).
     rings: Array.from({ length: n }, () => ringNew(size, start)), exited: new Array<number>(n).fill(0),

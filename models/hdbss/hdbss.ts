@@ -29,6 +29,7 @@ import {
 // Explore codec of this mechanism's state (registers itself).
 import './codec.ts';
 import { designHasBug, hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
+import { designOption, optionOf, type DesignOptionRead, type DesignOptions, type HdbssOption, type OptionRead } from '../machine/options.ts';
 import {
   capacityOf, capacityOfOptions, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_OK, hdbssEntry, hdOf, indexOf,
   VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
@@ -43,9 +44,12 @@ export { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './invariants.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<HdbssKnob> = hasBug;
+/** An hdbss option, of the state's design or of a design's options (typed like `bug`: ../machine/options.ts). */
+const option: OptionRead<HdbssOption> = optionOf;
+const designOpt: DesignOptionRead<HdbssOption> = designOption;
 
 function ringConsumer(s: MachineState): boolean {
-  return s.design.options['consumer'] === 'ring';
+  return option(s, 'consumer') === 'ring';
 }
 
 export const HDBSS: HwProducer = {
@@ -162,9 +166,10 @@ function reserveRing(s: MachineState): void {
  * of the shrunk rings, rsvdEntriesOf: half of a ring below a page). F17 (`ring-no-drain-reserve`) does not report
  * the buffer, so KVM accepts the ring and a drain overflows it.
  */
-export function checkHdbssRingOptions(o: { readonly [k: string]: unknown }, bugs: readonly string[]): { field: string; message: string } | null {
-  if (o['consumer'] !== 'ring' || o['producer'] !== 'hdbss' || designHasBug(bugs, 'ring-no-drain-reserve')) return null;
-  const size = typeof o['ringEntries'] === 'number' ? o['ringEntries'] : 16;
+export function checkHdbssRingOptions(o: DesignOptions, bugs: readonly string[]): { field: string; message: string } | null {
+  if (designOpt(o, 'consumer') !== 'ring' || designOpt(o, 'producer') !== 'hdbss' || designHasBug(bugs, 'ring-no-drain-reserve')) return null;
+  const entries = designOpt(o, 'ringEntries');
+  const size = typeof entries === 'number' ? entries : 16;
   const cap = capacityOfOptions(o);
   const rsvd = rsvdEntriesOf(size);
   if (size >= rsvd + cap) return null;
@@ -205,7 +210,7 @@ function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
       return hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu) && !HDBSS.canUpdate(s, e.vcpu, s.vcpus[e.vcpu]!.pe);
     case 'hdbss/appendAborted':
       // Opt-in (option hdbssAborts). Guess: only with the bitmap, whose fallback (every logging page) exists; in ring mode KVM_RUN fails.
-      return s.design.options['hdbssAborts'] === true && !ringConsumer(s) && hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu)
+      return option(s, 'hdbssAborts') === true && !ringConsumer(s) && hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu)
         && HDBSS.canUpdate(s, e.vcpu, s.vcpus[e.vcpu]!.pe);
     case 'kvm/hdbssFaultHandled': {
       const v = s.vcpus[e.vcpu];

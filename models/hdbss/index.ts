@@ -7,7 +7,7 @@
  * size of the SZ encoding `hdbssSz`: 512 << SZ entries).
  */
 import { HDBSS_MIGRATIONS } from './migrations.ts';
-import { makeMachineModel, WEIGHTS, type PresetBug } from '../machine/model.ts';
+import { makeMachineModel, WEIGHTS, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { HW_WEIGHTS } from '../hw-dirty/events.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { checkHdbssRingOptions, INV_HDBSS_REGS, INV_LIVE_HDBSS } from './hdbss.ts';
@@ -52,25 +52,35 @@ export const HDBSS_BUGS = [
 /** The knob ids of hdbss (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
 export type HdbssKnob = typeof HDBSS_BUGS[number]['id'];
 
+/**
+ * The options of hdbss: option -> allowed values, the first the default (`Preset.options`). Declared `as const`
+ * so that `HdbssOption` is the union of its names: a misspelled option name at a read fails tsc
+ * (../machine/options.ts).
+ */
+export const HDBSS_OPTIONS = {
+  consumer: ['bitmap', 'ring'],
+  producer: ['hdbss', 'dbm'],
+  /** Ring consumer (producer hdbss): entries per vCPU ring (see models/dirty-ring). */
+  ringEntries: [16, 4, 8, 32, 256],
+  /** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: the backup bitmap for writes with no running vCPU (ITS save). */
+  ringWithBitmap: [true],
+  hdbssEntries: [2, 1, 4, 8, 0],
+  hdbssSz: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  /** Let HDBSS writes take external aborts (FSC != 0, entries lost, KVM falls back to every page). */
+  hdbssAborts: [false, true],
+  manualProtect: [false, true],
+  eagerSplit: [false, true],
+} as const satisfies PresetOptions;
+
+/** The option names of hdbss (../machine/options.ts). */
+export type HdbssOption = keyof typeof HDBSS_OPTIONS;
+
 export const hdbss = makeMachineModel({
   id: 'hdbss',
   version: 1,
   migrations: HDBSS_MIGRATIONS,
   description: 'DBM hardware dirty state harvested from per-vCPU FEAT_HDBSS buffers (or a page-table scan), feeding the dirty bitmap or the dirty ring.',
-  options: {
-    consumer: ['bitmap', 'ring'],
-    producer: ['hdbss', 'dbm'],
-    /** Ring consumer (producer hdbss): entries per vCPU ring (see models/dirty-ring). */
-    ringEntries: [16, 4, 8, 32, 256],
-    /** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: the backup bitmap for writes with no running vCPU (ITS save). */
-    ringWithBitmap: [true],
-    hdbssEntries: [2, 1, 4, 8, 0],
-    hdbssSz: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    /** Let HDBSS writes take external aborts (FSC != 0, entries lost, KVM falls back to every page). */
-    hdbssAborts: [false, true],
-    manualProtect: [false, true],
-    eagerSplit: [false, true],
-  },
+  options: HDBSS_OPTIONS,
   bugs: HDBSS_BUGS,
   invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS, ...RING_INVARIANTS_IF_RING],
   checkConfig: DEFAULT_CONFIG,

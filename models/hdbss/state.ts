@@ -5,6 +5,10 @@
  * readers hdbss.ts and invariants.ts share. The explore codec of the state is codec.ts.
  */
 import type { MachineState } from '../machine/state.ts';
+import { designOption, type DesignOptionRead, type DesignOptions, type HdbssOption } from '../machine/options.ts';
+
+/** An hdbss option of a design's options (typed: ../machine/options.ts). */
+const designOpt: DesignOptionRead<HdbssOption> = designOption;
 
 export const VTCR_HA = 1;
 export const VTCR_HD = 2;
@@ -69,10 +73,10 @@ export function capacityOf(s: MachineState): number {
 }
 
 /** The buffer's entries for a design's options: `hdbssEntries` (a shrunk buffer), else 512 << `hdbssSz`. */
-export function capacityOfOptions(o: { readonly [k: string]: unknown }): number {
-  const n = o['hdbssEntries'];
+export function capacityOfOptions(o: DesignOptions): number {
+  const n = designOpt(o, 'hdbssEntries');
   if (typeof n === 'number' && n > 0) return n;
-  const sz = o['hdbssSz'];
+  const sz = designOpt(o, 'hdbssSz');
   return hdbssCapacity(typeof sz === 'number' ? sz : 0);
 }
 

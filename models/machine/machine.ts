@@ -19,13 +19,9 @@ import { mechanismsOf } from './registry.ts';
 import type { MachineEvent } from './model-events.ts';
 import { newEnabledMemo, type EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';
+import { opt } from './options.ts';
 
 const PHASE_ORDER = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
-
-/** Is a boolean design option on? */
-export function opt(s: MachineState, k: string): boolean {
-  return s.design.options[k] === true;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Store path helpers

@@ -26,6 +26,9 @@ export interface PresetBug extends BugKnob {
   readonly config?: Partial<MachineConfig>;
 }
 
+/** A model's option declarations: option -> allowed values, the first the default. */
+export type PresetOptions = { readonly [k: string]: readonly JsonValue[] };
+
 export interface Preset {
   readonly id: string;
   /** Bump when `apply` semantics change, with a step in `migrations` (see `Model.version`). */
@@ -36,8 +39,12 @@ export interface Preset {
    */
   readonly migrations: readonly ModelMigration[];
   readonly description: string;
-  /** Option -> allowed values; the first is the default. */
-  readonly options: { readonly [k: string]: readonly JsonValue[] };
+  /**
+   * Option -> allowed values; the first is the default. Each model declares its own `as const` (e.g.
+   * `DIRTY_RING_OPTIONS`) with the union of its names (`DirtyRingOption`), which types every option read in the
+   * code (options.ts).
+   */
+  readonly options: PresetOptions;
   readonly bugs: readonly PresetBug[];
   readonly invariants: readonly Invariant<MachineState>[];
   /** Configuration used by `dtsim check` and the property suite. */

@@ -19,8 +19,9 @@ import {
 } from '../dirty-bitmap/bitmap.ts';
 import { referenceClearRearm } from '../oracle/kvm-rules.ts';
 import { observe } from '../oracle/oracle.ts';
-import { collectionStepDone, deliver, opt, tlbFill } from './machine.ts';
+import { collectionStepDone, deliver, tlbFill } from './machine.ts';
 import { hasBug } from './knobs.ts';
+import { opt } from './options.ts';
 
 /** Applies one enabled event. Works on an immer draft and on a private mutable copy alike. */
 export function apply(s: MachineState, e: MachineEvent): void {

@@ -5,6 +5,7 @@
 import type { Design } from '../../src/core/model.ts';
 import type { ExtCodec, Mechanism } from './mechanisms.ts';
 import type { MachineState } from './state.ts';
+import { designOption } from './options.ts';
 
 /** Mechanism factories by id; each mechanism folder registers itself in `models/index.ts`. */
 const factories = new Map<string, Mechanism>();
@@ -19,8 +20,8 @@ const NONE: readonly Mechanism[] = [];
 /** Mechanism ids a design selects: its consumer (if not the built-in bitmap) and its producer (if not wp faults). */
 export function mechanismIds(d: Design): string[] {
   const ids: string[] = [];
-  const c = d.options['consumer'];
-  const p = d.options['producer'];
+  const c = designOption(d.options, 'consumer');
+  const p = designOption(d.options, 'producer');
   if (typeof p === 'string' && p !== 'wp') ids.push(p);
   if (typeof c === 'string' && c !== 'bitmap') ids.push(c);
   return ids;

@@ -50,9 +50,12 @@ import type { MachineState } from '../machine/state.ts';
 import { checkFields, copyNums, fieldList } from '../hw-dirty/codec.ts';
 import type { PtaExt } from './pta.ts';
 import { hasBug, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
+import { optionOf, type OptionRead, type PtaOption } from '../machine/options.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<PtaKnob> = hasBug;
+/** A pta option (typed like `bug`: ../machine/options.ts). */
+const option: OptionRead<PtaOption> = optionOf;
 
 /** Words per record (pta.ts `REC`; not imported: pta.ts imports this module, and registration runs first). */
 const REC = 4;
@@ -116,13 +119,13 @@ export function packPta(s: MachineState, v: JsonValue, out: PackSink): void {
   out.num(vmidRel(s, d.vmid));
   out.num(d.cpu);
   out.num(d.misattributed === 0 ? 0 : 1);
-  if (s.design.options['consumer'] === 'ring') {
+  if (option(s, 'consumer') === 'ring') {
     out.nums(d.pend);
     out.nums(d.ready);
     return;
   }
   // A bounded device back-pressures on the number of records held (canUpdate): pack the ready count too.
-  const cap = s.design.options['deviceRecords'];
+  const cap = option(s, 'deviceRecords');
   if (typeof cap === 'number' && cap > 0) out.num(d.ready.length / REC);
   if (bug(s, 'pta-read-no-flush')) {
     out.num(d.pend.length / REC);

@@ -4,7 +4,7 @@
  * kvm_arch_sync_dirty_log (bitmap). See pta.ts.
  */
 import { PTA_MIGRATIONS } from './migrations.ts';
-import { makeMachineModel, WEIGHTS, type PresetBug } from '../machine/model.ts';
+import { makeMachineModel, WEIGHTS, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { HW_WEIGHTS } from '../hw-dirty/events.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { INV_PTA_ATTR, INV_VMID } from './pta.ts';
@@ -25,28 +25,38 @@ export const PTA_BUGS = [
 /** The knob ids of pta (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
 export type PtaKnob = typeof PTA_BUGS[number]['id'];
 
+/**
+ * The options of pta: option -> allowed values, the first the default (`Preset.options`). Declared `as const`
+ * so that `PtaOption` is the union of its names: a misspelled option name at a read fails tsc
+ * (../machine/options.ts).
+ */
+export const PTA_OPTIONS = {
+  consumer: ['bitmap', 'ring'],
+  producer: ['pta'],
+  /**
+   * Ring consumer: entries per vCPU ring. 256 (KVM's minimum, reserve 64) covers the pages one guest stay can
+   * dirty. 4 (below KVM's minimum, accepted for checking as in models/dirty-ring) keeps `explore --proof` small.
+   */
+  ringEntries: [256, 16, 4096, 4],
+  /** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: the backup bitmap for writes with no running vCPU (ITS save). */
+  ringWithBitmap: [true],
+  manualProtect: [false, true],
+  /**
+   * Device storage in records (pending + readable); a full device back-pressures hardware dirty-state updates
+   * until KVM reads it. 0: unbounded (the RFC does not say). A bound makes the state space finite (explore).
+   */
+  deviceRecords: [0, 2, 4],
+} as const satisfies PresetOptions;
+
+/** The option names of pta (../machine/options.ts). */
+export type PtaOption = keyof typeof PTA_OPTIONS;
+
 export const pta = makeMachineModel({
   id: 'pta',
   version: 1,
   migrations: PTA_MIGRATIONS,
   description: 'Graviton PTA device (RFC): first write faults, later writes via DBM logged by the device; KVM reads it into the dirty bitmap, or per CPU into the dirty rings.',
-  options: {
-    consumer: ['bitmap', 'ring'],
-    producer: ['pta'],
-    /**
-     * Ring consumer: entries per vCPU ring. 256 (KVM's minimum, reserve 64) covers the pages one guest stay can
-     * dirty. 4 (below KVM's minimum, accepted for checking as in models/dirty-ring) keeps `explore --proof` small.
-     */
-    ringEntries: [256, 16, 4096, 4],
-    /** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP: the backup bitmap for writes with no running vCPU (ITS save). */
-    ringWithBitmap: [true],
-    manualProtect: [false, true],
-    /**
-     * Device storage in records (pending + readable); a full device back-pressures hardware dirty-state updates
-     * until KVM reads it. 0: unbounded (the RFC does not say). A bound makes the state space finite (explore).
-     */
-    deviceRecords: [0, 2, 4],
-  },
+  options: PTA_OPTIONS,
   bugs: PTA_BUGS,
   invariants: [...HW_INVARIANTS, INV_VMID, INV_PTA_ATTR, ...RING_INVARIANTS_IF_RING],
   checkConfig: DEFAULT_CONFIG,

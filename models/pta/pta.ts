@@ -29,9 +29,12 @@ import {
 // Explore codec of this mechanism's state (registers itself).
 import './codec.ts';
 import { hasBug, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
+import { optionOf, type OptionRead, type PtaOption } from '../machine/options.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<PtaKnob> = hasBug;
+/** A pta option (typed like `bug`: ../machine/options.ts). */
+const option: OptionRead<PtaOption> = optionOf;
 
 /** Words per device record: leaf base gfn, level, PE (the CPU id the device sees), vCPU (ground truth, model only). */
 export const REC = 4;
@@ -53,7 +56,7 @@ export function ptaOf(s: MachineState): PtaExt {
 }
 
 function ringConsumer(s: MachineState): boolean {
-  return s.design.options['consumer'] === 'ring';
+  return option(s, 'consumer') === 'ring';
 }
 
 export const PTA: HwProducer = {
@@ -64,7 +67,7 @@ export const PTA: HwProducer = {
   // most N records (pending + readable) and back-pressures: a hardware dirty-state update waits (the store
   // stalls; the vCPU may still exit) until KVM reads records out. 0 = unbounded storage (the default).
   canUpdate: (s) => {
-    const cap = s.design.options['deviceRecords'];
+    const cap = option(s, 'deviceRecords');
     if (typeof cap !== 'number' || cap <= 0) return true;
     const d = ptaOf(s);
     return d.pend.length + d.ready.length < cap * REC;
