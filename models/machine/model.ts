@@ -18,18 +18,34 @@ import { bitNext } from './paged.ts';
 import { cloneMachine, copyMachineInto, machineSymmetry, packMachine } from './pack.ts';
 import { loadMachine, saveMachine } from './save.ts';
 
+/** A model's option declarations: option -> allowed values, the first the default. */
+export type PresetOptions = { readonly [k: string]: readonly JsonValue[] };
+
+/**
+ * Some options of a model with declarations `O`, each with one of its allowed values: a matrix row, a knob's
+ * forced options, a situation's `when` / `unless`. For a model's `as const` declarations a misspelled name or a
+ * value outside the domain fails tsc (before, a situation's `when: { consumr: 'ring' }` compiled and silently
+ * never applied); for the untyped `PresetOptions` (the default) it is any name and JSON value.
+ */
+export type OptionRow<O extends PresetOptions = PresetOptions> = string extends keyof O
+  ? { readonly [k: string]: JsonValue }
+  : { readonly [K in keyof O]?: O[K][number] };
+
 /** A bug knob of a preset, with the options (and config) it needs to be reachable. */
-export interface PresetBug extends BugKnob {
+export interface PresetBug<O extends PresetOptions = PresetOptions> extends BugKnob {
   /** Options forced when the knob is selected (e.g. B3 needs manual protect). */
-  readonly options?: { readonly [k: string]: JsonValue };
+  readonly options?: OptionRow<O>;
   /** Configuration the catalogue campaign uses to find it (merged over the preset's check config). */
   readonly config?: Partial<MachineConfig>;
 }
 
-/** A model's option declarations: option -> allowed values, the first the default. */
-export type PresetOptions = { readonly [k: string]: readonly JsonValue[] };
+/** A situation of a preset, applying to designs by its model's own options (typed like `OptionRow`). */
+export type PresetSituation<O extends PresetOptions = PresetOptions> = Omit<Situation, 'when' | 'unless'> & {
+  readonly when?: OptionRow<O>;
+  readonly unless?: OptionRow<O>;
+};
 
-export interface Preset {
+export interface Preset<O extends PresetOptions = PresetOptions> {
   readonly id: string;
   /** Bump when `apply` semantics change, with a step in `migrations` (see `Model.version`). */
   readonly version: number;
@@ -44,15 +60,15 @@ export interface Preset {
    * `DIRTY_RING_OPTIONS`) with the union of its names (`DirtyRingOption`), which types every option read in the
    * code (options.ts).
    */
-  readonly options: PresetOptions;
-  readonly bugs: readonly PresetBug[];
+  readonly options: O;
+  readonly bugs: readonly PresetBug<O>[];
   readonly invariants: readonly Invariant<MachineState>[];
   /** Configuration used by `dtsim check` and the property suite. */
   readonly checkConfig: MachineConfig;
   /** Option combinations `dtsim check` runs (the option matrix); each is merged over the defaults. */
-  readonly matrix: readonly { readonly [k: string]: JsonValue }[];
+  readonly matrix: readonly OptionRow<O>[];
   /** Situations specific to this model that `dtsim check` must reach (coverage), beyond COMMON_SITUATIONS. */
-  readonly situations?: readonly Situation[];
+  readonly situations?: readonly PresetSituation<O>[];
   /**
    * Optional: reject a combination of options (after the knobs' own options are applied) that the modelled
    * kernel refuses, e.g. a KVM_ENABLE_CAP that fails. Returns the option at fault and why, or null.
@@ -88,7 +104,11 @@ export const WEIGHTS: { [type: string]: number } = {
   'kvm/ioctlReturned': 10, 'vmm/pageCopied': 60, 'vmm/vmStopped': 1, 'vmm/migrationCompleted': 30,
 };
 
-export function makeMachineModel(p: Preset): MachineModel {
+export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): MachineModel {
+  // The typed declarations were checked at the call (names and values of every row in O's domains); from here
+  // on the model (and `model.preset`'s readers) use them as plain data. Every typed row is a plain row, but tsc
+  // cannot prove it for a generic O (OptionRow is a conditional type), hence the cast.
+  const p = preset as unknown as Preset;
   const defaults: { [k: string]: JsonValue } = {};
   for (const [k, vals] of Object.entries(p.options)) defaults[k] = vals[0] as JsonValue;
   const invariants = invariantsFor(p.invariants);

@@ -14,6 +14,7 @@ import {
   designOption, opt, optionOf, type BooleanOption, type DirtyBitmapOption, type DirtyRingOption, type HdbssOption,
   type MachineOption, type OptionRead, type OptionValue, type PtaOption,
 } from './options.ts';
+import type { OptionRow, PresetBug, PresetSituation } from './model.ts';
 import { DIRTY_BITMAP_OPTIONS } from '../dirty-bitmap/index.ts';
 import { DIRTY_RING_OPTIONS } from '../dirty-ring/index.ts';
 import { HDBSS_OPTIONS } from '../hdbss/index.ts';
@@ -78,6 +79,39 @@ describe('option names are typed', () => {
     ]);
     expect(MODELS.map((x) => x.id).sort()).toEqual([...catalogue.keys()].sort());
     for (const x of MODELS) expect(x.preset.options, x.id).toBe(catalogue.get(x.id));
+  });
+
+  it('a catalogue row (matrix, knob options, situation when/unless) with a misspelled option or a value outside its domain does not compile', () => {
+    type Ring = typeof DIRTY_RING_OPTIONS;
+    const row: OptionRow<Ring> = { ringEntries: 4, ringWithBitmap: false };
+    // @ts-expect-error misspelled option in a matrix row (at run time: refused when the design is built)
+    const typo: OptionRow<Ring> = { ringEntires: 4 };
+    // @ts-expect-error 5 is not an allowed ring size
+    const badValue: OptionRow<Ring> = { ringEntries: 5 };
+    // @ts-expect-error an hdbss option in a dirty-ring row
+    const foreign: OptionRow<Ring> = { hdbssEntries: 1 };
+    const knob: PresetBug<Ring> = { id: 'k', ref: 'B0', expect: null, description: '', options: { adversary: true } };
+    // @ts-expect-error misspelled option forced by a knob
+    const badKnob: PresetBug<Ring> = { id: 'k', ref: 'B0', expect: null, description: '', options: { adversery: true } };
+    const sit: PresetSituation<typeof HDBSS_OPTIONS> = { id: 's', label: '', stat: 'x', when: { consumer: 'ring' }, unless: { ringEntries: 256 } };
+    // @ts-expect-error misspelled `when`: before the types this compiled and the situation silently never applied
+    const badSit: PresetSituation<typeof HDBSS_OPTIONS> = { id: 's', label: '', stat: 'x', when: { consumr: 'ring' } };
+    // The untyped default still accepts any name (what `model.preset`'s readers see).
+    const plain: OptionRow = { anything: 1 };
+    expect([row, typo, badValue, foreign, knob, badKnob, sit, badSit, plain]).toHaveLength(9);
+    // And at run time every model's rows name its declared options with allowed values.
+    for (const m of MODELS) {
+      const rows = [
+        ...m.preset.matrix, ...m.preset.bugs.map((b) => b.options ?? {}),
+        ...(m.preset.situations ?? []).flatMap((x) => [x.when ?? {}, x.unless ?? {}]),
+      ];
+      for (const r of rows) {
+        for (const [k, v] of Object.entries(r)) {
+          expect(Object.hasOwn(m.preset.options, k), `${m.id}: ${k}`).toBe(true);
+          expect(m.preset.options[k]?.some((d) => JSON.stringify(d) === JSON.stringify(v)), `${m.id}: ${k}=${JSON.stringify(v)}`).toBe(true);
+        }
+      }
+    }
   });
 
   it('every declared option is read by a call site in models/, and every call site names a declared option', () => {
