@@ -261,7 +261,9 @@ function outputs(): { readonly [c in JsonCommand]: Schema } {
   const eventAt = orNull(obj({ index: nat, lane: str, event: eventObj }));
   const bisectBase = { command: { const: 'bisect' }, file: str, expect: expectBlock, matchesExpect: bool, migration };
   return {
-    check: obj({ command: { const: 'check' }, seed: str, maxEvents: orNull(nat), wallSeconds: num, complete: bool, results: arr(result), failures: arr(failure) }),
+    check: obj({ command: { const: 'check' }, seed: str, maxEvents: orNull(nat), wallSeconds: num, complete: bool,
+      skippedTraces: { ...nat, description: '--merge only: saved traces (format dtsim/trace) found among the shard results and skipped' }, results: arr(result), failures: arr(failure) },
+    ['skippedTraces']),
     bugs: obj({ command: { const: 'bugs' }, seed: str, verdict: { enum: VERDICTS }, knobs: arr(knob) }),
     explore: { oneOf: [single, matrix, reach] },
     compare: obj({
