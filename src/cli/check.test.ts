@@ -223,4 +223,19 @@ describe('dtsim check --merge: a folder that holds saved traces next to the shar
     oneLine(o);
     expect(o.err).toMatch(/no \.json shard results in this folder \(only 2 saved trace\(s\)\)/);
   });
+
+  it('a shard result with a missing or hostile field is bad input naming the file and field (was exit 3 with a stack)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-merge-hostile-'));
+    const r = dtsim([...buggy, '--runs', '1', '--out-dir', join(dir, 'saved')]);
+    const doc = JSON.parse(r.out) as { results: { coverage?: unknown; metrics: unknown }[] };
+    delete doc.results[0]!.coverage;
+    writeFileSync(join(dir, 'shard-0.json'), JSON.stringify(doc));
+    const m = dtsim(['check', '--merge', dir]);
+    oneLine(m);
+    expect(m.err).toContain(`${join(dir, 'shard-0.json')}: results[0].coverage: must be an object`);
+    writeFileSync(join(dir, 'shard-0.json'), r.out.replace('"metrics":{', '"metrics":{"constructor":"x",'));
+    const p = dtsim(['check', '--merge', dir]);
+    oneLine(p);
+    expect(p.err).toContain('results[0].metrics.constructor: must be a finite non-negative number');
+  });
 });
