@@ -1,11 +1,23 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * `npm test`: the suite, on every core. vitest's default is one worker less than the cores, which on the 2-core
+ * machines this project runs on is a single worker: the files ran one after another (about 11.5 minutes on a
+ * fresh clone). The exhaustive proof tier (properties/explore.proof*.test.ts, every correct design explored to
+ * exhaustion at its documented configurations: about 4.5 minutes of one core) is its own step, `npm run
+ * test:proof` (vitest.proof.config.ts), which `.ci/run` runs right after `npm test`.
+ */
+export const PROOF_TIER = ['properties/explore.proof.test.ts', 'properties/explore.proof-hw.test.ts'];
 
 export default defineConfig({
   test: {
     include: ['properties/**/*.test.ts', 'models/**/*.test.ts', 'src/**/*.test.ts', 'traces/**/*.test.ts'],
+    exclude: ['**/node_modules/**', ...PROOF_TIER],
     setupFiles: ['properties/support/setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'threads',
+    maxWorkers: Math.max(1, availableParallelism()),
   },
 });

@@ -51,6 +51,33 @@ describe(`trace format migrations (seed ${SEED})`, () => {
     }
   });
 
+  it('a v1 document that carries labels keeps them through the migration; invalid ones are refused with line and field', () => {
+    // The v1 reader ignored unknown fields, so a v1 document may have `labels` (test input inline: the frozen
+    // fixture is never edited). The v1 -> v2 step once replaced them with none, silently.
+    const v1 = readFileSync(join(FIXTURES, 'trace.v1.sample.json'), 'utf8');
+    const withLabels = (labels: string): string => v1.replace(/^( {2}"expect": )/m, `  "labels": ${labels},\n$1`);
+    const ok = parseTrace(withLabels('{"0": "logging on for slot 0", "47": "the stale TLB entry is used"}'), lookupModel);
+    expect(ok.ok, ok.ok ? '' : JSON.stringify(ok.error)).toBe(true);
+    if (ok.ok) {
+      expect(ok.trace.labels).toEqual({ 0: 'logging on for slot 0', 47: 'the stale TLB entry is used' });
+      expect(serializeTrace(ok.trace)).toContain('"labels": {"0":"logging on for slot 0","47":"the stale TLB entry is used"}');
+    }
+    const line = withLabels('{}').split('\n').findIndex((l) => l.startsWith('  "labels"')) + 1;
+    for (const [labels, field] of [['{"9999": "x"}', 'labels.9999'], ['{"3": 7}', 'labels.3'], ['["x"]', 'labels'], ['"x"', 'labels'],
+      ['{"__proto__": "x"}', 'labels.__proto__']] as const) {
+      const r = parseTrace(withLabels(labels), lookupModel);
+      expect(r.ok, labels).toBe(false);
+      if (!r.ok) expect([r.error.kind, r.error.field, r.error.line], labels).toEqual(['invalid', field, line]);
+    }
+    // Without labels: none, as before.
+    const none = parseTrace(v1, lookupModel);
+    expect(none.ok && none.trace.labels).toEqual({});
+    // The step itself keeps only an own `labels`.
+    const step = MIGRATIONS[1]!;
+    expect(step({ formatVersion: 1, labels: { 1: 'a' } })['labels']).toEqual({ 1: 'a' });
+    expect(step(JSON.parse('{"formatVersion": 1}') as Record<string, unknown>)['labels']).toEqual({});
+  });
+
   it('each migration step raises the version by exactly one', () => {
     for (let v = 1; v < TRACE_VERSION; v++) {
       const step = MIGRATIONS[v];

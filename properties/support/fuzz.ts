@@ -441,3 +441,95 @@ export function runCase(original: string, text: string): CaseOutcome {
     return { cls: 'crash', message: String((e as Error).stack ?? e).split('\n').slice(0, 3).join(' | ') };
   }
 }
+
+// ---- shard result files (`dtsim check --merge`) ----
+
+/**
+ * Families of hostile edits to a `check --json` shard result, the untrusted input of `check --merge`
+ * (src/cli/shard-file.ts), each aimed at one class:
+ * - `protoKey`: a key renamed to, or added as, a prototype name (in the document, a result, its metrics/coverage);
+ * - `dupKey`: a key repeated in one object with another value (JSON.parse keeps the last silently);
+ * - `wrongType`: a value replaced by another type (string, array, object, null, boolean);
+ * - `hugeNumber`: a number made huge, negative, fractional, out of range (`1e400`) or beyond 2^53;
+ * - `missingField`: a field deleted;
+ * - `failures`: the `failures` list given a hostile entry (a prototype-named key, a wrong type, a label naming no
+ *   design, a missing field), or replaced by a non-list.
+ */
+export type ShardFamily = 'protoKey' | 'dupKey' | 'wrongType' | 'hugeNumber' | 'missingField' | 'failures';
+export const SHARD_FAMILIES: readonly ShardFamily[] = ['protoKey', 'dupKey', 'wrongType', 'hugeNumber', 'missingField', 'failures'];
+
+/** Every object in the tree with its path (the events of a failing run sampled, so the head is not drowned). */
+function shardObjects(n: Node, path: string, out: { node: Node & { k: 'obj' }; path: string }[], r: Prng): void {
+  if (n.k === 'obj') { out.push({ node: n, path }); for (const x of n.e) shardObjects(x.v, `${path}.${x.key}`, out, r); }
+  if (n.k === 'arr') n.a.forEach((x, i) => { if (i < 3 || r.int(n.a.length) < 2) shardObjects(x, `${path}[${i}]`, out, r); });
+}
+
+const HOSTILE_VALUES: readonly string[] = ['"x"', '[]', '{}', 'null', 'true', '-1', '[1,2]', '{"__proto__":{"polluted":1}}', '""'];
+const HUGE: readonly string[] = ['1e400', '-1e400', '9007199254740993', '1e300', '-1', '0.5', '-0', '1e21', '123456789012345678901234567890'];
+
+/**
+ * Corrupts a shard result text with 1-2 mutations drawn from `stream(seed, 'fuzz-shard/<label>')`, written back
+ * as compact JSON (a shard file is one line). Returns the text and what was done.
+ */
+export function shardFuzzCase(text: string, seed: string, label: string, families: readonly ShardFamily[] = SHARD_FAMILIES): { text: string; mutations: string[] } {
+  const r = stream(seed, `fuzz-shard/${label}`);
+  const root = fromJson(JSON.parse(text));
+  const muts: string[] = [];
+  const n = 1 + r.int(2);
+  for (let i = 0; i < n; i++) {
+    const family = pick(r, families);
+    const objs: { node: Node & { k: 'obj' }; path: string }[] = [];
+    shardObjects(root, '', objs, r);
+    const at = pick(r, objs);
+    const o = at.node;
+    const ei = o.e.length ? r.int(o.e.length) : -1;
+    const entry = ei >= 0 ? o.e[ei] : undefined;
+    switch (family) {
+      case 'protoKey': {
+        const name = JSON.stringify(pick(r, PROTO_NAMES));
+        if (entry && r.int(2) === 0) { muts.push(`protoKey ${at.path}.${entry.key} -> ${name}`); entry.key = name; } else {
+          o.e.push({ key: name, v: { k: 'raw', t: pick(r, ['1', '"x"', '{}', 'null']) } }); muts.push(`protoKey ${at.path} + ${name}`);
+        }
+        break;
+      }
+      case 'dupKey':
+        if (!entry) continue;
+        o.e.push({ key: entry.key, v: { k: 'raw', t: pick(r, HOSTILE_VALUES.concat(['0', '1'])) } });
+        muts.push(`dupKey ${at.path}.${entry.key}`);
+        break;
+      case 'wrongType':
+        if (!entry) continue;
+        entry.v = { k: 'raw', t: pick(r, HOSTILE_VALUES) };
+        muts.push(`wrongType ${at.path}.${entry.key} -> ${entry.v.t}`);
+        break;
+      case 'hugeNumber': {
+        const nums = objs.flatMap((x) => x.node.e.filter((y) => y.v.k === 'raw' && /^-?\d/.test(y.v.t)).map((y) => ({ y, path: `${x.path}.${y.key}` })));
+        if (!nums.length) continue;
+        const t = pick(r, nums);
+        t.y.v = { k: 'raw', t: pick(r, HUGE) };
+        muts.push(`hugeNumber ${t.path} -> ${t.y.v.k === 'raw' ? t.y.v.t : ''}`);
+        break;
+      }
+      case 'missingField':
+        if (!entry) continue;
+        o.e.splice(ei, 1);
+        muts.push(`missingField ${at.path}.${entry.key}`);
+        break;
+      case 'failures': {
+        if (root.k !== 'obj') continue;
+        let fl = root.e.find((x) => x.key === '"failures"');
+        if (!fl) { fl = { key: '"failures"', v: { k: 'arr', a: [] } }; root.e.push(fl); }
+        const hostile = pick(r, [
+          '{"__proto__":{"label":"x"},"constructor":1}', '"not a failure"', '{"label":"no such design","model":"dirty-bitmap","invariant":"INV-FLUSH","seed":"s",'
+          + '"runIndex":0,"eventIndex":0,"message":"m","trace":"t","replay":"r","rerun":"x","shrunk":null}', '{"label":1}', '[]', 'null',
+          '{"label":"L","shrunk":{"trace":1}}', '{"toString":"x","valueOf":"y","hasOwnProperty":"z"}']);
+        if (fl.v.k === 'arr' && r.int(4) > 0) fl.v.a.push(fromJson(JSON.parse(hostile))); else fl.v = { k: 'raw', t: pick(r, ['{}', '"x"', '1', 'null']) };
+        muts.push(`failures <- ${hostile}`);
+        break;
+      }
+      default: { const never: never = family; return never; }
+    }
+  }
+  const compactRoot = render(root).split('\n').map((l) => l.trim()).join('');
+  return { text: compactRoot, mutations: muts };
+}

@@ -190,6 +190,17 @@ export function resultJson<E extends EventBase>(r: ItemResult<E>): ResultJson {
 }
 
 /**
+ * `a` plus `b` key by key (the keys of `b` that pass `add`). The keys come from shard files (untrusted input): a
+ * Map and `Object.fromEntries` keep a `__proto__` or `constructor` key as plain data (`obj[k] ?? 0` would read
+ * the prototype and `obj[k] =` set it).
+ */
+function sumByKey(a: { readonly [k: string]: number }, b: { readonly [k: string]: number }, add: (k: string) => boolean): { [k: string]: number } {
+  const m = new Map(Object.entries(a));
+  for (const [k, v] of Object.entries(b)) if (add(k)) m.set(k, (m.get(k) ?? 0) + v);
+  return Object.fromEntries(m);
+}
+
+/**
  * Combines the results of several shards (same seed, disjoint runs) per design label. Distinct states are
  * summed, so the merged figure is an upper bound (shards do not share their fingerprint sets); the first
  * failure kept is the one with the lowest run index.
@@ -200,13 +211,10 @@ export function mergeResults(parts: readonly ResultJson[]): ResultJson[] {
   for (const p of parts) {
     const cur = by.get(p.label);
     if (!cur) { by.set(p.label, JSON.parse(JSON.stringify(p)) as ResultJson); order.push(p.label); continue; }
-    const metrics: { [k: string]: number } = { ...cur.metrics };
-    for (const [k, v] of Object.entries(p.metrics)) if (!k.endsWith('Rate')) metrics[k] = (metrics[k] ?? 0) + v;
+    const metrics = sumByKey(cur.metrics, p.metrics, (k) => !k.endsWith('Rate'));
     finishRates(metrics);
-    const coverage: { [k: string]: number } = { ...cur.coverage };
-    for (const [k, v] of Object.entries(p.coverage)) coverage[k] = (coverage[k] ?? 0) + v;
-    const byInvariant: { [k: string]: number } = { ...cur.byInvariant };
-    for (const [k, v] of Object.entries(p.byInvariant)) byInvariant[k] = (byInvariant[k] ?? 0) + v;
+    const coverage = sumByKey(cur.coverage, p.coverage, () => true);
+    const byInvariant = sumByKey(cur.byInvariant, p.byInvariant, () => true);
     const ff = !cur.firstFailure ? p.firstFailure : !p.firstFailure ? cur.firstFailure
       : (p.firstFailure.runIndex < cur.firstFailure.runIndex ? p.firstFailure : cur.firstFailure);
     by.set(p.label, { ...cur, runsRequested: cur.runsRequested + p.runsRequested, runs: cur.runs + p.runs, events: cur.events + p.events, violations: cur.violations + p.violations,

@@ -155,3 +155,87 @@ describe('dtsim check campaigns', () => {
     expect(readdirSync(saved).length, 'the merge lists the shards\' files; it saves nothing again').toBe(files);
   });
 });
+
+describe('dtsim check --merge: a folder that holds saved traces next to the shard results', () => {
+  const buggy = ['check', '--model', 'dirty-bitmap', '--bug', 'missing-tlbi', '--seed', 'merge-folder', '--events', '120', '--workers', '1', '--json'];
+  const oneLine = (r: { code: number; err: string }): void => {
+    expect(r.code, r.err).toBe(2);
+    expect(r.err.trim().split('\n'), r.err).toHaveLength(1);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  };
+
+  it('shards whose --out-dir is the merge folder: the saved traces are skipped and counted, text and --json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-merge-shared-'));
+    for (const i of [0, 1]) {
+      const r = dtsim([...buggy, '--runs', '4', '--shard', `${i}/2`, '--out-dir', dir]);
+      expect(r.code, r.err).toBe(1);
+      writeFileSync(join(dir, `shard-${i}.json`), r.out);
+    }
+    const traces = readdirSync(dir).filter((n) => !n.startsWith('shard-'));
+    expect(traces.length).toBe(4);  // each shard: its failing run and the shrunk one
+    const mj = dtsim(['check', '--merge', dir, '--json']);
+    expect(mj.code, mj.err).toBe(1);
+    const doc = JSON.parse(mj.out) as { skippedTraces: number; failures: { runIndex: number; trace: string }[]; results: Res[] };
+    expect(doc.skippedTraces).toBe(4);
+    expect(doc.failures.map((f) => f.runIndex)).toEqual([0, 1]);
+    expect(doc.results.map((r) => r.runs)).toEqual([8]);
+    const mt = dtsim(['check', '--merge', dir]);
+    expect(mt.code, mt.err).toBe(1);
+    expect(mt.out).toMatch(/^dtsim check --merge .*; skipped 4 saved traces \(not shard results\)$/m);
+    expect(readdirSync(dir).length, 'the merge saves nothing again').toBe(traces.length + 2);
+  });
+
+  it('a merge of older shards (no `failures`) saving into the merge folder works, and so does the next merge of that folder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-merge-old-'));
+    const scratch = mkdtempSync(join(tmpdir(), 'dtsim-merge-old-scratch-'));
+    for (const i of [0, 1]) {
+      const r = dtsim([...buggy, '--runs', '2', '--shard', `${i}/2`, '--out-dir', scratch]);
+      expect(r.code, r.err).toBe(1);
+      const d = JSON.parse(r.out) as { failures?: unknown };
+      delete d.failures;  // as an older dtsim wrote it
+      writeFileSync(join(dir, `shard-${i}.json`), JSON.stringify(d));
+    }
+    const first = dtsim(['check', '--merge', dir, '--json', '--out-dir', dir]);
+    expect(first.code, first.err).toBe(1);
+    const f1 = JSON.parse(first.out) as { skippedTraces: number; failures: { trace: string }[] };
+    expect(f1.skippedTraces).toBe(0);
+    expect(f1.failures).toHaveLength(1);
+    expect(f1.failures[0]!.trace.startsWith(dir)).toBe(true);
+    expect(existsSync(f1.failures[0]!.trace)).toBe(true);
+    const again = dtsim(['check', '--merge', dir, '--json', '--out-dir', scratch]);
+    expect(again.code, again.err).toBe(1);
+    expect((JSON.parse(again.out) as { skippedTraces: number }).skippedTraces).toBe(readdirSync(dir).length - 2);
+  });
+
+  it('any other JSON that is not a check result is still an error naming the file and field (exit 2, one line)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-merge-other-'));
+    const r = dtsim([...buggy, '--runs', '1', '--out-dir', dir]);
+    expect(r.code, r.err).toBe(1);
+    writeFileSync(join(dir, 'shard-0.json'), r.out);
+    writeFileSync(join(dir, 'zz-notes.json'), JSON.stringify({ command: 'explore', seed: 'x' }));
+    const m = dtsim(['check', '--merge', dir]);
+    oneLine(m);
+    expect(m.err).toContain(`${join(dir, 'zz-notes.json')}: command: not a \`dtsim check --json\` result`);
+    // A folder of saved traces only: no shard results, said as such.
+    const only = mkdtempSync(join(tmpdir(), 'dtsim-merge-only-traces-'));
+    expect(dtsim([...buggy, '--runs', '1', '--out-dir', only]).code).toBe(1);
+    const o = dtsim(['check', '--merge', only]);
+    oneLine(o);
+    expect(o.err).toMatch(/no \.json shard results in this folder \(only 2 saved trace\(s\)\)/);
+  });
+
+  it('a shard result with a missing or hostile field is bad input naming the file and field (was exit 3 with a stack)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-merge-hostile-'));
+    const r = dtsim([...buggy, '--runs', '1', '--out-dir', join(dir, 'saved')]);
+    const doc = JSON.parse(r.out) as { results: { coverage?: unknown; metrics: unknown }[] };
+    delete doc.results[0]!.coverage;
+    writeFileSync(join(dir, 'shard-0.json'), JSON.stringify(doc));
+    const m = dtsim(['check', '--merge', dir]);
+    oneLine(m);
+    expect(m.err).toContain(`${join(dir, 'shard-0.json')}: results[0].coverage: must be an object`);
+    writeFileSync(join(dir, 'shard-0.json'), r.out.replace('"metrics":{', '"metrics":{"constructor":"x",'));
+    const p = dtsim(['check', '--merge', dir]);
+    oneLine(p);
+    expect(p.err).toContain('results[0].metrics.constructor: must be a finite non-negative number');
+  });
+});

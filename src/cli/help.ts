@@ -105,7 +105,9 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   A failing design's first failing run is saved to --out-dir (default out/failures) under a fresh name, shrunk
   (saved next to it, '-min'), and printed with the commands that replay and re-run it; with --json the same
   files are saved and the 'failures' list names them and the commands (nothing but the JSON goes to stdout).
-  Each shard saves its own failures; --merge lists the failures of every shard (text and --json).
+  Each shard saves its own failures; --merge lists the failures of every shard (text and --json). Saved
+  traces in the merge folder (a shard's --out-dir may be it) are skipped and counted; any other file that is
+  not a check --json result is bad input (exit 2, naming the file and field).
   Exit 0 if every design holds every invariant, 1 on a violation, 2 on bad input.
   A design the time budget stopped before its N runs is printed as 'R of N' runs ('stopped by the time
   budget'), the verdict line claims only the runs done, and --json gives each design runsRequested, runs and

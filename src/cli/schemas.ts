@@ -172,10 +172,11 @@ export function traceSchema(v: number, models: readonly MachineModel[] = MODELS)
   if (!Number.isInteger(v) || v < 1 || v > TRACE_VERSION) throw new Error(`[dtsim] schemas: no trace format version ${v}`);
   const $defs: { [k: string]: Schema } = { config: configSchema(), event: eventSchema() };
   for (const m of models) $defs[defName(m.id)] = modelSchema(m);
-  const labels: Schema = v >= 2
-    ? { type: 'object', description: 'Notes on events, keyed by event index (< the number of events: checked by the reader).',
-        propertyNames: { pattern: '^(0|[1-9][0-9]{0,8})$' }, additionalProperties: { type: 'string', maxLength: 1000 } }
-    : { description: 'Not part of version 1: the reader ignores it (the v1 -> v2 migration replaces it with no labels).' };
+  // Version 1 did not define labels but its reader ignored unknown fields: the v1 -> v2 migration keeps a v1
+  // document's labels and the reader checks them as v2 labels, so both schemas say the same.
+  const labels: Schema = { type: 'object', description: v >= 2 ? 'Notes on events, keyed by event index (< the number of events: checked by the reader).'
+      : 'Not defined by version 1, whose reader ignored it: kept by the v1 -> v2 migration and checked as version 2 labels (keys: event indexes < the number of events).',
+    propertyNames: { pattern: '^(0|[1-9][0-9]{0,8})$' }, additionalProperties: { type: 'string', maxLength: 1000 } };
   const props: { [k: string]: Schema } = {
     $schema: { const: traceSchemaId(v), description: 'This schema\'s $id (optional; when present, exactly this).' },
     format: { const: TRACE_FORMAT },
@@ -261,7 +262,9 @@ function outputs(): { readonly [c in JsonCommand]: Schema } {
   const eventAt = orNull(obj({ index: nat, lane: str, event: eventObj }));
   const bisectBase = { command: { const: 'bisect' }, file: str, expect: expectBlock, matchesExpect: bool, migration };
   return {
-    check: obj({ command: { const: 'check' }, seed: str, maxEvents: orNull(nat), wallSeconds: num, complete: bool, results: arr(result), failures: arr(failure) }),
+    check: obj({ command: { const: 'check' }, seed: str, maxEvents: orNull(nat), wallSeconds: num, complete: bool,
+      skippedTraces: { ...nat, description: '--merge only: saved traces (format dtsim/trace) found among the shard results and skipped' }, results: arr(result), failures: arr(failure) },
+    ['skippedTraces']),
     bugs: obj({ command: { const: 'bugs' }, seed: str, verdict: { enum: VERDICTS }, knobs: arr(knob) }),
     explore: { oneOf: [single, matrix, reach] },
     compare: obj({

@@ -2,7 +2,7 @@
  * Trace format v2: a versioned JSON document, one event per line so it reads in a diff.
  *
  * History: v1 (frozen sample traces/fixtures/trace.v1.sample.json); v2 added `labels`, notes on events keyed by
- * event index (shown by `dtsim show`), which v1 documents get empty. A document of either version may carry a
+ * event index (shown by `dtsim show`): a v1 document keeps the labels it carries (checked as v2 labels), else gets none. A document of either version may carry a
  * top-level `$schema`: exactly the id of its version's JSON Schema (`traceSchemaId`; schemas/ in the package).
  *
  * Traces are untrusted input: `parseTrace` validates everything (format magic, version, model and its
@@ -80,8 +80,12 @@ export type ParseResult =
  * only add or rename fields; validation happens after the last one. Never edit a released step: add one.
  */
 export const MIGRATIONS: { readonly [from: number]: (doc: Record<string, unknown>) => Record<string, unknown> } = {
-  // v1 -> v2: per-event labels (none in a v1 document).
-  1: (doc) => ({ ...doc, formatVersion: 2, labels: {} }),
+  // v1 -> v2: per-event labels. The v1 reader ignored fields it did not know, so a v1 document may carry a
+  // `labels` field (hand-written, or from a build between the two versions): it is kept as it is (an own
+  // property only) and validated by the v2 rules below, so a valid one survives and an invalid one is refused
+  // with its line and field; a document without one gets none. (This step once set `labels: {}` over whatever was
+  // there, dropping a v1 document's labels silently: fixed in place, since the fix only keeps data.)
+  1: (doc) => ({ ...doc, formatVersion: 2, labels: Object.hasOwn(doc, 'labels') ? doc['labels'] : {} }),
 };
 
 /** Startup assertion: one migration for every version below `current`, none at or above it. */

@@ -10,6 +10,8 @@ import { makeTrace, serializeTrace } from '../../trace/format.ts';
 import type { JsonValue } from '../../core/model.ts';
 import { collisionBound } from '../../explore/pack.ts';
 import { UsageError, BadInputError } from '../errors.ts';
+import { classifyShardFile, type SavedFailure } from '../shard-file.ts';
+import { quote } from '../../core/untrusted.ts';
 import { readText, writeFresh } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
@@ -21,6 +23,8 @@ import { shrink } from '../../workflow/shrink.ts';
 import { machineConfigCandidates } from '../machine-view.ts';
 import type { MachineEvent } from '../../../models/machine/model-events.ts';
 import type { MachineConfig } from '../../../models/machine/state.ts';
+
+export type { SavedFailure } from '../shard-file.ts';
 
 export function designLabel(model: string, options: { readonly [k: string]: JsonValue }, defaults: { readonly [k: string]: JsonValue }): string {
   const diff = Object.entries(options).filter(([k, v]) => JSON.stringify(defaults[k]) !== JSON.stringify(v));
@@ -52,26 +56,6 @@ export function saveShrunk(dir: string, r: ResultJson, from: string): { path: st
   return { path, events: s.events.length };
 }
 
-/**
- * A failing run a campaign saved: which design and run, the trace file and the commands that replay it and
- * re-run it, and the shrunk trace when shrinking worked. `check --json` lists these (`failures`), and a merge of
- * sharded results lists the failures of every shard (each shard saves its own into its --out-dir; the paths are
- * as that shard wrote them, relative to its working folder).
- */
-export interface SavedFailure {
-  readonly label: string;
-  readonly model: string;
-  readonly invariant: string;
-  readonly seed: string;
-  readonly runIndex: number;
-  readonly eventIndex: number;
-  readonly message: string;
-  readonly trace: string;
-  readonly replay: string;
-  readonly rerun: string;
-  readonly shrunk: null | { readonly trace: string; readonly events: number; readonly replay: string };
-}
-
 /** The `dtsim run` command line that re-runs a campaign's failing run from its derived seed. */
 function rerunCommand(r: ResultJson, maxEvents: number): string {
   const f = r.firstFailure!;
@@ -88,28 +72,6 @@ export function saveAndShrink(dir: string, r: ResultJson, maxEvents: number): Sa
   return { label: r.label, model: r.model, invariant: f.invariant, seed: f.seed, runIndex: f.runIndex, eventIndex: f.eventIndex, message: f.message,
     trace, replay: `dtsim replay ${trace}`, rerun,
     shrunk: min ? { trace: min.path, events: min.events, replay: `dtsim replay ${min.path}` } : null };
-}
-
-/** A shard's `failures` entry, checked field by field (the file is untrusted input); `where` names it in errors. */
-function parseSavedFailure(x: unknown, file: string, where: string): SavedFailure {
-  const bad = (field: string): never => { throw new BadInputError(file, null, `${where}.${field}`, 'not a saved failure (see: dtsim check --json)'); };
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) bad('');
-  const o = x as { readonly [k: string]: unknown };
-  const str = (k: string): string => (Object.hasOwn(o, k) && typeof o[k] === 'string' ? o[k] as string : bad(k));
-  const num = (k: string): number => (Object.hasOwn(o, k) && typeof o[k] === 'number' && Number.isInteger(o[k]) ? o[k] as number : bad(k));
-  let shrunk: SavedFailure['shrunk'] = null;
-  if (!Object.hasOwn(o, 'shrunk')) bad('shrunk');
-  if (o['shrunk'] !== null) {
-    const s = o['shrunk'];
-    if (typeof s !== 'object' || s === null || Array.isArray(s)) bad('shrunk');
-    const so = s as { readonly [k: string]: unknown };
-    const t = Object.hasOwn(so, 'trace') && typeof so['trace'] === 'string' ? so['trace'] : bad('shrunk.trace');
-    const n = Object.hasOwn(so, 'events') && typeof so['events'] === 'number' ? so['events'] : bad('shrunk.events');
-    const rp = Object.hasOwn(so, 'replay') && typeof so['replay'] === 'string' ? so['replay'] : bad('shrunk.replay');
-    shrunk = { trace: t, events: n, replay: rp };
-  }
-  return { label: str('label'), model: str('model'), invariant: str('invariant'), seed: str('seed'), runIndex: num('runIndex'),
-    eventIndex: num('eventIndex'), message: str('message'), trace: str('trace'), replay: str('replay'), rerun: str('rerun'), shrunk };
 }
 
 /** The lines `check` prints for a saved failure. */
@@ -131,46 +93,43 @@ function parseShard(v: unknown): { shard: number; shards: number } {
 }
 
 /**
- * Reads the shard results of a folder: the merged results, every failure a shard saved (in file order), and the
- * events per run the shards used (null when the shard files predate that field, or disagree).
+ * Reads the shard results of a folder (`*.json` at its top; each checked by `classifyShardFile`, shard-file.ts):
+ * the merged results, every failure a shard saved (in file order), the events per run the shards used (null when
+ * the shard files predate that field, or disagree), and how many saved traces were skipped (a shard's --out-dir,
+ * or an earlier merge's, may be the merge folder itself). Exported for the fuzz property
+ * (properties/check.merge-never-crashes.test.ts). Bad input throws `BadInputError` naming the file and field.
  */
-function readMerge(dir: string): { seed: string; results: ResultJson[]; failures: SavedFailure[]; maxEvents: number | null } {
+export function readMerge(dir: string): { seed: string; results: ResultJson[]; failures: SavedFailure[]; maxEvents: number | null; skippedTraces: number } {
   let names: string[];
   try { names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort(); } catch {
     throw new BadInputError(dir, null, '', 'cannot read this folder');
   }
-  if (names.length === 0) throw new BadInputError(dir, null, '', 'no .json shard results in this folder');
   const parts: ResultJson[] = [];
   const failures: SavedFailure[] = [];
   let maxEvents: number | null | undefined;
   let seed: string | null = null;
+  let skippedTraces = 0;
   for (const n of names) {
     const f = join(dir, n);
-    let doc: unknown;
-    try { doc = JSON.parse(readText(f)); } catch (e) { if (e instanceof BadInputError) throw e; throw new BadInputError(f, null, '', 'not valid JSON'); }
-    const d = doc as { command?: unknown; seed?: unknown; results?: unknown; failures?: unknown; maxEvents?: unknown };
-    if (d.command !== 'check' || typeof d.seed !== 'string' || !Array.isArray(d.results)) {
-      throw new BadInputError(f, null, 'command', 'not a `dtsim check --json` result');
+    const c = classifyShardFile(readText(f));
+    switch (c.kind) {
+      case 'trace': skippedTraces++; continue;
+      case 'bad': throw new BadInputError(f, c.issue.line, c.issue.field, c.issue.message);
+      case 'shard': break;
+      default: { const never: never = c; return never; }
     }
-    if (seed !== null && d.seed !== seed) throw new BadInputError(f, null, 'seed', `seed ${d.seed} differs from ${seed}: shards of one campaign share a seed`);
+    const d = c.doc;
+    if (seed !== null && d.seed !== seed) throw new BadInputError(f, null, 'seed', `seed ${quote(d.seed)} differs from ${quote(seed)}: shards of one campaign share a seed`);
     seed = d.seed;
-    for (let i = 0; i < d.results.length; i++) {
-      const r = d.results[i] as ResultJson;
-      if (typeof r !== 'object' || r === null || typeof r.label !== 'string' || typeof r.runs !== 'number' || typeof r.metrics !== 'object') {
-        throw new BadInputError(f, null, `results[${i}]`, 'not a campaign result');
-      }
-      // A result written before `runsRequested` existed asked for the runs it did (no budget is known).
-      parts.push(typeof r.runsRequested === 'number' ? r : { ...r, runsRequested: r.runs });
-    }
+    parts.push(...d.results);
     // Shards written by an older dtsim have no `failures`: their failing designs are saved at the merge.
-    if (Object.hasOwn(d, 'failures')) {
-      if (!Array.isArray(d.failures)) throw new BadInputError(f, null, 'failures', 'not a list of saved failures');
-      d.failures.forEach((x: unknown, i: number) => failures.push(parseSavedFailure(x, f, `failures[${i}]`)));
-    }
-    const me = Object.hasOwn(d, 'maxEvents') && typeof d.maxEvents === 'number' ? d.maxEvents : null;
-    maxEvents = maxEvents === undefined || maxEvents === me ? me : null;
+    if (d.failures) failures.push(...d.failures);
+    maxEvents = maxEvents === undefined || maxEvents === d.maxEvents ? d.maxEvents : null;
   }
-  return { seed: seed!, results: mergeResults(parts), failures, maxEvents: maxEvents ?? null };
+  if (seed === null) {
+    throw new BadInputError(dir, null, '', `no .json shard results in this folder${skippedTraces ? ` (only ${skippedTraces} saved trace(s))` : ''}`);
+  }
+  return { seed, results: mergeResults(parts), failures, maxEvents: maxEvents ?? null, skippedTraces };
 }
 
 export async function cmdCheck(p: Parsed): Promise<number> {
@@ -185,14 +144,18 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   let shardFailures: SavedFailure[] = [];
   let maxEvents = intFlag('events', v['events'], 300, 1);
   let header = '';
+  // A merge: saved traces found among the shard results (skipped, counted, printed).
+  let skippedTraces: number | null = null;
   const t0 = performance.now();
   if (typeof v['merge'] === 'string') {
     const m = readMerge(v['merge']);
     seed = m.seed;
     results = m.results;
     shardFailures = m.failures;
+    skippedTraces = m.skippedTraces;
     if (m.maxEvents !== null && v['events'] === undefined) maxEvents = m.maxEvents;
-    header = `dtsim check --merge ${v['merge']}: seed=${seed} designs=${results.length} (distinct states are summed over shards: an upper bound)`;
+    header = `dtsim check --merge ${v['merge']}: seed=${seed} designs=${results.length} (distinct states are summed over shards: an upper bound)`
+      + (m.skippedTraces ? `; skipped ${m.skippedTraces} saved trace${m.skippedTraces === 1 ? '' : 's'} (not shard results)` : '');
   } else {
     const ids = (v['model'] as string[] | undefined) ?? MODELS.map((m) => m.id);
     for (const id of ids) if (!MODELS.some((x) => x.id === id)) throw new UsageError(`--model: unknown model '${id}' (one of: ${MODELS.map((x) => x.id).join(', ')})`);
@@ -258,7 +221,7 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   const cut = results.filter((r) => r.runs < r.runsRequested);
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'check', seed, maxEvents, wallSeconds: Math.round(wall * 10) / 10, complete: cut.length === 0,
-      results: results.map((r) => ({ ...r, complete: r.runs >= r.runsRequested })), failures })}\n`);
+      ...(skippedTraces !== null ? { skippedTraces } : {}), results: results.map((r) => ({ ...r, complete: r.runs >= r.runsRequested })), failures })}\n`);
     return results.some((r) => r.violations > 0) ? 1 : 0;
   }
   if (typeof v['merge'] === 'string') process.stdout.write(`${header}\n`);
