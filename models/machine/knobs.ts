@@ -11,7 +11,7 @@
  * `designHasBug` is the same check on a design's `bugs` list (option validation, before a state exists).
  *
  * The state's lookup `MachineState.bug` is keyed by these ids too, so indexing it directly is checked as well.
- * properties/knobs.test.ts checks that every declared id is tested by at least one call site or is listed
+ * models/machine/knobs.test.ts checks that every declared id is tested by at least one call site or is listed
  * there as data-only (a knob that works through the options or configuration it forces).
  *
  * Type-only imports: no runtime dependency on the catalogues (they import the mechanisms that import this).
