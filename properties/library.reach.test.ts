@@ -123,6 +123,6 @@ describe('dtsim explore --reach (CLI)', () => {
   it('exit 5 is documented in main.ts, dtsim help and the README', () => {
     expect(readFileSync('src/cli/main.ts', 'utf8')).toMatch(/\* 5 `explore --reach`/);
     expect(readFileSync('src/cli/help.ts', 'utf8')).toMatch(/5 explore --reach\/--reach-module only/);
-    expect(readFileSync('README.md', 'utf8')).toMatch(/`5` only for `explore --reach`/);
+    expect(readFileSync('README.md', 'utf8')).toMatch(/\| `5` \| only for `explore --reach`/);
   });
 });

@@ -66,7 +66,7 @@ describe('verdicts and exit codes', () => {
   });
 
   it('exit code 4 is documented where the exit codes are: README, dtsim help, main.ts, and the help of explore and bugs', () => {
-    expect(readFileSync('README.md', 'utf8')).toContain('`4` inconclusive');
+    expect(readFileSync('README.md', 'utf8')).toContain('| `4` | inconclusive');
     expect(HELP).toContain('4 inconclusive');
     expect(readFileSync('src/cli/main.ts', 'utf8')).toContain(' * 4 inconclusive');
     expect(COMMAND_HELP['explore']).toMatch(/inconclusive \(exit 4\)/);
