@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -237,5 +237,120 @@ describe('dtsim check --merge: a folder that holds saved traces next to the shar
     const p = dtsim(['check', '--merge', dir]);
     oneLine(p);
     expect(p.err).toContain('results[0].metrics.constructor: must be a finite non-negative number');
+  });
+});
+
+describe('dtsim check --merge: every shard once (a shard result records its --shard i/n)', () => {
+  const base = ['check', '--model', 'dirty-bitmap', '--seed', 'shard-index', '--events', '60', '--runs', '1', '--workers', '1', '--json'];
+  /** Runs the given shards of n into a fresh folder (shard-<i>.json) and returns it. */
+  const shardsDir = (n: number, which: number[], edit: (d: Record<string, unknown>) => void = () => undefined): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-shard-index-'));
+    for (const i of which) {
+      const r = dtsim([...base, '--shard', `${i}/${n}`]);
+      expect(r.code, r.err).toBe(0);
+      const d = JSON.parse(r.out) as Record<string, unknown>;
+      expect(d['shard']).toEqual({ index: i, count: n });
+      edit(d);
+      writeFileSync(join(dir, `shard-${i}.json`), JSON.stringify(d));
+    }
+    return dir;
+  };
+  const oneLine = (r: { code: number; err: string }): void => {
+    expect(r.code, r.err).toBe(2);
+    expect(r.err.trim().split('\n'), r.err).toHaveLength(1);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  };
+
+  it('an unsharded --json run records shard 0 of 1', () => {
+    const r = dtsim(base);
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { shard: unknown }).shard).toEqual({ index: 0, count: 1 });
+  });
+
+  it('the same shard file twice in the folder is refused (exit 2, one line naming both files), not summed twice', () => {
+    const dir = shardsDir(2, [0, 1]);
+    copyFileSync(join(dir, 'shard-0.json'), join(dir, 'shard-0 (1).json'));
+    for (const args of [['check', '--merge', dir], ['check', '--merge', dir, '--json']]) {
+      const m = dtsim(args);
+      oneLine(m);
+      expect(m.err).toContain(join(dir, 'shard-0.json'));
+      expect(m.err).toContain(join(dir, 'shard-0 (1).json'));
+      expect(m.err).toContain('shard.index: shard 0/2');
+      expect(m.out).toBe('');
+    }
+  });
+
+  it('shards of different counts are refused (exit 2, one line)', () => {
+    const dir = shardsDir(2, [0, 1]);
+    const r = dtsim([...base, '--shard', '2/3']);
+    writeFileSync(join(dir, 'shard-2-of-3.json'), r.out);
+    const m = dtsim(['check', '--merge', dir]);
+    oneLine(m);
+    expect(m.err).toContain(`shard-2-of-3.json: shard.count: 3 shards, but ${join(dir, 'shard-0.json')} is one of 2`);
+  });
+
+  it('missing shards: "NOT complete: shards 1, 3 of 4 missing", exit 4, --json shards and complete: false', () => {
+    const dir = shardsDir(4, [0, 2]);
+    const t = dtsim(['check', '--merge', dir]);
+    expect(t.code, t.err).toBe(4);
+    expect(t.out).toMatch(/^NOT complete: shards 1, 3 of 4 missing/m);
+    expect(t.out).toMatch(/^all 4 designs hold every invariant in the shards present \(2 of 4\)/m);
+    const j = dtsim(['check', '--merge', dir, '--json']);
+    expect(j.code, j.err).toBe(4);
+    const doc = JSON.parse(j.out) as { complete: boolean; shards: unknown; results: { runs: number }[] };
+    expect(doc.complete).toBe(false);
+    expect(doc.shards).toEqual({ count: 4, present: [0, 2], missing: [1, 3], unchecked: 0 });
+    expect(doc.results.every((r) => r.runs === 2)).toBe(true);
+  });
+
+  it('a violation in the shards present wins over missing shards (exit 1)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-shard-violation-'));
+    const r = dtsim(['check', '--model', 'dirty-bitmap', '--bug', 'missing-tlbi', '--seed', 'shard-index', '--events', '120', '--runs', '2', '--workers', '1',
+      '--json', '--shard', '0/3', '--out-dir', join(dir, 'saved')]);
+    expect(r.code, r.err).toBe(1);
+    writeFileSync(join(dir, 'shard-0.json'), r.out);
+    const j = dtsim(['check', '--merge', dir, '--json', '--out-dir', join(dir, 'saved')]);
+    expect(j.code, j.err).toBe(1);
+    const doc = JSON.parse(j.out) as { complete: boolean; shards: { missing: number[] } };
+    expect([doc.complete, doc.shards.missing]).toEqual([false, [1, 2]]);
+    const t = dtsim(['check', '--merge', dir, '--out-dir', join(dir, 'saved')]);
+    expect(t.code, t.err).toBe(1);
+    expect(t.out).toMatch(/^NOT complete: shards 1, 2 of 3 missing/m);
+  });
+
+  it('a complete merge says so: exit 0, complete: true, every shard present', () => {
+    const dir = shardsDir(2, [0, 1]);
+    const j = dtsim(['check', '--merge', dir, '--json']);
+    expect(j.code, j.err).toBe(0);
+    const doc = JSON.parse(j.out) as { complete: boolean; shards: unknown };
+    expect(doc.complete).toBe(true);
+    expect(doc.shards).toEqual({ count: 2, present: [0, 1], missing: [], unchecked: 0 });
+    const t = dtsim(['check', '--merge', dir]);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).not.toContain('NOT complete');
+    expect(t.out).not.toContain('could not be checked');
+  });
+
+  it('shard files written before the field (no `shard`) are merged as before; the output says their indices could not be checked', () => {
+    const dir = shardsDir(2, [0, 1], (d) => { delete d['shard']; });
+    const j = dtsim(['check', '--merge', dir, '--json']);
+    expect(j.code, j.err).toBe(0);
+    const doc = JSON.parse(j.out) as { complete: boolean; shards: unknown; results: { runs: number }[] };
+    expect(doc.complete).toBe(true);
+    expect(doc.shards).toEqual({ count: null, present: [], missing: [], unchecked: 2 });
+    expect(doc.results.every((r) => r.runs === 2)).toBe(true);
+    const t = dtsim(['check', '--merge', dir]);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).toMatch(/^shard indices of 2 files could not be checked/m);
+  });
+
+  it('a hostile shard field is bad input naming the field (exit 2, one line)', () => {
+    for (const [shard, field] of [[{ index: 2, count: 2 }, 'shard.index'], [{ index: 0, count: 0 }, 'shard.count'], ['0/2', 'shard'],
+      [{ index: -1, count: 2 }, 'shard.index']] as const) {
+      const dir = shardsDir(2, [0], (d) => { d['shard'] = shard; });
+      const m = dtsim(['check', '--merge', dir]);
+      oneLine(m);
+      expect(m.err).toContain(`shard-0.json: ${field}: `);
+    }
   });
 });

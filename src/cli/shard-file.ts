@@ -57,6 +57,11 @@ export interface ShardDoc {
   readonly failures: readonly SavedFailure[] | null;
   /** Null: the file predates the field. */
   readonly maxEvents: number | null;
+  /**
+   * Which shard of how many this result is (`--shard i/n`; an unsharded run is 0 of 1), so a merge can refuse a
+   * shard given twice and say which are missing. Null: the file predates the field (its index cannot be checked).
+   */
+  readonly shard: { readonly index: number; readonly count: number } | null;
 }
 
 /** What a problem in a shard file is reported as: the caller turns it into `BadInputError(file, line, field, message)`. */
@@ -211,7 +216,18 @@ export function classifyShardFile(text: string): ShardFile {
     }
     const me = own(doc, 'maxEvents');
     if (me !== undefined && me !== null && !(nat(me) && me >= 1)) bad('maxEvents', `must be a positive integer or null, got ${quote(me)}`);
-    return { kind: 'shard', doc: { seed, results, failures, maxEvents: typeof me === 'number' ? me : null } };
+    // `shard` is optional (files written before it existed are merged as before); when given, 0 <= index < count.
+    let shard: ShardDoc['shard'] = null;
+    if (Object.hasOwn(doc, 'shard')) {
+      const sh = own(doc, 'shard');
+      if (!isRecord(sh)) bad('shard', `must be an object { index, count }, got ${quote(sh)}`);
+      const index = count(sh, 'index', 'shard');
+      const n = count(sh, 'count', 'shard');
+      if (n < 1) bad('shard.count', `must be at least 1, got ${n}`);
+      if (index >= n) bad('shard.index', `must be below shard.count ${n}, got ${index}`);
+      shard = { index, count: n };
+    }
+    return { kind: 'shard', doc: { seed, results, failures, maxEvents: typeof me === 'number' ? me : null, shard } };
   } catch (e) {
     if (e instanceof Bad) return { kind: 'bad', issue: e.issue };
     throw e;

@@ -12,6 +12,7 @@ import { collisionBound } from '../../explore/pack.ts';
 import { UsageError, BadInputError } from '../errors.ts';
 import { classifyShardFile, type SavedFailure } from '../shard-file.ts';
 import { quote } from '../../core/untrusted.ts';
+import { verdictExit, worstVerdict } from '../verdict.ts';
 import { readText, writeFresh } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
@@ -96,10 +97,14 @@ function parseShard(v: unknown): { shard: number; shards: number } {
  * Reads the shard results of a folder (`*.json` at its top; each checked by `classifyShardFile`, shard-file.ts):
  * the merged results, every failure a shard saved (in file order), the events per run the shards used (null when
  * the shard files predate that field, or disagree), and how many saved traces were skipped (a shard's --out-dir,
- * or an earlier merge's, may be the merge folder itself). Exported for the fuzz property
- * (properties/check.merge-never-crashes.test.ts). Bad input throws `BadInputError` naming the file and field.
+ * or an earlier merge's, may be the merge folder itself), and which shards are there (`MergeShards`). Exported
+ * for the fuzz property (properties/check.merge-never-crashes.test.ts). Bad input throws `BadInputError` naming
+ * the file and field: among them a shard index given by two files (the same shard copied twice, e.g.
+ * `shard-0.json` and `shard-0 (1).json`, would be summed twice: runs and violations doubled), naming both, and
+ * files of different shard counts (shards of different campaigns).
  */
-export function readMerge(dir: string): { seed: string; results: ResultJson[]; failures: SavedFailure[]; maxEvents: number | null; skippedTraces: number } {
+export function readMerge(dir: string): { seed: string; results: ResultJson[]; failures: SavedFailure[]; maxEvents: number | null; skippedTraces: number;
+  shards: MergeShards } {
   let names: string[];
   try { names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort(); } catch {
     throw new BadInputError(dir, null, '', 'cannot read this folder');
@@ -109,6 +114,10 @@ export function readMerge(dir: string): { seed: string; results: ResultJson[]; f
   let maxEvents: number | null | undefined;
   let seed: string | null = null;
   let skippedTraces = 0;
+  // Shard index -> the file that gave it; the count of the first file that recorded one (and that file).
+  const byIndex = new Map<number, string>();
+  let shardCount: { count: number; file: string } | null = null;
+  let unchecked = 0;
   for (const n of names) {
     const f = join(dir, n);
     const c = classifyShardFile(readText(f));
@@ -121,6 +130,18 @@ export function readMerge(dir: string): { seed: string; results: ResultJson[]; f
     const d = c.doc;
     if (seed !== null && d.seed !== seed) throw new BadInputError(f, null, 'seed', `seed ${quote(d.seed)} differs from ${quote(seed)}: shards of one campaign share a seed`);
     seed = d.seed;
+    if (d.shard === null) unchecked++;
+    else {
+      if (shardCount !== null && d.shard.count !== shardCount.count) {
+        throw new BadInputError(f, null, 'shard.count', `${d.shard.count} shards, but ${shardCount.file} is one of ${shardCount.count}: shards of one campaign share --shard i/n's n`);
+      }
+      shardCount ??= { count: d.shard.count, file: f };
+      const other = byIndex.get(d.shard.index);
+      if (other !== undefined) {
+        throw new BadInputError(f, null, 'shard.index', `shard ${d.shard.index}/${d.shard.count} is also ${other}: the same shard given twice would be counted twice (remove one)`);
+      }
+      byIndex.set(d.shard.index, f);
+    }
     parts.push(...d.results);
     // Shards written by an older dtsim have no `failures`: their failing designs are saved at the merge.
     if (d.failures) failures.push(...d.failures);
@@ -129,7 +150,40 @@ export function readMerge(dir: string): { seed: string; results: ResultJson[]; f
   if (seed === null) {
     throw new BadInputError(dir, null, '', `no .json shard results in this folder${skippedTraces ? ` (only ${skippedTraces} saved trace(s))` : ''}`);
   }
-  return { seed, results: mergeResults(parts), failures, maxEvents: maxEvents ?? null, skippedTraces };
+  const present = [...byIndex.keys()].sort((a, b) => a - b);
+  const missing = shardCount === null ? [] : Array.from({ length: shardCount.count }, (_, i) => i).filter((i) => !byIndex.has(i));
+  return { seed, results: mergeResults(parts), failures, maxEvents: maxEvents ?? null, skippedTraces,
+    shards: { count: shardCount?.count ?? null, present, missing, unchecked, incomplete: missing.length > unchecked } };
+}
+
+/**
+ * Which shards a merge read. `count` is the n of `--shard i/n` the files record (null: no file records it, all
+ * were written before the field existed); `present` the indices found, `missing` those of 0..n-1 not found;
+ * `unchecked` the files with no recorded index (older files: merged as before, their index unknown). The merge is
+ * `incomplete` (inconclusive, exit 4, unless a violation was found: 1) when more shards are missing than there are
+ * unchecked files that could be them: the merged table would claim a campaign that was not run.
+ */
+export interface MergeShards {
+  readonly count: number | null;
+  readonly present: readonly number[];
+  readonly missing: readonly number[];
+  readonly unchecked: number;
+  readonly incomplete: boolean;
+}
+
+/** The lines a merge prints about its shards (none when every shard of 0..n-1 is there, each once). */
+function shardLines(s: MergeShards): string {
+  let out = '';
+  if (s.unchecked > 0) {
+    out += `shard indices of ${s.unchecked} file${s.unchecked === 1 ? '' : 's'} could not be checked (written before dtsim recorded --shard i/n): `
+      + `a shard given twice or missing among them is not detected${!s.incomplete && s.missing.length
+        ? ` (shard${s.missing.length === 1 ? '' : 's'} ${s.missing.join(', ')} of ${s.count} not recorded by any other file)` : ''}\n`;
+  }
+  if (s.incomplete) {
+    out += `NOT complete: shard${s.missing.length === 1 ? '' : 's'} ${s.missing.join(', ')} of ${s.count} missing`
+      + ' (the table covers only the shards present; run the missing ones with the same --seed and arguments)\n';
+  }
+  return out;
 }
 
 export async function cmdCheck(p: Parsed): Promise<number> {
@@ -146,6 +200,9 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   let header = '';
   // A merge: saved traces found among the shard results (skipped, counted, printed).
   let skippedTraces: number | null = null;
+  // A merge: which shards it read. A campaign: which shard it is (an unsharded one is shard 0 of 1).
+  let mergeShards: MergeShards | null = null;
+  let thisShard = { index: 0, count: 1 };
   const t0 = performance.now();
   if (typeof v['merge'] === 'string') {
     const m = readMerge(v['merge']);
@@ -153,6 +210,7 @@ export async function cmdCheck(p: Parsed): Promise<number> {
     results = m.results;
     shardFailures = m.failures;
     skippedTraces = m.skippedTraces;
+    mergeShards = m.shards;
     if (m.maxEvents !== null && v['events'] === undefined) maxEvents = m.maxEvents;
     header = `dtsim check --merge ${v['merge']}: seed=${seed} designs=${results.length} (distinct states are summed over shards: an upper bound)`
       + (m.skippedTraces ? `; skipped ${m.skippedTraces} saved trace${m.skippedTraces === 1 ? '' : 's'} (not shard results)` : '');
@@ -163,6 +221,7 @@ export async function cmdCheck(p: Parsed): Promise<number> {
     const budget = intFlag('time-budget', v['time-budget'], 0, 0);
     const workers = intFlag('workers', v['workers'], defaultWorkers(), 1, 256);
     const { shard, shards } = parseShard(v['shard']);
+    thisShard = { index: shard, count: shards };
     seed = seedFlag(v['seed'], defaultSeed());
     const bugs = (v['bug'] as string[] | undefined) ?? [];
     const jobs: CheckJob[] = [];
@@ -219,10 +278,16 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   // and the verdict claims only the runs done. A clean campaign so cut is still exit 0: the budget is the sample
   // size the user asked for (a random campaign is never exhaustive; the runs printed are the evidence).
   const cut = results.filter((r) => r.runs < r.runsRequested);
+  // A merge missing shards is inconclusive (exit 4): its table covers only the shards present. A violation found
+  // in them still wins (exit 1). A budget-cut design alone stays exit 0 (see above).
+  const missingShards = mergeShards?.incomplete === true;
+  const verdict = worstVerdict([results.some((r) => r.violations > 0) ? 'violated' : 'ok', missingShards ? 'inconclusive' : 'ok']);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ command: 'check', seed, maxEvents, wallSeconds: Math.round(wall * 10) / 10, complete: cut.length === 0,
-      ...(skippedTraces !== null ? { skippedTraces } : {}), results: results.map((r) => ({ ...r, complete: r.runs >= r.runsRequested })), failures })}\n`);
-    return results.some((r) => r.violations > 0) ? 1 : 0;
+    const shardInfo = mergeShards === null ? { shard: thisShard }
+      : { shards: { count: mergeShards.count, present: mergeShards.present, missing: mergeShards.missing, unchecked: mergeShards.unchecked } };
+    process.stdout.write(`${JSON.stringify({ command: 'check', seed, maxEvents, wallSeconds: Math.round(wall * 10) / 10, complete: cut.length === 0 && !missingShards,
+      ...shardInfo, ...(skippedTraces !== null ? { skippedTraces } : {}), results: results.map((r) => ({ ...r, complete: r.runs >= r.runsRequested })), failures })}\n`);
+    return verdictExit(verdict);
   }
   if (typeof v['merge'] === 'string') process.stdout.write(`${header}\n`);
   const rows: string[][] = [['design', 'runs', 'events', 'states', 'violations', 'reports', 'unjustified', 'duplicates', 'faults', 'time']];
@@ -260,9 +325,11 @@ export async function cmdCheck(p: Parsed): Promise<number> {
   const done = results.reduce((a, r) => a + r.runs, 0);
   const asked = results.reduce((a, r) => a + r.runsRequested, 0);
   const partial = cut.length ? ` in the runs done: ${done} of ${asked} requested (the time budget stopped ${cut.length} of ${results.length} designs early)` : '';
-  process.stdout.write(failed ? `${failed} design(s) violated an invariant${partial} (${wall.toFixed(1)}s)\n`
-    : `all ${results.length} designs hold every invariant${partial} (${wall.toFixed(1)}s)\n`);
-  return failed ? 1 : 0;
+  if (mergeShards !== null) process.stdout.write(shardLines(mergeShards));
+  const shardsOnly = missingShards ? ` in the shards present (${mergeShards!.present.length} of ${mergeShards!.count})` : '';
+  process.stdout.write(failed ? `${failed} design(s) violated an invariant${partial}${shardsOnly} (${wall.toFixed(1)}s)\n`
+    : `all ${results.length} designs hold every invariant${partial}${shardsOnly} (${wall.toFixed(1)}s)\n`);
+  return verdictExit(verdict);
 }
 
 export function table(rows: string[][]): string {
