@@ -21,7 +21,7 @@ Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
             3 internal error;
             4 inconclusive: no violation, but a limit stopped the work before it could conclude (explore's
               state, time or memory limit; --proof with a design not exhausted; a bugs knob not found within
-              its budget); a violation (1) wins over inconclusive;
+              its budget; check --merge with shards missing); a violation (1) wins over inconclusive;
             5 explore --reach/--reach-module only: the search was complete (exhausted, or to --depth) and no
               state satisfies the query;
             141 the output's reader went away early (e.g. piped into head).
@@ -108,7 +108,13 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   Each shard saves its own failures; --merge lists the failures of every shard (text and --json). Saved
   traces in the merge folder (a shard's --out-dir may be it) are skipped and counted; any other file that is
   not a check --json result is bad input (exit 2, naming the file and field).
-  Exit 0 if every design holds every invariant, 1 on a violation, 2 on bad input.
+  --json records the shard (shard: index, count; unsharded: 0 of 1). --merge refuses two files of the same
+  shard index (exit 2, naming both: a copied shard would be counted twice) and files of different shard
+  counts (exit 2); shards missing from 0..n-1 print 'NOT complete: shards 1, 3 of 4 missing' and exit 4
+  (inconclusive; a violation in the shards present still exits 1), and --json gives shards (count, present,
+  missing, unchecked) and complete: false. Files written before the field are merged as before, and the
+  output says their shard indices could not be checked (unchecked).
+  Exit 0 if every design holds every invariant, 1 on a violation, 2 on bad input, 4 when a merge misses shards.
   A design the time budget stopped before its N runs is printed as 'R of N' runs ('stopped by the time
   budget'), the verdict line claims only the runs done, and --json gives each design runsRequested, runs and
   complete; a clean campaign so cut still exits 0: the budget is the sample size asked for (a random campaign

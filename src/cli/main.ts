@@ -7,8 +7,8 @@
  * 2 bad input or usage (one line naming the file, line and field; also a refused write: an existing output
  * without --force, an output onto the command's own input, and `dtsim help <unknown topic>`); 3 internal error (a bug in dtsim);
  * 4 inconclusive: no violation, but a limit stopped the work before it could conclude (explore's state, time or
- * memory limit; --proof with a design not exhausted; a bugs knob not found within its budget); a violation
- * (1) wins over inconclusive (src/cli/verdict.ts);
+ * memory limit; --proof with a design not exhausted; a bugs knob not found within its budget; `check --merge`
+ * with shards missing); a violation (1) wins over inconclusive (src/cli/verdict.ts);
  * 5 `explore --reach`/`--reach-module` only: the search was complete and no state satisfies the query (reachExit);
  * 141 the reader of the output went away (`dtsim ... | head`): stopped quietly, as a process killed by SIGPIPE.
  */

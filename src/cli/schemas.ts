@@ -263,8 +263,12 @@ function outputs(): { readonly [c in JsonCommand]: Schema } {
   const bisectBase = { command: { const: 'bisect' }, file: str, expect: expectBlock, matchesExpect: bool, migration };
   return {
     check: obj({ command: { const: 'check' }, seed: str, maxEvents: orNull(nat), wallSeconds: num, complete: bool,
+      shard: obj({ index: nat, count: nat }, [], { description: 'A campaign only (not --merge): which shard of --shard i/n this result is (an unsharded run: index 0 of count 1).' }),
+      shards: obj({ count: orNull(nat), present: arr(nat), missing: arr(nat), unchecked: nat }, [], { description: '--merge only: the shard count the files record (null: none does), '
+        + 'the indices present and missing of 0..count-1, and how many files predate the shard field (their index could not be checked). '
+        + 'Missing shards (more than unchecked files) make the merge incomplete (complete: false, exit 4 unless a violation: 1).' }),
       skippedTraces: { ...nat, description: '--merge only: saved traces (format dtsim/trace) found among the shard results and skipped' }, results: arr(result), failures: arr(failure) },
-    ['skippedTraces']),
+    ['shard', 'shards', 'skippedTraces']),
     bugs: obj({ command: { const: 'bugs' }, seed: str, verdict: { enum: VERDICTS }, knobs: arr(knob) }),
     explore: { oneOf: [single, matrix, reach] },
     compare: obj({
