@@ -6,20 +6,10 @@
  * - the engine knows no mechanism: src/ imports models/ only from src/cli (the CLI wires the registry in).
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { sourceFiles } from './support/sources.ts';
 
-function files(dir: string): string[] {
-  const out: string[] = [];
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) out.push(...files(p));
-    else if (n.endsWith('.ts') && !n.endsWith('.test.ts')) out.push(p);
-  }
-  return out;
-}
-
-const engine = [...files('src').filter((f) => !f.startsWith('src/cli/') && !f.startsWith('src/testing/')), ...files('models')];
+const engine = [...sourceFiles('src').filter((f) => !f.startsWith('src/cli/') && !f.startsWith('src/testing/')), ...sourceFiles('models')];
 
 describe('architecture rules', () => {
   it('no ambient time or randomness in the engine or the models', () => {
@@ -31,7 +21,7 @@ describe('architecture rules', () => {
     expect(bad).toEqual([]);
   });
   it('seedrandom is imported only by src/random/streams.ts', () => {
-    const bad = [...files('src'), ...files('models')].filter((f) => /from 'seedrandom'/.test(readFileSync(f, 'utf8')) && f !== 'src/random/streams.ts');
+    const bad = [...sourceFiles('src'), ...sourceFiles('models')].filter((f) => /from 'seedrandom'/.test(readFileSync(f, 'utf8')) && f !== 'src/random/streams.ts');
     expect(bad).toEqual([]);
   });
   it('no I/O or process state in the engine or the models', () => {
@@ -39,7 +29,7 @@ describe('architecture rules', () => {
     expect(bad).toEqual([]);
   });
   it('src/ imports models/ only from src/cli', () => {
-    const bad = files('src').filter((f) => !f.startsWith('src/cli/') && /from '\.\.\/(\.\.\/)*models\//.test(readFileSync(f, 'utf8')));
+    const bad = sourceFiles('src').filter((f) => !f.startsWith('src/cli/') && /from '\.\.\/(\.\.\/)*models\//.test(readFileSync(f, 'utf8')));
     expect(bad).toEqual([]);
   });
 });

@@ -6,11 +6,12 @@
  * `dtsim bugs` would report it "not found" and blame the checker, not the code.
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODELS, dirtyBitmap, dirtyRing } from '../index.ts';
 import { designHasBug, hasBug, type DirtyRingKnob, type Knob, type KnobTest, type PtaKnob } from './knobs.ts';
 import type { DirtyBitmapKnob } from '../dirty-bitmap/index.ts';
+import { sourceFiles } from '../../properties/support/sources.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -19,17 +20,6 @@ const ROOT = new URL('../../', import.meta.url).pathname;
  * Empty today: every knob is tested by a call site. An entry needs the reason it is data-only.
  */
 const DATA_ONLY: ReadonlyMap<string, string> = new Map<string, string>([]);
-
-/** Every .ts source file under `dir` (tests excluded). */
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, d.name);
-    if (d.isDirectory()) out.push(...sources(p));
-    else if (d.name.endsWith('.ts') && !d.name.endsWith('.test.ts')) out.push(p);
-  }
-  return out;
-}
 
 describe('knob ids are typed', () => {
   it('a misspelled or foreign knob id does not compile (and at run time would silently be off)', () => {
@@ -60,7 +50,7 @@ describe('knob ids are typed', () => {
   });
 
   it('every declared knob id is tested by a call site in models/ (or is data-only), and every call site names a declared knob', () => {
-    const files = sources(join(ROOT, 'models'));
+    const files = sourceFiles(join(ROOT, 'models'));
     const called = new Map<string, string[]>();
     // A typed accessor call: hasBug(s, 'id'), a folder's bug(s, 'id'), designHasBug(bugs, 'id').
     const call = /\b(?:hasBug|bug|designHasBug)\(\s*[A-Za-z_$][\w$.]*\s*,\s*'([^']+)'\s*\)/g;
@@ -83,7 +73,7 @@ describe('knob ids are typed', () => {
 
   it('no code indexes the knob lookup directly: every call site goes through a typed accessor', () => {
     const direct: string[] = [];
-    for (const f of [...sources(join(ROOT, 'models')), ...sources(join(ROOT, 'src'))]) {
+    for (const f of [...sourceFiles(join(ROOT, 'models')), ...sourceFiles(join(ROOT, 'src'))]) {
       if (f.endsWith('/models/machine/knobs.ts')) continue;
       readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
         if (/\.bug\[|\bbugs\.includes\(/.test(line)) direct.push(`${f.slice(ROOT.length)}:${i + 1}: ${line.trim()}`);

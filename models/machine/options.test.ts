@@ -7,7 +7,7 @@
  * its matrix rows, and `explore` its proofs, on a design that ignores the option it names.
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODELS, dirtyBitmap, dirtyRing, hdbss } from '../index.ts';
 import {
@@ -19,19 +19,9 @@ import { DIRTY_BITMAP_OPTIONS } from '../dirty-bitmap/index.ts';
 import { DIRTY_RING_OPTIONS } from '../dirty-ring/index.ts';
 import { HDBSS_OPTIONS } from '../hdbss/index.ts';
 import { PTA_OPTIONS } from '../pta/index.ts';
+import { sourceFiles } from '../../properties/support/sources.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-
-/** Every .ts source file under `dir` (tests excluded). */
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, d.name);
-    if (d.isDirectory()) out.push(...sources(p));
-    else if (d.name.endsWith('.ts') && !d.name.endsWith('.test.ts')) out.push(p);
-  }
-  return out;
-}
 
 describe('option names are typed', () => {
   it('a misspelled, foreign or non-boolean option does not compile (and at run time would silently read undefined)', () => {
@@ -118,7 +108,7 @@ describe('option names are typed', () => {
     const read = new Map<string, string[]>();
     // A typed accessor call: opt(s, 'x'), optionOf(s, 'x'), a folder's option(s, 'x'), designOption(o, 'x'), designOpt(o, 'x').
     const call = /\b(?:opt|optionOf|option|designOption|designOpt)\(\s*[A-Za-z_$][\w$.]*\s*,\s*'([^']+)'\s*\)/g;
-    for (const f of sources(join(ROOT, 'models'))) {
+    for (const f of sourceFiles(join(ROOT, 'models'))) {
       for (const m of readFileSync(f, 'utf8').matchAll(call)) {
         const name = m[1] as string;
         read.set(name, [...(read.get(name) ?? []), f.slice(ROOT.length)]);
@@ -142,7 +132,7 @@ describe('option names are typed', () => {
     const dotted = /\b([A-Za-z_$][\w$]*)\??\.(?=([A-Za-z_$][\w$]*))/g;
     const METRICS = new Set(['stats', 'out', 'm', 'r', 'totals', 'metrics']);
     const direct: string[] = [];
-    for (const f of [...sources(join(ROOT, 'models')), ...sources(join(ROOT, 'src'))]) {
+    for (const f of [...sourceFiles(join(ROOT, 'models')), ...sourceFiles(join(ROOT, 'src'))]) {
       if (f.endsWith('/models/machine/options.ts')) continue;
       readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
         const code = line.trim();
