@@ -5,12 +5,13 @@
  * Mechanism-specific structures (rings, the PTA device, HDBSS buffers) hang off `ext`, each owned by its folder in
  * `models/`; the shared machine code reaches them only through the hooks in `mechanisms.ts`.
  */
-import type { Design, FieldError, JsonValue } from '../../src/core/model.ts';
+import type { Design, FieldError } from '../../src/core/model.ts';
+import type { Infer } from '../../src/core/schema.ts';
+import type { AUDIT, IOCTL, MachineShape, ORACLE, PE, SLOT, STATS, VCPU, VMM } from './schema.ts';
 import { keyName, quote } from '../../src/core/untrusted.ts';
-import { bitsNew, pagedNew, type Bits, type Paged } from './paged.ts';
+import { bitsNew, pagedNew } from './paged.ts';
 import { mechanismIds } from './registry.ts';
-import type { KnobSet } from './knobs.ts';
-import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, s2New, setL2, type Stage2 } from './pagetable.ts';
+import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, s2New, setL2 } from './pagetable.ts';
 
 export interface SlotConfig {
   readonly base: number;
@@ -36,145 +37,21 @@ export interface MachineConfig {
   readonly storePages: readonly number[];
 }
 
-export type VcpuRun = 'out' | 'host' | 'guest' | 'fault';
+// The state's types are derived from its schema (schema.ts), where each field is declared once with its label.
+export type MachineState = MachineShape;
+export type Vcpu = Infer<typeof VCPU>;
+export type VcpuRun = Vcpu['run'];
+export type Pe = Infer<typeof PE>;
+export type Slot = Infer<typeof SLOT>;
+export type Vmm = Infer<typeof VMM>;
+export type VmmPhase = Vmm['phase'];
+export type Ioctl = Infer<typeof IOCTL>;
+export type Oracle = Infer<typeof ORACLE>;
+export type Audit = Infer<typeof AUDIT>;
+export type Stats = Infer<typeof STATS>;
 
-export interface Vcpu {
-  /** PE it is loaded on, or -1 (put). */
-  pe: number;
-  run: VcpuRun;
-  /** gfn of the store the vCPU is executing (issued, not retired), or -1. */
-  store: number;
-  /** gfn of the write fault KVM is handling, or -1. */
-  fault: number;
-  /** gfn the fault handler made writable and will mark dirty after dropping mmu_lock, or -1. */
-  mark: number;
-  /** KVM request bits (REQ_*). */
-  requests: number;
-  /** PE the vCPU was last loaded on (-1: never): a load elsewhere is a migration (coverage only). */
-  lastPe: number;
-}
 export const REQ_STEAL = 1;
 export const REQ_RING_SOFT_FULL = 2;
-
-export interface Pe {
-  /** vCPU loaded on this PE, or -1. */
-  loaded: number;
-  /** VMID programmed in VTTBR_EL2 (the VM's VMID when a vCPU of it is loaded). */
-  vmid: number;
-  /** Packed cached leaves (tlb.ts). */
-  tlb: number[];
-  /** VTCR_EL2 bits HA=1, HD=2, HDBSS=4 as seen by this PE. */
-  vtcr: number;
-}
-
-export interface Slot {
-  readonly id: number;
-  readonly base: number;
-  readonly npages: number;
-  logging: boolean;
-  /** KVM's dirty bitmap (null: no bitmap, e.g. ring-only VM or logging off). */
-  bitmap: Bits | null;
-}
-
-export type VmmPhase = 'idle' | 'precopy' | 'stopping' | 'final' | 'done';
-
-/** A re-arming ioctl between its kernel work and its return to userspace. */
-export interface Ioctl {
-  kind: 'get' | 'clear' | 'reset';
-  slot: number;
-  /** Pages to hand to the VMM when the ioctl returns (GET snapshot, CLEARed pages, harvested ring entries). */
-  deliver: number[];
-  /**
-   * Pages re-armed by this ioctl: when it returns, no PE may hold a writable TLB entry for one of them that was
-   * filled before the re-arm (INV-FLUSH; such entries carry `T_PREARM`, tlb.ts).
-   */
-  rearmed: number[];
-  /** Does the ioctl still owe a TLB flush (the kernel path decided one is needed and has not done it yet)? */
-  flush: boolean;
-  /** B10 knob: GET that write-protected before taking its snapshot. */
-  snapshotPending: boolean;
-}
-
-export interface Vmm {
-  phase: VmmPhase;
-  /** Collections completed (pre-copy rounds). */
-  round: number;
-  /** Next slot to collect in the current round (0 = no collection in progress). */
-  collectSlot: number;
-  /** Slots with logging enabled so far (enabled in slot order). */
-  slotsEnabled: number;
-  /** Pages reported and not yet copied (bitset over gfns). */
-  toCopy: Bits;
-  toCopyCount: number;
-  /** No page below this is in toCopy (the VMM copies in ascending order; keeps the next-page lookup O(1)). */
-  copyCursor: number;
-  /** Manual protect: pages a GET showed set and the VMM has not CLEARed yet. */
-  fetched: Bits;
-  fetchedCount: number;
-  /** The collection in progress is the final one (VM stopped). */
-  finalCollect: boolean;
-  /** ITS table pages saved so far (index into config.itsPages). */
-  itsSaved: number;
-  ioctl: Ioctl | null;
-}
-
-export interface Oracle {
-  /** Data version per page, bumped by every retired write (guest store or host write). */
-  mem: Paged;
-  /** Version the VMM sent for each page (-1: never copied). */
-  copied: Paged;
-  /**
-   * Precision (measured, not asserted): pages written (store issued, or host write) since KVM last re-armed them
-   * (the oracle sets the bit; the machine clears it at re-arm unless a store to the page is in flight) ...
-   */
-  touched: Bits;
-  /** ... and pages marked dirty by KVM at a time they were `touched` (a justified report), since last handed to the VMM. */
-  justified: Bits;
-}
-
-/** The record a returning re-arming ioctl leaves for one event, for INV-FLUSH and INV-CLEAR-EXACT. */
-export interface Audit {
-  kind: 'enable' | 'get' | 'clear' | 'reset';
-  slot: number;
-  /** Re-armed pages; null = the whole slot. */
-  rearmed: number[] | null;
-  /** For CLEAR: what the kernel's documented rules say must be re-armed, and what was. */
-  clearExpected: number[] | null;
-  clearActual: number[] | null;
-  clearErrno: number;
-}
-
-export interface Stats {
-  events: number;
-  stores: number;
-  writeFaults: number;
-  reports: number;
-  unjustified: number;
-  tlbi: number;
-  collections: number;
-  [k: string]: number;
-}
-
-export interface MachineState {
-  readonly design: Design;
-  readonly config: MachineConfig;
-  /** Mechanism ids of the design joined by '+' (registry.ts cache key). */
-  readonly mechKey: string;
-  /** Bug knobs as a lookup (derived from design.bugs); read it through `hasBug` (knobs.ts). */
-  readonly bug: KnobSet;
-  totalPages: number;
-  vmid: number;
-  slots: Slot[];
-  s2: Stage2;
-  pes: Pe[];
-  vcpus: Vcpu[];
-  vmm: Vmm;
-  oracle: Oracle;
-  audit: Audit | null;
-  stats: Stats;
-  /** Mechanism-owned state (rings, PTA, HDBSS), keyed by mechanism id. */
-  ext: { [k: string]: JsonValue };
-}
 
 export const DEFAULT_CONFIG: MachineConfig = {
   vcpus: 2,

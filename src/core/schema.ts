@@ -88,8 +88,9 @@ export interface CustomS<T = unknown> extends Common {
   readonly ops: CustomOps<T>;
 }
 export interface CustomOps<T> {
-  clone(v: T): T;
-  copyInto(dst: T | undefined, v: T): T;
+  /** `root`: the state being copied (the value `clone`/`copyInto` was first called with). */
+  clone(v: T, root: unknown): T;
+  copyInto(dst: T | undefined, v: T, root: unknown): T;
   save(v: T, out: SaveSink): void;
   load(src: LoadSource): T;
   pack(v: T, ctx: PackCtx, out: PackSink): void;
@@ -98,7 +99,7 @@ export interface CustomOps<T> {
 }
 
 export type Schema = IntS | BoolS | EnumS | NumsS | StrsS | PagedS | RecordS | NullableS | ArrayS | StaticS | CountersS
-  | PartsS | CustomS<never>;
+  | PartsS | CustomS<unknown>;
 export type Fields = { readonly [k: string]: Schema };
 
 /** The TypeScript type a schema describes. */
@@ -155,10 +156,10 @@ export const custom = <T>(name: string, ops: CustomOps<T>, o?: Opts<T>): CustomS
 /** Every operation derived from one schema. */
 export interface Compiled<T> {
   readonly schema: Schema;
-  /** A private exact copy (static fields shared). */
-  clone(v: T): T;
+  /** A private exact copy (static fields shared). `root`: the whole state `v` is part of (default `v`). */
+  clone(v: T, root?: unknown): T;
   /** `dst` (a value no longer used, or undefined) made an exact copy of `v`, reusing its arrays where shapes match. */
-  copyInto(dst: T | undefined, v: T): T;
+  copyInto(dst: T | undefined, v: T, root?: unknown): T;
   /** Every field but the static ones, exactly. */
   save(v: T, out: SaveSink): void;
   /** What `save` wrote, as a fresh copy; static fields are `like`'s. */
@@ -211,7 +212,7 @@ export function copyNums(dst: unknown, a: readonly number[]): number[] {
   return d;
 }
 
-function copyPagedInto(d: number[][][] | undefined | null, p: number[][][]): number[][][] {
+export function copyPagedInto(d: number[][][] | undefined | null, p: number[][][]): number[][][] {
   if (!d || d.length !== p.length) return copyLeaves(p);
   for (let i = 0; i < p.length; i++) {
     const dm = d[i] as number[][];
@@ -303,13 +304,24 @@ function viewPaged(p: number[][][], asBits: boolean): JsonValue {
   return { default: dflt ?? 0, except: out };
 }
 
+/** `d` (or a fresh object) made equal to the counters `v`, without allocating when the key sets match. */
+function copyCounters(d: { [k: string]: number } | undefined, v: { [k: string]: number }): { [k: string]: number } {
+  if (d === undefined || d === null) return { ...v };
+  let n = 0;
+  for (const k in v) { d[k] = v[k] as number; n++; }
+  let m = 0;
+  for (const _ in d) m++;
+  if (m !== n) for (const k in d) if (!(k in v)) delete d[k];
+  return d;
+}
+
 function sortedKeys(o: object): string[] {
   return Object.keys(o).sort();
 }
 
 const H = {
   copyLeaves, copyNums, copyPagedInto, copyLists, savePaged, loadPaged, saveNums, loadNums, packPaged, isPaged,
-  viewPaged, sortedKeys,
+  viewPaged, sortedKeys, copyCounters,
 };
 export type SchemaHelpers = typeof H;
 
@@ -343,8 +355,8 @@ class Compiler {
     const mk = (args: string, body: string): never => new Function('E', 'H', `return function(${args}) { ${body} };`)(env, H) as never;
     return {
       schema: s,
-      clone: mk('v', `return ${self.clone('v')};`),
-      copyInto: mk('d, v', `return ${self.copyInto('d', 'v')};`),
+      clone: mk('v, r', `if (r === undefined) r = v; return ${self.clone('v')};`),
+      copyInto: mk('d, v, r', `if (r === undefined) r = v; return ${self.copyInto('d', 'v')};`),
       save: mk('v, out', self.save('v')),
       load: mk('src, like', `return ${self.load('like')};`),
       pack: mk('v, ctx, out', self.pack('v', 'undefined')),
@@ -357,7 +369,7 @@ class Compiler {
     const env: unknown[] = [];
     const keys = Object.keys(s.fields);
     for (const k of keys) if (!IDENT.test(k)) throw new Error(`[dtsim] schema field name ${JSON.stringify(k)} is not an identifier`);
-    const ops = keys.map((k) => ({ k, f: s.fields[k] as Schema, o: this.fieldOps(s.fields[k] as Schema, env) }));
+    const ops = keys.map((k) => ({ k, f: s.fields[k] as Schema, o: this.fieldOps(s.fields[k] as Schema, env, k) }));
     const mk = (args: string, body: string): never => new Function('E', 'H', `return function(${args}) { ${body} };`)(env, H) as never;
     const clone = `return {${ops.map(({ k, o }) => `${k}: ${o.clone(`v.${k}`)}`).join(', ')}};`;
     const copyInto = `if (d === undefined || d === null) return {${ops.map(({ k, o }) => `${k}: ${o.clone(`v.${k}`)}`).join(', ')}};\n`
@@ -372,8 +384,8 @@ class Compiler {
     else pack = ops.map(({ k, o }) => o.pack(`v.${k}`, 'v')).join('\n');
     return {
       schema: s,
-      clone: mk('v', clone),
-      copyInto: mk('d, v', copyInto),
+      clone: mk('v, r', `if (r === undefined) r = v; ${clone}`),
+      copyInto: mk('d, v, r', `if (r === undefined) r = v; ${copyInto}`),
       save: mk('v, out', save),
       load: mk('src, like', load),
       pack: mk('v, ctx, out', pack),
@@ -388,7 +400,7 @@ class Compiler {
   }
 
   /** Expressions / statements for one field of kind `f`, its value at `v` (an expression). */
-  private fieldOps(f: Schema, env: unknown[]): {
+  private fieldOps(f: Schema, env: unknown[], name = 'value'): {
     clone(v: string): string;
     copyInto(d: string, v: string): string;
     save(v: string): string;
@@ -424,7 +436,8 @@ class Compiler {
         f.values.forEach((x, i) => { table[x] = i; });
         const T = R(table);
         const names = R(f.values);
-        const code = (v: string): string => `(${T}[${v}] ?? (() => { throw new Error('[dtsim] unknown enum value ' + JSON.stringify(${v})); })())`;
+        const what = JSON.stringify(` of ${name} (one of ${f.values.join(', ')})`);
+        const code = (v: string): string => `(${T}[${v}] ?? (() => { throw new Error('[dtsim] unknown value ' + JSON.stringify(${v}) + ${what}); })())`;
         return { clone: (v) => v, copyInto: (_d, v) => v, save: (v) => `out.int(${code(v)});`, load: () => `${names}[src.int()]`,
           pack: wrapPack((v) => `out.num(${code(v)});`) };
       }
@@ -446,23 +459,23 @@ class Compiler {
         return { clone: (v) => v, copyInto: (_d, v) => v, save: () => '', load: (like) => like, pack: () => '' };
       case 'counters':
         // Counters are metrics: copied and saved, never packed. Object spread: the key set may grow.
-        return { clone: (v) => `({ ...${v} })`, copyInto: (_d, v) => `({ ...${v} })`, save: (v) => `out.value(${v}, 3);`,
+        return { clone: (v) => `({ ...${v} })`, copyInto: (d, v) => `H.copyCounters(${d}, ${v})`, save: (v) => `out.value(${v}, 3);`,
           load: () => '(src.value())', pack: () => '' };
       case 'custom': {
         const O = R(f.ops);
-        return { clone: (v) => `${O}.clone(${v})`, copyInto: (d, v) => `${O}.copyInto(${d}, ${v})`, save: (v) => `${O}.save(${v}, out);`,
+        return { clone: (v) => `${O}.clone(${v}, r)`, copyInto: (d, v) => `${O}.copyInto(${d}, ${v}, r)`, save: (v) => `${O}.save(${v}, out);`,
           load: () => `${O}.load(src)`, pack: wrapPack((v) => `${O}.pack(${v}, ctx, out);`) };
       }
       case 'record': {
         const c = R(this.node(f));
-        return { clone: (v) => `${c}.clone(${v})`, copyInto: (d, v) => `${c}.copyInto(${d}, ${v})`, save: (v) => `${c}.save(${v}, out);`,
+        return { clone: (v) => `${c}.clone(${v}, r)`, copyInto: (d, v) => `${c}.copyInto(${d}, ${v}, r)`, save: (v) => `${c}.save(${v}, out);`,
           load: (like) => `${c}.load(src, ${like})`, pack: wrapPack((v) => `${c}.pack(${v}, ctx, out);`) };
       }
       case 'nullable': {
         const c = R(this.node(f.of));
         return {
-          clone: (v) => `(${v} === null ? null : ${c}.clone(${v}))`,
-          copyInto: (d, v) => `(${v} === null ? null : ${c}.copyInto(${d} === null ? undefined : ${d}, ${v}))`,
+          clone: (v) => `(${v} === null ? null : ${c}.clone(${v}, r))`,
+          copyInto: (d, v) => `(${v} === null ? null : ${c}.copyInto(${d} === null ? undefined : ${d}, ${v}, r))`,
           save: (v) => `if (${v} === null) out.int(0); else { out.int(1); ${c}.save(${v}, out); }`,
           load: (like) => `(src.int() === 0 ? null : ${c}.load(src, ${like} === null ? undefined : ${like}))`,
           pack: wrapPack((v) => `if (${v} === null) out.num(0); else { out.num(1); ${c}.pack(${v}, ctx, out); }`),
@@ -471,14 +484,14 @@ class Compiler {
       case 'array': {
         const c = R(this.node(f.of));
         const arrOps = {
-          clone(c2: Compiled<unknown>, a: unknown[]): unknown[] {
+          clone(c2: Compiled<unknown>, a: unknown[], r: unknown): unknown[] {
             const out = new Array<unknown>(a.length);
-            for (let i = 0; i < a.length; i++) out[i] = c2.clone(a[i]);
+            for (let i = 0; i < a.length; i++) out[i] = c2.clone(a[i], r);
             return out;
           },
-          copyInto(c2: Compiled<unknown>, d: unknown[] | undefined, a: unknown[]): unknown[] {
-            if (!Array.isArray(d) || d.length !== a.length) return this.clone(c2, a);
-            for (let i = 0; i < a.length; i++) d[i] = c2.copyInto(d[i], a[i]);
+          copyInto(c2: Compiled<unknown>, d: unknown[] | undefined, a: unknown[], r: unknown): unknown[] {
+            if (!Array.isArray(d) || d.length !== a.length) return this.clone(c2, a, r);
+            for (let i = 0; i < a.length; i++) d[i] = c2.copyInto(d[i], a[i], r);
             return d;
           },
           load(c2: Compiled<unknown>, src: LoadSource, like: unknown[] | undefined): unknown[] {
@@ -491,8 +504,8 @@ class Compiler {
         const arr = R(arrOps);
         const g = f.group;
         return {
-          clone: (v) => `${arr}.clone(${c}, ${v})`,
-          copyInto: (d, v) => `${arr}.copyInto(${c}, ${d}, ${v})`,
+          clone: (v) => `${arr}.clone(${c}, ${v}, r)`,
+          copyInto: (d, v) => `${arr}.copyInto(${c}, ${d}, ${v}, r)`,
           save: (v) => `out.int(${v}.length); for (let i = 0; i < ${v}.length; i++) ${c}.save(${v}[i], out);`,
           load: (like) => `${arr}.load(${c}, src, ${like})`,
           pack: wrapPack((v) => (g
@@ -504,8 +517,8 @@ class Compiler {
         type Obj = { [k: string]: unknown };
         const partOps: {
           resolve(key: string): Compiled<unknown>;
-          clone(o: Obj): Obj;
-          copyInto(d: Obj | undefined, o: Obj): Obj;
+          clone(o: Obj, r: unknown): Obj;
+          copyInto(d: Obj | undefined, o: Obj, r: unknown): Obj;
           save(o: Obj, out: SaveSink): void;
           load(src: LoadSource, like: Obj | undefined): Obj;
           pack(o: Obj, ctx: PackCtx, out: PackSink): void;
@@ -515,15 +528,15 @@ class Compiler {
             if (!c2) throw new Error(`[dtsim] state part '${key}' has no schema (declare one where the part is defined)`);
             return c2;
           },
-          clone(o: { [k: string]: unknown }): { [k: string]: unknown } {
+          clone(o: { [k: string]: unknown }, r: unknown): { [k: string]: unknown } {
             const out: { [k: string]: unknown } = {};
-            for (const k in o) out[k] = this.resolve(k).clone(o[k]);
+            for (const k in o) out[k] = this.resolve(k).clone(o[k], r);
             return out;
           },
-          copyInto(d: { [k: string]: unknown } | undefined, o: { [k: string]: unknown }): { [k: string]: unknown } {
-            if (d === undefined || d === null) return this.clone(o);
+          copyInto(d: { [k: string]: unknown } | undefined, o: { [k: string]: unknown }, r: unknown): { [k: string]: unknown } {
+            if (d === undefined || d === null) return this.clone(o, r);
             for (const k in d) if (!(k in o)) delete d[k];
-            for (const k in o) d[k] = this.resolve(k).copyInto(d[k], o[k]);
+            for (const k in o) d[k] = this.resolve(k).copyInto(d[k], o[k], r);
             return d;
           },
           save(o: { [k: string]: unknown }, out: SaveSink): void {
@@ -548,7 +561,7 @@ class Compiler {
           },
         };
         const P = R(partOps);
-        return { clone: (v) => `${P}.clone(${v})`, copyInto: (d, v) => `${P}.copyInto(${d}, ${v})`, save: (v) => `${P}.save(${v}, out);`,
+        return { clone: (v) => `${P}.clone(${v}, r)`, copyInto: (d, v) => `${P}.copyInto(${d}, ${v}, r)`, save: (v) => `${P}.save(${v}, out);`,
           load: (like) => `${P}.load(src, ${like})`, pack: wrapPack((v) => `${P}.pack(${v}, ctx, out);`) };
       }
       default: {

@@ -1,0 +1,380 @@
+/**
+ * The machine's state, declared once (src/core/schema.ts): every field with its kind, its label and what the
+ * canonical encoding may forget. The state types of state.ts, the exact copies (`cloneMachine`,
+ * `copyMachineInto`), the explorer's saved layout (`saveMachine` / `loadMachine`), the canonical encoding
+ * (`packMachine`), the shape check and the JSON view are all derived from `MACHINE`. Mechanism state under `ext`
+ * is one part per key, declared in the mechanism's folder and registered with `registerPart` (registry.ts).
+ *
+ * What the encoding leaves out or canonicalises, and why that is sound (two states with the same encoding have the
+ * same enabled events, the same invariant verdicts and successors with the same encoding):
+ * - static fields (`design`, `config`, `mechKey`, `bug`, `totalPages`): equal in every state of one exploration.
+ * - metrics (`stats`, `oracle.touched`, `oracle.justified`, `vcpus[].lastPe`): read by counters and precision
+ *   figures only; no precondition, reducer branch or invariant reads them. `lastPe` is read only by `vcpu/loaded`
+ *   to count `stats.vcpuMigrations`. They are still copied and saved, so every path counts the same.
+ * - guest memory versions (`oracle`, `packWith`): only `mem[g] === copied[g]` is ever read (INV-NOLOSS, INV-FINAL),
+ *   and a retired write always makes them differ (copied <= mem) while a copy makes them equal, so one bit per
+ *   page is a bisimulation of the two version arrays.
+ * - page-table entries outside [0, totalPages) (the copies trim them too) and tables not yet allocated (read as 0).
+ * - VMIDs are packed relative to the VM's current VMID (`vmidRel`): they are only compared for equality and
+ *   advanced by the rollover, and the rotation is a bijection on 1..255 that commutes with it. Mechanism parts
+ *   declare their VMID fields (`int('vmid')`) and get the same rotation.
+ * - DEAD_VMID (`pes[].vmid`, `dead`): a stale VMID (not 0, not the current one) of a PE with no vCPU loaded: its
+ *   readers (the PTA's device filter on a hardware update, INV-VMID) look only at PEs running a vCPU, and
+ *   `vcpu/loaded` overwrites it (with the VM's VMID) before any of them can.
+ * - the tag of a TLB entry other than the current VMID (`pes[].tlb`, `pack`): lookups and fills compare tags with
+ *   `s.vmid` only, TLBIs ignore tags, and a tag that is not current never becomes current again (the VMID only
+ *   advances at the vcpu_load after a rollover, and the rollover flushed every TLB: entries filled since carry
+ *   the old VMID, which comes round again only after 254 more rollovers, each a full flush). Its slot, page and
+ *   flags stay encoded (eviction order, TLBI by range, the evict events).
+ * - `vmm.copyCursor` (`pack`): it only speeds up finding the lowest page to copy: any two cursors at or below the
+ *   lowest set bit of toCopy behave the same forever (deliver lowers it, a copy resets it), so only a cursor past
+ *   that bit (which would skip a page) is encoded.
+ * - vCPUs and PEs (`group`): under explore --symmetry they are packed in the permutation's order and every
+ *   cross-reference (`vcpus[].pe`, `pes[].loaded`) is renamed (`machineSymmetry` says when that is allowed).
+ */
+import type { Design, JsonValue, LoadSource, PackSink, SaveSink, SymmetryGroup } from '../../src/core/model.ts';
+import {
+  array, bits, bool, compile, counters, custom, enumOf, int, nullable, nums, paged, parts, record, statik,
+  type Compiled, type CustomOps, type Infer, type PackCtx,
+} from '../../src/core/schema.ts';
+import { bitNext, pget } from './paged.ts';
+import { extCodec, partOf } from './registry.ts';
+import type { KnobSet } from './knobs.ts';
+import type { L2Entry, Stage2 } from './pagetable.ts';
+import type { MachineConfig } from './state.ts';
+import { tlbBase, tlbFlags, tlbPack, tlbVmid } from './tlb.ts';
+import { hasBug } from './knobs.ts';
+
+/**
+ * A VMID relative to the VM's current VMID: 0 (no VMID, a PE that never ran the VM) stays 0, the current VMID
+ * is 1, and the others keep their distance modulo the 255 VMIDs of the model's rollover (`(v % 255) + 1`).
+ */
+export function vmidRel(s: { readonly vmid: number }, v: number): number {
+  return v === 0 ? 0 : ((v - s.vmid + 255) % 255) + 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 2: a radix tree of 512-entry tables (pagetable.ts), copied and packed trimmed to [0, totalPages).
+
+function copyS2(s2: Stage2, total: number): Stage2 {
+  const out: Stage2 = new Array<Stage2[number]>(s2.length);
+  for (let i = 0; i < s2.length; i++) {
+    const t2 = s2[i];
+    if (!t2) { out[i] = null; continue; }
+    const base1 = i * (512 * 512);
+    const n2 = Math.min(t2.length, Math.ceil((total - base1) / 512));
+    const c = t2.slice(0, n2);
+    for (let j = 0; j < n2; j++) {
+      const e = c[j];
+      if (typeof e !== 'number' && e !== undefined) c[j] = e.slice(0, Math.min(e.length, total - base1 - j * 512));
+    }
+    out[i] = c;
+  }
+  return out;
+}
+
+function copyS2Into(d: Stage2 | undefined, s2: Stage2, total: number): Stage2 {
+  if (d === undefined || d.length !== s2.length) return copyS2(s2, total);
+  for (let i = 0; i < s2.length; i++) {
+    const t2 = s2[i];
+    if (!t2) { d[i] = null; continue; }
+    const base1 = i * (512 * 512);
+    const n2 = Math.min(t2.length, Math.ceil((total - base1) / 512));
+    let c = d[i];
+    if (!c || c.length !== n2) { c = new Array<L2Entry>(n2); d[i] = c; }
+    for (let j = 0; j < n2; j++) {
+      const e = t2[j];
+      if (typeof e === 'number' || e === undefined) { c[j] = e ?? 0; continue; }
+      const n3 = Math.min(e.length, total - base1 - j * 512);
+      const old = c[j];
+      if (typeof old === 'number' || old === undefined || old.length !== n3) { c[j] = e.slice(0, n3); continue; }
+      for (let x = 0; x < n3; x++) old[x] = e[x] as number;
+    }
+  }
+  return d;
+}
+
+const totalOf = (root: unknown): number => (root as { totalPages: number }).totalPages;
+
+const STAGE2: CustomOps<Stage2> = {
+  clone: (v, root) => copyS2(v, totalOf(root)),
+  copyInto: (d, v, root) => copyS2Into(d, v, totalOf(root)),
+  // Exact (no trimming needed: a copy is already trimmed), generically: the store keeps zero runs short.
+  save: (v: Stage2, out: SaveSink) => out.value(v, 2),
+  load: (src: LoadSource) => src.value() as Stage2,
+  // Over [0, totalPages): a level-2 entry is a block/invalid descriptor (>= 0) or a table (-1 + pages).
+  pack(s2: Stage2, ctx: PackCtx, out: PackSink): void {
+    const total = totalOf(ctx.root);
+    for (let g = 0; g < total; g += 512) {
+      const t2 = s2[g >>> 18];
+      const e = t2 ? t2[(g >>> 9) & 511] : 0;
+      if (e === undefined || typeof e === 'number') { out.num(e ?? 0); continue; }
+      out.num(-1);
+      const end = Math.min(total, g + 512);
+      for (let x = g; x < end; x++) out.num(e[x & 511] as number);
+    }
+  },
+  check(v: unknown): string | null {
+    if (!Array.isArray(v)) return 'must be an array of level-2 tables';
+    for (const t2 of v) {
+      if (t2 === null) continue;
+      if (!Array.isArray(t2)) return 'a level-2 table must be an array or null';
+      for (const e of t2) {
+        if (typeof e === 'number') continue;
+        if (!Array.isArray(e) || !e.every((x) => typeof x === 'number')) return 'a level-2 entry must be a descriptor or a level-3 table';
+      }
+    }
+    return null;
+  },
+  view(s2: Stage2): JsonValue {
+    // Valid leaves only, by gfn (a block as its base gfn with the block bit in the descriptor).
+    const out: { [gfn: string]: number } = {};
+    s2.forEach((t2, i) => t2?.forEach((e, j) => {
+      const base = i * 512 * 512 + j * 512;
+      if (typeof e === 'number') { if (e !== 0) out[String(base)] = e; return; }
+      e.forEach((d, k) => { if (d !== 0) out[String(base + k)] = d; });
+    }));
+    return out;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Mechanism parts: schema-compiled where the mechanism declares one (`registerPart`); TRANSITIONAL: a key that
+// still has only a hand-written `ExtCodec` is adapted to the same operations.
+
+const legacy = new Map<string, Compiled<unknown>>();
+function resolvePart(key: string): Compiled<unknown> | undefined {
+  const p = partOf(key);
+  if (p) return p;
+  const c = extCodec(key);
+  if (!c || !c.save || !c.load) return undefined;
+  let a = legacy.get(key);
+  if (!a || (a as { codec?: unknown }).codec !== c) {
+    const save = c.save;
+    const load = c.load;
+    a = {
+      schema: { kind: 'static' },
+      clone: (v) => c.copy(undefined, v as JsonValue),
+      copyInto: (d, v) => c.copy(d as JsonValue | undefined, v as JsonValue),
+      save: (v, out) => save(v as JsonValue, out),
+      load: (src) => load(src),
+      pack: (v, ctx, out) => c.pack(ctx.root as never, v as JsonValue, out),
+      check: () => null,
+      view: (v) => v as JsonValue,
+    };
+    (a as { codec?: unknown }).codec = c;
+    legacy.set(key, a);
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The schema.
+
+type Root = { readonly vmid: number; readonly totalPages: number };
+const rootOf = (ctx: PackCtx): Root => ctx.root as Root;
+
+export const VCPU = record({
+  pe: int('pe', { doc: 'PE it is loaded on, or -1 (put)' }),
+  run: enumOf(['out', 'host', 'guest', 'fault'] as const, { doc: 'where the vCPU thread is' }),
+  store: int('gfn', { doc: 'gfn of the store the vCPU is executing (issued, not retired), or -1' }),
+  fault: int('gfn', { doc: 'gfn of the write fault KVM is handling, or -1' }),
+  mark: int('gfn', { doc: 'gfn the fault handler made writable and will mark dirty after dropping mmu_lock, or -1' }),
+  requests: int('flags', { doc: 'KVM request bits (REQ_*)' }),
+  lastPe: int('pe', { metric: true, doc: 'PE the vCPU was last loaded on (-1: never): a load elsewhere is a migration (coverage only)' }),
+});
+
+export const PE = record({
+  loaded: int('vcpu', { doc: 'vCPU loaded on this PE, or -1' }),
+  vmid: int('vmid', {
+    doc: 'VMID programmed in VTTBR_EL2 (the VM\'s VMID when a vCPU of it is loaded)',
+    // DEAD_VMID (header).
+    dead: (p: { loaded: number; vmid: number }, ctx) => p.loaded < 0 && p.vmid !== 0 && p.vmid !== rootOf(ctx).vmid,
+  }),
+  tlb: nums('tlb', 'config.tlbEntries', {
+    doc: 'cached leaves (tlb.ts: base gfn, VMID, flags W/DBM/BLOCK/PREARM)',
+    // A tag other than the current VMID never matches again (header): packed as 0, the current one as 1.
+    pack(tlb: number[], _p: unknown, ctx: PackCtx, out: PackSink): void {
+      const vmid = rootOf(ctx).vmid;
+      out.num(tlb.length);
+      for (let i = 0; i < tlb.length; i++) {
+        const e = tlb[i] as number;
+        out.num(tlbPack(tlbBase(e), tlbVmid(e) === vmid ? 1 : 0, tlbFlags(e)));
+      }
+    },
+  }),
+  vtcr: int('flags', { doc: 'VTCR_EL2 bits HA=1, HD=2, HDBSS=4 as seen by this PE' }),
+});
+
+export const SLOT = record({
+  id: int('index', { doc: 'memslot id' }),
+  base: int('gfn', { doc: 'first gfn' }),
+  npages: int('count', { doc: 'pages' }),
+  logging: bool({ doc: 'KVM_MEM_LOG_DIRTY_PAGES set' }),
+  bitmap: nullable(bits(), { doc: 'KVM\'s dirty bitmap (null: no bitmap, e.g. ring-only VM or logging off)' }),
+});
+
+const IOCTL_KIND = ['get', 'clear', 'reset'] as const;
+export const IOCTL = record({
+  kind: enumOf(IOCTL_KIND),
+  slot: int('index'),
+  deliver: nums('gfn', 'slot pages', { doc: 'pages to hand to the VMM when the ioctl returns (GET snapshot, CLEARed pages, harvested ring entries)' }),
+  rearmed: nums('gfn', 'slot pages', { doc: 'pages re-armed by this ioctl (INV-FLUSH: their pre-arm TLB entries must be gone at return)' }),
+  flush: bool({ doc: 'the ioctl still owes a TLB flush' }),
+  snapshotPending: bool({ doc: 'B10 knob: GET that write-protected before taking its snapshot' }),
+});
+
+export const VMM = record({
+  phase: enumOf(['idle', 'precopy', 'stopping', 'final', 'done'] as const),
+  round: int('count', { doc: 'collections completed (pre-copy rounds)' }),
+  collectSlot: int('index', { doc: 'next slot to collect in the current round (0 = no collection in progress)' }),
+  slotsEnabled: int('count', { doc: 'slots with logging enabled so far (enabled in slot order)' }),
+  toCopy: bits({ doc: 'pages reported and not yet copied' }),
+  toCopyCount: int('count'),
+  copyCursor: int('gfn', {
+    doc: 'no page below this is in toCopy (the VMM copies in ascending order)',
+    // Only a cursor past the lowest set bit of toCopy is observable (header).
+    pack(cur: number, vm: { toCopy: number[][][]; toCopyCount: number }, ctx: PackCtx, out: PackSink): void {
+      out.num(vm.toCopyCount === 0 || cur <= bitNext(vm.toCopy, 0, rootOf(ctx).totalPages) ? -1 : cur);
+    },
+  }),
+  fetched: bits({ doc: 'manual protect: pages a GET showed set and the VMM has not CLEARed yet' }),
+  fetchedCount: int('count'),
+  finalCollect: bool({ doc: 'the collection in progress is the final one (VM stopped)' }),
+  itsSaved: int('count', { doc: 'ITS table pages saved so far (index into config.itsPages)' }),
+  ioctl: nullable(IOCTL, { doc: 'a re-arming ioctl between its kernel work and its return to userspace' }),
+});
+
+const ORACLE_FIELDS = {
+  mem: paged({ doc: 'data version per page, bumped by every retired write' }),
+  copied: paged({ doc: 'version the VMM sent for each page (-1: never copied)' }),
+  touched: bits({ metric: true, doc: 'precision: pages written since KVM last re-armed them' }),
+  justified: bits({ metric: true, doc: 'precision: pages marked dirty while touched, since last handed to the VMM' }),
+} as const;
+export const ORACLE = record(ORACLE_FIELDS, {
+  // One bit per page, "memory differs from the copy sent", 32 pages a word (header).
+  packWith(o, ctx, out) {
+    const total = rootOf(ctx).totalPages;
+    let w = 0;
+    for (let g = 0; g < total; g++) {
+      if (pget(o.mem, g) !== pget(o.copied, g)) w |= 1 << (g & 31);
+      if ((g & 31) === 31 || g === total - 1) { out.num(w); w = 0; }
+    }
+  },
+});
+
+export const AUDIT = record({
+  kind: enumOf(['enable', 'get', 'clear', 'reset'] as const),
+  slot: int('index'),
+  rearmed: nullable(nums('gfn', 'slot pages'), { doc: 're-armed pages; null = the whole slot' }),
+  clearExpected: nullable(nums('gfn', 'slot pages'), { doc: 'CLEAR: what the documented rules say must be re-armed' }),
+  clearActual: nullable(nums('gfn', 'slot pages'), { doc: 'CLEAR: what was' }),
+  clearErrno: int('errno'),
+});
+
+export const STATS = counters(['events', 'stores', 'writeFaults', 'reports', 'unjustified', 'tlbi', 'collections'] as const,
+  { doc: 'counters (metrics); mechanisms add their own' });
+
+export const MACHINE = record({
+  design: statik<Design>(),
+  config: statik<MachineConfig>(),
+  mechKey: statik<string>({ doc: 'mechanism ids of the design joined by +' }),
+  bug: statik<KnobSet>({ doc: 'bug knobs as a lookup (read it through hasBug)' }),
+  totalPages: statik<number>(),
+  vmid: int('vmid', { doc: 'the VM\'s current VMID' }),
+  slots: array(SLOT, 'config.slots'),
+  s2: custom('stage2', STAGE2, { doc: 'stage-2 descriptors (pagetable.ts)' }),
+  pes: array(PE, 'config.pes', { group: 'pes' }),
+  vcpus: array(VCPU, 'config.vcpus', { group: 'vcpus' }),
+  vmm: VMM,
+  oracle: ORACLE,
+  audit: nullable(AUDIT, { doc: 'the record a returning re-arming ioctl leaves for one event (INV-FLUSH, INV-CLEAR-EXACT)' }),
+  stats: STATS,
+  ext: parts(resolvePart, { doc: 'mechanism-owned state (rings, PTA, HDBSS), keyed by mechanism' }),
+});
+
+export type MachineShape = Infer<typeof MACHINE>;
+
+const C = compile(MACHINE);
+
+/** The machine's pack context: one per process (packing is not re-entrant), re-aimed at each state. */
+class MachineCtx implements PackCtx {
+  root: unknown = null;
+  vp: readonly number[] | undefined = undefined;
+  pp: readonly number[] | undefined = undefined;
+  vcpu(i: number): number { return this.vp ? this.vp[i] as number : i; }
+  pe(i: number): number { return this.pp ? this.pp[i] as number : i; }
+  vmid(v: number): number { return vmidRel(this.root as Root, v); }
+  order(g: string, j: number): number {
+    const p = g === 'vcpus' ? this.vp : this.pp;
+    return p ? p.indexOf(j) : j;
+  }
+}
+const CTX = new MachineCtx();
+let shapeTick = 0;
+
+type S = MachineShape;
+
+/** A private mutable copy; the static parts (design, config, bug) are shared: nothing writes them. */
+export function cloneMachine<T extends S>(s: T): T {
+  return C.clone(s) as T;
+}
+
+/** `cloneMachine` into a state no longer used, reusing its arrays (explore's hot path: no garbage). */
+export function copyMachineInto<T extends S>(d: T, s: T): T {
+  if (d.design !== s.design) return cloneMachine(s);
+  return C.copyInto(d, s) as T;
+}
+
+/** The canonical encoding. `relabel` = [vcpuPerm, pePerm] (new index of each old vCPU / PE), or null. */
+export function packMachine(s: S, out: PackSink, relabel: readonly (readonly number[])[] | null): void {
+  // Types derive from the schema, so only a cast can add an undeclared field; a sampled check still stops explore
+  // then instead of silently merging states that differ in it.
+  if ((shapeTick++ & 1023) === 0) checkShape(s);
+  CTX.root = s;
+  CTX.vp = relabel ? relabel[0] : undefined;
+  CTX.pp = relabel ? relabel[1] : undefined;
+  C.pack(s, CTX, out);
+}
+
+/** Every field of the state, exactly (explore's saved frontier); the static parts are not written. */
+export function saveMachine(s: S, out: SaveSink): void {
+  if ((shapeTick++ & 1023) === 0) checkShape(s);
+  C.save(s, out);
+}
+
+/** A fresh private copy of the state `saveMachine` wrote; the static parts are `like`'s. */
+export function loadMachine<T extends S>(src: LoadSource, like: T): T {
+  return C.load(src, like) as T;
+}
+
+/** Does the state have exactly the declared shape? Throws naming the first difference. */
+export function checkShape(s: unknown): void {
+  const e = C.check(s);
+  if (e !== null) throw new Error(`[dtsim] machine state does not match its schema (models/machine/schema.ts): ${e}`);
+}
+
+/** The state as labelled JSON (enums by name, bitsets as page lists, per-page arrays as exceptions to a default). */
+export function viewMachine(s: S): JsonValue {
+  return C.view(s);
+}
+
+/**
+ * The groups explore --symmetry may permute, always [vcpus, pes] (size 1 = not permuted):
+ * - vCPUs are interchangeable when no per-vCPU page exists (stolen time off: each vCPU's stolen-time record is
+ *   its own page) and the design has no mechanism state (rings, HDBSS buffers are per vCPU and not renamed here);
+ * - PEs are interchangeable unless the design has the `local-tlbi` knob (it singles out the VMM's PE, the last
+ *   one) or mechanism state (which may name PEs).
+ * vCPU ids never reach guest memory, the page table or the VMM; a PE id only selects whose TLB a store uses.
+ */
+export function machineSymmetry(s: S): readonly SymmetryGroup[] {
+  const plain = s.mechKey === '';
+  const vOk = plain && !s.config.stolenTime;
+  const pOk = plain && !hasBug(s as never, 'local-tlbi');
+  return [
+    { name: 'vcpus', size: vOk ? s.vcpus.length : 1,
+      why: vOk ? 'no per-vCPU page (stolen time off) and no per-vCPU mechanism state' : 'not permuted: stolen-time pages or mechanism state are per vCPU' },
+    { name: 'pes', size: pOk ? s.pes.length : 1,
+      why: pOk ? 'no PE is singled out (no local-TLBI knob, no mechanism state)' : 'not permuted: the design singles out a PE or has mechanism state' },
+  ];
+}
