@@ -1,6 +1,7 @@
 /**
  * Goal: the explore codecs of the hardware dirty-state mechanisms (models/hw-dirty/codec.ts, models/pta/codec.ts,
- * models/hdbss/codec.ts; keys `hw`, `pta`, `hdbss`) are sound and make the designs explorable:
+ * and the schema-compiled part of models/hdbss/schema.ts; keys `hw`, `pta`, `hdbss`) are sound and make the
+ * designs explorable:
  * - soundness (a bisimulation): in many random runs (runChoices over fast-check choice sequences) of pta
  *   (bitmap and ring consumers, manual protect, the read-without-flush knob, two vCPUs on two PEs, VMID
  *   rollovers), hdbss (bitmap and ring consumers, 1-entry buffers with aborts, two PEs, F12) and the DBM scan
@@ -8,8 +9,10 @@
  *   same enabled events (VMIDs mapped through `vmidRel`), the same verdict of every invariant, and the same
  *   encoding after each enabled event; the runs must contain merges the codecs make (mechanism state or VMIDs
  *   differing under one encoding), so the check is not vacuous;
- * - the check can fail: deliberately wrong codecs (dropping the PTA's pending count, dropping its VMID) are caught;
- * - `copy` is a deep copy (also into a recycled state), and a field the codec does not know stops explore;
+ * - the check can fail: deliberately wrong codecs (dropping the PTA's pending count, dropping its VMID, an hdbss
+ *   part that packs every PE's HDBSSBR_EL2 as dead) are caught;
+ * - `copy` is a deep copy (also into a recycled state), a field the codec does not know stops explore, and a field
+ *   not in the hdbss schema is named by its shape check;
  * - exhaustion: hdbss and the DBM scan at SMALL with 2 pages (exact distinct-state counts); pta cannot be
  *   exhausted as modelled (its device keeps one pending record per hardware update, and an unmap re-arms a page
  *   as often as it happens): a test pins that growth, so a model change that bounds it shows up here.
@@ -20,10 +23,12 @@ import { describe, expect, it } from 'vitest';
 import { runChoices } from '../src/core/engine.ts';
 import { explore } from '../src/explore/bfs.ts';
 import { Packer } from '../src/explore/pack.ts';
-import type { Design, JsonValue } from '../src/core/model.ts';
+import type { Design, JsonValue, PackSink } from '../src/core/model.ts';
 import { hdbss, pta, type MachineModel } from '../models/index.ts';
 import { cloneMachine, copyMachineInto, packMachine, vmidRel } from '../models/machine/pack.ts';
-import { extCodec, registerExtCodec } from '../models/machine/registry.ts';
+import { extCodec, partOf, registerExtCodec, registerPart } from '../models/machine/registry.ts';
+import type { Compiled, PackCtx } from '../src/core/schema.ts';
+import type { HdbssExt } from '../models/hdbss/state.ts';
 import { tlbBase, tlbFlags, tlbVmid } from '../models/machine/tlb.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
@@ -258,7 +263,7 @@ describe(`explore codecs of the hardware dirty-state mechanisms (seed: ${SEED})`
     const runs = [[...cycle(0), ...cycle(1)], [...cycle(1), ...cycle(0)], [...en, ...cycle(0), ...cycle(1)], [...en, ...cycle(1), ...cycle(0)]];
     const r = soundness(hdbss, design, config, runs);
     expect(r.mismatches).toEqual([]);
-    expect(r.fields['hdbss.br'] ?? 0).toBeGreaterThanOrEqual(2);
+    expect(r.fields['hdbss.brBaddr'] ?? 0).toBeGreaterThanOrEqual(2);
     // ... and not under F12, whose vcpu_load leaves them unprogrammed while HDBSS is off.
     const f12 = soundness(hdbss, hdbss.design({}, ['hdbss-vtcr-before-regs']), config, runs.slice(0, 2));
     expect([f12.mismatches, f12.extMerges]).toEqual([[], 0]);
@@ -317,8 +322,49 @@ describe(`explore codecs of the hardware dirty-state mechanisms (seed: ${SEED})`
     }
   });
 
+  it('the soundness check fails for an hdbss part that drops a loaded PE\'s HDBSSBR_EL2 (F12: programmed or UNKNOWN)', () => {
+    // A plausible wrong canonicalisation ("a loaded PE's HDBSSBR_EL2 always points at its vCPU's buffer, by
+    // INV-HDBSS-REGS, so pack every PE's as dead"): under F12 (`hdbss-vtcr-before-regs`) the vCPU loaded before
+    // the enable keeps HDBSSBR_EL2 UNKNOWN while the one loaded after has it programmed, and only the first
+    // violates INV-HDBSS-REGS. The right part tells the two states apart; the wrong one merges them.
+    const design = hdbss.design({}, ['hdbss-vtcr-before-regs']);
+    const config = cfg(hdbss, { ...SMALL2, stolenTime: false });
+    const load: MachineEvent = { type: 'vcpu/loaded', vcpu: 0, pe: 0 } as MachineEvent;
+    const en: MachineEvent = { type: 'hdbss/trackingEnabled' } as MachineEvent;
+    const enter: MachineEvent = { type: 'vcpu/entered', vcpu: 0 } as MachineEvent;
+    // (The entry makes the two states equal but for HDBSSBR_EL2: it clears the enable's audit record.)
+    const runs = [[load, en, enter], [en, load, enter]];
+    const finals = runs.map((run) => {
+      const s = cloneMachine(hdbss.init(design, config));
+      for (const e of run) { expect(hdbss.isEnabled(s, e), JSON.stringify(e)).toBe(true); hdbss.apply(s, e); }
+      return s;
+    });
+    expect(finals.map((s) => (s.ext['hdbss'] as unknown as HdbssExt).brBaddr)).toEqual([[-1], [0]]);
+    expect(finals.map((s) => verdicts(hdbss, s).includes('INV-HDBSS-REGS'))).toEqual([true, false]);
+    expect(soundness(hdbss, design, config, runs).mismatches).toEqual([]);
+    const good = partOf('hdbss') as Compiled<HdbssExt>;
+    const wrong = (v: HdbssExt, ctx: PackCtx, out: PackSink): void => good.pack({ ...v, brBaddr: v.brBaddr.map(() => -1) }, ctx, out);
+    registerPart('hdbss', { ...good, pack: wrong } as unknown as Compiled<unknown>);
+    try {
+      const r = soundness(hdbss, design, config, runs);
+      expect(r.mismatches.join('\n')).toMatch(/invariant verdicts differ/);
+    } finally {
+      registerPart('hdbss', good as unknown as Compiled<unknown>);
+    }
+    expect(soundness(hdbss, design, config, runs).mismatches).toEqual([]);
+  });
+
+  it('hdbss: a field not in the schema is named by the part\'s shape check (HdbssExt is derived from the schema)', () => {
+    const s = hdbss.init(hdbss.design(), cfg(hdbss, SMALL2));
+    const part = partOf('hdbss')!;
+    expect(part.check(s.ext['hdbss'])).toBeNull();
+    expect(part.check({ ...(s.ext['hdbss'] as object), surprise: 1 })).toMatch(/^surprise: not in the schema/);
+    const { prodFsc: _dropped, ...missing } = s.ext['hdbss'] as unknown as HdbssExt;
+    expect(part.check(missing)).toMatch(/^prodFsc: missing/);
+  });
+
   it('a mechanism-state field a codec does not know stops explore with a message', () => {
-    for (const [m, key] of [[pta, 'pta'], [pta, 'hw'], [hdbss, 'hdbss']] as const) {
+    for (const [m, key] of [[pta, 'pta'], [pta, 'hw']] as const) {
       const s = m.init(m.design(), cfg(m, SMALL2));
       const c = extCodec(key)!;
       // The guard runs on the first pack and every 1024th after: pack enough times to hit it.

@@ -160,17 +160,17 @@ describe('register save and restore', () => {
   it('vcpu_load programs HDBSSBR/HDBSSPROD with the vCPU\'s buffer and saved index before the guest runs; vcpu_put drains and saves', () => {
     const s = armed({ hdbssEntries: 4 });
     runVcpu(s, 0, 0);
-    expect(hdOf(s).br[0]).toBe(0);
+    expect(hdOf(s).brBaddr[0]).toBe(0);
     expect(s.pes[0]!.vtcr & VTCR_HDBSS).toBe(VTCR_HDBSS);
     hwStore(s, 0, 3);
     step(s, { type: 'vcpu/exited', vcpu: 0 });
     step(s, { type: 'vcpu/put', vcpu: 0 });
     expect(bit(s, 3)).toBe(true);
-    expect(hdOf(s).savedIndex[0]).toBe(0);
+    expect(hdOf(s).savedProdIndex[0]).toBe(0);
     // vCPU 1 takes PE 0, vCPU 0 moves to PE 1.
     runVcpu(s, 1, 0);
     runVcpu(s, 0, 1);
-    expect(hdOf(s).br).toEqual([1, 0]);
+    expect(hdOf(s).brBaddr).toEqual([1, 0]);
     expect(INV_HDBSS_REGS.check(s)).toBeNull();
   });
   it('a saved non-zero index is restored on the PE the vCPU moves to (no drain in between)', () => {
@@ -179,7 +179,7 @@ describe('register save and restore', () => {
     hwStore(s, 0, 1);
     // Simulate a put that saves without draining (the 2026 rework preserves HDBSSPROD across switches).
     const h = hdOf(s);
-    h.savedIndex[0] = h.prodIndex[0]!;
+    h.savedProdIndex[0] = h.prodIndex[0]!;
     s.pes[0]!.loaded = -1;
     s.vcpus[0]!.pe = -1;
     s.vcpus[0]!.run = 'out';

@@ -26,8 +26,8 @@ import {
   HW_INVARIANTS, hwApply, hwCandidates, hwDirtyPossible, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, leafAt,
   markRecord, recordPages, setDbmOnMappedLeaves, type HwProducer,
 } from '../hw-dirty/hw.ts';
-// Explore codec of this mechanism's state (registers itself).
-import './codec.ts';
+// The mechanism's state schema (registers the compiled part for the machine's copy, pack and save).
+import './schema.ts';
 import { designHasBug, hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
 import { designOption, optionOf, type DesignOptionRead, type DesignOptions, type HdbssOption, type OptionRead } from '../machine/options.ts';
 import {
@@ -64,7 +64,7 @@ export const HDBSS: HwProducer = {
   logged(s, vcpu, pe, base, level) {
     if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return;
     const h = hdOf(s);
-    const owner = h.br[pe]!;
+    const owner = h.brBaddr[pe]!;
     // HDBSSBR UNKNOWN: the entry goes to some physical address the model does not track (lost).
     if (owner >= 0) h.buf[owner]![h.prodIndex[pe]!] = hdbssEntry(base, level);
     h.prodIndex[pe]!++;
@@ -102,8 +102,8 @@ export function drain(s: MachineState, v: number): void {
     if (h.prodIndex[live] !== 0) h.prodIndex[live] = 0;
     if (h.prodFsc[live] !== 0) h.prodFsc[live] = 0;
   } else {
-    if (h.savedIndex[v] !== 0) h.savedIndex[v] = 0;
-    if (h.savedFsc[v] !== 0) h.savedFsc[v] = 0;
+    if (h.savedProdIndex[v] !== 0) h.savedProdIndex[v] = 0;
+    if (h.savedProdFsc[v] !== 0) h.savedProdFsc[v] = 0;
   }
   if (h.resumed[v] !== -1) h.resumed[v] = -1;
   s.stats['hdbssDrains'] = (s.stats['hdbssDrains'] ?? 0) + 1;
@@ -136,9 +136,9 @@ function cleanLoggingLeaves(s: MachineState): number[] {
 /** Programs HDBSSBR_EL2 / HDBSSPROD_EL2 on `pe` with vCPU `v`'s buffer and saved index. */
 function programRegs(s: MachineState, v: number, pe: number): void {
   const h = hdOf(s);
-  h.br[pe] = v;
-  h.prodIndex[pe] = h.savedIndex[v]!;
-  h.prodFsc[pe] = h.savedFsc[v]!;
+  h.brBaddr[pe] = v;
+  h.prodIndex[pe] = h.savedProdIndex[v]!;
+  h.prodFsc[pe] = h.savedProdFsc[v]!;
 }
 
 /**
@@ -308,8 +308,8 @@ export const hdbssMechanism: Mechanism = {
     const ext: HdbssExt = {
       enabled: false, cap,
       buf: Array.from({ length: nv }, () => new Array<number>(cap).fill(0)),
-      savedIndex: new Array<number>(nv).fill(0), savedFsc: new Array<number>(nv).fill(0),
-      br: new Array<number>(np).fill(-1), prodIndex: new Array<number>(np).fill(0), prodFsc: new Array<number>(np).fill(0),
+      savedProdIndex: new Array<number>(nv).fill(0), savedProdFsc: new Array<number>(nv).fill(0),
+      brBaddr: new Array<number>(np).fill(-1), prodIndex: new Array<number>(np).fill(0), prodFsc: new Array<number>(np).fill(0),
       hdbssf: new Array<number>(nv).fill(-1), resumed: new Array<number>(nv).fill(-1),
       ringReserved: false,
     };
@@ -338,8 +338,8 @@ export const hdbssMechanism: Mechanism = {
     // vCPU with work only a later load could do, which never comes once the VMM stops the VM (found by a
     // property seed: the final collection waited forever).
     h.hdbssf[v] = -1;
-    h.savedIndex[v] = h.prodIndex[pe]!;
-    h.savedFsc[v] = h.prodFsc[pe]!;
+    h.savedProdIndex[v] = h.prodIndex[pe]!;
+    h.savedProdFsc[v] = h.prodFsc[pe]!;
   },
   syncDirtyLog(s) {
     // Guess: kvm_arch_sync_dirty_log waits until every vCPU flushed its buffer (request + wait), modelled as one

@@ -24,8 +24,8 @@ export const INV_HDBSS_REGS: Invariant<MachineState> = {
       const v = pe.loaded;
       if (v < 0 || (pe.vtcr & VTCR_HDBSS) === 0) continue;
       if ((pe.vtcr & 3) !== 3) return viol('INV-HDBSS-REGS', `PE ${p} has VTCR_EL2.HDBSS without HA and HD`, []);
-      if (h.br[p] !== v) {
-        return viol('INV-HDBSS-REGS', `PE ${p} runs vCPU ${v} with VTCR_EL2.HDBSS set but HDBSSBR_EL2 points at ${h.br[p]! < 0 ? 'an UNKNOWN address' : `vCPU ${h.br[p]}'s buffer`}`, []);
+      if (h.brBaddr[p] !== v) {
+        return viol('INV-HDBSS-REGS', `PE ${p} runs vCPU ${v} with VTCR_EL2.HDBSS set but HDBSSBR_EL2 points at ${h.brBaddr[p]! < 0 ? 'an UNKNOWN address' : `vCPU ${h.brBaddr[p]}'s buffer`}`, []);
       }
     }
     for (let v = 0; v < s.vcpus.length; v++) {

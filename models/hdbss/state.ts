@@ -2,10 +2,12 @@
  * FEAT_HDBSS as KVM's model of it sees it (arm reference section 2): VTCR_EL2 and HDBSSPROD_EL2.FSC values, the
  * buffer entry format and capacity, and the mechanism's state `s.ext['hdbss']` (`HdbssExt`: per vCPU the buffer
  * and KVM's saved HDBSSPROD_EL2, per PE HDBSSBR_EL2 and HDBSSPROD_EL2 as the registers hold them), with the
- * readers hdbss.ts and invariants.ts share. The explore codec of the state is codec.ts.
+ * readers hdbss.ts and invariants.ts share. The state's fields, and everything derived from them (copy, save/load,
+ * canonical encoding, view), are declared once in schema.ts.
  */
 import type { MachineState } from '../machine/state.ts';
 import { designOption, type DesignOptionRead, type DesignOptions, type HdbssOption } from '../machine/options.ts';
+import type { HdbssExt } from './schema.ts';
 
 /** An hdbss option of a design's options (typed: ../machine/options.ts). */
 const designOpt: DesignOptionRead<HdbssOption> = designOption;
@@ -39,28 +41,8 @@ export function entryLevel(e: number): number {
   return t >= 4 ? t - 8 : t;
 }
 
-export type HdbssExt = {
-  /** KVM enabled HDBSS (VTCR_EL2.{HA,HD,HDBSS} for the VM). */
-  enabled: boolean;
-  /** Entries per buffer. */
-  cap: number;
-  /** Buffer memory per vCPU: `cap` entries, 0 = invalid (zeroed). */
-  buf: number[][];
-  /** KVM's saved HDBSSPROD_EL2.INDEX / FSC per vCPU (meaningful while the vCPU is put). */
-  savedIndex: number[];
-  savedFsc: number[];
-  /** Per PE: the vCPU whose buffer HDBSSBR_EL2 points at (-1: UNKNOWN). */
-  br: number[];
-  /** Per PE: HDBSSPROD_EL2.INDEX (the next entry the hardware appends at) and HDBSSPROD_EL2.FSC. */
-  prodIndex: number[];
-  prodFsc: number[];
-  /** Per vCPU: page of an HDBSSF permission fault KVM has not handled yet, or -1. */
-  hdbssf: number[];
-  /** Per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1. */
-  resumed: number[];
-  /** Ring consumer: the rings' soft limit already reserves room for a full buffer drain. */
-  ringReserved: boolean;
-};
+/** The state type is derived from its schema (schema.ts, `HDBSS_STATE`). */
+export type { HdbssExt } from './schema.ts';
 
 /** The HDBSS state (undefined in designs with another producer). */
 export function hdOf(s: MachineState): HdbssExt {
@@ -85,7 +67,7 @@ export function indexOf(s: MachineState, v: number): { index: number; fsc: numbe
   const h = hdOf(s);
   const pe = s.vcpus[v]!.pe;
   if (pe >= 0) return { index: h.prodIndex[pe]!, fsc: h.prodFsc[pe]!, live: pe };
-  return { index: h.savedIndex[v]!, fsc: h.savedFsc[v]!, live: -1 };
+  return { index: h.savedProdIndex[v]!, fsc: h.savedProdFsc[v]!, live: -1 };
 }
 
 /** One past the highest valid (undrained) entry of a vCPU's buffer. */
