@@ -7,10 +7,14 @@
  *
  * What the encoding leaves out or canonicalises, and why that is sound (two states with the same encoding have the
  * same enabled events, the same invariant verdicts and successors with the same encoding):
- * - static fields (`design`, `config`, `mechKey`, `bug`, `totalPages`): equal in every state of one exploration.
+ * - static fields (`design`, `config`, `mechKey`, `bug`, `totalPages`) and fixed ones (a memslot's id, base and
+ *   size: set from the configuration, never written): equal in every state of one exploration.
  * - metrics (`stats`, `oracle.touched`, `oracle.justified`, `vcpus[].lastPe`): read by counters and precision
  *   figures only; no precondition, reducer branch or invariant reads them. `lastPe` is read only by `vcpu/loaded`
- *   to count `stats.vcpuMigrations`. They are still copied and saved, so every path counts the same.
+ *   to count `stats.vcpuMigrations`. `clone`, save and load copy them; `copyInto` (explore's recycling) leaves
+ *   the `stale` ones as the recycled state's (the counters but `events`, and the two precision bitsets), as the
+ *   hand-written copy did: explore reports no metric, and properties/support/conformance.ts checks every other
+ *   field against `clone`.
  * - guest memory versions (`oracle`, `packWith`): only `mem[g] === copied[g]` is ever read (INV-NOLOSS, INV-FINAL),
  *   and a retired write always makes them differ (copied <= mem) while a copy makes them equal, so one bit per
  *   page is a bisimulation of the two version arrays.
@@ -207,9 +211,9 @@ export const PE = record({
 });
 
 export const SLOT = record({
-  id: int('index', { doc: 'memslot id' }),
-  base: int('gfn', { doc: 'first gfn' }),
-  npages: int('count', { doc: 'pages' }),
+  id: int('index', { fixed: true, doc: 'memslot id' }),
+  base: int('gfn', { fixed: true, doc: 'first gfn' }),
+  npages: int('count', { fixed: true, doc: 'pages' }),
   logging: bool({ doc: 'KVM_MEM_LOG_DIRTY_PAGES set' }),
   bitmap: nullable(bits(), { doc: 'KVM\'s dirty bitmap (null: no bitmap, e.g. ring-only VM or logging off)' }),
 });
@@ -248,8 +252,8 @@ export const VMM = record({
 const ORACLE_FIELDS = {
   mem: paged({ doc: 'data version per page, bumped by every retired write' }),
   copied: paged({ doc: 'version the VMM sent for each page (-1: never copied)' }),
-  touched: bits({ metric: true, doc: 'precision: pages written since KVM last re-armed them' }),
-  justified: bits({ metric: true, doc: 'precision: pages marked dirty while touched, since last handed to the VMM' }),
+  touched: bits({ metric: true, stale: true, doc: 'precision: pages written since KVM last re-armed them' }),
+  justified: bits({ metric: true, stale: true, doc: 'precision: pages marked dirty while touched, since last handed to the VMM' }),
 } as const;
 export const ORACLE = record(ORACLE_FIELDS, {
   // One bit per page, "memory differs from the copy sent", 32 pages a word (header).
@@ -272,8 +276,12 @@ export const AUDIT = record({
   clearErrno: int('errno'),
 });
 
-export const STATS = counters(['events', 'stores', 'writeFaults', 'reports', 'unjustified', 'tlbi', 'collections'] as const,
-  { doc: 'counters (metrics); mechanisms add their own' });
+export const STATS = counters(['events', 'stores', 'writeFaults', 'reports', 'unjustified', 'tlbi', 'collections'] as const, {
+  doc: 'counters (metrics); mechanisms add their own',
+  // Recycled states keep stale counters (explore reports none) but `events`, which the hardware-dirty mechanism
+  // reads to tell whether its block audit belongs to the current event.
+  stale: true, live: ['events'],
+});
 
 export const MACHINE = record({
   design: statik<Design>(),
@@ -330,7 +338,7 @@ export function copyMachineInto<T extends S>(d: T, s: T): T {
 export function packMachine(s: S, out: PackSink, relabel: readonly (readonly number[])[] | null): void {
   // Types derive from the schema, so only a cast can add an undeclared field; a sampled check still stops explore
   // then instead of silently merging states that differ in it.
-  if ((shapeTick++ & 1023) === 0) checkShape(s);
+  if ((shapeTick++ & 16383) === 0) checkShape(s);
   CTX.root = s;
   CTX.vp = relabel ? relabel[0] : undefined;
   CTX.pp = relabel ? relabel[1] : undefined;
@@ -339,7 +347,7 @@ export function packMachine(s: S, out: PackSink, relabel: readonly (readonly num
 
 /** Every field of the state, exactly (explore's saved frontier); the static parts are not written. */
 export function saveMachine(s: S, out: SaveSink): void {
-  if ((shapeTick++ & 1023) === 0) checkShape(s);
+  if ((shapeTick++ & 16383) === 0) checkShape(s);
   C.save(s, out);
 }
 

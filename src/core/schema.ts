@@ -48,6 +48,14 @@ interface Common {
   readonly doc?: string;
   /** Copied and saved, not packed (read by metrics only). */
   readonly metric?: boolean;
+  /** Set at init from the configuration and never written: copied and saved, not packed (equal in every state). */
+  readonly fixed?: boolean;
+  /**
+   * A metric `copyInto` may leave stale (a recycled state's value): explore's hot path reports no metric, and
+   * coverage is read from a state's own transitions (counter deltas), not its absolute counts. `clone`, `save`
+   * and `load` still copy it exactly.
+   */
+  readonly stale?: boolean;
   /** Is the value unobservable in this state? Then it is packed as -2. */
   readonly dead?: (record: never, ctx: PackCtx) => boolean;
   /** A hand-written canonical encoding of this field (replaces the generic one; must be a bisimulation). */
@@ -78,7 +86,12 @@ export interface ArrayS<T extends Schema = Schema> extends Common {
 }
 export interface StaticS<T = unknown> extends Common { readonly kind: 'static'; readonly _t?: T }
 /** Named counters (`{ [name]: number }`), always metrics. */
-export interface CountersS<K extends string = string> extends Common { readonly kind: 'counters'; readonly keys: readonly K[] }
+export interface CountersS<K extends string = string> extends Common {
+  readonly kind: 'counters';
+  readonly keys: readonly K[];
+  /** Counters behaviour reads (e.g. an event number an audit compares with): copied by `copyInto` even when stale. */
+  readonly live: readonly K[];
+}
 /** Keyed parts whose schemas are resolved per key at run time (mechanism state): keys are packed sorted. */
 export interface PartsS extends Common { readonly kind: 'parts'; readonly resolve: (key: string) => Compiled<unknown> | undefined }
 /** A value with its own operations (e.g. the stage-2 tables, trimmed to the guest's pages). */
@@ -126,6 +139,8 @@ export type InferRecord<F extends Fields> =
 type Opts<V = never, R = never> = {
   readonly doc?: string;
   readonly metric?: boolean;
+  readonly fixed?: boolean;
+  readonly stale?: boolean;
   readonly dead?: (record: R, ctx: PackCtx) => boolean;
   readonly pack?: (value: V, record: R, ctx: PackCtx, out: PackSink) => void;
 };
@@ -146,8 +161,8 @@ export const nullable = <T extends Schema>(of: T, o?: Opts): NullableS<T> => ({ 
 export const array = <T extends Schema>(of: T, bound: string, o?: Opts & { readonly group?: string }): ArrayS<T> =>
   ({ kind: 'array', of, bound, ...opt(o) } as ArrayS<T>);
 export const statik = <T>(o?: { readonly doc?: string }): StaticS<T> => ({ kind: 'static', ...opt(o) } as StaticS<T>);
-export const counters = <const K extends string>(keys: readonly K[], o?: { readonly doc?: string }): CountersS<K> =>
-  ({ kind: 'counters', keys, metric: true, ...opt(o) } as CountersS<K>);
+export const counters = <const K extends string>(keys: readonly K[], o?: { readonly doc?: string; readonly stale?: boolean; readonly live?: readonly K[] }): CountersS<K> =>
+  ({ kind: 'counters', keys, metric: true, live: [], ...opt(o) } as CountersS<K>);
 export const parts = (resolve: (key: string) => Compiled<unknown> | undefined, o?: { readonly doc?: string }): PartsS =>
   ({ kind: 'parts', resolve, ...opt(o) } as PartsS);
 export const custom = <T>(name: string, ops: CustomOps<T>, o?: Opts<T>): CustomS<T> =>
@@ -178,7 +193,7 @@ export function describe(s: Schema, path = ''): string[] {
   const out: string[] = [];
   const tag = (x: Schema): string => {
     const role = 'role' in x ? `:${x.role}` : '';
-    return `${x.kind}${role}${x.metric ? ' (metric)' : ''}${'group' in x && x.group ? ` (group ${x.group})` : ''}`;
+    return `${x.kind}${role}${x.metric ? ' (metric)' : ''}${x.stale ? ' (stale in copyInto)' : ''}${x.fixed ? ' (fixed)' : ''}${'group' in x && x.group ? ` (group ${x.group})` : ''}`;
   };
   const walk = (x: Schema, p: string): void => {
     out.push(`${p || '(root)'}  ${tag(x)}${x.doc ? `  ${x.doc}` : ''}`);
@@ -373,7 +388,12 @@ class Compiler {
     const mk = (args: string, body: string): never => new Function('E', 'H', `return function(${args}) { ${body} };`)(env, H) as never;
     const clone = `return {${ops.map(({ k, o }) => `${k}: ${o.clone(`v.${k}`)}`).join(', ')}};`;
     const copyInto = `if (d === undefined || d === null) return {${ops.map(({ k, o }) => `${k}: ${o.clone(`v.${k}`)}`).join(', ')}};\n`
-      + ops.filter(({ f }) => f.kind !== 'static').map(({ k, o }) => `d.${k} = ${o.copyInto(`d.${k}`, `v.${k}`)};`).join('\n')
+      + ops.filter(({ f }) => f.kind !== 'static').map(({ k, f, o }) => {
+        if (!f.stale) return `d.${k} = ${o.copyInto(`d.${k}`, `v.${k}`)};`;
+        // Stale metric: left as the recycled state's, but for a counter set's live keys.
+        if (f.kind !== 'counters') return '';
+        return f.live.map((c) => `d.${k}[${JSON.stringify(c)}] = v.${k}[${JSON.stringify(c)}];`).join(' ');
+      }).join('\n')
       + '\nreturn d;';
     const save = ops.filter(({ f }) => f.kind !== 'static').map(({ k, o }) => o.save(`v.${k}`)).join('\n');
     // Loads read fields in declaration order (saves wrote them so), then build the object in that same order.
@@ -410,7 +430,7 @@ class Compiler {
     const R = (x: unknown): string => this.refIn(env, x);
     // Canonical encoding of the field, wrapped by the common annotations.
     const wrapPack = (gen: (v: string, rec: string) => string) => (v: string, rec: string): string => {
-      if (f.metric || f.kind === 'static' || f.kind === 'counters') return '';
+      if (f.metric || f.fixed || f.kind === 'static' || f.kind === 'counters') return '';
       if (f.pack) return `${R(f.pack)}(${v}, ${rec}, ctx, out);`;
       const body = gen(v, rec);
       if (f.dead) return `if (${R(f.dead)}(${rec}, ctx)) out.num(-2); else { ${body} }`;
@@ -432,12 +452,11 @@ class Compiler {
         return { clone: (v) => v, copyInto: (_d, v) => v, save: (v) => `out.int(${v} ? 1 : 0);`, load: () => '(src.int() === 1)',
           pack: wrapPack((v) => `out.num(${v} ? 1 : 0);`) };
       case 'enum': {
-        const table: { [k: string]: number } = Object.create(null) as { [k: string]: number };
-        f.values.forEach((x, i) => { table[x] = i; });
-        const T = R(table);
         const names = R(f.values);
         const what = JSON.stringify(` of ${name} (one of ${f.values.join(', ')})`);
-        const code = (v: string): string => `(${T}[${v}] ?? (() => { throw new Error('[dtsim] unknown value ' + JSON.stringify(${v}) + ${what}); })())`;
+        const bad = R((v: unknown): never => { throw new Error(`[dtsim] unknown value ${JSON.stringify(v)}${JSON.parse(what) as string}`); });
+        // A chain of comparisons (interned strings: pointer compares), cheaper than a keyed lookup.
+        const code = (v: string): string => `(${f.values.map((x, i) => `${v} === ${JSON.stringify(x)} ? ${i} : `).join('')}${bad}(${v}))`;
         return { clone: (v) => v, copyInto: (_d, v) => v, save: (v) => `out.int(${code(v)});`, load: () => `${names}[src.int()]`,
           pack: wrapPack((v) => `out.num(${code(v)});`) };
       }
@@ -482,32 +501,32 @@ class Compiler {
         };
       }
       case 'array': {
-        const c = R(this.node(f.of));
-        const arrOps = {
-          clone(c2: Compiled<unknown>, a: unknown[], r: unknown): unknown[] {
-            const out = new Array<unknown>(a.length);
-            for (let i = 0; i < a.length; i++) out[i] = c2.clone(a[i], r);
-            return out;
-          },
-          copyInto(c2: Compiled<unknown>, d: unknown[] | undefined, a: unknown[], r: unknown): unknown[] {
-            if (!Array.isArray(d) || d.length !== a.length) return this.clone(c2, a, r);
-            for (let i = 0; i < a.length; i++) d[i] = c2.copyInto(d[i], a[i], r);
+        const elem = this.node(f.of);
+        const c = R(elem);
+        // Compiled per array node (`new Function`), so that each array's calls of its element's operations are a
+        // call site of their own (one element shape each), not one shared, megamorphic helper.
+        const arrOps = new Function('c', `return {
+          clone(a, r) { const o = new Array(a.length); for (let i = 0; i < a.length; i++) o[i] = c.clone(a[i], r); return o; },
+          copyInto(d, a, r) {
+            if (!Array.isArray(d) || d.length !== a.length) return this.clone(a, r);
+            for (let i = 0; i < a.length; i++) d[i] = c.copyInto(d[i], a[i], r);
             return d;
           },
-          load(c2: Compiled<unknown>, src: LoadSource, like: unknown[] | undefined): unknown[] {
+          save(a, out) { out.int(a.length); for (let i = 0; i < a.length; i++) c.save(a[i], out); },
+          load(src, like) {
             const n = src.int();
-            const out = new Array<unknown>(n);
-            for (let i = 0; i < n; i++) out[i] = c2.load(src, like === undefined || like === null ? undefined : like[i]);
-            return out;
+            const o = new Array(n);
+            for (let i = 0; i < n; i++) o[i] = c.load(src, like === undefined || like === null ? undefined : like[i]);
+            return o;
           },
-        };
+        };`)(elem) as object;
         const arr = R(arrOps);
         const g = f.group;
         return {
-          clone: (v) => `${arr}.clone(${c}, ${v}, r)`,
-          copyInto: (d, v) => `${arr}.copyInto(${c}, ${d}, ${v}, r)`,
-          save: (v) => `out.int(${v}.length); for (let i = 0; i < ${v}.length; i++) ${c}.save(${v}[i], out);`,
-          load: (like) => `${arr}.load(${c}, src, ${like})`,
+          clone: (v) => `${arr}.clone(${v}, r)`,
+          copyInto: (d, v) => `${arr}.copyInto(${d}, ${v}, r)`,
+          save: (v) => `${arr}.save(${v}, out);`,
+          load: (like) => `${arr}.load(src, ${like})`,
           pack: wrapPack((v) => (g
             ? `for (let j = 0; j < ${v}.length; j++) ${c}.pack(${v}[ctx.order(${JSON.stringify(g)}, j)], ctx, out);`
             : `out.num(${v}.length); for (let i = 0; i < ${v}.length; i++) ${c}.pack(${v}[i], ctx, out);`)),
@@ -515,6 +534,8 @@ class Compiler {
       }
       case 'parts': {
         type Obj = { [k: string]: unknown };
+        let lastKeys: string[] = [];
+        let lastParts: Compiled<unknown>[] = [];
         const partOps: {
           resolve(key: string): Compiled<unknown>;
           clone(o: Obj, r: unknown): Obj;
@@ -555,9 +576,22 @@ class Compiler {
             return out;
           },
           pack(o: { [k: string]: unknown }, ctx: PackCtx, out: PackSink): void {
-            const keys = sortedKeys(o);
-            out.num(keys.length);
-            for (const k of keys) this.resolve(k).pack(o[k], ctx, out);
+            // The key set is fixed for a design (parts are added at init): reuse the last sorted key list when
+            // `o` has exactly its keys, so the hot path sorts and allocates nothing.
+            let n = 0;
+            for (const _ in o) n++;
+            let keys = lastKeys;
+            let same = keys.length === n;
+            for (let i = 0; same && i < keys.length; i++) same = (keys[i] as string) in o;
+            if (!same) { keys = sortedKeys(o); lastKeys = keys; lastParts = keys.map((k) => this.resolve(k)); }
+            out.num(n);
+            for (let i = 0; i < keys.length; i++) {
+              const k = keys[i] as string;
+              let c2 = lastParts[i] as Compiled<unknown>;
+              // A part registered again (tests swap parts) is looked up afresh.
+              if (f.resolve(k) !== c2) { c2 = this.resolve(k); lastParts[i] = c2; }
+              c2.pack(o[k], ctx, out);
+            }
           },
         };
         const P = R(partOps);
