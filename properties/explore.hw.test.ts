@@ -1,6 +1,7 @@
 /**
  * Goal: the explore encodings of the hardware dirty-state mechanisms (the schema-compiled parts of
- * models/hw-dirty/schema.ts and models/pta/schema.ts, the codec models/hdbss/codec.ts; keys `hw`, `pta`, `hdbss`) are sound and make the designs explorable:
+ * models/hw-dirty/schema.ts and models/pta/schema.ts, the codec models/hdbss/codec.ts; keys `hw`, `pta`,
+ * `hdbss`) are sound and make the designs explorable:
  * - soundness (a bisimulation): in many random runs (runChoices over fast-check choice sequences) of pta
  *   (bitmap and ring consumers, manual protect, the read-without-flush knob, two vCPUs on two PEs, VMID
  *   rollovers), hdbss (bitmap and ring consumers, 1-entry buffers with aborts, two PEs, F12) and the DBM scan
