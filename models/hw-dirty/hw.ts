@@ -4,8 +4,9 @@
  * it (atomic CAS, or split read/write with the F3 knob), break-before-make unmaps, VMID rollover, and the
  * invariants INV-CAS, INV-DBM-SAFE and INV-BLOCK (arm reference sections 1.3-1.7, 4.1, 5.3).
  *
- * State lives in `s.ext['hw']` (JSON). Producers call these functions from their own mechanism hooks and supply
- * a `HwProducer` for what differs (VTCR bits, DBM on faults, what logs a hardware update).
+ * State lives in `s.ext['hw']` (`HwExt`, declared once in schema.ts). Producers call these functions from their
+ * own mechanism hooks and supply a `HwProducer` for what differs (VTCR bits, DBM on faults, what logs a hardware
+ * update).
  */
 import type { Invariant, Violation } from '../../src/core/model.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
@@ -16,28 +17,15 @@ import {
 import { tlbBase, tlbFlags, tlbWritable, T_BLOCK } from '../machine/tlb.ts';
 import { storePagesOf, tlbFill } from '../machine/machine.ts';
 import { flushAllTlb, flushBlockTlb, markPageDirty } from '../machine/kvm.ts';
-import { bitGet, bitSet, bitsNew, type Bits } from '../machine/paged.ts';
+import { bitGet, bitSet, bitsNew } from '../machine/paged.ts';
 import { pending } from '../machine/invariants.ts';
 import './events.ts';
-// Explore codec of this mechanism's state (registers itself).
-import './codec.ts';
+// The state's schema (registers the compiled part of key `hw`).
+import { type HwExt } from './schema.ts';
 import { hasBug, type HdbssKnob, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<HdbssKnob | PtaKnob> = hasBug;
-
-export type HwExt = {
-  /** A non-atomic PTE update between its read and its write (F3 knob): [gfn, old descriptor], else []. */
-  rd: number[];
-  /** First page whose hardware-set bits a software PTE write discarded (INV-CAS), or -1. Sticky. */
-  casLost: number;
-  /** Pages backed by a private, host-writable page; the others are backed by the shared (read-only) zero page. */
-  pop: Bits;
-  /** The VMID was lost at a rollover; the next vcpu_load allocates a new one (kvm_arm_vmid_update). */
-  vmidStale: boolean;
-  /** Block records turned into marks by the current event (INV-BLOCK audit): [event number, base, ...]. */
-  blockAudit: number[];
-};
 
 /** What differs between the hardware dirty-state producers. */
 export interface HwProducer {
@@ -55,6 +43,8 @@ export interface HwProducer {
   readonly vmids: boolean;
 }
 
+export type { HwExt };
+
 export function hwOf(s: MachineState): HwExt {
   return s.ext['hw'] as unknown as HwExt;
 }
@@ -62,17 +52,17 @@ export function hwOf(s: MachineState): HwExt {
 /** Initial shared state. Guess: blocks mapped at start and the host-written pages (stolen time, ITS tables) are
  * backed by private host pages; every other page starts on the shared zero page until its first write fault. */
 export function hwInit(s: MachineState): void {
-  const pop = bitsNew(s.totalPages, false);
+  const hostWritable = bitsNew(s.totalPages, false);
   for (const sl of s.slots) {
-    for (let g = sl.base; g < sl.base + sl.npages; g++) if (leafOf(s.s2, g) & D_VALID) bitSet(pop, g);
+    for (let g = sl.base; g < sl.base + sl.npages; g++) if (leafOf(s.s2, g) & D_VALID) bitSet(hostWritable, g);
   }
   // Stolen-time record pages are host-backed (KVM writes them at vcpu_load) only when stolen time is on.
   for (let v = 0; s.config.stolenTime && v < s.config.vcpus; v++) {
     const g = stealPageOf(s.config, v);
-    if (g < s.totalPages) bitSet(pop, g);
+    if (g < s.totalPages) bitSet(hostWritable, g);
   }
-  for (const g of s.config.itsPages) bitSet(pop, g);
-  const h: HwExt = { rd: [], casLost: -1, pop, vmidStale: false, blockAudit: [] };
+  for (const g of s.config.itsPages) bitSet(hostWritable, g);
+  const h: HwExt = { visitCtx: [], casLost: -1, hostWritable, vmidStale: false, blockAudit: [] };
   s.ext['hw'] = h;
 }
 
@@ -83,10 +73,10 @@ export function setDbmOnMappedLeaves(s: MachineState): void {
     for (let g = sl.base; g < sl.base + sl.npages; g++) {
       const l2 = l2EntryOf(s.s2, g);
       if (typeof l2 === 'number') {
-        if ((l2 & D_VALID) && !(l2 & D_DBM) && bitGet(h.pop, g)) setL2(s.s2, g, l2 | D_DBM);
+        if ((l2 & D_VALID) && !(l2 & D_DBM) && bitGet(h.hostWritable, g)) setL2(s.s2, g, l2 | D_DBM);
       } else {
         const d = l2[g & 511] ?? 0;
-        if ((d & D_VALID) && !(d & D_DBM) && bitGet(h.pop, g)) setPage(s.s2, g, d | D_DBM);
+        if ((d & D_VALID) && !(d & D_DBM) && bitGet(h.hostWritable, g)) setPage(s.s2, g, d | D_DBM);
       }
     }
   }
@@ -140,7 +130,7 @@ export function hwCandidates(s: MachineState, out: MachineEvent[], p: HwProducer
   }
   const h = hwOf(s);
   if (bug(s, 'pte-update-not-atomic')) {
-    if (h.rd.length > 0) out.push({ type: 'kvm/pteWritten', gfn: h.rd[0]! });
+    if (h.visitCtx.length > 0) out.push({ type: 'kvm/pteWritten', gfn: h.visitCtx[0]! });
     else for (const g of pages) out.push({ type: 'kvm/pteRead', gfn: g });
   } else for (const g of pages) out.push({ type: 'kvm/pteAged', gfn: g });
   for (const g of pages) out.push({ type: 'mmu/rangeUnmapped', gfn: g });
@@ -184,10 +174,10 @@ export function hwIsEnabled(s: MachineState, e: MachineEvent, p: HwProducer): bo
     case 'kvm/pteAged':
       return !bug(s, 'pte-update-not-atomic') && ageable(s, e.gfn);
     case 'kvm/pteRead':
-      return bug(s, 'pte-update-not-atomic') && hwOf(s).rd.length === 0 && ageable(s, e.gfn);
+      return bug(s, 'pte-update-not-atomic') && hwOf(s).visitCtx.length === 0 && ageable(s, e.gfn);
     case 'kvm/pteWritten': {
       const h = hwOf(s);
-      return h.rd.length > 0 && h.rd[0] === e.gfn;
+      return h.visitCtx.length > 0 && h.visitCtx[0] === e.gfn;
     }
     case 'mmu/rangeUnmapped': {
       if (slotOf(s, e.gfn) < 0) return false;
@@ -195,7 +185,7 @@ export function hwIsEnabled(s: MachineState, e: MachineEvent, p: HwProducer): bo
       if ((d & D_VALID) === 0) return false;
       // mmu_lock: no unmap of a descriptor a software walker is updating.
       const h = hwOf(s);
-      return !(h.rd.length > 0 && h.rd[0]! >= base && h.rd[0]! < base + recordPages(level));
+      return !(h.visitCtx.length > 0 && h.visitCtx[0]! >= base && h.visitCtx[0]! < base + recordPages(level));
     }
     case 'kvm/vmidRolledOver': {
       if (!p.vmids || hwOf(s).vmidStale) return false;
@@ -229,7 +219,7 @@ export function hwApply(s: MachineState, e: MachineEvent, p: HwProducer): boolea
       let d = D_VALID | D_AF;
       // user_mem_abort: with logging a read fault never maps writable; a zero-page backing is read-only. Guess:
       // without logging it maps writable when the host page is (populated), as the upstream fault path does.
-      if (!logging && bitGet(hwOf(s).pop, e.gfn)) d |= D_W;
+      if (!logging && bitGet(hwOf(s).hostWritable, e.gfn)) d |= D_W;
       // F8 (PTA RFC patch 8): with hardware logging, DBM is set regardless of `writable`.
       if (bug(s, 'dbm-on-readonly') && p.dbmOnFault(s, si)) d |= D_DBM;
       setPage(s.s2, e.gfn, d);
@@ -241,13 +231,13 @@ export function hwApply(s: MachineState, e: MachineEvent, p: HwProducer): boolea
       return true;
     }
     case 'kvm/pteRead': {
-      hwOf(s).rd = [e.gfn, leafOf(s.s2, e.gfn)];
+      hwOf(s).visitCtx = [e.gfn, leafOf(s.s2, e.gfn)];
       return true;
     }
     case 'kvm/pteWritten': {
       const h = hwOf(s);
-      const old = h.rd[1]!;
-      h.rd = [];
+      const old = h.visitCtx[1]!;
+      h.visitCtx = [];
       const cur = leafOf(s.s2, e.gfn);
       const nw = old & ~D_AF;
       const lost = cur & ~old & (D_W | D_AF) & ~nw;
@@ -295,7 +285,7 @@ export function hwOnLoad(s: MachineState, _vcpu: number, pe: number, p: HwProduc
 /** Extra bits of a write-fault mapping; the write fault also breaks copy-on-write (a private host page). */
 export function hwFaultBits(s: MachineState, gfn: number, p: HwProducer): number {
   const h = hwOf(s);
-  if (!bitGet(h.pop, gfn)) bitSet(h.pop, gfn);
+  if (!bitGet(h.hostWritable, gfn)) bitSet(h.hostWritable, gfn);
   const si = slotOf(s, gfn);
   return si >= 0 && p.dbmOnFault(s, si) ? D_DBM : 0;
 }
@@ -324,7 +314,7 @@ export const INV_DBM_SAFE: Invariant<MachineState> = {
     for (const sl of s.slots) {
       for (let g = sl.base; g < sl.base + sl.npages; g++) {
         const d = leafOf(s.s2, g);
-        if ((d & (D_VALID | D_DBM)) === (D_VALID | D_DBM) && !bitGet(h.pop, g)) {
+        if ((d & (D_VALID | D_DBM)) === (D_VALID | D_DBM) && !bitGet(h.hostWritable, g)) {
           return viol('INV-DBM-SAFE', `page ${g} is mapped with DBM=1 but backed by a read-only host page (zero page): a guest store would write it without a fault`, [g]);
         }
       }

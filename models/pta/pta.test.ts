@@ -69,15 +69,15 @@ describe('PTA: first write faults, later writes go through DBM and the device', 
     expect(leafOf(s.s2, 2) & (D_W | D_DBM)).toBe(D_W | D_DBM);
     expect(bit(s, 2)).toBe(true);
     // The retried store was logged by the device too (a redundant record, as in the RFC).
-    expect(ptaOf(s).pend).toEqual([2, 3, 0, 0]);
-    ptaOf(s).pend = [];
+    expect(ptaOf(s).pending).toEqual([2, 3, 0, 0]);
+    ptaOf(s).pending = [];
     get(s);
     expect(leafOf(s.s2, 2) & (D_VALID | D_W | D_DBM)).toBe(D_VALID | D_DBM); // writable-clean
     s.vmm.toCopy = bitsNew(s.totalPages, false);
     s.vmm.toCopyCount = 0;
     hwStore(s, 0, 2);
     expect(leafOf(s.s2, 2) & (D_W | D_AF)).toBe(D_W | D_AF);
-    expect(ptaOf(s).pend).toEqual([2, 3, 0, 0]);
+    expect(ptaOf(s).pending).toEqual([2, 3, 0, 0]);
     expect(bit(s, 2)).toBe(false);
   });
 });
@@ -86,41 +86,41 @@ describe('PTA records: pending until flushed, readable after', () => {
   it('a read without a flush returns nothing while the record is pending; flush then read marks it', () => {
     const s = start();
     enabled(s);
-    ptaOf(s).pend.push(3, 3, 1, 1);
+    ptaOf(s).pending.push(3, 3, 1, 1);
     ptaRead(s, -1, -1);
     expect(bit(s, 3)).toBe(false);
-    expect(ptaOf(s).pend.length).toBe(REC);
+    expect(ptaOf(s).pending.length).toBe(REC);
     ptaFlush(s);
-    expect(ptaOf(s).pend).toEqual([]);
+    expect(ptaOf(s).pending).toEqual([]);
     ptaRead(s, -1, -1);
     expect(bit(s, 3)).toBe(true);
-    expect(ptaOf(s).ready).toEqual([]);
+    expect(ptaOf(s).readable).toEqual([]);
   });
   it('the device may publish a pending record on its own; KVM sync (flush + read) moves every record into the bitmap', () => {
     const s = start();
     enabled(s);
-    ptaOf(s).pend.push(1, 3, 0, 0, 3, 3, 1, 1);
+    ptaOf(s).pending.push(1, 3, 0, 0, 3, 3, 1, 1);
     step(s, { type: 'pta/recordPublished' });
-    expect(ptaOf(s).ready).toEqual([1, 3, 0, 0]);
+    expect(ptaOf(s).readable).toEqual([1, 3, 0, 0]);
     step(s, { type: 'kvm/dirtyLogHarvested', slot: 0 });
     expect(s.vmm.ioctl!.deliver.sort()).toEqual([1, 3]);
   });
   it('F6: the sync reads without flushing, so a pending record misses the collection', () => {
     const s = start(['pta-read-no-flush']);
     enabled(s);
-    ptaOf(s).pend.push(3, 3, 1, 1);
+    ptaOf(s).pending.push(3, 3, 1, 1);
     step(s, { type: 'kvm/dirtyLogHarvested', slot: 0 });
     expect(s.vmm.ioctl!.deliver).toEqual([]);
-    expect(ptaOf(s).pend.length).toBe(REC);
+    expect(ptaOf(s).pending.length).toBe(REC);
   });
   it('a per-CPU read returns only that CPU\'s records', () => {
     const s = start();
     enabled(s);
-    ptaOf(s).ready.push(1, 3, 0, 0, 3, 3, 1, 1);
+    ptaOf(s).readable.push(1, 3, 0, 0, 3, 3, 1, 1);
     ptaRead(s, 1, 1);
     expect(bit(s, 3)).toBe(true);
     expect(bit(s, 1)).toBe(false);
-    expect(ptaOf(s).ready).toEqual([1, 3, 0, 0]);
+    expect(ptaOf(s).readable).toEqual([1, 3, 0, 0]);
     expect(ptaOf(s).misattributed).toBe(0);
   });
 });
@@ -132,11 +132,11 @@ describe('PTA per-CPU reads into the dirty ring', () => {
     runVcpu(s, 0, 0);
     ptaOf(s).enabled = true;
     ptaOf(s).vmid = s.vmid;
-    ptaOf(s).pend.push(3, 3, 0, 0);
+    ptaOf(s).pending.push(3, 3, 0, 0);
     step(s, { type: 'vcpu/exited', vcpu: 0 });
     step(s, { type: 'vcpu/put', vcpu: 0 });
-    expect(ptaOf(s).pend).toEqual([]);
-    expect(ptaOf(s).ready).toEqual([]);
+    expect(ptaOf(s).pending).toEqual([]);
+    expect(ptaOf(s).readable).toEqual([]);
     expect(ptaOf(s).misattributed).toBe(0);
     const ring = (s.ext['ring'] as unknown as { rings: { dirtyIndex: number }[] }).rings;
     expect(ring[0]!.dirtyIndex).toBeGreaterThan(0);
@@ -145,7 +145,7 @@ describe('PTA per-CPU reads into the dirty ring', () => {
   it('a read attributing a CPU\'s record to another vCPU is caught by INV-PTA-ATTR', () => {
     const s = start();
     enabled(s);
-    ptaOf(s).ready.push(3, 3, 0, 1); // made by vCPU 1 on PE 0
+    ptaOf(s).readable.push(3, 3, 0, 1); // made by vCPU 1 on PE 0
     ptaRead(s, 0, 0); // read for vCPU 0, now loaded on PE 0
     expect(INV_PTA_ATTR.check(s)?.invariant).toBe('INV-PTA-ATTR');
   });
@@ -160,7 +160,7 @@ describe('PTA VMID', () => {
     faultStore(s, 0, 1);
     get(s);
     hwStore(s, 0, 1);
-    expect(ptaOf(s).pend).toEqual([]);
+    expect(ptaOf(s).pending).toEqual([]);
   });
   it('after a rollover vcpu_load gets a new VMID and KVM re-programs the tracker', () => {
     const s = start();

@@ -26,8 +26,8 @@ import {
   HW_INVARIANTS, hwApply, hwCandidates, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, markRecord, recordPages,
   type HwProducer,
 } from '../hw-dirty/hw.ts';
-// Explore codec of this mechanism's state (registers itself).
-import './codec.ts';
+// The state's schema (registers the compiled part of key `pta`).
+import { REC, type PtaExt } from './schema.ts';
 import { hasBug, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type OptionRead, type PtaOption } from '../machine/options.ts';
 
@@ -36,20 +36,7 @@ const bug: KnobTest<PtaKnob> = hasBug;
 /** A pta option (typed like `bug`: ../machine/options.ts). */
 const option: OptionRead<PtaOption> = optionOf;
 
-/** Words per device record: leaf base gfn, level, PE (the CPU id the device sees), vCPU (ground truth, model only). */
-export const REC = 4;
-
-export type PtaExt = {
-  enabled: boolean;
-  /** The tracker's configured VMID (pt_config.vmid) and CPU filter (-1: all CPUs). */
-  vmid: number;
-  cpu: number;
-  /** Records inside the device, not yet readable; readable records. REC words each. */
-  pend: number[];
-  ready: number[];
-  /** Records KVM read and attributed to a vCPU other than the one that made the write (ring attribution). */
-  misattributed: number;
-};
+export { REC, type PtaExt };
 
 export function ptaOf(s: MachineState): PtaExt {
   return s.ext['pta'] as unknown as PtaExt;
@@ -70,14 +57,14 @@ export const PTA: HwProducer = {
     const cap = option(s, 'deviceRecords');
     if (typeof cap !== 'number' || cap <= 0) return true;
     const d = ptaOf(s);
-    return d.pend.length + d.ready.length < cap * REC;
+    return d.pending.length + d.readable.length < cap * REC;
   },
   logged(s, vcpu, pe, base, level) {
     const d = ptaOf(s);
     if (!d.enabled) return;
     // The device filters by VMID (and CPU): a write tagged with another VMID is not tracked.
     if (s.pes[pe]!.vmid !== d.vmid || (d.cpu >= 0 && d.cpu !== pe)) return;
-    d.pend.push(base, level, pe, vcpu);
+    d.pending.push(base, level, pe, vcpu);
     s.stats['ptaRecords'] = (s.stats['ptaRecords'] ?? 0) + 1;
   },
   saveOnUnmap: false,
@@ -87,9 +74,9 @@ export const PTA: HwProducer = {
 /** page_tracking_flush(ctx): every pending record becomes readable. */
 export function ptaFlush(s: MachineState): void {
   const d = ptaOf(s);
-  if (d.pend.length === 0) return;
-  d.ready = [...d.ready, ...d.pend];
-  d.pend = [];
+  if (d.pending.length === 0) return;
+  d.readable = [...d.readable, ...d.pending];
+  d.pending = [];
 }
 
 /**
@@ -98,9 +85,9 @@ export function ptaFlush(s: MachineState): void {
  */
 export function ptaRead(s: MachineState, cpu: number, vcpu: number): void {
   const d = ptaOf(s);
-  if (d.ready.length === 0) return;
+  if (d.readable.length === 0) return;
   const keep: number[] = [];
-  const r = d.ready;
+  const r = d.readable;
   for (let i = 0; i < r.length; i += REC) {
     const base = r[i]!;
     const level = r[i + 1]!;
@@ -110,7 +97,7 @@ export function ptaRead(s: MachineState, cpu: number, vcpu: number): void {
     if (vcpu >= 0 && who !== vcpu) d.misattributed++;
     markRecord(s, base, level, vcpu, false);
   }
-  d.ready = keep;
+  d.readable = keep;
 }
 
 function hasRecordsOf(r: readonly number[], pe: number): boolean {
@@ -130,7 +117,7 @@ function candidates(s: MachineState, out: MachineEvent[]): void {
   hwCandidates(s, out, PTA);
   const d = ptaOf(s);
   if (!d.enabled) out.push({ type: 'pta/trackingEnabled', vmid: s.vmid });
-  if (d.pend.length > 0) out.push({ type: 'pta/recordPublished' });
+  if (d.pending.length > 0) out.push({ type: 'pta/recordPublished' });
   if (ringConsumer(s)) {
     for (let vi = 0; vi < s.vcpus.length; vi++) {
       const v = s.vcpus[vi]!;
@@ -149,11 +136,11 @@ function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
       return !d.enabled && e.vmid === s.vmid && s.slots.some((sl) => sl.logging)
         && (s.vmm.phase === 'precopy' || s.vmm.phase === 'stopping');
     case 'pta/recordPublished':
-      return d.pend.length > 0;
+      return d.pending.length > 0;
     case 'pta/cpuLogRead': {
       const v = s.vcpus[e.vcpu];
       return ringConsumer(s) && !!v && v.run === 'host' && v.pe === e.pe
-        && (hasRecordsOf(d.pend, e.pe) || hasRecordsOf(d.ready, e.pe));
+        && (hasRecordsOf(d.pending, e.pe) || hasRecordsOf(d.readable, e.pe));
     }
     default:
       return undefined;
@@ -170,8 +157,8 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       d.cpu = -1;
       return true;
     case 'pta/recordPublished':
-      d.ready = [...d.ready, ...d.pend.slice(0, REC)];
-      d.pend = d.pend.slice(REC);
+      d.readable = [...d.readable, ...d.pending.slice(0, REC)];
+      d.pending = d.pending.slice(REC);
       return true;
     case 'pta/cpuLogRead':
       ptaFlush(s);
@@ -213,7 +200,7 @@ export const ptaMechanism: Mechanism = {
   id: 'pta',
   init(s) {
     hwInit(s);
-    const ext: PtaExt = { enabled: false, vmid: 0, cpu: -1, pend: [], ready: [], misattributed: 0 };
+    const ext: PtaExt = { enabled: false, vmid: 0, cpu: -1, pending: [], readable: [], misattributed: 0 };
     s.ext['pta'] = ext;
   },
   candidates,
@@ -248,12 +235,12 @@ export const ptaMechanism: Mechanism = {
   },
   pending(s, gfn) {
     const d = ptaOf(s);
-    return covers(d.pend, gfn) || covers(d.ready, gfn);
+    return covers(d.pending, gfn) || covers(d.readable, gfn);
   },
   quiescent(s) {
     if (!ringConsumer(s)) return true;
     const d = ptaOf(s);
-    return d.pend.length === 0 && d.ready.length === 0;
+    return d.pending.length === 0 && d.readable.length === 0;
   },
   metrics(s, out) {
     out['ptaRecords'] = s.stats['ptaRecords'] ?? 0;
