@@ -1,15 +1,18 @@
 /**
  * Goal: every model in the registry behaves like a model: deterministic, JSON round trip, prefix consistency,
  * explore's recycling copy (copyInto) equal to a fresh copy,
- * fast replay path equal to the immer path, precise enabled/isEnabled and rejection of non-enabled events,
+ * fast replay path equal to the immer path (at the end, and in lockstep after every event), precise enabled/isEnabled and rejection of non-enabled events,
  * invariants holding on init. Method: fast-check choice sequences against every design of every option matrix.
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runChoices } from '../src/core/engine.ts';
+import type { AnyModel, EventBase } from '../src/core/model.ts';
+import type { MachineState } from '../models/machine/state.ts';
 import fc from 'fast-check';
 import { SEED, fcSeed } from './support/seed.ts';
 import { choicesArb, matrixCases } from './support/models.ts';
 import {
-  copyIntoEqualsClone, deterministic, invariantsHoldOnInit, prefixConsistent, rejectsWhatIsNotEnabled, replaysAfterJsonRoundTrip,
+  copyIntoEqualsClone, deterministic, fastEqualsImmerEveryEvent, invariantsHoldOnInit, lockstepFastEqualsImmer, prefixConsistent, rejectsWhatIsNotEnabled, replaysAfterJsonRoundTrip,
 } from './support/conformance.ts';
 
 const RUNS = 25;
@@ -24,6 +27,9 @@ describe(`model conformance (seed: ${SEED})`, () => {
       it('replays after a JSON round trip, fast path == immer path', () => {
         fc.assert(fc.property(choicesArb(), (ch) => replaysAfterJsonRoundTrip(c, ch)), { seed: fcSeed(`json/${c.label}`), numRuns: RUNS });
       });
+      it('fast path (derived clone, reducers in place) == immer reference after every event', () => {
+        fc.assert(fc.property(choicesArb(), (ch) => fastEqualsImmerEveryEvent(c, ch)), { seed: fcSeed(`lock/${c.label}`), numRuns: 10 });
+      });
       it('replaying a prefix then the rest equals replaying all', () => {
         fc.assert(fc.property(choicesArb(), fc.nat(), (ch, k) => prefixConsistent(c, ch, k)), { seed: fcSeed(`prefix/${c.label}`), numRuns: RUNS });
       });
@@ -35,4 +41,14 @@ describe(`model conformance (seed: ${SEED})`, () => {
       });
     });
   }
+
+  it('the lockstep check has teeth: a fast-path copy that drops a field is caught at the event that exposes it', () => {
+    const c = matrixCases()[0]!;
+    const m = c.model as unknown as AnyModel;
+    const broken: AnyModel = { ...m, clone: (s) => { const k = m.clone!(s) as MachineState; k.vmm.round = 0; return k; } };
+    const run = runChoices(c.model, c.design, c.config, Array.from({ length: 400 }, (_, i) => i * 7));
+    expect((run.outcome.state as MachineState).vmm.round).toBeGreaterThan(0);
+    expect(() => lockstepFastEqualsImmer(broken, c.design, c.config, run.events as EventBase[])).toThrow(/fast path differs from immer after event \d+/);
+    expect(lockstepFastEqualsImmer(m, c.design, c.config, run.events as EventBase[])).toBe(run.events.length);
+  });
 });

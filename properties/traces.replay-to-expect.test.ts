@@ -12,6 +12,7 @@ import { parseTrace } from '../src/trace/format.ts';
 import type { AnyModel, EventBase } from '../src/core/model.ts';
 import { MODELS, modelById } from '../models/index.ts';
 import { SEED } from './support/seed.ts';
+import { lockstepFastEqualsImmer } from './support/conformance.ts';
 
 function walk(dir: string): string[] {
   const out: string[] = [];
@@ -35,6 +36,8 @@ describe(`saved traces replay to their expect blocks (seed: ${SEED})`, () => {
       const fast = replay(r.model, t.design, t.config, t.events as EventBase[], { path: 'fast' });
       const slow = replay(r.model, t.design, t.config, t.events as EventBase[], { path: 'immer' });
       expect(fingerprint(slow.state)).toBe(fingerprint(fast.state));
+      // And after every event of the trace, not only at its end.
+      expect(lockstepFastEqualsImmer(r.model, t.design, t.config, t.events as EventBase[])).toBeGreaterThan(0);
       for (const o of [fast, slow]) {
         expect(o.status).toBe(t.expect.status);
         if (t.expect.status === 'violated') {

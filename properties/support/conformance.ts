@@ -9,8 +9,10 @@ import { produce } from 'immer';
 import { checkInvariants, replay, replayFrom, runChoices } from '../../src/core/engine.ts';
 import { fingerprint } from '../../src/core/fingerprint.ts';
 import type { DesignCase } from './models.ts';
+import type { AnyModel, Design, EventBase } from '../../src/core/model.ts';
 import type { MachineEvent } from '../../models/machine/model-events.ts';
 import type { MachineState } from '../../models/machine/state.ts';
+import { viewMachine } from '../../models/machine/schema.ts';
 
 export function invariantsHoldOnInit(c: DesignCase): void {
   const s = c.model.init(c.design, c.config);
@@ -113,4 +115,42 @@ export function copyIntoEqualsClone(c: DesignCase, choices: readonly number[], c
     const got = m.copyInto!(m.clone!(dead), live);
     expect(withoutStaleMetrics(got)).toEqual(withoutStaleMetrics(m.clone!(live)));
   }
+}
+
+/**
+ * The fast path equals the reference after EVERY event, not only at the end: the same events applied in lockstep
+ * under immer's `produce` (the reference reducer) and in place on a private copy made by the model's derived
+ * `clone` (the fast path: replay --path fast, check, explore), with an exact copy (`clone` again) taken after
+ * each step as explore takes them. Returns the number of events compared (so callers can tell a vacuous run).
+ * Stops at the first event that is not enabled (a trace's expect block may be a rejection) or that breaks an
+ * invariant (both paths stop there too).
+ */
+export function lockstepFastEqualsImmer(model: AnyModel, design: Design, config: unknown, events: readonly EventBase[]): number {
+  if (!model.clone) throw new Error(`model ${model.id} has no clone`);
+  let ref = model.init(design, config);
+  let fast = model.clone(ref);
+  let n = 0;
+  for (const e of events) {
+    if (!model.isEnabled(ref, e)) break;
+    ref = produce(ref, (d) => { model.apply(d as never, e); });
+    model.apply(fast, e);
+    fast = model.clone(fast);
+    n++;
+    // Compared through the schema's view: every declared field, the page table by valid leaf (the copies trim
+    // level-2/3 tables to the guest's pages, which no gfn of the guest can tell apart from untrimmed ones).
+    const a = viewMachine(fast as MachineState) as { [k: string]: unknown };
+    const b = viewMachine(ref as MachineState) as { [k: string]: unknown };
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      const k = Object.keys(b).find((x) => JSON.stringify(a[x]) !== JSON.stringify(b[x]));
+      expect.fail(`fast path differs from immer after event ${n - 1} (${JSON.stringify(e)}) in ${k}`);
+    }
+    if (checkInvariants(model.invariants, ref) !== null) break;
+  }
+  return n;
+}
+
+/** `lockstepFastEqualsImmer` over one seeded run of the design. */
+export function fastEqualsImmerEveryEvent(c: DesignCase, choices: readonly number[]): void {
+  const run = runChoices(c.model, c.design, c.config, choices);
+  expect(lockstepFastEqualsImmer(c.model as unknown as AnyModel, c.design, c.config, run.events as EventBase[])).toBe(run.events.length);
 }
