@@ -3,7 +3,6 @@
  */
 import { dirtyBitmap } from './dirty-bitmap/index.ts';
 import { dirtyRing } from './dirty-ring/index.ts';
-import './dirty-ring/mechanism.ts';
 import { hdbss } from './hdbss/index.ts';
 import { pta } from './pta/index.ts';
 import type { MachineModel } from './machine/model.ts';

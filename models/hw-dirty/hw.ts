@@ -18,7 +18,6 @@ import { storePagesOf, tlbFill } from '../machine/machine.ts';
 import { flushAllTlb, flushBlockTlb, markPageDirty } from '../machine/kvm.ts';
 import { bitGet, bitSet, bitsNew, type Bits } from '../machine/paged.ts';
 import { pending } from '../machine/invariants.ts';
-import './events.ts';
 // Explore codec of this mechanism's state (registers itself).
 import './codec.ts';
 import { hasBug, type HdbssKnob, type PtaKnob, type KnobTest } from '../machine/knobs.ts';

@@ -8,7 +8,7 @@
 import type { Design, FieldError, JsonValue } from '../../src/core/model.ts';
 import { keyName, quote } from '../../src/core/untrusted.ts';
 import { bitsNew, pagedNew, type Bits, type Paged } from './paged.ts';
-import { mechanismIds } from './registry.ts';
+import { mechanismIds } from './selected.ts';
 import type { KnobSet } from './knobs.ts';
 import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, s2New, setL2, type Stage2 } from './pagetable.ts';
 
