@@ -10,8 +10,7 @@ import type { EventBase, JsonValue } from '../core/model.ts';
 import { stream } from '../random/streams.ts';
 import { HashSet64 } from '../explore/pack.ts';
 import { shrink } from '../workflow/shrink.ts';
-import { COMMON_SITUATIONS } from '../../models/machine/model.ts';
-import type { MachineConfig } from '../../models/machine/state.ts';
+import { COMMON_SITUATIONS, type MachineConfig } from '../../models/index.ts';
 import { MODELS } from './registry.ts';
 import { runExploreJob, type ExploreJob, type ExploreRowResult } from './explore-row.ts';
 

@@ -23,9 +23,7 @@
  *
  * `$id`s are identifiers (`https://dtsim.dev/schemas/...`), not addresses anything fetches.
  */
-import { MODELS, type MachineModel } from '../../models/index.ts';
-import { eventFields, type FieldKind } from '../../models/machine/events.ts';
-import { DEFAULT_CONFIG, LIMITS } from '../../models/machine/state.ts';
+import { DEFAULT_CONFIG, eventFields, LIMITS, MODELS, type FieldKind, type MachineModel } from '../../models/index.ts';
 import type { JsonValue } from '../core/model.ts';
 import type { ExploreStatus } from '../explore/bfs.ts';
 import { TRACE_FORMAT, TRACE_VERSION, traceSchemaId } from '../trace/format.ts';

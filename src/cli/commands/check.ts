@@ -21,7 +21,7 @@ import { mergeCheckChunks, situationsOf, splitCheckJobs } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
 import { formatCount, progressFor } from '../progress.ts';
 import { shrink } from '../../workflow/shrink.ts';
-import type { MachineEvent } from '../../../models/machine/model-events.ts';
+import type { MachineEvent } from '../../../models/index.ts';
 
 export type { SavedFailure } from '../shard-file.ts';
 

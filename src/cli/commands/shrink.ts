@@ -7,7 +7,7 @@ import { intFlag } from '../registry.ts';
 import { loadTrace, migrationLine } from './run.ts';
 import type { Parsed } from '../main.ts';
 import type { EventBase, JsonValue } from '../../core/model.ts';
-import type { MachineConfig } from '../../../models/machine/state.ts';
+import type { MachineConfig } from '../../../models/index.ts';
 
 function sizeOf(config: unknown): string {
   const c = config as MachineConfig;
