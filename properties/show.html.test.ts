@@ -113,10 +113,11 @@ describe.skipIf(!haveChromium)(`show --html in headless Chromium (seed ${SEED})`
     const m = t.model;
     const start = m.init(t.trace.design, t.trace.config);
     const view = viewFor(m);
+    expect(view?.summarize).toBeDefined();
     const sPrev = replayFrom(m, start, t.trace.events.slice(0, bad), { path: 'fast', noChecks: true }).state;
     const sBad = replayFrom(m, start, t.trace.events.slice(0, bad + 1), { path: 'fast', noChecks: true }).state;
-    for (const sec of view.summarize?.(sBad) ?? []) expect(atBad).toContain(sec.lines.join('\n'));
-    for (const sec of view.summarize?.(sPrev) ?? []) expect(atPrev).toContain(sec.lines.join('\n'));
+    for (const sec of view?.summarize?.(sBad) ?? []) expect(atBad).toContain(sec.lines.join('\n'));
+    for (const sec of view?.summarize?.(sPrev) ?? []) expect(atPrev).toContain(sec.lines.join('\n'));
     expect(errors).toEqual([]);
     await page.close();
   });

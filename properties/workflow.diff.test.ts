@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { diffStates, describeDiff, pathString } from '../src/workflow/diff.ts';
-import { machineView, descBits, tlbEntry } from '../src/cli/machine-view.ts';
+import { machineView, descBits, tlbEntry } from '../models/machine/view.ts';
 import { replayFrom } from '../src/core/engine.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 import { tlbPack, T_PREARM, T_W } from '../models/machine/tlb.ts';

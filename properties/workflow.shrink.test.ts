@@ -10,7 +10,7 @@ import { bisect } from '../src/workflow/bisect.ts';
 import { replay, replayFrom } from '../src/core/engine.ts';
 import { makeTrace, parseTrace, serializeTrace, type Trace } from '../src/trace/format.ts';
 import { lookupModel } from '../src/cli/registry.ts';
-import { machineConfigCandidates, machineRelabelings } from '../src/cli/machine-view.ts';
+import { machineConfigCandidates, machineRelabelings } from '../models/machine/shrink.ts';
 import type { EventBase, JsonValue, Model } from '../src/core/model.ts';
 import type { MachineConfig } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';

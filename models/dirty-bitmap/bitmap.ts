@@ -14,7 +14,7 @@
 import { bitClear, bitGet, bitSet, pget, type Bits } from '../machine/paged.ts';
 import { consumeReport, eagerSplit, flushSlotTlb, writeProtectRange } from '../machine/kvm.ts';
 import type { Ioctl, MachineState } from '../machine/state.ts';
-import { mechanismsOf } from '../machine/registry.ts';
+import { mechanismsOf } from '../machine/selected.ts';
 import { hasBug, type DirtyBitmapKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type DirtyBitmapOption, type OptionRead } from '../machine/options.ts';
 

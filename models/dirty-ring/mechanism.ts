@@ -4,13 +4,14 @@
  * pages it holds for INV-NOLOSS, and the hooks. State: state.ts (`s.ext.ring`); invariants: invariants.ts;
  * explore codec: codec.ts.
  */
-import type { EnabledMemo, Mechanism } from '../machine/mechanisms.ts';
+import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
 import { collectionStepDone, deliver, nextCollectStep } from '../machine/machine.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
-import { registerExtCodec, registerMechanism } from '../machine/registry.ts';
+import { registerExtCodec } from '../machine/registry.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineState } from '../machine/state.ts';
 import { ringCodec } from './codec.ts';
-import './events.ts';
+import { RING_EVENTS } from './events.ts';
+import { ringView } from './view.ts';
 import { harvest, harvestable, inc, KVM_DIRTY_GFN_F_DIRTY, offsetOf, ringSize, slotIndex, used } from './ring.ts';
 import { init, mark, onEnter, resetRings, wouldExit } from './kernel.ts';
 import { collectStep, drained, harvestSteps, passStep, rewritesOf, rewrittenPending, ringWorkAllowedIn } from './vmm.ts';
@@ -164,6 +165,7 @@ function metrics(_s: MachineState, out: { [k: string]: number }): void {
 
 export const ringMechanism: Mechanism = {
   id: RING_ID,
+  view: ringView,
   init,
   mark,
   pending,
@@ -181,7 +183,8 @@ export const ringMechanism: Mechanism = {
   metrics,
 };
 
-registerMechanism(ringMechanism);
+/** The dirty-ring folder as models/mechanisms.ts declares it: the ring mechanism and its events. */
+export const RING_FOLDER: MechanismFolder<typeof RING_EVENTS> = { folder: 'dirty-ring', mechanisms: () => [ringMechanism], events: RING_EVENTS };
 // explore: the ring state's canonical encoding and fast copy (codec.ts).
 registerExtCodec(RING_ID, ringCodec);
 

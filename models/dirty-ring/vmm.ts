@@ -8,7 +8,7 @@
  */
 import type { EnabledMemo } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
-import { mechanismsOf } from '../machine/registry.ts';
+import { mechanismsOf } from '../machine/selected.ts';
 import { REQ_STEAL, type MachineState } from '../machine/state.ts';
 import { harvestable, inc, ringSize, slotIndex, type Ring } from './ring.ts';
 import { wouldExit } from './kernel.ts';

@@ -13,9 +13,8 @@
  * The register values, entry format and state type are state.ts, the invariants invariants.ts (both re-exported
  * here); this file is KVM's side (drains, register programming, the ring reserve) and the mechanism's hooks.
  */
-import type { Mechanism } from '../machine/mechanisms.ts';
+import type { Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
-import { registerMechanism } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 import { D_AF, D_DBM, D_VALID, D_W, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb, markPageDirty, markPreArm } from '../machine/kvm.ts';
@@ -28,6 +27,8 @@ import {
 } from '../hw-dirty/hw.ts';
 // The mechanism's state schema (registers the compiled part for the machine's copy, pack and save).
 import './schema.ts';
+import { HDBSS_EVENTS } from './events.ts';
+import { hdbssView } from './view.ts';
 import { designHasBug, hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
 import { designOption, optionOf, type DesignOptionRead, type DesignOptions, type HdbssOption, type OptionRead } from '../machine/options.ts';
 import {
@@ -300,6 +301,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
 
 export const hdbssMechanism: Mechanism = {
   id: 'hdbss',
+  view: hdbssView,
   init(s) {
     hwInit(s);
     const cap = capacityOf(s);
@@ -379,4 +381,5 @@ export const hdbssMechanism: Mechanism = {
   },
 };
 
-registerMechanism(hdbssMechanism);
+/** The hdbss folder as models/mechanisms.ts declares it: the HDBSS mechanism and its events. */
+export const HDBSS_FOLDER: MechanismFolder<typeof HDBSS_EVENTS> = { folder: 'hdbss', mechanisms: () => [hdbssMechanism], events: HDBSS_EVENTS };

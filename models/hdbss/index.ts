@@ -7,12 +7,10 @@
  * size of the SZ encoding `hdbssSz`: 512 << SZ entries).
  */
 import { HDBSS_MIGRATIONS } from './migrations.ts';
-import { makeMachineModel, WEIGHTS, type PresetBug, type PresetOptions } from '../machine/model.ts';
-import { HW_WEIGHTS } from '../hw-dirty/events.ts';
+import { makeMachineModel, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { checkHdbssRingOptions, INV_HDBSS_REGS, INV_LIVE_HDBSS } from './hdbss.ts';
 import { HW_INVARIANTS } from '../hw-dirty/hw.ts';
-import '../hw-dirty/scan.ts';
 import { RING_INVARIANTS_IF_RING } from '../hw-dirty/ring-feed.ts';
 
 /** Few target pages: hardware updates, full buffers and re-armed spans meet in short runs. */
@@ -20,8 +18,6 @@ const FEW_PAGES = { storePages: [1, 2, 3] };
 /** One small memslot and many rounds: a re-armed span, a hardware update and a CLEAR meet in short runs. */
 const SMALL_SLOT = { slots: [{ base: 0, npages: 8 }], storePages: [1, 2, 3], itsPages: [5], rounds: 6, tlbEntries: 8 };
 const BLOCK_CONFIG = { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 1, 5, 511, 512, 514], itsPages: [513] };
-
-Object.assign(WEIGHTS, HW_WEIGHTS);
 
 export const HDBSS_BUGS = [
   { id: 'pte-update-not-atomic', ref: 'F3', expect: 'INV-CAS', options: { producer: 'dbm' },

@@ -19,7 +19,6 @@ import { storePagesOf, tlbFill } from '../machine/machine.ts';
 import { flushAllTlb, flushBlockTlb, markPageDirty } from '../machine/kvm.ts';
 import { bitGet, bitSet, bitsNew } from '../machine/paged.ts';
 import { pending } from '../machine/invariants.ts';
-import './events.ts';
 // The state's schema (registers the compiled part of key `hw`).
 import { type HwExt } from './schema.ts';
 import { hasBug, type HdbssKnob, type PtaKnob, type KnobTest } from '../machine/knobs.ts';

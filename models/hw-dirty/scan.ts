@@ -9,8 +9,8 @@
  * `wp-before-harvest` (F5: CLEAR write-protects its [ffs, fls] span before harvesting the hardware dirty state),
  * `pte-update-not-atomic` (F3, in hw.ts).
  */
-import type { Mechanism } from '../machine/mechanisms.ts';
-import { registerMechanism } from '../machine/registry.ts';
+import type { Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
+import { HW_EVENTS } from './events.ts';
 import { slotOf, type MachineState } from '../machine/state.ts';
 import { D_DBM, D_VALID, D_W, l2EntryOf } from '../machine/pagetable.ts';
 import {
@@ -76,4 +76,8 @@ export const dbmScanMechanism: Mechanism = {
   },
 };
 
-registerMechanism(dbmScanMechanism);
+/**
+ * The hw-dirty folder as models/mechanisms.ts declares it: the DBM page-table scan and the hardware dirty-state
+ * events every hardware producer shares.
+ */
+export const HW_FOLDER: MechanismFolder<typeof HW_EVENTS> = { folder: 'hw-dirty', mechanisms: () => [dbmScanMechanism], events: HW_EVENTS };

@@ -3,10 +3,13 @@
  * nothing is derived and re-logged. Each event carries the identifiers it acts on (vCPU, PE, gfn, slot), so a
  * trace reads on its own and the oracle can follow it without looking into mechanism state.
  *
- * Mechanisms add their events through `EVENT_FIELDS` (the schema used to validate untrusted traces).
+ * Mechanisms add their events by declaration: each mechanism folder exports its `EventDecl`s (fields, lane,
+ * weight, description), listed once in models/mechanisms.ts; the event union (model-events.ts), the untrusted-trace
+ * schema (`eventFields()`), the lanes and the scheduler weights are all derived from those declarations.
  */
 import type { FieldError } from '../../src/core/model.ts';
 import { keyName, quote } from '../../src/core/untrusted.ts';
+import { mechanismEventDecls } from '../mechanisms.ts';
 import type { MachineConfig } from './state.ts';
 import { totalPagesOf } from './state.ts';
 
@@ -60,8 +63,37 @@ export type CoreEvent =
 /** Field kinds for validating untrusted events. */
 export type FieldKind = 'vcpu' | 'pe' | 'gfn' | 'slot' | 'u64' | 'offsets' | 'u32' | 'int';
 
-/** Schema of every known event type: field name -> kind. Mechanisms register theirs here. */
-export const EVENT_FIELDS: { [type: string]: { readonly [field: string]: FieldKind } } = {
+/**
+ * One event type of a mechanism, declared in the mechanism's own folder (e.g. models/dirty-ring/events.ts) and
+ * listed in models/mechanisms.ts: that is the whole of adding an event. Declare the list `as const satisfies
+ * readonly EventDecl[]` so `EventOf` can derive the event's TypeScript type from it.
+ */
+export interface EventDecl {
+  /** `domain/pastTense`, e.g. `ring/entryHarvested`. Never rename: traces name it. */
+  readonly type: string;
+  /** Field name -> kind: validates untrusted traces (`parseEventWith`), types the event (`EventOf`), `npm run schemas`. */
+  readonly fields: { readonly [field: string]: FieldKind };
+  /** What the event models, in kernel / Arm terms (the doc of the event type). */
+  readonly description: string;
+  /** Relative weight for the seeded scheduler (`Model.weightOf`); default 5. */
+  readonly weight?: number;
+  /**
+   * Timeline lane when it is not the one `lane` derives from the fields (`vcpuN` from a `vcpu` field, `peN` from a
+   * `pe` field, else `vmm` for `vmm/` and `kvm/` types, else `host`): e.g. `vmm` for userspace acting on a vCPU's ring.
+   */
+  readonly lane?: 'vmm' | 'host';
+}
+
+/** The TypeScript value of a field of kind `K`. */
+type FieldValue<K extends FieldKind> = K extends 'offsets' ? readonly number[] : number;
+
+/** The event type a declaration describes (distributes over a union of declarations). */
+export type EventOf<D extends EventDecl> = D extends unknown
+  ? { readonly [K in 'type' | keyof D['fields']]: K extends 'type' ? D['type'] : FieldValue<D['fields'][K & keyof D['fields']]> }
+  : never;
+
+/** Schema of every core event type: field name -> kind (mechanisms declare theirs: `EventDecl`). */
+const CORE_EVENT_FIELDS: { readonly [type: string]: { readonly [field: string]: FieldKind } } = {
   'guest/storeIssued': { vcpu: 'vcpu', gfn: 'gfn' },
   'guest/storeRetired': { vcpu: 'vcpu', gfn: 'gfn' },
   'guest/storeFaulted': { vcpu: 'vcpu', gfn: 'gfn' },
@@ -84,6 +116,43 @@ export const EVENT_FIELDS: { [type: string]: { readonly [field: string]: FieldKi
   'vmm/vmStopped': {},
   'vmm/migrationCompleted': {},
 };
+
+/**
+ * The core events and every declared mechanism event, by type, built on first use (models/mechanisms.ts imports
+ * the mechanisms, which import this file: reading the declarations at module evaluation could meet them
+ * uninitialised in an import cycle).
+ */
+interface EventTables {
+  readonly fields: { readonly [type: string]: { readonly [field: string]: FieldKind } };
+  readonly lanes: ReadonlyMap<string, 'vmm' | 'host'>;
+  readonly weights: ReadonlyMap<string, number>;
+}
+let tables: EventTables | undefined;
+
+function eventTables(): EventTables {
+  if (tables) return tables;
+  const fields: { [type: string]: { readonly [field: string]: FieldKind } } = { ...CORE_EVENT_FIELDS };
+  const lanes = new Map<string, 'vmm' | 'host'>();
+  const weights = new Map<string, number>();
+  for (const d of mechanismEventDecls()) {
+    if (Object.hasOwn(fields, d.type)) throw new Error(`[dtsim] event type '${d.type}' declared twice`);
+    fields[d.type] = d.fields;
+    if (d.lane !== undefined) lanes.set(d.type, d.lane);
+    if (d.weight !== undefined) weights.set(d.type, d.weight);
+  }
+  tables = { fields, lanes, weights };
+  return tables;
+}
+
+/** Schema of every known event type (core and declared): field name -> kind. */
+export function eventFields(): { readonly [type: string]: { readonly [field: string]: FieldKind } } {
+  return eventTables().fields;
+}
+
+/** The scheduler weight a mechanism declared for an event type (`EventDecl.weight`), or undefined. */
+export function declaredWeight(type: string): number | undefined {
+  return eventTables().weights.get(type);
+}
 
 /** Field lists of each schema, computed once (validation runs per event of a million-event trace). */
 const schemaEntries = new Map<string, readonly (readonly [string, FieldKind])[]>();
@@ -113,7 +182,7 @@ function boundOf(kind: FieldKind, config: MachineConfig, total: number): [number
 function lookalikeHint(type: string): string {
   const skeleton = (s: string): string => s.normalize('NFKC').replace(/[\s\u200b-\u200d\u2060\ufeff\u0300-\u036f]/g, '').toLowerCase();
   const t = skeleton(type.normalize('NFKD'));
-  for (const known of Object.keys(EVENT_FIELDS)) if (skeleton(known) === t) return ` (looks like '${known}'; only the exact spelling is accepted)`;
+  for (const known of Object.keys(eventFields())) if (skeleton(known) === t) return ` (looks like '${known}'; only the exact spelling is accepted)`;
   return '';
 }
 
@@ -124,7 +193,8 @@ export function parseEventWith<E>(raw: unknown, config: MachineConfig): { ok: tr
   const type = r['type'];
   if (typeof type !== 'string') return fieldError('type', 'missing or not a string');
   // Own properties only: a type named `constructor` or `__proto__` is unknown, not Object.prototype's.
-  const schema = Object.hasOwn(EVENT_FIELDS, type) ? EVENT_FIELDS[type] : undefined;
+  const fields = eventFields();
+  const schema = Object.hasOwn(fields, type) ? fields[type] : undefined;
   if (!schema) return fieldError('type', `unknown event type ${quote(type)}${lookalikeHint(type)}`);
   let entries = schemaEntries.get(type);
   if (!entries) { entries = Object.entries(schema); schemaEntries.set(type, entries); }
@@ -171,8 +241,9 @@ export function describe(e: { readonly type: string; readonly [k: string]: unkno
 
 /** Timeline lane: the vCPU, PE, VMM or host agent an event belongs to. */
 export function lane(e: { readonly type: string; readonly [k: string]: unknown }): string {
-  // Userspace acting on a vCPU's ring (harvest, rewrite) and the reset thread clearing a request are VMM work.
-  if (e.type.startsWith('ring/') || e.type === 'kvm/softFullRequestCleared') return 'vmm';
+  // A declared lane first (e.g. userspace acting on a vCPU's ring is VMM work although the event names the vCPU).
+  const declared = eventTables().lanes.get(e.type);
+  if (declared !== undefined) return declared;
   if (typeof e['vcpu'] === 'number') return `vcpu${e['vcpu']}`;
   if (typeof e['pe'] === 'number') return `pe${e['pe']}`;
   if (e.type.startsWith('vmm/') || e.type.startsWith('kvm/')) return 'vmm';

@@ -8,7 +8,7 @@ import { bitGet } from './paged.ts';
 import { D_VALID, D_W, leafOf } from './pagetable.ts';
 import type { MachineState } from './state.ts';
 import { tlbFind, tlbFlags, tlbPreArm, tlbWritable, T_PREARM, T_W } from './tlb.ts';
-import { mechanismsOf } from './registry.ts';
+import { mechanismsOf } from './selected.ts';
 import { copiedVersion, memVersion } from '../oracle/oracle.ts';
 
 function v(invariant: string, message: string, pages: number[]): Violation {

@@ -9,7 +9,7 @@ import {
 } from './pagetable.ts';
 import { slotOf, type MachineState } from './state.ts';
 import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_PREARM, T_W } from './tlb.ts';
-import { mechanismsOf } from './registry.ts';
+import { mechanismsOf } from './selected.ts';
 
 /**
  * mark_page_dirty_in_slot(kvm, memslot, gfn) with `vcpu` the running vCPU (-1: none, e.g. ITS save).

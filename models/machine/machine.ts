@@ -15,7 +15,7 @@ import {
 } from './state.ts';
 import { tlbBase, tlbFind, tlbPack, tlbWritable, T_BLOCK, T_DBM, T_W } from './tlb.ts';
 import { consumeReport } from './kvm.ts';
-import { mechanismsOf } from './registry.ts';
+import { mechanismsOf } from './selected.ts';
 import type { MachineEvent } from './model-events.ts';
 import { newEnabledMemo, type EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';

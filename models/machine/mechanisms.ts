@@ -6,8 +6,26 @@
  * through its options (`consumer`, `producer`). Every hook is optional.
  */
 import type { Invariant, JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
+import type { EventDecl } from './events.ts';
 import type { MachineEvent } from './model-events.ts';
 import type { MachineState } from './state.ts';
+import type { MechanismView } from './view.ts';
+
+/**
+ * What one mechanism folder declares (listed once in models/mechanisms.ts): its mechanisms and its events. Typed by
+ * its event declarations `D` so the machine's event union is derived from them (`EventOf`).
+ */
+export interface MechanismFolder<D extends readonly EventDecl[] = readonly EventDecl[]> {
+  /** The folder under models/ (for messages and docs). */
+  readonly folder: string;
+  /**
+   * The folder's mechanisms. A function, read on first use: the registry must not read a mechanism's binding while
+   * the import cycle through the machine is still being evaluated.
+   */
+  readonly mechanisms: () => readonly Mechanism[];
+  /** The folder's own event types (declared `as const satisfies readonly EventDecl[]`). */
+  readonly events: D;
+}
 
 /**
  * What the preconditions of one state share: values `isEnabled` would otherwise rebuild for every candidate it
@@ -76,6 +94,11 @@ export interface Mechanism {
   quiescent?(s: MachineState): boolean;
   /** Metrics to add to the model's report. */
   metrics?(s: MachineState, out: { [k: string]: number }): void;
+  /**
+   * Domain rendering of the mechanism's state for bisect, show, shrink and diff (models/machine/view.ts calls it):
+   * its summary sections and readable lines for changes under `s.ext`.
+   */
+  readonly view?: MechanismView;
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
- * The full event union of the machine: the shared core events plus each mechanism's own events.
- * A mechanism adds its union here (one line) and its field schema to `EVENT_FIELDS`.
+ * The full event union of the machine: the shared core events plus every declared mechanism's own events, derived
+ * from their declarations (`EventDecl` in each mechanism folder, listed in models/mechanisms.ts). Adding a mechanism
+ * event needs no edit here.
  */
 import type { CoreEvent } from './events.ts';
-import type { HdbssEvent, HwEvent, PtaEvent } from '../hw-dirty/events.ts';
-import type { RingEvent } from '../dirty-ring/events.ts';
+import type { MechanismEvent } from '../mechanisms.ts';
 
-export type MachineEvent = CoreEvent | HwEvent | HdbssEvent | PtaEvent | RingEvent;
+export type MachineEvent = CoreEvent | MechanismEvent;

@@ -9,14 +9,16 @@ import type { Situation } from '../../src/check/campaign.ts';
 import { candidates, isEnabled } from './machine.ts';
 import { apply } from './reducer.ts';
 import { invariantsFor } from './invariants.ts';
-import { describe, lane, parseEventWith } from './events.ts';
+import { declaredWeight, describe, lane, parseEventWith } from './events.ts';
 import type { MachineEvent } from './model-events.ts';
 import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, type MachineState } from './state.ts';
-import { mechanismsOf } from './registry.ts';
+import { mechanismsOf } from './selected.ts';
 import { tlbFind } from './tlb.ts';
 import { bitNext } from './paged.ts';
 import { cloneMachine, copyMachineInto, machineSymmetry, packMachine } from './pack.ts';
 import { loadMachine, saveMachine } from './save.ts';
+import { machineView } from './view.ts';
+import { machineConfigCandidates, machineRelabelings } from './shrink.ts';
 
 /** A model's option declarations: option -> allowed values, the first the default. */
 export type PresetOptions = { readonly [k: string]: readonly JsonValue[] };
@@ -93,7 +95,7 @@ export type MachineModel = Model<MachineState, MachineEvent, MachineConfig> & {
 };
 
 /** Scheduler weights: the guest does most of the work; VMM steps and rare hardware events are lighter. */
-/** Mechanisms add weights for their own event types with `Object.assign(WEIGHTS, {...})` (default 5). */
+/** Mechanisms declare the weights of their own event types (`EventDecl.weight`, default 5). */
 export const WEIGHTS: { [type: string]: number } = {
   'guest/storeIssued': 60, 'guest/storeRetired': 60, 'guest/storeFaulted': 60,
   'kvm/faultMapped': 60, 'kvm/faultMarked': 60,
@@ -173,7 +175,7 @@ export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): Ma
     isFinal: (s) => s.vmm.phase === 'done',
     describeEvent: (e) => describe(e as unknown as { type: string }),
     laneOf: (e) => lane(e as unknown as { type: string }),
-    weightOf: (_s, e) => WEIGHTS[e.type] ?? 5,
+    weightOf: (_s, e) => WEIGHTS[e.type] ?? declaredWeight(e.type) ?? 5,
     // Locality: a guest tends to store again to pages it touched recently (cached in its PE's TLB); those are
     // also the stores that can go through a stale writable entry, so they are the ones worth scheduling often.
     memberWeightOf: (s, e) => {
@@ -197,6 +199,9 @@ export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): Ma
     copyInto: copyMachineInto,
     save: saveMachine,
     load: loadMachine,
+    view: machineView,
+    configCandidates: machineConfigCandidates,
+    relabelings: machineRelabelings,
   };
   return model;
 }

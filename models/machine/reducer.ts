@@ -12,7 +12,7 @@ import { tlbBase, tlbFind, tlbWritable } from './tlb.ts';
 import {
   clearPreArm, eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange,
 } from './kvm.ts';
-import { mechanismsOf } from './registry.ts';
+import { mechanismsOf } from './selected.ts';
 import type { MachineEvent } from './model-events.ts';
 import {
   clearDirtyLog, getDirtyLogManual, getDirtyLogProtect, lateSnapshot,

@@ -10,7 +10,7 @@ import type { Infer } from '../../src/core/schema.ts';
 import type { AUDIT, IOCTL, MachineShape, ORACLE, PE, SLOT, STATS, VCPU, VMM } from './schema.ts';
 import { keyName, quote } from '../../src/core/untrusted.ts';
 import { bitsNew, pagedNew } from './paged.ts';
-import { mechanismIds } from './registry.ts';
+import { mechanismIds } from './selected.ts';
 import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, s2New, setL2 } from './pagetable.ts';
 
 export interface SlotConfig {

@@ -4,14 +4,11 @@
  * kvm_arch_sync_dirty_log (bitmap). See pta.ts.
  */
 import { PTA_MIGRATIONS } from './migrations.ts';
-import { makeMachineModel, WEIGHTS, type PresetBug, type PresetOptions } from '../machine/model.ts';
-import { HW_WEIGHTS } from '../hw-dirty/events.ts';
+import { makeMachineModel, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
 import { INV_PTA_ATTR, INV_VMID } from './pta.ts';
 import { HW_INVARIANTS } from '../hw-dirty/hw.ts';
 import { RING_INVARIANTS_IF_RING } from '../hw-dirty/ring-feed.ts';
-
-Object.assign(WEIGHTS, HW_WEIGHTS);
 
 export const PTA_BUGS = [
   { id: 'pta-read-no-flush', ref: 'F6', expect: 'INV-FINAL',

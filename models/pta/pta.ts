@@ -18,9 +18,8 @@
  * Knobs: `pta-read-no-flush` (F6), `pta-vmid-stale` (F7), `dbm-on-readonly` (F8).
  */
 import type { Invariant } from '../../src/core/model.ts';
-import type { Mechanism } from '../machine/mechanisms.ts';
+import type { Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
-import { registerMechanism } from '../machine/registry.ts';
 import { slotOf, type MachineState } from '../machine/state.ts';
 import {
   HW_INVARIANTS, hwApply, hwCandidates, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, markRecord, recordPages,
@@ -28,6 +27,7 @@ import {
 } from '../hw-dirty/hw.ts';
 // The state's schema (registers the compiled part of key `pta`).
 import { REC, type PtaExt } from './schema.ts';
+import { PTA_EVENTS } from './events.ts';
 import { hasBug, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type OptionRead, type PtaOption } from '../machine/options.ts';
 
@@ -247,4 +247,5 @@ export const ptaMechanism: Mechanism = {
   },
 };
 
-registerMechanism(ptaMechanism);
+/** The pta folder as models/mechanisms.ts declares it: the PTA device mechanism and its events. */
+export const PTA_FOLDER: MechanismFolder<typeof PTA_EVENTS> = { folder: 'pta', mechanisms: () => [ptaMechanism], events: PTA_EVENTS };

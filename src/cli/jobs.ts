@@ -10,10 +10,8 @@ import type { EventBase, JsonValue } from '../core/model.ts';
 import { stream } from '../random/streams.ts';
 import { HashSet64 } from '../explore/pack.ts';
 import { shrink } from '../workflow/shrink.ts';
-import { COMMON_SITUATIONS } from '../../models/machine/model.ts';
-import type { MachineConfig } from '../../models/machine/state.ts';
+import { COMMON_SITUATIONS, type MachineConfig } from '../../models/index.ts';
 import { MODELS } from './registry.ts';
-import { machineConfigCandidates } from './machine-view.ts';
 import { runExploreJob, type ExploreJob, type ExploreRowResult } from './explore-row.ts';
 
 export interface CheckJob {
@@ -181,7 +179,7 @@ export function runBugJob(j: BugJob): BugResult {
     const seconds = (performance.now() - t0) / 1000;
     let shrunk: BugResult['shrunk'] = null;
     const s = shrink(m, design, config, r.events, r.choices, { drivable: true, maxTests: j.shrinkTests,
-      configCandidates: (c) => machineConfigCandidates(c as MachineConfig) });
+      configCandidates: (c) => m.configCandidates?.(c) ?? [] });
     if (s.ok) {
       shrunk = { events: s.result.events, config: s.result.config as unknown as JsonValue, choices: s.result.choices,
         eventIndex: s.result.eventIndex, invariant: s.result.violation.invariant };

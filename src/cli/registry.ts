@@ -1,5 +1,6 @@
 /**
- * The CLI's view of the model registry (the one place in src/ that imports models/; the engine never does).
+ * The CLI's view of the model registry. src/ imports models/ only through models/index.ts (and models/proofs.ts
+ * here), from src/cli alone: properties/architecture.rules.test.ts holds the exact allow-list.
  */
 import { MODELS, modelById, type MachineModel } from '../../models/index.ts';
 import type { Parsed } from './main.ts';

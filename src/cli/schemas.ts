@@ -8,7 +8,7 @@
  * (src/cli/schemas.test.ts) fails when the checked-in files differ from what this module generates, so they cannot
  * drift. The trace schemas come from the models' own declarations: the model ids, versions, option domains, bug
  * knobs and invariant ids of every model in the registry (models/index.ts), the event field tables
- * (`EVENT_FIELDS`: models/machine/events.ts and the mechanisms' tables registered into it) and the configuration
+ * (`eventFields()`: models/machine/events.ts, the core events and every mechanism's declared events) and the configuration
  * bounds (`LIMITS`, `DEFAULT_CONFIG`). The command schemas are declared here, next to the enums of
  * src/cli/verdict.ts they use (checked complete by tsc below).
  *
@@ -23,9 +23,7 @@
  *
  * `$id`s are identifiers (`https://dtsim.dev/schemas/...`), not addresses anything fetches.
  */
-import { MODELS, type MachineModel } from '../../models/index.ts';
-import { EVENT_FIELDS, type FieldKind } from '../../models/machine/events.ts';
-import { DEFAULT_CONFIG, LIMITS } from '../../models/machine/state.ts';
+import { DEFAULT_CONFIG, eventFields, LIMITS, MODELS, type FieldKind, type MachineModel } from '../../models/index.ts';
 import type { JsonValue } from '../core/model.ts';
 import type { ExploreStatus } from '../explore/bfs.ts';
 import { TRACE_FORMAT, TRACE_VERSION, traceSchemaId } from '../trace/format.ts';
@@ -94,14 +92,15 @@ function fieldSchema(kind: FieldKind): Schema {
   }
 }
 
-/** Every event type of the machine (`EVENT_FIELDS`), one closed object per type, told apart by `type`. */
+/** Every event type of the machine (`eventFields()`), one closed object per type, told apart by `type`. */
 function eventSchema(): Schema {
-  const types = Object.keys(EVENT_FIELDS).sort();
+  const fieldsOf = eventFields();
+  const types = Object.keys(fieldsOf).sort();
   return {
     description: 'One event: a plain object tagged with its exact type and carrying exactly the fields of that type.',
     type: 'object', required: ['type'], properties: { type: { enum: types } },
     oneOf: types.map((t) => {
-      const fields = EVENT_FIELDS[t] as { readonly [f: string]: FieldKind };
+      const fields = fieldsOf[t] as { readonly [f: string]: FieldKind };
       const props: { [k: string]: Schema } = { type: { const: t } };
       for (const [f, kind] of Object.entries(fields)) props[f] = fieldSchema(kind);
       return obj(props);

@@ -192,6 +192,18 @@ export interface Model<S, E extends EventBase, C> {
    * initial state, whose static parts (design, config) the copy shares.
    */
   load?(src: LoadSource, like: S): S;
+  /**
+   * Optional (bisect, show, diff): the domain rendering of a state and of the changes an event makes. The engine
+   * and the CLI know no mechanism: everything they print about a state beyond JSON paths comes from here.
+   */
+  readonly view?: StateView<S>;
+  /**
+   * Optional (shrink): smaller configurations to try from `config`, most aggressive first; each is validated with
+   * `parseConfig` before use. Without it the shrinker keeps the configuration.
+   */
+  configCandidates?(config: C): unknown[];
+  /** Optional (shrink): smaller configurations that renumber ids (drop one vCPU or PE), with the event mapping. */
+  relabelings?(config: C): Relabeling<E>[];
 }
 
 /**
@@ -226,6 +238,44 @@ export interface CollectionView<S> {
   round(state: S): number;
   /** The pages in the VMM's copy set (reported, or the bulk copy's, and not copied yet), ascending. */
   pending(state: S): readonly number[];
+}
+
+/** One changed leaf of a state (or a whole subtree that appeared, disappeared or changed type): src/workflow/diff.ts. */
+export interface Change {
+  /** Path in JS accessor form: `pes[1].tlb[0]`, `vmm.phase`. */
+  readonly path: string;
+  /** Parsed path segments (strings for keys, numbers for array indices). */
+  readonly segments: readonly (string | number)[];
+  /** `undefined` when the path did not exist before (or after). */
+  readonly before: JsonValue | undefined;
+  readonly after: JsonValue | undefined;
+}
+
+/** A titled block of lines describing part of a state (page table, TLBs, rings, ...). */
+export interface Section {
+  readonly title: string;
+  readonly lines: readonly string[];
+}
+
+/**
+ * Domain rendering of a model's state (`Model.view`), used by bisect, show, shrink and diff. Every method is
+ * optional: the workflow falls back to generic JSON paths and top-level keys.
+ */
+export interface StateView<S> {
+  /** Readable lines for the changes an event made (`before` -> `after`); changes it does not cover may be left out. */
+  describeChanges?(changes: readonly Change[], before: S, after: S): string[];
+  /** The state as titled sections (page table, TLBs, vCPUs, rings, buffers, bitmap, VMM). */
+  summarize?(state: S): Section[];
+}
+
+/**
+ * A smaller configuration that renumbers ids (`Model.relabelings`), with the mapping of each event to it (null:
+ * the event is dropped, e.g. it named the removed vCPU).
+ */
+export interface Relabeling<E> {
+  readonly config: unknown;
+  // A method (checked bivariantly), so a model's relabelings of its own event union fit `AnyModel`.
+  mapEvent(e: E): E | null;
 }
 
 /** A group of interchangeable agents (vCPUs, PEs, ...) of a state, for explore's optional symmetry reduction. */

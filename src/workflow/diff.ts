@@ -5,35 +5,10 @@
  * Pure: no I/O, no clock. The workflow code never imports models/: a `StateView` is passed in by the caller
  * (the CLI wires the machine's view; without one, changes print as JSON paths).
  */
-import type { JsonValue } from '../core/model.ts';
+import type { Change, JsonValue, Section, StateView } from '../core/model.ts';
 
-/** One changed leaf (or a whole subtree that appeared, disappeared or changed type). */
-export interface Change {
-  /** Path in JS accessor form: `pes[1].tlb[0]`, `vmm.phase`. */
-  readonly path: string;
-  /** Parsed path segments (strings for keys, numbers for array indices). */
-  readonly segments: readonly (string | number)[];
-  /** `undefined` when the path did not exist before (or after). */
-  readonly before: JsonValue | undefined;
-  readonly after: JsonValue | undefined;
-}
-
-/** A titled block of lines describing part of a state (page table, TLBs, rings, ...). */
-export interface Section {
-  readonly title: string;
-  readonly lines: readonly string[];
-}
-
-/**
- * Domain rendering supplied by the caller for a model's state. Every method is optional: the workflow falls
- * back to generic JSON paths and top-level keys.
- */
-export interface StateView<S> {
-  /** Readable lines for the changes an event made (`before` -> `after`); changes it does not cover may be left out. */
-  describeChanges?(changes: readonly Change[], before: S, after: S): string[];
-  /** The state as titled sections (page table, TLBs, vCPUs, rings, buffers, bitmap, VMM). */
-  summarize?(state: S): Section[];
-}
+// The view contract is part of the model's (src/core/model.ts `Model.view`); re-exported for the workflow's callers.
+export type { Change, Section, StateView };
 
 export function pathString(segments: readonly (string | number)[]): string {
   let out = '';

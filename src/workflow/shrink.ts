@@ -8,7 +8,8 @@
  * invariant and is no longer than the best so far:
  *   1. the choice sequence (when the trace has one and the model can drive itself): delta debugging on the
  *      choices and lowering each choice, re-generating the events with `runChoices`;
- *   2. smaller configurations proposed by the caller (fewer vCPUs, PEs, pages), validated by `parseConfig`;
+ *   2. smaller configurations proposed by the caller (fewer vCPUs, PEs, pages; usually the model's own
+ *      `configCandidates` / `relabelings` hooks, passed through the options), validated by `parseConfig`;
  *      events that do not validate against the smaller configuration are dropped before the replay;
  *   3. delta debugging (ddmin, complements only) on the event list, down to a 1-minimal list; a candidate is
  *      replayed skipping the events it left disabled (removing a store's issue drops its retire too).
@@ -17,13 +18,10 @@
  * Pure: no I/O, no clock.
  */
 import { checkInvariants, mutableCopy, replayFrom, runChoices, type DrivableModel } from '../core/engine.ts';
-import type { Design, EventBase, Model, Violation } from '../core/model.ts';
+import type { Design, EventBase, Model, Relabeling, Violation } from '../core/model.ts';
 
 /** A smaller machine whose ids differ: the events are mapped (null drops one), e.g. vCPU 0 removed, 1 renamed 0. */
-export interface Relabeling<E> {
-  readonly config: unknown;
-  readonly mapEvent: (e: E) => E | null;
-}
+export type { Relabeling };
 
 export interface ShrinkOptions<C, E extends EventBase = EventBase> {
   /** Smaller configurations to try from `config` (most aggressive first); each is validated by the model. */

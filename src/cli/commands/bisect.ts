@@ -3,7 +3,6 @@ import { bisect, type BisectResult } from '../../workflow/bisect.ts';
 import { describeDiff } from '../../workflow/diff.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag } from '../registry.ts';
-import { machineView } from '../machine-view.ts';
 import { loadTrace, migrationLine } from './run.ts';
 import type { Parsed } from '../main.ts';
 import type { AnyModel, EventBase } from '../../core/model.ts';
@@ -11,9 +10,9 @@ import type { Trace } from '../../trace/format.ts';
 import type { MachineModel } from '../registry-types.ts';
 import type { StateView } from '../../workflow/diff.ts';
 
-/** The domain view for a model's state (every registered model is a machine preset). */
-export function viewFor(_model: AnyModel): StateView<unknown> {
-  return machineView as StateView<unknown>;
+/** The domain view for a model's state: the model's own (`Model.view`), or none (generic JSON paths). */
+export function viewFor(model: AnyModel): StateView<unknown> | undefined {
+  return model.view;
 }
 
 /** Lines for events `i - context .. i + context`, the event `i` marked. */
@@ -92,7 +91,7 @@ export async function cmdBisect(p: Parsed): Promise<number> {
   return r.status === 'ok' ? 0 : 1;
 }
 
-function jsonResult(file: string, trace: Trace, model: AnyModel, r: BisectResult<unknown>, view: StateView<unknown>, matches: boolean): unknown {
+function jsonResult(file: string, trace: Trace, model: AnyModel, r: BisectResult<unknown>, view: StateView<unknown> | undefined, matches: boolean): unknown {
   const base = { command: 'bisect', file, status: r.status, expect: trace.expect, matchesExpect: matches };
   if (r.status === 'ok') return { ...base, eventIndex: null, method: r.method };
   if (r.status === 'rejected') return { ...base, eventIndex: r.eventIndex, message: r.message };

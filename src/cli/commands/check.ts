@@ -21,9 +21,7 @@ import { mergeCheckChunks, situationsOf, splitCheckJobs } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
 import { formatCount, progressFor } from '../progress.ts';
 import { shrink } from '../../workflow/shrink.ts';
-import { machineConfigCandidates } from '../machine-view.ts';
-import type { MachineEvent } from '../../../models/machine/model-events.ts';
-import type { MachineConfig } from '../../../models/machine/state.ts';
+import type { MachineEvent } from '../../../models/index.ts';
 
 export type { SavedFailure } from '../shard-file.ts';
 
@@ -48,7 +46,7 @@ export function saveShrunk(dir: string, r: ResultJson, from: string): { path: st
   const pc = m.parseConfig(r.config);
   if (!pc.ok) return null;
   const out = shrink(m, r.design, pc.config, f.events as MachineEvent[], f.choices, { drivable: true, maxTests: 3000,
-    configCandidates: (c) => machineConfigCandidates(c as MachineConfig) });
+    configCandidates: (c) => m.configCandidates?.(c) ?? [] });
   if (!out.ok) return null;
   const s = out.result;
   const path = writeFresh(dir, `${r.model}-${f.invariant}-${f.seed}-min`, serializeTrace(makeTrace({ design: r.design, config: s.config as unknown as JsonValue,

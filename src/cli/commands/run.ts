@@ -6,7 +6,7 @@ import { describeModelMigration, type ModelMigrationRecord } from '../../trace/m
 import { BadInputError, UsageError } from '../errors.ts';
 import { checkOutputs, readText, writeOutput } from '../io.ts';
 import { designFromFlags, intFlag, lookupModel, seedFlag } from '../registry.ts';
-import type { MachineConfig } from '../../../models/machine/state.ts';
+import type { MachineConfig } from '../../../models/index.ts';
 import type { Parsed } from '../main.ts';
 import type { AnyModel, EventBase } from '../../core/model.ts';
 import type { MachineModel } from '../registry-types.ts';

@@ -4,11 +4,10 @@ import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import { BadInputError, UsageError } from '../errors.ts';
 import { checkOutputs, writeOutput } from '../io.ts';
 import { intFlag } from '../registry.ts';
-import { machineConfigCandidates, machineRelabelings } from '../machine-view.ts';
 import { loadTrace, migrationLine } from './run.ts';
 import type { Parsed } from '../main.ts';
 import type { EventBase, JsonValue } from '../../core/model.ts';
-import type { MachineConfig } from '../../../models/machine/state.ts';
+import type { MachineConfig } from '../../../models/index.ts';
 
 function sizeOf(config: unknown): string {
   const c = config as MachineConfig;
@@ -31,8 +30,8 @@ export async function cmdShrink(p: Parsed): Promise<number> {
   const { trace, model } = loaded;
   if (!json) process.stdout.write(`dtsim shrink: ${file} model=${trace.design.model} v${trace.design.modelVersion} bugs=${JSON.stringify(trace.design.bugs)} seed=${trace.seed ?? '-'} events=${trace.events.length} (${sizeOf(trace.config)}) max-tests=${maxTests}\n${migrationLine(loaded)}`);
   const r = shrink(model, trace.design, trace.config, trace.events as EventBase[], trace.choices, {
-    drivable: true, maxTests, configCandidates: (c) => machineConfigCandidates(c as MachineConfig),
-    relabelings: (c) => machineRelabelings(c as MachineConfig),
+    drivable: true, maxTests, configCandidates: (c) => model.configCandidates?.(c) ?? [],
+    relabelings: (c) => model.relabelings?.(c) ?? [],
   });
   if (!r.ok) throw new BadInputError(file, null, 'events', r.message);
   const s = r.result;

@@ -1,17 +1,36 @@
 /**
- * Domain rendering of the shared machine state for bisect, show and shrink: descriptor bits decoded with the
- * page-table constants, TLB entries unpacked, bitmap words turned into page numbers, oracle versions by page.
- * Lives in src/cli because it imports models/ (the workflow code sees it only as a `StateView`).
+ * Domain rendering of the shared machine state for bisect, show, shrink and diff (`Model.view`): descriptor bits
+ * decoded with the page-table constants, TLB entries unpacked, bitmap words turned into page numbers, oracle
+ * versions by page. Each mechanism renders its own state (`Mechanism.view`, e.g. models/dirty-ring/view.ts): its
+ * sections follow the machine's in the order of models/mechanisms.ts, and a change under `s.ext` is offered to
+ * every declared mechanism's `describeChange` before it falls back to its JSON path. src/ sees only the
+ * `StateView` through the model.
  */
-import type { EventBase, JsonValue } from '../core/model.ts';
-import { changeLine, type Change, type Section, type StateView } from '../workflow/diff.ts';
-import { D_AF, D_BLOCK, D_DBM, D_LOCKED, D_VALID, D_W, BLOCK_PAGES } from '../../models/machine/pagetable.ts';
-import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_DBM, T_PREARM, T_W } from '../../models/machine/tlb.ts';
-import { bitGet, pagedForEach, pagedIndex, pget, type Paged } from '../../models/machine/paged.ts';
-import { entryGfn, entryLevel, entryValid } from '../../models/hdbss/hdbss.ts';
-import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineConfig, type MachineState } from '../../models/machine/state.ts';
+import type { Change, JsonValue, Section, StateView } from '../../src/core/model.ts';
+import { changeLine } from '../../src/workflow/diff.ts';
+import { D_AF, D_BLOCK, D_DBM, D_LOCKED, D_VALID, D_W, BLOCK_PAGES } from './pagetable.ts';
+import { tlbBase, tlbFlags, tlbVmid, T_BLOCK, T_DBM, T_PREARM, T_W } from './tlb.ts';
+import { bitGet, pagedForEach, pagedIndex, pget, type Paged } from './paged.ts';
+import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineState } from './state.ts';
+import { declaredMechanisms } from '../mechanisms.ts';
 
-const MAX_LINES = 256;
+/** At most this many lines per list in a section (the rest is counted: `... (N more)`). */
+export const MAX_LINES = 256;
+
+/**
+ * A mechanism's rendering of its own state (`Mechanism.view`), called by the machine's view for every declared
+ * mechanism (whether or not the state's design selects it: a hook returns nothing when its state is absent).
+ */
+export interface MechanismView {
+  /** Sections for the mechanism's state (none when `s.ext` has no state of it). */
+  summarize(s: MachineState): Section[];
+  /**
+   * Readable lines for one change under `s.ext` (`c.segments[0] === 'ext'`), or null when the change is not one the
+   * mechanism renders (the next mechanism is asked, then the change prints as its JSON path). `done` is shared by
+   * the changes of one event: a mechanism records there what it has already described (`ring:0:3`).
+   */
+  describeChange(c: Change, before: MachineState, after: MachineState, done: Set<string>): string[] | null;
+}
 
 /** `valid|W|AF|DBM` for a descriptor (`invalid` for 0). */
 export function descBits(d: number): string {
@@ -53,7 +72,7 @@ function reqBits(r: number): string {
 }
 
 /** Page numbers set in a bitset (Paged of 32-bit words), up to `limit`. */
-function setBits(bits: Paged, limit = MAX_LINES): { pages: number[]; more: number } {
+export function setBits(bits: Paged, limit = MAX_LINES): { pages: number[]; more: number } {
   const pages: number[] = [];
   let more = 0;
   pagedForEach(bits, (w, word) => {
@@ -85,50 +104,25 @@ function wordBitDiff(before: JsonValue | undefined, after: JsonValue | undefined
   return { set, cleared };
 }
 
-/** A dirty ring as the dirty-ring mechanism stores it (structure of arrays), recognised by shape. */
-interface RingJson { dirtyIndex: number; resetIndex: number; fetchIndex: number; flags: number[]; slot: number[]; offLo: number[]; offHi: number[] }
-
-function asRing(v: unknown): RingJson | null {
-  if (typeof v !== 'object' || v === null) return null;
-  const r = v as Record<string, unknown>;
-  const arr = (k: string): boolean => Array.isArray(r[k]);
-  return typeof r['dirtyIndex'] === 'number' && typeof r['resetIndex'] === 'number' && typeof r['fetchIndex'] === 'number' && arr('flags') && arr('slot') && arr('offLo') && arr('offHi')
-    ? (v as RingJson) : null;
-}
-
-function ringsOf(s: MachineState): RingJson[] {
-  const e = s.ext['ring'] as { rings?: unknown } | undefined;
-  if (!e || !Array.isArray(e.rings)) return [];
-  return e.rings.map(asRing).filter((r): r is RingJson => r !== null);
-}
-
-/** `DIRTY slot 0 offset 7` for ring entry `j` (KVM_DIRTY_GFN_F_DIRTY = 1, _RESET = 2). */
-function ringEntry(r: RingJson, j: number): string {
-  const f = r.flags[j] ?? 0;
-  const fl = [f & 1 ? 'DIRTY' : '', f & 2 ? 'RESET' : '', f & ~3 ? `0x${(f & ~3).toString(16)}` : ''].filter(Boolean).join('|') || 'empty';
-  const off = (r.offHi[j] ?? 0) * 2 ** 32 + ((r.offLo[j] ?? 0) >>> 0);
-  return `${fl} slot ${r.slot[j] ?? 0} offset ${off}`;
-}
-
-function hdbssBuffers(s: MachineState): number[][] | null {
-  const h = s.ext['hdbss'] as { buf?: unknown } | undefined;
-  return h && Array.isArray(h.buf) && h.buf.every((b) => Array.isArray(b)) ? (h.buf as number[][]) : null;
-}
-
-function hdbssEntryText(e: number): string {
-  return entryValid(e) ? `gfn ${entryGfn(e)} level ${entryLevel(e)}` : e === 0 ? 'empty' : `invalid 0x${e.toString(16)}`;
-}
-
 function gfnOfS2(segs: readonly (string | number)[]): number | null {
   const [, i1, i2, i3] = segs;
   if (typeof i1 !== 'number' || typeof i2 !== 'number') return null;
   return i1 * BLOCK_PAGES * 512 + i2 * BLOCK_PAGES + (typeof i3 === 'number' ? i3 : 0);
 }
 
+/** The lines of the first declared mechanism that renders change `c` under `s.ext`, or null. */
+function describeExtChange(c: Change, before: MachineState, after: MachineState, done: Set<string>): string[] | null {
+  for (const m of declaredMechanisms()) {
+    const lines = m.view?.describeChange(c, before, after, done);
+    if (lines) return lines;
+  }
+  return null;
+}
+
 function describeChanges(changes: readonly Change[], before: MachineState, after: MachineState): string[] {
   const out: string[] = [];
   const tlbDone = new Set<number>();
-  const ringDone = new Set<string>();
+  const done = new Set<string>();
   const bitsAcc = new Map<string, { set: number[]; cleared: number[] }>();
   const addBits = (label: string, d: { set: number[]; cleared: number[] }): void => {
     const acc = bitsAcc.get(label) ?? { set: [], cleared: [] };
@@ -204,25 +198,9 @@ function describeChanges(changes: readonly Change[], before: MachineState, after
       addBits(`oracle ${s[1]}`, wordBitDiff(c.before, c.after, idx3(2)! * 32));
       continue;
     }
-    if (top === 'ext' && s[1] === 'ring' && s[2] === 'rings' && typeof s[3] === 'number') {
-      const i = s[3];
-      const rb = asRing((before.ext['ring'] as { rings?: unknown[] } | undefined)?.rings?.[i]);
-      const ra = asRing((after.ext['ring'] as { rings?: unknown[] } | undefined)?.rings?.[i]);
-      const field = s[4];
-      if (rb && ra && (field === 'flags' || field === 'slot' || field === 'offLo' || field === 'offHi') && typeof s[5] === 'number') {
-        const key = `${i}:${s[5]}`;
-        if (!ringDone.has(key)) { ringDone.add(key); out.push(`ring of vcpu${i} entry ${s[5]}: ${ringEntry(rb, s[5])} -> ${ringEntry(ra, s[5])}`); }
-        continue;
-      }
-      const index = field === 'dirtyIndex' ? 'dirty_index' : field === 'resetIndex' ? 'reset_index' : field === 'fetchIndex' ? 'fetch_index' : null;
-      if (rb && ra && index !== null && s.length === 5) {
-        out.push(`ring of vcpu${i} ${index}: ${String(c.before)} -> ${String(c.after)} (used ${(rb.dirtyIndex - rb.resetIndex) >>> 0} -> ${(ra.dirtyIndex - ra.resetIndex) >>> 0})`);
-        continue;
-      }
-    }
-    if (top === 'ext' && s[1] === 'hdbss' && s[2] === 'buf' && typeof s[3] === 'number' && typeof s[4] === 'number' && typeof c.before === 'number' && typeof c.after === 'number') {
-      out.push(`HDBSS buffer of vcpu${s[3]} entry ${s[4]}: ${hdbssEntryText(c.before)} -> ${hdbssEntryText(c.after)}`);
-      continue;
+    if (top === 'ext') {
+      const lines = describeExtChange(c, before, after, done);
+      if (lines) { out.push(...lines); continue; }
     }
     if (top === 'vcpus' && s[2] === 'requests' && typeof c.before === 'number' && typeof c.after === 'number') {
       out.push(`vcpus[${String(s[1])}].requests: ${reqBits(c.before)} -> ${reqBits(c.after)}`);
@@ -291,25 +269,7 @@ function summarize(s: MachineState): Section[] {
   if (dm) dirty.push(`... (${dm} more)`);
   secs.push({ title: 'Oracle: pages whose destination copy is stale', lines: dirty.length ? dirty : ['(none)'] });
   if (s.audit) secs.push({ title: 'Audit (ioctl just returned)', lines: [JSON.stringify(s.audit)] });
-  const rings = ringsOf(s);
-  if (rings.length) {
-    secs.push({
-      title: 'Dirty rings', lines: rings.map((r, i) => {
-        const ents: string[] = [];
-        for (let j = 0; j < r.flags.length; j++) if ((r.flags[j] ?? 0) !== 0) ents.push(`[${j}] ${ringEntry(r, j)}`);
-        return `vcpu${i}: dirty_index ${r.dirtyIndex}, reset_index ${r.resetIndex}, fetch_index ${r.fetchIndex}, used ${(r.dirtyIndex - r.resetIndex) >>> 0}/${r.flags.length}; ${ents.length ? ents.join('; ') : 'no entries'}`;
-      }),
-    });
-  }
-  const bufs = hdbssBuffers(s);
-  if (bufs) {
-    secs.push({
-      title: 'HDBSS buffers', lines: bufs.map((b, v) => {
-        const ents = b.map((e, k) => (e !== 0 ? `[${k}] ${hdbssEntryText(e)}` : '')).filter(Boolean);
-        return `vcpu${v}: ${ents.length ? ents.join('; ') : '(empty)'}`;
-      }),
-    });
-  }
+  for (const m of declaredMechanisms()) if (m.view) secs.push(...m.view.summarize(s));
   for (const k of Object.keys(s.ext).sort()) {
     const v = s.ext[k] as JsonValue;
     const lines = v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -320,56 +280,5 @@ function summarize(s: MachineState): Section[] {
   return secs;
 }
 
+/** The machine's `Model.view` (models/machine/model.ts). */
 export const machineView: StateView<MachineState> = { describeChanges, summarize };
-
-/**
- * Smaller machines to try when shrinking, most aggressive first: fewer vCPUs, fewer PEs, fewer memslots,
- * fewer pages in a slot, fewer ITS pages, fewer pre-copy rounds, fewer TLB entries. Each is validated by the
- * model's parseConfig before use; gfn lists are filtered to the pages that remain (a non-empty storePages list is
- * never emptied, since empty means "every page").
- */
-export function machineConfigCandidates(c: MachineConfig): unknown[] {
-  const out: unknown[] = [];
-  const within = (slots: readonly { base: number; npages: number }[], g: number): boolean =>
-    slots.some((s) => g >= s.base && g < s.base + s.npages);
-  const withSlots = (slots: { base: number; npages: number }[]): unknown | null => {
-    const its = c.itsPages.filter((g) => within(slots, g));
-    const store = c.storePages.filter((g) => within(slots, g));
-    if (c.storePages.length > 0 && store.length === 0) return null;
-    return { ...c, slots, itsPages: its, storePages: store };
-  };
-  if (c.vcpus > 1) out.push({ ...c, vcpus: c.vcpus - 1 });
-  if (c.pes > 1) out.push({ ...c, pes: c.pes - 1 });
-  if (c.slots.length > 1) { const x = withSlots(c.slots.slice(0, -1)); if (x) out.push(x); }
-  c.slots.forEach((s, i) => {
-    for (const n of [Math.floor(s.npages / 2), s.npages - 8, s.npages - 1]) {
-      if (n < 1 || n >= s.npages) continue;
-      const slots = c.slots.map((x, j) => (j === i ? { base: x.base, npages: n } : { ...x }));
-      const x = withSlots(slots);
-      if (x) out.push(x);
-    }
-  });
-  for (let i = c.itsPages.length - 1; i >= 0; i--) out.push({ ...c, itsPages: c.itsPages.filter((_, j) => j !== i) });
-  if (c.rounds > 0) out.push({ ...c, rounds: c.rounds - 1 });
-  if (c.tlbEntries > 1) out.push({ ...c, tlbEntries: c.tlbEntries - 1 });
-  return out;
-}
-
-/**
- * Smaller machines that drop one vCPU or PE other than the last: its events are dropped and the higher ids
- * renamed down by one (fields `vcpu` and `pe`, and `vcpu/loaded`'s PE). Events naming a page that depends on the
- * vCPU id (its stolen-time page) become disabled and are skipped by the shrinker's replay.
- */
-export function machineRelabelings(c: MachineConfig): { config: unknown; mapEvent: (e: EventBase) => EventBase | null }[] {
-  const out: { config: unknown; mapEvent: (e: EventBase) => EventBase | null }[] = [];
-  const drop = (field: 'vcpu' | 'pe', k: number) => (e: EventBase): EventBase | null => {
-    const r = e as EventBase & { [f: string]: unknown };
-    const v = r[field];
-    if (typeof v !== 'number') return e;
-    if (v === k) return null;
-    return v > k ? ({ ...r, [field]: v - 1 } as EventBase) : e;
-  };
-  for (let k = 0; k < c.vcpus - 1; k++) out.push({ config: { ...c, vcpus: c.vcpus - 1 }, mapEvent: drop('vcpu', k) });
-  for (let k = 0; k < c.pes - 1; k++) out.push({ config: { ...c, pes: c.pes - 1 }, mapEvent: drop('pe', k) });
-  return out;
-}
