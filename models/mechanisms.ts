@@ -9,6 +9,7 @@
  * mechanism's binding may still be uninitialised while this module is evaluated.
  */
 import type { EventDecl, EventOf } from './machine/events.ts';
+import type { Compiled } from '../src/core/schema.ts';
 import type { Mechanism, MechanismFolder } from './machine/mechanisms.ts';
 import { RING_FOLDER } from './dirty-ring/mechanism.ts';
 import { HW_FOLDER } from './hw-dirty/scan.ts';
@@ -46,4 +47,23 @@ export function declaredMechanisms(): readonly Mechanism[] {
 export function mechanismEventDecls(): readonly EventDecl[] {
   decls ??= folders().flatMap((f): readonly EventDecl[] => f.events);
   return decls;
+}
+
+let parts: ReadonlyMap<string, Compiled<unknown>> | undefined;
+
+/** Every declared state part by `s.ext` key (a key declared by two folders must be the same part). */
+export function declaredParts(): ReadonlyMap<string, Compiled<unknown>> {
+  if (parts) return parts;
+  const m = new Map<string, Compiled<unknown>>();
+  for (const f of folders()) {
+    const own = f.parts ? f.parts() : {};
+    for (const k of Object.keys(own)) {
+      const p = own[k] as Compiled<unknown>;
+      const prev = m.get(k);
+      if (prev !== undefined && prev !== p) throw new Error(`[dtsim] state part '${k}' declared differently by two folders (models/mechanisms.ts)`);
+      m.set(k, p);
+    }
+  }
+  parts = m;
+  return m;
 }

@@ -30,7 +30,7 @@ import { Packer } from '../src/explore/pack.ts';
 import type { Design, JsonValue, PackSink } from '../src/core/model.ts';
 import { hdbss, pta, type MachineModel } from '../models/index.ts';
 import { checkShape, cloneMachine, copyMachineInto, packMachine, vmidRel } from '../models/machine/pack.ts';
-import { extCodec, partOf, registerPart } from '../models/machine/registry.ts';
+import { partOf, registerPart } from '../models/machine/parts.ts';
 import type { Compiled, PackCtx } from '../src/core/schema.ts';
 import type { HdbssExt } from '../models/hdbss/state.ts';
 import { HW_PART, type HwExt } from '../models/hw-dirty/schema.ts';
@@ -260,7 +260,7 @@ describe(`explore codecs of the hardware dirty-state mechanisms (seed: ${SEED})`
   it('every mechanism key of pta, hdbss and the DBM scan has a codec (so VMIDs are packed relatively)', () => {
     for (const [m, o] of [[pta, {}], [pta, { consumer: 'ring' }], [hdbss, {}], [hdbss, { producer: 'dbm' }]] as const) {
       const s = m.init(m.design(o), cfg(m, SMALL2));
-      for (const k of Object.keys(s.ext)) if (k !== 'ring') expect(extCodec(k), `codec of ext.${k}`).toBeDefined();
+      for (const k of Object.keys(s.ext)) if (k !== 'ring') expect(partOf(k), `part of ext.${k}`).toBeDefined();
     }
   });
 
@@ -292,7 +292,7 @@ describe(`explore codecs of the hardware dirty-state mechanisms (seed: ${SEED})`
       expect(r.pairs).toBeGreaterThan(c.minPairs ?? 100);
       for (const f of c.expectFields ?? []) expect(r.fields[f] ?? 0, `merges of states differing in ext.${f}`).toBeGreaterThan(0);
       // VMIDs are packed relatively only when every ext key has a codec (the ring's is another file's).
-      const relative = Object.keys(c.model.init(design, config).ext).every((k) => extCodec(k) !== undefined);
+      const relative = Object.keys(c.model.init(design, config).ext).every((k) => partOf(k) !== undefined);
       if (c.expectVmid && relative) {
         expect(r.vmids, 'VMIDs reached (rollovers)').toBeGreaterThan(1);
         expect(r.vmidMerges, 'merges of states with different VMIDs').toBeGreaterThan(0);

@@ -25,8 +25,9 @@ import {
   HW_INVARIANTS, hwApply, hwCandidates, hwDirtyPossible, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, leafAt,
   markRecord, recordPages, setDbmOnMappedLeaves, type HwProducer,
 } from '../hw-dirty/hw.ts';
-// The mechanism's state schema (registers the compiled part for the machine's copy, pack and save).
-import './schema.ts';
+// The mechanism's state schema (the folder declares its compiled part for the machine's copy, pack and save).
+import { HDBSS_PART } from './schema.ts';
+import type { Compiled } from '../../src/core/schema.ts';
 import { HDBSS_EVENTS } from './events.ts';
 import { hdbssView } from './view.ts';
 import { designHasBug, hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
@@ -382,4 +383,7 @@ export const hdbssMechanism: Mechanism = {
 };
 
 /** The hdbss folder as models/mechanisms.ts declares it: the HDBSS mechanism and its events. */
-export const HDBSS_FOLDER: MechanismFolder<typeof HDBSS_EVENTS> = { folder: 'hdbss', mechanisms: () => [hdbssMechanism], events: HDBSS_EVENTS };
+export const HDBSS_FOLDER: MechanismFolder<typeof HDBSS_EVENTS> = {
+  folder: 'hdbss', mechanisms: () => [hdbssMechanism], events: HDBSS_EVENTS,
+  parts: () => ({ hdbss: HDBSS_PART as unknown as Compiled<unknown> }),
+};

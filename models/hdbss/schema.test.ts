@@ -12,7 +12,7 @@ import { describe as describeSchema, type PackCtx } from '../../src/core/schema.
 import { Packer } from '../../src/explore/pack.ts';
 import { StateStore } from '../../src/explore/store.ts';
 import { runChoices } from '../../src/core/engine.ts';
-import { partCtx, partOf } from '../machine/registry.ts';
+import { partCtx, partOf } from '../machine/parts.ts';
 import { cloneMachine } from '../machine/pack.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../machine/state.ts';

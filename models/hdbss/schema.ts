@@ -1,7 +1,7 @@
 /**
  * The FEAT_HDBSS state `s.ext['hdbss']`, declared once (src/core/schema.ts): its TypeScript type (`HdbssExt`),
  * exact copy, the explorer's saved layout, canonical encoding, shape check and labelled view are all derived from
- * `HDBSS_STATE`, registered for the machine with `registerPart('hdbss', ...)` (models/machine/registry.ts).
+ * `HDBSS_STATE`, declared for the machine by the folder (`HDBSS_FOLDER.parts`, models/hdbss/hdbss.ts).
  *
  * Names follow the Arm ARM (arm reference section 2): per PE the registers as the PE holds them, HDBSSBR_EL2.BADDR
  * (`brBaddr`, modelled as the vCPU whose buffer it points at) and HDBSSPROD_EL2.INDEX / .FSC (`prodIndex`,
@@ -27,8 +27,7 @@
  * (models/machine/registry.ts `partCtx`), so no permutation applies to them.
  */
 import type { PackSink } from '../../src/core/model.ts';
-import { array, bool, compile, int, nums, record, type Compiled, type Infer, type PackCtx } from '../../src/core/schema.ts';
-import { registerPart } from '../machine/registry.ts';
+import { array, bool, compile, int, nums, record, type Infer, type PackCtx } from '../../src/core/schema.ts';
 import type { MachineState } from '../machine/state.ts';
 import { hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
 
@@ -86,4 +85,3 @@ export type HdbssExt = Infer<typeof HDBSS_STATE>;
 /** The compiled operations of `HDBSS_STATE` (what the machine's copy, pack and save use for `s.ext['hdbss']`). */
 export const HDBSS_PART = compile(HDBSS_STATE);
 
-registerPart('hdbss', HDBSS_PART as unknown as Compiled<unknown>);

@@ -10,6 +10,8 @@
  * `pte-update-not-atomic` (F3, in hw.ts).
  */
 import type { Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
+import type { Compiled } from '../../src/core/schema.ts';
+import { HW_PART } from './schema.ts';
 import { HW_EVENTS } from './events.ts';
 import { slotOf, type MachineState } from '../machine/state.ts';
 import { D_DBM, D_VALID, D_W, l2EntryOf } from '../machine/pagetable.ts';
@@ -80,4 +82,8 @@ export const dbmScanMechanism: Mechanism = {
  * The hw-dirty folder as models/mechanisms.ts declares it: the DBM page-table scan and the hardware dirty-state
  * events every hardware producer shares.
  */
-export const HW_FOLDER: MechanismFolder<typeof HW_EVENTS> = { folder: 'hw-dirty', mechanisms: () => [dbmScanMechanism], events: HW_EVENTS };
+/** The hardware dirty state `s.ext.hw` is shared by the dbm, hdbss and pta producers; this folder declares it. */
+export const HW_FOLDER: MechanismFolder<typeof HW_EVENTS> = {
+  folder: 'hw-dirty', mechanisms: () => [dbmScanMechanism], events: HW_EVENTS,
+  parts: () => ({ hw: HW_PART as unknown as Compiled<unknown> }),
+};

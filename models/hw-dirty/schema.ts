@@ -18,7 +18,6 @@
  */
 import type { PackSink } from '../../src/core/model.ts';
 import { bits, bool, compile, int, nums, record, type Infer, type PackCtx } from '../../src/core/schema.ts';
-import { registerPart } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 
 // Scratch of `packAuditBases` (explore's hot path; only grows).
@@ -72,4 +71,3 @@ export type HwExt = Infer<typeof HW_STATE>;
 /** The compiled operations of `HW_STATE` (registered as the part of key `hw`). */
 export const HW_PART = compile(HW_STATE);
 
-registerPart('hw', HW_PART);

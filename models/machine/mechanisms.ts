@@ -6,6 +6,7 @@
  * through its options (`consumer`, `producer`). Every hook is optional.
  */
 import type { Invariant, JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
+import type { Compiled } from '../../src/core/schema.ts';
 import type { EventDecl } from './events.ts';
 import type { MachineEvent } from './model-events.ts';
 import type { MachineState } from './state.ts';
@@ -25,6 +26,11 @@ export interface MechanismFolder<D extends readonly EventDecl[] = readonly Event
   readonly mechanisms: () => readonly Mechanism[];
   /** The folder's own event types (declared `as const satisfies readonly EventDecl[]`). */
   readonly events: D;
+  /**
+   * The state parts the folder owns, by `s.ext` key: each a compiled schema (src/core/schema.ts) giving the part's
+   * copies, saved layout, canonical encoding, shape check and view. A function, read on first use (as `mechanisms`).
+   */
+  readonly parts?: () => { readonly [key: string]: Compiled<unknown> };
 }
 
 /**

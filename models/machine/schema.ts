@@ -3,7 +3,7 @@
  * canonical encoding may forget. The state types of state.ts, the exact copies (`cloneMachine`,
  * `copyMachineInto`), the explorer's saved layout (`saveMachine` / `loadMachine`), the canonical encoding
  * (`packMachine`), the shape check and the JSON view are all derived from `MACHINE`. Mechanism state under `ext`
- * is one part per key, declared in the mechanism's folder and registered with `registerPart` (registry.ts).
+ * is one part per key, declared by the mechanism's folder (`MechanismFolder.parts`, resolved by parts.ts).
  *
  * What the encoding leaves out or canonicalises, and why that is sound (two states with the same encoding have the
  * same enabled events, the same invariant verdicts and successors with the same encoding):
@@ -39,10 +39,10 @@
 import type { Design, JsonValue, LoadSource, PackSink, SaveSink, SymmetryGroup } from '../../src/core/model.ts';
 import {
   array, bits, bool, compile, counters, custom, enumOf, int, nullable, nums, paged, parts, record, statik,
-  type Compiled, type CustomOps, type Infer, type PackCtx,
+  type CustomOps, type Infer, type PackCtx,
 } from '../../src/core/schema.ts';
 import { bitNext, pget } from './paged.ts';
-import { extCodec, partOf } from './registry.ts';
+import { resolvePart } from './parts.ts';
 import type { KnobSet } from './knobs.ts';
 import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineConfig } from './state.ts';
@@ -141,36 +141,6 @@ const STAGE2: CustomOps<Stage2> = {
     return out;
   },
 };
-
-// ---------------------------------------------------------------------------------------------------------------
-// Mechanism parts: schema-compiled where the mechanism declares one (`registerPart`); TRANSITIONAL: a key that
-// still has only a hand-written `ExtCodec` is adapted to the same operations.
-
-const legacy = new Map<string, Compiled<unknown>>();
-function resolvePart(key: string): Compiled<unknown> | undefined {
-  const p = partOf(key);
-  if (p) return p;
-  const c = extCodec(key);
-  if (!c || !c.save || !c.load) return undefined;
-  let a = legacy.get(key);
-  if (!a || (a as { codec?: unknown }).codec !== c) {
-    const save = c.save;
-    const load = c.load;
-    a = {
-      schema: { kind: 'static' },
-      clone: (v) => c.copy(undefined, v as JsonValue),
-      copyInto: (d, v) => c.copy(d as JsonValue | undefined, v as JsonValue),
-      save: (v, out) => save(v as JsonValue, out),
-      load: (src) => load(src),
-      pack: (v, ctx, out) => c.pack(ctx.root as never, v as JsonValue, out),
-      check: () => null,
-      view: (v) => v as JsonValue,
-    };
-    (a as { codec?: unknown }).codec = c;
-    legacy.set(key, a);
-  }
-  return a;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The schema.

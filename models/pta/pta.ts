@@ -26,7 +26,8 @@ import {
   type HwProducer,
 } from '../hw-dirty/hw.ts';
 // The state's schema (registers the compiled part of key `pta`).
-import { REC, type PtaExt } from './schema.ts';
+import { PTA_PART, REC, type PtaExt } from './schema.ts';
+import type { Compiled } from '../../src/core/schema.ts';
 import { PTA_EVENTS } from './events.ts';
 import { hasBug, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type OptionRead, type PtaOption } from '../machine/options.ts';
@@ -248,4 +249,7 @@ export const ptaMechanism: Mechanism = {
 };
 
 /** The pta folder as models/mechanisms.ts declares it: the PTA device mechanism and its events. */
-export const PTA_FOLDER: MechanismFolder<typeof PTA_EVENTS> = { folder: 'pta', mechanisms: () => [ptaMechanism], events: PTA_EVENTS };
+export const PTA_FOLDER: MechanismFolder<typeof PTA_EVENTS> = {
+  folder: 'pta', mechanisms: () => [ptaMechanism], events: PTA_EVENTS,
+  parts: () => ({ pta: PTA_PART as unknown as Compiled<unknown> }),
+};

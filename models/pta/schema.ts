@@ -22,7 +22,6 @@
  */
 import type { PackSink } from '../../src/core/model.ts';
 import { bool, compile, int, nums, record, type Infer, type PackCtx } from '../../src/core/schema.ts';
-import { registerPart } from '../machine/registry.ts';
 import type { MachineState } from '../machine/state.ts';
 import { hasBug, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type OptionRead, type PtaOption } from '../machine/options.ts';
@@ -172,4 +171,3 @@ export type PtaExt = Infer<typeof PTA_STATE>;
 /** The compiled operations of `PTA_STATE` (registered as the part of key `pta`). */
 export const PTA_PART = compile(PTA_STATE);
 
-registerPart('pta', PTA_PART);

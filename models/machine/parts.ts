@@ -1,0 +1,79 @@
+/**
+ * The mechanism state parts of `s.ext`, by key, as the machine's schema resolves them (schema.ts `ext`): the parts
+ * each mechanism folder declares (`MechanismFolder.parts`, collected by models/mechanisms.ts `declaredParts`).
+ * Nothing registers itself: importing a mechanism's files has no effect.
+ *
+ * `registerPart` is for tests only: it overrides a key's part (e.g. a deliberately wrong canonicalisation, to show
+ * that the soundness check catches it) until it is called again with the previous value.
+ *
+ * TRANSITIONAL: a key with no declared part but a hand-written `ExtCodec` (registry.ts `registerExtCodec`) is
+ * adapted to the same operations.
+ */
+import type { JsonValue } from '../../src/core/model.ts';
+import type { Compiled, PackCtx } from '../../src/core/schema.ts';
+import type { MachineState } from './state.ts';
+import { declaredParts } from '../mechanisms.ts';
+import { extCodec } from './registry.ts';
+
+const overrides = new Map<string, Compiled<unknown> | null>();
+let version = 0;
+
+/** The part of `s.ext[key]`: a test override, else the declared one, else undefined. */
+export function partOf(key: string): Compiled<unknown> | undefined {
+  if (overrides.size > 0 && overrides.has(key)) return overrides.get(key) ?? undefined;
+  return declaredParts().get(key);
+}
+
+/**
+ * Tests only: makes `part` the part of `key` (undefined: no part at all); returns the part in force before. Passing
+ * the declared part back (or calling `registerPart(key, declared)`) restores the declaration.
+ */
+export function registerPart(key: string, part: Compiled<unknown> | undefined): Compiled<unknown> | undefined {
+  const prev = partOf(key);
+  version++;
+  if (part !== undefined && part === declaredParts().get(key)) overrides.delete(key);
+  else overrides.set(key, part ?? null);
+  return prev;
+}
+
+/** Bumped by every `registerPart` (caches of part lookups compare it). */
+export function partsVersion(): number {
+  return version;
+}
+
+const legacy = new Map<string, Compiled<unknown>>();
+
+/** The machine schema's resolver for `s.ext` keys. */
+export function resolvePart(key: string): Compiled<unknown> | undefined {
+  const p = partOf(key);
+  if (p) return p;
+  if (overrides.has(key)) return undefined;
+  const c = extCodec(key);
+  if (!c || !c.save || !c.load) return undefined;
+  let a = legacy.get(key);
+  if (!a || (a as { codec?: unknown }).codec !== c) {
+    const save = c.save;
+    const load = c.load;
+    a = {
+      schema: { kind: 'static' },
+      clone: (v) => c.copy(undefined, v as JsonValue),
+      copyInto: (d, v) => c.copy(d as JsonValue | undefined, v as JsonValue),
+      save: (v, out) => save(v as JsonValue, out),
+      load: (src) => load(src),
+      pack: (v, ctx, out) => c.pack(ctx.root as never, v as JsonValue, out),
+      check: () => null,
+      view: (v) => v as JsonValue,
+    };
+    (a as { codec?: unknown }).codec = c;
+    legacy.set(key, a);
+  }
+  return a;
+}
+
+/**
+ * A pack context for packing one part of `s` on its own (tests and tools; the machine's own pack reuses one
+ * context): no renaming (mechanism state disables symmetry), VMIDs relative to the current one (schema.ts `vmidRel`).
+ */
+export function partCtx(s: MachineState): PackCtx {
+  return { root: s, vcpu: (i) => i, pe: (i) => i, vmid: (v) => (v === 0 ? 0 : ((v - s.vmid + 255) % 255) + 1), order: (_g, j) => j };
+}
