@@ -6,7 +6,9 @@
  * Method:
  * - bisimulation on sampled pairs: seeded random runs (the engine's `simulate`) of several ring designs, the
  *   u32 wrap (`ringStart` near 2^32) and the adversary included; every state reached is keyed by the machine's
- *   packed encoding (which packs `ext.ring` through the codec); for every two states with equal keys, the enabled
+ *   packed encoding (which packs `ext.ring` through the ring's state part); for every two states with equal
+ *   keys (each of the schema's hooks must have merged some: ring rotation and consumed entries, `entryUsed` out
+ *   of the guest, the reset audit with no reset in flight), the enabled
  *   events must be equal (up to the absolute ring counter `ring/*` events name, compared relative to the ring's
  *   reset_index), the invariant verdicts equal, and the successors by every enabled index equal keys;
  * - the same check fails with a deliberately wrong encoding (a variant of the ring's part that forgets
@@ -77,8 +79,12 @@ interface BisimReport {
   shifted: number;
   /** ... one before and one after the u32 wrap of some ring's reset_index. */
   acrossWrap: number;
-  /** ... with equal indices but different ring states (consumed entries' stale contents, `just`, dead fields). */
+  /** ... with equal indices but different ring states (consumed entries' stale contents, `justified`, dead fields). */
   blanked: number;
+  /** ... whose `entryUsed` differs (merged by its hook: a vCPU out of the guest). */
+  entryUsedMerged: number;
+  /** ... whose reset audit `last` differs (merged by its dead condition: no reset in flight). */
+  auditMerged: number;
   failures: string[];
 }
 
@@ -92,7 +98,8 @@ function ringJson(s: MachineState): string {
  */
 function bisim(m: MachineModel, design: Design, config: MachineConfig, label: string, runs: number, events: number, perKey = 3): BisimReport {
   const reps = new Map<string, { s: MachineState; n: number }>();
-  const rep: BisimReport = { states: 0, pairs: 0, ringDiffers: 0, shifted: 0, acrossWrap: 0, blanked: 0, failures: [] };
+  const rep: BisimReport = { states: 0, pairs: 0, ringDiffers: 0, shifted: 0, acrossWrap: 0, blanked: 0, entryUsedMerged: 0, auditMerged: 0,
+    failures: [] };
   const check = (a: MachineState, b: MachineState, where: string): void => {
     const fail = (why: string): void => { if (rep.failures.length < 5) rep.failures.push(`${where}: ${why}`); };
     const ea = m.enabled(a);
@@ -130,6 +137,8 @@ function bisim(m: MachineModel, design: Design, config: MachineConfig, label: st
         if (ra.some((x, v) => x.resetIndex !== rb[v]!.resetIndex)) rep.shifted++;
         if (ra.some((x, v) => (x.resetIndex < 2 ** 31) !== (rb[v]!.resetIndex < 2 ** 31))) rep.acrossWrap++;
         if (differ && ra.every((x, v) => x.resetIndex === rb[v]!.resetIndex && x.dirtyIndex === rb[v]!.dirtyIndex && x.fetchIndex === rb[v]!.fetchIndex)) rep.blanked++;
+        if (JSON.stringify(ringExt(r.s).entryUsed) !== JSON.stringify(ringExt(s).entryUsed)) rep.entryUsedMerged++;
+        if (JSON.stringify(ringExt(r.s).last) !== JSON.stringify(ringExt(s).last)) rep.auditMerged++;
         check(r.s, s, `${label} run ${run} step ${rep.states}`);
       },
     });
@@ -161,18 +170,23 @@ describe(`dirty-ring state part: a sound canonical encoding (seed: ${SEED})`, ()
       // Batches of 60 seeded runs until the non-vacuity conditions below hold (at most 4 batches): a seed whose
       // first batch happens to draw no shifted/wrapped/blanked pair gets more runs instead of a false failure.
       const enough = (x: BisimReport): boolean => x.pairs > 100 && x.ringDiffers > 5 && x.blanked > 0
-        && (!c.shifted || x.shifted > 0) && (!c.wrap || x.acrossWrap > 0);
+        && x.entryUsedMerged > 0 && x.auditMerged > 0 && (!c.shifted || x.shifted > 0) && (!c.wrap || x.acrossWrap > 0);
       let r = bisim(c.m, c.m.design(c.options), c.config, `ring-bisim/${c.name}`, 60, 200, 4);
       for (let b = 1; b < 4 && r.failures.length === 0 && !enough(r); b++) {
         const x = bisim(c.m, c.m.design(c.options), c.config, `ring-bisim/${c.name}#${b}`, 60, 200, 4);
         r = { states: r.states + x.states, pairs: r.pairs + x.pairs, ringDiffers: r.ringDiffers + x.ringDiffers, shifted: r.shifted + x.shifted,
-          acrossWrap: r.acrossWrap + x.acrossWrap, blanked: r.blanked + x.blanked, failures: [...r.failures, ...x.failures] };
+          acrossWrap: r.acrossWrap + x.acrossWrap, blanked: r.blanked + x.blanked, entryUsedMerged: r.entryUsedMerged + x.entryUsedMerged,
+          auditMerged: r.auditMerged + x.auditMerged, failures: [...r.failures, ...x.failures] };
       }
       expect(r.failures).toEqual([]);
-      // Non-vacuity: pairs were checked, some with different raw ring states (and at shifted indices).
+      // Non-vacuity: pairs were checked, some with different raw ring states (and at shifted indices), and each
+      // hand-written hook of the ring's schema merged some of them: the rings hook (shifted, blanked), the
+      // entryUsed hook and the audit's dead condition.
       expect(r.pairs).toBeGreaterThan(100);
       expect(r.ringDiffers).toBeGreaterThan(5);
       expect(r.blanked).toBeGreaterThan(0);
+      expect(r.entryUsedMerged).toBeGreaterThan(0);
+      expect(r.auditMerged).toBeGreaterThan(0);
       if (c.shifted) expect(r.shifted).toBeGreaterThan(0);
       if (c.wrap) expect(r.acrossWrap).toBeGreaterThan(0);
     });
