@@ -36,7 +36,7 @@ export const RING = record({
   slot: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.slot per entry (as_id << 16 | memslot id)' }),
   offLo: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.offset per entry, low 32 bits (u64 in KVM; userspace may write any value)' }),
   offHi: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.offset per entry, high 32 bits' }),
-});
+}, { doc: 'One vCPU\'s ring: struct kvm_dirty_ring and its mmapped kvm_dirty_gfn array, and userspace\'s fetch cursor' });
 export type Ring = Infer<typeof RING>;
 
 /** The last KVM_RESET_DIRTY_RINGS, for INV-RING-RESET-EXACT / INV-RESET-VALID / INV-LIVE-RESET. */
@@ -49,7 +49,7 @@ export const RESET_AUDIT = record({
   outOfSlot: nums('int', '3 per re-armed mask bit', {
     doc: 'Re-arms outside their memslot, as (slot, offset low 32 bits, offset high 32 bits) triples (offsets are u64)' }),
   unterminated: int('flags', { doc: '1 if the reset loop would never terminate (B11 knob with the re-flagging adversary)' }),
-});
+}, { doc: 'What the last KVM_RESET_DIRTY_RINGS did, for INV-RING-RESET-EXACT / INV-RESET-VALID / INV-LIVE-RESET' });
 export type ResetAudit = Infer<typeof RESET_AUDIT>;
 
 /**
@@ -144,7 +144,7 @@ export const RING_STATE = record({
   exited: nums('flags', 'vcpus', { doc: 'Per vCPU: 1 after KVM_EXIT_DIRTY_RING_FULL until it enters the guest again' }),
   entryUsed: nums('count', 'vcpus', { doc: 'Per vCPU: ring occupancy at its last guest entry (INV-RING-GATE)', pack: packEntryUsed }),
   attacked: nums('flags', 'vcpus', { doc: 'Per vCPU: indices corrupted by adversarial userspace (occupancy is then meaningless)' }),
-  harvested: array(nums('gfn', 'ring size'), 'vcpus', { doc: 'VMM: per vCPU, gfns harvested and not yet reset, in ring order' }),
+  harvested: array(nums('gfn', 'ring size (harvested entries are not yet reset)'), 'vcpus', { doc: 'VMM: per vCPU, gfns harvested and not yet reset, in ring order' }),
   always: nums('gfn', 'pages', {
     doc: 'VMM: pages it copies at the final collection whatever the tracking says (its commitment stays: they count as pending for the whole run)' }),
   queued: int('flags', { doc: 'The final collection queued `always` for copying' }),
