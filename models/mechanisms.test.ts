@@ -9,7 +9,8 @@ import { mutableCopy } from '../src/core/engine.ts';
 import { describeDiff, summarizeState } from '../src/workflow/diff.ts';
 import { declaredMechanisms, mechanismEventDecls, mechanismFolders } from './mechanisms.ts';
 import { eventFields, lane } from './machine/events.ts';
-import * as registry from './machine/registry.ts';
+import * as parts from './machine/parts.ts';
+import { declaredParts } from './mechanisms.ts';
 import { mechanismsOf } from './machine/selected.ts';
 import { MODELS, dirtyRing, hdbss } from './index.ts';
 import type { MachineState } from './machine/state.ts';
@@ -21,7 +22,10 @@ describe('mechanisms by declaration', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort()).toEqual(['dbm', 'hdbss', 'pta', 'ring']);
     expect(mechanismFolders().map((f) => f.folder)).toEqual(['dirty-ring', 'hw-dirty', 'hdbss', 'pta']);
-    expect(Object.keys(registry)).not.toContain('registerMechanism');
+    // State parts are declared by the folders too: one per s.ext key, and the machine resolves exactly those.
+    expect([...declaredParts().keys()].sort()).toEqual(['hdbss', 'hw', 'pta', 'ring']);
+    for (const [k, p] of declaredParts()) expect(parts.partOf(k)).toBe(p);
+    expect(Object.keys(parts)).not.toContain('registerMechanism');
   });
   it('a design\'s mechanisms come from the declared list, cached per design key', () => {
     const s = dirtyRing.init(dirtyRing.design({}, []), dirtyRing.defaultConfig);

@@ -5,7 +5,7 @@
  *
  * Registration is by declaration: importing a mechanism's files registers nothing (no side effect). The list is
  * read through functions, on first use, never at module evaluation: the mechanisms import the machine, which
- * reads this list (registry.ts `mechanismsOf`, events.ts `eventFields`), so the import graph has cycles in which a
+ * reads this list (machine/selected.ts `mechanismsOf`, machine/parts.ts `partOf`, events.ts `eventFields`), so the import graph has cycles in which a
  * mechanism's binding may still be uninitialised while this module is evaluated.
  */
 import type { EventDecl, EventOf } from './machine/events.ts';

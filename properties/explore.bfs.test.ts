@@ -9,16 +9,16 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { explore } from '../src/explore/bfs.ts';
-import { assignJson, Packer } from '../src/explore/pack.ts';
+import { Packer } from '../src/explore/pack.ts';
 import { StateStore } from '../src/explore/store.ts';
 import { replay, simulate } from '../src/core/engine.ts';
 import { makeTrace, parseTrace, serializeTrace } from '../src/trace/format.ts';
 import type { AnyModel, Design, EventBase, JsonValue } from '../src/core/model.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 import { MODELS, modelById, type MachineModel } from '../models/index.ts';
-import { checkShape, cloneMachine, packMachine } from '../models/machine/pack.ts';
-import { loadMachine, saveMachine } from '../models/machine/save.ts';
-import { registerExtCodec } from '../models/machine/registry.ts';
+import { checkShape, cloneMachine, packMachine } from '../models/machine/schema.ts';
+import { loadMachine, saveMachine } from '../models/machine/schema.ts';
+import { registerPart } from '../models/machine/parts.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';
 import { stream } from '../src/random/streams.ts';
@@ -345,26 +345,27 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     expect(() => { for (let i = 0; i < 16384; i++) st.save(extra); }).toThrow(/does not match its schema \(models\/machine\/schema\.ts\): extraField: not in the schema/);
   });
 
-  it('an ext codec replaces the generic encoding of its own key only', () => {
+  it('a registered state part replaces the generic encoding of its own key only', () => {
     const ring = MODELS.find((x) => x.id === 'dirty-ring');
     if (!ring) return;
     const config = ring.parseConfig({ ...ring.defaultConfig, ...SMALL, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
     if (!config.ok) throw new Error(config.error.message);
     const design = ring.design();
-    // Whatever codec the ring registers, a generic one (every field, as JSON) must explore exactly as the
-    // machine's generic fallback, and a codec that writes nothing must merge states (it is really used).
-    const saved = registerExtCodec('ring', undefined);
-    const copy = (d: JsonValue | undefined, v: JsonValue): JsonValue => assignJson(d, v);
+    // Whatever encoding the ring's part has, a variant of it packing every field as JSON must explore exactly
+    // as the machine's generic fallback (no part), and a variant that writes nothing must merge states (the
+    // part is really used).
+    const saved = registerPart('ring', undefined);
+    if (!saved) throw new Error('the dirty ring registers no state part');
     try {
       const base = explore(ring, design, config.config, { maxDepth: 14 });
-      registerExtCodec('ring', { pack: (_s, v, out) => out.json(v), copy });
+      registerPart('ring', { ...saved, pack: (v, _ctx, out) => out.json(v) });
       const same = explore(ring, design, config.config, { maxDepth: 14 });
       expect([same.distinct, same.generated]).toEqual([base.distinct, base.generated]);
-      registerExtCodec('ring', { pack: () => undefined, copy });
+      registerPart('ring', { ...saved, pack: () => undefined });
       const merged = explore(ring, design, config.config, { maxDepth: 14 });
       expect(merged.distinct).toBeLessThan(base.distinct);
     } finally {
-      registerExtCodec('ring', saved);
+      registerPart('ring', saved);
     }
   });
 

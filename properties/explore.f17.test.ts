@@ -138,7 +138,7 @@ describe(`explore --context-bound finds hdbss/ring-no-drain-reserve (F17) and is
     const before = replay(hdbss, t.design, t.config, t.events.slice(0, -1), { path: 'fast' });
     expect(before.status).toBe('ok');
     const R = ringExt(before.state);
-    expect([R.size, R.soft, used(R.rings[0]!), topOf(before.state, 0)]).toEqual([4, 2, 2, 3]);
+    expect([R.size, R.softLimit, used(R.rings[0]!), topOf(before.state, 0)]).toEqual([4, 2, 2, 3]);
     expect(t.events[t.events.length - 1]).toEqual({ type: 'vcpu/put', vcpu: 0 });
     // The correct design reports the buffer through kvm_cpu_dirty_log_size(): its reserve (2 + 4) exceeds this
     // 4-entry ring, so KVM_ENABLE_CAP refuses the ring (EINVAL) and this run does not exist there.

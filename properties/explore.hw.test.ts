@@ -29,7 +29,7 @@ import { explore } from '../src/explore/bfs.ts';
 import { Packer } from '../src/explore/pack.ts';
 import type { Design, JsonValue, PackSink } from '../src/core/model.ts';
 import { hdbss, pta, type MachineModel } from '../models/index.ts';
-import { checkShape, cloneMachine, copyMachineInto, packMachine, vmidRel } from '../models/machine/pack.ts';
+import { checkShape, cloneMachine, copyMachineInto, packMachine, vmidRel } from '../models/machine/schema.ts';
 import { partOf, registerPart } from '../models/machine/parts.ts';
 import type { Compiled, PackCtx } from '../src/core/schema.ts';
 import type { HdbssExt } from '../models/hdbss/state.ts';

@@ -1,14 +1,18 @@
 /**
- * Goal: the dirty ring's explore codec (models/dirty-ring/codec.ts) is a sound canonical encoding, and with it
- * `explore` exhausts the correct dirty-ring designs at small configurations.
+ * Goal: the dirty ring's canonical encoding (models/dirty-ring/schema.ts: the generic encoding compiled from the
+ * ring's schema plus its three hand-written hooks, ring rotation / consumed entries, `entryUsed` outside the
+ * guest, the reset audit outside a reset) is sound, and with it `explore` exhausts the correct dirty-ring designs
+ * at small configurations.
  * Method:
  * - bisimulation on sampled pairs: seeded random runs (the engine's `simulate`) of several ring designs, the
  *   u32 wrap (`ringStart` near 2^32) and the adversary included; every state reached is keyed by the machine's
- *   packed encoding (which packs `ext.ring` through the codec); for every two states with equal keys, the enabled
+ *   packed encoding (which packs `ext.ring` through the ring's state part); for every two states with equal
+ *   keys (each of the schema's hooks must have merged some: ring rotation and consumed entries, `entryUsed` out
+ *   of the guest, the reset audit with no reset in flight), the enabled
  *   events must be equal (up to the absolute ring counter `ring/*` events name, compared relative to the ring's
  *   reset_index), the invariant verdicts equal, and the successors by every enabled index equal keys;
- * - the same check fails with a deliberately wrong codec (one that forgets dirty_index: the entries pushed and
- *   not yet harvested), so it has teeth;
+ * - the same check fails with a deliberately wrong encoding (a variant of the ring's part that forgets
+ *   dirty_index: the entries pushed and not yet harvested), so it has teeth;
  * - translation: the same choices on ringStart 0 and 2^32 - 8 give equal keys at every step;
  * - explore exhausts the correct designs at the configurations below, with exact distinct-state counts (a
  *   change of the encoding or of the model shows up here: update the count and docs/explore-and-compare.md).
@@ -16,16 +20,17 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { explore } from '../src/explore/bfs.ts';
-import { assignJson, Packer } from '../src/explore/pack.ts';
+import { Packer } from '../src/explore/pack.ts';
 import { runChoices, simulate } from '../src/core/engine.ts';
-import type { Design, JsonValue } from '../src/core/model.ts';
-import { checkRingShape, copyRingExt, packRingExt, ringCodec } from '../models/dirty-ring/codec.ts';
+import type { Design, JsonValue, PackSink } from '../src/core/model.ts';
+import type { Compiled, PackCtx } from '../src/core/schema.ts';
+import { StateStore } from '../src/explore/store.ts';
 import { ringExt, type RingExt } from '../models/dirty-ring/mechanism.ts';
+import { RING_PART } from '../models/dirty-ring/schema.ts';
 import { dirtyRing, hdbss, pta, type MachineModel } from '../models/index.ts';
-import { cloneMachine, vmidRel } from '../models/machine/pack.ts';
-import type { ExtCodec } from '../models/machine/mechanisms.ts';
+import { cloneMachine, vmidRel } from '../models/machine/schema.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
-import { registerExtCodec } from '../models/machine/registry.ts';
+import { partOf, registerPart } from '../models/machine/parts.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
 import { SEED, fcSeed } from './support/seed.ts';
 import { choicesArb } from './support/models.ts';
@@ -74,8 +79,12 @@ interface BisimReport {
   shifted: number;
   /** ... one before and one after the u32 wrap of some ring's reset_index. */
   acrossWrap: number;
-  /** ... with equal indices but different ring states (consumed entries' stale contents, `just`, dead fields). */
+  /** ... with equal indices but different ring states (consumed entries' stale contents, `justified`, dead fields). */
   blanked: number;
+  /** ... whose `entryUsed` differs (merged by its hook: a vCPU out of the guest). */
+  entryUsedMerged: number;
+  /** ... whose reset audit `last` differs (merged by its dead condition: no reset in flight). */
+  auditMerged: number;
   failures: string[];
 }
 
@@ -89,7 +98,8 @@ function ringJson(s: MachineState): string {
  */
 function bisim(m: MachineModel, design: Design, config: MachineConfig, label: string, runs: number, events: number, perKey = 3): BisimReport {
   const reps = new Map<string, { s: MachineState; n: number }>();
-  const rep: BisimReport = { states: 0, pairs: 0, ringDiffers: 0, shifted: 0, acrossWrap: 0, blanked: 0, failures: [] };
+  const rep: BisimReport = { states: 0, pairs: 0, ringDiffers: 0, shifted: 0, acrossWrap: 0, blanked: 0, entryUsedMerged: 0, auditMerged: 0,
+    failures: [] };
   const check = (a: MachineState, b: MachineState, where: string): void => {
     const fail = (why: string): void => { if (rep.failures.length < 5) rep.failures.push(`${where}: ${why}`); };
     const ea = m.enabled(a);
@@ -127,6 +137,8 @@ function bisim(m: MachineModel, design: Design, config: MachineConfig, label: st
         if (ra.some((x, v) => x.resetIndex !== rb[v]!.resetIndex)) rep.shifted++;
         if (ra.some((x, v) => (x.resetIndex < 2 ** 31) !== (rb[v]!.resetIndex < 2 ** 31))) rep.acrossWrap++;
         if (differ && ra.every((x, v) => x.resetIndex === rb[v]!.resetIndex && x.dirtyIndex === rb[v]!.dirtyIndex && x.fetchIndex === rb[v]!.fetchIndex)) rep.blanked++;
+        if (JSON.stringify(ringExt(r.s).entryUsed) !== JSON.stringify(ringExt(s).entryUsed)) rep.entryUsedMerged++;
+        if (JSON.stringify(ringExt(r.s).last) !== JSON.stringify(ringExt(s).last)) rep.auditMerged++;
         check(r.s, s, `${label} run ${run} step ${rep.states}`);
       },
     });
@@ -152,48 +164,53 @@ const CASES: readonly Case[] = [
   { name: 'pta feeding 16-entry rings', m: pta, options: { consumer: 'ring', ringEntries: 16 }, config: small(pta, 3), shifted: false },
 ];
 
-describe(`dirty-ring explore codec: a sound canonical encoding (seed: ${SEED})`, () => {
+describe(`dirty-ring state part: a sound canonical encoding (seed: ${SEED})`, () => {
   for (const c of CASES) {
     it(`equal keys behave alike on sampled pairs: ${c.name}`, () => {
       // Batches of 60 seeded runs until the non-vacuity conditions below hold (at most 4 batches): a seed whose
       // first batch happens to draw no shifted/wrapped/blanked pair gets more runs instead of a false failure.
       const enough = (x: BisimReport): boolean => x.pairs > 100 && x.ringDiffers > 5 && x.blanked > 0
-        && (!c.shifted || x.shifted > 0) && (!c.wrap || x.acrossWrap > 0);
+        && x.entryUsedMerged > 0 && x.auditMerged > 0 && (!c.shifted || x.shifted > 0) && (!c.wrap || x.acrossWrap > 0);
       let r = bisim(c.m, c.m.design(c.options), c.config, `ring-bisim/${c.name}`, 60, 200, 4);
       for (let b = 1; b < 4 && r.failures.length === 0 && !enough(r); b++) {
         const x = bisim(c.m, c.m.design(c.options), c.config, `ring-bisim/${c.name}#${b}`, 60, 200, 4);
         r = { states: r.states + x.states, pairs: r.pairs + x.pairs, ringDiffers: r.ringDiffers + x.ringDiffers, shifted: r.shifted + x.shifted,
-          acrossWrap: r.acrossWrap + x.acrossWrap, blanked: r.blanked + x.blanked, failures: [...r.failures, ...x.failures] };
+          acrossWrap: r.acrossWrap + x.acrossWrap, blanked: r.blanked + x.blanked, entryUsedMerged: r.entryUsedMerged + x.entryUsedMerged,
+          auditMerged: r.auditMerged + x.auditMerged, failures: [...r.failures, ...x.failures] };
       }
       expect(r.failures).toEqual([]);
-      // Non-vacuity: pairs were checked, some with different raw ring states (and at shifted indices).
+      // Non-vacuity: pairs were checked, some with different raw ring states (and at shifted indices), and each
+      // hand-written hook of the ring's schema merged some of them: the rings hook (shifted, blanked), the
+      // entryUsed hook and the audit's dead condition.
       expect(r.pairs).toBeGreaterThan(100);
       expect(r.ringDiffers).toBeGreaterThan(5);
       expect(r.blanked).toBeGreaterThan(0);
+      expect(r.entryUsedMerged).toBeGreaterThan(0);
+      expect(r.auditMerged).toBeGreaterThan(0);
       if (c.shifted) expect(r.shifted).toBeGreaterThan(0);
       if (c.wrap) expect(r.acrossWrap).toBeGreaterThan(0);
     });
   }
 
-  it('the check has teeth: a codec that forgets dirty_index (the entries not yet harvested) is caught', () => {
-    // The wrong codec packs a copy of the ring state whose un-harvested entries are gone (dirty_index = fetch).
-    const wrong: ExtCodec = {
-      pack(s, v, out) {
-        const R = copyRingExt(undefined, v) as unknown as RingExt;
+  it('the check has teeth: a ring part whose encoding forgets dirty_index (the entries not yet harvested) is caught', () => {
+    // The wrong part packs a copy of the ring state whose un-harvested entries are gone (dirty_index = fetch).
+    const wrong = {
+      ...RING_PART,
+      pack(v: RingExt, ctx: PackCtx, out: PackSink): void {
+        const R = RING_PART.clone(v);
         for (const r of R.rings) {
           for (let c = r.fetchIndex; c !== r.dirtyIndex; c = (c + 1) >>> 0) r.flags[c & (r.flags.length - 1)] = 0;
           r.dirtyIndex = r.fetchIndex;
         }
-        packRingExt(s, R as unknown as JsonValue, out);
+        RING_PART.pack(R, ctx, out);
       },
-      copy: ringCodec.copy,
     };
-    const saved = registerExtCodec('ring', wrong);
+    const saved = registerPart('ring', wrong as Compiled<unknown>);
     try {
       const r = bisim(dirtyRing, dirtyRing.design({ ringEntries: 4 }), small(dirtyRing, 3), 'ring-bisim/wrong', 30, 160);
       expect(r.failures.length).toBeGreaterThan(0);
     } finally {
-      registerExtCodec('ring', saved);
+      registerPart('ring', saved);
     }
   });
 
@@ -223,33 +240,39 @@ describe(`dirty-ring explore codec: a sound canonical encoding (seed: ${SEED})`,
     expect(wrapped).toBeGreaterThan(0);
   });
 
-  it('copy is a faithful deep copy, into a fresh object or a recycled one; the shape guard names unknown fields', () => {
+  it('copy is a faithful deep copy, into a fresh object or a recycled one; save/load gives it back; the shape check names unknown fields', () => {
     const design = dirtyRing.design({ ringEntries: 4, adversary: true });
     const config = small(dirtyRing, 3, { vcpus: 2, pes: 2 });
     const a = runChoices(dirtyRing, design, config, fc.sample(choicesArb(120), { seed: fcSeed('ring-codec-copy'), numRuns: 1 })[0]!);
-    const src = a.outcome.state.ext['ring'] as JsonValue;
-    const fresh = copyRingExt(undefined, src);
+    const src = ringExt(a.outcome.state);
+    const fresh = RING_PART.clone(src);
     expect(fresh).toEqual(src);
-    const other = dirtyRing.init(design, config).ext['ring'] as JsonValue;
-    const recycled = copyRingExt(other, src);
+    const other = ringExt(dirtyRing.init(design, config));
+    const recycled = RING_PART.copyInto(other, src);
     expect(recycled).toBe(other);
     expect(recycled).toEqual(src);
     // No array shared with the source.
-    const R = recycled as unknown as RingExt;
+    const R = recycled;
     R.rings[0]!.flags[0] = 99;
-    R.harv[0]!.push(99);
-    R.just[0]![0] = 99;
-    expect((src as unknown as RingExt).rings[0]!.flags[0]).not.toBe(99);
-    expect((src as unknown as RingExt).harv[0]).not.toContain(99);
-    expect((src as unknown as RingExt).just[0]![0]).not.toBe(99);
-    // A field the codec does not know stops explore.
+    R.harvested[0]!.push(99);
+    R.justified[0]![0] = 99;
+    expect(src.rings[0]!.flags[0]).not.toBe(99);
+    expect(src.harvested[0]).not.toContain(99);
+    expect(src.justified[0]![0]).not.toBe(99);
+    // The explorer's saved layout gives back an equal state.
+    const st = new StateStore<RingExt>(src, undefined, 1, { save: (v, out) => RING_PART.save(v, out), load: (l) => RING_PART.load(l, undefined as never) });
+    expect(st.load(st.save(src))).toEqual(src);
+    // The schema describes the state the reducers build (and is the part the machine uses), and names a field
+    // it does not declare.
+    expect(partOf('ring')).toBe(RING_PART);
     const s = dirtyRing.init(design, config);
-    expect(() => checkRingShape(ringExt(s))).not.toThrow();
+    expect(RING_PART.check(ringExt(s))).toBeNull();
+    expect(RING_PART.check(src)).toBeNull();
     (ringExt(s) as unknown as { [k: string]: JsonValue })['surprise'] = 1;
-    expect(() => keyOf(dirtyRing, s)).toThrow(/codec\.ts does not know the ring state \(RingExt\) fields/);
+    expect(RING_PART.check(ringExt(s))).toMatch(/^surprise: not in the schema/);
     const t = dirtyRing.init(design, config);
     (ringExt(t).rings[1] as unknown as { [k: string]: JsonValue })['surprise'] = 1;
-    expect(() => keyOf(dirtyRing, t)).toThrow(/codec\.ts does not know the Ring fields/);
+    expect(RING_PART.check(ringExt(t))).toMatch(/^rings\[1\]\.surprise: not in the schema/);
   });
 });
 
@@ -268,7 +291,7 @@ const EXHAUSTED: readonly { readonly options: { [k: string]: JsonValue }; readon
   { options: { ringEntries: 4, ringStart: 4294967288 }, pages: 2, stolenTime: true, distinct: 100_760, depth: 49 },
 ];
 
-describe(`explore exhausts the correct dirty-ring designs with the ring codec (seed: ${SEED})`, () => {
+describe(`explore exhausts the correct dirty-ring designs with the ring's encoding (seed: ${SEED})`, () => {
   for (const x of EXHAUSTED) {
     it(`${JSON.stringify(x.options)}, SMALL with ${x.pages} pages${x.stolenTime ? '' : ', stolen time off'}: exhausted, ${x.distinct} states, depth ${x.depth}`, () => {
       const r = explore(dirtyRing, dirtyRing.design(x.options), small(dirtyRing, x.pages, { stolenTime: x.stolenTime }), { maxDepth: 1000 });
@@ -279,18 +302,18 @@ describe(`explore exhausts the correct dirty-ring designs with the ring codec (s
     });
   }
 
-  it('the codec merges: the ring packed generically (every field, as JSON) distinguishes more states at the same depth bound', () => {
+  it('the hooks merge: the ring packed as JSON (every field) distinguishes more states at the same depth bound', () => {
     const design = dirtyRing.design({ ringEntries: 4 });
     const config = small(dirtyRing, 2);
     const a = explore(dirtyRing, design, config, { maxDepth: 20 });
-    const saved = registerExtCodec('ring', { pack: (_s, v, out) => out.json(v), copy: (d, v) => assignJson(d, v) });
+    const saved = registerPart('ring', { ...RING_PART, pack: (v, _ctx, out) => out.json(v) } as Compiled<unknown>);
     try {
       const g = explore(dirtyRing, design, config, { maxDepth: 20, maxStates: 1_000_000 });
       expect([a.status, g.status]).toEqual(['depthBound', 'depthBound']);
       expect(g.depth).toBe(a.depth);
       expect(a.distinct).toBeLessThan(g.distinct);
     } finally {
-      registerExtCodec('ring', saved);
+      registerPart('ring', saved);
     }
   });
 });

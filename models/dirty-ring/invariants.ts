@@ -37,8 +37,8 @@ export const INV_RING_GATE: Invariant<MachineState> = {
     const R = ringExt(s);
     for (let v = 0; v < R.rings.length; v++) {
       if (R.attacked[v] !== 0 || s.vcpus[v]!.run !== 'guest') continue;
-      if (R.entryUsed[v]! >= R.soft) {
-        return viol('INV-RING-GATE', `vCPU ${v} entered the guest with ${R.entryUsed[v]} un-reset entries in its ring (soft limit ${R.soft})`, []);
+      if (R.entryUsed[v]! >= R.softLimit) {
+        return viol('INV-RING-GATE', `vCPU ${v} entered the guest with ${R.entryUsed[v]} un-reset entries in its ring (soft limit ${R.softLimit})`, []);
       }
     }
     return null;
@@ -98,7 +98,12 @@ export const INV_RESET_VALID: Invariant<MachineState> = {
   check(s) {
     const a = resetInFlight(s);
     if (!a || a.outOfSlot.length === 0) return null;
-    return viol('INV-RESET-VALID', `RESET re-armed offsets outside their memslot (slot:offset) ${a.outOfSlot.slice(0, 4).join(', ')}`, []);
+    const shown: string[] = [];
+    for (let i = 0; i + 2 < a.outOfSlot.length && shown.length < 4; i += 3) {
+      const off = (BigInt(a.outOfSlot[i + 2]! >>> 0) << 32n) | BigInt(a.outOfSlot[i + 1]! >>> 0);
+      shown.push(`${a.outOfSlot[i]!}:${off.toString()}`);
+    }
+    return viol('INV-RESET-VALID', `RESET re-armed offsets outside their memslot (slot:offset) ${shown.join(', ')}`, []);
   },
 };
 

@@ -15,7 +15,7 @@ import {
   dirtyRingReset, enableDirtyRing, enableRingWithBitmap, EINTR, inc, KVM_DIRTY_GFN_BYTES, maskOffsets, push, ringNew,
   ringSize, rsvdEntriesOf, slotIndex, softFull, used, type ResetEnv, type ResetTrace,
 } from './ring.ts';
-import { harvestedTotal, RING_ID, ringExt, type RingExt } from './state.ts';
+import { harvestedTotal, RING_ID, ringExt, type ResetAudit, type RingExt } from './state.ts';
 import { hasBug, type DirtyRingKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type DirtyRingOption, type OptionRead } from '../machine/options.ts';
 
@@ -37,13 +37,13 @@ export function init(s: MachineState): void {
   const st = option(s, 'ringStart');
   const start = typeof st === 'number' ? st >>> 0 : 0;
   const ext: RingExt = {
-    size, soft: size - rsvdEntriesOf(size), withBitmap, adversary: option(s, 'adversary') === true,
+    size, softLimit: size - rsvdEntriesOf(size), withBitmap, adversary: option(s, 'adversary') === true,
     // KVM starts every index at 0; `ringStart` (simulation only) starts them just below 2^32 so runs cross the
     // u32 wrap of dirty_index / reset_index / fetch_index (as a VM that already pushed 2^32 - k entries would).
     rings: Array.from({ length: n }, () => ringNew(size, start)), exited: new Array<number>(n).fill(0),
     entryUsed: new Array<number>(n).fill(0), attacked: new Array<number>(n).fill(0),
-    harv: Array.from({ length: n }, () => [] as number[]), always: [], queued: 0,
-    just: Array.from({ length: n }, () => new Array<number>(size).fill(0)), pass: 0, attackDone: 0, softFullClears: [], last: null,
+    harvested: Array.from({ length: n }, () => [] as number[]), always: [], queued: 0,
+    justified: Array.from({ length: n }, () => new Array<number>(size).fill(0)), pass: 0, attackDone: 0, softFullClears: [], last: null,
   };
   s.ext[RING_ID] = ext as unknown as JsonValue;
   for (const k of ['ringEntries', 'ringDuplicates', 'ringFullExits', 'ringResets', 'ringHarvested', 'ringUnjustified',
@@ -83,14 +83,14 @@ export function mark(s: MachineState, slot: number, gfn: number, vcpu: number): 
   const vc = s.vcpus[vcpu]!;
   const justified = bitGet(s.oracle.touched, gfn) || vc.fault === gfn;
   const ji = slotIndex(r, r.dirtyIndex);
-  if (R.just[vcpu]![ji] !== (justified ? 1 : 0)) R.just[vcpu]![ji] = justified ? 1 : 0;
+  if (R.justified[vcpu]![ji] !== (justified ? 1 : 0)) R.justified[vcpu]![ji] = justified ? 1 : 0;
   if (push(r, slot, off)) s.stats['ringOverflows'] = (s.stats['ringOverflows'] ?? 0) + 1;
   s.stats['ringEntries'] = (s.stats['ringEntries'] ?? 0) + 1;
   if (dup) s.stats['ringDuplicates'] = (s.stats['ringDuplicates'] ?? 0) + 1;
   const u = used(r);
-  if (u >= R.soft) {
+  if (u >= R.softLimit) {
     s.vcpus[vcpu]!.requests |= REQ_RING_SOFT_FULL;
-    const over = u - R.soft;
+    const over = u - R.softLimit;
     if (over > (s.stats['ringMaxOvershoot'] ?? 0)) s.stats['ringMaxOvershoot'] = over;
   }
   return true;
@@ -98,7 +98,7 @@ export function mark(s: MachineState, slot: number, gfn: number, vcpu: number): 
 
 function vcpuSoftFull(s: MachineState, v: number): boolean {
   const R = ringExt(s);
-  return softFull(R.rings[v]!, R.soft);
+  return softFull(R.rings[v]!, R.softLimit);
 }
 
 /** kvm_dirty_ring_check_request would make the vCPU exit instead of entering. */
@@ -122,7 +122,8 @@ export function resetRings(s: MachineState, signal: number, reflag: boolean): vo
   const nr = { n: 0 };
   const trace: ResetTrace = { consumed: [], calls: [], unterminated: false, interrupted: false };
   const actual: number[] = [];
-  const outOfSlot: string[] = [];
+  // (slot, offset low, offset high) triples: the u64 offset as two u32 halves, like a ring entry's.
+  const outOfSlot: number[] = [];
   const env: ResetEnv = {
     slots: s.slots, signalAt: signal, reflag, unbounded: bug(s, 'reset-unbounded'), acceptWrap: bug(s, 'reset-offset-wrap'),
     eintrSkipsBatch: bug(s, 'reset-eintr-skips-batch'),
@@ -132,7 +133,7 @@ export function resetRings(s: MachineState, signal: number, reflag: boolean): vo
       const inSlot: number[] = [];
       for (const o of offs) {
         if (o < BigInt(sl.npages)) inSlot.push(sl.base + Number(o));
-        else outOfSlot.push(`${slot}:${o.toString()}`);
+        else outOfSlot.push(slot, Number(o & 0xffffffffn), Number(o >> 32n));
       }
       if (inSlot.length === offs.length) {
         // arm64 kvm_arch_mmu_enable_log_dirty_pt_masked: stage2_wp_range over [ffs, fls] of the mask.
@@ -151,7 +152,7 @@ export function resetRings(s: MachineState, signal: number, reflag: boolean): vo
     const r = R.rings[v]!;
     const ret = dirtyRingReset(r, env, nr, trace);
     // B5 (v7 of the series): the reset thread clears the request of a ring it finds no longer soft-full.
-    if (bug(s, 'softfull-cleared-by-reset') && !softFull(r, R.soft)) softFullClears.push(v);
+    if (bug(s, 'softfull-cleared-by-reset') && !softFull(r, R.softLimit)) softFullClears.push(v);
     if (reflag && used(r) > ringSize(r)) R.attacked[v] = 1;
     if (ret === -EINTR || trace.unterminated) break;
   }
@@ -167,17 +168,18 @@ export function resetRings(s: MachineState, signal: number, reflag: boolean): vo
     if (sl && c.offset < BigInt(sl.npages)) expected.push(sl.base + Number(c.offset));
     else invalid++;
   }
-  R.last = { cleared: nr.n, consumed, expected: uniqSorted(expected), invalid, actual: uniqSorted(actual), outOfSlot,
+  const audit: ResetAudit = { cleared: nr.n, consumed, expected: uniqSorted(expected), invalid, actual: uniqSorted(actual), outOfSlot,
     unterminated: trace.unterminated ? 1 : 0 };
+  R.last = audit;
   // Userspace: the first `cleared` harvested entries (vCPU order, ring order: the kernel's order) were reset;
   // their pages are copied after the ioctl returns. The rest stay harvested and are reset by the next call.
   let left = nr.n;
   const out: number[] = [];
-  for (let v = 0; v < R.harv.length && left > 0; v++) {
-    const h = R.harv[v]!;
+  for (let v = 0; v < R.harvested.length && left > 0; v++) {
+    const h = R.harvested[v]!;
     const k = Math.min(left, h.length);
     for (let i = 0; i < k; i++) out.push(h[i]!);
-    if (k > 0) R.harv[v] = h.slice(k);
+    if (k > 0) R.harvested[v] = h.slice(k);
     left -= k;
   }
   // Coverage: kvm_reset_dirty_gfn calls that coalesced more than one entry into their mask.
@@ -185,7 +187,7 @@ export function resetRings(s: MachineState, signal: number, reflag: boolean): vo
   if (coalesced > 0) s.stats['ringResetCoalesced'] = (s.stats['ringResetCoalesced'] ?? 0) + coalesced;
   s.stats['ringResets'] = (s.stats['ringResets'] ?? 0) + 1;
   // kvm_flush_remote_tlbs(kvm) iff cleared != 0 (F1 knob: the flush is missing).
-  s.vmm.ioctl = { kind: 'reset', slot: 0, deliver: uniqSorted(out), rearmed: R.last.actual.slice(),
+  s.vmm.ioctl = { kind: 'reset', slot: 0, deliver: uniqSorted(out), rearmed: audit.actual.slice(),
     flush: nr.n !== 0 && !bug(s, 'reset-no-tlb-flush'),
     snapshotPending: false };
   if (s.vmm.phase === 'precopy' && harvestedTotal(R) === 0) {

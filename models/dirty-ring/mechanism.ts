@@ -1,20 +1,20 @@
 /**
  * The dirty ring as a mechanism of the shared machine (registered under the consumer id `ring`): its Next
  * relation (candidates, preconditions, reducer) over the kernel side (kernel.ts) and the VMM side (vmm.ts), the
- * pages it holds for INV-NOLOSS, and the hooks. State: state.ts (`s.ext.ring`); invariants: invariants.ts;
- * explore codec: codec.ts.
+ * pages it holds for INV-NOLOSS, and the hooks. State: schema.ts (`s.ext.ring`, declared once: types,
+ * copy, save/load and canonical encoding) and state.ts (readers); invariants: invariants.ts.
  */
 import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
 import { collectionStepDone, deliver, nextCollectStep } from '../machine/machine.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
-import { registerExtCodec } from '../machine/registry.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineState } from '../machine/state.ts';
-import { ringCodec } from './codec.ts';
 import { RING_EVENTS } from './events.ts';
 import { ringView } from './view.ts';
+import type { Compiled } from '../../src/core/schema.ts';
 import { harvest, harvestable, inc, KVM_DIRTY_GFN_F_DIRTY, offsetOf, ringSize, slotIndex, used } from './ring.ts';
 import { init, mark, onEnter, resetRings, wouldExit } from './kernel.ts';
 import { collectStep, drained, harvestSteps, passStep, rewritesOf, rewrittenPending, ringWorkAllowedIn } from './vmm.ts';
+import { RING_PART } from './schema.ts';
 import { entryGfn, harvestedTotal, RING_ID, ringExt } from './state.ts';
 import { hasBug, type DirtyRingKnob, type KnobTest } from '../machine/knobs.ts';
 
@@ -90,14 +90,14 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       return true;
     case 'ring/entryHarvested': {
       passStep(s);
-      if (R.just[e.vcpu]![slotIndex(R.rings[e.vcpu]!, R.rings[e.vcpu]!.fetchIndex)] !== 1) {
+      if (R.justified[e.vcpu]![slotIndex(R.rings[e.vcpu]!, R.rings[e.vcpu]!.fetchIndex)] !== 1) {
         s.stats['ringUnjustified'] = (s.stats['ringUnjustified'] ?? 0) + 1;
       }
       const got = harvest(R.rings[e.vcpu]!);
       const sl = got.slot >>> 16 === 0 ? s.slots[got.slot & 0xffff] : undefined;
       // Entries KVM pushed always name a page; userspace records it and copies it after the reset returns.
       const g = sl && got.offset < BigInt(sl.npages) ? sl.base + Number(got.offset) : -1;
-      R.harv[e.vcpu]!.push(g);
+      R.harvested[e.vcpu]!.push(g);
       if (R.adversary && g >= 0 && rewrittenPending(R.rings[e.vcpu]!) && !R.always.includes(g)) R.always.push(g);
       s.stats['ringHarvested'] = (s.stats['ringHarvested'] ?? 0) + 1;
       return true;
@@ -110,7 +110,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       // The adversary sabotaged the re-arm of the page it had recorded, and (the fixed kernel drops a whole
       // batch that holds an invalid offset, and offset-0 entries on either side coalesce with 0x..ffc1) of any
       // page harvested from this ring before the next reset: it copies all of them at the end.
-      for (const g of R.harv[e.vcpu]!) if (g >= 0 && !R.always.includes(g)) R.always.push(g);
+      for (const g of R.harvested[e.vcpu]!) if (g >= 0 && !R.always.includes(g)) R.always.push(g);
       return true;
     }
     case 'kvm/dirtyRingsReset':
@@ -138,7 +138,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
 function pending(s: MachineState, gfn: number): boolean {
   const R = ringExt(s);
   for (let v = 0; v < R.rings.length; v++) {
-    const h = R.harv[v]!;
+    const h = R.harvested[v]!;
     for (let k = 0; k < h.length; k++) if (h[k] === gfn) return true;
     if (R.attacked[v] !== 0) continue;
     const r = R.rings[v]!;
@@ -183,9 +183,11 @@ export const ringMechanism: Mechanism = {
   metrics,
 };
 
-/** The dirty-ring folder as models/mechanisms.ts declares it: the ring mechanism and its events. */
-export const RING_FOLDER: MechanismFolder<typeof RING_EVENTS> = { folder: 'dirty-ring', mechanisms: () => [ringMechanism], events: RING_EVENTS };
-// explore: the ring state's canonical encoding and fast copy (codec.ts).
-registerExtCodec(RING_ID, ringCodec);
+/** The dirty-ring folder as models/mechanisms.ts declares it: the ring mechanism, its events and its state part. */
+export const RING_FOLDER: MechanismFolder<typeof RING_EVENTS> = {
+  folder: 'dirty-ring', mechanisms: () => [ringMechanism], events: RING_EVENTS,
+  // The ring state's copy, save/load and canonical encoding, compiled from its schema (schema.ts).
+  parts: () => ({ [RING_ID]: RING_PART as unknown as Compiled<unknown> }),
+};
 
 export { KVM_DIRTY_GFN_F_DIRTY, offsetOf };

@@ -13,6 +13,10 @@
  * its offset as two u32 halves (`offLo`, `offHi`); the reset arithmetic is done in BigInt, wrapping at 2^64
  * exactly as the kernel's u64/s64 arithmetic does.
  */
+import type { Ring } from './schema.ts';
+
+/** One vCPU's ring (struct kvm_dirty_ring + the mmapped kvm_dirty_gfn array), declared in schema.ts. */
+export type { Ring } from './schema.ts';
 
 export const KVM_DIRTY_GFN_F_DIRTY = 1;
 export const KVM_DIRTY_GFN_F_RESET = 2;
@@ -96,20 +100,6 @@ export function dirtyLogErrno(vm: RingVmCaps): number {
 /** KVM_RESET_DIRTY_RINGS on a VM without a ring: -EINVAL. */
 export function resetRingsErrno(vm: RingVmCaps): number {
   return vm.dirtyRingSize === 0 ? EINVAL : 0;
-}
-
-/** One vCPU's ring (struct kvm_dirty_ring + the mmapped kvm_dirty_gfn array), plus userspace's fetch cursor. */
-export interface Ring {
-  /** u32, free-running: next entry KVM fills (the kernel's `dirty_index`). */
-  dirtyIndex: number;
-  /** u32, free-running: next entry KVM_RESET_DIRTY_RINGS consumes (the kernel's `reset_index`). */
-  resetIndex: number;
-  /** u32, free-running: userspace's harvest cursor (fetch_index). */
-  fetchIndex: number;
-  flags: number[];
-  slot: number[];
-  offLo: number[];
-  offHi: number[];
 }
 
 export function ringNew(entries: number, start = 0): Ring {

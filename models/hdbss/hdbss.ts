@@ -157,7 +157,7 @@ function reserveRing(s: MachineState): void {
   const R = ringExt(s);
   // checkHdbssRingOptions refuses a ring smaller than the reserve, so this is >= 0. KVM's soft limit 0 (a ring of
   // exactly the reserve) would exit at every entry once the vCPU pushed anything; the model keeps 1 there.
-  R.soft = Math.max(1, R.soft - h.cap);
+  R.softLimit = Math.max(1, R.softLimit - h.cap);
 }
 
 /**

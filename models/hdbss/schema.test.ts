@@ -13,7 +13,7 @@ import { Packer } from '../../src/explore/pack.ts';
 import { StateStore } from '../../src/explore/store.ts';
 import { runChoices } from '../../src/core/engine.ts';
 import { partCtx, partOf } from '../machine/parts.ts';
-import { cloneMachine } from '../machine/pack.ts';
+import { cloneMachine } from '../machine/schema.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../machine/state.ts';
 import { choicesArb } from '../../properties/support/models.ts';

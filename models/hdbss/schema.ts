@@ -24,7 +24,7 @@
  *   (the registers of a PE with no vCPU loaded are dead).
  * No field holds a VMID, and none is a metric (every field is read by a precondition, a reducer or an invariant).
  * Per-vCPU and per-PE arrays are packed in index order: mechanism state turns explore's symmetry off
- * (models/machine/registry.ts `partCtx`), so no permutation applies to them.
+ * (models/machine/parts.ts `partCtx`), so no permutation applies to them.
  */
 import type { PackSink } from '../../src/core/model.ts';
 import { array, bool, compile, int, nums, record, type Infer, type PackCtx } from '../../src/core/schema.ts';

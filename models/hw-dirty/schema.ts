@@ -2,7 +2,7 @@
  * The state of `s.ext['hw']` (FEAT_HAFDBS at stage 2, shared by the dbm, hdbss and pta producers; hw.ts), declared
  * once: src/core/schema.ts derives from `HW_STATE` its type (`HwExt`), exact copy, the explorer's save/load, the
  * shape check, the labelled view and the canonical encoding (the visited-set key), registered below as the part
- * of key `hw` (models/machine/registry.ts). The encoding must be a bisimulation: two machine states whose
+ * of key `hw` (declared by `HW_FOLDER.parts`, models/hw-dirty/scan.ts). The encoding must be a bisimulation: two machine states whose
  * encodings are equal (with the rest of the machine equal) have the same enabled events, the same invariant
  * verdicts, and successors with equal encodings (checked on sampled reachable states by
  * properties/explore.hw.test.ts).

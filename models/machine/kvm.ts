@@ -70,7 +70,7 @@ function l3Draft(s: MachineState, g: number): L3Table {
  * The re-arm of [start, end) happens now: every writable TLB entry of the current VMID (on every PE) covering a
  * page of the range was filled before it, and is marked `T_PREARM` (tlb.ts), whether or not the descriptor
  * changed (an access-tracked page's descriptor is invalid, yet its writable entry may survive: B2). Entries of
- * another VMID never match again (pack.ts, DEAD_VMID) and are left alone. Called by every re-arm: the range
+ * another VMID never match again (schema.ts, DEAD_VMID) and are left alone. Called by every re-arm: the range
  * write-protect of GET/CLEAR/RESET/enable, and the hardware-dirty cleaning of the HDBSS mode switch.
  */
 export function markPreArm(s: MachineState, start: number, end: number): void {

@@ -5,7 +5,7 @@
  * loop). A mechanism supplies hooks; the machine calls them at fixed points. A design selects its mechanisms
  * through its options (`consumer`, `producer`). Every hook is optional.
  */
-import type { Invariant, JsonValue, LoadSource, PackSink, SaveSink } from '../../src/core/model.ts';
+import type { Invariant } from '../../src/core/model.ts';
 import type { Compiled } from '../../src/core/schema.ts';
 import type { EventDecl } from './events.ts';
 import type { MachineEvent } from './model-events.ts';
@@ -105,30 +105,4 @@ export interface Mechanism {
    * its summary sections and readable lines for changes under `s.ext`.
    */
   readonly view?: MechanismView;
-}
-
-/**
- * Explore hooks for one key of `s.ext` (a mechanism's state; several producers may share one key, e.g. `hw`).
- * Registered with `registerExtCodec`; a key without a codec is packed and copied generically (every field).
- */
-export interface ExtCodec {
-  /**
-   * A canonical packed encoding of `s.ext[key]` (`v`). Two states whose encodings (with the rest of the machine
-   * equal) are equal must behave the same: same enabled events, invariant verdicts, and successors with equal
-   * encodings (e.g. ring indices relative to `reset_index`, consumed entries left out, VMIDs via `vmidRel`).
-   */
-  pack(s: MachineState, v: JsonValue, out: PackSink): void;
-  /**
-   * Makes `dst` (`ext[key]` of a state no longer used, or undefined) a deep copy of `src` (`ext[key]` of a live
-   * state), reusing its arrays, and returns it. Fields `pack` leaves out because nothing behavioural reads them
-   * (metrics) may be left stale, like the machine's counters.
-   */
-  copy(dst: JsonValue | undefined, src: JsonValue): JsonValue;
-  /**
-   * Optional, with `load` (explore's saved frontier, models/machine/save.ts): writes `v` exactly, every field,
-   * in the codec's own layout. Without them the key is saved generically.
-   */
-  save?(v: JsonValue, out: SaveSink): void;
-  /** Reads back what `save` wrote, in the same order, as a fresh copy. */
-  load?(src: LoadSource): JsonValue;
 }

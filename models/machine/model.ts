@@ -15,8 +15,7 @@ import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, ty
 import { mechanismsOf } from './selected.ts';
 import { tlbFind } from './tlb.ts';
 import { bitNext } from './paged.ts';
-import { cloneMachine, copyMachineInto, machineSymmetry, packMachine } from './pack.ts';
-import { loadMachine, saveMachine } from './save.ts';
+import { cloneMachine, copyMachineInto, loadMachine, machineSymmetry, packMachine, saveMachine } from './schema.ts';
 import { machineView } from './view.ts';
 import { machineConfigCandidates, machineRelabelings } from './shrink.ts';
 

@@ -6,14 +6,10 @@
  * `registerPart` is for tests only: it overrides a key's part (e.g. a deliberately wrong canonicalisation, to show
  * that the soundness check catches it) until it is called again with the previous value.
  *
- * TRANSITIONAL: a key with no declared part but a hand-written `ExtCodec` (registry.ts `registerExtCodec`) is
- * adapted to the same operations.
  */
-import type { JsonValue } from '../../src/core/model.ts';
 import type { Compiled, PackCtx } from '../../src/core/schema.ts';
 import type { MachineState } from './state.ts';
 import { declaredParts } from '../mechanisms.ts';
-import { extCodec } from './registry.ts';
 
 const overrides = new Map<string, Compiled<unknown> | null>();
 let version = 0;
@@ -41,33 +37,9 @@ export function partsVersion(): number {
   return version;
 }
 
-const legacy = new Map<string, Compiled<unknown>>();
-
-/** The machine schema's resolver for `s.ext` keys. */
+/** The machine schema's resolver for `s.ext` keys (a key with no part stops explore with a message: schema.ts). */
 export function resolvePart(key: string): Compiled<unknown> | undefined {
-  const p = partOf(key);
-  if (p) return p;
-  if (overrides.has(key)) return undefined;
-  const c = extCodec(key);
-  if (!c || !c.save || !c.load) return undefined;
-  let a = legacy.get(key);
-  if (!a || (a as { codec?: unknown }).codec !== c) {
-    const save = c.save;
-    const load = c.load;
-    a = {
-      schema: { kind: 'static' },
-      clone: (v) => c.copy(undefined, v as JsonValue),
-      copyInto: (d, v) => c.copy(d as JsonValue | undefined, v as JsonValue),
-      save: (v, out) => save(v as JsonValue, out),
-      load: (src) => load(src),
-      pack: (v, ctx, out) => c.pack(ctx.root as never, v as JsonValue, out),
-      check: () => null,
-      view: (v) => v as JsonValue,
-    };
-    (a as { codec?: unknown }).codec = c;
-    legacy.set(key, a);
-  }
-  return a;
+  return partOf(key);
 }
 
 /**

@@ -2,8 +2,7 @@
  * Which mechanisms a design uses, from its options (`consumer`, `producer`), looked up in the declared list
  * (models/mechanisms.ts). Cached per design (`s.mechKey`), so the hot path pays one Map lookup.
  *
- * Kept apart from registry.ts: this module imports the mechanisms (through the declared list), which call
- * registry.ts (`registerExtCodec`, `registerPart`) while they are evaluated.
+ * It imports the mechanisms (through the declared list, read on first use).
  */
 import type { Design } from '../../src/core/model.ts';
 import type { Mechanism } from './mechanisms.ts';

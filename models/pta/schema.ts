@@ -1,8 +1,8 @@
 /**
  * The state of `s.ext['pta']` (the page tracking device, pta.ts), declared once: src/core/schema.ts derives from
  * `PTA_STATE` its type (`PtaExt`), exact copy, the explorer's save/load, the shape check, the labelled view and
- * the canonical encoding (the visited-set key), registered below as the part of key `pta`
- * (models/machine/registry.ts). The encoding must be a bisimulation (see models/hw-dirty/schema.ts; checked on
+ * the canonical encoding (the visited-set key), declared as the part of key `pta` by `PTA_FOLDER.parts`
+ * (models/pta/pta.ts). The encoding must be a bisimulation (see models/hw-dirty/schema.ts; checked on
  * sampled reachable states by properties/explore.hw.test.ts, which also shows that it catches wrong encodings).
  *
  * Per field (readers: pta.ts only; elsewhere only the views print the state):

@@ -81,7 +81,7 @@ export function rejectsWhatIsNotEnabled(c: DesignCase, choices: readonly number[
 }
 
 /**
- * A state with the fields `copyMachineInto` documents as metrics it may leave stale (models/machine/pack.ts):
+ * A state with the fields `copyMachineInto` documents as metrics it may leave stale (the `stale` fields of models/machine/schema.ts):
  * the counters other than `stats.events`, and the precision bits `oracle.touched` / `oracle.justified`. Every
  * other field (the machine's and every mechanism's, `vcpus[].lastPe` included) must be copied exactly.
  */
