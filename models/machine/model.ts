@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, ty
 import { mechanismsOf } from './selected.ts';
 import { tlbFind } from './tlb.ts';
 import { bitNext } from './paged.ts';
-import { cloneMachine, copyMachineInto, loadMachine, machineSymmetry, packMachine, saveMachine } from './schema.ts';
+import { cloneMachine, copyMachineInto, loadMachine, machineStateFields, machineSymmetry, packMachine, saveMachine } from './schema.ts';
 import { machineView } from './view.ts';
 import { machineConfigCandidates, machineRelabelings } from './shrink.ts';
 
@@ -201,6 +201,9 @@ export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): Ma
     view: machineView,
     configCandidates: machineConfigCandidates,
     relabelings: machineRelabelings,
+    stateFields() {
+      return machineStateFields(p.matrix.map((o) => this.init(this.design(o), p.checkConfig ?? DEFAULT_CONFIG)));
+    },
   };
   return model;
 }

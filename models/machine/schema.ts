@@ -38,11 +38,11 @@
  */
 import type { Design, JsonValue, LoadSource, PackSink, SaveSink, SymmetryGroup } from '../../src/core/model.ts';
 import {
-  array, bits, bool, compile, counters, custom, enumOf, int, nullable, nums, paged, parts, record, statik,
+  array, bits, bool, compile, counters, custom, describe, enumOf, int, nullable, nums, paged, parts, record, statik,
   type CustomOps, type Infer, type PackCtx,
 } from '../../src/core/schema.ts';
 import { bitNext, pget } from './paged.ts';
-import { resolvePart } from './parts.ts';
+import { partOf, resolvePart } from './parts.ts';
 import type { KnobSet } from './knobs.ts';
 import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineConfig } from './state.ts';
@@ -355,4 +355,20 @@ export function machineSymmetry(s: S): readonly SymmetryGroup[] {
     { name: 'pes', size: pOk ? s.pes.length : 1,
       why: pOk ? 'no PE is singled out (no local-TLBI knob, no mechanism state)' : 'not permuted: the design singles out a PE or has mechanism state' },
   ];
+}
+
+/**
+ * The state's fields as declared (`dtsim help state`): the machine's, then each mechanism part any of the
+ * `initials` (initial states of the model's designs) has, under `ext.<key>`. Static fields (design, config...) are
+ * listed too: `--reach` may read them.
+ */
+export function machineStateFields(initials: readonly S[]): string[] {
+  const lines = describe(MACHINE).filter((l) => !l.startsWith('(root)') && !l.startsWith('ext.'));
+  const keys = new Set<string>();
+  for (const s of initials) for (const k of Object.keys(s.ext)) keys.add(k);
+  for (const k of [...keys].sort()) {
+    const part = partOf(k);
+    if (part) lines.push(...describe(part.schema, `ext.${k}`));
+  }
+  return lines;
 }

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { MODELS } from '../../models/index.ts';
+import { parseReach } from '../explore/reach-expr.ts';
 import { join } from 'node:path';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -110,5 +112,50 @@ describe('dtsim help', () => {
     const ok = dtsim(['help', 'shrink']);
     expect(ok.code).toBe(0);
     expect(ok.out).toContain('--force');
+  });
+});
+
+describe('dtsim help state', () => {
+  it('lists every state field from the schemas: shared ones once, each model\'s parts, with kinds and labels', () => {
+    const r = dtsim(['help', 'state']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('every model (dirty-bitmap, dirty-ring, hdbss, pta):');
+    expect(r.out).toContain('  vcpus[].run  enum(out|host|guest|fault)');
+    expect(r.out).toContain('  oracle.touched  bits (metric) (stale in copyInto)');
+    expect(r.out).toMatch(/dirty-ring adds:\n(.*\n)*  ext\.ring\.rings\[\]\.dirtyIndex  int:index  .*dirty_index/);
+    expect(r.out).toMatch(/hdbss adds:\n(.*\n)*  ext\.hdbss\./);
+    expect(r.out).toMatch(/pta adds:\n(.*\n)*  ext\.pta\.vmid  int:vmid/);
+    const one = dtsim(['help', 'state', 'dirty-bitmap']);
+    expect(one.code).toBe(0);
+    expect(one.out).not.toContain('ext.ring');
+    expect(one.out).toContain('dirty-bitmap:\n  design  static');
+    refused(dtsim(['help', 'state', 'nope']), /help state: unknown model 'nope' \(one of: dirty-bitmap, dirty-ring, hdbss, pta\)/, 'help state nope');
+  });
+
+  it('every listed path is one --reach accepts: each leaf resolves in the initial state of a design that has it', () => {
+    for (const m of MODELS) {
+      const lines = m.stateFields ? m.stateFields() : [];
+      expect(lines.length, m.id).toBeGreaterThan(40);
+      const states = m.preset.matrix.map((o) => m.init(m.design(o), m.defaultConfig) as unknown as Record<string, unknown>);
+      const nullable = lines.filter((l) => / or null/.test(l)).map((l) => l.split('  ')[0] as string);
+      for (const l of lines) {
+        const path = l.split('  ')[0] as string;
+        const underNull = nullable.some((n) => path === n || path.startsWith(`${n}.`));
+        if (path.includes('[]') || / static/.test(l)) continue;
+        // A nullable value is null in an initial state: its fields are checked through the parent.
+        const top = path.split('.');
+        const has = states.some((s) => {
+          let v: unknown = s;
+          for (const k of top) {
+            if (v === null) return true;
+            if (typeof v !== 'object' || !Object.hasOwn(v as object, k)) return false;
+            v = (v as Record<string, unknown>)[k];
+          }
+          return true;
+        });
+        expect(has, `${m.id}: ${path}`).toBe(true);
+        if (!path.startsWith('ext.') && !underNull) expect(() => parseReach(`${path} == ${path}`).check(states[0]), `${m.id}: ${path}`).not.toThrow();
+      }
+    }
   });
 });

@@ -1,4 +1,7 @@
 /** CLI help texts (kept true to what the commands do). */
+import { MODELS } from './registry.ts';
+import { UsageError } from './errors.ts';
+
 export const HELP = `dtsim: deterministic simulator and checker for stage-2 dirty page tracking designs
 
 Usage: dtsim <command> [options]
@@ -13,7 +16,8 @@ Commands:
   bisect    the first event after which an invariant is violated, its neighbours and the state change
   shrink    minimise a failing trace (fewest events, vCPUs, PEs, pages) that still violates the same invariant
   show      a trace's timeline per vCPU, PE, VMM and host: text, a self-contained HTML page, or Perfetto JSON
-  help      this text; 'dtsim help <command>' (or 'dtsim <command> -h', '--help') for one command
+  help      this text; 'dtsim help <command>' (or 'dtsim <command> -h', '--help') for one command;
+            'dtsim help state [MODEL]' lists every state field (the paths --reach reads), from the schemas
   version   the package version and the trace format version (also: dtsim --version, -V)
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
@@ -162,7 +166,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   is a shortest one among those schedules, 'exhausted' covers those schedules only (NOT the whole space). It
   reaches deeper than the full search for the same number of states (off by default; not with --symmetry).
   --reach EXPR asks a reachability query: the search stops at the first state (a shortest path) whose JSON
-  satisfies EXPR, e.g. 'vmm.phase == "done" && vcpus[0].pe == 0': paths (a.b, a[0], .length; own fields only),
+  satisfies EXPR, e.g. 'vmm.phase == "done" && vcpus[0].pe == 0' ('dtsim help state' lists the fields): paths (a.b, a[0], .length; own fields only),
   numbers, "strings", true, false, null, == != < <= > >=, && || ! and parentheses. EXPR is checked against the
   initial state first: a misspelled field or a syntax error exits 2 naming the column. --reach-module FILE: an
   ES module whose default export (or export 'reach') is a function (state) => boolean. Invariants are checked
@@ -219,3 +223,29 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   cells done, runs; see dtsim help); --quiet: none.
 `,
 };
+
+/**
+ * `dtsim help state [MODEL]`: every field of every model's state as its schema declares it (path, kind:role,
+ * metric/fixed marks, label). Fields every model shares are listed once; each model then adds its own parts.
+ */
+export function stateHelp(args: readonly string[]): string {
+  const unknown = args.find((a) => !MODELS.some((m) => m.id === a));
+  if (unknown !== undefined || args.length > 1) {
+    throw new UsageError(`help state: ${unknown !== undefined ? `unknown model '${unknown}'` : 'at most one model'} (one of: ${MODELS.map((m) => m.id).join(', ')})`);
+  }
+  const models = MODELS.filter((m) => args.length === 0 || m.id === args[0]);
+  const fields = models.map((m) => ({ id: m.id, lines: m.stateFields ? [...m.stateFields()] : [] }));
+  const common = fields.length > 1 ? (fields[0]?.lines ?? []).filter((l) => fields.every((f) => f.lines.includes(l))) : [];
+  const out: string[] = [
+    'State fields (path  kind:role  marks  label), from the models\' schemas. (metric): counters and precision figures,',
+    'left out of explore\'s state key; (fixed): set from the configuration; (stale in copyInto): may be a recycled',
+    'state\'s in explore. [] is an array element, ? a nullable value. --reach EXPR and the state views use these paths.',
+  ];
+  if (common.length > 0) out.push('', `every model (${models.map((m) => m.id).join(', ')}):`, ...common.map((l) => `  ${l}`));
+  for (const f of fields) {
+    const own = f.lines.filter((l) => !common.includes(l));
+    if (own.length === 0) continue;
+    out.push('', `${f.id}${common.length > 0 ? ' adds' : ''}:`, ...own.map((l) => `  ${l}`));
+  }
+  return `${out.join('\n')}\n`;
+}

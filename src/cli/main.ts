@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { setAutoFreeze } from 'immer';
-import { HELP, COMMAND_HELP } from './help.ts';
+import { HELP, COMMAND_HELP, stateHelp } from './help.ts';
 import { clearAll } from './progress.ts';
 import { versionText } from './version.ts';
 import { UsageError, BadInputError } from './errors.ts';
@@ -66,8 +66,12 @@ export async function main(argv: readonly string[]): Promise<number> {
           process.stdout.write(HELP);
           return EXIT.ok;
         }
+        if (topic === 'state') {
+          process.stdout.write(stateHelp(rest.slice(1)));
+          return EXIT.ok;
+        }
         if (!Object.hasOwn(COMMAND_HELP, topic)) {
-          throw new UsageError(`help: unknown topic '${topic}' (one of: ${Object.keys(COMMAND_HELP).join(', ')}, help)`);
+          throw new UsageError(`help: unknown topic '${topic}' (one of: ${Object.keys(COMMAND_HELP).join(', ')}, state, help)`);
         }
         process.stdout.write(COMMAND_HELP[topic]!);
         return EXIT.ok;

@@ -204,6 +204,12 @@ export interface Model<S, E extends EventBase, C> {
   configCandidates?(config: C): unknown[];
   /** Optional (shrink): smaller configurations that renumber ids (drop one vCPU or PE), with the event mapping. */
   relabelings?(config: C): Relabeling<E>[];
+  /**
+   * Optional (`dtsim help state`): the state's fields, one line each (path, kind and role, metric/fixed marks,
+   * label), as its schema declares them, for every part any design of the model can have. These are the paths
+   * `explore --reach` queries and the state views name.
+   */
+  stateFields?(): readonly string[];
 }
 
 /**

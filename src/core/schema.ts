@@ -194,17 +194,29 @@ export interface Compiled<T> {
 /** One line per field: its path, kind and role, whether it is a metric, and its label. */
 export function describe(s: Schema, path = ''): string[] {
   const out: string[] = [];
-  const tag = (x: Schema): string => {
-    const role = 'role' in x ? `:${x.role}` : '';
-    return `${x.kind}${role}${x.metric ? ' (metric)' : ''}${x.stale ? ' (stale in copyInto)' : ''}${x.fixed ? ' (fixed)' : ''}${'group' in x && x.group ? ` (group ${x.group})` : ''}`;
+  const kindOf = (x: Schema): string => {
+    switch (x.kind) {
+      case 'enum': return `enum(${x.values.join('|')})`;
+      case 'paged': return x.bits ? 'bits' : 'paged';
+      case 'nullable': return `${kindOf(x.of)} or null`;
+      case 'array': return `array of ${x.of.kind === 'record' ? 'records' : kindOf(x.of)}`;
+      case 'custom': return x.name;
+      default: return 'role' in x ? `${x.kind}:${x.role}` : x.kind;
+    }
   };
-  const walk = (x: Schema, p: string): void => {
-    out.push(`${p || '(root)'}  ${tag(x)}${x.doc ? `  ${x.doc}` : ''}`);
-    if (x.kind === 'record') for (const k of Object.keys(x.fields)) walk(x.fields[k] as Schema, p ? `${p}.${k}` : k);
-    else if (x.kind === 'nullable') walk(x.of, `${p}?`);
-    else if (x.kind === 'array') walk(x.of, `${p}[]`);
+  const marks = (x: Schema): string => `${x.metric ? ' (metric)' : ''}${x.stale ? ' (stale in copyInto)' : ''}${x.fixed ? ' (fixed)' : ''}`
+    + `${x.kind === 'array' && x.group ? ` (group ${x.group})` : ''}`;
+  const walk = (x: Schema, p: string, doc: string | undefined): void => {
+    const label = doc ?? x.doc;
+    out.push(`${p || '(root)'}  ${kindOf(x)}${marks(x)}${label ? `  ${label}` : ''}`);
+    // A nullable record's or an array's fields are listed under the same path (`a.b`, `a[].b`).
+    let inner: Schema = x;
+    let at = p;
+    if (inner.kind === 'nullable') inner = inner.of;
+    if (inner.kind === 'array') { inner = inner.of; at = `${p}[]`; }
+    if (inner.kind === 'record') for (const k of Object.keys(inner.fields)) walk(inner.fields[k] as Schema, at ? `${at}.${k}` : k, undefined);
   };
-  walk(s, path);
+  walk(s, path, undefined);
   return out;
 }
 
