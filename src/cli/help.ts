@@ -17,7 +17,7 @@ Commands:
   shrink    minimise a failing trace (fewest events, vCPUs, PEs, pages) that still violates the same invariant
   show      a trace's timeline per vCPU, PE, VMM and host: text, a self-contained HTML page, or Perfetto JSON
   help      this text; 'dtsim help <command>' (or 'dtsim <command> -h', '--help') for one command;
-            'dtsim help state [MODEL]' lists every state field (the paths --reach reads), from the schemas
+            'dtsim help state [MODEL]': every state field (the paths --reach reads), from the schemas
   version   the package version and the trace format version (also: dtsim --version, -V)
 
 Exit codes: 0 ok; 1 violation found (or a trace differs from its expect block);
@@ -166,7 +166,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   is a shortest one among those schedules, 'exhausted' covers those schedules only (NOT the whole space). It
   reaches deeper than the full search for the same number of states (off by default; not with --symmetry).
   --reach EXPR asks a reachability query: the search stops at the first state (a shortest path) whose JSON
-  satisfies EXPR, e.g. 'vmm.phase == "done" && vcpus[0].pe == 0' ('dtsim help state' lists the fields): paths (a.b, a[0], .length; own fields only),
+  satisfies EXPR, e.g. 'vmm.phase == "done" && vcpus[0].pe == 0' ('dtsim help state' lists the fields):
+  paths (a.b, a[0], .length; own fields only),
   numbers, "strings", true, false, null, == != < <= > >=, && || ! and parentheses. EXPR is checked against the
   initial state first: a misspelled field or a syntax error exits 2 naming the column. --reach-module FILE: an
   ES module whose default export (or export 'reach') is a function (state) => boolean. Invariants are checked
