@@ -206,8 +206,8 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
       model: c.model.id, row: c.row, coverage: rows[i]!.coverage })), proof));
     process.stdout.write(`${exhausted} of ${rows.length} designs exhausted with every invariant holding; ${bad} violated; `
       + `${open} not exhausted (${limited} stopped by a limit, ${bounded} bounded by --depth ${depth}; raise --depth/--max-states/--time-limit${proof ? '' : ' or shrink the configuration'})\n`);
-    if (proof) process.stdout.write(bad === 0 && open === 0 ? `proof complete (tier ${tier}): no reachable state of any design violates an invariant at its documented configuration\n`
-      : `proof NOT complete (tier ${tier})${bad === 0 ? ': inconclusive' : ''}${expectedOpen > 0 ? ` (${expectedOpen} of the designs not exhausted are documented as not exhaustible at this tier)` : ''}\n`);
+    if (proof) process.stdout.write(bad === 0 && open === 0 ? `proof complete: no reachable state of any design violates an invariant at its documented configuration (tier ${tier})\n`
+      : `proof NOT complete${bad === 0 ? ': inconclusive' : ''} (tier ${tier}${expectedOpen > 0 ? `; ${expectedOpen} of the designs not exhausted documented as not exhaustible at this tier` : ''})\n`);
     else if (verdict === 'inconclusive') process.stdout.write(`inconclusive: ${limited} design(s) NOT exhausted, stopped by a limit\n`);
   }
   return verdictExit(verdict);
@@ -262,6 +262,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   if (p.positionals.length) throw new UsageError(`explore: unexpected argument '${p.positionals[0]}'`);
   if (v['matrix'] === true || v['proof'] === true) return await exploreMatrix(v);
   if (v['workers'] !== undefined) throw new UsageError('--workers applies to --matrix and --proof (one exploration runs in one thread)');
+  if (v['tier'] !== undefined) throw new UsageError('--tier applies to --proof (the proof tier to explore: 1 or 2)');
   const d = designFromFlags(v, SMALL_CONFIG);
   const depth = intFlag('depth', v['depth'], 60, 0, 100_000);
   const maxStates = intFlag('max-states', v['max-states'], 5_000_000, 0);

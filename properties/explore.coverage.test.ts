@@ -1,0 +1,83 @@
+/**
+ * Goal: the proof configurations (models/proofs.ts, tier 1 and tier 2 together) reach every situation that
+ * `dtsim check` must reach for each design (its coverage table: a GAP there is a finding), or the situation is a
+ * documented exception with a reason; and the explorations' coverage probe is right: a situation it reports at
+ * depth d is reachable in exactly d events and no fewer, and one it reports never reached is unreachable.
+ * Method: the pins of properties/support/proof.ts (FIGURES: the cases that exhaust; GAPS: what each never
+ * reaches), which the proof steps (`npm run test:proof`, `npm run test:proof2`) check against the explorations
+ * themselves; here, only data (fast, in `npm test`). The probe against `explore --reach` (the shortest path to a
+ * state satisfying a predicate, every field counting) on small dirty-bitmap spaces.
+ */
+import { describe, expect, it } from 'vitest';
+import { coverageException, PROOF_COVERAGE_EXCEPTIONS, PROOF_TIERS, proofCases } from '../models/proofs.ts';
+import { MODELS } from '../models/index.ts';
+import { situationsOf } from '../src/cli/jobs.ts';
+import { explore } from '../src/explore/bfs.ts';
+import { CoverageProbe } from '../src/explore/coverage.ts';
+import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
+import type { MachineState } from '../models/machine/state.ts';
+import { FIGURES, GAPS, proofKey } from './support/proof.ts';
+
+const cases = PROOF_TIERS.flatMap((t) => proofCases(MODELS, t));
+
+describe('explore --proof coverage of dtsim check\'s situations', () => {
+  it('every case that exhausts is pinned (FIGURES), and its gaps name situations that apply to it', () => {
+    for (const c of cases) {
+      const key = proofKey(c);
+      if (c.open !== null) {
+        expect(FIGURES[key], `${key} is documented as not exhaustible: it has no figures`).toBeUndefined();
+        expect(c.open.measured.length, key).toBeGreaterThan(20);
+        continue;
+      }
+      expect(FIGURES[key], `${key}: no pinned figures`).toBeDefined();
+      const applies = situationsOf(c.model.id, c.row).map((s) => s.id);
+      for (const g of GAPS[key] ?? []) expect(applies, `${key}: GAPS names ${g}`).toContain(g);
+    }
+    const keys = new Set(cases.map(proofKey));
+    for (const k of [...Object.keys(FIGURES), ...Object.keys(GAPS)]) expect(keys.has(k), `${k} is no proof case`).toBe(true);
+  });
+
+  it('every situation of every design is reached by one of its proof configurations (tier 1 or 2), or is a documented exception', () => {
+    const missing: string[] = [];
+    const needed = new Set<number>();
+    for (const m of MODELS) {
+      for (const row of m.preset.matrix) {
+        const mine = cases.filter((c) => c.model.id === m.id && JSON.stringify(c.row) === JSON.stringify(row) && c.open === null);
+        for (const s of situationsOf(m.id, row)) {
+          if (mine.some((c) => !(GAPS[proofKey(c)] ?? []).includes(s.id))) continue;
+          const ex = coverageException(m.id, row, s.id);
+          if (ex) needed.add(PROOF_COVERAGE_EXCEPTIONS.indexOf(ex));
+          else missing.push(`${m.id} ${JSON.stringify(row)}: ${s.id} (${s.label})`);
+        }
+      }
+    }
+    expect(missing, 'reached by dtsim check, by no proof configuration, and not a documented exception').toEqual([]);
+    // An exception no longer needed goes (the list says only what is true).
+    const unused = PROOF_COVERAGE_EXCEPTIONS.filter((_x, i) => !needed.has(i)).map((x) => `${x.model} ${JSON.stringify(x.row)}: ${x.situation}`);
+    expect(unused, 'documented exceptions that a proof configuration now reaches').toEqual([]);
+    for (const x of PROOF_COVERAGE_EXCEPTIONS) expect(x.why.length, `${x.model} ${x.situation}`).toBeGreaterThan(20);
+  });
+
+  it('the probe: the depth it reports is the least number of events to the situation (explore --reach agrees), GAP when unreachable', () => {
+    const config = (pes: number) => dirtyBitmap.parseConfig({ ...dirtyBitmap.defaultConfig as object, vcpus: 1, pes, slots: [{ base: 0, npages: 2 }],
+      blocks: false, tlbEntries: 1, stolenTime: false, itsPages: [1], rounds: 1, storePages: [] });
+    for (const pes of [1, 2]) {
+      const pc = config(pes);
+      if (!pc.ok) throw new Error(pc.error.message);
+      const design = dirtyBitmap.design();
+      const sits = situationsOf('dirty-bitmap', {});
+      const probe = new CoverageProbe(dirtyBitmap.metrics.bind(dirtyBitmap), sits);
+      const r = explore(dirtyBitmap, design, pc.config, { maxDepth: 1000, observe: probe.observe });
+      expect(r.status).toBe('exhausted');
+      const got = probe.result();
+      expect(Object.keys(got).sort()).toEqual(sits.map((s) => s.id).sort());
+      for (const s of sits) {
+        const q = explore(dirtyBitmap, design, pc.config, { maxDepth: 1000, encoding: 'generic',
+          reach: (st: MachineState) => ((st.stats as { [k: string]: number })[s.stat] ?? 0) > 0 });
+        expect([s.id, got[s.id]], `${pes} PE(s)`).toEqual([s.id, q.status === 'reached' ? q.reached!.events.length : null]);
+      }
+      // One PE: no vCPU can move; two: it can.
+      expect(got['vcpu-migrated'] === null).toBe(pes === 1);
+    }
+  });
+});
