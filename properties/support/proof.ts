@@ -62,6 +62,13 @@ export const FIGURES: { readonly [key: string]: readonly [number, number] } = {
   'pta {"manualProtect":true} 2 PEs': [36_657, 36],
   'pta {"consumer":"ring"} 2 PEs': [440_246, 51],
   'pta {"deviceRecords":2} 2 PEs': [39_034, 36],
+  // Tier 2 (2 vCPUs x 2 PEs x 2 pages, stolen time and the ITS save on): the designs that exhaust.
+  'dirty-bitmap {} tier 2': [1_232_735, 51],
+  'dirty-bitmap {"manualProtect":true} tier 2': [1_398_231, 52],
+  'dirty-bitmap {"manualProtect":true,"initiallySet":true} tier 2': [461_062, 42],
+  'dirty-bitmap {"eagerSplit":true} tier 2': [1_232_735, 51],
+  'hdbss {"producer":"dbm"} tier 2': [3_378_178, 43],
+  'hdbss {"producer":"dbm","manualProtect":true} tier 2': [3_649_053, 44],
 };
 
 /**
@@ -71,7 +78,37 @@ export const FIGURES: { readonly [key: string]: readonly [number, number] } = {
  * situation of a design is reached by one of its cases in tier 1 or tier 2 (or is a documented exception).
  */
 export const GAPS: { readonly [key: string]: readonly string[] } = {
-  // GAPS
+  // Tier 1 at 1 PE: one vCPU on one PE never moves.
+  'dirty-bitmap {}': ['vcpu-migrated'],
+  'dirty-bitmap {"manualProtect":true}': ['vcpu-migrated'],
+  'dirty-bitmap {"manualProtect":true,"initiallySet":true}': ['vcpu-migrated'],
+  'dirty-bitmap {"eagerSplit":true}': ['vcpu-migrated'],
+  'dirty-ring {}': ['soft-full-exit', 'vcpu-migrated'],
+  'dirty-ring {"ringEntries":4}': ['vcpu-migrated'],
+  'dirty-ring {"ringEntries":256}': ['vcpu-migrated'],
+  'dirty-ring {"ringWithBitmap":false}': ['soft-full-exit', 'vcpu-migrated'],
+  'dirty-ring {"ringEntries":4,"ringWithBitmap":false}': ['vcpu-migrated'],
+  'dirty-ring {"adversary":true}': ['vcpu-migrated'],
+  'dirty-ring {"ringStart":4294967288}': ['soft-full-exit', 'vcpu-migrated'],
+  'hdbss {}': ['vcpu-migrated'],
+  'hdbss {"manualProtect":true}': ['vcpu-migrated'],
+  'hdbss {"hdbssEntries":4}': ['vcpu-migrated'],
+  'hdbss {"hdbssAborts":true}': ['vcpu-migrated'],
+  'hdbss {"producer":"dbm"}': ['vcpu-migrated'],
+  'hdbss {"producer":"dbm","manualProtect":true}': ['vcpu-migrated'],
+  'hdbss {"consumer":"ring"}': ['vcpu-migrated'],
+  'hdbss {"consumer":"ring","hdbssEntries":4}': ['reset-coalesced', 'vcpu-migrated'],
+  'pta {}': ['vcpu-migrated'],
+  'pta {"manualProtect":true}': ['vcpu-migrated'],
+  'pta {"consumer":"ring"}': ['reset-coalesced', 'vcpu-migrated'],
+  'pta {"deviceRecords":2}': ['vcpu-migrated'],
+  // Tier 1 at 2 PEs.
+  'dirty-ring {} 2 PEs': ['soft-full-exit'],
+  'dirty-ring {"ringWithBitmap":false} 2 PEs': ['soft-full-exit'],
+  'dirty-ring {"ringStart":4294967288} 2 PEs': ['soft-full-exit'],
+  'hdbss {"consumer":"ring"} 2 PEs': ['reset-coalesced'],
+  'hdbss {"consumer":"ring","hdbssEntries":4} 2 PEs': ['reset-coalesced'],
+  'pta {"consumer":"ring"} 2 PEs': ['reset-coalesced'],
 };
 
 /** A case's key in FIGURES and GAPS: `model row`, then ` 2 PEs` (tier 1's 2-PE part) or ` tier 2`. */
