@@ -114,17 +114,17 @@ export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
   { model: 'dirty-ring', tier: 2, row: '*', options: { ringEntries: 4 },
     why: 'the smallest ring (4 entries): two vCPUs each with its own ring, every vcpu_load pushing a stolen-time entry',
     open: { maxStates: TIER2_OPEN_BUDGET,
-      measured: 'not exhausted: with 4 entries past 1.2M states by depth 23 at 7c09960, still growing (stolen time off, the 2-vCPU 2-page rows passed 1.5M states by depth 20-27 before); '
-        + 'ring entry order of two vCPUs times two pages times stolen-time entries: beyond a CI budget' } },
+      measured: 'at 7c09960 with 4 entries: 1M states reached at depth 20 with 370k unexpanded (15 s CPU; the adversary: depth 19, 420k), '
+        + 'where one vCPU needs depth 51-73: the levels are still widening; two rings, two pages and a stolen-time entry at every vcpu_load' } },
   { model: 'hdbss', tier: 2, row: '*', options: { hdbssEntries: 1 },
     why: 'the smallest HDBSS buffer (1 entry)',
     open: { maxStates: TIER2_OPEN_BUDGET,
       measured: 'not measured to the end at 7c09960; stolen time off, the 2-vCPU 2-page hdbss rows passed 1.5M states by depth 20-27 (docs/explore-and-compare.md); '
         + 'the scan rows (no buffer) exhaust at 3.4-3.6M states' } },
   { model: 'hdbss', tier: 2, row: { producer: 'dbm' },
-    why: 'as is (no buffer: the page-table scan)' },
+    why: 'no buffer to shrink (the page-table scan): exhausted as the matrix row' },
   { model: 'hdbss', tier: 2, row: { producer: 'dbm', manualProtect: true },
-    why: 'as is (no buffer: the page-table scan)' },
+    why: 'no buffer to shrink (the page-table scan): exhausted as the matrix row' },
   { model: 'hdbss', tier: 2, row: { consumer: 'ring' }, options: { ringEntries: 8, hdbssEntries: 1 },
     why: 'ring consumer: 8 entries and a 1-entry buffer (4 entries is below the reserve KVM requires for the buffer)',
     open: { maxStates: TIER2_OPEN_BUDGET,

@@ -37,6 +37,18 @@ describe('explore --proof coverage of dtsim check\'s situations', () => {
     for (const k of [...Object.keys(FIGURES), ...Object.keys(GAPS)]) expect(keys.has(k), `${k} is no proof case`).toBe(true);
   });
 
+  it('tier 2 keeps its point in every case: 2 vCPUs, 2 PEs, at least 2 pages, stolen time and the ITS save on; every matrix row is a case', () => {
+    const t2 = proofCases(MODELS, 2);
+    expect(t2.length).toBe(MODELS.reduce((a, m) => a + m.preset.matrix.length, 0));
+    for (const c of t2) {
+      const k = proofKey(c);
+      expect([c.tier, c.config.vcpus, c.config.pes, c.config.stolenTime, c.config.itsPages.length > 0, c.config.slots.reduce((a, x) => a + x.npages, 0) >= 2], k)
+        .toEqual([2, 2, 2, true, true, true]);
+      // A design left open says what was measured, and runs to a bounded budget.
+      if (c.open !== null) expect(c.open.maxStates, k).toBeGreaterThan(0);
+    }
+  });
+
   it('every situation of every design is reached by one of its proof configurations (tier 1 or 2), or is a documented exception', () => {
     const missing: string[] = [];
     const needed = new Set<number>();

@@ -169,7 +169,9 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
         const diff = Object.entries(c.options).filter(([k, x]) => JSON.stringify(c.row[k]) !== JSON.stringify(x));
         const base = proofBase(tier) as Record<string, unknown>;
         const cdiff = Object.entries(c.config as object).filter(([k, x]) => k !== 'pes' && k in base && JSON.stringify(base[k]) !== JSON.stringify(x));
-        process.stdout.write(`    narrowed to ${[...diff, ...cdiff].map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ')}: ${c.why}\n`);
+        const changed = [...diff, ...cdiff];
+        // A model-wide ('*') narrowing may leave a row as it is (the row already has the smaller ring): say so.
+        process.stdout.write(changed.length ? `    narrowed to ${changed.map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ')}: ${c.why}\n` : `    as is: ${c.why}\n`);
       }
       if (out.expectedOpen !== null) process.stdout.write(`    expected: documented as NOT exhausted at this tier (models/proofs.ts): ${out.expectedOpen}\n`);
     }
