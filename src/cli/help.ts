@@ -181,8 +181,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --proof explores every correct design of the matrix at its own documented small configurations
   (models/proofs.ts) of one tier. --tier 1 (default): 1 vCPU, 1 PE, 2 pages, TLB 1, 1 round, no stolen time;
   then the same with 2 PEs (vCPU migration). --tier 2: 2 vCPUs racing on 2 PEs, 2 pages, TLB 1, 1 round,
-  stolen time and the ITS save on (no state limit by default: tens of millions of states, about 20 minutes on
-  2 cores). A design whose space is infinite or too large there is narrowed (e.g. a 4-entry ring, a 2-record
+  stolen time and the ITS save on (defaults: no state limit, --time-limit 1800 per design). A design whose space is infinite or too large there is narrowed (e.g. a 4-entry ring, a 2-record
   PTA device; tier 1 also one page) and the row says so and why; a tier-2 design that even narrowed does not
   exhaust is explored up to its documented budget (unless --max-states is given) and its row says 'expected:
   documented as NOT exhausted' with what was measured. Exit 0 only when every design is exhausted with every
@@ -195,7 +194,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --workers N (--matrix and --proof; default: every core) explores N designs at once, one per worker thread;
   rows print in the same order with the same figures whatever N (only their times differ), unless a time or
   memory limit stops a design: each design's memory limit is a 1/N share.
-  Limits: --max-states (default 5000000 distinct; 0: none), --time-limit (default 300 s; per design) and memory
+  Limits: --max-states (default 5000000 distinct, --proof --tier 2: none; 0: none), --time-limit (default 300 s,
+  --proof --tier 2: 1800 s; per design) and memory
   (heap plus buffers at 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB) stop the
   search with "NOT exhausted: stopped by the <state|time|memory> limit after N states at depth D": the result
   is inconclusive (exit 4). The states waiting at each BFS level are saved as words, each as a delta against

@@ -85,11 +85,11 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   } else if (v['tier'] !== undefined) throw new UsageError('--tier applies to --proof (the proof tier to explore: 1 or 2)');
   const tier = intFlag('tier', v['tier'], 1, 1, 2) as ProofTier;
   const depth = intFlag('depth', v['depth'], 1000, 0, 100_000);
-  // Tier 2's designs run to tens of millions of states: no state limit by default (the time and memory limits
-  // stay), but a design the tier documents as not exhaustible stops at its own budget unless --max-states is given.
+  // Tier 2's designs run to millions of states: no state limit and 1800 s a design by default (the memory limit
+  // stays), but a design the tier documents as not exhaustible stops at its own budget unless --max-states is given.
   const maxStatesSet = v['max-states'] !== undefined;
   const maxStates = intFlag('max-states', v['max-states'], proof && tier === 2 ? 0 : 5_000_000, 0);
-  const timeLimit = intFlag('time-limit', v['time-limit'], 300, 0);
+  const timeLimit = intFlag('time-limit', v['time-limit'], proof && tier === 2 ? 1800 : 300, 0);
   const json = v['json'] === true;
   const symmetry = v['symmetry'] === true;
   const enc = (v['encoding'] as string | undefined) ?? 'auto';
