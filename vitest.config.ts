@@ -11,8 +11,8 @@ import { defineConfig } from 'vitest/config';
  */
 export const PROOF_TIER = ['properties/explore.proof.test.ts', 'properties/explore.proof-hw.test.ts'];
 /**
- * Proof tier 2 (two vCPUs on two PEs, stolen time and the ITS save on: tens of millions of states, about 20
- * minutes on 2 cores): `npm run test:proof2` (vitest.proof2.config.ts), the step of `.ci/run` after test:proof.
+ * Proof tier 2 (two vCPUs on two PEs, stolen time and the ITS save on: millions of states a design; budget about
+ * 20 minutes on 2 cores): `npm run test:proof2` (vitest.proof2.config.ts), the step of `.ci/run` after test:proof.
  * Split over files so vitest runs them on both cores.
  */
 export const PROOF_TIER2 = ['properties/explore.proof2.test.ts', 'properties/explore.proof2-hw.test.ts'];

@@ -119,8 +119,8 @@ export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
   { model: 'hdbss', tier: 2, row: '*', options: { hdbssEntries: 1 },
     why: 'the smallest HDBSS buffer (1 entry)',
     open: { maxStates: TIER2_OPEN_BUDGET,
-      measured: 'not measured to the end at 7c09960; stolen time off, the 2-vCPU 2-page hdbss rows passed 1.5M states by depth 20-27 (docs/explore-and-compare.md); '
-        + 'the scan rows (no buffer) exhaust at 3.4-3.6M states' } },
+      measured: 'at 7c09960 with a 1-entry buffer: 1M states reached at depth 17 with 347k unexpanded (25 s CPU), where one vCPU needs depth 41-43: '
+        + 'the levels are still widening; each vCPU\'s buffer, its drains and the per-PE registers multiply (the scan rows, no buffer, exhaust at 3.4-3.6M states)' } },
   { model: 'hdbss', tier: 2, row: { producer: 'dbm' },
     why: 'no buffer to shrink (the page-table scan): exhausted as the matrix row' },
   { model: 'hdbss', tier: 2, row: { producer: 'dbm', manualProtect: true },
