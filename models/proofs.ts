@@ -128,7 +128,8 @@ export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
   { model: 'hdbss', tier: 2, row: { consumer: 'ring' }, options: { ringEntries: 8, hdbssEntries: 1 },
     why: 'ring consumer: 8 entries and a 1-entry buffer (4 entries is below the reserve KVM requires for the buffer)',
     open: { maxStates: TIER2_OPEN_BUDGET,
-      measured: 'not measured to the end at 7c09960; at tier 1 (1 vCPU, 1 PE) the 4-entry ring alone is 1.2M states, and stolen time off at 2 vCPUs it passed 3M states by depth 32' } },
+      measured: 'at 7c09960: 1M states reached at depth 16 with 430k unexpanded (34 s CPU), where one vCPU with a 4-entry ring needs depth 43-61 (1.2M states): '
+        + 'the levels are still widening; two rings and two buffers' } },
   { model: 'hdbss', tier: 2, row: { consumer: 'ring', hdbssEntries: 4 }, options: { ringEntries: 8 },
     why: 'ring consumer: 8 entries, the smallest ring KVM accepts for a 4-entry buffer',
     open: { maxStates: TIER2_OPEN_BUDGET,
@@ -207,6 +208,9 @@ export const PROOF_COVERAGE_EXCEPTIONS: readonly CoverageException[] = [
   ...(['{}', '{"ringWithBitmap":false}', '{"ringStart":4294967288}'].map((r) => ({ model: 'dirty-ring', row: JSON.parse(r) as Options, situation: 'soft-full-exit',
     why: 'a 16-entry ring never reaches its soft limit at tier 1: one vCPU pushes each of 2 pages once per arming over one round; '
       + 'the same soft-full path is proved on the 4-entry rows ({"ringEntries":4}, with and without the bitmap, and the adversary)' }))),
+  ...([{}, { manualProtect: true }] as Options[]).map((row) => ({ model: 'hdbss', row, situation: 'hdbss-full-fault',
+    why: 'the 2-entry buffer never fills at tier 1: 2 pages make at most 2 hardware updates per arming, over one round, one vCPU '
+      + '(the space is the same as with 4 entries: 170,891 states); the full-buffer fault path is proved on the hdbssAborts row (reached after 14 events)' })),
   { model: 'hdbss', row: { consumer: 'ring', hdbssEntries: 4 }, situation: 'reset-coalesced',
     why: 'narrowed to one page at tier 1 (2 pages: over 5M states): a reset mask (kvm_reset_dirty_gfn) coalesces distinct gfns, and one page sets one bit; '
       + 'the ring consumer row with 2 pages ({"consumer":"ring"}, 1 PE) reaches it' },

@@ -123,7 +123,7 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
     expect(t1.stdout).not.toContain('not reached by any configuration');
     expect(t1.stdout).toContain('proof complete: no reachable state of any design violates an invariant at its documented configuration (tier 1)');
     // --matrix prints each row's gaps.
-    const mx = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--pages', '2');
+    const mx = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--pages', '2', '--depth', '12');
     expect(mx.stdout).toMatch(/not reached by the exploration: dirty-bitmap \{\}: vcpu-migrated/);
     for (const bad of [['--proof', '--tier', '3'], ['--proof', '--tier', 'x'], ['--matrix', '--tier', '2'], ['--tier', '2']]) {
       const b = dtsim('explore', '--model', 'dirty-bitmap', ...bad);

@@ -30,9 +30,13 @@ describe('explore --proof coverage of dtsim check\'s situations', () => {
         continue;
       }
       expect(FIGURES[key], `${key}: no pinned figures`).toBeDefined();
-      const applies = situationsOf(c.model.id, c.row).map((s) => s.id);
+      const applies = situationsOf(c.model.id, c.model.design(c.row).options).map((s) => s.id);
       for (const g of GAPS[key] ?? []) expect(applies, `${key}: GAPS names ${g}`).toContain(g);
     }
+    // Check's rule: the design's options, defaults included (hdbss's default row has a 2-entry buffer, so it owes
+    // the HDBSS-full fault), of the matrix row, not of the narrowing.
+    const hdbss = MODELS.find((m) => m.id === 'hdbss')!;
+    expect(situationsOf('hdbss', hdbss.design({}).options).map((s) => s.id)).toEqual(expect.arrayContaining(['hdbss-full-fault', 'hdbss-put-undrained']));
     const keys = new Set(cases.map(proofKey));
     for (const k of [...Object.keys(FIGURES), ...Object.keys(GAPS)]) expect(keys.has(k), `${k} is no proof case`).toBe(true);
   });
@@ -55,7 +59,7 @@ describe('explore --proof coverage of dtsim check\'s situations', () => {
     for (const m of MODELS) {
       for (const row of m.preset.matrix) {
         const mine = cases.filter((c) => c.model.id === m.id && JSON.stringify(c.row) === JSON.stringify(row) && c.open === null);
-        for (const s of situationsOf(m.id, row)) {
+        for (const s of situationsOf(m.id, m.design(row).options)) {
           if (mine.some((c) => !(GAPS[proofKey(c)] ?? []).includes(s.id))) continue;
           const ex = coverageException(m.id, row, s.id);
           if (ex) needed.add(PROOF_COVERAGE_EXCEPTIONS.indexOf(ex));
@@ -77,7 +81,7 @@ describe('explore --proof coverage of dtsim check\'s situations', () => {
       const pc = config(pes);
       if (!pc.ok) throw new Error(pc.error.message);
       const design = dirtyBitmap.design();
-      const sits = situationsOf('dirty-bitmap', {});
+      const sits = situationsOf('dirty-bitmap', design.options);
       const probe = new CoverageProbe(dirtyBitmap.metrics.bind(dirtyBitmap), sits);
       const r = explore(dirtyBitmap, design, pc.config, { maxDepth: 1000, observe: probe.observe });
       expect(r.status).toBe('exhausted');

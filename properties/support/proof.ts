@@ -121,7 +121,7 @@ export function proofTests(modelIds: readonly string[], tier: ProofTier = 1): vo
     if (c.open !== null) continue;
     const part = tier === 2 ? ', tier 2' : c.pes === 2 ? ', 2 PEs' : '';
     it(`${c.model.id} ${JSON.stringify(c.row)}${part}${c.why ? ` (narrowed: ${JSON.stringify(c.options)}, ${JSON.stringify(c.config.slots)})` : ''}`, () => {
-      const probe = new CoverageProbe(c.model.metrics.bind(c.model), situationsOf(c.model.id, c.row));
+      const probe = new CoverageProbe(c.model.metrics.bind(c.model), situationsOf(c.model.id, c.model.design(c.row).options));
       const r = explore(c.model, c.model.design(c.options), c.config, { maxDepth: 1000, maxStates: tier === 2 ? 0 : 5_000_000, observe: probe.observe });
       expect([r.status, r.violation?.invariant ?? null, r.deadlocked], r.message).toEqual(['exhausted', null, 0]);
       // Not vacuous: the design ran to completed migrations (terminal, final states) over a non-trivial space.

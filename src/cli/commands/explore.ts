@@ -120,7 +120,9 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   const share = memoryLimitBytes(workers);
   const jobs: ExploreJob[] = cases.map((c) => ({ kind: 'explore', model: c.model.id, options: c.options, config: c.config as JsonValue,
     depth, maxStates: c.open !== null && !maxStatesSet ? c.open.maxStates : maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc, memoryLimitBytes: share,
-    situations: situationsOf(c.model.id, c.row) }));
+    // Check's rule (its coverage table): the situations that apply to the design's options, defaults included,
+    // of the matrix row (not of the narrowing: a 1-entry buffer explored for a 2-entry row still owes its situations).
+    situations: situationsOf(c.model.id, c.model.design(c.row).options) }));
   if (!json) process.stdout.write(`  workers=${workers}${workers > 1 ? ` (designs explored in parallel, each under its share of the memory limit: ${(share / 1048576).toFixed(0)} MB)` : ''}\n`);
   let bad = 0;
   let lastModel = '';
