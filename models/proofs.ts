@@ -133,7 +133,8 @@ export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
   { model: 'hdbss', tier: 2, row: { consumer: 'ring', hdbssEntries: 4 }, options: { ringEntries: 8 },
     why: 'ring consumer: 8 entries, the smallest ring KVM accepts for a 4-entry buffer',
     open: { maxStates: TIER2_OPEN_BUDGET,
-      measured: 'not measured to the end at 7c09960; at tier 1 with 2 pages over 5M states at depth 56 for one vCPU' } },
+      measured: 'at 7c09960: 1M states reached at depth 16 with 427k unexpanded (33 s CPU), where one vCPU needs depth 59-63 even on one page: '
+        + 'the levels are still widening (at tier 1, 2 pages pass 5M states at depth 56 for one vCPU)' } },
   { model: 'pta', tier: 2, row: '*', options: { deviceRecords: 2 },
     why: 'the smallest bounded device (2 records; unbounded storage is not finite as modelled)',
     open: { maxStates: TIER2_OPEN_BUDGET,
@@ -141,7 +142,8 @@ export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
   { model: 'pta', tier: 2, row: { consumer: 'ring' }, options: { ringEntries: 4, deviceRecords: 2 },
     why: 'ring consumer: a 2-record device and 4 ring entries',
     open: { maxStates: TIER2_OPEN_BUDGET,
-      measured: 'not measured to the end at 7c09960; the bitmap consumer alone passes 8M states at depth 26, and stolen time off this row passed 3M states by depth 27' } },
+      measured: 'at 7c09960: 1M states reached at depth 17 with 434k unexpanded (28 s CPU), where one vCPU on one page needs depth 49-51: '
+        + 'the levels are still widening (the bitmap consumer alone passes 8M states at depth 26)' } },
 ];
 
 export interface ProofCase {
@@ -214,9 +216,6 @@ export const PROOF_COVERAGE_EXCEPTIONS: readonly CoverageException[] = [
   { model: 'hdbss', row: { consumer: 'ring', hdbssEntries: 4 }, situation: 'reset-coalesced',
     why: 'narrowed to one page at tier 1 (2 pages: over 5M states): a reset mask (kvm_reset_dirty_gfn) coalesces distinct gfns, and one page sets one bit; '
       + 'the ring consumer row with 2 pages ({"consumer":"ring"}, 1 PE) reaches it' },
-  { model: 'pta', row: { consumer: 'ring' }, situation: 'reset-coalesced',
-    why: 'narrowed to one page at tier 1 (2 pages: over 4M states, still growing): a reset mask coalesces distinct gfns, and one page sets one bit; '
-      + 'hdbss\'s ring consumer with 2 pages reaches it through the same dirty-ring reset code' },
 ];
 
 /** The documented exception for a situation of a row, if any. */

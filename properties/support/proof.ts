@@ -90,8 +90,8 @@ export const GAPS: { readonly [key: string]: readonly string[] } = {
   'dirty-ring {"ringEntries":4,"ringWithBitmap":false}': ['vcpu-migrated'],
   'dirty-ring {"adversary":true}': ['vcpu-migrated'],
   'dirty-ring {"ringStart":4294967288}': ['soft-full-exit', 'vcpu-migrated'],
-  'hdbss {}': ['vcpu-migrated'],
-  'hdbss {"manualProtect":true}': ['vcpu-migrated'],
+  'hdbss {}': ['hdbss-full-fault', 'vcpu-migrated'],
+  'hdbss {"manualProtect":true}': ['hdbss-full-fault', 'vcpu-migrated'],
   'hdbss {"hdbssEntries":4}': ['vcpu-migrated'],
   'hdbss {"hdbssAborts":true}': ['vcpu-migrated'],
   'hdbss {"producer":"dbm"}': ['vcpu-migrated'],
@@ -100,15 +100,17 @@ export const GAPS: { readonly [key: string]: readonly string[] } = {
   'hdbss {"consumer":"ring","hdbssEntries":4}': ['reset-coalesced', 'vcpu-migrated'],
   'pta {}': ['vcpu-migrated'],
   'pta {"manualProtect":true}': ['vcpu-migrated'],
-  'pta {"consumer":"ring"}': ['reset-coalesced', 'vcpu-migrated'],
+  'pta {"consumer":"ring"}': ['vcpu-migrated'],
   'pta {"deviceRecords":2}': ['vcpu-migrated'],
   // Tier 1 at 2 PEs.
   'dirty-ring {} 2 PEs': ['soft-full-exit'],
   'dirty-ring {"ringWithBitmap":false} 2 PEs': ['soft-full-exit'],
   'dirty-ring {"ringStart":4294967288} 2 PEs': ['soft-full-exit'],
+  'hdbss {} 2 PEs': ['hdbss-full-fault'],
+  'hdbss {"manualProtect":true} 2 PEs': ['hdbss-full-fault'],
+  'hdbss {"hdbssAborts":true} 2 PEs': ['hdbss-full-fault'],
   'hdbss {"consumer":"ring"} 2 PEs': ['reset-coalesced'],
   'hdbss {"consumer":"ring","hdbssEntries":4} 2 PEs': ['reset-coalesced'],
-  'pta {"consumer":"ring"} 2 PEs': ['reset-coalesced'],
 };
 
 /** A case's key in FIGURES and GAPS: `model row`, then ` 2 PEs` (tier 1's 2-PE part) or ` tier 2`. */
