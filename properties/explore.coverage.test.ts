@@ -85,6 +85,9 @@ describe('explore --proof coverage of dtsim check\'s situations', () => {
       const probe = new CoverageProbe(dirtyBitmap.metrics.bind(dirtyBitmap), sits);
       const r = explore(dirtyBitmap, design, pc.config, { maxDepth: 1000, observe: probe.observe });
       expect(r.status).toBe('exhausted');
+      // Observing never changes the search.
+      const plain = explore(dirtyBitmap, design, pc.config, { maxDepth: 1000 });
+      expect([plain.distinct, plain.generated, plain.depth]).toEqual([r.distinct, r.generated, r.depth]);
       const got = probe.result();
       expect(Object.keys(got).sort()).toEqual(sits.map((s) => s.id).sort());
       for (const s of sits) {
