@@ -6,14 +6,21 @@ import { defineConfig } from 'vitest/config';
  * machines this project runs on is a single worker: the files ran one after another (about 11.5 minutes on a
  * fresh clone). The exhaustive proof tier (properties/explore.proof*.test.ts, every correct design explored to
  * exhaustion at its documented configurations: about 4.5 minutes of one core) is its own step, `npm run
- * test:proof` (vitest.proof.config.ts), which `.ci/run` runs right after `npm test`.
+ * test:proof` (vitest.proof.config.ts), which `.ci/run` runs right after `npm test`; tier 2 (PROOF_TIER2) another,
+ * `npm run test:proof2`, after it.
  */
 export const PROOF_TIER = ['properties/explore.proof.test.ts', 'properties/explore.proof-hw.test.ts'];
+/**
+ * Proof tier 2 (two vCPUs on two PEs, stolen time and the ITS save on: millions of states a design; budget about
+ * 20 minutes on 2 cores): `npm run test:proof2` (vitest.proof2.config.ts), the step of `.ci/run` after test:proof.
+ * Split over files so vitest runs them on both cores.
+ */
+export const PROOF_TIER2 = ['properties/explore.proof2.test.ts', 'properties/explore.proof2-hw.test.ts'];
 
 export default defineConfig({
   test: {
     include: ['properties/**/*.test.ts', 'models/**/*.test.ts', 'src/**/*.test.ts', 'traces/**/*.test.ts'],
-    exclude: ['**/node_modules/**', ...PROOF_TIER],
+    exclude: ['**/node_modules/**', ...PROOF_TIER, ...PROOF_TIER2],
     setupFiles: ['properties/support/setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,

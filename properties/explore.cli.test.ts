@@ -93,6 +93,46 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
     }
   });
 
+  it('explore --proof --tier 2: two vCPUs on two PEs with stolen time and the ITS save; check\'s coverage table; --tier only with --proof', () => {
+    // Tier 2 cut by a state limit: every row NOT exhausted, the proof NOT complete (exit 4), never claimed.
+    const cut = dtsim('explore', '--proof', '--tier', '2', '--model', 'dirty-bitmap', '--max-states', '2000', '--json');
+    expect(cut.status, cut.stderr).toBe(4);
+    const j = JSON.parse(cut.stdout) as { tier: number; verdict: string; complete: boolean; notExhausted: number;
+      rows: { options: unknown; config: { vcpus: number; pes: number; stolenTime: boolean; itsPages: number[]; slots: { npages: number }[] }; status: string;
+        coverage: { [id: string]: number | null } }[] };
+    expect([j.tier, j.verdict, j.complete, j.notExhausted]).toEqual([2, 'inconclusive', false, dirtyBitmapMatrix.length]);
+    expect(j.rows.map((x) => x.options)).toEqual(dirtyBitmapMatrix);
+    for (const x of j.rows) {
+      expect([x.config.vcpus, x.config.pes, x.config.stolenTime, x.config.itsPages.length > 0, x.config.slots[0]!.npages >= 2]).toEqual([2, 2, true, true, true]);
+      expect(x.status).toBe('stateLimit');
+      // The coverage of what was explored: every situation of check for the design, reached (a depth) or not (null).
+      expect(Object.keys(x.coverage).sort()).toEqual(['collection', 'host-write-no-vcpu', 'stale-tlb-store', 'vcpu-migrated', 'write-fault']);
+      expect(x.coverage['vcpu-migrated']).toBeGreaterThan(0);
+    }
+    const text = dtsim('explore', '--proof', '--tier', '2', '--model', 'dirty-bitmap', '--max-states', '2000');
+    expect(text.status, text.stderr).toBe(4);
+    expect(text.stdout).toContain('tier 2: every correct design of the check matrix with 2 vCPUs racing on 2 PEs');
+    expect(text.stdout).toContain('dirty-bitmap, 2 vCPUs x 2 PEs:');
+    expect(text.stdout).toMatch(/^coverage +write-fault +stale-tlb-store +vcpu-migrated +host-write-no-vcpu +collection$/m);
+    expect(text.stdout).toContain('proof NOT complete: inconclusive (tier 2)');
+    // Tier 1 (the default) prints the table too; its 1-PE rows cannot move a vCPU, its 2-PE rows do: no gap for the design.
+    const t1 = dtsim('explore', '--proof', '--model', 'dirty-bitmap');
+    expect(t1.status, t1.stderr).toBe(0);
+    expect(t1.stdout).toMatch(/^dirty-bitmap \{\} +\d+ +\d+ +GAP +\d+ +\d+$/m);
+    expect(t1.stdout).toMatch(/^dirty-bitmap \{\} 2 PEs +\d+ +\d+ +\d+ +\d+ +\d+$/m);
+    expect(t1.stdout).not.toContain('not reached by any configuration');
+    expect(t1.stdout).toContain('proof complete: no reachable state of any design violates an invariant at its documented configuration (tier 1)');
+    // --matrix prints each row's gaps.
+    const mx = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--pages', '2', '--depth', '12');
+    expect(mx.stdout).toMatch(/not reached by the exploration: dirty-bitmap \{\}: vcpu-migrated/);
+    for (const bad of [['--proof', '--tier', '3'], ['--proof', '--tier', 'x'], ['--matrix', '--tier', '2'], ['--tier', '2']]) {
+      const b = dtsim('explore', '--model', 'dirty-bitmap', ...bad);
+      expect(b.status, bad.join(' ')).toBe(2);
+      expect(b.stderr.trim().split('\n')).toHaveLength(1);
+      expect(b.stderr).toMatch(/--tier/);
+    }
+  });
+
   it('explore: a state, time or memory limit that stops the search is inconclusive (exit 4); the depth bound asked for is exit 0, bounded', () => {
     const cut = dtsim('explore', '--model', 'dirty-bitmap', '--max-states', '50');
     expect(cut.status, cut.stderr).toBe(4);

@@ -7,6 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { explore, type ExploreStatus } from '../explore/bfs.ts';
+import { CoverageProbe, type ExploreCoverage } from '../explore/coverage.ts';
+import type { Situation } from '../check/campaign.ts';
 import type { EventBase, JsonValue } from '../core/model.ts';
 import { MODELS } from './registry.ts';
 
@@ -62,6 +64,8 @@ export interface ExploreJob {
   readonly encoding: 'auto' | 'generic';
   /** Heap + buffers this exploration may use (its share of the process's limit). */
   readonly memoryLimitBytes: number;
+  /** `dtsim check`'s situations that apply to the design (its matrix row): the coverage the row reports. */
+  readonly situations: readonly Situation[];
 }
 
 export interface ExploreRowResult {
@@ -74,6 +78,8 @@ export interface ExploreRowResult {
   readonly message: string;
   readonly violation: null | { readonly invariant: string; readonly events: readonly EventBase[]; readonly choices: readonly number[];
     readonly eventIndex: number };
+  /** Each situation of the job: the least depth at which the exploration reached it, or null (src/explore/coverage.ts). */
+  readonly coverage: ExploreCoverage;
 }
 
 export function runExploreJob(j: ExploreJob): ExploreRowResult {
@@ -81,15 +87,17 @@ export function runExploreJob(j: ExploreJob): ExploreRowResult {
   if (!m) throw new Error(`[dtsim] unknown model '${j.model}'`);
   const design = m.design(j.options);
   collect();
+  const probe = new CoverageProbe<unknown>((s) => m.metrics(s as never), j.situations);
   const t0 = performance.now();
   const r = explore(m as never, design, j.config as never, {
     maxDepth: j.depth, maxStates: j.maxStates, timeLimitMs: j.timeLimitMs, symmetry: j.symmetry, encoding: j.encoding, now: () => performance.now(), progressEvery: 16_384,
-    shouldStop: memoryLimit(j.memoryLimitBytes),
+    shouldStop: memoryLimit(j.memoryLimitBytes), observe: probe.observe,
   });
   const cx = r.violation;
   return {
     status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: (performance.now() - t0) / 1000,
     deadlocked: r.deadlocked, message: r.message,
     violation: cx ? { invariant: cx.invariant, events: cx.events as readonly EventBase[], choices: cx.choices, eventIndex: cx.eventIndex } : null,
+    coverage: probe.result(),
   };
 }

@@ -145,7 +145,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
                      [--symmetry] [--encoding auto|generic] [--invariant ID]... [--context-bound K] [--reach EXPR | --reach-module FILE]
                      [--out FILE [--force]] [--json] [--quiet]
        dtsim explore --matrix [--model M] [configuration flags] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json] [--quiet]
-       dtsim explore --proof [--model M] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json] [--quiet]
+       dtsim explore --proof [--tier 1|2] [--model M] [--depth D] [--max-states N] [--time-limit S] [--workers N] [--json] [--quiet]
   Breadth-first search over every enabled event from the initial state, up to depth D (default 60), using the
   model's own enabled/apply/invariants. States are deduplicated by a canonical 64-bit fingerprint of a packed
   encoding (the model's pack hook, or the generic JSON encoding); the collision probability n^2/2^65 is printed.
@@ -184,15 +184,23 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   shortest counterexample is saved as a new trace in out/explore/ and the row prints how to replay it); else 4
   if a limit left any design NOT exhausted.
   --proof explores every correct design of the matrix at its own documented small configurations
-  (models/proofs.ts), in two tiers: 1 vCPU, 1 PE, 2 pages, TLB 1, 1 round, no stolen time; then the same with
-  2 PEs (vCPU migration). A design whose space is infinite or too large there is narrowed (e.g. a 4-entry
-  ring, a 2-record PTA device, one page) and the row says so and why. Exit 0 only when every design is
-  exhausted with every invariant holding; 1 when one is violated; else 4 when one is NOT exhausted, by a limit
-  or by --depth (the proof is inconclusive: only exhaustion proves); configuration flags do not apply.
+  (models/proofs.ts) of one tier. --tier 1 (default): 1 vCPU, 1 PE, 2 pages, TLB 1, 1 round, no stolen time;
+  then the same with 2 PEs (vCPU migration). --tier 2: 2 vCPUs racing on 2 PEs, 2 pages, TLB 1, 1 round,
+  stolen time and the ITS save on (defaults: no state limit, --time-limit 1800 per design). A design whose space is infinite or too large there is narrowed (e.g. a 4-entry ring, a 2-record
+  PTA device; tier 1 also one page) and the row says so and why; a tier-2 design that even narrowed does not
+  exhaust is explored up to its documented budget (unless --max-states is given) and its row says 'expected:
+  documented as NOT exhausted' with what was measured. Exit 0 only when every design is exhausted with every
+  invariant holding; 1 when one is violated; else 4 when one is NOT exhausted, by a limit, by --depth or as
+  documented (the proof is inconclusive: only exhaustion proves); configuration flags do not apply.
+  --matrix and --proof then print dtsim check's coverage table for what they explored: per row, the least
+  number of events after which each of check's situations for the design happens in the explored space, GAP
+  if never ('.' = not applicable), and the situations no row of the design reached (--proof: in this tier;
+  those neither tier reaches are documented in models/proofs.ts). --json rows carry coverage {id: depth|null}.
   --workers N (--matrix and --proof; default: every core) explores N designs at once, one per worker thread;
   rows print in the same order with the same figures whatever N (only their times differ), unless a time or
   memory limit stops a design: each design's memory limit is a 1/N share.
-  Limits: --max-states (default 5000000 distinct; 0: none), --time-limit (default 300 s; per design) and memory
+  Limits: --max-states (default 5000000 distinct, --proof --tier 2: none; 0: none), --time-limit (default 300 s,
+  --proof --tier 2: 1800 s; per design) and memory
   (heap plus buffers at 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB) stop the
   search with "NOT exhausted: stopped by the <state|time|memory> limit after N states at depth D": the result
   is inconclusive (exit 4). The states waiting at each BFS level are saved as words, each as a delta against

@@ -9,7 +9,7 @@ import { UsageError } from './errors.ts';
 import { isRecord, setOwn } from '../core/untrusted.ts';
 
 export { MODELS };
-export { PROOF_BASE, proofCases } from '../../models/proofs.ts';
+export { coverageException, PROOF_BASE, proofBase, proofCases, type ProofOpen, type ProofTier } from '../../models/proofs.ts';
 
 export function lookupModel(id: string): AnyModel | undefined {
   return modelById(id) as unknown as AnyModel | undefined;

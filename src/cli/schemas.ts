@@ -253,11 +253,14 @@ function outputs(): { readonly [c in JsonCommand]: Schema } {
   const row = obj({
     model: str, pes: nat, options: anyObject, explored: anyObject, config: anyObject, why: orNull(str), status: { enum: STATUSES }, distinct: nat, generated: nat,
     depth: nat, seconds: num, deadlocked: nat, violation: orNull(str), trace: orNull(str), message: str, ...searchVerdict,
+    expectedOpen: { ...orNull(str), description: '--proof: the row is NOT exhausted as its tier documents (models/proofs.ts `open`): what was measured and why; else null' },
+    coverage: { type: 'object', additionalProperties: orNull(nat), description: 'dtsim check\'s situations that apply to the row\'s design: the least number of events after which each happens in the explored space, or null (never reached)' },
   });
   const matrix = obj({
-    command: { const: 'explore' }, matrix: { const: true }, proof: bool, depthBound: nat, workers: nat, verdict: { enum: VERDICTS }, complete: bool,
-    rows: arr(row), exhausted: nat, violations: nat, notExhausted: nat, stoppedByLimit: nat, bounded: nat,
-  }, [], { description: 'dtsim explore --matrix and --proof (proof: true)' });
+    command: { const: 'explore' }, matrix: { const: true }, proof: bool, tier: { enum: [1, 2], description: '--proof only: the proof tier explored' },
+    depthBound: nat, workers: nat, verdict: { enum: VERDICTS }, complete: bool,
+    rows: arr(row), exhausted: nat, violations: nat, notExhausted: nat, expectedNotExhausted: nat, stoppedByLimit: nat, bounded: nat,
+  }, ['tier'], { description: 'dtsim explore --matrix and --proof (proof: true)' });
   const eventAt = orNull(obj({ index: nat, lane: str, event: eventObj }));
   const bisectBase = { command: { const: 'bisect' }, file: str, expect: expectBlock, matchesExpect: bool, migration };
   return {

@@ -56,6 +56,15 @@ export interface ExploreOptions<S = unknown> {
    * that reads such fields needs `encoding: 'generic'` (every field counts) and no symmetry.
    */
   readonly reach?: (state: S) => boolean;
+  /**
+   * Called, read-only, with every state generated (each successor, before deduplication) and its depth (events
+   * from the initial state; BFS order, so the first call that sees something sees it at the least depth), and
+   * with the initial state at depth 0. Returns whether it wants more calls: false stops them (a coverage probe
+   * that has seen everything it looks for costs nothing after). It sees successors before deduplication because
+   * a state's key leaves out its pure counters (`pack`), so a duplicate may be the only state whose counters
+   * record that something happened on its path (src/explore/coverage.ts). It never changes the search.
+   */
+  readonly observe?: (state: S, depth: number) => boolean;
 }
 
 export interface ExploreProgress {
@@ -306,6 +315,8 @@ export function explore<S, E extends EventBase, C>(
     return result('exhausted', 0, null, `the initial state violates ${v0.invariant} (not a target): nothing to explore`);
   }
   if (reach !== null && reach(init)) return reachedAt(0, 0);
+  let observe = opts.observe ?? null;
+  if (observe !== null && !observe(init, 0)) observe = null;
 
   // The initial state is never handed out to be mutated (counterexamples are rebuilt from it): level 0 holds a copy.
   frontier.add(clone(init));
@@ -345,6 +356,7 @@ export function explore<S, E extends EventBase, C>(
         }
         model.apply(c, en[i] as E);
         generated++;
+        if (observe !== null && !observe(c, depth + 1)) observe = null;
         let k: Packer;
         if (fastKey) { best.reset(); pk!(c, best, null); best.hash(); k = best; } else k = key(c);
         if (!seen.add(k.h1, k.h2)) { recycle(c); continue; }

@@ -12,7 +12,10 @@ import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import type { Design, EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
 import { checkOutputs, writeFresh, writeOutput, type OutputRules } from '../io.ts';
-import { designFromFlags, intFlag, MODELS, PROOF_BASE, proofCases, type DesignChoice } from '../registry.ts';
+import { coverageException, designFromFlags, intFlag, MODELS, proofBase, proofCases, type DesignChoice, type ProofOpen, type ProofTier } from '../registry.ts';
+import { situationsOf } from '../jobs.ts';
+import { table } from './check.ts';
+import type { ExploreCoverage } from '../../explore/coverage.ts';
 import { memoryLimit, memoryLimitBytes, type ExploreJob, type ExploreRowResult } from '../explore-row.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
 import { formatCount, progressFor } from '../progress.ts';
@@ -59,8 +62,13 @@ function saveCounterexample(model: string, design: Design, config: unknown, cx: 
  * `dtsim explore --matrix`: every design of the option matrix `dtsim check` runs (of --model, or of every
  * model), correct (no knob), explored at the same configuration flags; one row each. The evidence that the
  * correct designs hold in the whole bounded space: a row proves it only when its status is `exhausted`.
- * `--proof`: the same designs, each at its documented configuration (models/proofs.ts); it proves nothing unless
- * every one is exhausted. A violated row saves its shortest counterexample as a trace and prints how to replay it.
+ * `--proof`: the same designs, each at its documented configuration (models/proofs.ts) of the tier `--tier`
+ * asks for (1, the default: one vCPU on 1 then 2 PEs; 2: two vCPUs on two PEs, stolen time and the ITS save on);
+ * it proves nothing unless every one is exhausted (a design the tier documents as not exhaustible is explored up
+ * to its budget and reported NOT exhausted, as expected). A violated row saves its shortest counterexample as a
+ * trace and prints how to replay it. Both print `dtsim check`'s coverage table for what they explored: for
+ * each row, the least number of events after which each situation that applies to its design happens in the
+ * explored space, or GAP (src/explore/coverage.ts).
  * Exit (src/cli/verdict.ts): 1 if a row is violated; else 4 (inconclusive) if a limit left a row open, or, for
  * --proof, if any row is not exhausted (the depth bound included); else 0 (--matrix rows bounded by --depth are
  * a complete answer to the bounded question and say they are not a proof for deeper runs).
@@ -74,10 +82,14 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
     for (const f of ['vcpus', 'pes', 'pages', 'store-pages', 'tlb-entries', 'rounds', 'config', 'symmetry', 'encoding'] as const) {
       if (v[f] !== undefined) throw new UsageError(`--proof explores each design at its documented configuration (models/proofs.ts); --${f} does not apply (use --matrix)`);
     }
-  }
+  } else if (v['tier'] !== undefined) throw new UsageError('--tier applies to --proof (the proof tier to explore: 1 or 2)');
+  const tier = intFlag('tier', v['tier'], 1, 1, 2) as ProofTier;
   const depth = intFlag('depth', v['depth'], 1000, 0, 100_000);
-  const maxStates = intFlag('max-states', v['max-states'], 5_000_000, 0);
-  const timeLimit = intFlag('time-limit', v['time-limit'], 300, 0);
+  // Tier 2's designs run to millions of states: no state limit and 1800 s a design by default (the memory limit
+  // stays), but a design the tier documents as not exhaustible stops at its own budget unless --max-states is given.
+  const maxStatesSet = v['max-states'] !== undefined;
+  const maxStates = intFlag('max-states', v['max-states'], proof && tier === 2 ? 0 : 5_000_000, 0);
+  const timeLimit = intFlag('time-limit', v['time-limit'], proof && tier === 2 ? 1800 : 300, 0);
   const json = v['json'] === true;
   const symmetry = v['symmetry'] === true;
   const enc = (v['encoding'] as string | undefined) ?? 'auto';
@@ -85,24 +97,32 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   const workersFlag = intFlag('workers', v['workers'], defaultWorkers(), 1, 256);
   const models = v['model'] !== undefined ? [designFromFlags(v, SMALL_CONFIG).model] : MODELS;
   // The designs: the matrix at the flags' configuration, or (--proof) each at its documented configuration.
-  const cases = proof ? proofCases(models).map((c) => ({ model: c.model, pes: c.pes as number, row: c.row, options: c.options, config: c.config as unknown, why: c.why }))
+  const cases = proof ? proofCases(models, tier).map((c) => ({ model: c.model, pes: c.pes as number, row: c.row, options: c.options, config: c.config as unknown, why: c.why, open: c.open }))
     : models.flatMap((m) => {
       const { config } = designFromFlags({ ...v, model: m.id }, SMALL_CONFIG);
       const pes = (config as { pes: number }).pes;
-      return m.preset.matrix.map((row) => ({ model: m, pes, row, options: row, config: config as unknown, why: null as string | null }));
+      return m.preset.matrix.map((row) => ({ model: m, pes, row, options: row, config: config as unknown, why: null as string | null, open: null as ProofOpen | null }));
     });
   const rows: ({ model: string; pes: number; options: JsonValue; explored: JsonValue; config: JsonValue; why: string | null; status: ExploreStatus; distinct: number;
-    generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; trace: string | null; message: string } & SearchVerdict)[] = [];
+    generated: number; depth: number; seconds: number; deadlocked: number; violation: string | null; trace: string | null; message: string;
+    expectedOpen: string | null; coverage: ExploreCoverage } & SearchVerdict)[] = [];
   if (!json) {
     process.stdout.write(`dtsim explore --${proof ? 'proof' : 'matrix'}: depth<=${depth} max-states=${maxStates || 'none'} time-limit=${timeLimit ? `${timeLimit}s` : 'none'} per design\n`);
-    if (proof) process.stdout.write(`  every correct design of the check matrix at its documented configurations (models/proofs.ts): base ${JSON.stringify(PROOF_BASE)}, then with 2 PEs\n`);
+    if (proof) {
+      process.stdout.write(tier === 1
+        ? `  tier 1: every correct design of the check matrix at its documented configurations (models/proofs.ts): base ${JSON.stringify(proofBase(1))}, then with 2 PEs\n`
+        : `  tier 2: every correct design of the check matrix with 2 vCPUs racing on 2 PEs, stolen time and the ITS save on, at its documented configurations (models/proofs.ts): base ${JSON.stringify(proofBase(2))}\n`);
+    }
   }
   // One job per design: the rows run on --workers threads (each design is one exploration: its own thread), and
   // print in this order whatever the number of workers (a row's figures never depend on it but for its time).
   const workers = Math.min(workersFlag, cases.length);
   const share = memoryLimitBytes(workers);
   const jobs: ExploreJob[] = cases.map((c) => ({ kind: 'explore', model: c.model.id, options: c.options, config: c.config as JsonValue,
-    depth, maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc, memoryLimitBytes: share }));
+    depth, maxStates: c.open !== null && !maxStatesSet ? c.open.maxStates : maxStates, timeLimitMs: timeLimit * 1000, symmetry, encoding: enc, memoryLimitBytes: share,
+    // Check's rule (its coverage table): the situations that apply to the design's options, defaults included,
+    // of the matrix row (not of the narrowing: a 1-entry buffer explored for a 2-entry row still owes its situations).
+    situations: situationsOf(c.model.id, c.model.design(c.row).options) }));
   if (!json) process.stdout.write(`  workers=${workers}${workers > 1 ? ` (designs explored in parallel, each under its share of the memory limit: ${(share / 1048576).toFixed(0)} MB)` : ''}\n`);
   let bad = 0;
   let lastModel = '';
@@ -124,7 +144,7 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
     const c = cases[i]!;
     const m = c.model;
     const cfg = JSON.stringify(c.config);
-    const head = proof ? `${m.id}, ${c.pes === 1 ? '1 PE' : `${c.pes} PEs`}` : m.id;
+    const head = proof ? `${m.id}, ${tier === 2 ? '2 vCPUs x 2 PEs' : c.pes === 1 ? '1 PE' : `${c.pes} PEs`}` : m.id;
     progress.clear();
     if (!json && (head !== lastModel || (!proof && cfg !== lastConfig))) process.stdout.write(proof ? `${head}:\n` : `${m.id}: config=${cfg}\n`);
     lastModel = head;
@@ -135,6 +155,7 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
     const out = { model: m.id, pes: c.pes, options: c.row as JsonValue, explored: c.options as JsonValue, config: c.config as JsonValue, why: c.why,
       status: r.status, distinct: r.distinct, generated: r.generated, depth: r.depth, seconds: r.seconds, deadlocked: r.deadlocked,
       violation: cx ? `${cx.invariant} after ${cx.events.length} events` : null, trace, message: r.message,
+      expectedOpen: c.open !== null && r.status !== 'exhausted' && r.status !== 'violated' ? c.open.measured : null, coverage: r.coverage,
       ...searchVerdict(r.status, { contextBound: false, proof }) };
     rows.push(out);
     if (cx) bad++;
@@ -148,9 +169,13 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
       else if (r.status === 'depthBound') process.stdout.write(`    ${boundedLine(depth)}${proof ? ': the proof needs it exhausted' : ''}\n`);
       if (c.why !== null) {
         const diff = Object.entries(c.options).filter(([k, x]) => JSON.stringify(c.row[k]) !== JSON.stringify(x));
-        const cdiff = Object.entries(c.config as object).filter(([k, x]) => k !== 'pes' && JSON.stringify((PROOF_BASE as Record<string, unknown>)[k]) !== JSON.stringify(x));
-        process.stdout.write(`    narrowed to ${[...diff, ...cdiff].map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ')}: ${c.why}\n`);
+        const base = proofBase(tier) as Record<string, unknown>;
+        const cdiff = Object.entries(c.config as object).filter(([k, x]) => k !== 'pes' && k in base && JSON.stringify(base[k]) !== JSON.stringify(x));
+        const changed = [...diff, ...cdiff];
+        // A model-wide ('*') narrowing may leave a row as it is (the row already has the smaller ring): say so.
+        process.stdout.write(changed.length ? `    narrowed to ${changed.map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ')}: ${c.why}\n` : `    as is: ${c.why}\n`);
       }
+      if (out.expectedOpen !== null) process.stdout.write(`    expected: documented as NOT exhausted at this tier (models/proofs.ts): ${out.expectedOpen}\n`);
     }
     // The row is printed: draw the line again under it while the next designs run.
     progress.redraw();
@@ -176,17 +201,64 @@ async function exploreMatrix(v: Parsed['values']): Promise<number> {
   // A violated row wins; else a row left open by a limit (or, for --proof, by anything) makes the run
   // inconclusive (exit 4): --proof proves something only when every design is exhausted.
   const verdict = worstVerdict(rows.map((r) => r.verdict));
+  const expectedOpen = rows.filter((r) => r.expectedOpen !== null).length;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, proof, depthBound: depth, workers, verdict, complete: bad > 0 || open === 0,
-      rows, exhausted, violations: bad, notExhausted: open, stoppedByLimit: limited, bounded })}\n`);
+    process.stdout.write(`${JSON.stringify({ command: 'explore', matrix: true, proof, ...(proof ? { tier } : {}), depthBound: depth, workers, verdict, complete: bad > 0 || open === 0,
+      rows, exhausted, violations: bad, notExhausted: open, expectedNotExhausted: expectedOpen, stoppedByLimit: limited, bounded })}\n`);
   } else {
+    process.stdout.write(coverageText(cases.map((c, i) => ({ label: `${c.model.id} ${JSON.stringify(c.row)}${proof && tier === 1 && c.pes === 2 ? ' 2 PEs' : ''}`,
+      model: c.model.id, row: c.row, coverage: rows[i]!.coverage })), proof));
     process.stdout.write(`${exhausted} of ${rows.length} designs exhausted with every invariant holding; ${bad} violated; `
       + `${open} not exhausted (${limited} stopped by a limit, ${bounded} bounded by --depth ${depth}; raise --depth/--max-states/--time-limit${proof ? '' : ' or shrink the configuration'})\n`);
-    if (proof) process.stdout.write(bad === 0 && open === 0 ? 'proof complete: no reachable state of any design violates an invariant at its documented configuration\n'
-      : `proof NOT complete${bad === 0 ? ': inconclusive' : ''}\n`);
+    if (proof) process.stdout.write(bad === 0 && open === 0 ? `proof complete: no reachable state of any design violates an invariant at its documented configuration (tier ${tier})\n`
+      : `proof NOT complete${bad === 0 ? ': inconclusive' : ''} (tier ${tier}${expectedOpen > 0 ? `; ${expectedOpen} of the designs not exhausted documented as not exhaustible at this tier` : ''})\n`);
     else if (verdict === 'inconclusive') process.stdout.write(`inconclusive: ${limited} design(s) NOT exhausted, stopped by a limit\n`);
   }
   return verdictExit(verdict);
+}
+
+/**
+ * `dtsim check`'s coverage table for what --matrix/--proof explored: one line per row, one column per situation
+ * (of any row's model); a cell is the least number of events after which the situation happens in the row's
+ * explored space, GAP when it never does, '.' when it does not apply to the row's design (as in check's table).
+ * Then the gaps: under --matrix each row's; under --proof the situations of a design that none of its rows in
+ * this tier reaches (tier 1's 1-PE row cannot move a vCPU: its 2-PE row does), saying so where models/proofs.ts
+ * documents that neither tier reaches it (properties/explore.coverage.test.ts fails on any other).
+ */
+function coverageText(rs: readonly { label: string; model: string; row: { readonly [k: string]: JsonValue }; coverage: ExploreCoverage }[], proof: boolean): string {
+  const ids: string[] = [];
+  const labels = new Map<string, string>();
+  for (const r of rs) {
+    for (const s of situationsOf(r.model)) {
+      if (!ids.includes(s.id)) ids.push(s.id);
+      labels.set(s.id, s.label);
+    }
+  }
+  // A design's situations reached by none of its rows (under --matrix each row is its own design).
+  const unreached = new Map<string, { label: string; model: string; row: { readonly [k: string]: JsonValue }; ids: Set<string> }>();
+  const t: string[][] = [['coverage', ...ids]];
+  for (const r of rs) {
+    const key = proof ? `${r.model} ${JSON.stringify(r.row)}` : r.label;
+    const u = unreached.get(key) ?? { label: key, model: r.model, row: r.row, ids: new Set(Object.keys(r.coverage)) };
+    unreached.set(key, u);
+    t.push([r.label, ...ids.map((id) => {
+      if (!(id in r.coverage)) return '.';
+      const d = r.coverage[id];
+      if (d === null || d === undefined) return 'GAP';
+      u.ids.delete(id);
+      return String(d);
+    })]);
+  }
+  const gaps: string[] = [];
+  for (const u of unreached.values()) {
+    for (const id of ids.filter((x) => u.ids.has(x))) {
+      const ex = proof ? coverageException(u.model, u.row, id) : undefined;
+      gaps.push(`${u.label}: ${id}${ex ? ` (documented: ${ex.why})` : ''}`);
+    }
+  }
+  return `\n${table(t)}situations: ${ids.map((id) => `${id} = ${labels.get(id)}`).join('; ')}; a cell is the least number of events after which it happens `
+    + `in the explored space ('.' = not applicable, GAP = never reached)\n`
+    + `${gaps.length ? `not reached by ${proof ? 'any configuration of the design in this tier' : 'the exploration'}: ${gaps.join('; ')}\n` : ''}`;
 }
 
 export async function cmdExplore(p: Parsed): Promise<number> {
@@ -194,6 +266,7 @@ export async function cmdExplore(p: Parsed): Promise<number> {
   if (p.positionals.length) throw new UsageError(`explore: unexpected argument '${p.positionals[0]}'`);
   if (v['matrix'] === true || v['proof'] === true) return await exploreMatrix(v);
   if (v['workers'] !== undefined) throw new UsageError('--workers applies to --matrix and --proof (one exploration runs in one thread)');
+  if (v['tier'] !== undefined) throw new UsageError('--tier applies to --proof (the proof tier to explore: 1 or 2)');
   const d = designFromFlags(v, SMALL_CONFIG);
   const depth = intFlag('depth', v['depth'], 60, 0, 100_000);
   const maxStates = intFlag('max-states', v['max-states'], 5_000_000, 0);
