@@ -17,6 +17,7 @@ import { tlbFind } from './tlb.ts';
 import { bitNext } from './paged.ts';
 import { cloneMachine, copyMachineInto, machineSymmetry, packMachine } from './pack.ts';
 import { loadMachine, saveMachine } from './save.ts';
+import { machineWorkload } from './workload.ts';
 
 /** A model's option declarations: option -> allowed values, the first the default. */
 export type PresetOptions = { readonly [k: string]: readonly JsonValue[] };
@@ -159,7 +160,7 @@ export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): Ma
       for (const m of mechanismsOf(s)) m.init?.(s);
       return s;
     },
-    enabled: candidates,
+    enabled: (s) => candidates(s),
     isEnabled,
     apply,
     invariants,
@@ -191,6 +192,7 @@ export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): Ma
         return out;
       },
     },
+    workload: machineWorkload(p.id),
     pack: packMachine,
     symmetry: machineSymmetry,
     clone: cloneMachine,
