@@ -35,6 +35,8 @@ export interface ScalePoint {
   readonly model: string;
   readonly variant: string;
   readonly options: { readonly [k: string]: JsonValue };
+  /** Bug knobs injected (none in a preset grid; tests inject one to show a lost page is reported). */
+  readonly bugs?: readonly string[];
   readonly workload: string;
   readonly spec: WorkloadSpec;
   /** The run's seed (derived from the grid seed and the workload name only: every design sees the same stores). */
@@ -81,7 +83,7 @@ export function runScalePoint<S, E extends EventBase, C>(
   if (!hook) throw new Error(`[dtsim] model '${model.id}' has no workload hook`);
   const t0 = now();
   const every = Math.max(1, Math.floor(checkEvery));
-  const design = { model: model.id, modelVersion: model.version, options: point.options, bugs: [] as string[] };
+  const design = { model: model.id, modelVersion: model.version, options: point.options, bugs: [...(point.bugs ?? [])].sort() };
   const po = model.parseOptions(point.options);
   if (!po.ok) throw new Error(`[dtsim] ${point.variant}: options ${po.error.field}: ${po.error.message}`);
   const pc = model.parseConfig(hook.config(point.spec));
@@ -160,8 +162,8 @@ const GIB = 262_144;
 
 export const PRESETS: { readonly [name: string]: Preset } = {
   small: {
-    name: 'small', description: 'seconds: 16 MiB and 64 MiB guests, 2 and 4 vCPUs (tests use it)',
-    sizes: [{ name: '16MiB-2v', pages: 4096, vcpus: 2 }, { name: '64MiB-4v', pages: 16_384, vcpus: 4 }],
+    name: 'small', description: 'seconds: 16 MiB and 32 MiB guests, 2 and 4 vCPUs (tests use it)',
+    sizes: [{ name: '16MiB-2v', pages: 4096, vcpus: 2 }, { name: '32MiB-4v', pages: 8192, vcpus: 4 }],
     rates: [2_000, 20_000], pattern: 'uniform', workingSetFraction: 0.5, intervalMs: 5, bandwidthMBps: 1_250, rounds: 3, checkEvery: 1_000,
   },
   realistic: {
