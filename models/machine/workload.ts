@@ -55,8 +55,8 @@ export const TICK_NS = 4_000_000;
 export const PAGE_BYTES = 4096;
 
 /** Harvest work so far: bitmap words, ring entries, PTA records and HDBSS entries read (the model's counters). */
-function harvestWorkOf(st: { readonly [k: string]: number | undefined }): number {
-  return (st['bitmapWordsRead'] ?? 0) + (st['ringHarvested'] ?? 0) + (st['ptaRecords'] ?? 0) + (st['hdbssEntries'] ?? 0);
+function harvestWorkOf(stats: { readonly [k: string]: number | undefined }): number {
+  return (stats['bitmapWordsRead'] ?? 0) + (stats['ringHarvested'] ?? 0) + (stats['ptaRecords'] ?? 0) + (stats['hdbssEntries'] ?? 0);
 }
 
 /** The design variants per model id: the sizes the issue asks about (ring entries, HDBSS buffer, PTA capacity). */
