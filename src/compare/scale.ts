@@ -219,6 +219,9 @@ export function vcpuExitsPerSec(r: ScaleResult): number {
   return n / (ms / 1000) / Math.max(1, r.point.spec.vcpus);
 }
 
+/** The downtime target of the `converged` column: the round whose dirty set the link sends within it. */
+export const CONVERGE_MS = 300;
+
 /** The rounds a run needed until the dirty set of a round could be sent within `downtimeMs` on the link, or null. */
 export function roundsToConverge(r: ScaleResult, downtimeMs: number): number | null {
   const pagesIn = (downtimeMs / 1000) * r.point.spec.bandwidthMBps * 1e6 / 4096;
@@ -243,6 +246,7 @@ export const HEADLINE: readonly { readonly label: string; readonly value: (r: Sc
   { label: 'exits/s/vCPU', value: vcpuExitsPerSec },
   { label: 'sent', value: (r) => r.figures['pagesSent'] ?? 0 },
   { label: 're-sent', value: (r) => r.figures['pagesResent'] ?? 0 },
+  { label: `converged (${CONVERGE_MS} ms)`, value: (r) => roundsToConverge(r, CONVERGE_MS) ?? '-' },
   { label: 'final dirty', value: (r) => r.rounds.length ? (r.rounds[r.rounds.length - 1] as RoundRow).reports : 0 },
   { label: 'downtime ms', value: (r) => r.figures['downtimeMs'] ?? 0 },
   { label: 'unjustified', value: (r) => r.measures['unjustified'] ?? 0 },
