@@ -29,6 +29,12 @@ export interface PendingIndex {
   readonly mech: readonly ((gfn: number) => boolean)[];
 }
 
+/**
+ * Guests at least this large (pages) get the gathered sets (`writableTlbPages`, `PendingIndex`); below it the
+ * per-page questions are cheaper than building sets, which matters to explore's millions of tiny states.
+ */
+export const INDEX_MIN_PAGES = 4096;
+
 /** Builds the `PendingIndex` of a state (call it lazily: most checks never need it). */
 export function pendingIndexOf(s: MachineState): PendingIndex {
   const marks = new Set<number>();
@@ -174,14 +180,15 @@ export const INV_ARMED: Invariant<MachineState> = {
     + 'except that a page an in-flight re-arming ioctl re-armed may keep writable TLB copies filled before the re-arm until it returns.',
   check(s) {
     const io = s.vmm.ioctl;
-    const writable = writableTlbPages(s);
+    const big = s.totalPages >= INDEX_MIN_PAGES;
+    const writable = big ? writableTlbPages(s) : undefined;
     let idx: PendingIndex | undefined;
     for (let si = 0; si < s.slots.length; si++) {
       const sl = s.slots[si]!;
       if (!sl.logging) continue;
       for (let g = sl.base; g < sl.base + sl.npages; g++) {
         if (protectedPage(s, g, writable)) continue;
-        idx ??= pendingIndexOf(s);
+        if (big) idx ??= pendingIndexOf(s);
         if (pending(s, g, si, idx)) continue;
         if (io && (io.rearmed.includes(g) || io.snapshotPending)) {
           // Inside the ioctl only the TLB clause may lag, and only through entries that predate the re-arm (the
@@ -212,7 +219,7 @@ export const INV_NOLOSS: Invariant<MachineState> = {
       for (let g = sl.base; g < sl.base + sl.npages; g++) {
         if (memVersion(s.oracle, g) === copiedVersion(s.oracle, g)) continue;
         if (bitGet(vm.toCopy, g) || bitGet(vm.fetched, g)) continue;
-        idx ??= pendingIndexOf(s);
+        if (s.totalPages >= INDEX_MIN_PAGES) idx ??= pendingIndexOf(s);
         if (pending(s, g, si, idx)) continue;
         return v('INV-NOLOSS', `page ${g} holds data version ${memVersion(s.oracle, g)} but the destination has ${copiedVersion(s.oracle, g)}, `
           + 'and nothing will report it again: the write is lost', [g]);

@@ -9,6 +9,7 @@ import { gridOf, PRESETS, runScalePoint, workloadOf, type ScalePoint } from './s
 import { gridCsv, gridPlots, headlineRows } from './report.ts';
 import { LIMITS } from '../../models/machine/state.ts';
 import { candidates } from '../../models/machine/machine.ts';
+import { pending, pendingIndexOf } from '../../models/machine/invariants.ts';
 
 const small = PRESETS['small']!;
 const modelOf = (id: string) => MODELS.find((m) => m.id === id)!;
@@ -66,6 +67,34 @@ describe('compare at scale', () => {
         expect(r.figures['downtimeMs']).toBeGreaterThanOrEqual(0);
         expect(Object.keys(r.perVcpu)).toHaveLength(small.sizes[0]!.vcpus);
       }
+    }
+  });
+
+  it('the gathered pending index answers exactly as the per-page pending, for every page, along runs of every record-holding design', () => {
+    for (const [id, variant] of [['dirty-ring', 'ring-4096'], ['hdbss', 'hdbss-512'], ['pta', 'pta-4096']] as const) {
+      const m = modelOf(id);
+      const p = point(id, variant);
+      const pc = m.parseConfig(m.workload!.config(p.spec));
+      if (!pc.ok) throw new Error(pc.error.message);
+      const s = m.init(m.design(p.options), pc.config);
+      const d = m.workload!.start(s, p.spec, p.seed);
+      let compared = 0;
+      let held = 0;
+      for (let i = 0; i < 6000; i++) {
+        const e = d.next(s);
+        if (!e) break;
+        m.apply(s, e);
+        if (i % 500 !== 499) continue;
+        const idx = pendingIndexOf(s);
+        for (let g = 0; g < s.totalPages; g++) {
+          const a = pending(s, g, 0);
+          expect(pending(s, g, 0, idx), `${variant} event ${i} page ${g}`).toBe(a);
+          if (a) held++;
+        }
+        compared++;
+      }
+      expect(compared).toBeGreaterThan(3);
+      expect(held, variant).toBeGreaterThan(0);
     }
   });
 
