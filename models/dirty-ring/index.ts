@@ -54,7 +54,8 @@ export const DIRTY_RING_OPTIONS = {
   consumer: ['ring'],
   producer: ['wp'],
   // Entries per vCPU ring (power of two). 16 (reserve 8) makes soft-full exits frequent in short runs.
-  ringEntries: [16, 4, 8, 32, 64, 128, 256, 4096],
+  // 4096 and 65536: the sizes QEMU users pick (dirty-ring-size); compared at scale by `dtsim compare --preset` (docs/compare.md).
+  ringEntries: [16, 4, 8, 32, 64, 128, 256, 4096, 65536],
   ringWithBitmap: [true, false],
   adversary: [false, true],
   // Initial value of every ring index (KVM: 0). 2^32 - 8 makes short runs cross the u32 wrap.

@@ -149,6 +149,19 @@ function pending(s: MachineState, gfn: number): boolean {
   return R.always.includes(gfn);
 }
 
+/** `pending` for every gfn of one state at once: the set of gfns the rings' records hold (`Mechanism.pendingIndex`). */
+function pendingIndex(s: MachineState): (gfn: number) => boolean {
+  const R = ringExt(s);
+  const held = new Set<number>(R.always);
+  for (let v = 0; v < R.rings.length; v++) {
+    for (const g of R.harvested[v]!) held.add(g);
+    if (R.attacked[v] !== 0) continue;
+    const r = R.rings[v]!;
+    for (let c = r.resetIndex, n = Math.min(used(r), ringSize(r)); n > 0; c = inc(c), n--) held.add(entryGfn(s, r, slotIndex(r, c)));
+  }
+  return (g) => held.has(g);
+}
+
 function quiescent(s: MachineState): boolean {
   return s.vmm.phase !== 'stopping' || drained(s);
 }
@@ -169,6 +182,7 @@ export const ringMechanism: Mechanism = {
   init,
   mark,
   pending,
+  pendingIndex,
   candidates,
   isEnabled,
   apply,

@@ -13,7 +13,7 @@
  * The register values, entry format and state type are state.ts, the invariants invariants.ts (both re-exported
  * here); this file is KVM's side (drains, register programming, the ring reserve) and the mechanism's hooks.
  */
-import type { Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
+import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineState } from '../machine/state.ts';
 import { D_AF, D_DBM, D_VALID, D_W, setL2, setPage } from '../machine/pagetable.ts';
@@ -179,8 +179,8 @@ export function checkHdbssRingOptions(o: DesignOptions, bugs: readonly string[])
     + `reported through kvm_cpu_dirty_log_size()): KVM_ENABLE_CAP(DIRTY_LOG_RING) fails with EINVAL (use a larger ring or fewer hdbssEntries)` };
 }
 
-function candidates(s: MachineState, out: MachineEvent[]): void {
-  hwCandidates(s, out, HDBSS);
+function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
+  hwCandidates(s, out, HDBSS, memo.perPage);
   const h = hdOf(s);
   if (!h.enabled) out.push({ type: 'hdbss/trackingEnabled' });
   for (let vi = 0; vi < s.vcpus.length; vi++) {
@@ -353,6 +353,20 @@ export const hdbssMechanism: Mechanism = {
     }
   },
   faultBits: (s, gfn) => hwFaultBits(s, gfn, HDBSS),
+  pendingIndex(s) {
+    const h = hdOf(s);
+    const held = new Set<number>();
+    for (let v = 0; v < h.buf.length; v++) {
+      const x = indexOf(s, v);
+      if (x.fsc !== FSC_OK && !bug(s, 'hdbss-fsc-ignored')) return () => true;
+      for (const e of h.buf[v]!) {
+        if (e === 0) continue;
+        const base = entryGfn(e);
+        for (let g = base, n = recordPages(entryLevel(e)); n > 0; g++, n--) held.add(g);
+      }
+    }
+    return (g) => held.has(g);
+  },
   pending(s, gfn) {
     const h = hdOf(s);
     for (let v = 0; v < h.buf.length; v++) {

@@ -119,8 +119,9 @@ function flushPageTlb(s: MachineState, gfn: number): void {
 // ---------------------------------------------------------------------------------------------------------
 // Next relation and reducer of the shared events
 
-export function hwCandidates(s: MachineState, out: MachineEvent[], p: HwProducer): void {
-  const pages = storePagesOf(s.config);
+export function hwCandidates(s: MachineState, out: MachineEvent[], p: HwProducer, perPage = true): void {
+  // Without the per-page kinds (EnabledMemo.perPage), only the hardware update of each vCPU's pending store.
+  const pages = perPage ? storePagesOf(s.config) : [];
   for (let vi = 0; vi < s.vcpus.length; vi++) {
     const v = s.vcpus[vi]!;
     if (v.run !== 'guest') continue;

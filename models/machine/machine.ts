@@ -174,12 +174,17 @@ export function collectionStepDone(s: MachineState, slotDone: boolean): void {
 /**
  * Structural candidates; `isEnabled` is the single source of truth for preconditions. One memo serves the whole
  * state (`EnabledMemo`): what the candidates' preconditions share is computed once, not once per candidate.
+ *
+ * `perPage: false` leaves out the two kinds enumerated once per page (a guest store to each store page, and the
+ * idle-phase access-flag update of each page): the scale workload (workload.ts) picks the page of a store itself
+ * from its seeded distribution, so the rest of the set costs O(vCPUs x PEs + TLB entries), not O(guest pages).
+ * `memo` (fresh by default) is left holding what the filter computed, e.g. the VMM's next collection step.
  */
-export function candidates(s: MachineState): MachineEvent[] {
-  const memo = newEnabledMemo();
+export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = newEnabledMemo()): MachineEvent[] {
+  memo.perPage = perPage;
   const out: MachineEvent[] = [];
   const c = s.config;
-  const pages = storePagesOf(c);
+  const pages = perPage ? storePagesOf(c) : [];
   for (let vi = 0; vi < s.vcpus.length; vi++) {
     const v = s.vcpus[vi]!;
     switch (v.run) {
@@ -192,7 +197,7 @@ export function candidates(s: MachineState): MachineEvent[] {
         out.push({ type: 'vcpu/put', vcpu: vi });
         break;
       case 'guest':
-        if (v.store < 0) for (const g of pages) out.push({ type: 'guest/storeIssued', vcpu: vi, gfn: g });
+        if (v.store < 0) { if (perPage) for (const g of pages) out.push({ type: 'guest/storeIssued', vcpu: vi, gfn: g }); }
         else {
           out.push({ type: 'guest/storeRetired', vcpu: vi, gfn: v.store });
           out.push({ type: 'guest/storeFaulted', vcpu: vi, gfn: v.store });
@@ -209,7 +214,7 @@ export function candidates(s: MachineState): MachineEvent[] {
   for (let p = 0; p < s.pes.length; p++) {
     for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: tlbBase(e) });
   }
-  if (s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
+  if (perPage && s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
   for (const m of mechanismsOf(s)) m.candidates?.(s, out, memo);
   vmmCandidates(s, out, memo);
   // Filter in place (one array per call).

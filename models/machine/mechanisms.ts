@@ -44,10 +44,15 @@ export interface EnabledMemo {
   collect: MachineEvent | null | undefined;
   /** Per mechanism id, that mechanism's own memo (made and read by the mechanism alone). */
   readonly own: { [id: string]: object | undefined };
+  /**
+   * Do candidates include the kinds enumerated once per guest page (stores, aging, unmaps, read faults...)?
+   * False for the scale workload (`candidates(s, false)`, models/machine/workload.ts), which makes its own stores.
+   */
+  perPage: boolean;
 }
 
 export function newEnabledMemo(): EnabledMemo {
-  return { collect: undefined, own: {} };
+  return { collect: undefined, own: {}, perPage: true };
 }
 
 export interface Mechanism {
@@ -61,6 +66,12 @@ export interface Mechanism {
   mark?(s: MachineState, slot: number, gfn: number, vcpu: number): boolean;
   /** Is a dirty record for `gfn` held by this mechanism (ring entry, buffer entry, device record...)? */
   pending?(s: MachineState, gfn: number): boolean;
+  /**
+   * Optional, with `pending`: the same answer for every page of one state, as a predicate built once (a set of
+   * the gfns the mechanism's records cover). Invariants that ask about every tracked page use it
+   * (`PendingIndex`, invariants.ts); it must agree with `pending` on every gfn.
+   */
+  pendingIndex?(s: MachineState): (gfn: number) => boolean;
   /** Candidate events of this mechanism (filtered through `isEnabled` with the same memo). */
   candidates?(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void;
   /** Precondition of the mechanism's own events; undefined for events it does not own. */

@@ -18,6 +18,7 @@ import { bitNext } from './paged.ts';
 import { cloneMachine, copyMachineInto, loadMachine, machineStateFields, machineSymmetry, packMachine, saveMachine } from './schema.ts';
 import { machineView } from './view.ts';
 import { machineConfigCandidates, machineRelabelings } from './shrink.ts';
+import { machineWorkload } from './workload.ts';
 
 /** A model's option declarations: option -> allowed values, the first the default. */
 export type PresetOptions = { readonly [k: string]: readonly JsonValue[] };
@@ -160,7 +161,7 @@ export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): Ma
       for (const m of mechanismsOf(s)) m.init?.(s);
       return s;
     },
-    enabled: candidates,
+    enabled: (s) => candidates(s),
     isEnabled,
     apply,
     invariants,
@@ -192,6 +193,7 @@ export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): Ma
         return out;
       },
     },
+    workload: machineWorkload(p.id),
     pack: packMachine,
     symmetry: machineSymmetry,
     clone: cloneMachine,

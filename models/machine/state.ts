@@ -67,7 +67,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
 };
 
 /** Bounds of a configuration (`parseMachineConfig`); the trace JSON Schema (src/cli/schemas.ts) is generated from them. */
-export const LIMITS = { vcpus: 8, pes: 8, pages: 1 << 22, tlbEntries: 64, rounds: 1000, slots: 32 } as const;
+export const LIMITS = { vcpus: 64, pes: 64, pages: 1 << 22, tlbEntries: 64, rounds: 1000, slots: 32 } as const;
 
 export function totalPagesOf(c: MachineConfig): number {
   let n = 0;

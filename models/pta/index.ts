@@ -41,8 +41,9 @@ export const PTA_OPTIONS = {
   /**
    * Device storage in records (pending + readable); a full device back-pressures hardware dirty-state updates
    * until KVM reads it. 0: unbounded (the RFC does not say). A bound makes the state space finite (explore).
+   * 4096: a device sized for real guests, compared at scale by `dtsim compare --preset` (docs/compare.md).
    */
-  deviceRecords: [0, 2, 4],
+  deviceRecords: [0, 2, 4, 4096],
 } as const satisfies PresetOptions;
 
 /** The option names of pta (../machine/options.ts). */

@@ -18,7 +18,7 @@
  * Knobs: `pta-read-no-flush` (F6), `pta-vmid-stale` (F7), `dbm-on-readonly` (F8).
  */
 import type { Invariant } from '../../src/core/model.ts';
-import type { Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
+import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { slotOf, type MachineState } from '../machine/state.ts';
 import {
@@ -114,8 +114,8 @@ function covers(r: readonly number[], gfn: number): boolean {
   return false;
 }
 
-function candidates(s: MachineState, out: MachineEvent[]): void {
-  hwCandidates(s, out, PTA);
+function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
+  hwCandidates(s, out, PTA, memo.perPage);
   const d = ptaOf(s);
   if (!d.enabled) out.push({ type: 'pta/trackingEnabled', vmid: s.vmid });
   if (d.pending.length > 0) out.push({ type: 'pta/recordPublished' });
@@ -233,6 +233,14 @@ export const ptaMechanism: Mechanism = {
   faultClean(s, gfn) {
     const si = slotOf(s, gfn);
     return si >= 0 && PTA.dbmOnFault(s, si);
+  },
+  pendingIndex(s) {
+    const d = ptaOf(s);
+    const held = new Set<number>();
+    for (const r of [d.pending, d.readable]) {
+      for (let i = 0; i < r.length; i += REC) for (let g = r[i]!, n = recordPages(r[i + 1]!); n > 0; g++, n--) held.add(g);
+    }
+    return (g) => held.has(g);
   },
   pending(s, gfn) {
     const d = ptaOf(s);

@@ -12,7 +12,8 @@ Commands:
   replay    re-run a trace, check every event was enabled, compare with its expect block
   bugs      the bug catalogue (--list), or a campaign per knob showing the checker finds it
   explore   bounded exhaustive search (BFS) of one design; saves a shortest counterexample
-  compare   designs side by side on the same seeded workloads; --html draws harvest-work curves
+  compare   designs side by side on the same seeded workloads; --html draws harvest-work curves;
+            --preset small|realistic: at GiB scale, with plots (docs/compare.md)
   bisect    the first event after which an invariant is violated, its neighbours and the state change
   shrink    minimise a failing trace (fewest events, vCPUs, PEs, pages) that still violates the same invariant
   show      a trace's timeline per vCPU, PE, VMM and host: text, a self-contained HTML page, or Perfetto JSON
@@ -230,6 +231,22 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   harvest-work-versus-dirty-rate curves (inline SVG) and the tables (atomically; an existing OUT is refused
   unless --force). Exit 1 if any run broke an invariant. On a terminal, progress on stderr (design x workload
   cells done, runs; see dtsim help); --quiet: none.
+
+       dtsim compare --preset small|realistic [--model M[,M...]]... [--seed S] [--check-every N] [--workers N]
+                     [--html OUT [--force]] [--csv FILE] [--json] [--quiet]
+  At the scale users migrate (docs/compare.md): a preset grid of guest sizes x dirty rates x design variants
+  (bitmap, ring 4096/65536 entries, HDBSS 512/4096-entry buffers, PTA 4096 records); realistic covers 1 GiB / 4
+  vCPUs, 4 GiB / 8 and 16 GiB (4M pages) / 16 vCPUs (over 30 CPU minutes today: docs/compare.md), small
+  runs in seconds. Each grid point is one
+  whole pre-copy migration driven by the model's seeded workload (simulated time from a documented cost per
+  event kind), one worker-pool job each (--workers, default: all cores; the results are the same for any N).
+  Every invariant is checked on the initial state, every N events (--check-every, printed; preset default),
+  at each collection boundary and at the end: a run that broke one shows VIOLATED and no figures, exit 1.
+  Prints the headline table (harvest work, faults, full exits, TLBIs, exits/s per vCPU, pages sent and re-sent,
+  final dirty set, simulated downtime, precision, events). --html OUT: the page with the plots (cost and exits
+  vs dirty rate per design, convergence per round, exits per vCPU; inline SVG); OUT an existing folder or
+  ending in / gets OUT/index.html. --csv FILE: the table. Outputs are never overwritten without --force.
+  --vcpus, --pages, --runs and --events are refused with --preset (exit 2).
 `,
 };
 

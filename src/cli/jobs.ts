@@ -13,6 +13,7 @@ import { shrink } from '../workflow/shrink.ts';
 import { COMMON_SITUATIONS, type MachineConfig } from '../../models/index.ts';
 import { MODELS } from './registry.ts';
 import { runExploreJob, type ExploreJob, type ExploreRowResult } from './explore-row.ts';
+import { runScalePoint, type ScalePoint, type ScaleResult } from '../compare/scale.ts';
 
 export interface CheckJob {
   readonly kind: 'check';
@@ -49,7 +50,14 @@ export interface BugJob {
   readonly shrinkTests: number;
 }
 
-export type Job = CheckJob | BugJob | ExploreJob;
+/** One grid point of `dtsim compare --preset` (src/compare/scale.ts). */
+export interface ScaleJob {
+  readonly kind: 'scale';
+  readonly point: ScalePoint;
+  readonly checkEvery: number;
+}
+
+export type Job = CheckJob | BugJob | ExploreJob | ScaleJob;
 
 export interface BugResult {
   readonly id: string;
@@ -71,7 +79,8 @@ export interface BugResult {
 
 export type JobResult = { readonly kind: 'check'; readonly result: ResultJson; readonly states: Int32Array | null }
   | { readonly kind: 'bug'; readonly result: BugResult }
-  | { readonly kind: 'explore'; readonly result: ExploreRowResult };
+  | { readonly kind: 'explore'; readonly result: ExploreRowResult }
+  | { readonly kind: 'scale'; readonly result: ScaleResult };
 
 function modelOf(id: string) {
   const m = MODELS.find((x) => x.id === id);
@@ -196,6 +205,7 @@ export function runJob(j: Job): JobResult {
     case 'check': return { kind: 'check', ...runCheckJob(j) };
     case 'bug': return { kind: 'bug', result: runBugJob(j) };
     case 'explore': return { kind: 'explore', result: runExploreJob(j) };
+    case 'scale': return { kind: 'scale', result: runScalePoint(modelOf(j.point.model) as never, j.point, j.checkEvery, () => performance.now()) };
     default: { const never: never = j; throw new Error(`[dtsim] unknown job ${JSON.stringify(never)}`); }
   }
 }

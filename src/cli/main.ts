@@ -121,7 +121,8 @@ const OPTIONS = {
   bugs: { list: 'b', model: 'm', bug: 'm', runs: 's', seed: 's', events: 's', 'time-budget': 's', json: 'b', 'out-dir': 's', workers: 's', 'shrink-tests': 's', quiet: 'b', help: 'b' },
   explore: { model: 's', bug: 'm', option: 'm', config: 's', vcpus: 's', pes: 's', pages: 's', 'store-pages': 's', 'tlb-entries': 's',
     rounds: 's', depth: 's', 'max-states': 's', 'time-limit': 's', symmetry: 'b', encoding: 's', invariant: 'm', matrix: 'b', proof: 'b', tier: 's', workers: 's', 'context-bound': 's', reach: 's', 'reach-module': 's', out: 's', force: 'b', json: 'b', quiet: 'b', help: 'b' },
-  compare: { model: 'm', models: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', force: 'b', json: 'b', quiet: 'b', help: 'b' },
+  compare: { model: 'm', models: 'm', vcpus: 's', pages: 's', runs: 's', events: 's', seed: 's', html: 's', force: 'b', json: 'b', quiet: 'b',
+    preset: 's', workers: 's', 'check-every': 's', csv: 's', help: 'b' },
 } as const;
 
 export type Parsed = { values: { [k: string]: string | boolean | string[] | undefined }; positionals: string[] };

@@ -12,6 +12,7 @@ import { buildSchemas, renderSchema, ANY_TRACE_SCHEMA_ID, JSON_COMMANDS, outputS
 import { traceSchemaId, TRACE_VERSION } from '../trace/format.ts';
 import { HELP } from './help.ts';
 import { SCHEMA_DIR, schemaValidator, shippedSchemas, validateTrace, validateWith } from '../../properties/support/schemas.ts';
+import { LIMITS } from '../../models/machine/state.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -67,7 +68,7 @@ describe('JSON Schemas', () => {
     expect(edit((d) => { d['expect'].invariant = 'INV-VMID'; })).not.toEqual([]); // a pta invariant
     expect(edit((d) => { d['events'][0].type = 'vmm/pageTeleported'; })).not.toEqual([]);
     expect(edit((d) => { d['events'][0].extra = 1; })).not.toEqual([]);
-    expect(edit((d) => { d['config'].vcpus = 9; })).not.toEqual([]);
+    expect(edit((d) => { d['config'].vcpus = LIMITS.vcpus + 1; })).not.toEqual([]);
     expect(edit((d) => { d['design'].modelVersion = 2; })).not.toEqual([]);
     expect(edit((d) => { d['exp\u0435ct'] = d['expect']; delete d['expect']; })).not.toEqual([]);
   });

@@ -273,11 +273,22 @@ function outputs(): { readonly [c in JsonCommand]: Schema } {
     ['shard', 'shards', 'skippedTraces']),
     bugs: obj({ command: { const: 'bugs' }, seed: str, verdict: { enum: VERDICTS }, knobs: arr(knob) }),
     explore: { oneOf: [single, matrix, reach] },
-    compare: obj({
+    compare: { oneOf: [obj({
       command: { const: 'compare' }, seed: str, runs: nat, maxEvents: nat, pages: nat, maxVcpus: nat,
       rows: arr(obj({ design: str, model: str, workload: str, storePages: nat, runs: nat, violations: nat, totals: numbers, perRun: numbers })),
       curves: arr(obj({ name: str, points: arr(obj({ x: num, y: num, workload: str })) })), html: orNull(str),
-    }),
+    }), obj({
+      command: { const: 'compare' }, preset: str, seed: str, checkEvery: nat, workers: nat, wallSeconds: num, events: nat,
+      results: arr(obj({
+        point: obj({ model: str, variant: str, options: anyObject, workload: str, spec: anyObject, seed: str, bugs: arr(str) }, ['bugs']),
+        status: { enum: ['ok', 'violated', 'stuck'] },
+        violation: orNull(obj({ invariant: str, message: str, detectedAtEvent: nat })),
+        events: nat, checks: nat, checkEvery: nat, measures: numbers, figures: numbers,
+        rounds: arr(obj({ round: nat, atMs: num, reports: nat, harvestWork: nat })),
+        perVcpu: { type: 'object', additionalProperties: numbers }, wallMs: num,
+      })),
+      html: orNull(str), csv: orNull(str),
+    }, [], { description: 'dtsim compare --preset (docs/compare.md): one result per grid point; a violated run has empty measures and figures' })] },
     run: obj({
       command: { const: 'run' }, model: str, seed: str, design, events: nat, status: { enum: ['ok', 'violated', 'rejected'] }, eventIndex: orNull(int),
       invariant: orNull(str), message: orNull(str), fingerprint: str, trace: orNull(str), metrics: numbers,

@@ -173,6 +173,13 @@ export interface Model<S, E extends EventBase, C> {
    * trace field for it. Without it those observations are null.
    */
   readonly collection?: CollectionView<S>;
+  /**
+   * Optional (`dtsim compare` at scale, src/compare/scale.ts): how a workload described as users think of it
+   * (guest size, vCPUs, dirty rate, collection interval, link bandwidth) maps onto this model's configuration and
+   * events, the design variants worth comparing (ring sizes, buffer sizes, device capacities: mechanism knowledge
+   * stays in the model) and the model's metrics under the comparison's common names. See `WorkloadHook`.
+   */
+  readonly workload?: WorkloadHook<S, E, C>;
   /** Optional: a faster deep copy than structuredClone (static parts may be shared: they are never written). */
   clone?(state: S): S;
   /**
@@ -295,3 +302,70 @@ export interface SymmetryGroup {
 /** A model with its type parameters erased, as the registry and the CLI see it. */
 // Method signatures above are checked bivariantly, so every concrete model is assignable to this.
 export type AnyModel = Model<unknown, EventBase, unknown>;
+
+/** How a workload's guest stores pick their pages (`WorkloadSpec.pattern`). */
+export type StorePattern = 'uniform' | 'hot' | 'sequential';
+
+/**
+ * A migration workload as users describe one (plain JSON, recorded in `dtsim compare --json`): the guest, its
+ * dirtying and the VMM's migration parameters. No mechanism appears here; ring, buffer and device sizes are
+ * design variants (`WorkloadHook.variants`).
+ */
+export interface WorkloadSpec {
+  /** Guest memory in 4 KiB pages (one memslot). */
+  readonly pages: number;
+  readonly vcpus: number;
+  /** Pages the guest stores to (the first `workingSet` pages of the guest, spread by `pattern`). */
+  readonly workingSet: number;
+  /**
+   * uniform: every store to a page of the working set drawn uniformly; hot: 90% of stores to the first tenth of
+   * the working set, 10% uniformly over all of it; sequential: each vCPU walks its own share of the working set
+   * in order, wrapping around.
+   */
+  readonly pattern: StorePattern;
+  /** Guest stores per simulated second per vCPU (the dirty rate when they hit clean pages). */
+  readonly storesPerSec: number;
+  /** Minimum simulated time between the starts of two pre-copy collections, in ms. */
+  readonly intervalMs: number;
+  /** Migration link bandwidth in MB/s (10^6 bytes): one page copied costs 4096 bytes of it. */
+  readonly bandwidthMBps: number;
+  /** Pre-copy collections before the VMM stops the VM. */
+  readonly rounds: number;
+}
+
+/** A design variant to compare under a workload: a label and the model's options. */
+export interface WorkloadVariant {
+  readonly label: string;
+  readonly options: { readonly [k: string]: JsonValue };
+}
+
+/**
+ * A seeded workload driving one run: picks every event itself (the seeded scheduler of `simulate` would build
+ * the enabled set, one store per guest page, at every step) and keeps the simulated clock.
+ */
+export interface WorkloadDriver<S, E> {
+  /** The next event to apply (enabled in `state`), or null when the run has nothing left to do. */
+  next(state: S): E | null;
+  /** Simulated time reached so far, in ns (advanced by `next` by the documented cost of each event). */
+  clockNs(): number;
+  /** Per-agent counters (e.g. exits of each vCPU by cause), for the per-vCPU plots. */
+  perAgent(): { readonly [agent: string]: { readonly [k: string]: number } };
+  /** Run-level figures the driver measured (simulated downtime, pages sent and re-sent...). */
+  figures(): { readonly [k: string]: number };
+}
+
+/** The model side of `dtsim compare` at scale (`Model.workload`). */
+export interface WorkloadHook<S, E, C> {
+  /** The model's configuration for a workload (rejected by `parseConfig` like any other when out of bounds). */
+  config(spec: WorkloadSpec): C;
+  /** The design variants of this model worth comparing at scale (ring sizes, buffer sizes...). */
+  readonly variants: readonly WorkloadVariant[];
+  /** Starts a driver for a run from `state` (the model's initial state for the workload's config). */
+  start(state: S, spec: WorkloadSpec, seed: string): WorkloadDriver<S, E>;
+  /**
+   * The model's metrics (`Model.metrics`) under the comparison's common names (`MEASURES` in
+   * src/compare/scale.ts): harvestWork, reports, unjustified, duplicates, writeFaults, ringFullExits,
+   * hdbssFullFaults, drains, tlbi, collections; a name the design has no use for is 0.
+   */
+  measures(metrics: { readonly [k: string]: number }): { readonly [k: string]: number };
+}

@@ -12,6 +12,7 @@ import type { MachineModel } from '../registry-types.ts';
 import type { Parsed } from '../main.ts';
 import { defaultSeed, table } from './check.ts';
 import { formatCount, progressFor } from '../progress.ts';
+import { cmdCompareScale } from './compare-scale.ts';
 
 interface Workload {
   readonly name: string;
@@ -40,6 +41,10 @@ function fmtNum(x: number): string {
 export async function cmdCompare(p: Parsed): Promise<number> {
   const v = p.values;
   if (p.positionals.length) throw new UsageError(`compare: unexpected argument '${p.positionals[0]}'`);
+  if (v['preset'] !== undefined) return cmdCompareScale(p);
+  for (const f of ['workers', 'check-every', 'csv'] as const) {
+    if (v[f] !== undefined) throw new UsageError(`--${f}: only with --preset (the scale comparison, docs/compare.md)`);
+  }
   const chosen = [...((v['model'] as string[] | undefined) ?? []), ...((v['models'] as string[] | undefined) ?? [])];
   const ids = (chosen.length ? chosen : MODELS.map((m) => m.id)).flatMap((s) => s.split(',')).filter((s) => s !== '');
   const models: MachineModel[] = [];
