@@ -7,21 +7,17 @@
  * Needs /usr/bin/chromium (apt-get install -y chromium). Without it the browser test is skipped locally and
  * fails under CI (CI set).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { chromium, type Browser } from 'playwright-core';
+import { haveChromium, headlessBrowser } from './support/chromium.ts';
 import { MODELS } from '../src/cli/registry.ts';
 import { gridOf, PRESETS, runScalePoint } from '../src/compare/scale.ts';
 import { gridPlots, headlineRows } from '../src/compare/report.ts';
 import { comparePage } from '../src/compare/svg.ts';
 import { table } from '../src/cli/commands/check.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env['CI']) throw new Error(`${CHROMIUM} is missing: .ci/run must apt-get install -y chromium before the tests`);
-if (!haveChromium) console.warn(`[compare.html.test] skipping the browser test: ${CHROMIUM} not found (apt-get install -y chromium)`);
+const chromiumHere = haveChromium('compare.html.test');
 
 /** The small preset's grid for two models (every plot kind, two sizes, eight designs would be slower to run). */
 function page(): { html: string; plots: number } {
@@ -41,27 +37,15 @@ interface Plot {
   readonly series: readonly { readonly name: string; readonly marks: number; readonly w: number; readonly h: number; readonly color: string; readonly painted: number }[];
 }
 
-describe.skipIf(!haveChromium)('compare --preset --html in headless Chromium', () => {
-  let browser: Browser;
-  let dir: string;
-  beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    dir = mkdtempSync(join(tmpdir(), 'dtsim-compare-html-'));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+describe.skipIf(!chromiumHere)('compare --preset --html in headless Chromium', () => {
+  const env = headlessBrowser('dtsim-compare-html-');
 
   it('renders every plot with its axes, legend and series, offline', async () => {
     const { html, plots } = page();
     expect(plots).toBe(2 * 2 + 2);
-    const file = join(dir, 'index.html');
+    const file = join(env.dir(), 'index.html');
     writeFileSync(file, html);
-    const p = await browser.newPage();
+    const p = await env.browser().newPage();
     const requests: string[] = [];
     p.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) requests.push(r.url()); });
     const errors: string[] = [];

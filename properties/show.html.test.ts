@@ -6,12 +6,13 @@
  * Needs /usr/bin/chromium (apt-get install -y chromium). Without it the browser test is skipped locally and
  * fails under CI (CI set).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, haveChromium, headlessBrowser } from './support/chromium.ts';
 import { SEED } from './support/seed.ts';
 import { regressionTraces, knobTraces, type FailingTrace } from './support/failing-traces.ts';
 import { buildTimeline, renderTimelineText } from '../src/workflow/timeline.ts';
@@ -22,11 +23,8 @@ import { replayFrom } from '../src/core/engine.ts';
 import { serializeTrace } from '../src/trace/format.ts';
 import { writeFileSync } from 'node:fs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = new URL('../', import.meta.url).pathname;
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env['CI']) throw new Error(`${CHROMIUM} is missing: .ci/run must apt-get install -y chromium before the tests`);
-if (!haveChromium) console.warn(`[show.html.test] skipping the browser test: ${CHROMIUM} not found (apt-get install -y chromium)`);
+const chromiumHere = haveChromium('show.html.test');
 
 function failing(): FailingTrace {
   const t = regressionTraces().find((x) => x.trace.expect.status === 'violated' && x.trace.events.length >= 10)
@@ -44,28 +42,16 @@ function pageFor(t: FailingTrace): { html: string; bad: number } {
   return { html: renderHtml(tl, fr, `test ${t.label}`), bad };
 }
 
-describe.skipIf(!haveChromium)(`show --html in headless Chromium (seed ${SEED})`, () => {
-  let browser: Browser;
-  let dir: string;
-  beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    dir = mkdtempSync(join(tmpdir(), 'dtsim-show-'));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+describe.skipIf(!chromiumHere)(`show --html in headless Chromium (seed ${SEED})`, () => {
+  const env = headlessBrowser('dtsim-show-');
 
   it('renders offline, marks the violating event, and steps through the states', async () => {
     const t = failing();
     const { html, bad } = pageFor(t);
     expect(bad).toBeGreaterThan(0);
-    const file = join(dir, 'show.html');
+    const file = join(env.dir(), 'show.html');
     writeFileSync(file, html);
-    const page = await browser.newPage();
+    const page = await env.browser().newPage();
     const requests: string[] = [];
     page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
     const errors: string[] = [];
@@ -124,12 +110,12 @@ describe.skipIf(!haveChromium)(`show --html in headless Chromium (seed ${SEED})`
 
   it('the CLI writes the page atomically and it loads', async () => {
     const t = failing();
-    const trace = join(dir, 'trace.json');
+    const trace = join(env.dir(), 'trace.json');
     writeFileSync(trace, t.file ? readFileSync(t.file, 'utf8') : serializeTrace(t.trace));
-    const out = join(dir, 'cli.html');
+    const out = join(env.dir(), 'cli.html');
     const r = spawnSync(process.execPath, [join(ROOT, 'bin/dtsim.js'), 'show', trace, '--html', out], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    const page = await browser.newPage();
+    const page = await env.browser().newPage();
     await page.goto(`file://${out}`);
     await page.waitForSelector('body[data-ready="1"]');
     expect(await page.locator('rect.ev.bad').count()).toBe(1);
@@ -138,7 +124,7 @@ describe.skipIf(!haveChromium)(`show --html in headless Chromium (seed ${SEED})`
 });
 
 
-describe.skipIf(!haveChromium)(`show --html of a long trace (seed ${SEED})`, () => {
+describe.skipIf(!chromiumHere)(`show --html of a long trace (seed ${SEED})`, () => {
   it('draws and embeds only a window of events and still steps', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dtsim-long-'));
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });

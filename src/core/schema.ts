@@ -138,12 +138,8 @@ type StaticKeys<F extends Fields> = { [K in keyof F]: F[K] extends StaticS ? K :
 export type InferRecord<F extends Fields> =
   { -readonly [K in Exclude<keyof F, StaticKeys<F>>]: Infer<F[K]> } & { readonly [K in StaticKeys<F>]: Infer<F[K]> };
 
-// Builders. `opts` carries the common annotations (doc, metric, dead, pack).
-type Opts<V = never, R = never> = {
-  readonly doc?: string;
-  readonly metric?: boolean;
-  readonly fixed?: boolean;
-  readonly stale?: boolean;
+// Builders. `opts` carries the common annotations (Common's, with the hooks typed by the field's value and record).
+type Opts<V = never, R = never> = Omit<Common, 'dead' | 'pack'> & {
   readonly dead?: (record: R, ctx: PackCtx) => boolean;
   readonly pack?: (value: V, record: R, ctx: PackCtx, out: PackSink) => void;
 };
