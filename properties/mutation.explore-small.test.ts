@@ -21,8 +21,7 @@ describe(`a small explore of every correct design (seed: ${SEED}, ${SMALL_STATES
   for (const c of proofCases()) {
     const label = `${c.model.id} ${JSON.stringify(c.row)} (${c.pes} PE${c.pes === 1 ? '' : 's'})`;
     it(label, () => {
-      const m = c.model as unknown as AnyModel;
-      const r = explore(m, m.design(c.options, []), c.config, { maxDepth: 1000, maxStates: SMALL_STATES });
+      const r = explore(c.model as unknown as AnyModel, c.model.design(c.options, []), c.config, { maxDepth: 1000, maxStates: SMALL_STATES });
       expect(r.violation === null ? null : `${r.violation.invariant}: ${r.violation.message}`).toBeNull();
       expect(['stateLimit', 'exhausted']).toContain(r.status);
       expect(r.deadlocked).toBe(0);
