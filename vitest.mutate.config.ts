@@ -11,7 +11,8 @@ import { defineConfig } from 'vitest/config';
  * - GATE_ENV.DTSIM_SEED: a fixed seed (12 characters: seed.ts keeps 12), whatever the CI or the shell says (Stryker's incremental file records
  *   which test killed which mutant: a moving seed would make that record meaningless).
  * - the conformance properties at DTSIM_CONFORMANCE_RUNS runs each (25 in `npm test`);
- * - the correct designs hold campaigns at DTSIM_PROPERTY_RUNS runs each (200 in `npm test`);
+ * - the correct designs hold campaigns at DTSIM_PROPERTY_RUNS runs each (200 in `npm test`), on the check
+ *   configuration and on a memslot of several bitmap words (models.wide-slot-holds.test.ts);
  * - the knob and trace replays (traces/**: every knob's regression trace replays to its invariant, every
  *   correct trace to `ok`), unchanged;
  * - a small `explore` of every correct design in both proof tiers (SMALL_STATES distinct states each).
@@ -22,6 +23,7 @@ import { defineConfig } from 'vitest/config';
 export const GATE_FILES = [
   'properties/models.conformance.test.ts',
   'properties/models.correct-designs-hold.test.ts',
+  'properties/models.wide-slot-holds.test.ts',
   'properties/traces.replay-to-expect.test.ts',
   'properties/mutation.explore-small.test.ts',
 ];
@@ -35,7 +37,8 @@ export const GATE_ENV = {
 export default defineConfig({
   test: {
     include: GATE_FILES,
-    setupFiles: ['properties/support/setup.ts'],
+    // setup-mutate.ts: stop a property at its first failure (no shrinking: a killed mutant is all Stryker needs).
+    setupFiles: ['properties/support/setup.ts', 'properties/support/setup-mutate.ts'],
     env: GATE_ENV,
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -46,6 +46,9 @@ describe('test steps', () => {
     expect(g.test?.env).toEqual(GATE_ENV);
     expect(GATE_ENV.DTSIM_SEED).toHaveLength(12);
     expect(g.test?.maxWorkers).toBe(1);
+    // A killed mutant stops its property at the first failure (no 3-minute shrink per mutant).
+    expect((gate as { test?: { setupFiles?: string[] } }).test?.setupFiles).toEqual(['properties/support/setup.ts', 'properties/support/setup-mutate.ts']);
+    expect(readFileSync('properties/support/setup-mutate.ts', 'utf8')).toContain('endOnFailure: true');
     const sources = GATE_FILES.map((f) => readFileSync(f, 'utf8')).join('\n');
     for (const k of Object.keys(GATE_ENV).filter((x) => x !== 'DTSIM_SEED')) expect(sources, k).toContain(`process.env['${k}']`);
     // npm run mutate: Stryker on the gate, per-test coverage, the incremental file checked in under reports/.
@@ -58,6 +61,7 @@ describe('test steps', () => {
     };
     expect([sk.testRunner, sk.vitest.configFile, sk.coverageAnalysis, sk.incremental]).toEqual(['vitest', 'vitest.mutate.config.ts', 'perTest', true]);
     expect(sk.incrementalFile).toBe('reports/stryker-incremental.json');
+    expect(existsSync(sk.incrementalFile), 'the incremental file is checked in').toBe(true);
     expect(sk.mutate).toEqual(expect.arrayContaining(['models/**/*.ts', '!models/oracle/**', '!models/**/*.test.ts']));
     // Neither npm test nor CI runs Stryker or the gate config.
     expect(pkg.scripts['test']).toBe('tsc --noEmit && vitest run');
