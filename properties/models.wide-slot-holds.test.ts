@@ -6,7 +6,11 @@
  * mutant that skips or mis-indexes every word but the first survived the campaigns.
  * Method: as properties/models.correct-designs-hold.test.ts (choice sequences, driven to completion,
  * invariants after every event), on each model's check configuration with one 131-page memslot (two full words
- * and a 3-page tail word), guest stores aimed at the word and half-word boundaries.
+ * and a 3-page tail word). Guest stores go to one page of each kind only: a lower half (0), the upper halves of
+ * words 0 and 1 (32, 96) and the tail (130), so that a GET often finds a word whose only dirty page is in its
+ * upper half. Stores spread over both sides of every boundary (10 pages) diluted that: the mutant reading word
+ * 0's upper half for word 1 survived 30 runs of every design; with these 4 pages 16 of the 23 designs kill it at
+ * their first failing run.
  */
 import { describe, it } from 'vitest';
 import type { MachineConfig } from '../models/machine/state.ts';
@@ -16,10 +20,10 @@ import { assertDesignHolds } from './support/failures.ts';
 
 const RUNS = Number(process.env['DTSIM_PROPERTY_RUNS'] ?? 200);
 
-/** One memslot of 131 pages: words 0 and 1 full, word 2 a 3-page tail; stores on both sides of each boundary. */
+/** One memslot of 131 pages: words 0 and 1 full, word 2 a 3-page tail; stores on a lower half, two upper halves, the tail. */
 export const WIDE_SLOT: Partial<MachineConfig> = {
   slots: [{ base: 0, npages: 131 }],
-  storePages: [0, 31, 32, 63, 64, 95, 96, 127, 128, 130],
+  storePages: [0, 32, 96, 130],
   itsPages: [129],
 };
 
