@@ -12,9 +12,9 @@
  * - views (view.ts): the renderings of show, diff and bisect; no verdict reads them;
  * - models/proofs.ts (data: the proof tier's configurations) and models/index.ts (the registry's list).
  *
- * One mechanism alone: `npm run mutate -- --mutate 'models/dirty-ring/**\/*.ts'` (a --mutate on the command line
- * replaces the list below, so the exclusions above must not be needed there: pass only source files, e.g.
- * `--mutate models/dirty-bitmap/bitmap.ts`).
+ * One file: `npm run mutate -- --mutate models/dirty-bitmap/bitmap.ts`. A --mutate on the command line replaces
+ * the list below, exclusions included, so one mechanism needs them again (a comma-separated list):
+ * `npm run mutate -- --mutate 'models/dirty-ring/**\/*.ts,!models/**\/*.test.ts,!models/**\/migrations.ts,!models/**\/view.ts'`.
  *
  * Per-test coverage: each mutant runs only the gate tests that executed it in the dry run. Incremental: the
  * results are kept in reports/stryker-incremental.json (checked in), so a full run can span several sittings
