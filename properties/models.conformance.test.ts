@@ -15,7 +15,10 @@ import {
   copyIntoEqualsClone, deterministic, fastEqualsImmerEveryEvent, invariantsHoldOnInit, lockstepFastEqualsImmer, prefixConsistent, rejectsWhatIsNotEnabled, replaysAfterJsonRoundTrip,
 } from './support/conformance.ts';
 
-const RUNS = 25;
+/** Runs per property; the mutation gate (vitest.mutate.config.ts) sets DTSIM_CONFORMANCE_RUNS to a small fixed budget. */
+const RUNS = Number(process.env['DTSIM_CONFORMANCE_RUNS'] ?? 25);
+/** The lockstep property compares after every event: fewer runs (10 in `npm test`). */
+const LOCK_RUNS = Math.min(10, RUNS);
 
 describe(`model conformance (seed: ${SEED})`, () => {
   for (const c of matrixCases()) {
@@ -28,7 +31,7 @@ describe(`model conformance (seed: ${SEED})`, () => {
         fc.assert(fc.property(choicesArb(), (ch) => replaysAfterJsonRoundTrip(c, ch)), { seed: fcSeed(`json/${c.label}`), numRuns: RUNS });
       });
       it('fast path (derived clone, reducers in place) == immer reference after every event', () => {
-        fc.assert(fc.property(choicesArb(), (ch) => fastEqualsImmerEveryEvent(c, ch)), { seed: fcSeed(`lock/${c.label}`), numRuns: 10 });
+        fc.assert(fc.property(choicesArb(), (ch) => fastEqualsImmerEveryEvent(c, ch)), { seed: fcSeed(`lock/${c.label}`), numRuns: LOCK_RUNS });
       });
       it('replaying a prefix then the rest equals replaying all', () => {
         fc.assert(fc.property(choicesArb(), fc.nat(), (ch, k) => prefixConsistent(c, ch, k)), { seed: fcSeed(`prefix/${c.label}`), numRuns: RUNS });

@@ -3,12 +3,15 @@
  * file of each tier exists, `npm test` excludes exactly those, `npm run test:proof` runs exactly tier 1's, `npm run
  * test:proof2` exactly tier 2's, and `.ci/run` runs those steps, in that order, after the README's test command
  * (a tier nobody runs would prove nothing); the README says how to run tier 2.
+ * The mutation gate (vitest.mutate.config.ts, run by `npm run mutate` through StrykerJS) is the opposite case: a
+ * long, local step kept out of `npm test` and `.ci/run`, made of files `npm test` already runs once each.
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import suite, { PROOF_TIER, PROOF_TIER2 } from '../vitest.config.ts';
 import proof from '../vitest.proof.config.ts';
 import proof2 from '../vitest.proof2.config.ts';
+import gate, { GATE_ENV, GATE_FILES } from '../vitest.mutate.config.ts';
 
 describe('test steps', () => {
   it('the proof tier: its files exist, npm test leaves out exactly them, test:proof runs exactly them', () => {
@@ -39,5 +42,44 @@ describe('test steps', () => {
     expect(at('npm run test:proof')).toBeGreaterThan(at('npm test'));
     expect(at('npm run test:proof2')).toBeGreaterThan(at('npm run test:proof'));
     expect(at('npm run test:package')).toBeGreaterThan(at('npm run test:proof2'));
+  });
+  it('the mutation gate: its files exist and run in npm test once each; npm run mutate runs Stryker on it; npm test and .ci/run run neither', async () => {
+    const g = gate as { test?: { include?: string[]; env?: { [k: string]: string }; maxWorkers?: number } };
+    const s = suite as { test?: { include?: string[]; exclude?: string[]; projects?: unknown } };
+    expect(g.test?.include).toEqual(GATE_FILES);
+    expect(GATE_FILES.length).toBeGreaterThan(0);
+    for (const f of GATE_FILES) {
+      expect(existsSync(f), f).toBe(true);
+      // In npm test, once: matched by its include, not excluded, and no second project that would run it again.
+      expect(f.startsWith('properties/') && f.endsWith('.test.ts'), f).toBe(true);
+      expect(s.test?.include).toContain('properties/**/*.test.ts');
+      expect(s.test?.exclude, f).not.toContain(f);
+    }
+    expect(s.test?.projects).toBeUndefined();
+    // A fixed seed (seed.ts keeps 12 characters) and one worker; each budget variable is read by a gate file.
+    expect(g.test?.env).toEqual(GATE_ENV);
+    expect(GATE_ENV.DTSIM_SEED).toHaveLength(12);
+    expect(g.test?.maxWorkers).toBe(1);
+    // A killed mutant stops its property at the first failure (no 3-minute shrink per mutant).
+    expect((gate as { test?: { setupFiles?: string[] } }).test?.setupFiles).toEqual(['properties/support/setup.ts', 'properties/support/setup-mutate.ts']);
+    expect(readFileSync('properties/support/setup-mutate.ts', 'utf8')).toContain('endOnFailure: true');
+    const sources = GATE_FILES.map((f) => readFileSync(f, 'utf8')).join('\n');
+    for (const k of Object.keys(GATE_ENV).filter((x) => x !== 'DTSIM_SEED')) expect(sources, k).toContain(`process.env['${k}']`);
+    // npm run mutate: Stryker on the gate, per-test coverage, the incremental file checked in under reports/.
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { [k: string]: string }; devDependencies: { [k: string]: string } };
+    expect(pkg.scripts['mutate']).toBe('stryker run stryker.config.mjs');
+    expect(Object.keys(pkg.devDependencies)).toEqual(expect.arrayContaining(['@stryker-mutator/core', '@stryker-mutator/vitest-runner']));
+    const config: string = '../stryker.config.mjs';
+    const sk = ((await import(config)) as { default: unknown }).default as {
+      testRunner: string; vitest: { configFile: string }; coverageAnalysis: string; incremental: boolean; incrementalFile: string; mutate: string[];
+    };
+    expect([sk.testRunner, sk.vitest.configFile, sk.coverageAnalysis, sk.incremental]).toEqual(['vitest', 'vitest.mutate.config.ts', 'perTest', true]);
+    expect(sk.incrementalFile).toBe('reports/stryker-incremental.json');
+    expect(existsSync(sk.incrementalFile), 'the incremental file is checked in').toBe(true);
+    expect(sk.mutate).toEqual(expect.arrayContaining(['models/**/*.ts', '!models/oracle/**', '!models/**/*.test.ts']));
+    // Neither npm test nor CI runs Stryker or the gate config.
+    expect(pkg.scripts['test']).toBe('tsc --noEmit && vitest run');
+    const ci = readFileSync('.ci/run', 'utf8');
+    expect(ci).not.toMatch(/stryker|mutate/);
   });
 });

@@ -1,0 +1,48 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The mutation gate: the tests StrykerJS runs against each mutant of models/ (`npm run mutate`,
+ * stryker.config.mjs, docs/mutation.md). It measures what the checker catches (invariants, the seeded
+ * campaigns, the saved traces, explore), not what hand-written unit tests pin, so the models' own unit tests
+ * (models/**\/*.test.ts) are left out on purpose. Every file here also runs in `npm test` (once: the gate adds no
+ * step to it), at the larger budgets there; here the budgets are small and fixed so that a whole gate run stays
+ * well under a minute of one core (measured: docs/mutation.md) and gives the same verdict on every run:
+ *
+ * - GATE_ENV.DTSIM_SEED: a fixed seed (12 characters: seed.ts keeps 12), whatever the CI or the shell says (Stryker's incremental file records
+ *   which test killed which mutant: a moving seed would make that record meaningless).
+ * - the conformance properties at DTSIM_CONFORMANCE_RUNS runs each (25 in `npm test`);
+ * - the correct designs hold campaigns at DTSIM_PROPERTY_RUNS runs each (200 in `npm test`), on the check
+ *   configuration and on a memslot of several bitmap words (models.wide-slot-holds.test.ts);
+ * - the knob and trace replays (traces/**: every knob's regression trace replays to its invariant, every
+ *   correct trace to `ok`), unchanged;
+ * - a small `explore` of every correct design in both proof tiers (SMALL_STATES distinct states each).
+ *
+ * One worker: Stryker runs its own concurrency (one vitest per Stryker worker), so a gate run inside it must not
+ * fan out further on this 2-core machine.
+ */
+export const GATE_FILES = [
+  'properties/models.conformance.test.ts',
+  'properties/models.correct-designs-hold.test.ts',
+  'properties/models.wide-slot-holds.test.ts',
+  'properties/traces.replay-to-expect.test.ts',
+  'properties/mutation.explore-small.test.ts',
+];
+
+export const GATE_ENV = {
+  DTSIM_SEED: 'mutate-gate1',
+  DTSIM_CONFORMANCE_RUNS: '5',
+  DTSIM_PROPERTY_RUNS: '30',
+};
+
+export default defineConfig({
+  test: {
+    include: GATE_FILES,
+    // setup-mutate.ts: stop a property at its first failure (no shrinking: a killed mutant is all Stryker needs).
+    setupFiles: ['properties/support/setup.ts', 'properties/support/setup-mutate.ts'],
+    env: GATE_ENV,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'threads',
+    maxWorkers: 1,
+  },
+});
