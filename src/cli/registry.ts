@@ -2,7 +2,7 @@
  * The CLI's view of the model registry. src/ imports models/ only through models/index.ts (and models/proofs.ts
  * here), from src/cli alone: properties/architecture.rules.test.ts holds the exact allow-list.
  */
-import { MODELS, modelById, type MachineModel } from '../../models/index.ts';
+import { LIMITS, MODELS, modelById, type MachineModel } from '../../models/index.ts';
 import type { Parsed } from './main.ts';
 import type { AnyModel, Design, JsonValue } from '../core/model.ts';
 import { UsageError } from './errors.ts';
@@ -80,10 +80,11 @@ export function designFromFlags(v: Parsed['values'], base: { readonly [k: string
   try { design = model.design(options, bugs); } catch (e) { throw new UsageError((e as Error).message.replace('[dtsim] ', '')); }
   const c: { [k: string]: unknown } = { ...(model.defaultConfig as object), ...base };
   for (const b of bugs) Object.assign(c, model.preset.bugs.find((k) => k.id === b)?.config ?? {});
-  if (v['vcpus'] !== undefined) c['vcpus'] = intFlag('vcpus', v['vcpus'], 1, 1, 8);
-  if (v['pes'] !== undefined) c['pes'] = intFlag('pes', v['pes'], 1, 1, 8);
-  if (v['tlb-entries'] !== undefined) c['tlbEntries'] = intFlag('tlb-entries', v['tlb-entries'], 1, 1, 64);
-  if (v['rounds'] !== undefined) c['rounds'] = intFlag('rounds', v['rounds'], 1, 0, 1000);
+  // The configuration's own bounds (LIMITS, as --config and traces are checked), not tighter ones of the flags.
+  if (v['vcpus'] !== undefined) c['vcpus'] = intFlag('vcpus', v['vcpus'], 1, 1, LIMITS.vcpus);
+  if (v['pes'] !== undefined) c['pes'] = intFlag('pes', v['pes'], 1, 1, LIMITS.pes);
+  if (v['tlb-entries'] !== undefined) c['tlbEntries'] = intFlag('tlb-entries', v['tlb-entries'], 1, 1, LIMITS.tlbEntries);
+  if (v['rounds'] !== undefined) c['rounds'] = intFlag('rounds', v['rounds'], 1, 0, LIMITS.rounds);
   if (v['pages'] !== undefined) {
     const n = intFlag('pages', v['pages'], 3, 1, 1 << 20);
     c['slots'] = [{ base: 0, npages: n }];

@@ -47,6 +47,9 @@ describe('dtsim run / replay', () => {
       [['run', '--model', 'dirty-bitmap', '--option', 'manualProtect=3'], /options\.manualProtect/],
       [['run', '--model', 'dirty-bitmap', '--config', '{"vcpus": 99}'], /config\.vcpus/],
       [['run', '--model', 'dirty-bitmap', '--events', '-1'], /--events/],
+      // The flags take the configuration's own bounds (LIMITS): 64 vCPUs/PEs, as --config and traces do.
+      [['explore', '--model', 'dirty-bitmap', '--vcpus', '65'], /--vcpus: expected an integer in \[1, 64\], got '65'/],
+      [['explore', '--model', 'dirty-bitmap', '--pes', '65'], /--pes: expected an integer in \[1, 64\], got '65'/],
       [['replay'], /exactly one trace file/],
       [['replay', join(dir, 'missing.json')], /no such file/],
       [['frobnicate'], /unknown command/],
@@ -57,5 +60,10 @@ describe('dtsim run / replay', () => {
       expect(r.err.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.err).toMatch(msg);
     }
+  });
+  it('explore --vcpus/--pes accept what a configuration may hold (past the old cap of 8), as --config does', () => {
+    const r = dtsim(['explore', '--model', 'dirty-bitmap', '--vcpus', '9', '--pes', '9', '--depth', '2', '--json', '--quiet']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/"vcpus": ?9/);
   });
 });
