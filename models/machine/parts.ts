@@ -5,14 +5,13 @@
  *
  * `registerPart` is for tests only: it overrides a key's part (e.g. a deliberately wrong canonicalisation, to show
  * that the soundness check catches it) until it is called again with the previous value.
- *
  */
 import type { Compiled, PackCtx } from '../../src/core/schema.ts';
 import type { MachineState } from './state.ts';
 import { declaredParts } from '../mechanisms.ts';
+import { vmidRel } from './schema.ts';
 
 const overrides = new Map<string, Compiled<unknown> | null>();
-let version = 0;
 
 /** The part of `s.ext[key]`: a test override, else the declared one, else undefined. */
 export function partOf(key: string): Compiled<unknown> | undefined {
@@ -26,26 +25,15 @@ export function partOf(key: string): Compiled<unknown> | undefined {
  */
 export function registerPart(key: string, part: Compiled<unknown> | undefined): Compiled<unknown> | undefined {
   const prev = partOf(key);
-  version++;
   if (part !== undefined && part === declaredParts().get(key)) overrides.delete(key);
   else overrides.set(key, part ?? null);
   return prev;
 }
 
-/** Bumped by every `registerPart` (caches of part lookups compare it). */
-export function partsVersion(): number {
-  return version;
-}
-
-/** The machine schema's resolver for `s.ext` keys (a key with no part stops explore with a message: schema.ts). */
-export function resolvePart(key: string): Compiled<unknown> | undefined {
-  return partOf(key);
-}
-
 /**
  * A pack context for packing one part of `s` on its own (tests and tools; the machine's own pack reuses one
- * context): no renaming (mechanism state disables symmetry), VMIDs relative to the current one (schema.ts `vmidRel`).
+ * context): no renaming (mechanism state disables symmetry), VMIDs relative to the current one (`vmidRel`).
  */
 export function partCtx(s: MachineState): PackCtx {
-  return { root: s, vcpu: (i) => i, pe: (i) => i, vmid: (v) => (v === 0 ? 0 : ((v - s.vmid + 255) % 255) + 1), order: (_g, j) => j };
+  return { root: s, vcpu: (i) => i, pe: (i) => i, vmid: (v) => vmidRel(s, v), order: (_g, j) => j };
 }

@@ -42,7 +42,7 @@ import {
   type CustomOps, type Infer, type PackCtx,
 } from '../../src/core/schema.ts';
 import { bitNext, pget } from './paged.ts';
-import { partOf, resolvePart } from './parts.ts';
+import { partOf } from './parts.ts';
 import type { KnobSet } from './knobs.ts';
 import type { L2Entry, Stage2 } from './pagetable.ts';
 import type { MachineConfig } from './state.ts';
@@ -268,7 +268,7 @@ export const MACHINE = record({
   oracle: ORACLE,
   audit: nullable(AUDIT, { doc: 'the record a returning re-arming ioctl leaves for one event (INV-FLUSH, INV-CLEAR-EXACT)' }),
   stats: STATS,
-  ext: parts(resolvePart, { doc: 'mechanism-owned state (rings, PTA, HDBSS), keyed by mechanism' }),
+  ext: parts(partOf, { doc: 'mechanism-owned state (rings, PTA, HDBSS), keyed by mechanism' }),
 });
 
 export type MachineShape = Infer<typeof MACHINE>;

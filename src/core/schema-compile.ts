@@ -140,7 +140,6 @@ const H = {
   copyLeaves, copyNums, copyPagedInto, copyLists, savePaged, loadPaged, saveNums, loadNums, packPaged, isPaged,
   viewPaged, sortedKeys, copyCounters,
 };
-export type SchemaHelpers = typeof H;
 
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
