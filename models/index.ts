@@ -25,3 +25,6 @@ export { DEFAULT_CONFIG, LIMITS, type MachineConfig } from './machine/state.ts';
 export type { MachineEvent } from './machine/model-events.ts';
 export { eventFields, type FieldKind } from './machine/events.ts';
 export { COMMON_SITUATIONS } from './machine/model.ts';
+
+// The reference catalogues (B/U/F ids) mapped to knobs or to the reason they have none (`dtsim bugs --list`).
+export { REFERENCES, referenceRows, referenceProblems, type Reference, type ReferenceRow } from './references.ts';

@@ -10,6 +10,7 @@ import { makeTrace, serializeTrace } from '../../trace/format.ts';
 import { UsageError } from '../errors.ts';
 import { writeFresh } from '../io.ts';
 import { intFlag, MODELS, seedFlag } from '../registry.ts';
+import { referenceRows } from '../../../models/index.ts';
 import type { Parsed } from '../main.ts';
 import type { BugJob, BugResult } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
@@ -40,9 +41,23 @@ export async function cmdBugs(p: Parsed): Promise<number> {
   if (only) for (const b of only) if (!knobs.some((k) => k.b.id === b)) throw new UsageError(`--bug: unknown bug '${b}'`);
   const json = v['json'] === true;
   if (v['list']) {
-    if (json) process.stdout.write(`${JSON.stringify(knobs.map(({ m, b }) => ({ id: b.id, ref: b.ref, model: m.id, expect: b.expect, description: b.description })))}\n`);
-    else process.stdout.write(table([['id', 'ref', 'model', 'expected invariant', 'description'],
+    // The references of both catalogues, each with its knobs (of the models listed) or why it has none.
+    const refs = referenceRows(MODELS.filter((m) => ids.includes(m.id)));
+    if (json) {
+      process.stdout.write(`${JSON.stringify({
+        knobs: knobs.map(({ m, b }) => ({ id: b.id, ref: b.ref, model: m.id, expect: b.expect, description: b.description })),
+        references: refs.map((r) => ({ id: r.ref.id, source: r.ref.source, title: r.ref.title, knobs: r.knobs.map((k) => `${k.model}/${k.knob}`),
+          none: r.ref.none ?? null })),
+      })}\n`);
+      return 0;
+    }
+    process.stdout.write(table([['id', 'ref', 'model', 'expected invariant', 'description'],
       ...knobs.map(({ m, b }) => [b.id, b.ref, m.id, b.expect ?? '(none: negative control)', b.description])]));
+    process.stdout.write(`\nreferences (kvm reference sections 6 and 8, arm reference section 6): knobs, or why none\n`);
+    process.stdout.write(table([['ref', 'source', 'title', 'knobs or reason'],
+      ...refs.map((r) => [r.ref.id, r.ref.source, r.ref.title,
+        r.knobs.length ? r.knobs.map((k) => `${k.model}/${k.knob}`).join(', ')
+          : r.ref.none ? `${r.ref.none.kind}: ${r.ref.none.reason}` : '(no knob among the models listed)'])]));
     return 0;
   }
   const runs = intFlag('runs', v['runs'], 1000, 1);
