@@ -2,13 +2,13 @@
  * The CLI's view of the model registry. src/ imports models/ only through models/index.ts (and models/proofs.ts
  * here), from src/cli alone: properties/architecture.rules.test.ts holds the exact allow-list.
  */
-import { LIMITS, MODELS, modelById, type MachineModel } from '../../models/index.ts';
+import { LIMITS, MODELS, modelById, referenceRows, type MachineModel } from '../../models/index.ts';
 import type { Parsed } from './main.ts';
 import type { AnyModel, Design, JsonValue } from '../core/model.ts';
 import { UsageError } from './errors.ts';
 import { isRecord, setOwn } from '../core/untrusted.ts';
 
-export { MODELS };
+export { MODELS, referenceRows };
 export { coverageException, PROOF_BASE, proofBase, proofCases, type ProofOpen, type ProofTier } from '../../models/proofs.ts';
 
 export function lookupModel(id: string): AnyModel | undefined {

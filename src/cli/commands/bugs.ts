@@ -9,8 +9,7 @@
 import { makeTrace, serializeTrace } from '../../trace/format.ts';
 import { UsageError } from '../errors.ts';
 import { writeFresh } from '../io.ts';
-import { intFlag, MODELS, seedFlag } from '../registry.ts';
-import { referenceRows } from '../../../models/index.ts';
+import { intFlag, MODELS, referenceRows, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
 import type { BugJob, BugResult } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
