@@ -20,6 +20,9 @@
  *   drained entry is zeroed, so nothing stale is left to merge. HDBSS entries carry no VMID.
  * - `savedProdIndex`, `savedProdFsc`, `hdbssf`, `resumed` (per vCPU): as is (the saved index is also read while
  *   the vCPU is loaded, by the register programming at HDBSS enable).
+ * - `req` (per vCPU), `call`, `synced`, `freed`, `uaf`, `syncMissed` (requests, kicks and completion; hdbss.ts
+ *   "Requests"): as is. A kick IPI in flight has no field: it is `req[v] === 1` with the vCPU in guest mode. With
+ *   options kicks and hdbssDisable off they keep their initial values, so those designs' spaces are unchanged.
  * - `brBaddr`, `prodIndex`, `prodFsc` (per PE): the one hand-written canonicalisation, `packPeRegister` below
  *   (the registers of a PE with no vCPU loaded are dead).
  * No field holds a VMID, and none is a metric (every field is read by a precondition, a reducer or an invariant).
