@@ -49,6 +49,7 @@ const KNOB_CONFIGS: { readonly [id: string]: { readonly config: Partial<MachineC
   'dirty-bitmap/host-write-unmarked': { config: {}, depth: 30, length: 6 },
   'dirty-bitmap/block-fastfix-first-page': { config: {}, depth: 30, length: 7 },
   'dirty-bitmap/vmm-no-final-sync': { config: {}, depth: 30, length: 9 },
+  'dirty-bitmap/vmm-copy-before-clear': { config: {}, depth: 30, length: 12 },
   'dirty-ring/softfull-cleared-by-reset': { config: {}, depth: 30, length: 12 },
   'dirty-ring/novcpu-write-dropped': { config: {}, depth: 30, length: 8 },
   'dirty-ring/ring-without-bitmap-its': { config: {}, depth: 30, length: 8 },
@@ -67,6 +68,8 @@ const KNOB_CONFIGS: { readonly [id: string]: { readonly config: Partial<MachineC
   'hdbss/hdbss-vtcr-before-regs': { config: {}, depth: 30, length: 2 },
   'hdbss/hdbss-fsc-ignored': { config: { storePages: [0, 1] }, depth: 30, length: 11 },
   'hdbss/vtcr-switch-no-tlbi': { config: {}, depth: 30, length: 11 },
+  'hdbss/hdbss-disable-no-wait': { config: {}, depth: 30, length: 10 },
+  'hdbss/hdbss-sync-ipi-wait': { config: {}, depth: 30, length: 15 },
   'hdbss/ring-no-drain-reserve': { config: { slots: [{ base: 0, npages: 5 }], storePages: [1, 2, 3, 4], itsPages: [0] }, depth: 40, length: -1,
     slow: 'plain BFS reaches depth ~22 only; found with --context-bound 3 in 24 events: properties/explore.f17.test.ts' },
   // Plain BFS finds a shorter violation of INV-ARMED (9 events, tested below); searching for the knob's own

@@ -26,6 +26,8 @@ export const DIRTY_BITMAP_BUGS = [
     description: 'A write fault on a write-protected 2 MiB block makes the whole block writable and marks only its first page.' },
   { id: 'vmm-no-final-sync', ref: 'U4', expect: 'INV-FINAL',
     description: 'Userspace bug: the VMM completes the migration after stopping the VM without the final collection.' },
+  { id: 'vmm-copy-before-clear', ref: 'F2', expect: 'INV-NOLOSS', options: { manualProtect: true },
+    description: 'Userspace bug (protocol order): with manual protect the VMM copies the pages a GET showed before its KVM_CLEAR_DIRTY_LOG re-arms them; a write between the copy and the CLEAR is lost.' },
   { id: 'eager-split-off-by-one', ref: 'B8', expect: null, options: { eagerSplit: true },
     config: { blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 3, 200, 511, 512, 514], itsPages: [513] },
     description: 'Negative control: eager split leaves the last block of the range unsplit (still write-protected): performance only, must not be flagged.' },

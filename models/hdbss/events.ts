@@ -16,6 +16,18 @@ export const HDBSS_EVENTS = [
     description: 'KVM\'s handler for the HDBSSF permission fault (kvm_handle_hdbss_fault).' },
   { type: 'hdbss/bufferDrained', fields: { vcpu: 'vcpu' }, weight: 10,
     description: 'KVM drains the vCPU\'s buffer into the dirty log (handle_exit / KVM_REQ_FLUSH_HDBSS), in host context.' },
+  // Requests, kicks and completion (options kicks / hdbssDisable; hdbss.ts "Requests"): the caller's request, the
+  // IPI to a vCPU in guest mode, the vCPU handling the request in its run loop, and the caller released.
+  { type: 'hdbss/flushRequested', fields: {}, weight: 10,
+    description: 'kvm_arch_sync_dirty_log (option kicks, v3): kvm_make_all_cpus_request(KVM_REQ_FLUSH_HDBSS) to every loaded vCPU, a kick IPI to each in guest mode; the GET waits.' },
+  { type: 'hdbss/disableRequested', fields: {}, weight: 1,
+    description: 'KVM turns HDBSS off (option hdbssDisable, v3 KVM_ENABLE_CAP args[1]=0): VTCR_EL2.{HD,HDBSS} cleared for the VM, KVM_REQ_FLUSH_HDBSS to every loaded vCPU; the buffers are freed when the caller is released.' },
+  { type: 'kvm/kickDelivered', fields: { vcpu: 'vcpu' }, weight: 20,
+    description: 'The kick IPI (kvm_kick_many_cpus: smp_call_function_many(ack_kick)) reaches a vCPU in guest mode: it exits to the host.' },
+  { type: 'kvm/requestNoticed', fields: { vcpu: 'vcpu' }, weight: 20,
+    description: 'check_vcpu_requests in the vCPU\'s run loop (host context, before its next entry): KVM_REQ_FLUSH_HDBSS drains the buffer (and reloads VTCR_EL2 after a disable); the request is acknowledged.' },
+  { type: 'kvm/requestCompleted', fields: {}, weight: 10,
+    description: 'The caller of kvm_make_all_cpus_request is released: every targeted vCPU acknowledged the request (the sync\'s GET may take its snapshot; the disable frees the buffers).' },
 ] as const satisfies readonly EventDecl[];
 
 export type HdbssEvent = EventOf<typeof HDBSS_EVENTS[number]>;

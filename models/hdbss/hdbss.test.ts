@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { hdbss } from './index.ts';
 import {
-  capacityOf, entryGfn, entryLevel, entryValid, hdbssCapacity, hdbssEntry, hdOf, INV_HDBSS_REGS, INV_LIVE_HDBSS,
-  VTCR_HDBSS,
+  capacityOf, entryGfn, entryLevel, entryValid, hdbssCapacity, hdbssEntry, hdOf, INV_HDBSS_REGS, INV_HDBSS_UAF, INV_LIVE_HDBSS,
+  INV_SYNC_COMPLETE, VTCR_HD, VTCR_HDBSS,
 } from './hdbss.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../machine/state.ts';
@@ -218,5 +218,107 @@ describe('register save and restore', () => {
     expect(ring({ ringEntries: 4, hdbssEntries: 4 }, ['ring-no-drain-reserve'])).not.toThrow();
     // The bitmap consumer has no ring to refuse.
     expect(() => hdbss.design({ ringEntries: 4, hdbssEntries: 4 })).not.toThrow();
+  });
+});
+
+describe('requests, kicks and completion (option kicks: kvm_arch_sync_dirty_log; option hdbssDisable)', () => {
+  /** Logging on, HDBSS on, pages 1..3 writable-clean, the bulk copy done: the VMM's next step is a GET. */
+  function precopy(options: { [k: string]: number | boolean | string }, bugs: string[] = []): MachineState {
+    const s = armed(options, bugs);
+    copiedAll(s);
+    return s;
+  }
+  const GET: MachineEvent = { type: 'kvm/dirtyLogHarvested', slot: 0 };
+  const enabled = (s: MachineState, e: MachineEvent): boolean => hdbss.isEnabled(s, e);
+
+  it('the GET first requests KVM_REQ_FLUSH_HDBSS; the kick makes the guest vCPU exit, it drains before entering, then the caller is released and the GET reports the page', () => {
+    const s = precopy({ kicks: true });
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 2);
+    expect(enabled(s, GET)).toBe(false);
+    step(s, { type: 'hdbss/flushRequested' });
+    expect(hdOf(s).req).toEqual([1, 0]);
+    expect(enabled(s, GET)).toBe(false);
+    expect(enabled(s, { type: 'kvm/requestCompleted' })).toBe(false); // vCPU 0 has not acknowledged
+    expect(enabled(s, { type: 'kvm/requestNoticed', vcpu: 0 })).toBe(false); // still in the guest
+    step(s, { type: 'kvm/kickDelivered', vcpu: 0 });
+    expect(s.vcpus[0]!.run).toBe('host');
+    expect(enabled(s, { type: 'vcpu/entered', vcpu: 0 })).toBe(false); // check_vcpu_requests before entry
+    expect(enabled(s, { type: 'kvm/requestCompleted' })).toBe(false);
+    step(s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    expect(bit(s, 2)).toBe(true);
+    expect(hdOf(s).req).toEqual([0, 0]);
+    step(s, { type: 'kvm/requestCompleted' });
+    expect(hdOf(s).synced).toBe(true);
+    step(s, GET);
+    expect(s.vmm.ioctl?.deliver).toEqual([2]);
+    expect(hdOf(s).synced).toBe(false);
+    expect(INV_SYNC_COMPLETE.check(s)).toBeNull();
+    expect([s.stats['hdbssKicks'], s.stats['hdbssRequestsNoticed'], s.stats['hdbssWaitersReleased']]).toEqual([1, 1, 1]);
+  });
+
+  it('a vCPU put before it handles the request acknowledges it (the put flush drains)', () => {
+    const s = precopy({ kicks: true });
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/flushRequested' });
+    step(s, { type: 'vcpu/put', vcpu: 0 });
+    expect(hdOf(s).req[0]).toBe(0);
+    expect(bit(s, 1)).toBe(true);
+    expect(s.stats['hdbssRequestsAtPut']).toBe(1);
+    step(s, { type: 'kvm/requestCompleted' });
+  });
+
+  it('F14: with KVM_REQUEST_WAIT the caller is released once the vCPU left guest mode; the GET snapshots before the drain: INV-SYNC-COMPLETE', () => {
+    const s = precopy({ kicks: true }, ['hdbss-sync-ipi-wait']);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 3);
+    step(s, { type: 'hdbss/flushRequested' });
+    expect(enabled(s, { type: 'kvm/requestCompleted' })).toBe(false); // the IPI is not acknowledged yet
+    step(s, { type: 'kvm/kickDelivered', vcpu: 0 });
+    step(s, { type: 'kvm/requestCompleted' });
+    expect(INV_SYNC_COMPLETE.check(s)).toBeNull();
+    step(s, GET);
+    expect(s.vmm.ioctl?.deliver).toEqual([]);
+    expect(INV_SYNC_COMPLETE.check(s)?.pages).toEqual([3]);
+  });
+
+  it('the disable waits for every running vCPU to drain and leave HDBSS mode before freeing; later loads run without HDBSS', () => {
+    const s = precopy({ hdbssDisable: true });
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    step(s, { type: 'hdbss/disableRequested' });
+    expect(hdOf(s).enabled).toBe(false);
+    expect(s.pes[0]!.vtcr & VTCR_HDBSS).toBe(VTCR_HDBSS); // the running vCPU keeps the old VTCR_EL2
+    expect(enabled(s, { type: 'kvm/requestCompleted' })).toBe(false);
+    expect(enabled(s, { type: 'hdbss/trackingEnabled' })).toBe(false);
+    step(s, { type: 'kvm/kickDelivered', vcpu: 0 });
+    step(s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    expect(bit(s, 1)).toBe(true);
+    expect(s.pes[0]!.vtcr & (VTCR_HD | VTCR_HDBSS)).toBe(0);
+    step(s, { type: 'kvm/requestCompleted' });
+    expect(hdOf(s).freed).toBe(true);
+    expect(enabled(s, { type: 'hdbss/trackingEnabled' })).toBe(false);
+    step(s, { type: 'vcpu/put', vcpu: 0 });
+    runVcpu(s, 0, 1);
+    expect(s.pes[1]!.vtcr & (VTCR_HD | VTCR_HDBSS)).toBe(0);
+    // HD off: a store to a writable-clean page faults (and the fault marks it) instead of a hardware update.
+    step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
+    expect(enabled(s, { type: 'hw/dirtyStateUpdated', vcpu: 0, gfn: 2 })).toBe(false);
+    step(s, { type: 'guest/storeFaulted', vcpu: 0, gfn: 2 });
+    expect(INV_HDBSS_UAF.check(s)).toBeNull();
+  });
+
+  it('F13: the v2 disable frees at once; the vCPU still in the guest with VTCR_EL2.HDBSS appends into the freed buffer: INV-HDBSS-UAF', () => {
+    const s = precopy({ hdbssDisable: true }, ['hdbss-disable-no-wait']);
+    runVcpu(s, 0, 0);
+    step(s, { type: 'hdbss/disableRequested' });
+    step(s, { type: 'kvm/requestCompleted' });
+    expect(hdOf(s).freed).toBe(true);
+    expect(INV_HDBSS_UAF.check(s)).toBeNull();
+    hwStore(s, 0, 2);
+    expect(INV_HDBSS_UAF.check(s)?.pages).toEqual([2]);
+    expect(INV_HDBSS_REGS.check(s)).toBeNull(); // the registers are still the vCPU's: only the free is wrong
   });
 });

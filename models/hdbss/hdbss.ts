@@ -18,7 +18,8 @@ import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineState } from '../machine/state.ts';
 import { D_AF, D_DBM, D_VALID, D_W, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb, markPageDirty, markPreArm } from '../machine/kvm.ts';
-import { tlbFill } from '../machine/machine.ts';
+import { nextCollectStep, tlbFill } from '../machine/machine.ts';
+import { mechanismsOf } from '../machine/selected.ts';
 import { ringExt } from '../dirty-ring/mechanism.ts';
 import { rsvdEntriesOf } from '../dirty-ring/ring.ts';
 import {
@@ -36,13 +37,13 @@ import {
   capacityOf, capacityOfOptions, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_OK, hdbssEntry, hdOf, indexOf,
   VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
 } from './state.ts';
-import { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './invariants.ts';
+import { INV_HDBSS_REGS, INV_HDBSS_UAF, INV_LIVE_HDBSS, INV_SYNC_COMPLETE } from './invariants.ts';
 
 export {
   capacityOf, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_GPF, FSC_OK, hdbssCapacity, hdbssEntry, hdOf, topOf,
   VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
 } from './state.ts';
-export { INV_HDBSS_REGS, INV_LIVE_HDBSS } from './invariants.ts';
+export { INV_HDBSS_REGS, INV_HDBSS_UAF, INV_LIVE_HDBSS, INV_SYNC_COMPLETE } from './invariants.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<HdbssKnob> = hasBug;
@@ -69,6 +70,8 @@ export const HDBSS: HwProducer = {
     const owner = h.brBaddr[pe]!;
     // HDBSSBR UNKNOWN: the entry goes to some physical address the model does not track (lost).
     if (owner >= 0) h.buf[owner]![h.prodIndex[pe]!] = hdbssEntry(base, level);
+    // F13: the buffer HDBSSBR_EL2 points at was freed by the disable path while this vCPU still ran with HDBSS.
+    if (h.freed && h.uaf < 0) h.uaf = base;
     h.prodIndex[pe]!++;
     if (h.resumed[vcpu] !== -1) h.resumed[vcpu] = -1;
     s.stats['hdbssEntries'] = (s.stats['hdbssEntries'] ?? 0) + 1;
@@ -90,6 +93,8 @@ export function drain(s: MachineState, v: number): void {
   for (let i = 0; i < n; i++) {
     const e = b[i]!;
     if (!entryValid(e)) continue;
+    // F13: KVM reads a buffer the disable path already freed (what it finds there is no longer the entries).
+    if (h.freed && h.uaf < 0) h.uaf = entryGfn(e);
     b[i] = 0;
     markRecord(s, entryGfn(e), entryLevel(e), v, onePage);
   }
@@ -179,12 +184,88 @@ export function checkHdbssRingOptions(o: DesignOptions, bugs: readonly string[])
     + `reported through kvm_cpu_dirty_log_size()): KVM_ENABLE_CAP(DIRTY_LOG_RING) fails with EINVAL (use a larger ring or fewer hdbssEntries)` };
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Requests, kicks and completion (options kicks and hdbssDisable)
+//
+// virt/kvm/kvm_main.c: kvm_make_all_cpus_request(kvm, req) -> kvm_make_vcpus_request_mask: for each vCPU
+// kvm_make_request(req, vcpu) (set the bit; smp_wmb before it), and if kvm_request_needs_ipi(vcpu, req) (the
+// vCPU is in guest mode; with KVM_REQUEST_WAIT, not outside guest mode) add its CPU to a mask; then
+// kvm_kick_many_cpus(mask, wait = req & KVM_REQUEST_WAIT): smp_call_function_many(mask, ack_kick, NULL, wait).
+// ack_kick does nothing: the IPI's only effect is the guest exit, and WAIT waits for the IPI handlers to have
+// run, i.e. for every targeted vCPU to have left guest mode, NOT for it to have handled the request. The request
+// is handled on the vCPU's own thread: arch/arm64/kvm/arm.c check_vcpu_requests, called in the run loop before
+// each guest entry (kvm_request_pending -> kvm_check_request test-and-clears the bit). The v3 HDBSS series uses
+// it as KVM_REQ_FLUSH_HDBSS (KVM_ARCH_REQ(12)): check_vcpu_requests flushes the buffer; kvm_vcpu_put_vhe flushes
+// too (arm reference 2.7, 6 F13/F14).
+//
+// The model: the caller (KVM's ioctl thread, the VMM's GET or its disable) makes the request (`hdbss/
+// flushRequested`, `hdbss/disableRequested`): `req[v] = 1` for every loaded vCPU, and `call` says what it waits
+// in. A vCPU in guest mode with its bit set has a kick IPI in flight: `kvm/kickDelivered` makes it exit. A vCPU
+// in host context with its bit set handles it (`kvm/requestNoticed`): drains its buffer, reloads VTCR_EL2 after
+// a disable, acknowledges (`req[v] = 0`); it cannot enter the guest first (`canEnter`). vcpu_put acknowledges
+// too (the v3 put flush drains the buffer). The caller is released (`kvm/requestCompleted`) when every targeted
+// vCPU has acknowledged: the completion the correct design waits for (the kernel's own WAIT does not give it:
+// F14). A put vCPU gets no bit here: the kernel sets one, but its put already drained the buffer and the later
+// check drains nothing (left out: it would only add states).
+// Knobs: F13 `hdbss-disable-no-wait` (v2: kick without waiting, then free), F14 `hdbss-sync-ipi-wait` (v3: the
+// sync's request with KVM_REQUEST_WAIT, released once the IPIs are acknowledged).
+
+/** Does the sync_dirty_log of a GET go through the request (option kicks) instead of one atomic drain? */
+function kicks(s: MachineState): boolean {
+  return option(s, 'kicks') === true;
+}
+
+/** kvm_make_all_cpus_request(KVM_REQ_FLUSH_HDBSS): the bit on every loaded vCPU, and the caller waits. */
+function makeRequest(s: MachineState, call: 'sync' | 'disable'): void {
+  const h = hdOf(s);
+  for (let v = 0; v < s.vcpus.length; v++) if (s.vcpus[v]!.pe >= 0 && h.req[v] !== 1) h.req[v] = 1;
+  h.call = call;
+}
+
+/**
+ * May the caller of the pending request proceed? Correct: every targeted vCPU acknowledged. F14 (the sync with
+ * KVM_REQUEST_WAIT): once no targeted vCPU is in guest mode (every IPI acknowledged), handled or not. F13 (the
+ * v2 disable: asynchronous kick): at once.
+ */
+function released(s: MachineState): boolean {
+  const h = hdOf(s);
+  if (h.call === 'disable' && bug(s, 'hdbss-disable-no-wait')) return true;
+  const ipiOnly = h.call === 'sync' && bug(s, 'hdbss-sync-ipi-wait');
+  for (let v = 0; v < s.vcpus.length; v++) {
+    if (h.req[v] !== 1) continue;
+    if (!ipiOnly || s.vcpus[v]!.run === 'guest') return false;
+  }
+  return true;
+}
+
+/** The vCPU acknowledges KVM_REQ_FLUSH_HDBSS (handled in its run loop, or put). */
+function acknowledge(s: MachineState, v: number): void {
+  const h = hdOf(s);
+  if (h.req[v] !== 0) h.req[v] = 0;
+}
+
+/**
+ * kvm_arch_sync_dirty_log's asynchronous part (`Mechanism.syncStep`): the event the VMM's next GET must wait for.
+ * While a request call is pending (a sync's, or the disable's: the VMM's control thread is in that ioctl) it is
+ * the call's completion; with option kicks and HDBSS on, a GET first makes its flush request. Null: the GET may go.
+ */
+function syncStep(s: MachineState): MachineEvent | null {
+  const h = hdOf(s);
+  if (h.call !== 'none') return { type: 'kvm/requestCompleted' };
+  if (!kicks(s) || !h.enabled || h.freed || h.synced) return null;
+  return { type: 'hdbss/flushRequested' };
+}
+
 function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
   hwCandidates(s, out, HDBSS, memo.perPage);
   const h = hdOf(s);
   if (!h.enabled) out.push({ type: 'hdbss/trackingEnabled' });
+  else if (option(s, 'hdbssDisable') === true) out.push({ type: 'hdbss/disableRequested' });
+  // The sync's request and its completion are the VMM's collection steps (syncStep); the disable's completion is not.
+  if (h.call === 'disable' && nextCollectStep(s, memo)?.type !== 'kvm/requestCompleted') out.push({ type: 'kvm/requestCompleted' });
   for (let vi = 0; vi < s.vcpus.length; vi++) {
     const v = s.vcpus[vi]!;
+    if (h.req[vi] === 1) out.push(v.run === 'guest' ? { type: 'kvm/kickDelivered', vcpu: vi } : { type: 'kvm/requestNoticed', vcpu: vi });
     if (v.run === 'guest' && v.store >= 0) {
       out.push({ type: 'hdbss/fullFaulted', vcpu: vi, gfn: v.store });
       out.push({ type: 'hdbss/appendAborted', vcpu: vi, gfn: v.store });
@@ -201,13 +282,33 @@ function peHdbss(s: MachineState, vcpu: number): boolean {
   return !!pe && (pe.vtcr & VTCR_HDBSS) !== 0;
 }
 
-function isEnabled(s: MachineState, e: MachineEvent): boolean | undefined {
+function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean | undefined {
   const r = hwIsEnabled(s, e, HDBSS);
   if (r !== undefined) return r;
   const h = hdOf(s);
   switch (e.type) {
     case 'hdbss/trackingEnabled':
-      return !h.enabled && (s.vmm.phase === 'idle' || s.vmm.phase === 'precopy');
+      return !h.enabled && !h.freed && h.call === 'none' && (s.vmm.phase === 'idle' || s.vmm.phase === 'precopy');
+    case 'hdbss/disableRequested':
+      // Guess: the VMM turns HDBSS off mid pre-copy (tracking falls back to write-protect faults), from its
+      // control thread (no other ioctl of its in flight).
+      return option(s, 'hdbssDisable') === true && h.enabled && h.call === 'none' && s.vmm.phase === 'precopy' && s.vmm.ioctl === null;
+    case 'hdbss/flushRequested': {
+      if (s.vmm.slotsEnabled < s.slots.length) return false;
+      const step = nextCollectStep(s, memo);
+      return step !== null && step.type === e.type;
+    }
+    case 'kvm/requestCompleted':
+      return h.call !== 'none' && released(s);
+    case 'kvm/kickDelivered': {
+      const v = s.vcpus[e.vcpu];
+      return !!v && h.req[e.vcpu] === 1 && v.run === 'guest';
+    }
+    case 'kvm/requestNoticed': {
+      // check_vcpu_requests runs in the run loop after handle_exit: a pending HDBSSF fault is handled first.
+      const v = s.vcpus[e.vcpu];
+      return !!v && h.req[e.vcpu] === 1 && v.run === 'host' && h.hdbssf[e.vcpu]! < 0;
+    }
     case 'hdbss/fullFaulted':
       return hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu) && !HDBSS.canUpdate(s, e.vcpu, s.vcpus[e.vcpu]!.pe);
     case 'hdbss/appendAborted':
@@ -295,6 +396,44 @@ function apply(s: MachineState, e: MachineEvent): boolean {
     case 'hdbss/bufferDrained':
       drain(s, e.vcpu);
       return true;
+    case 'hdbss/flushRequested':
+      makeRequest(s, 'sync');
+      return true;
+    case 'hdbss/disableRequested':
+      // kvm->arch.mmu.vtcr loses HD and HDBSS (HA stays: HDBSS.vtcr); running vCPUs keep the old VTCR_EL2 until
+      // they handle the request (a vCPU loaded later gets the new one at vcpu_load).
+      h.enabled = false;
+      makeRequest(s, 'disable');
+      return true;
+    case 'kvm/kickDelivered': {
+      // The IPI forces a guest exit (the pending store is abandoned and re-executed after the next entry).
+      const v = s.vcpus[e.vcpu]!;
+      v.run = 'host';
+      v.store = -1;
+      for (const m of mechanismsOf(s)) m.onExit?.(s, e.vcpu);
+      s.stats['hdbssKicks'] = (s.stats['hdbssKicks'] ?? 0) + 1;
+      return true;
+    }
+    case 'kvm/requestNoticed': {
+      const x = indexOf(s, e.vcpu);
+      if (x.index > 0 || x.fsc !== FSC_OK) drain(s, e.vcpu);
+      // After a disable the request also reloads VTCR_EL2 (KVM_REQ_RELOAD_STAGE2 in the rework): HDBSS off here.
+      const pe = s.pes[s.vcpus[e.vcpu]!.pe]!;
+      const vt = HDBSS.vtcr(s);
+      if (pe.vtcr !== vt) pe.vtcr = vt;
+      acknowledge(s, e.vcpu);
+      s.stats['hdbssRequestsNoticed'] = (s.stats['hdbssRequestsNoticed'] ?? 0) + 1;
+      return true;
+    }
+    case 'kvm/requestCompleted':
+      if (h.call === 'sync') h.synced = true;
+      else if (h.call === 'disable') {
+        h.freed = true; // kfree of every vCPU's buffer
+        s.stats['hdbssFreed'] = (s.stats['hdbssFreed'] ?? 0) + 1;
+      }
+      h.call = 'none';
+      s.stats['hdbssWaitersReleased'] = (s.stats['hdbssWaitersReleased'] ?? 0) + 1;
+      return true;
     default:
       return false;
   }
@@ -315,23 +454,33 @@ export const hdbssMechanism: Mechanism = {
       brBaddr: new Array<number>(np).fill(-1), prodIndex: new Array<number>(np).fill(0), prodFsc: new Array<number>(np).fill(0),
       hdbssf: new Array<number>(nv).fill(-1), resumed: new Array<number>(nv).fill(-1),
       ringReserved: false,
+      req: new Array<number>(nv).fill(0), call: 'none', synced: false, freed: false, uaf: -1, syncMissed: -1,
     };
     s.ext['hdbss'] = ext;
   },
   candidates,
   isEnabled,
   apply,
-  invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS],
-  canEnter: (s, v) => hdOf(s).hdbssf[v]! < 0,
+  invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS, INV_HDBSS_UAF, INV_SYNC_COMPLETE],
+  // A pending request is handled before the next entry (check_vcpu_requests).
+  canEnter: (s, v) => hdOf(s).hdbssf[v]! < 0 && hdOf(s).req[v] === 0,
+  syncStep,
   onLoad(s, v, pe) {
     hwOnLoad(s, v, pe, HDBSS);
     reserveRing(s);
-    // The rework: registers programmed whenever the vCPU owns a buffer; v1 (F12) only when HDBSS is on at load.
+    // The rework: registers programmed whenever the vCPU owns a buffer (none once freed); v1 (F12) only when
+    // HDBSS is on at load.
+    if (hdOf(s).freed) return;
     if (!bug(s, 'hdbss-vtcr-before-regs') || hdOf(s).enabled) programRegs(s, v, pe);
   },
   onPut(s, v) {
-    if (bug(s, 'hdbss-no-save-at-put')) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
     const h = hdOf(s);
+    // The put flush (v3 kvm_vcpu_put_vhe) acknowledges a pending KVM_REQ_FLUSH_HDBSS (see "Requests").
+    if (h.req[v] === 1) {
+      acknowledge(s, v);
+      s.stats['hdbssRequestsAtPut'] = (s.stats['hdbssRequestsAtPut'] ?? 0) + 1;
+    }
+    if (bug(s, 'hdbss-no-save-at-put')) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
     const pe = s.vcpus[v]!.pe;
     // Coverage: a vCPU leaves its PE with undrained entries (drained here, so a move to another PE loses none).
     if (h.prodIndex[pe]! > 0) s.stats['hdbssPutUndrained'] = (s.stats['hdbssPutUndrained'] ?? 0) + 1;
@@ -345,11 +494,33 @@ export const hdbssMechanism: Mechanism = {
     h.savedProdFsc[v] = h.prodFsc[pe]!;
   },
   syncDirtyLog(s) {
-    // Guess: kvm_arch_sync_dirty_log waits until every vCPU flushed its buffer (request + wait), modelled as one
-    // drain of every buffer, loaded or put.
+    const h = hdOf(s);
+    if (h.freed) return; // no buffers left (the disable path drained them before freeing)
+    if (!kicks(s)) {
+      // Guess (option kicks off): kvm_arch_sync_dirty_log waits until every vCPU flushed its buffer (request +
+      // completion), modelled as one drain of every buffer, loaded or put.
+      for (let v = 0; v < s.vcpus.length; v++) {
+        const x = indexOf(s, v);
+        if (x.index > 0 || x.fsc !== FSC_OK) drain(s, v);
+      }
+      return;
+    }
+    // Option kicks: the request and its completion came first (syncStep). KVM_CLEAR_DIRTY_LOG calls this too; the
+    // model makes no request there: an entry drained after a CLEAR sets its bit again for the next GET (its page
+    // was written after the re-arm's snapshot or before: reported once more, never lost).
+    if (s.vmm.ioctl?.kind === 'clear') return;
+    h.synced = false;
     for (let v = 0; v < s.vcpus.length; v++) {
       const x = indexOf(s, v);
-      if (x.index > 0 || x.fsc !== FSC_OK) drain(s, v);
+      if (x.index === 0 && x.fsc === FSC_OK) continue;
+      if (x.live < 0) { drain(s, v); continue; } // a put vCPU's buffer: read by the ioctl thread (not running)
+      // F14: the snapshot is taken while a targeted vCPU has not handled the request: its entries are missed.
+      if (h.req[v] === 1 && h.syncMissed < 0) {
+        const b = h.buf[v]!;
+        let g = -1;
+        for (let i = 0; i < Math.min(x.index, b.length) && g < 0; i++) if (entryValid(b[i]!)) g = entryGfn(b[i]!);
+        h.syncMissed = g >= 0 ? g : 0;
+      }
     }
   },
   faultBits: (s, gfn) => hwFaultBits(s, gfn, HDBSS),

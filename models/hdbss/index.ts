@@ -9,7 +9,7 @@
 import { HDBSS_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
-import { checkHdbssRingOptions, INV_HDBSS_REGS, INV_LIVE_HDBSS } from './hdbss.ts';
+import { checkHdbssRingOptions, INV_HDBSS_REGS, INV_HDBSS_UAF, INV_LIVE_HDBSS, INV_SYNC_COMPLETE } from './hdbss.ts';
 import { HW_INVARIANTS } from '../hw-dirty/hw.ts';
 import { RING_INVARIANTS_IF_RING } from '../hw-dirty/ring-feed.ts';
 
@@ -43,6 +43,10 @@ export const HDBSS_BUGS = [
     description: 'The switch to HDBSS mode (VTCR_EL2.{HA,HD,HDBSS}, writable-dirty leaves cleaned) relies on KVM_REQ_RELOAD_STAGE2 without a VMID-wide TLBI: writable TLB entries of the old mode outlive it, and stores through them are never logged.' },
   { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
     description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
+  { id: 'hdbss-disable-no-wait', ref: 'F13', expect: 'INV-HDBSS-UAF', options: { hdbssDisable: true },
+    description: 'v2 disable: VTCR_EL2.HDBSS cleared for the VM, vCPUs kicked without waiting, buffers freed: a vCPU still in the guest with the old VTCR_EL2 appends into (or later drains) freed memory.' },
+  { id: 'hdbss-sync-ipi-wait', ref: 'F14', expect: 'INV-SYNC-COMPLETE', options: { kicks: true },
+    description: 'v3 sync_dirty_log: KVM_REQ_FLUSH_HDBSS with KVM_REQUEST_WAIT waits only for the kick IPIs (every vCPU out of guest mode), not for the flushes: the GET snapshots before the buffers are drained.' },
 ] as const satisfies readonly PresetBug[];
 
 /** The knob ids of hdbss (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
@@ -64,6 +68,13 @@ export const HDBSS_OPTIONS = {
   hdbssSz: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
   /** Let HDBSS writes take external aborts (FSC != 0, entries lost, KVM falls back to every page). */
   hdbssAborts: [false, true],
+  /**
+   * kvm_arch_sync_dirty_log as the v3 series does it: KVM_REQ_FLUSH_HDBSS to every loaded vCPU, kick IPIs, each
+   * vCPU handling it in its run loop, the GET released when all acknowledged (events); false: one atomic drain.
+   */
+  kicks: [false, true],
+  /** The VMM turns HDBSS off during pre-copy (v3 KVM_ENABLE_CAP args[1]=0): request, wait, free the buffers. */
+  hdbssDisable: [false, true],
   manualProtect: [false, true],
   eagerSplit: [false, true],
 } as const satisfies PresetOptions;
@@ -78,13 +89,18 @@ export const hdbss = makeMachineModel({
   description: 'DBM hardware dirty state harvested from per-vCPU FEAT_HDBSS buffers (or a page-table scan), feeding the dirty bitmap or the dirty ring.',
   options: HDBSS_OPTIONS,
   bugs: HDBSS_BUGS,
-  invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS, ...RING_INVARIANTS_IF_RING],
+  invariants: [...HW_INVARIANTS, INV_HDBSS_REGS, INV_LIVE_HDBSS, INV_HDBSS_UAF, INV_SYNC_COMPLETE, ...RING_INVARIANTS_IF_RING],
   checkConfig: DEFAULT_CONFIG,
   checkOptions: checkHdbssRingOptions,
   situations: [
     { id: 'hw-dirty-update', label: 'a hardware dirty-state update (DBM: W set by a CAS, no fault)', stat: 'hwDirtyUpdates' },
     { id: 'hdbss-full-fault', label: 'a store takes an HDBSS-full permission fault', stat: 'hdbssFullFaults', when: { producer: 'hdbss', consumer: 'bitmap', hdbssEntries: 2 } },
     { id: 'hdbss-put-undrained', label: 'a vCPU is put (and may move PE) with undrained HDBSS entries', stat: 'hdbssPutUndrained', when: { producer: 'hdbss' } },
+    { id: 'hdbss-kick-delivered', label: 'a kick IPI makes a vCPU with a pending KVM_REQ_FLUSH_HDBSS exit the guest', stat: 'hdbssKicks', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
+    { id: 'hdbss-request-noticed', label: 'a vCPU handles KVM_REQ_FLUSH_HDBSS in its run loop before entering', stat: 'hdbssRequestsNoticed', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
+    { id: 'hdbss-request-at-put', label: 'a vCPU with a pending KVM_REQ_FLUSH_HDBSS is put (the put flush acknowledges it)', stat: 'hdbssRequestsAtPut', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
+    { id: 'hdbss-waiter-released', label: 'the caller of kvm_make_all_cpus_request is released after every acknowledgement', stat: 'hdbssWaitersReleased', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
+    { id: 'hdbss-disabled', label: 'HDBSS turned off and its buffers freed during pre-copy', stat: 'hdbssFreed', when: { producer: 'hdbss', consumer: 'bitmap', hdbssDisable: true } },
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
   ],
@@ -93,6 +109,8 @@ export const hdbss = makeMachineModel({
     { manualProtect: true },
     { hdbssEntries: 4 },
     { hdbssAborts: true },
+    { kicks: true },
+    { hdbssDisable: true },
     { producer: 'dbm' },
     { producer: 'dbm', manualProtect: true },
     { consumer: 'ring' },

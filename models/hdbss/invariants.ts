@@ -1,7 +1,8 @@
 /**
  * The HDBSS invariants (after the hardware-dirty-state ones, hw-dirty/hw.ts): INV-HDBSS-REGS (the registers of a
- * PE running a vCPU are that vCPU's, and no index is below its buffer's undrained entries) and INV-LIVE-HDBSS
- * (a vCPU resumed from an HDBSS-full fault can complete its store).
+ * PE running a vCPU are that vCPU's, and no index is below its buffer's undrained entries), INV-LIVE-HDBSS
+ * (a vCPU resumed from an HDBSS-full fault can complete its store), INV-HDBSS-UAF (no buffer used after the disable
+ * freed it) and INV-SYNC-COMPLETE (a GET's snapshot waits for the drains its sync requested).
  */
 import type { Invariant, Violation } from '../../src/core/model.ts';
 import type { MachineState } from '../machine/state.ts';
@@ -58,5 +59,29 @@ export const INV_LIVE_HDBSS: Invariant<MachineState> = {
       }
     }
     return null;
+  },
+};
+
+export const INV_HDBSS_UAF: Invariant<MachineState> = {
+  id: 'INV-HDBSS-UAF',
+  description: 'No HDBSS buffer is written by the hardware or read by a drain after the disable path freed it '
+    + '(every vCPU must have left HDBSS mode and drained before the free).',
+  check(s) {
+    const h = hdOf(s);
+    if (!h || h.uaf < 0) return null;
+    return viol('INV-HDBSS-UAF', `an HDBSS buffer was used after it was freed (the entry for page ${h.uaf}): `
+      + 'the disable path freed the buffers while a vCPU still ran with VTCR_EL2.HDBSS or still had to drain', [h.uaf]);
+  },
+};
+
+export const INV_SYNC_COMPLETE: Invariant<MachineState> = {
+  id: 'INV-SYNC-COMPLETE',
+  description: 'A KVM_GET_DIRTY_LOG takes its snapshot only after every vCPU its kvm_arch_sync_dirty_log request '
+    + 'targeted has drained its HDBSS buffer (handled KVM_REQ_FLUSH_HDBSS): no undrained entry from before the GET is missed.',
+  check(s) {
+    const h = hdOf(s);
+    if (!h || h.syncMissed < 0) return null;
+    return viol('INV-SYNC-COMPLETE', `KVM_GET_DIRTY_LOG took its snapshot while a vCPU had not handled its flush request: `
+      + `its undrained HDBSS entry for page ${h.syncMissed} is not in this collection`, [h.syncMissed]);
   },
 };

@@ -20,6 +20,9 @@
  *   drained entry is zeroed, so nothing stale is left to merge. HDBSS entries carry no VMID.
  * - `savedProdIndex`, `savedProdFsc`, `hdbssf`, `resumed` (per vCPU): as is (the saved index is also read while
  *   the vCPU is loaded, by the register programming at HDBSS enable).
+ * - `req` (per vCPU), `call`, `synced`, `freed`, `uaf`, `syncMissed` (requests, kicks and completion; hdbss.ts
+ *   "Requests"): as is. A kick IPI in flight has no field: it is `req[v] === 1` with the vCPU in guest mode. With
+ *   options kicks and hdbssDisable off they keep their initial values, so those designs' spaces are unchanged.
  * - `brBaddr`, `prodIndex`, `prodFsc` (per PE): the one hand-written canonicalisation, `packPeRegister` below
  *   (the registers of a PE with no vCPU loaded are dead).
  * No field holds a VMID, and none is a metric (every field is read by a precondition, a reducer or an invariant).
@@ -27,7 +30,7 @@
  * (models/machine/parts.ts `partCtx`), so no permutation applies to them.
  */
 import type { PackSink } from '../../src/core/model.ts';
-import { array, bool, compile, int, nums, record, type Infer, type PackCtx } from '../../src/core/schema.ts';
+import { array, bool, compile, enumOf, int, nums, record, type Infer, type PackCtx } from '../../src/core/schema.ts';
 import type { MachineState } from '../machine/state.ts';
 import { hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
 
@@ -77,6 +80,14 @@ export const HDBSS_STATE = record({
   hdbssf: nums('gfn', 'vcpus', { doc: 'per vCPU: page of an HDBSSF permission fault (ESR_EL2.ISS2.HDBSSF) KVM has not handled yet, or -1' }),
   resumed: nums('gfn', 'vcpus', { doc: 'per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1 (INV-LIVE-HDBSS)' }),
   ringReserved: bool({ doc: 'ring consumer: the rings\' soft limit already reserves room for a full buffer drain' }),
+  // Requests, kicks and completion (hdbss.ts "Requests"). A kick IPI in flight is not a field: it is exactly
+  // `req[v] === 1` with the vCPU in guest mode (an IPI that finds the vCPU already out of guest mode is a no-op).
+  req: nums('flags', 'vcpus', { doc: 'per vCPU: KVM_REQ_FLUSH_HDBSS pending (1), made by a sync or disable request; acknowledged when the vCPU handles it (check_vcpu_requests) or is put' }),
+  call: enumOf(['none', 'sync', 'disable'] as const, { doc: 'the kvm_make_all_cpus_request call KVM\'s ioctl thread waits in (sync_dirty_log or the disable), or none' }),
+  synced: bool({ doc: 'option kicks: the next GET\'s kvm_arch_sync_dirty_log request completed (the GET consumes it)' }),
+  freed: bool({ doc: 'the disable path freed the buffers (option hdbssDisable); HDBSS stays off' }),
+  uaf: int('gfn', { doc: 'page of an HDBSS entry written or drained after its buffer was freed, or -1 (INV-HDBSS-UAF)' }),
+  syncMissed: int('gfn', { doc: 'page of an entry a GET\'s snapshot missed: its vCPU had not acknowledged the sync request, or -1 (INV-SYNC-COMPLETE)' }),
 });
 
 /** The HDBSS state (`s.ext['hdbss']`; undefined in designs with another producer). */

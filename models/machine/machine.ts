@@ -97,6 +97,11 @@ function bitmapCollectStep(s: MachineState, _memo: EnabledMemo): MachineEvent | 
   if (!collectReady(s)) return null;
   const slot = vm.collectSlot;
   if (slot >= s.slots.length) return null;
+  // kvm_arch_sync_dirty_log's asynchronous part (a mechanism's request and its completion) comes first.
+  for (const m of mechanismsOf(s)) {
+    const step = m.syncStep?.(s);
+    if (step) return step;
+  }
   return opt(s, 'manualProtect') ? { type: 'kvm/dirtyLogFetched', slot } : { type: 'kvm/dirtyLogHarvested', slot };
 }
 

@@ -99,6 +99,12 @@ export interface Mechanism {
    * to move hardware-held dirty state (device records, buffers, DBM-dirty descriptors) into the slot bitmap.
    */
   syncDirtyLog?(s: MachineState, slot: number): void;
+  /**
+   * The asynchronous part of kvm_arch_sync_dirty_log, as the VMM's collection step before its next GET: an event
+   * the GET must wait for (e.g. a request to every vCPU, then the caller's release once they acknowledged), or
+   * null when the GET may go. Bitmap collection only (the ring's harvest calls no sync).
+   */
+  syncStep?(s: MachineState): MachineEvent | null;
   /** Extra descriptor bits when KVM maps a page writable on a write fault (e.g. DBM). */
   faultBits?(s: MachineState, gfn: number): number;
   /**

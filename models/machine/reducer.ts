@@ -19,7 +19,7 @@ import {
 } from '../dirty-bitmap/bitmap.ts';
 import { referenceClearRearm } from '../oracle/kvm-rules.ts';
 import { observe } from '../oracle/oracle.ts';
-import { collectionStepDone, deliver, tlbFill } from './machine.ts';
+import { addToCopy, collectionStepDone, deliver, tlbFill } from './machine.ts';
 import { hasBug } from './knobs.ts';
 import { opt } from './options.ts';
 
@@ -127,6 +127,12 @@ export function apply(s: MachineState, e: MachineEvent): void {
       return;
     case 'kvm/dirtyLogFetched':
       getDirtyLogManual(s, e.slot);
+      // F2 knob (userspace): the VMM copies what GET showed at once, before the CLEAR that re-arms it (kvm
+      // reference 1.8: CLEAR, then copy). The correct VMM hands the pages over when the CLEAR returns (below).
+      if (hasBug(s, 'vmm-copy-before-clear')) {
+        const sl = s.slots[e.slot]!;
+        for (let g = sl.base; g < sl.base + sl.npages; g++) if (bitGet(vm.fetched, g)) addToCopy(s, g);
+      }
       collectionStepDone(s, true);
       return;
     case 'kvm/dirtyLogCleared': {
@@ -141,7 +147,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
         if (bitGet(vm.fetched, g)) {
           bitClear(vm.fetched, g);
           vm.fetchedCount--;
-          io.deliver.push(g);
+          if (!hasBug(s, 'vmm-copy-before-clear')) io.deliver.push(g); // F2: copied before the CLEAR
         }
       }
       s.audit = { kind: 'clear', slot: e.slot, rearmed: null, clearExpected: expected, clearActual: r.rearmed, clearErrno: r.errno };
