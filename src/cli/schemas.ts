@@ -118,6 +118,8 @@ function configSchema(): Schema {
     blocks: bool, tlbEntries: intIn(1, LIMITS.tlbEntries), stolenTime: bool,
     itsPages: arr(gfn, { description: 'gfns inside a memslot (checked by the reader)' }), rounds: intIn(0, LIMITS.rounds),
     storePages: arr(gfn, { description: 'gfns inside a memslot (checked by the reader); empty: every page' }),
+    loadPages: arr(gfn, { description: 'gfns guest loads may target, inside a memslot (checked by the reader); empty: no loads' }),
+    kernelTlbi: bool,
   };
   const missing = Object.keys(DEFAULT_CONFIG).filter((k) => !Object.hasOwn(props, k));
   const stray = Object.keys(props).filter((k) => !Object.hasOwn(DEFAULT_CONFIG, k));
