@@ -169,6 +169,10 @@ function reserveRing(s: MachineState): void {
  * the buffer, so KVM accepts the ring and a drain overflows it.
  */
 export function checkHdbssRingOptions(o: DesignOptions, bugs: readonly string[]): { field: string; message: string } | null {
+  // VTCR_EL2.HD off is a configuration of the page-table scan only: FEAT_HDBSS requires VTCR_EL2.{HDBSS,HA,HD}.
+  if (designOpt(o, 'hd') === false && designOpt(o, 'producer') !== 'dbm') {
+    return { field: 'hd', message: 'hd=false (VTCR_EL2.HD clear) needs producer=dbm: FEAT_HDBSS requires VTCR_EL2.{HDBSS,HA,HD}' };
+  }
   if (designOpt(o, 'consumer') !== 'ring' || designOpt(o, 'producer') !== 'hdbss' || designHasBug(bugs, 'ring-no-drain-reserve')) return null;
   const entries = designOpt(o, 'ringEntries');
   const size = typeof entries === 'number' ? entries : 16;

@@ -66,6 +66,12 @@ export const HDBSS_OPTIONS = {
   hdbssAborts: [false, true],
   manualProtect: [false, true],
   eagerSplit: [false, true],
+  /**
+   * VTCR_EL2.HD (producer dbm only): false sets HA without HD, so a DBM=1, W=0 descriptor is read-only to the
+   * hardware (Arm ARM R_PZFQC) and a store to it faults (herd STR-db0-noHD); KVM's fault path then maps it
+   * writable-dirty and marks it, as without hardware dirty state.
+   */
+  hd: [true, false],
 } as const satisfies PresetOptions;
 
 /** The option names of hdbss (../machine/options.ts). */
