@@ -51,7 +51,10 @@ export function apply(s: MachineState, e: MachineEvent): void {
     case 'guest/storeFaulted': {
       const v = s.vcpus[e.vcpu]!;
       // Only a stale read-only TLB copy can fault a store to a descriptor that already permits it (tlb.ts).
-      if (faultIsSpurious(s, v, e.gfn)) s.stats['spuriousFaults'] = (s.stats['spuriousFaults'] ?? 0) + 1;
+      if (faultIsSpurious(s, v, e.gfn)) {
+        s.stats['spuriousFaults'] = (s.stats['spuriousFaults'] ?? 0) + 1;
+        v.staleFault = true;
+      }
       v.run = 'fault';
       v.fault = e.gfn;
       return;
@@ -95,6 +98,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
       markPageDirty(s, v.mark, e.vcpu);
       v.mark = -1;
       v.fault = -1;
+      if (v.staleFault) v.staleFault = false;
       v.run = 'host';
       s.stats.writeFaults++;
       return;
