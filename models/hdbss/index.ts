@@ -43,6 +43,8 @@ export const HDBSS_BUGS = [
     description: 'The switch to HDBSS mode (VTCR_EL2.{HA,HD,HDBSS}, writable-dirty leaves cleaned) relies on KVM_REQ_RELOAD_STAGE2 without a VMID-wide TLBI: writable TLB entries of the old mode outlive it, and stores through them are never logged.' },
   { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
     description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
+  { id: 'dbm-writable-unmarked', ref: 'F18', expect: 'INV-ARMED',
+    description: 'v2 maps write faults writable-dirty (W=1|DBM=1) and this fault path also drops mark_page_dirty, trusting HDBSS: a writable-dirty descriptor has no transition left to log, so the page is writable and in no log (the retried store is lost).' },
 ] as const satisfies readonly PresetBug[];
 
 /** The knob ids of hdbss (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
