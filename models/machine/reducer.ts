@@ -228,11 +228,13 @@ function faultMapped(s: MachineState, vcpu: number, gfn: number): void {
   } else if (isWritable(leafOf(s.s2, gfn))) {
     // The descriptor already permits the write: a spurious fault through a stale read-only TLB copy (tlb.ts), or
     // another vCPU (or a hardware dirty update) relaxed it since this store faulted. kvm_pgtable_stage2_relax_perms
-    // only sets bits (stage2_update_leaf_attrs with clr=0): nothing changes, W (and a hardware-set dirty state)
-    // stays; the fault still marks the page (over-reporting at worst) and drops the stale copy below.
+    // only sets bits (stage2_update_leaf_attrs with clr=0): the bits it would set are ORed in and W (a hardware-set
+    // dirty state included) stays, where a fresh mapping of a writable-clean design would clear it; the fault still
+    // marks the page (over-reporting at worst) and drops the stale copy below.
     s.stats['faultsAlreadyWritable'] = (s.stats['faultsAlreadyWritable'] ?? 0) + 1;
     const d = leafOf(s.s2, gfn);
-    if ((d & D_AF) === 0) setPage(s.s2, gfn, d | D_AF);
+    const nd = d | D_VALID | w | D_AF | extra;
+    if (nd !== d) setPage(s.s2, gfn, nd);
   } else {
     setPage(s.s2, gfn, D_VALID | w | D_AF | extra);
   }
