@@ -13,7 +13,7 @@
  *   exhausted) with a broadcast one (relaxTlbi=broadcast: the TLBI follows the change, the Forbidden shape); and
  *   the local design, explored to exhaustion, violates nothing.
  * - The correct designs of every model's matrix still hold with guest loads (read-only TLB entries, spurious
- *   faults) and stand-alone TLBIs in the workload.
+ *   faults) and stand-alone TLBIs in the workload, and the fast path equals immer after every event of such runs.
  */
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ import { isWritable, leafOf } from '../models/machine/pagetable.ts';
 import { SEED, fcSeed } from './support/seed.ts';
 import { choicesArb, matrixCases } from './support/models.ts';
 import { assertDesignHolds } from './support/failures.ts';
+import { fastEqualsImmerEveryEvent } from './support/conformance.ts';
+import { stream } from '../src/random/streams.ts';
 
 const lookup = (id: string): AnyModel | undefined => modelById(id) as unknown as AnyModel | undefined;
 
@@ -142,6 +144,11 @@ describe(`correct designs hold with guest loads and stand-alone TLBIs (seed: ${S
     const cfg = { ...c.config, loadPages: [1, 2, 3], kernelTlbi: true };
     it(c.label, () => {
       assertDesignHolds({ ...c, config: cfg }, choicesArb(240), { seed: fcSeed(`tlb/${c.label}`), numRuns: RUNS });
+      // The fast path equals immer after every event of runs with loads and TLBIs (conformance.ts).
+      for (let i = 0; i < 3; i++) {
+        const rng = stream(`${SEED}/tlb-lockstep/${c.label}`, String(i));
+        fastEqualsImmerEveryEvent({ ...c, config: cfg }, Array.from({ length: 240 }, () => rng.int(1 << 16)));
+      }
     });
   }
 });
