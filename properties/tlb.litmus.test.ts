@@ -139,6 +139,18 @@ describe(`correct designs hold with guest loads and stand-alone TLBIs (seed: ${S
       expect(tlbis, `${m.id} ${JSON.stringify(opts)}`).toBeGreaterThan(0);
     }
   });
+  it('VTCR_EL2.HD clear (hdbss hd=false) is the DBM scan\'s only: refused for HDBSS, and the scan design holds with it', () => {
+    const hd = modelById('hdbss')!;
+    expect(() => hd.design({ hd: false }, [])).toThrow('hd=false (VTCR_EL2.HD clear) needs producer=dbm: FEAT_HDBSS requires VTCR_EL2.{HDBSS,HA,HD}');
+    const design = hd.design({ producer: 'dbm', hd: false }, []);
+    const config = { ...hd.defaultConfig, loadPages: [1, 2, 3], kernelTlbi: true };
+    assertDesignHolds({ label: 'hdbss {"producer":"dbm","hd":false}', model: hd, design, config }, choicesArb(240),
+      { seed: fcSeed('tlb/hd-off'), numRuns: RUNS });
+    // DBM is ignored: no hardware dirty-state update ever happens, every first write faults to KVM.
+    const run = simulate(hd, design, config, `${SEED}/tlb/hd-off`, { maxEvents: 400 });
+    expect(run.events.some((e) => e.type === 'hw/dirtyStateUpdated')).toBe(false);
+    expect(run.events.some((e) => e.type === 'guest/storeFaulted')).toBe(true);
+  });
   for (const c of matrixCases()) {
     // Loads on the first store pages of the model's configuration, broadcast TLBIs by other kernel paths.
     const cfg = { ...c.config, loadPages: [1, 2, 3], kernelTlbi: true };
