@@ -73,13 +73,12 @@ export const REFERENCES: readonly Reference[] = [
   { id: 'F15', source: 'arm §6', title: 'block mapping reports one page' },
   { id: 'F16', source: 'arm §6', title: 'host-side writes not software-marked' },
   { id: 'F17', source: 'arm §6', title: 'dirty-ring overflow on drain' },
-  { id: 'F18', source: 'arm §6', title: 'DBM set on an already-writable mapping',
-    none: { kind: 'not-modelled', reason: 'no knob yet (issue 16 item 4)' } },
+  { id: 'F18', source: 'arm §6', title: 'DBM set on an already-writable mapping' },
   { id: 'F19', source: 'arm §6', title: 'VTCR mode switch without VMID-wide TLBI' },
   { id: 'F20', source: 'arm §6', title: 'guest stage-1 walker dirtying through stage 2',
-    none: { kind: 'not-modelled', reason: 'the guest\'s stage-1 tables and walker are not modelled (issue 16 item 4)' } },
+    none: { kind: 'covered-by', reason: 'a walker update is a stage-2 write translated like any store (R_BDJJL) and KVM takes an S1PTW fault as a write, so the store path to the table page covers it (README modelling choices)' } },
   { id: 'F21', source: 'arm §6', title: 'contiguous descriptor group',
-    none: { kind: 'not-modelled', reason: 'contiguous stage-2 descriptors are not modelled; KVM does not use them at stage 2 (issue 16 item 4)' } },
+    none: { kind: 'not-modelled', reason: 'KVM never sets the Contiguous bit at stage 2, so no modelled configuration has a group; the 2 MiB block check (F15, INV-BLOCK) is the closest shape (README modelling choices)' } },
 ];
 
 /** One row of the table: a reference with its knobs (`model:knob`) or its reason. */

@@ -75,6 +75,7 @@ const KNOB_CONFIGS: { readonly [id: string]: { readonly config: Partial<MachineC
   // Plain BFS finds a shorter violation of INV-ARMED (9 events, tested below); searching for the knob's own
   // invariant (--invariant INV-BLOCK) finds INV-BLOCK in 11, as the property suite's trace.
   'hdbss/hdbss-block-one-page': { config: {}, depth: 30, length: 11, target: true },
+  'hdbss/dbm-writable-unmarked': { config: {}, depth: 30, length: 9 },
   'pta/pta-read-no-flush': { config: {}, depth: 30, length: 25, slow: '934k states, ~45 s' },
   'pta/pta-vmid-stale': { config: {}, depth: 30, length: 4 },
   'pta/dbm-on-readonly': { config: {}, depth: 30, length: 6 },

@@ -44,6 +44,7 @@ describe(`saved traces replay to their expect blocks (seed: ${SEED})`, () => {
           expect(o.eventIndex).toBe(t.expect.eventIndex);
           expect(o.invariant).toBe(t.expect.invariant);
         }
+        if (t.expect.status === 'rejected') expect(o.eventIndex).toBe(t.expect.eventIndex);
       }
     });
   }

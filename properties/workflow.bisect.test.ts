@@ -26,6 +26,7 @@ describe(`bisect (seed ${SEED})`, () => {
     for (const t of regressionTraces()) {
       const r = bisectTrace(t);
       if (t.trace.expect.status === 'ok') { expect(r.status, t.label).toBe('ok'); continue; }
+      if (t.trace.expect.status === 'rejected') { expect([r.status, r.status === 'rejected' ? r.eventIndex : null], t.label).toEqual(['rejected', t.trace.expect.eventIndex]); continue; }
       expect(r.status, t.label).toBe('violated');
       if (r.status !== 'violated') continue;
       expect([r.eventIndex, r.invariant], t.label).toEqual([t.trace.expect.eventIndex, t.trace.expect.invariant]);

@@ -47,6 +47,13 @@ export const DIRTY_BITMAP_OPTIONS = {
   manualProtect: [false, true],
   initiallySet: [false, true],
   eagerSplit: [false, true],
+  /**
+   * The TLBI of the write-fault path's permission relaxation (kvm_pgtable_stage2_relax_perms): 'local' (the
+   * faulting PE only, __kvm_tlb_flush_vmid_ipa_nsh, current kernels) or 'broadcast' (__kvm_tlb_flush_vmid_ipa,
+   * earlier kernels). With 'local' another PE's stale read-only copy can make a later store fault spuriously
+   * (herd DBchange-UP-STR-DSB-ISB); with 'broadcast' it cannot (the TLBI follows the change). Both are correct.
+   */
+  relaxTlbi: ['local', 'broadcast'],
 } as const satisfies PresetOptions;
 
 /** The option names of dirty-bitmap (../machine/options.ts). */

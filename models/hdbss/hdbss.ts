@@ -16,7 +16,7 @@
 import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineState } from '../machine/state.ts';
-import { D_AF, D_DBM, D_VALID, D_W, setL2, setPage } from '../machine/pagetable.ts';
+import { D_AF, D_DBM, D_VALID, D_W, leafOf, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb, markPageDirty, markPreArm } from '../machine/kvm.ts';
 import { nextCollectStep, tlbFill } from '../machine/machine.ts';
 import { mechanismsOf } from '../machine/selected.ts';
@@ -174,6 +174,10 @@ function reserveRing(s: MachineState): void {
  * the buffer, so KVM accepts the ring and a drain overflows it.
  */
 export function checkHdbssRingOptions(o: DesignOptions, bugs: readonly string[]): { field: string; message: string } | null {
+  // VTCR_EL2.HD off is a configuration of the page-table scan only: FEAT_HDBSS requires VTCR_EL2.{HDBSS,HA,HD}.
+  if (designOpt(o, 'hd') === false && designOpt(o, 'producer') !== 'dbm') {
+    return { field: 'hd', message: 'hd=false (VTCR_EL2.HD clear) needs producer=dbm: FEAT_HDBSS requires VTCR_EL2.{HDBSS,HA,HD}' };
+  }
   if (designOpt(o, 'consumer') !== 'ring' || designOpt(o, 'producer') !== 'hdbss' || designHasBug(bugs, 'ring-no-drain-reserve')) return null;
   const entries = designOpt(o, 'ringEntries');
   const size = typeof entries === 'number' ? entries : 16;
@@ -524,6 +528,19 @@ export const hdbssMechanism: Mechanism = {
     }
   },
   faultBits: (s, gfn) => hwFaultBits(s, gfn, HDBSS),
+  /**
+   * F18 knob `dbm-writable-unmarked`: the write-fault path maps the page writable-dirty (W=1|DBM=1, as v2 does:
+   * "writable-dirty by default") and, trusting HDBSS to log writes to DBM pages, drops mark_page_dirty_in_slot
+   * for it. But a writable-dirty descriptor has no clean-to-dirty transition left to log: the store the fault
+   * retries, and every later one until the next write-protect, completes with no HDBSS entry (arm reference F18,
+   * Marc Zyngier: "Marking writable pages as writable actively prevents logging"). The correct fault path marks.
+   */
+  mark(s, _slot, gfn, vcpu) {
+    if (!bug(s, 'dbm-writable-unmarked') || vcpu < 0) return false;
+    const v = s.vcpus[vcpu]!;
+    if (v.run !== 'fault' || v.mark !== gfn) return false;
+    return (leafOf(s.s2, gfn) & (D_VALID | D_W | D_DBM)) === (D_VALID | D_W | D_DBM);
+  },
   pendingIndex(s) {
     const h = hdOf(s);
     const held = new Set<number>();

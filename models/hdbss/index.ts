@@ -47,6 +47,8 @@ export const HDBSS_BUGS = [
     description: 'v2 disable: VTCR_EL2.HDBSS cleared for the VM, vCPUs kicked without waiting, buffers freed: a vCPU still in the guest with the old VTCR_EL2 appends into (or later drains) freed memory.' },
   { id: 'hdbss-sync-ipi-wait', ref: 'F14', expect: 'INV-SYNC-COMPLETE', options: { kicks: true },
     description: 'v3 sync_dirty_log: KVM_REQ_FLUSH_HDBSS with KVM_REQUEST_WAIT waits only for the kick IPIs (every vCPU out of guest mode), not for the flushes: the GET snapshots before the buffers are drained.' },
+  { id: 'dbm-writable-unmarked', ref: 'F18', expect: 'INV-ARMED',
+    description: 'v2 maps write faults writable-dirty (W=1|DBM=1) and this fault path also drops mark_page_dirty, trusting HDBSS: a writable-dirty descriptor has no transition left to log, so the page is writable and in no log (the retried store is lost).' },
 ] as const satisfies readonly PresetBug[];
 
 /** The knob ids of hdbss (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
@@ -77,6 +79,12 @@ export const HDBSS_OPTIONS = {
   hdbssDisable: [false, true],
   manualProtect: [false, true],
   eagerSplit: [false, true],
+  /**
+   * VTCR_EL2.HD (producer dbm only): false sets HA without HD, so a DBM=1, W=0 descriptor is read-only to the
+   * hardware (Arm ARM R_PZFQC) and a store to it faults (herd STR-db0-noHD); KVM's fault path then maps it
+   * writable-dirty and marks it, as without hardware dirty state.
+   */
+  hd: [true, false],
 } as const satisfies PresetOptions;
 
 /** The option names of hdbss (../machine/options.ts). */

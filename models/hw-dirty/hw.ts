@@ -14,7 +14,7 @@ import { stealPageOf, slotOf, type MachineState } from '../machine/state.ts';
 import {
   BLOCK_PAGES, D_AF, D_DBM, D_VALID, D_W, isWritableClean, l2EntryOf, leafOf, setL2, setPage,
 } from '../machine/pagetable.ts';
-import { tlbBase, tlbFlags, tlbWritable, T_BLOCK } from '../machine/tlb.ts';
+import { tlbBase, tlbFlags, tlbWriteUse, T_BLOCK } from '../machine/tlb.ts';
 import { storePagesOf, tlbFill } from '../machine/machine.ts';
 import { flushAllTlb, flushBlockTlb, markPageDirty } from '../machine/kvm.ts';
 import { bitGet, bitSet, bitsNew } from '../machine/paged.ts';
@@ -143,8 +143,9 @@ export function hwDirtyPossible(s: MachineState, vcpu: number, gfn: number): boo
   if (!v || v.run !== 'guest' || v.store !== gfn) return false;
   const pe = s.pes[v.pe];
   if (!pe || (pe.vtcr & 3) !== 3) return false;
-  // A writable TLB copy completes the store with no descriptor access (no update, no log).
-  if (tlbWritable(pe.tlb, gfn, s.vmid)) return false;
+  // A writable TLB copy completes the store with no descriptor access (no update, no log); a read-only copy the PE
+  // uses faults first (a writable-clean copy is re-checked against memory: R_SGJBL, ../machine/tlb.ts).
+  if (tlbWriteUse(pe.tlb, gfn, s.vmid, true) !== 'walk') return false;
   return isWritableClean(leafOf(s.s2, gfn));
 }
 

@@ -1,6 +1,6 @@
 /**
  * Producer `dbm`: FEAT_HAFDBS dirty state found by a page-table scan (Keqian Zhu / Shameer Kolothum "SW/HW
- * combined dirty log", arm reference 1.7). VTCR_EL2.{HA,HD} always on; write faults under logging map the page
+ * combined dirty log", arm reference 1.7). VTCR_EL2.{HA,HD} on (option hd=false: HA only, DBM ignored); write faults under logging map the page
  * writable-dirty (W=1, DBM=1) and mark it; GET/CLEAR write-protect it back to writable-clean; the next store is a
  * hardware dirty-state update that nothing logs except the descriptor itself. kvm_arch_sync_dirty_log scans the
  * slot's leaves and marks every page of a writable-dirty leaf (a block: all 512 pages).
@@ -20,6 +20,10 @@ import {
   type HwProducer,
 } from './hw.ts';
 import { hasBug, type HdbssKnob, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
+import { optionOf, type HdbssOption, type OptionRead } from '../machine/options.ts';
+
+/** The options this producer reads (typed: ../machine/options.ts). */
+const option: OptionRead<HdbssOption> = optionOf;
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<HdbssKnob | PtaKnob> = hasBug;
@@ -27,7 +31,9 @@ const bug: KnobTest<HdbssKnob | PtaKnob> = hasBug;
 const WD = D_VALID | D_DBM | D_W;
 
 export const SCAN: HwProducer = {
-  vtcr: () => 3,
+  // VTCR_EL2.HA (1) and HD (2) are independent bits: option hd=false sets HA only, so the DBM=1 descriptors are
+  // read-only to the hardware (R_PZFQC: DBM ignored) and every write to a writable-clean page faults to KVM.
+  vtcr: (s) => (option(s, 'hd') === false ? 1 : 3),
   dbmOnFault: (s, si) => s.slots[si]!.logging,
   canUpdate: () => true,
   logged: () => { /* the descriptor is the only record */ },

@@ -20,6 +20,24 @@ export type CoreEvent =
   | { readonly type: 'guest/storeRetired'; readonly vcpu: number; readonly gfn: number }
   /** The store takes a stage-2 permission or translation fault to EL2. */
   | { readonly type: 'guest/storeFaulted'; readonly vcpu: number; readonly gfn: number }
+  /**
+   * A guest load instruction on a vCPU running in the guest (no store of its own in flight), as one step: the
+   * stage-2 walk reads the leaf covering `gfn` (valid), sets AF if it was clear (hardware with VTCR_EL2.HA, else
+   * KVM's access-flag fault handler, kvm_pgtable_stage2_mkyoung: neither touches the dirty state), and the PE
+   * caches what the walk read, a read-only leaf included (Arm ARM D8.5.1: only AF=0 descriptors are never cached).
+   * A load on an invalid leaf is a translation fault (`kvm/readFaultMapped` where the mechanism models it).
+   */
+  | { readonly type: 'guest/loadPerformed'; readonly vcpu: number; readonly gfn: number }
+  /**
+   * TLBI IPAS2E1IS (+ TLBI VMALLE1IS; DSB ISH), `__kvm_tlb_flush_vmid_ipa`: every PE drops its entries of the
+   * current VMID covering the IPA `gfn` (a block entry included). Issued as a step of its own by a kernel path
+   * outside the modelled ioctls (config `kernelTlbi`), or written in a trace (the litmus shapes).
+   */
+  | { readonly type: 'kvm/tlbiIpa'; readonly gfn: number }
+  /** TLBI VMALLS12E1IS; DSB ISH (`__kvm_tlb_flush_vmid`): every PE drops every entry of the current VMID. */
+  | { readonly type: 'kvm/tlbiVmid' }
+  /** TLBI ALLE1IS; DSB ISH: every PE drops every stage-2 entry, of every VMID. */
+  | { readonly type: 'kvm/tlbiAll' }
   /** A PE drops a cached leaf (capacity, speculation): never needed for correctness, only hides staleness. */
   | { readonly type: 'pe/tlbEvicted'; readonly pe: number; readonly gfn: number }
   /**
@@ -97,6 +115,10 @@ const CORE_EVENT_FIELDS: { readonly [type: string]: { readonly [field: string]: 
   'guest/storeIssued': { vcpu: 'vcpu', gfn: 'gfn' },
   'guest/storeRetired': { vcpu: 'vcpu', gfn: 'gfn' },
   'guest/storeFaulted': { vcpu: 'vcpu', gfn: 'gfn' },
+  'guest/loadPerformed': { vcpu: 'vcpu', gfn: 'gfn' },
+  'kvm/tlbiIpa': { gfn: 'gfn' },
+  'kvm/tlbiVmid': {},
+  'kvm/tlbiAll': {},
   'pe/tlbEvicted': { pe: 'pe', gfn: 'gfn' },
   'mmu/accessTracked': { gfn: 'gfn' },
   'kvm/faultMapped': { vcpu: 'vcpu', gfn: 'gfn' },

@@ -172,6 +172,19 @@ export function flushSlotTlb(s: MachineState, slot: number, onlyPe = -1): void {
   }
 }
 
+/**
+ * A broadcast TLBI + DSB ISH as a step of its own (`kvm/tlbiIpa`, `kvm/tlbiVmid`, `kvm/tlbiAll`): every PE drops
+ * the entries `hit` selects (the IPA's, the VMID's, all).
+ */
+export function tlbInvalidate(s: MachineState, hit: (e: number) => boolean): void {
+  s.stats.tlbi++;
+  for (const pe of s.pes) {
+    if (pe.tlb.length === 0) continue;
+    const keep = pe.tlb.filter((e) => !hit(e));
+    if (keep.length !== pe.tlb.length) pe.tlb = keep;
+  }
+}
+
 /** kvm_flush_remote_tlbs: the whole VMID on every PE. */
 export function flushAllTlb(s: MachineState): void {
   s.stats.tlbi++;

@@ -9,11 +9,11 @@
  */
 import { assertNever } from '../../src/core/assert.ts';
 import { bitGet, bitNext, bitSet } from './paged.ts';
-import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf } from './pagetable.ts';
+import { BLOCK_PAGES, D_AF, D_BLOCK, D_DBM, D_VALID, D_W, isWritable, l2EntryOf, leafOf } from './pagetable.ts';
 import {
   REQ_STEAL, slotOf, stealPageOf, type MachineConfig, type MachineState, type Vcpu,
 } from './state.ts';
-import { tlbBase, tlbFind, tlbPack, tlbWritable, T_BLOCK, T_DBM, T_W } from './tlb.ts';
+import { tlbBase, tlbCovers, tlbFind, tlbPack, tlbVmid, tlbWriteUse, T_BLOCK, T_DBM, T_W } from './tlb.ts';
 import { consumeReport } from './kvm.ts';
 import { mechanismsOf } from './selected.ts';
 import type { MachineEvent } from './model-events.ts';
@@ -26,12 +26,27 @@ const PHASE_ORDER = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as c
 // ---------------------------------------------------------------------------------------------------------
 // Store path helpers
 
-/** Can the vCPU's pending store to `gfn` complete now without a fault (cached W=1, or a writable descriptor)? */
+/**
+ * Can the vCPU's pending store to `gfn` complete now without a fault (cached W=1, or no usable read-only copy and
+ * a writable descriptor)? A cached read-only copy makes it fault even if the descriptor is writable now (tlb.ts).
+ */
 export function storeCanRetire(s: MachineState, v: Vcpu, gfn: number): boolean {
   const pe = s.pes[v.pe];
   if (!pe) return false;
-  if (tlbWritable(pe.tlb, gfn, s.vmid)) return true;
+  const use = tlbWriteUse(pe.tlb, gfn, s.vmid, (pe.vtcr & 3) === 3);
+  if (use !== 'walk') return use === 'complete';
   return isWritable(leafOf(s.s2, gfn));
+}
+
+/**
+ * Is a permission fault on the vCPU's pending store to `gfn` spurious: the descriptor in memory already permits
+ * the write (writable, or writable-clean with HA and HD), so only a stale read-only TLB copy made it fault?
+ */
+export function faultIsSpurious(s: MachineState, v: Vcpu, gfn: number): boolean {
+  const pe = s.pes[v.pe];
+  if (!pe) return false;
+  const leaf = leafOf(s.s2, gfn);
+  return isWritable(leaf) || ((pe.vtcr & 3) === 3 && (leaf & (D_VALID | D_W | D_DBM)) === (D_VALID | D_DBM));
 }
 
 /** Fills the PE's TLB with the leaf covering `gfn` (evicting the oldest entry when full). */
@@ -57,6 +72,8 @@ function canHwDirty(s: MachineState, v: Vcpu, gfn: number): boolean {
   // the hardware-dirty-state mechanisms; with none active, DBM is never set and this is false.
   const pe = s.pes[v.pe];
   if (!pe || (pe.vtcr & 3) !== 3) return false;
+  // A cached read-only copy the PE uses faults before any descriptor access (tlb.ts).
+  if (tlbWriteUse(pe.tlb, gfn, s.vmid, true) === 'fault') return false;
   const leaf = leafOf(s.s2, gfn);
   return (leaf & (D_VALID | D_W | 8)) === (D_VALID | 8);
 }
@@ -202,7 +219,10 @@ export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = 
         out.push({ type: 'vcpu/put', vcpu: vi });
         break;
       case 'guest':
-        if (v.store < 0) { if (perPage) for (const g of pages) out.push({ type: 'guest/storeIssued', vcpu: vi, gfn: g }); }
+        if (v.store < 0) {
+          if (perPage) for (const g of pages) out.push({ type: 'guest/storeIssued', vcpu: vi, gfn: g });
+          for (const g of c.loadPages ?? []) out.push({ type: 'guest/loadPerformed', vcpu: vi, gfn: g });
+        }
         else {
           out.push({ type: 'guest/storeRetired', vcpu: vi, gfn: v.store });
           out.push({ type: 'guest/storeFaulted', vcpu: vi, gfn: v.store });
@@ -218,6 +238,13 @@ export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = 
   }
   for (let p = 0; p < s.pes.length; p++) {
     for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: tlbBase(e) });
+  }
+  if (c.kernelTlbi === true) {
+    const seen = new Set<number>();
+    for (let p = 0; p < s.pes.length; p++) {
+      for (const e of s.pes[p]!.tlb) if (!seen.has(tlbBase(e))) { seen.add(tlbBase(e)); out.push({ type: 'kvm/tlbiIpa', gfn: tlbBase(e) }); }
+    }
+    out.push({ type: 'kvm/tlbiVmid' }, { type: 'kvm/tlbiAll' });
   }
   if (perPage && s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
   for (const m of mechanismsOf(s)) m.candidates?.(s, out, memo);
@@ -283,6 +310,16 @@ function enabledWith(s: MachineState, e: MachineEvent, memo: EnabledMemo): boole
       const v = s.vcpus[e.vcpu];
       return !!v && v.run === 'guest' && v.store === e.gfn && !storeCanRetire(s, v, e.gfn) && !canHwDirty(s, v, e.gfn);
     }
+    case 'guest/loadPerformed': {
+      const v = s.vcpus[e.vcpu];
+      return !!v && v.run === 'guest' && v.store < 0 && slotOf(s, e.gfn) >= 0 && (leafOf(s.s2, e.gfn) & D_VALID) !== 0;
+    }
+    case 'kvm/tlbiIpa':
+      return s.config.kernelTlbi === true && s.pes.some((pe) => pe.tlb.some((t) => tlbVmid(t) === s.vmid && tlbCovers(t, e.gfn)));
+    case 'kvm/tlbiVmid':
+      return s.config.kernelTlbi === true && s.pes.some((pe) => pe.tlb.some((t) => tlbVmid(t) === s.vmid));
+    case 'kvm/tlbiAll':
+      return s.config.kernelTlbi === true && s.pes.some((pe) => pe.tlb.length > 0);
     case 'pe/tlbEvicted': {
       const pe = s.pes[e.pe];
       if (!pe) return false;

@@ -8,9 +8,9 @@
 import { bitClear, bitGet, bitSetRange, bitsNew, pget } from './paged.ts';
 import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf, setL2, setPage } from './pagetable.ts';
 import { REQ_STEAL, slotOf, stealPageOf, type MachineState } from './state.ts';
-import { tlbBase, tlbFind, tlbWritable } from './tlb.ts';
+import { tlbBase, tlbCovers, tlbFind, tlbVmid, tlbWritable } from './tlb.ts';
 import {
-  clearPreArm, eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, vmmPe, writeProtectRange,
+  clearPreArm, eagerSplit, flushAllTlb, flushBlockTlb, flushSlotTlb, markPageDirty, tlbInvalidate, vmmPe, writeProtectRange,
 } from './kvm.ts';
 import { mechanismsOf } from './selected.ts';
 import type { MachineEvent } from './model-events.ts';
@@ -19,9 +19,9 @@ import {
 } from '../dirty-bitmap/bitmap.ts';
 import { referenceClearRearm } from '../oracle/kvm-rules.ts';
 import { observe } from '../oracle/oracle.ts';
-import { addToCopy, collectionStepDone, deliver, tlbFill } from './machine.ts';
+import { addToCopy, collectionStepDone, deliver, faultIsSpurious, tlbFill } from './machine.ts';
 import { hasBug } from './knobs.ts';
-import { opt } from './options.ts';
+import { opt, optionOf } from './options.ts';
 
 /** Applies one enabled event. Works on an immer draft and on a private mutable copy alike. */
 export function apply(s: MachineState, e: MachineEvent): void {
@@ -50,10 +50,37 @@ export function apply(s: MachineState, e: MachineEvent): void {
     }
     case 'guest/storeFaulted': {
       const v = s.vcpus[e.vcpu]!;
+      // Only a stale read-only TLB copy can fault a store to a descriptor that already permits it (tlb.ts).
+      if (faultIsSpurious(s, v, e.gfn)) {
+        s.stats['spuriousFaults'] = (s.stats['spuriousFaults'] ?? 0) + 1;
+        v.staleFault = true;
+      }
       v.run = 'fault';
       v.fault = e.gfn;
       return;
     }
+    case 'guest/loadPerformed': {
+      const v = s.vcpus[e.vcpu]!;
+      const l2 = l2EntryOf(s.s2, e.gfn);
+      const leaf = leafOf(s.s2, e.gfn);
+      // AF first (hardware with HA, or KVM's access-flag fault handler: one atomic update, no dirty state).
+      if ((leaf & D_AF) === 0) {
+        if (typeof l2 === 'number') setL2(s.s2, e.gfn, leaf | D_AF);
+        else setPage(s.s2, e.gfn, leaf | D_AF);
+      }
+      tlbFill(s, v.pe, e.gfn);
+      s.stats['loads'] = (s.stats['loads'] ?? 0) + 1;
+      return;
+    }
+    case 'kvm/tlbiIpa':
+      tlbInvalidate(s, (t) => tlbVmid(t) === s.vmid && tlbCovers(t, e.gfn));
+      return;
+    case 'kvm/tlbiVmid':
+      tlbInvalidate(s, (t) => tlbVmid(t) === s.vmid);
+      return;
+    case 'kvm/tlbiAll':
+      tlbInvalidate(s, () => true);
+      return;
     case 'pe/tlbEvicted': {
       const pe = s.pes[e.pe]!;
       const i = pe.tlb.findIndex((t) => tlbBase(t) === e.gfn);
@@ -71,6 +98,7 @@ export function apply(s: MachineState, e: MachineEvent): void {
       markPageDirty(s, v.mark, e.vcpu);
       v.mark = -1;
       v.fault = -1;
+      if (v.staleFault) v.staleFault = false;
       v.run = 'host';
       s.stats.writeFaults++;
       return;
@@ -203,10 +231,26 @@ function faultMapped(s: MachineState, vcpu: number, gfn: number): void {
       flushBlockTlb(s, base);
       setPage(s.s2, gfn, D_VALID | w | D_AF | extra);
     }
+  } else if (isWritable(leafOf(s.s2, gfn))) {
+    // The descriptor already permits the write: a spurious fault through a stale read-only TLB copy (tlb.ts), or
+    // another vCPU (or a hardware dirty update) relaxed it since this store faulted. kvm_pgtable_stage2_relax_perms
+    // only sets bits (stage2_update_leaf_attrs with clr=0): the bits it would set are ORed in and W (a hardware-set
+    // dirty state included) stays, where a fresh mapping of a writable-clean design would clear it; the fault still
+    // marks the page (over-reporting at worst) and drops the stale copy below.
+    s.stats['faultsAlreadyWritable'] = (s.stats['faultsAlreadyWritable'] ?? 0) + 1;
+    const d = leafOf(s.s2, gfn);
+    const nd = d | D_VALID | w | D_AF | extra;
+    if (nd !== d) setPage(s.s2, gfn, nd);
   } else {
     setPage(s.s2, gfn, D_VALID | w | D_AF | extra);
   }
-  // Relaxing permissions needs only a local TLBI (kvm_pgtable_stage2_relax_perms): drop this PE's stale copy.
+  // Relaxing permissions needs only a local TLBI (kvm_pgtable_stage2_relax_perms, __kvm_tlb_flush_vmid_ipa_nsh):
+  // drop this PE's stale copy. Option relaxTlbi 'broadcast' (kernels before the _nsh variant) drops every PE's.
+  if (optionOf(s, 'relaxTlbi') === 'broadcast') {
+    s.stats.tlbi++;
+    tlbInvalidate(s, (t) => tlbVmid(t) === s.vmid && tlbCovers(t, gfn));
+    return;
+  }
   const pe = s.pes[v.pe];
   if (pe) {
     const i = tlbFind(pe.tlb, gfn, s.vmid);

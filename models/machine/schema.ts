@@ -154,6 +154,7 @@ export const VCPU = record({
   store: int('gfn', { doc: 'gfn of the store the vCPU is executing (issued, not retired), or -1' }),
   fault: int('gfn', { doc: 'gfn of the write fault KVM is handling, or -1' }),
   mark: int('gfn', { doc: 'gfn the fault handler made writable and will mark dirty after dropping mmu_lock, or -1' }),
+  staleFault: bool({ doc: 'the fault KVM is handling was taken through a stale read-only TLB copy: the descriptor already permitted the write (tlb.ts; read by explore --reach queries and tests, never by a precondition or invariant)' }),
   requests: int('flags', { doc: 'KVM request bits (REQ_*)' }),
   lastPe: int('pe', { metric: true, doc: 'PE the vCPU was last loaded on (-1: never): a load elsewhere is a migration (coverage only)' }),
 });

@@ -35,6 +35,19 @@ export interface MachineConfig {
   readonly rounds: number;
   /** Pages guest stores may target; empty = every page of every slot. */
   readonly storePages: readonly number[];
+  /**
+   * Pages guest loads may target (`guest/loadPerformed`: a load fills a TLB entry, read-only ones included, and
+   * sets AF); empty = no loads. Off by default: the configurations whose explored state counts are pinned
+   * (tests, docs) predate loads, and a load only adds read-only TLB entries (the litmus traces and
+   * properties/tlb.spurious-fault.test.ts turn it on). Optional in the type (absent: none) so configurations
+   * written before it still type-check; `parseMachineConfig` always fills it.
+   */
+  readonly loadPages?: readonly number[];
+  /**
+   * Stand-alone TLB invalidations by other kernel paths (`kvm/tlbiIpa`, `kvm/tlbiVmid`, `kvm/tlbiAll`: MMU
+   * notifiers, memslot changes, another VM's VMID work) may happen at any point. Off by default (pinned counts).
+   */
+  readonly kernelTlbi?: boolean;
 }
 
 // The state's types are derived from its schema (schema.ts), where each field is declared once with its label.
@@ -64,6 +77,8 @@ export const DEFAULT_CONFIG: MachineConfig = {
   itsPages: [40],
   rounds: 3,
   storePages: [],
+  loadPages: [],
+  kernelTlbi: false,
 };
 
 /** Bounds of a configuration (`parseMachineConfig`); the trace JSON Schema (src/cli/schemas.ts) is generated from them. */
@@ -109,7 +124,7 @@ export function parseMachineConfig(raw: unknown): { ok: true; config: MachineCon
     ?? intIn('rounds', 0, LIMITS.rounds);
   if (e) return { ok: false, error: e };
   if ((c['pes'] as number) < 1) return { ok: false, error: { field: 'config.pes', message: 'need at least one PE' } };
-  for (const k of ['blocks', 'stolenTime'] as const) {
+  for (const k of ['blocks', 'stolenTime', 'kernelTlbi'] as const) {
     if (typeof c[k] !== 'boolean') return { ok: false, error: { field: `config.${k}`, message: 'must be a boolean' } };
   }
   if (!Array.isArray(c['slots']) || c['slots'].length === 0 || c['slots'].length > LIMITS.slots) {
@@ -133,7 +148,7 @@ export function parseMachineConfig(raw: unknown): { ok: true; config: MachineCon
     slots.push({ base: s['base'], npages: s['npages'] });
   }
   const inSlots = (g: unknown): boolean => isInt(g) && slotOf({ slots }, g) >= 0;
-  for (const k of ['itsPages', 'storePages'] as const) {
+  for (const k of ['itsPages', 'storePages', 'loadPages'] as const) {
     const a = c[k];
     if (!Array.isArray(a)) return { ok: false, error: { field: `config.${k}`, message: 'must be an array of gfns' } };
     for (let i = 0; i < a.length; i++) {
@@ -144,6 +159,7 @@ export function parseMachineConfig(raw: unknown): { ok: true; config: MachineCon
     vcpus: c['vcpus'] as number, pes: c['pes'] as number, slots, blocks: c['blocks'] as boolean,
     tlbEntries: c['tlbEntries'] as number, stolenTime: c['stolenTime'] as boolean,
     itsPages: [...(c['itsPages'] as number[])], rounds: c['rounds'] as number, storePages: [...(c['storePages'] as number[])],
+    loadPages: [...(c['loadPages'] as number[])], kernelTlbi: c['kernelTlbi'] as boolean,
   };
   return { ok: true, config };
 }
@@ -164,7 +180,7 @@ export function initMachine(design: Design, config: MachineConfig): MachineState
   const pes: Pe[] = [];
   for (let i = 0; i < config.pes; i++) pes.push({ loaded: -1, vmid: 0, tlb: [], vtcr: 0 });
   const vcpus: Vcpu[] = [];
-  for (let i = 0; i < config.vcpus; i++) vcpus.push({ pe: -1, run: 'out', store: -1, fault: -1, mark: -1, requests: 0, lastPe: -1 });
+  for (let i = 0; i < config.vcpus; i++) vcpus.push({ pe: -1, run: 'out', store: -1, fault: -1, mark: -1, staleFault: false, requests: 0, lastPe: -1 });
   return {
     design, config, mechKey: mechanismIds(design).join('+'), bug, totalPages: total, vmid: 1,
     slots: config.slots.map((s, id) => ({ id, base: s.base, npages: s.npages, logging: false, bitmap: null })),

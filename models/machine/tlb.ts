@@ -3,6 +3,16 @@
  * DBM, block, pre-arm). A stale writable entry lets stores complete with no fault, no DBM update and no log: the
  * heart of the TLBI bugs. Capacity is small and fixed; a fill into a full TLB evicts the oldest entry.
  *
+ * An entry caches what the walk read, read-only leaves included (a guest load fills one: `guest/loadPerformed`;
+ * Arm ARM D8.5.1 forbids caching only AF=0 descriptors). A write looks its entry up first (`tlbWriteUse`):
+ * - a writable copy (W=1) completes it with no descriptor access (no fault, no hardware update, no log);
+ * - a read-only copy the PE may use takes a stage-2 permission fault whatever the descriptor in memory says now:
+ *   after software made the descriptor writable without a TLBI this is the spurious fault of herd's
+ *   `DBchange-UP-STR-DSB-ISB` (Allowed), which KVM's fault path must survive; after a TLBI removed the copy it
+ *   cannot happen (`DBchange-UP-STR-DSB-TLBI-DSB-ISB`, Forbidden);
+ * - a writable-clean copy (DBM=1, W=0) under VTCR_EL2.{HA,HD} is not used to complete a write: the PE checks it
+ *   against memory (R_SGJBL), as if it had no copy; with HD off DBM is ignored (R_PZFQC) and the copy is read-only.
+ *
  * `T_PREARM` is not a translation attribute: it is the audit bit INV-FLUSH reads (invariants.ts). A re-arming
  * ioctl sets it, at the moment it write-protects a page (`markPreArm`, kvm.ts), on every writable entry of the
  * current VMID covering that page: those entries were filled before the re-arm, so a store through one of them
@@ -52,6 +62,17 @@ export function tlbFind(tlb: readonly number[], gfn: number, vmid: number): numb
 export function tlbWritable(tlb: readonly number[], gfn: number, vmid: number): boolean {
   const i = tlbFind(tlb, gfn, vmid);
   return i >= 0 && (tlbFlags(tlb[i] as number) & T_W) !== 0;
+}
+/** What a write to `gfn` does with the PE's cached copy (header): complete, fault, or walk the table. */
+export type TlbWriteUse = 'complete' | 'fault' | 'walk';
+
+/** `hwDirty`: the PE has VTCR_EL2.HA and HD set (a cached DBM=1 copy is then re-checked against memory). */
+export function tlbWriteUse(tlb: readonly number[], gfn: number, vmid: number, hwDirty: boolean): TlbWriteUse {
+  const i = tlbFind(tlb, gfn, vmid);
+  if (i < 0) return 'walk';
+  const f = tlbFlags(tlb[i] as number);
+  if ((f & T_W) !== 0) return 'complete';
+  return (f & T_DBM) !== 0 && hwDirty ? 'walk' : 'fault';
 }
 /**
  * Does an entry of the current VMID covering `gfn` carry `T_PREARM` (writable, filled before the in-flight

@@ -56,7 +56,9 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   Re-runs a trace: every event must be enabled where it stands (else: rejected, with its index); invariants
   are checked after every event (or every N). Prints the outcome, the final state fingerprint and, on a
   violation, the invariant, event and pages. Exit 0 if the outcome equals the trace's expect block, else 1;
-  2 if the trace is malformed (file:line: field: message).
+  2 if the trace is malformed (file:line: field: message). An expect block is ok, violated at event k with an
+  invariant, or rejected at event k (event k not enabled there: how a litmus trace in traces/litmus/ says an
+  outcome is forbidden; docs/litmus.md).
   A trace made by an older version of its model is read through the model's migrations (replay, show, bisect
   and shrink print 'migrated from vN (...)' and carry 'migration' in --json); one that no longer replays to
   its expect block under the current version, or made by a newer version than this dtsim, is refused (exit 2).

@@ -90,6 +90,7 @@ export function designFromFlags(v: Parsed['values'], base: { readonly [k: string
     c['slots'] = [{ base: 0, npages: n }];
     const inside = (a: unknown): number[] => (Array.isArray(a) ? a : []).filter((g): g is number => typeof g === 'number' && g < n);
     c['storePages'] = inside(c['storePages']);
+    c['loadPages'] = inside(c['loadPages']);
     const its = inside(c['itsPages']);
     c['itsPages'] = its.length ? its : [n - 1];
   }

@@ -118,6 +118,8 @@ function configSchema(): Schema {
     blocks: bool, tlbEntries: intIn(1, LIMITS.tlbEntries), stolenTime: bool,
     itsPages: arr(gfn, { description: 'gfns inside a memslot (checked by the reader)' }), rounds: intIn(0, LIMITS.rounds),
     storePages: arr(gfn, { description: 'gfns inside a memslot (checked by the reader); empty: every page' }),
+    loadPages: arr(gfn, { description: 'gfns guest loads may target, inside a memslot (checked by the reader); empty: no loads' }),
+    kernelTlbi: bool,
   };
   const missing = Object.keys(DEFAULT_CONFIG).filter((k) => !Object.hasOwn(props, k));
   const stray = Object.keys(props).filter((k) => !Object.hasOwn(DEFAULT_CONFIG, k));
@@ -148,6 +150,7 @@ function modelSchema(m: MachineModel): Schema {
           obj({ status: { const: 'ok' } }),
           obj({ status: { const: 'violated' }, eventIndex: { type: 'integer', minimum: -1, description: '-1: the initial state; else < the number of events (checked by the reader)' },
             invariant: { enum: m.invariants.map((x) => x.id) } }),
+          obj({ status: { const: 'rejected' }, eventIndex: { type: 'integer', minimum: 0, description: 'the event the machine must refuse (not enabled there): < the number of events (checked by the reader)' } }),
         ],
       },
     },
@@ -189,7 +192,7 @@ export function traceSchema(v: number, models: readonly MachineModel[] = MODELS)
     note: str,
     labels,
     events: arr({ type: 'object', required: ['type'], properties: { type: str } }),
-    expect: { type: 'object', required: ['status'], properties: { status: { enum: ['ok', 'violated'] } } },
+    expect: { type: 'object', required: ['status'], properties: { status: { enum: ['ok', 'violated', 'rejected'] } } },
   };
   return doc(traceSchemaId(v), `dtsim trace, format version ${v}`,
     `A dtsim trace (format "${TRACE_FORMAT}", formatVersion ${v}): a design, a configuration, provenance, the events and the expect block the trace replays to. `
@@ -217,7 +220,8 @@ function anyTraceSchema(): Schema {
 // ---- --json outputs ----
 
 const design: Schema = obj({ model: str, modelVersion: nat, options: anyObject, bugs: arr(str) });
-const expectBlock: Schema = { oneOf: [obj({ status: { const: 'ok' } }), obj({ status: { const: 'violated' }, eventIndex: { type: 'integer', minimum: -1 }, invariant: str })] };
+const expectBlock: Schema = { oneOf: [obj({ status: { const: 'ok' } }), obj({ status: { const: 'violated' }, eventIndex: { type: 'integer', minimum: -1 }, invariant: str }),
+  obj({ status: { const: 'rejected' }, eventIndex: { type: 'integer', minimum: 0 } })] };
 const migration: Schema = orNull(obj({ model: str, from: nat, to: nat, steps: arr(obj({ from: nat, kind: { enum: ['rewrite', 'replay'] }, why: str })), replayed: bool },
   [], { description: 'Set when the trace was made by an older version of its model and read through its migrations.' }));
 const eventObj: Schema = { type: 'object', required: ['type'], properties: { type: str } };

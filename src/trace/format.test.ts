@@ -1,6 +1,6 @@
 /** The trace reader names the line and field of the first problem and never throws. */
 import { describe, expect, it } from 'vitest';
-import { eventLines, makeTrace, parseTrace, serializeTrace, traceSchemaId, TRACE_VERSION } from './format.ts';
+import { eventLines, expectMatches, makeTrace, parseTrace, serializeTrace, traceSchemaId, TRACE_VERSION } from './format.ts';
 import { dirtyBitmap } from '../../models/dirty-bitmap/index.ts';
 import type { AnyModel } from '../core/model.ts';
 
@@ -93,6 +93,29 @@ describe('trace reader, hostile input', () => {
     expect(fails(good.replace('"expect": {"status":"ok"', '"expect": {"status":"ok","eventIndex":3')).field).toBe('expect.eventIndex');
     expect(fails(good.replace('"npages":', '"npagse":1,"npages":')).field).toBe('config.slots[0].npagse');
     expect(fails(good.replace('"name":"dtsim"', '"name":"dtsim","__proto__":{}')).field).toBe('tool.__proto__');
+  });
+  it('expect status "rejected" names the event the machine must refuse (litmus traces), validated with its line and field', () => {
+    const t = good.replace('"expect": {"status":"ok"}', '"expect": {"status":"rejected","eventIndex":1}');
+    const r = parseTrace(t, lookup);
+    expect(r.ok && r.trace.expect).toEqual({ status: 'rejected', eventIndex: 1 });
+    // The index must name one of the trace's events (not the initial state, not past the end).
+    for (const bad of ['-1', '2', '"1"', '0.5']) {
+      const e = fails(good.replace('"expect": {"status":"ok"}', `"expect": {"status":"rejected","eventIndex":${bad}}`));
+      expect([e.line, e.field], bad).toEqual([lineWith(t, '"expect"'), 'expect.eventIndex']);
+      expect(e.message, bad).toBe('must be the index of the rejected event, an integer in [0, 2)');
+    }
+    expect(fails(good.replace('"expect": {"status":"ok"}', '"expect": {"status":"rejected"}')).field).toBe('expect.eventIndex');
+    // A rejection names no invariant; an unknown status lists the three.
+    const inv = fails(good.replace('"expect": {"status":"ok"}', '"expect": {"status":"rejected","eventIndex":1,"invariant":"INV-FLUSH"}'));
+    expect([inv.field, inv.message]).toEqual(['expect.invariant', 'unknown field for status "rejected"']);
+    expect(fails(good.replace('"expect": {"status":"ok"}', '"expect": {"status":"refused"}')).message)
+      .toBe('must be "ok", "violated" or "rejected"');
+    // Matching: only a rejection at exactly that event.
+    const ex = { status: 'rejected', eventIndex: 1 } as const;
+    expect(expectMatches({ status: 'rejected', eventIndex: 1, invariant: null }, ex)).toBe(true);
+    expect(expectMatches({ status: 'rejected', eventIndex: 0, invariant: null }, ex)).toBe(false);
+    expect(expectMatches({ status: 'ok', eventIndex: null, invariant: null }, ex)).toBe(false);
+    expect(expectMatches({ status: 'violated', eventIndex: 1, invariant: 'INV-FLUSH' }, ex)).toBe(false);
   });
   it('an event type that is not exactly a known one is named, escaped, with the type it looks like', () => {
     const e = fails(good.replace('"vmm/pageCopied"', '"vmm/pageCopied\u200b"'));

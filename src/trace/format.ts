@@ -39,9 +39,28 @@ export function traceSchemaId(formatVersion: number): string {
   return `https://dtsim.dev/schemas/trace-v${formatVersion}.schema.json`;
 }
 
+/**
+ * What replaying the trace must give: `ok` (every event enabled, no invariant violated), `violated` (invariant
+ * `invariant` first violated after event `eventIndex`, -1 the initial state), or `rejected` (every event before
+ * `eventIndex` enabled and no invariant violated, and event `eventIndex` not enabled: the machine cannot take
+ * that step there). `rejected` is how a litmus trace says an outcome is forbidden (traces/litmus/, docs/litmus.md).
+ */
 export type Expect =
   | { readonly status: 'ok' }
-  | { readonly status: 'violated'; readonly eventIndex: number; readonly invariant: string };
+  | { readonly status: 'violated'; readonly eventIndex: number; readonly invariant: string }
+  | { readonly status: 'rejected'; readonly eventIndex: number };
+
+/** Does a replay outcome match an expect block (status, and the event index and invariant it names)? */
+export function expectMatches(
+  o: { readonly status: string; readonly eventIndex: number | null; readonly invariant?: string | null }, ex: Expect,
+): boolean {
+  switch (ex.status) {
+    case 'ok': return o.status === 'ok';
+    case 'violated': return o.status === 'violated' && o.eventIndex === ex.eventIndex && o.invariant === ex.invariant;
+    case 'rejected': return o.status === 'rejected' && o.eventIndex === ex.eventIndex;
+    default: { const never: never = ex; throw new Error(`[dtsim] unknown expect status ${JSON.stringify(never)}`); }
+  }
+}
 
 export interface Trace {
   /** The id of the JSON Schema of `formatVersion` (`traceSchemaId`): tools validate a trace against it. */
@@ -134,6 +153,7 @@ const DESIGN_FIELDS: ReadonlySet<string> = new Set(['model', 'modelVersion', 'op
 const TOOL_FIELDS: ReadonlySet<string> = new Set(['name', 'version']);
 const EXPECT_OK_FIELDS: ReadonlySet<string> = new Set(['status']);
 const EXPECT_VIOLATED_FIELDS: ReadonlySet<string> = new Set(['status', 'eventIndex', 'invariant']);
+const EXPECT_REJECTED_FIELDS: ReadonlySet<string> = new Set(['status', 'eventIndex']);
 
 /** The first key of `obj` outside `known`, or null. */
 function unknownKey(obj: object, known: ReadonlySet<string>): string | null {
@@ -287,7 +307,7 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
   const el = keyLine(kl, 'expect');
   if (!isRecord(ex)) return err('invalid', el, 'expect', 'missing or not an object');
   let expect: Expect;
-  const exk = unknownKey(ex, ex['status'] === 'violated' ? EXPECT_VIOLATED_FIELDS : EXPECT_OK_FIELDS);
+  const exk = unknownKey(ex, ex['status'] === 'violated' ? EXPECT_VIOLATED_FIELDS : ex['status'] === 'rejected' ? EXPECT_REJECTED_FIELDS : EXPECT_OK_FIELDS);
   if (exk !== null) return err('invalid', el, `expect.${keyName(exk)}`, `unknown field for status ${quote(ex['status'])}`);
   if (ex['status'] === 'ok') expect = { status: 'ok' };
   else if (ex['status'] === 'violated') {
@@ -301,7 +321,15 @@ export function parseTrace(text: string, lookup: (id: string) => AnyModel | unde
       return err('invalid', el, 'expect.invariant', `unknown invariant ${quote(inv)} for model '${model.id}' (known: ${model.invariants.map((x) => x.id).join(', ')})`);
     }
     expect = { status: 'violated', eventIndex: ei, invariant: ex['invariant'] };
-  } else return err('invalid', el, 'expect.status', 'must be "ok" or "violated"');
+  } else if (ex['status'] === 'rejected') {
+    // The event the machine must refuse: one of the trace's events (the initial state cannot be refused).
+    const ei = ex['eventIndex'];
+    if (typeof ei !== 'number' || !Number.isInteger(ei) || ei < 0 || ei >= events.length) {
+      return err('invalid', el, 'expect.eventIndex', events.length === 0 ? 'a rejected trace needs the event it rejects: the trace has no events'
+        : `must be the index of the rejected event, an integer in [0, ${events.length})`);
+    }
+    expect = { status: 'rejected', eventIndex: ei };
+  } else return err('invalid', el, 'expect.status', 'must be "ok", "violated" or "rejected"');
   if (own(d, 'note') !== undefined && typeof own(d, 'note') !== 'string') return err('invalid', keyLine(kl, 'note'), 'note', 'must be a string');
   const rawNote = own(d, 'note');
   const note = typeof rawNote === 'string' ? rawNote : '';

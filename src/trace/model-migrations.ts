@@ -136,7 +136,8 @@ function rewriteRefused(id: string, v: number, why: string, e: FieldError): Mode
 }
 
 /** The expect block, as `parseTrace` returns it. */
-type ExpectBlock = { readonly status: 'ok' } | { readonly status: 'violated'; readonly eventIndex: number; readonly invariant: string };
+type ExpectBlock = { readonly status: 'ok' } | { readonly status: 'violated'; readonly eventIndex: number; readonly invariant: string }
+  | { readonly status: 'rejected'; readonly eventIndex: number };
 
 /**
  * The replay rule, applied after the chain when a step asked for it: the migrated (and validated) trace must
@@ -149,10 +150,10 @@ export function checkReplaysToExpect(
   if (!record.replayed) return null;
   const o = replay(model, trace.design, trace.config, trace.events, { path: 'fast' });
   const ex = trace.expect;
-  const matches = o.status === ex.status && (ex.status !== 'violated' || (o.eventIndex === ex.eventIndex && o.invariant === ex.invariant));
+  const matches = o.status === ex.status && (ex.status === 'ok' || (o.eventIndex === ex.eventIndex && (ex.status !== 'violated' || o.invariant === ex.invariant)));
   if (matches) return null;
   const got = o.status === 'violated' ? `${o.invariant} after event ${o.eventIndex}` : o.status === 'rejected' ? `event ${o.eventIndex} rejected (not enabled)` : 'ok';
-  const want = ex.status === 'violated' ? `${ex.invariant} after event ${ex.eventIndex}` : 'ok';
+  const want = ex.status === 'violated' ? `${ex.invariant} after event ${ex.eventIndex}` : ex.status === 'rejected' ? `event ${ex.eventIndex} rejected (not enabled)` : 'ok';
   return { kind: 'staleModel', field: 'expect',
     message: `trace made with ${record.model} v${record.from} no longer replays to its expect block under v${record.to} (expected ${want}, got ${got}): `
       + `not migrated; re-make it with this dtsim, or read it with one that has ${record.model} v${record.from}` };

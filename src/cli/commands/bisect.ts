@@ -49,7 +49,7 @@ export async function cmdBisect(p: Parsed): Promise<number> {
   const view = viewFor(model);
   const ex = trace.expect;
   const matches = r.status === 'violated' ? ex.status === 'violated' && ex.eventIndex === r.eventIndex && ex.invariant === r.invariant
-    : r.status === 'ok' ? ex.status === 'ok' : false;
+    : r.status === 'ok' ? ex.status === 'ok' : ex.status === 'rejected' && ex.eventIndex === r.eventIndex;
   if (json) {
     process.stdout.write(`${JSON.stringify({ ...(jsonResult(file, trace, model, r, view, matches) as object), migration: loaded.migration })}\n`);
     return r.status === 'ok' ? 0 : 1;

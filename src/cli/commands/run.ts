@@ -1,7 +1,7 @@
 /** `dtsim run` (simulate one design and seed, save the trace) and `dtsim replay` (re-run a trace). */
 import { replay, simulate } from '../../core/engine.ts';
 import { fingerprint } from '../../core/fingerprint.ts';
-import { makeTrace, parseTrace, serializeTrace, type Expect, type Trace } from '../../trace/format.ts';
+import { expectMatches, makeTrace, parseTrace, serializeTrace, type Expect, type Trace } from '../../trace/format.ts';
 import { describeModelMigration, type ModelMigrationRecord } from '../../trace/model-migrations.ts';
 import { BadInputError, UsageError } from '../errors.ts';
 import { checkOutputs, readText, writeOutput } from '../io.ts';
@@ -80,7 +80,7 @@ export async function cmdReplay(p: Parsed): Promise<number> {
   const o = replay(model, trace.design, trace.config, trace.events as EventBase[], { path, checkEvery });
   const fp = fingerprint(o.state);
   const ex = trace.expect;
-  const matches = o.status === ex.status && (ex.status !== 'violated' || (o.eventIndex === ex.eventIndex && o.invariant === ex.invariant));
+  const matches = expectMatches(o, ex);
   const mm = model as unknown as MachineModel;
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'replay', file, status: o.status, eventIndex: o.eventIndex, invariant: o.invariant,
