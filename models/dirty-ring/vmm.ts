@@ -83,6 +83,10 @@ export function drained(s: MachineState): boolean {
   const R = ringExt(s);
   if (harvestedTotal(R) > 0) return false;
   for (let v = 0; v < R.rings.length; v++) if (R.attacked[v] === 0 && harvestable(R.rings[v]!)) return false;
+  // weakMemory: QEMU's final reap follows a synchronous kick of every vCPU (kvm_cpu_synchronize_kick_all:
+  // run_on_cpu's mutex and condition variable are full barriers), so every flag store a vCPU or the harvester
+  // made before is visible to it: the model waits for the buffered stores to drain (their events stay enabled).
+  for (const r of R.rings) if (r.dirtyBuffered > 0 || r.resetBuffered > 0) return false;
   return !R.adversary || R.attackDone !== 0;
 }
 
@@ -97,6 +101,9 @@ export function collectStep(s: MachineState, memo: EnabledMemo): MachineEvent | 
   // Final collection (VM stopped).
   if (harvestedTotal(R) > 0) return { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 0 };
   if (!vcpusOut(s)) return null;
+  // weakMemory: the synchronous kick before the final reap (see `drained`) makes every buffered flag store
+  // visible first; until their events ran, a DIRTY entry would look empty to the reaper.
+  for (const r of R.rings) if (r.dirtyBuffered > 0) return null;
   // Adversary: one last reset while its other thread keeps re-flagging every entry (B11 reproducer).
   if (R.adversary && R.attackDone === 0) return { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 1 };
   if (vm.itsSaved < s.config.itsPages.length) return null; // host/itsTableSaved (machine) comes next
