@@ -16,6 +16,8 @@ export const HDBSS_EVENTS = [
     description: 'KVM\'s handler for the HDBSSF permission fault (kvm_handle_hdbss_fault).' },
   { type: 'hdbss/bufferDrained', fields: { vcpu: 'vcpu' }, weight: 10,
     description: 'KVM drains the vCPU\'s buffer into the dirty log (handle_exit / KVM_REQ_FLUSH_HDBSS), in host context.' },
+  { type: 'hdbss/entryWriteCompleted', fields: { pe: 'pe' }, weight: 8,
+    description: 'weakMemory: the oldest outstanding HDBSS entry write of the PE becomes observable to its EL2 accesses (without waiting for a DSB).' },
 ] as const satisfies readonly EventDecl[];
 
 export type HdbssEvent = EventOf<typeof HDBSS_EVENTS[number]>;

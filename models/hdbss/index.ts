@@ -41,6 +41,8 @@ export const HDBSS_BUGS = [
     description: 'Dirty ring without the HDBSS reservation: the soft limit leaves room for the usual 64 entries only, so a full buffer drain overflows the ring.' },
   { id: 'vtcr-switch-no-tlbi', ref: 'F19', expect: 'INV-FLUSH',
     description: 'The switch to HDBSS mode (VTCR_EL2.{HA,HD,HDBSS}, writable-dirty leaves cleaned) relies on KVM_REQ_RELOAD_STAGE2 without a VMID-wide TLBI: writable TLB entries of the old mode outlive it, and stores through them are never logged.' },
+  { id: 'hdbss-drain-no-dsb', ref: 'F11', expect: 'INV-ARMED', options: { weakMemory: true },
+    description: 'v3: the drain reads the HDBSS entries with no DSB after the exit (R_RCGCHP): an entry write still outstanding reads as invalid, is skipped, and INDEX is reset over it; its page stays writable-dirty with no record.' },
   { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
     description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
 ] as const satisfies readonly PresetBug[];
@@ -66,6 +68,11 @@ export const HDBSS_OPTIONS = {
   hdbssAborts: [false, true],
   manualProtect: [false, true],
   eagerSplit: [false, true],
+  /**
+   * The weak-memory layer: HDBSS entry writes outstanding until a DSB (hdbss.ts "Memory ordering of the HDBSS
+   * writes"), and with the ring consumer the ring's buffered flag stores (models/dirty-ring/ring.ts).
+   */
+  weakMemory: [false, true],
 } as const satisfies PresetOptions;
 
 /** The option names of hdbss (../machine/options.ts). */
@@ -87,6 +94,8 @@ export const hdbss = makeMachineModel({
     { id: 'hdbss-put-undrained', label: 'a vCPU is put (and may move PE) with undrained HDBSS entries', stat: 'hdbssPutUndrained', when: { producer: 'hdbss' } },
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
+    { id: 'hdbss-drain-in-flight', label: 'a drain finds HDBSS entry writes still outstanding (its DSB completes them; weak memory)',
+      stat: 'hdbssDrainInFlight', when: { producer: 'hdbss', weakMemory: true } },
   ],
   matrix: [
     {},
@@ -97,5 +106,6 @@ export const hdbss = makeMachineModel({
     { producer: 'dbm', manualProtect: true },
     { consumer: 'ring' },
     { consumer: 'ring', hdbssEntries: 4 },
+    { weakMemory: true },
   ],
 });
