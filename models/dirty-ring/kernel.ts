@@ -178,13 +178,16 @@ export function resetRings(s: MachineState, signal: number, reflag: boolean): vo
   const audit: ResetAudit = { cleared: nr.n, consumed, expected: uniqSorted(expected), invalid, actual: uniqSorted(actual), outOfSlot,
     unterminated: trace.unterminated ? 1 : 0 };
   R.last = audit;
-  // Userspace: the first `cleared` harvested entries (vCPU order, ring order: the kernel's order) were reset;
-  // their pages are copied after the ioctl returns. The rest stay harvested and are reset by the next call.
+  // Userspace: of each ring, the harvested entries the kernel consumed (its reset_index advance: the kernel
+  // resets every ring in order from reset_index) were reset; their pages are copied after the ioctl returns. The
+  // rest stay harvested and are reset by the next call. Per ring, not the first `cleared` in vCPU order: under
+  // weakMemory a ring's reset may stop at an entry whose RESET store is still buffered while the next ring's
+  // entries are consumed (with only -EINTR cutting a reset short the two were the same: it stops every ring).
   let left = nr.n;
   const out: number[] = [];
   for (let v = 0; v < R.harvested.length && left > 0; v++) {
     const h = R.harvested[v]!;
-    const k = Math.min(left, h.length);
+    const k = Math.min(left, h.length, (R.rings[v]!.resetIndex - before[v]!) >>> 0);
     for (let i = 0; i < k; i++) out.push(h[i]!);
     if (k > 0) R.harvested[v] = h.slice(k);
     left -= k;
