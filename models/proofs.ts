@@ -98,7 +98,7 @@ export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
   { model: 'dirty-ring', pes: 2, row: { adversary: true }, options: { ringEntries: 4 }, config: ONE_PAGE,
     why: 'as at 1 PE (4 entries), and one page (2 pages: over 2M states)' },
   { model: 'dirty-ring', pes: 2, row: { weakMemory: true }, options: { ringEntries: 4 },
-    why: 'the weak-memory layer at 2 PEs: 4 entries (437,883 states, 35 s); with 16 entries the run had not finished after 40 s of CPU on the shared machine (not measured further)' },
+    why: 'the weak-memory layer at 2 PEs: 4 entries (310,330 states); with 16 entries a first version of the layer had not finished after 40 s of CPU on the shared machine (not re-measured)' },
   { model: 'hdbss', pes: 2, row: '*', config: ONE_PAGE,
     why: 'one page (2 pages: about 1M states a design, 20-30 s each)' },
   { model: 'hdbss', pes: 2, row: { consumer: 'ring' }, options: { ringEntries: 4 }, config: ONE_PAGE,
