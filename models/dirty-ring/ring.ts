@@ -154,18 +154,19 @@ export function offsetOf(r: Ring, i: number): bigint {
  *   successive pushes' DIRTY stores become visible in counter order (the next push's smp_wmb), and successive
  *   RESET store-releases in harvest order: each CPU's buffered flag stores are a FIFO, kept as a count of the
  *   newest stores not yet visible (`dirtyBuffered`, `resetBuffered`), drained by the events
- *   `ring/dirtyFlagVisible` and `ring/resetFlagVisible`. Arm is other-multi-copy-atomic (B2.3.x, herd's
- *   aarch64.cat is written for MCA): once visible to one other CPU a store is visible to all, hence one
- *   visibility per store, not one per observer.
+ *   `ring/dirtyFlagVisible` and `ring/resetFlagVisible`. Armv8 is other-multi-copy atomic (Arm ARM B2.3; the
+ *   `obs` relation of aarch64.cat includes rfe): once visible to one other CPU a store is visible to all, hence
+ *   one visibility per store, not one per observer.
  * - A load may be satisfied before an earlier load of the same CPU to a different location unless ordered: by
  *   a load-acquire (`bob`: [A]; po), a `DMB LD`, or an address/data dependency (`dob`); a control dependency
  *   orders later stores but not later loads (`dob` has ctrl; [W], not ctrl; [R]; a load needs ctrl+ISB). The
  *   reset reads slot and offset after `if (!kvm_dirty_gfn_harvested(entry)) break;`: only a control
  *   dependency, so with the plain flag load (B4) those loads may return values older than the push's, i.e. the
- *   entry's previous contents (the herd shape ISA2 / WRC+pos: push -> harvester -> reset, with no order on the
- *   reset's side; Allowed). Modelled by the event `ring/payloadReadEarly`: the reset CPU's payload read of the
- *   entry the next push fills, taken before that push (`early`), which the reset then consumes instead of the
- *   entry's contents. With the acquire the event is never enabled.
+ *   entry's previous contents: an ISA2 shape (P0: W payload; DMB ST; W flags | P1: acquire R flags; release W
+ *   flags | P2: plain R flags; R payload), allowed by aarch64.cat because P2's two loads are not in `ob`.
+ *   Modelled by the event `ring/payloadReadEarly`: the reset CPU's payload read of the entry the next push
+ *   fills, taken before that push (`early`), which the reset then consumes instead of the entry's contents.
+ *   With the acquire the event is never enabled.
  * - Reads of the reset CPU see a flag as the other CPUs do (`visibleFlags`): a DIRTY still buffered reads as the
  *   entry's previous value (0, the previous lap's set_invalid, which completed before the ioctl that wrote it
  *   returned: kvm_flush_remote_tlbs' requests and IPIs are full barriers) and a RESET still buffered reads as

@@ -89,8 +89,11 @@ export const HDBSS: HwProducer = {
  * The increments of HDBSSPROD_EL2.INDEX are indirect writes, observable to direct reads after a context
  * synchronization event (I_IXXFYP); the exits and faults that lead to a drain are exceptions (a CSE), so the
  * INDEX the drain reads is current and only the entry writes can lag. In the vocabulary of the Arm memory
- * model (Arm ARM B2.3, herd's aarch64.cat) the DSB is the barrier that orders the PE's outstanding writes
- * before its later loads (`bob`), which nothing else on the exit path provides.
+ * model (Arm ARM B2.3; herd's aarch64.cat counts DSB SY among the full barriers of `bob`) the DSB orders the
+ * PE's outstanding writes before its later loads; the HDBSS writes themselves are hardware writes that
+ * aarch64.cat does not describe (nor, as far as the references say, its VMSA variant), so R_RCGCHP is the rule
+ * followed. Whether the v3 exit path already executes such a DSB is UNVERIFIED (arm reference F11): the knob
+ * is the path that does not.
  * Modelled per PE as `inflight`: the newest N appends whose entry writes are outstanding (the suffix
  * [INDEX - N, INDEX): the PE's HDBSS writes are to consecutive entries, assumed to complete in order, a
  * simplification that only merges interleavings), drained one at a time by `hdbss/entryWriteCompleted`. KVM's
