@@ -41,10 +41,10 @@ export const HDBSS_BUGS = [
     description: 'Dirty ring without the HDBSS reservation: the soft limit leaves room for the usual 64 entries only, so a full buffer drain overflows the ring.' },
   { id: 'vtcr-switch-no-tlbi', ref: 'F19', expect: 'INV-FLUSH',
     description: 'The switch to HDBSS mode (VTCR_EL2.{HA,HD,HDBSS}, writable-dirty leaves cleaned) relies on KVM_REQ_RELOAD_STAGE2 without a VMID-wide TLBI: writable TLB entries of the old mode outlive it, and stores through them are never logged.' },
-  { id: 'hdbss-drain-no-dsb', ref: 'F11', expect: 'INV-ARMED', options: { weakMemory: true },
-    description: 'v3: the drain reads the HDBSS entries with no DSB after the exit (R_RCGCHP): an entry write still outstanding reads as invalid, is skipped, and INDEX is reset over it; its page stays writable-dirty with no record.' },
   { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
     description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
+  { id: 'hdbss-drain-no-dsb', ref: 'F11', expect: 'INV-ARMED', options: { weakMemory: true },
+    description: 'v3: the drain reads the HDBSS entries with no DSB after the exit (R_RCGCHP): an entry write still outstanding reads as invalid, is skipped, and INDEX is reset over it; its page stays writable-dirty with no record.' },
 ] as const satisfies readonly PresetBug[];
 
 /** The knob ids of hdbss (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
