@@ -249,6 +249,7 @@ const CASES: readonly Case[] = [
   { name: 'hdbss (bitmap, 1-entry buffers, aborts)', model: hdbss, options: { hdbssEntries: 1, hdbssAborts: true }, config: SMALL2, runs: 120, len: 120 },
   { name: 'hdbss (ring consumer)', model: hdbss, options: { consumer: 'ring', ringEntries: 8 }, config: SMALL2, runs: 120, len: 120 },
   { name: 'hdbss (2 vCPUs, 2 PEs, 3 pages)', model: hdbss, config: TWO, runs: 80, len: 160 },
+  { name: 'hdbss (weak memory: outstanding entry writes, 2 vCPUs, 2 PEs)', model: hdbss, options: { weakMemory: true }, config: TWO, runs: 80, len: 160 },
   { name: 'hdbss (hdbss-vtcr-before-regs)', model: hdbss, bugs: ['hdbss-vtcr-before-regs'], config: TWO, runs: 60, len: 120 },
   // The DBM scan's only merges are stale block audits (2 MiB blocks).
   { name: 'dbm scan', model: hdbss, options: { producer: 'dbm' }, config: SMALL2, runs: 120, len: 120 },

@@ -160,6 +160,10 @@ const CASES: readonly Case[] = [
     config: small(dirtyRing, 3), shifted: true },
   { name: 'dirty-ring, adversary, 4-entry ring, ringStart 2^32 - 8', m: dirtyRing, options: { ringEntries: 4, adversary: true, ringStart: 4294967288 },
     config: small(dirtyRing, 3), shifted: true },
+  { name: 'dirty-ring, weak memory (buffered flag stores), 4-entry ring, 2 vCPUs, 2 PEs', m: dirtyRing, options: { ringEntries: 4, weakMemory: true },
+    config: small(dirtyRing, 3, { vcpus: 2, pes: 2 }), shifted: true },
+  { name: 'dirty-ring, weak memory, 4-entry ring, ringStart 2^32 - 8 (u32 wrap)', m: dirtyRing, options: { ringEntries: 4, ringStart: 4294967288, weakMemory: true },
+    config: small(dirtyRing, 3), shifted: true, wrap: true },
   { name: 'hdbss feeding 16-entry rings', m: hdbss, options: { consumer: 'ring', ringEntries: 16 }, config: small(hdbss, 3), shifted: false },
   { name: 'pta feeding 16-entry rings', m: pta, options: { consumer: 'ring', ringEntries: 16 }, config: small(pta, 3), shifted: false },
 ];

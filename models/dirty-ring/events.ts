@@ -21,6 +21,16 @@ export const RING_EVENTS = [
   // The reset thread is VMM work although it names the vCPU whose request it clears.
   { type: 'kvm/softFullRequestCleared', fields: { vcpu: 'vcpu' }, lane: 'vmm',
     description: 'B5 knob only: the reset thread clears a vCPU\'s soft-full request after finding its ring not soft-full.' },
+  // The weak-memory layer (option `weakMemory`; ring.ts "Memory ordering").
+  { type: 'ring/dirtyFlagVisible', fields: { vcpu: 'vcpu' }, weight: 8,
+    description: 'weakMemory: the oldest `flags = DIRTY` store of the vCPU\'s pushes still in its CPU\'s store buffer becomes visible to '
+      + 'the other CPUs (after its payload: smp_wmb).' },
+  { type: 'ring/resetFlagVisible', fields: { vcpu: 'vcpu' }, lane: 'vmm', weight: 8,
+    description: 'weakMemory: the oldest store-release `flags = RESET` userspace made on the vCPU\'s ring and its CPU still buffers '
+      + 'becomes visible to the CPU running KVM_RESET_DIRTY_RINGS.' },
+  { type: 'ring/payloadReadEarly', fields: { vcpu: 'vcpu', index: 'u32' }, lane: 'vmm',
+    description: 'B4 knob only (plain flag load in the reset): the reset CPU\'s loads of slot and offset of the entry of counter `index` '
+      + '(the next the vCPU pushes) are satisfied before its flag load, i.e. before the push: it will consume the previous contents.' },
   { type: 'vmm/untrackedPagesQueued', fields: {},
     description: 'Final collection: the VMM queues for copying the pages it knows it cannot rely on tracking for (ITS tables '
       + 'saved on a ring-only VM, entries its adversarial side rewrote).' },

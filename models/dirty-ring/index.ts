@@ -15,7 +15,10 @@
  * - The adversary (option `adversary`) plays the B12 and B11 reproducers and copies the pages it sabotaged at the
  *   end, so the common invariants stay meaningful; under its final re-flagging reset the ring's indices are
  *   garbage (as in KVM) and the occupancy invariants are not checked for that ring any more.
- * Not modelled: PML (x86), memory ordering of flag accesses (B4), memslot deletion with entries pending.
+ * - Memory ordering of the ring's flags (B4) is modelled only with the option `weakMemory` (ring.ts "Memory
+ *   ordering"): per-CPU buffered flag stores drained by events, and the reset's early payload read under the B4
+ *   knob. Without it every access is sequentially consistent (the ACQ_REL protocol's guarantee).
+ * Not modelled: PML (x86), memslot deletion with entries pending.
  */
 import { DIRTY_RING_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, type PresetBug, type PresetOptions } from '../machine/model.ts';
@@ -40,6 +43,8 @@ export const DIRTY_RING_BUGS = [
     description: 'KVM_RESET_DIRTY_RINGS re-arms pages but returns without kvm_flush_remote_tlbs: a stale writable TLB entry keeps stores unlogged.' },
   { id: 'reset-unbounded', ref: 'B11', expect: 'INV-LIVE-RESET', options: { adversary: true },
     description: 'Pre-v6.17 RESET loop with no bound: userspace re-flagging entries keeps the kernel in it forever.' },
+  { id: 'ring-plain-flags', ref: 'B4', expect: 'INV-RING-RESET-EXACT', options: { weakMemory: true },
+    description: 'Pre-8929bc965964: KVM_RESET_DIRTY_RINGS reads an entry\'s flags with a plain load (no acquire), so its loads of slot and offset may return the entry\'s contents from before the push: it re-arms the wrong page and the harvested one stays writable.' },
 ] as const satisfies readonly PresetBug[];
 
 /** The knob ids of dirty-ring (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
@@ -60,6 +65,9 @@ export const DIRTY_RING_OPTIONS = {
   adversary: [false, true],
   // Initial value of every ring index (KVM: 0). 2^32 - 8 makes short runs cross the u32 wrap.
   ringStart: [0, 4294967288],
+  // The weak-memory layer (ring.ts "Memory ordering"): flag stores buffered per CPU, drained by events; loads
+  // as the ACQ_REL protocol orders them (B4's plain loads only under its knob).
+  weakMemory: [false, true],
 } as const satisfies PresetOptions;
 
 /** The option names of dirty-ring (../machine/options.ts). */
@@ -77,6 +85,10 @@ export const dirtyRing = makeMachineModel({
   situations: [
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', unless: { ringEntries: 256 } },
+    { id: 'ring-dirty-store-buffered', label: 'a ring pass or reset runs while a push\'s DIRTY flag store is still buffered (weak memory)',
+      stat: 'ringDirtyStoreBuffered', when: { weakMemory: true } },
+    { id: 'ring-reset-store-buffered', label: 'a reset stops at an entry whose RESET flag store is still buffered (weak memory)',
+      stat: 'ringResetStoreBuffered', when: { weakMemory: true } },
   ],
   matrix: [
     {},
@@ -86,5 +98,6 @@ export const dirtyRing = makeMachineModel({
     { ringEntries: 4, ringWithBitmap: false },
     { adversary: true },
     { ringStart: 4294967288 },
+    { weakMemory: true },
   ],
 });

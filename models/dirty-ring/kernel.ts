@@ -84,7 +84,8 @@ export function mark(s: MachineState, slot: number, gfn: number, vcpu: number): 
   const justified = bitGet(s.oracle.touched, gfn) || vc.fault === gfn;
   const ji = slotIndex(r, r.dirtyIndex);
   if (R.justified[vcpu]![ji] !== (justified ? 1 : 0)) R.justified[vcpu]![ji] = justified ? 1 : 0;
-  if (push(r, slot, off)) s.stats['ringOverflows'] = (s.stats['ringOverflows'] ?? 0) + 1;
+  // weakMemory: the DIRTY flag store stays in the vCPU CPU's store buffer until `ring/dirtyFlagVisible`.
+  if (push(r, slot, off, option(s, 'weakMemory') === true)) s.stats['ringOverflows'] = (s.stats['ringOverflows'] ?? 0) + 1;
   s.stats['ringEntries'] = (s.stats['ringEntries'] ?? 0) + 1;
   if (dup) s.stats['ringDuplicates'] = (s.stats['ringDuplicates'] ?? 0) + 1;
   const u = used(r);
@@ -147,10 +148,16 @@ export function resetRings(s: MachineState, signal: number, reflag: boolean): vo
     },
   };
   const before = R.rings.map((r) => r.resetIndex);
+  // Coverage (weak memory): the reset runs while a push's DIRTY store is still buffered (it will not see that
+  // entry harvested this time), or stops at an entry whose RESET store is still buffered (below).
+  if (R.rings.some((r) => r.dirtyBuffered > 0)) s.stats['ringDirtyStoreBuffered'] = (s.stats['ringDirtyStoreBuffered'] ?? 0) + 1;
   const softFullClears: number[] = [];
   for (let v = 0; v < R.rings.length; v++) {
     const r = R.rings[v]!;
     const ret = dirtyRingReset(r, env, nr, trace);
+    if (r.resetBuffered > 0 && r.resetIndex !== r.fetchIndex && !reflag) {
+      s.stats['ringResetStoreBuffered'] = (s.stats['ringResetStoreBuffered'] ?? 0) + 1;
+    }
     // B5 (v7 of the series): the reset thread clears the request of a ring it finds no longer soft-full.
     if (bug(s, 'softfull-cleared-by-reset') && !softFull(r, R.softLimit)) softFullClears.push(v);
     if (reflag && used(r) > ringSize(r)) R.attacked[v] = 1;
@@ -171,13 +178,16 @@ export function resetRings(s: MachineState, signal: number, reflag: boolean): vo
   const audit: ResetAudit = { cleared: nr.n, consumed, expected: uniqSorted(expected), invalid, actual: uniqSorted(actual), outOfSlot,
     unterminated: trace.unterminated ? 1 : 0 };
   R.last = audit;
-  // Userspace: the first `cleared` harvested entries (vCPU order, ring order: the kernel's order) were reset;
-  // their pages are copied after the ioctl returns. The rest stay harvested and are reset by the next call.
+  // Userspace: of each ring, the harvested entries the kernel consumed (its reset_index advance: the kernel
+  // resets every ring in order from reset_index) were reset; their pages are copied after the ioctl returns. The
+  // rest stay harvested and are reset by the next call. Per ring, not the first `cleared` in vCPU order: under
+  // weakMemory a ring's reset may stop at an entry whose RESET store is still buffered while the next ring's
+  // entries are consumed (with only -EINTR cutting a reset short the two were the same: it stops every ring).
   let left = nr.n;
   const out: number[] = [];
   for (let v = 0; v < R.harvested.length && left > 0; v++) {
     const h = R.harvested[v]!;
-    const k = Math.min(left, h.length);
+    const k = Math.min(left, h.length, (R.rings[v]!.resetIndex - before[v]!) >>> 0);
     for (let i = 0; i < k; i++) out.push(h[i]!);
     if (k > 0) R.harvested[v] = h.slice(k);
     left -= k;

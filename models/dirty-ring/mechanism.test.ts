@@ -213,3 +213,66 @@ describe('enabled computes what its candidates share once per state', () => {
     expect([...shared]).toEqual(expect.arrayContaining(['kvm/dirtyRingsReset+kvm/dirtyRingsReset', 'kvm/dirtyLogHarvested']));
   });
 });
+
+describe('dirty ring on the machine: the weak-memory layer (option weakMemory)', () => {
+  /** Logging on, the bulk copy done, vCPU 0 running. */
+  function running(s: MachineState, vcpus = 1): void {
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    for (let g = 0; g < 8; g++) step(s, { type: 'vmm/pageCopied', gfn: g });
+    for (let v = 0; v < vcpus; v++) {
+      step(s, { type: 'vcpu/loaded', vcpu: v, pe: v });
+      step(s, { type: 'vcpu/entered', vcpu: v });
+    }
+  }
+
+  it('the harvester cannot see an entry whose DIRTY store is still buffered; ring/dirtyFlagVisible publishes it', () => {
+    const s = start({ weakMemory: true });
+    running(s);
+    fault(s, 1);
+    const r = ringExt(s).rings[0]!;
+    expect([r.dirtyIndex, r.dirtyBuffered]).toEqual([1, 1]);
+    expect(dirtyRing.isEnabled(s, { type: 'ring/entryHarvested', vcpu: 0, index: 0 })).toBe(false);
+    step(s, { type: 'ring/dirtyFlagVisible', vcpu: 0 });
+    expect(dirtyRing.isEnabled(s, { type: 'ring/dirtyFlagVisible', vcpu: 0 })).toBe(false);
+    expect(dirtyRing.isEnabled(s, { type: 'ring/entryHarvested', vcpu: 0, index: 0 })).toBe(true);
+  });
+
+  it('driven to the end with a DIRTY store still buffered, the final collection waits for it and copies the page (no loss)', () => {
+    const s = start({ weakMemory: true });
+    running(s);
+    fault(s, 1);
+    retire(s, 1);
+    expect(ringExt(s).rings[0]!.dirtyBuffered).toBe(1);
+    s.vmm.round = s.config.rounds; // the pre-copy rounds are over: the next collection is the final one
+    const seen: string[] = [];
+    for (let i = 0; i < 500 && !dirtyRing.isFinal(s); i++) {
+      const e = dirtyRing.finish(s);
+      expect(e, 'the completion phase found a step').not.toBeNull();
+      seen.push(e!.type);
+      step(s, e!); // every invariant (INV-NOLOSS, INV-FINAL, ...) after every event
+    }
+    expect(dirtyRing.isFinal(s)).toBe(true);
+    expect(seen).toContain('ring/dirtyFlagVisible');
+    expect(seen.indexOf('vmm/vmStopped')).toBeLessThan(seen.indexOf('ring/dirtyFlagVisible'));
+    expect(seen.indexOf('ring/dirtyFlagVisible')).toBeLessThan(seen.indexOf('ring/entryHarvested'));
+  });
+
+  it('a reset that stops at one ring\'s buffered RESET and consumes another ring hands the VMM that other ring\'s page', () => {
+    const s = mutableCopy(dirtyRing.init(dirtyRing.design({ weakMemory: true }), { ...CONFIG, vcpus: 2, pes: 2 }));
+    running(s, 2);
+    fault(s, 1); // vCPU 0 pushes page 1
+    step(s, { type: 'guest/storeIssued', vcpu: 1, gfn: 2 });
+    step(s, { type: 'guest/storeFaulted', vcpu: 1, gfn: 2 });
+    step(s, { type: 'kvm/faultMapped', vcpu: 1, gfn: 2 });
+    step(s, { type: 'kvm/faultMarked', vcpu: 1, gfn: 2 });
+    step(s, { type: 'ring/dirtyFlagVisible', vcpu: 0 });
+    step(s, { type: 'ring/dirtyFlagVisible', vcpu: 1 });
+    step(s, { type: 'ring/entryHarvested', vcpu: 0, index: 0 });
+    step(s, { type: 'ring/entryHarvested', vcpu: 1, index: 0 });
+    step(s, { type: 'ring/resetFlagVisible', vcpu: 1 }); // ring 0's RESET still buffered
+    step(s, { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 0 });
+    const io = s.vmm.ioctl!;
+    expect([io.deliver, io.rearmed]).toEqual([[2], [2]]);
+    expect(ringExt(s).harvested).toEqual([[1], []]);
+  });
+});

@@ -17,6 +17,8 @@ import { collectStep, drained, harvestSteps, passStep, rewritesOf, rewrittenPend
 import { RING_PART } from './schema.ts';
 import { entryGfn, harvestedTotal, RING_ID, ringExt } from './state.ts';
 import { hasBug, type DirtyRingKnob, type KnobTest } from '../machine/knobs.ts';
+import { optionOf, type DirtyRingOption, type OptionRead } from '../machine/options.ts';
+import type { Ring } from './schema.ts';
 
 export { RING_ID, ringExt, type ResetAudit, type RingExt } from './state.ts';
 export {
@@ -25,6 +27,8 @@ export {
 
 /** Is a dirty-ring knob on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<DirtyRingKnob> = hasBug;
+/** A dirty-ring option (typed like `bug`: ../machine/options.ts). */
+const option: OptionRead<DirtyRingOption> = optionOf;
 
 // ---------------------------------------------------------------------------------------------------------
 // The Next relation and the reducer
@@ -44,6 +48,23 @@ function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): vo
     }
   }
   if (R.adversary) for (const x of rewritesOf(s, memo)) out.push(x);
+  // The weak-memory layer (ring.ts "Memory ordering"): buffered flag stores drain, oldest first, per CPU.
+  for (let v = 0; v < R.rings.length; v++) {
+    const r = R.rings[v]!;
+    if (r.dirtyBuffered > 0) out.push({ type: 'ring/dirtyFlagVisible', vcpu: v });
+    if (r.resetBuffered > 0) out.push({ type: 'ring/resetFlagVisible', vcpu: v });
+    if (earlyReadPossible(s, r)) out.push({ type: 'ring/payloadReadEarly', vcpu: v, index: r.dirtyIndex });
+  }
+}
+
+/**
+ * B4 (`ring-plain-flags`): may the reset CPU's payload loads of the entry the next push fills be satisfied now,
+ * ahead of its (plain) flag load? One early read per ring at a time (enough for B4's shortest counterexamples;
+ * more would only multiply interleavings of the same shape), not on an attacked ring, and only while the entry
+ * is free (the push that follows is what makes the read stale).
+ */
+function earlyReadPossible(s: MachineState, r: Ring): boolean {
+  return bug(s, 'ring-plain-flags') && r.early.length === 0 && used(r) < ringSize(r);
 }
 
 function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean | undefined {
@@ -71,6 +92,19 @@ function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean
     case 'kvm/softFullRequestCleared':
       return bug(s, 'softfull-cleared-by-reset') && s.vmm.ioctl !== null && s.vmm.ioctl.kind === 'reset'
         && ringExt(s).softFullClears.includes(e.vcpu);
+    case 'ring/dirtyFlagVisible': {
+      const r = ringExt(s).rings[e.vcpu];
+      return !!r && r.dirtyBuffered > 0;
+    }
+    case 'ring/resetFlagVisible': {
+      const r = ringExt(s).rings[e.vcpu];
+      return !!r && r.resetBuffered > 0;
+    }
+    case 'ring/payloadReadEarly': {
+      const R = ringExt(s);
+      const r = R.rings[e.vcpu];
+      return !!r && R.attacked[e.vcpu] === 0 && e.index === r.dirtyIndex && earlyReadPossible(s, r);
+    }
     case 'vmm/untrackedPagesQueued':
     case 'vmm/ringCollectionCompleted': {
       const step = nextCollectStep(s, memo);
@@ -93,7 +127,8 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       if (R.justified[e.vcpu]![slotIndex(R.rings[e.vcpu]!, R.rings[e.vcpu]!.fetchIndex)] !== 1) {
         s.stats['ringUnjustified'] = (s.stats['ringUnjustified'] ?? 0) + 1;
       }
-      const got = harvest(R.rings[e.vcpu]!);
+      // weakMemory: the store-release of RESET stays in userspace's CPU's store buffer until `ring/resetFlagVisible`.
+      const got = harvest(R.rings[e.vcpu]!, option(s, 'weakMemory') === true);
       const sl = got.slot >>> 16 === 0 ? s.slots[got.slot & 0xffff] : undefined;
       // Entries KVM pushed always name a page; userspace records it and copies it after the reset returns.
       const g = sl && got.offset < BigInt(sl.npages) ? sl.base + Number(got.offset) : -1;
@@ -121,6 +156,18 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       s.vcpus[e.vcpu]!.requests &= ~REQ_RING_SOFT_FULL;
       R.softFullClears = R.softFullClears.filter((v) => v !== e.vcpu);
       return true;
+    case 'ring/dirtyFlagVisible':
+      R.rings[e.vcpu]!.dirtyBuffered--;
+      return true;
+    case 'ring/resetFlagVisible':
+      R.rings[e.vcpu]!.resetBuffered--;
+      return true;
+    case 'ring/payloadReadEarly': {
+      const r = R.rings[e.vcpu]!;
+      const i = slotIndex(r, e.index);
+      r.early = [e.index, r.slot[i]!, r.offLo[i]!, r.offHi[i]!];
+      return true;
+    }
     case 'vmm/untrackedPagesQueued':
       deliver(s, R.always);
       R.queued = 1;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   dirtyLogErrno, dirtyRingReset, E2BIG, EINTR, EINVAL, enableDirtyRing, enableRingWithBitmap, ENXIO, harvest,
   harvestable, INT_MAX, KVM_DIRTY_GFN_F_DIRTY, KVM_DIRTY_GFN_F_RESET, maskOffsets, push, resetRingsErrno, ringNew, rsvdEntriesOf,
-  softFull, used, type ResetCall, type ResetEnv, type ResetTrace, type Ring,
+  softFull, used, visibleFlags, type ResetCall, type ResetEnv, type ResetTrace, type Ring,
 } from './ring.ts';
 
 const SLOTS = [{ base: 0, npages: 1000 }, { base: 1000, npages: 1000 }, { base: 2000, npages: 1000 }];
@@ -275,5 +275,47 @@ describe('maskOffsets (the gfns of one kvm_reset_dirty_gfn call, u64)', () => {
       const offset = t % 2 === 0 ? next() : next() % 4096n;
       expect(maskOffsets(offset, mask)).toEqual(byDefinition(offset, mask));
     }
+  });
+});
+
+describe('memory ordering (option weakMemory, kvm reference B4): buffered flag stores and the B4 early payload read', () => {
+  it('a push\'s buffered DIRTY store hides the entry from the harvester until it drains, oldest first', () => {
+    const r = ringNew(8);
+    push(r, 0, 3, true);
+    push(r, 0, 4, true);
+    expect(r.flags.slice(0, 2)).toEqual([KVM_DIRTY_GFN_F_DIRTY, KVM_DIRTY_GFN_F_DIRTY]); // the vCPU's own view
+    expect([visibleFlags(r, 0), visibleFlags(r, 1), harvestable(r)]).toEqual([0, 0, false]);
+    r.dirtyBuffered--; // ring/dirtyFlagVisible: the oldest (counter 0) drains first (smp_wmb between pushes)
+    expect([visibleFlags(r, 0), visibleFlags(r, 1), harvestable(r)]).toEqual([KVM_DIRTY_GFN_F_DIRTY, 0, true]);
+  });
+
+  it('the reset stops at a harvested entry whose store-release of RESET is still buffered, and consumes it once visible', () => {
+    const r = ringNew(8);
+    push(r, 0, 3);
+    push(r, 0, 4);
+    expect(harvest(r, true)).toEqual({ slot: 0, offset: 3n });
+    expect(harvest(r, true)).toEqual({ slot: 0, offset: 4n });
+    expect([visibleFlags(r, 0), visibleFlags(r, 1)]).toEqual([KVM_DIRTY_GFN_F_DIRTY, KVM_DIRTY_GFN_F_DIRTY]);
+    let nr = { n: 0 };
+    expect(dirtyRingReset(r, env(), nr, newTrace())).toBe(0);
+    expect([nr.n, r.resetIndex]).toEqual([0, 0]);
+    r.resetBuffered--; // ring/resetFlagVisible: counter 0's RESET
+    nr = { n: 0 };
+    const rearmed: [number, bigint, bigint][] = [];
+    dirtyRingReset(r, env({}, rearmed), nr, newTrace());
+    expect([nr.n, r.resetIndex, rearmed]).toEqual([1, 1, [[0, 3n, 1n]]]);
+  });
+
+  it('B4: an early payload read (taken before the push) makes the reset re-arm the previous contents, while the reference names the pushed page', () => {
+    const r = ringNew(8);
+    r.early = [0, r.slot[0]!, r.offLo[0]!, r.offHi[0]!]; // ring/payloadReadEarly before the first push: (slot 0, offset 0)
+    push(r, 0, 7);
+    harvest(r);
+    const rearmed: [number, bigint, bigint][] = [];
+    const t = newTrace();
+    dirtyRingReset(r, env({}, rearmed), { n: 0 }, t);
+    expect(rearmed).toEqual([[0, 0n, 1n]]);
+    expect(t.consumed).toEqual([{ slot: 0, offset: 7n }]);
+    expect(r.early).toEqual([]);
   });
 });

@@ -107,6 +107,7 @@ export function ringNew(entries: number, start = 0): Ring {
     dirtyIndex: start >>> 0, resetIndex: start >>> 0, fetchIndex: start >>> 0,
     flags: new Array<number>(entries).fill(0), slot: new Array<number>(entries).fill(0),
     offLo: new Array<number>(entries).fill(0), offHi: new Array<number>(entries).fill(0),
+    dirtyBuffered: 0, resetBuffered: 0, early: [],
   };
 }
 
@@ -131,11 +132,56 @@ export function offsetOf(r: Ring, i: number): bigint {
   return (BigInt(r.offHi[i] as number) << 32n) | BigInt(r.offLo[i] as number);
 }
 
-/**
- * kvm_dirty_ring_push(vcpu, slot, offset): fills the entry at dirty_index (payload, then flags = DIRTY), bumps
- * dirty_index. Returns whether the ring was already full (the kernel WARNs and still overwrites).
+/*
+ * Memory ordering (option `weakMemory`; kvm reference B4 and section 7 INV-RING-ORDER). The ring is shared
+ * memory between three CPUs, as QEMU's dirty_gfn_set_collected comment draws them: the vCPU's CPU pushes, a
+ * userspace CPU harvests, and the CPU that runs KVM_RESET_DIRTY_RINGS resets (the ioctl may come from any
+ * userspace thread, so the model never assumes it is the harvester's). The accesses, per the sources:
+ * - push (virt/kvm/dirty_ring.c kvm_dirty_ring_push): plain stores of slot and offset, `smp_wmb()`, then the
+ *   plain store `flags = DIRTY` (kvm_dirty_gfn_set_dirtied);
+ * - harvest (QEMU accel/kvm/kvm-all.c kvm_dirty_ring_reap_one, the kvm selftest likewise): load-acquire of flags
+ *   (dirty_gfn_is_dirtied), plain loads of slot and offset, store-release `flags = RESET`
+ *   (dirty_gfn_set_collected);
+ * - reset (kvm_dirty_ring_reset since 8929bc965964): load-acquire of flags (kvm_dirty_gfn_harvested),
+ *   READ_ONCE of slot and offset, store-release `flags = 0` (kvm_dirty_gfn_set_invalid). Before that commit
+ *   (the B4 knob `ring-plain-flags`) the flag load and store were plain.
+ * The subset of the Arm memory model that matters here (Arm ARM B2.3 "Definition of the Arm memory model":
+ * Ordered-before, Barrier-ordered-before, Dependency-ordered-before; herd7's aarch64.cat, relations `ob`, `bob`,
+ * `dob`), with the stores modelled as per-thread buffers that drain in an order the scheduler chooses:
+ * - Stores of one CPU to different locations may become visible to other CPUs in any order unless ordered:
+ *   `DMB ISHST` (smp_wmb) orders earlier stores before later ones (`bob`), and a store-release is ordered after
+ *   every earlier access of its CPU (`bob`: po; [L]). So the push's payload is visible before its DIRTY flag,
+ *   successive pushes' DIRTY stores become visible in counter order (the next push's smp_wmb), and successive
+ *   RESET store-releases in harvest order: each CPU's buffered flag stores are a FIFO, kept as a count of the
+ *   newest stores not yet visible (`dirtyBuffered`, `resetBuffered`), drained by the events
+ *   `ring/dirtyFlagVisible` and `ring/resetFlagVisible`. Armv8 is other-multi-copy atomic (Arm ARM B2.3; the
+ *   `obs` relation of aarch64.cat includes rfe): once visible to one other CPU a store is visible to all, hence
+ *   one visibility per store, not one per observer.
+ * - A load may be satisfied before an earlier load of the same CPU to a different location unless ordered: by
+ *   a load-acquire (`bob`: [A]; po), a `DMB LD`, or an address/data dependency (`dob`); a control dependency
+ *   orders later stores but not later loads (`dob` has ctrl; [W], not ctrl; [R]; a load needs ctrl+ISB). The
+ *   reset reads slot and offset after `if (!kvm_dirty_gfn_harvested(entry)) break;`: only a control
+ *   dependency, so with the plain flag load (B4) those loads may return values older than the push's, i.e. the
+ *   entry's previous contents: an ISA2 shape (P0: W payload; DMB ST; W flags | P1: acquire R flags; release W
+ *   flags | P2: plain R flags; R payload), allowed by aarch64.cat because P2's two loads are not in `ob`.
+ *   Modelled by the event `ring/payloadReadEarly`: the reset CPU's payload read of the entry the next push
+ *   fills, taken before that push (`early`), which the reset then consumes instead of the entry's contents.
+ *   With the acquire the event is never enabled.
+ * - Reads of the reset CPU see a flag as the other CPUs do (`visibleFlags`): a DIRTY still buffered reads as the
+ *   entry's previous value (0, the previous lap's set_invalid, which completed before the ioctl that wrote it
+ *   returned: kvm_flush_remote_tlbs' requests and IPIs are full barriers) and a RESET still buffered reads as
+ *   DIRTY. Each thread reads its own stores (`flags`, the program-order view INV-RING-FIFO checks).
+ * Not modelled: the plain `flags = 0` store's reordering under B4 (its failure needs the vCPU's push to read
+ * `reset_index` without synchronisation, which the ioctl's flush requests rule out), and a plain userspace
+ * harvester (QEMU and the selftest use acquire/release since 2022).
  */
-export function push(r: Ring, slot: number, offset: number): boolean {
+
+/**
+ * kvm_dirty_ring_push(vcpu, slot, offset): fills the entry at dirty_index (payload, smp_wmb, then flags = DIRTY),
+ * bumps dirty_index. Returns whether the ring was already full (the kernel WARNs and still overwrites). With
+ * `buffered` (weakMemory), the DIRTY store enters the vCPU CPU's store buffer (after the ones already there).
+ */
+export function push(r: Ring, slot: number, offset: number, buffered = false): boolean {
   const wasFull = used(r) >= ringSize(r);
   const i = slotIndex(r, r.dirtyIndex);
   r.slot[i] = slot >>> 0;
@@ -143,20 +189,43 @@ export function push(r: Ring, slot: number, offset: number): boolean {
   r.offHi[i] = Math.floor(offset / 2 ** 32) >>> 0;
   r.flags[i] = KVM_DIRTY_GFN_F_DIRTY;
   r.dirtyIndex = inc(r.dirtyIndex);
+  if (buffered && r.dirtyBuffered < ringSize(r)) r.dirtyBuffered++;
   return wasFull;
 }
 
-/** Can userspace harvest the entry at its fetch cursor (flags == DIRTY exactly, as the selftest checks)? */
-export function harvestable(r: Ring): boolean {
-  return r.flags[slotIndex(r, r.fetchIndex)] === KVM_DIRTY_GFN_F_DIRTY;
+/**
+ * The flags of the entry of counter `c` as a CPU other than the one whose store is buffered sees them
+ * (weakMemory; equal to `flags` without it): a DIRTY store still buffered in the vCPU's CPU reads as 0, a RESET
+ * store still buffered in userspace's CPU reads as DIRTY.
+ */
+export function visibleFlags(r: Ring, c: number): number {
+  const f = r.flags[slotIndex(r, c)] as number;
+  if (r.dirtyBuffered > 0) {
+    const back = (r.dirtyIndex - c) >>> 0;
+    if (back >= 1 && back <= r.dirtyBuffered) return 0;
+  }
+  if (r.resetBuffered > 0) {
+    const back = (r.fetchIndex - c) >>> 0;
+    if (back >= 1 && back <= r.resetBuffered) return KVM_DIRTY_GFN_F_DIRTY;
+  }
+  return f;
 }
 
-/** Userspace harvest of the entry at fetch_index: read (slot, offset), then flags = RESET, fetch++. */
-export function harvest(r: Ring): { slot: number; offset: bigint } {
+/** Can userspace harvest the entry at its fetch cursor (load-acquire of flags == DIRTY exactly, as the selftest checks)? */
+export function harvestable(r: Ring): boolean {
+  return visibleFlags(r, r.fetchIndex) === KVM_DIRTY_GFN_F_DIRTY;
+}
+
+/**
+ * Userspace harvest of the entry at fetch_index: read (slot, offset), then store-release flags = RESET, fetch++.
+ * With `buffered` (weakMemory), the RESET store enters userspace's store buffer.
+ */
+export function harvest(r: Ring, buffered = false): { slot: number; offset: bigint } {
   const i = slotIndex(r, r.fetchIndex);
   const out = { slot: r.slot[i] as number, offset: offsetOf(r, i) };
   r.flags[i] = KVM_DIRTY_GFN_F_RESET;
   r.fetchIndex = inc(r.fetchIndex);
+  if (buffered && r.resetBuffered < ringSize(r)) r.resetBuffered++;
   return out;
 }
 
@@ -193,7 +262,11 @@ export interface ResetEnv {
 }
 
 export interface ResetTrace {
-  /** Entries consumed (invalidated and counted), as read by the kernel, in order (first laps only under reflag). */
+  /**
+   * Entries consumed (invalidated and counted), in order (first laps only under reflag), with the contents the
+   * push wrote (or the adversary rewrote) there: the reference a correctly ordered read returns. The kernel's
+   * own read differs only under the B4 knob (an early read, `Ring.early`).
+   */
   readonly consumed: { slot: number; offset: bigint }[];
   readonly calls: ResetCall[];
   /** The loop would never terminate (only with `unbounded` and `reflag`). */
@@ -255,15 +328,26 @@ export function dirtyRingReset(r: Ring, env: ResetEnv, nr: { n: number }, trace:
       break;
     }
     const i = slotIndex(r, r.resetIndex);
-    const flags = env.reflag ? KVM_DIRTY_GFN_F_RESET : (r.flags[i] as number);
+    // The flag load sees other CPUs' stores only once visible (weakMemory: `visibleFlags`).
+    const flags = env.reflag ? KVM_DIRTY_GFN_F_RESET : visibleFlags(r, r.resetIndex);
     if ((flags & KVM_DIRTY_GFN_F_RESET) === 0) break;
-    const nextSlot = r.slot[i] as number;
-    const nextOff = offsetOf(r, i);
+    // The reference (INV-RING-RESET-EXACT) is the entry as pushed; what the kernel uses may be an early read
+    // of the entry's previous contents (B4: plain flag load, `early`; see "Memory ordering" above).
+    const pushedSlot = r.slot[i] as number;
+    const pushedOff = offsetOf(r, i);
+    let nextSlot = pushedSlot;
+    let nextOff = pushedOff;
+    const early = r.early;
+    if (early.length === 4 && early[0] === r.resetIndex) {
+      nextSlot = early[1] as number;
+      nextOff = (BigInt(early[3] as number) << 32n) | BigInt(early[2] as number);
+      r.early = [];
+    }
     r.flags[i] = 0;
     r.resetIndex = inc(r.resetIndex);
     nr.n++;
     iter++;
-    trace.consumed.push({ slot: nextSlot, offset: nextOff });
+    trace.consumed.push({ slot: pushedSlot, offset: pushedOff });
     if (mask !== 0n) {
       if (nextSlot === curSlot) {
         const delta = BigInt.asIntN(64, nextOff - curOff);

@@ -36,6 +36,14 @@ export const RING = record({
   slot: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.slot per entry (as_id << 16 | memslot id)' }),
   offLo: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.offset per entry, low 32 bits (u64 in KVM; userspace may write any value)' }),
   offHi: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.offset per entry, high 32 bits' }),
+  // The weak-memory layer (option `weakMemory`, ring.ts "Memory ordering"): `flags` above is every thread's own
+  // (program-order) view; what the other CPUs see lags behind by these buffered stores.
+  dirtyBuffered: int('count', {
+    doc: 'weakMemory: the last N pushes\' `flags = DIRTY` stores (the vCPU\'s CPU, after smp_wmb) not yet visible to the other CPUs' }),
+  resetBuffered: int('count', {
+    doc: 'weakMemory: the last N harvests\' store-release of `flags = RESET` (userspace\'s CPU) not yet visible to the CPU running KVM_RESET_DIRTY_RINGS' }),
+  early: nums('int', '0 or 4 words', {
+    doc: 'B4 knob (plain flag load in the reset): [counter, slot, offset low, offset high] the reset CPU\'s payload read of that entry returned early (before the push wrote it), or empty' }),
 }, { doc: 'One vCPU\'s ring: struct kvm_dirty_ring and its mmapped kvm_dirty_gfn array, and userspace\'s fetch cursor' });
 export type Ring = Infer<typeof RING>;
 
@@ -92,6 +100,16 @@ function packRing(r: Ring, allContents: boolean, out: PackSink): void {
   const fetched = (r.fetchIndex - reset) >>> 0;
   out.num(used);
   out.num(fetched);
+  // The weak-memory layer: both buffered-store counts are relative to an index already packed relatively
+  // (dirtyIndex, fetchIndex), so they are translation-invariant as they are; the early read names an absolute
+  // counter, packed relative to resetIndex like the indices (and its payload as is). All three are 0 / empty
+  // without the option (and `early` without the B4 knob), so they cost one word each there.
+  out.num(r.dirtyBuffered);
+  out.num(r.resetBuffered);
+  const early = r.early;
+  if (early.length === 4) {
+    out.num(1); out.num(((early[0] as number) - reset) >>> 0); out.num(early[1] as number); out.num(early[2] as number); out.num(early[3] as number);
+  } else out.num(0);
   let win = used > fetched ? used : fetched;
   if (allContents || win > size) win = size;
   const flags = r.flags;

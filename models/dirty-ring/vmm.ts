@@ -10,9 +10,14 @@ import type { EnabledMemo } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { mechanismsOf } from '../machine/selected.ts';
 import { REQ_STEAL, type MachineState } from '../machine/state.ts';
-import { harvestable, inc, ringSize, slotIndex, type Ring } from './ring.ts';
+import { harvestable, inc, KVM_DIRTY_GFN_F_RESET, ringSize, slotIndex, used, visibleFlags, type Ring } from './ring.ts';
+import { optionOf, type DirtyRingOption, type OptionRead } from '../machine/options.ts';
+import type { RingExt } from './state.ts';
 import { wouldExit } from './kernel.ts';
 import { harvestedTotal, RING_ID, ringExt } from './state.ts';
+
+/** A dirty-ring option (typed: ../machine/options.ts). */
+const option: OptionRead<DirtyRingOption> = optionOf;
 
 function vcpusOut(s: MachineState): boolean {
   for (const v of s.vcpus) if (v.run === 'guest' || v.run === 'fault' || (v.requests & REQ_STEAL) !== 0) return false;
@@ -83,6 +88,10 @@ export function drained(s: MachineState): boolean {
   const R = ringExt(s);
   if (harvestedTotal(R) > 0) return false;
   for (let v = 0; v < R.rings.length; v++) if (R.attacked[v] === 0 && harvestable(R.rings[v]!)) return false;
+  // weakMemory: QEMU's final reap follows a synchronous kick of every vCPU (kvm_cpu_synchronize_kick_all:
+  // run_on_cpu's mutex and condition variable are full barriers), so every flag store a vCPU or the harvester
+  // made before is visible to it: the model waits for the buffered stores to drain (their events stay enabled).
+  for (const r of R.rings) if (r.dirtyBuffered > 0 || r.resetBuffered > 0) return false;
   return !R.adversary || R.attackDone !== 0;
 }
 
@@ -93,10 +102,21 @@ export function collectStep(s: MachineState, memo: EnabledMemo): MachineEvent | 
   const vm = s.vmm;
   const h = harvestSteps(s, memo);
   if (h.length > 0) return h[0]!;
-  if (vm.phase === 'precopy') return { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 0 };
+  const weak = option(s, 'weakMemory') === true;
+  if (vm.phase === 'precopy') {
+    // weakMemory: a reset that would consume nothing (every harvested entry's RESET store still buffered), or
+    // a reaper pass with nothing harvested (the entries' DIRTY stores are still buffered), is a no-op the VMM
+    // would repeat until the stores drain: it waits for them instead (their events are enabled meanwhile). A
+    // round with nothing harvested still completes with its reset.
+    if (weak && (harvestedTotal(R) > 0 ? !resetConsumes(R) : !(R.pass === 2 || (R.pass === 0 && roundStarts(s))))) return null;
+    return { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 0 };
+  }
   // Final collection (VM stopped).
-  if (harvestedTotal(R) > 0) return { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 0 };
+  if (harvestedTotal(R) > 0) return weak && !resetConsumes(R) ? null : { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 0 };
   if (!vcpusOut(s)) return null;
+  // weakMemory: the synchronous kick before the final reap (see `drained`) makes every buffered flag store
+  // visible first; until their events ran, a DIRTY entry would look empty to the reaper.
+  for (const r of R.rings) if (r.dirtyBuffered > 0) return null;
   // Adversary: one last reset while its other thread keeps re-flagging every entry (B11 reproducer).
   if (R.adversary && R.attackDone === 0) return { type: 'kvm/dirtyRingsReset', signal: 0, reflag: 1 };
   if (vm.itsSaved < s.config.itsPages.length) return null; // host/itsTableSaved (machine) comes next
@@ -106,6 +126,15 @@ export function collectStep(s: MachineState, memo: EnabledMemo): MachineEvent | 
     return vm.collectSlot < s.slots.length ? { type: 'kvm/dirtyLogHarvested', slot: vm.collectSlot } : null;
   }
   return { type: 'vmm/ringCollectionCompleted' };
+}
+
+/** Would KVM_RESET_DIRTY_RINGS consume an entry now (some ring's entry at reset_index visibly RESET)? */
+function resetConsumes(R: RingExt): boolean {
+  for (let v = 0; v < R.rings.length; v++) {
+    const r = R.rings[v]!;
+    if (R.attacked[v] === 0 && used(r) > 0 && (visibleFlags(r, r.resetIndex) & KVM_DIRTY_GFN_F_RESET) !== 0) return true;
+  }
+  return false;
 }
 
 /** Does the ring hold an un-reset entry the adversary rewrote (its batch may swallow later entries)? */

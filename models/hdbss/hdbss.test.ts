@@ -13,6 +13,7 @@ import type { MachineConfig, MachineState } from '../machine/state.ts';
 import { bitGet, bitsNew } from '../machine/paged.ts';
 import { D_AF, D_BLOCK, D_DBM, D_VALID, D_W, leafOf, setL2, setPage } from '../machine/pagetable.ts';
 import { INV_BLOCK } from '../hw-dirty/hw.ts';
+import { INV_ARMED } from '../machine/invariants.ts';
 
 const CONFIG: MachineConfig = {
   vcpus: 2, pes: 2, slots: [{ base: 0, npages: 8 }], blocks: false, tlbEntries: 4, stolenTime: false,
@@ -320,5 +321,43 @@ describe('requests, kicks and completion (option kicks: kvm_arch_sync_dirty_log;
     hwStore(s, 0, 2);
     expect(INV_HDBSS_UAF.check(s)?.pages).toEqual([2]);
     expect(INV_HDBSS_REGS.check(s)).toBeNull(); // the registers are still the vCPU's: only the free is wrong
+  });
+});
+
+describe('memory ordering of the HDBSS writes (option weakMemory, arm reference F11)', () => {
+  it('an append\'s entry write stays outstanding on its PE; the drain\'s DSB completes it, so the page is marked', () => {
+    const s = armed({ hdbssEntries: 4, weakMemory: true });
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    expect(hdOf(s).inflight).toEqual([1, 0]);
+    expect(hdbss.isEnabled(s, { type: 'hdbss/entryWriteCompleted', pe: 0 })).toBe(true);
+    expect(hdbss.isEnabled(s, { type: 'hdbss/entryWriteCompleted', pe: 1 })).toBe(false);
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/bufferDrained', vcpu: 0 });
+    expect(bit(s, 1)).toBe(true);
+    expect(hdOf(s).inflight).toEqual([0, 0]);
+    expect(s.stats['hdbssDrainInFlight']).toBe(1);
+    expect(INV_ARMED.check(s)).toBeNull();
+  });
+  it('F11: a drain without the DSB reads the outstanding entry as invalid and resets INDEX over it: INV-ARMED', () => {
+    const s = armed({ hdbssEntries: 4, weakMemory: true }, ['hdbss-drain-no-dsb']);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/bufferDrained', vcpu: 0 });
+    expect(bit(s, 1)).toBe(false);
+    expect(hdOf(s).buf[0]![0]).toBe(0);
+    expect(hdOf(s).prodIndex[0]).toBe(0);
+    expect(INV_ARMED.check(s)?.message).toMatch(/page 1 is tracked, has no dirty record, and is not protected/);
+  });
+  it('F11 loses only writes still outstanding: once hdbss/entryWriteCompleted ran, the same drain marks the page', () => {
+    const s = armed({ hdbssEntries: 4, weakMemory: true }, ['hdbss-drain-no-dsb']);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    step(s, { type: 'hdbss/entryWriteCompleted', pe: 0 });
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/bufferDrained', vcpu: 0 });
+    expect(bit(s, 1)).toBe(true);
+    expect(INV_ARMED.check(s)).toBeNull();
   });
 });

@@ -73,6 +73,8 @@ export const HDBSS: HwProducer = {
     // F13: the buffer HDBSSBR_EL2 points at was freed by the disable path while this vCPU still ran with HDBSS.
     if (h.freed && h.uaf < 0) h.uaf = base;
     h.prodIndex[pe]!++;
+    // weakMemory: the entry write is outstanding until a DSB on this PE or `hdbss/entryWriteCompleted` (below).
+    if (owner >= 0 && option(s, 'weakMemory') === true) h.inflight[pe]!++;
     if (h.resumed[vcpu] !== -1) h.resumed[vcpu] = -1;
     s.stats['hdbssEntries'] = (s.stats['hdbssEntries'] ?? 0) + 1;
   },
@@ -80,15 +82,54 @@ export const HDBSS: HwProducer = {
   vmids: false,
 };
 
+/*
+ * Memory ordering of the HDBSS writes (option `weakMemory`; arm reference 2.3 "Ordering/observability", F11).
+ * The PE's write of an HDBSS entry is a memory write the hardware makes on the guest's behalf; R_RCGCHP: "On
+ * exception entry to ELx, where EL1&0 is out-of-context, outstanding HDBSS writes performed by the PE during
+ * execution at EL1&0 are guaranteed to be observable to memory accesses from ELx after completion of a DSB
+ * instruction that applies to both loads and stores". Until then KVM's loads of the entries may return the
+ * buffer's older contents (0: drained entries are zeroed, and R_HKCCN lets the PE zero entries ahead of INDEX).
+ * The increments of HDBSSPROD_EL2.INDEX are indirect writes, observable to direct reads after a context
+ * synchronization event (I_IXXFYP); the exits and faults that lead to a drain are exceptions (a CSE), so the
+ * INDEX the drain reads is current and only the entry writes can lag. In the vocabulary of the Arm memory
+ * model (Arm ARM B2.3; herd's aarch64.cat counts DSB SY among the full barriers of `bob`) the DSB orders the
+ * PE's outstanding writes before its later loads; the HDBSS writes themselves are hardware writes that
+ * aarch64.cat does not describe (nor, as far as the references say, its VMSA variant), so R_RCGCHP is the rule
+ * followed. Whether the v3 exit path already executes such a DSB is UNVERIFIED (arm reference F11): the knob
+ * is the path that does not.
+ * Modelled per PE as `inflight`: the newest N appends whose entry writes are outstanding (the suffix
+ * [INDEX - N, INDEX): the PE's HDBSS writes are to consecutive entries, assumed to complete in order, a
+ * simplification that only merges interleavings), drained one at a time by `hdbss/entryWriteCompleted`. KVM's
+ * drain begins with `dsb(sy); isb()` (the v1/v2 series' flush), which completes them all. F11
+ * (`hdbss-drain-no-dsb`, v3, which dropped the barriers): the drain reads the outstanding entries as 0, skips
+ * them as invalid, and resets INDEX to 0, after which nothing reads them (software trusts only entries below
+ * INDEX; the next appends overwrite them): they are lost, which the model shows by zeroing them.
+ */
+
 /**
  * Drains vCPU `v`'s buffer: KVM reads entries [0, INDEX) of its own buffer (the live register when loaded, the
  * saved value otherwise), marks every page each valid entry's leaf maps, zeroes them and resets INDEX and FSC.
+ * Under weakMemory it first completes the loaded PE's outstanding entry writes with a DSB (F11: it does not, and
+ * loses them).
  */
 export function drain(s: MachineState, v: number): void {
   const h = hdOf(s);
   const { index, fsc, live } = indexOf(s, v);
   const b = h.buf[v]!;
-  const n = Math.min(index, b.length);
+  let n = Math.min(index, b.length);
+  const outstanding = live >= 0 ? Math.min(h.inflight[live]!, n) : 0;
+  if (outstanding > 0) {
+    if (bug(s, 'hdbss-drain-no-dsb')) {
+      // F11: the loads of entries [n - outstanding, n) return 0 (invalid: skipped), then INDEX is reset below.
+      n -= outstanding;
+      for (let i = n; i < n + outstanding; i++) b[i] = 0;
+      s.stats['hdbssEntriesUnobserved'] = (s.stats['hdbssEntriesUnobserved'] ?? 0) + outstanding;
+    } else {
+      // dsb(sy); isb(): the outstanding HDBSS writes are observable before the loads below (R_RCGCHP).
+      s.stats['hdbssDrainInFlight'] = (s.stats['hdbssDrainInFlight'] ?? 0) + 1;
+    }
+  }
+  if (live >= 0 && h.inflight[live] !== 0) h.inflight[live] = 0;
   const onePage = bug(s, 'hdbss-block-one-page');
   for (let i = 0; i < n; i++) {
     const e = b[i]!;
@@ -279,6 +320,7 @@ function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): vo
       out.push({ type: 'hdbss/bufferDrained', vcpu: vi });
     }
   }
+  for (let p = 0; p < h.inflight.length; p++) if (h.inflight[p]! > 0) out.push({ type: 'hdbss/entryWriteCompleted', pe: p });
 }
 
 function peHdbss(s: MachineState, vcpu: number): boolean {
@@ -323,6 +365,8 @@ function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean
       const v = s.vcpus[e.vcpu];
       return !!v && v.run === 'host' && h.hdbssf[e.vcpu] === e.gfn && e.gfn >= 0;
     }
+    case 'hdbss/entryWriteCompleted':
+      return (h.inflight[e.pe] ?? 0) > 0;
     case 'hdbss/bufferDrained': {
       const v = s.vcpus[e.vcpu];
       if (!v || v.run !== 'host') return false;
@@ -438,6 +482,9 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       h.call = 'none';
       s.stats['hdbssWaitersReleased'] = (s.stats['hdbssWaitersReleased'] ?? 0) + 1;
       return true;
+    case 'hdbss/entryWriteCompleted':
+      h.inflight[e.pe]!--;
+      return true;
     default:
       return false;
   }
@@ -456,6 +503,7 @@ export const hdbssMechanism: Mechanism = {
       buf: Array.from({ length: nv }, () => new Array<number>(cap).fill(0)),
       savedProdIndex: new Array<number>(nv).fill(0), savedProdFsc: new Array<number>(nv).fill(0),
       brBaddr: new Array<number>(np).fill(-1), prodIndex: new Array<number>(np).fill(0), prodFsc: new Array<number>(np).fill(0),
+      inflight: new Array<number>(np).fill(0),
       hdbssf: new Array<number>(nv).fill(-1), resumed: new Array<number>(nv).fill(-1),
       ringReserved: false,
       req: new Array<number>(nv).fill(0), call: 'none', synced: false, freed: false, uaf: -1, syncMissed: -1,
@@ -486,6 +534,12 @@ export const hdbssMechanism: Mechanism = {
     }
     if (bug(s, 'hdbss-no-save-at-put')) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
     const pe = s.vcpus[v]!.pe;
+    if (bug(s, 'hdbss-no-save-at-put')) {
+      // F9 (v2): no drain, no save of HDBSSPROD_EL2. (weakMemory: the context switch's DSB, in __switch_to,
+      // completes the PE's outstanding HDBSS writes: the entries are in the buffer, as without the option.)
+      if (h.inflight[pe] !== 0) h.inflight[pe] = 0;
+      return;
+    }
     // Coverage: a vCPU leaves its PE with undrained entries (drained here, so a move to another PE loses none).
     if (h.prodIndex[pe]! > 0) s.stats['hdbssPutUndrained'] = (s.stats['hdbssPutUndrained'] ?? 0) + 1;
     drain(s, v);

@@ -49,6 +49,8 @@ export const HDBSS_BUGS = [
     description: 'v3 sync_dirty_log: KVM_REQ_FLUSH_HDBSS with KVM_REQUEST_WAIT waits only for the kick IPIs (every vCPU out of guest mode), not for the flushes: the GET snapshots before the buffers are drained.' },
   { id: 'dbm-writable-unmarked', ref: 'F18', expect: 'INV-ARMED',
     description: 'v2 maps write faults writable-dirty (W=1|DBM=1) and this fault path also drops mark_page_dirty, trusting HDBSS: a writable-dirty descriptor has no transition left to log, so the page is writable and in no log (the retried store is lost).' },
+  { id: 'hdbss-drain-no-dsb', ref: 'F11', expect: 'INV-ARMED', options: { weakMemory: true },
+    description: 'v3: the drain reads the HDBSS entries with no DSB after the exit (R_RCGCHP): an entry write still outstanding reads as invalid, is skipped, and INDEX is reset over it; its page stays writable-dirty with no record.' },
 ] as const satisfies readonly PresetBug[];
 
 /** The knob ids of hdbss (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
@@ -85,6 +87,11 @@ export const HDBSS_OPTIONS = {
    * writable-dirty and marks it, as without hardware dirty state.
    */
   hd: [true, false],
+  /**
+   * The weak-memory layer: HDBSS entry writes outstanding until a DSB (hdbss.ts "Memory ordering of the HDBSS
+   * writes"), and with the ring consumer the ring's buffered flag stores (models/dirty-ring/ring.ts).
+   */
+  weakMemory: [false, true],
 } as const satisfies PresetOptions;
 
 /** The option names of hdbss (../machine/options.ts). */
@@ -111,6 +118,8 @@ export const hdbss = makeMachineModel({
     { id: 'hdbss-disabled', label: 'HDBSS turned off and its buffers freed during pre-copy', stat: 'hdbssFreed', when: { producer: 'hdbss', consumer: 'bitmap', hdbssDisable: true } },
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
+    { id: 'hdbss-drain-in-flight', label: 'a drain finds HDBSS entry writes still outstanding (its DSB completes them; weak memory)',
+      stat: 'hdbssDrainInFlight', when: { producer: 'hdbss', weakMemory: true } },
   ],
   matrix: [
     {},
@@ -123,5 +132,6 @@ export const hdbss = makeMachineModel({
     { producer: 'dbm', manualProtect: true },
     { consumer: 'ring' },
     { consumer: 'ring', hdbssEntries: 4 },
+    { weakMemory: true },
   ],
 });

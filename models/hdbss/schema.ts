@@ -23,8 +23,9 @@
  * - `req` (per vCPU), `call`, `synced`, `freed`, `uaf`, `syncMissed` (requests, kicks and completion; hdbss.ts
  *   "Requests"): as is. A kick IPI in flight has no field: it is `req[v] === 1` with the vCPU in guest mode. With
  *   options kicks and hdbssDisable off they keep their initial values, so those designs' spaces are unchanged.
- * - `brBaddr`, `prodIndex`, `prodFsc` (per PE): the one hand-written canonicalisation, `packPeRegister` below
- *   (the registers of a PE with no vCPU loaded are dead).
+ * - `brBaddr`, `prodIndex`, `prodFsc`, `inflight` (per PE): the one hand-written canonicalisation,
+ *   `packPeRegister` below (the registers of a PE with no vCPU loaded are dead; `inflight` is 0 there: every
+ *   vcpu_put completes or discards the PE's outstanding HDBSS writes, hdbss.ts `onPut`).
  * No field holds a VMID, and none is a metric (every field is read by a precondition, a reducer or an invariant).
  * Per-vCPU and per-PE arrays are packed in index order: mechanism state turns explore's symmetry off
  * (models/machine/parts.ts `partCtx`), so no permutation applies to them.
@@ -77,6 +78,9 @@ export const HDBSS_STATE = record({
     pack: packPeRegister(-1, true) }),
   prodIndex: nums('index', 'pes', { doc: 'per PE: HDBSSPROD_EL2.INDEX (the next entry the hardware appends at)', pack: packPeRegister(0, false) }),
   prodFsc: nums('flags', 'pes', { doc: 'per PE: HDBSSPROD_EL2.FSC (0 = OK, 0b010000 external abort, 0b101000 GPF)', pack: packPeRegister(0, false) }),
+  inflight: nums('count', 'pes', {
+    doc: 'weakMemory, per PE: the newest N HDBSS entry writes (entries [INDEX - N, INDEX)) not yet observable to the PE\'s own EL2 accesses (R_RCGCHP: until a DSB)',
+    pack: packPeRegister(0, false) }),
   hdbssf: nums('gfn', 'vcpus', { doc: 'per vCPU: page of an HDBSSF permission fault (ESR_EL2.ISS2.HDBSSF) KVM has not handled yet, or -1' }),
   resumed: nums('gfn', 'vcpus', { doc: 'per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1 (INV-LIVE-HDBSS)' }),
   ringReserved: bool({ doc: 'ring consumer: the rings\' soft limit already reserves room for a full buffer drain' }),
