@@ -7,7 +7,7 @@
 import { DIRTY_BITMAP_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
-import type { JsonValue } from '../../src/core/model.ts';
+import { designOption, type DesignOptionRead, type DesignOptions } from '../machine/options.ts';
 
 export const DIRTY_BITMAP_BUGS = [
   { id: 'missing-tlbi', ref: 'F1', expect: 'INV-FLUSH',
@@ -52,9 +52,12 @@ export const DIRTY_BITMAP_OPTIONS = {
   clearCalls: ['word', 'varied'],
 } as const satisfies PresetOptions;
 
+/** A design option of this folder (typed: ../machine/options.ts). */
+const designOpt: DesignOptionRead<DirtyBitmapOption> = designOption;
+
 /** `clearCalls: 'varied'` without manual protect: KVM_CLEAR_DIRTY_LOG needs KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2. */
-function checkClearCalls(o: { readonly [k: string]: JsonValue }): { field: string; message: string } | null {
-  if (o['clearCalls'] !== 'varied' || o['manualProtect'] === true) return null;
+function checkClearCalls(o: DesignOptions): { field: string; message: string } | null {
+  if (designOpt(o, 'clearCalls') !== 'varied' || designOpt(o, 'manualProtect') === true) return null;
   return { field: 'clearCalls', message: 'varied CLEAR calls need manualProtect: true (KVM_CLEAR_DIRTY_LOG exists only with '
     + 'KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2; without it GET clears and re-arms by itself)' };
 }
