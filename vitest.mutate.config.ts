@@ -13,6 +13,8 @@ import { defineConfig } from 'vitest/config';
  * - the conformance properties at DTSIM_CONFORMANCE_RUNS runs each (25 in `npm test`);
  * - the correct designs hold campaigns at DTSIM_PROPERTY_RUNS runs each (200 in `npm test`), on the check
  *   configuration and on a memslot of several bitmap words (models.wide-slot-holds.test.ts);
+ * - the varied VMM's KVM_CLEAR_DIRTY_LOG calls (dirty-bitmap.varied-clears.test.ts: multi-word, unaligned,
+ *   refused, bits not set or outside the range, on two slots of several words) at the same budget;
  * - the knob and trace replays (traces/**: every knob's regression trace replays to its invariant, every
  *   correct trace to `ok`), unchanged;
  * - a small `explore` of every correct design in both proof tiers (SMALL_STATES distinct states each).
@@ -24,6 +26,7 @@ export const GATE_FILES = [
   'properties/models.conformance.test.ts',
   'properties/models.correct-designs-hold.test.ts',
   'properties/models.wide-slot-holds.test.ts',
+  'properties/dirty-bitmap.varied-clears.test.ts',
   'properties/traces.replay-to-expect.test.ts',
   'properties/mutation.explore-small.test.ts',
 ];

@@ -48,7 +48,7 @@ export const REFERENCES: readonly Reference[] = [
     none: { kind: 'test-bug', reason: 'false failures of the selftest oracle, not KVM behaviour; dtsim\'s oracle is the reference model (models/oracle)' } },
   { id: 'B15', source: 'kvm §6', title: '-EINTR in reset skips re-arming the pending batch' },
   { id: 'U1', source: 'kvm §8', title: 'CLEAR only bits a GET has shown set since they were last cleared',
-    none: { kind: 'not-modelled', reason: 'the modelled VMM always follows U1 (it clears exactly the fetched bits); no knob breaks it' } },
+    none: { kind: 'not-modelled', reason: 'QEMU\'s VMM follows U1 (it clears exactly the fetched bits); the varied VMM (dirty-bitmap option clearCalls: varied) names unfetched bits too but copies every page it named, so no knob loses a page by breaking U1' } },
   { id: 'U2', source: 'kvm §8', title: 'set F_RESET only on entries observed F_DIRTY, harvest in order, then RESET',
     none: { kind: 'covered-by', reason: 'the ring adversary option (userspace rewriting harvested entries) and B11/B12\'s knobs exercise what breaking U2 does' } },
   { id: 'U3', source: 'kvm §8', title: 'copy a page only after the re-arming ioctl returned',

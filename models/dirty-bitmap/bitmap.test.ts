@@ -15,29 +15,29 @@ import type { MachineConfig, MachineState } from '../machine/state.ts';
 
 describe('KVM_CLEAR_DIRTY_LOG validation (kvm_clear_dirty_log_protect)', () => {
   it('rejects a first_page that is not a multiple of 64', () => {
-    expect(clearRangeErrno(200, 1, 64, false)).toBe(EINVAL);
-    expect(clearRangeErrno(200, 63, 1, false)).toBe(EINVAL);
+    expect(clearRangeErrno(200, 1, 64, false, true)).toBe(EINVAL);
+    expect(clearRangeErrno(200, 63, 1, false, true)).toBe(EINVAL);
   });
   it('accepts num_pages == 0 (a no-op), also at first_page == npages', () => {
-    expect(clearRangeErrno(200, 0, 0, false)).toBe(0);
-    expect(clearRangeErrno(128, 128, 0, false)).toBe(0);
+    expect(clearRangeErrno(200, 0, 0, false, true)).toBe(0);
+    expect(clearRangeErrno(128, 128, 0, false, true)).toBe(0);
   });
   it('rejects ranges past the slot', () => {
-    expect(clearRangeErrno(67, 128, 0, false)).toBe(EINVAL);
-    expect(clearRangeErrno(67, 64, 64, false)).toBe(EINVAL);
+    expect(clearRangeErrno(67, 128, 0, false, true)).toBe(EINVAL);
+    expect(clearRangeErrno(67, 64, 64, false, true)).toBe(EINVAL);
   });
   it('accepts an unaligned num_pages only when the range ends at the slot end', () => {
-    expect(clearRangeErrno(67, 64, 3, false)).toBe(0);
-    expect(clearRangeErrno(67, 0, 3, false)).toBe(EINVAL);
-    expect(clearRangeErrno(200, 0, 64, false)).toBe(0);
+    expect(clearRangeErrno(67, 64, 3, false, true)).toBe(0);
+    expect(clearRangeErrno(67, 0, 3, false, true)).toBe(EINVAL);
+    expect(clearRangeErrno(200, 0, 64, false, true)).toBe(0);
   });
   it('with the v5.0 rules (B3 knob) the unaligned tail can never be cleared', () => {
-    expect(clearRangeErrno(67, 64, 3, true)).toBe(EINVAL);
-    expect(clearRangeErrno(67, 64, 64, true)).toBe(EINVAL);
+    expect(clearRangeErrno(67, 64, 3, true, true)).toBe(EINVAL);
+    expect(clearRangeErrno(67, 64, 64, true, true)).toBe(EINVAL);
   });
   it('the reference contract agrees with the kernel rules on every small case', () => {
     for (let n = 1; n <= 130; n++) for (let f = 0; f <= 140; f += 1) for (const num of [0, 1, 3, 63, 64, 65, 128]) {
-      expect(clearRangeErrno(n, f, num, false) === 0).toBe(clearRequestValid(n, f, num));
+      expect(clearRangeErrno(n, f, num, false, true) === 0).toBe(clearRequestValid(n, f, num));
     }
   });
   it('re-arms exactly the requested bits that were set', () => {

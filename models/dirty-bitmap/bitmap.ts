@@ -33,14 +33,16 @@ export const ENOENT = 2;
 export const ENXIO = 6;
 
 /**
- * The kernel's KVM_CLEAR_DIRTY_LOG range validation (kvm_clear_dirty_log_protect), in its order, after the
- * slot checks: `first_page & 63` -> -EINVAL; `first_page > npages || num_pages > npages - first_page ||
- * (num_pages < npages - first_page && (num_pages & 63))` -> -EINVAL. num_pages == 0 is a valid no-op.
- * With the B3 knob (v5.0 rules) num_pages must also be a multiple of 64, so an unaligned tail can never be
- * cleared.
+ * The kernel's KVM_CLEAR_DIRTY_LOG validation (kvm_clear_dirty_log_protect), in its order: `first_page & 63` ->
+ * -EINVAL, checked before the memslot is looked up (so an unaligned CLEAR of a slot without a bitmap is -EINVAL,
+ * not -ENOENT); then `!memslot->dirty_bitmap` -> -ENOENT; then `first_page > npages || num_pages > npages -
+ * first_page || (num_pages < npages - first_page && (num_pages & 63))` -> -EINVAL. num_pages == 0 is a valid
+ * no-op. With the B3 knob (v5.0 rules) num_pages must also be a multiple of 64, so an unaligned tail can never
+ * be cleared.
  */
-export function clearRangeErrno(npages: number, first: number, num: number, v50Rules: boolean): number {
+export function clearRangeErrno(npages: number, first: number, num: number, v50Rules: boolean, hasBitmap: boolean): number {
   if (first % 64 !== 0) return EINVAL;
+  if (!hasBitmap) return ENOENT;
   if (first > npages || num > npages - first) return EINVAL;
   if (num < npages - first && num % 64 !== 0) return EINVAL;
   if (v50Rules && num % 64 !== 0) return EINVAL;
@@ -146,15 +148,18 @@ export interface ClearResult {
 
 /**
  * KVM_CLEAR_DIRTY_LOG kernel part (up to the flush): validation, then for each requested word
- * `mask &= atomic_long_fetch_andnot(mask, &dirty_bitmap[i])` and re-arm what was set.
+ * `mask &= atomic_long_fetch_andnot(mask, &dirty_bitmap[i])` and re-arm what was set. `offsets` stands for the
+ * user's bitmap: a set, in any order, and only its bits in [first, first + ALIGN(num, 64)) are read (the
+ * user buffer holds no others); a requested bit that is not set is neither cleared nor re-armed.
  */
 export function clearDirtyLog(s: MachineState, slot: number, first: number, num: number, offsets: readonly number[]): ClearResult {
   const sl = s.slots[slot]!;
   const io = newIoctl('clear', slot);
   s.vmm.ioctl = io;
-  if (sl.bitmap !== null) syncDirtyLog(s, slot);
-  const errno = sl.bitmap === null ? ENOENT : clearRangeErrno(sl.npages, first, num, bug(s, 'clear-tail-never-cleared'));
+  const errno = clearRangeErrno(sl.npages, first, num, bug(s, 'clear-tail-never-cleared'), sl.bitmap !== null);
   if (errno !== 0) return { errno, rearmed: [] };
+  // kvm_arch_sync_dirty_log only once the request is valid (a refused CLEAR drains no hardware log).
+  syncDirtyLog(s, slot);
   const bm = sl.bitmap!;
   s.stats['bitmapWordsRead'] = (s.stats['bitmapWordsRead'] ?? 0) + Math.ceil(num / 64);
   // Only requested offsets inside [first, first + ALIGN(num, 64)) count; bits past npages are never set.

@@ -7,6 +7,7 @@
 import { DIRTY_BITMAP_MIGRATIONS } from './migrations.ts';
 import { makeMachineModel, type PresetBug, type PresetOptions } from '../machine/model.ts';
 import { DEFAULT_CONFIG } from '../machine/state.ts';
+import { designOption, type DesignOptionRead, type DesignOptions } from '../machine/options.ts';
 
 export const DIRTY_BITMAP_BUGS = [
   { id: 'missing-tlbi', ref: 'F1', expect: 'INV-FLUSH',
@@ -54,7 +55,21 @@ export const DIRTY_BITMAP_OPTIONS = {
    * (herd DBchange-UP-STR-DSB-ISB); with 'broadcast' it cannot (the TLBI follows the change). Both are correct.
    */
   relaxTlbi: ['local', 'broadcast'],
+  // The VMM's KVM_CLEAR_DIRTY_LOG calls: QEMU's (one 64-page word at a time, exactly the fetched bits) or, in
+  // addition, every shape the API accepts or refuses (./vmm.ts: multi-word, unaligned, past the slot, bits not
+  // set or outside the range, a slot without a bitmap). Needs manualProtect (no CLEAR without it).
+  clearCalls: ['word', 'varied'],
 } as const satisfies PresetOptions;
+
+/** A design option of this folder (typed: ../machine/options.ts). */
+const designOpt: DesignOptionRead<DirtyBitmapOption> = designOption;
+
+/** `clearCalls: 'varied'` without manual protect: KVM_CLEAR_DIRTY_LOG needs KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2. */
+function checkClearCalls(o: DesignOptions): { field: string; message: string } | null {
+  if (designOpt(o, 'clearCalls') !== 'varied' || designOpt(o, 'manualProtect') === true) return null;
+  return { field: 'clearCalls', message: 'varied CLEAR calls need manualProtect: true (KVM_CLEAR_DIRTY_LOG exists only with '
+    + 'KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2; without it GET clears and re-arms by itself)' };
+}
 
 /** The option names of dirty-bitmap (../machine/options.ts). */
 export type DirtyBitmapOption = keyof typeof DIRTY_BITMAP_OPTIONS;
@@ -68,10 +83,17 @@ export const dirtyBitmap = makeMachineModel({
   bugs: DIRTY_BITMAP_BUGS,
   invariants: [],
   checkConfig: DEFAULT_CONFIG,
+  checkOptions: checkClearCalls,
+  situations: [
+    { id: 'clear-refused', label: 'a KVM_CLEAR_DIRTY_LOG refused (EINVAL / ENOENT)', stat: 'clearsRefused', when: { clearCalls: 'varied' } },
+    { id: 'clear-unset-bits', label: 'a CLEAR naming bits that are not set', stat: 'clearsUnsetBits', when: { clearCalls: 'varied' } },
+    { id: 'clear-ignored-bits', label: 'a CLEAR naming bits outside its range', stat: 'clearsIgnoredBits', when: { clearCalls: 'varied' } },
+  ],
   matrix: [
     {},
     { manualProtect: true },
     { manualProtect: true, initiallySet: true },
     { eagerSplit: true },
+    { manualProtect: true, clearCalls: 'varied' },
   ],
 });

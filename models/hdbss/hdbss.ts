@@ -403,7 +403,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       // The mode switch: a VMID-wide TLB invalidation (cached translations outlive the old mode). F19: the
       // switch relies on KVM_REQ_RELOAD_STAGE2 alone (it reloads VTCR_EL2, not the TLBs).
       if (!bug(s, 'vtcr-switch-no-tlbi')) flushAllTlb(s);
-      s.audit = { kind: 'enable', slot: 0, rearmed, clearExpected: null, clearActual: null, clearErrno: 0 };
+      s.audit = { kind: 'enable', slot: 0, rearmed, clearExpected: null, clearActual: null, clearErrno: 0, clearErrnoExpected: 0 };
       return true;
     }
     case 'hdbss/fullFaulted': {

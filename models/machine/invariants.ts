@@ -118,7 +118,8 @@ function protectedPage(s: MachineState, gfn: number, writable?: ReadonlySet<numb
 
 export const INV_CLEAR_EXACT: Invariant<MachineState> = {
   id: 'INV-CLEAR-EXACT',
-  description: 'A KVM_CLEAR_DIRTY_LOG re-arms exactly the requested bits that were set, by the documented validation rules.',
+  description: 'A KVM_CLEAR_DIRTY_LOG re-arms exactly the requested bits that were set and returns the errno of the '
+    + 'documented validation rules (EINVAL, ENOENT, 0).',
   check(s) {
     const a = s.audit;
     if (!a || a.kind !== 'clear' || !a.clearExpected || !a.clearActual) return null;
@@ -126,7 +127,12 @@ export const INV_CLEAR_EXACT: Invariant<MachineState> = {
     const act = [...a.clearActual].sort((x, y) => x - y);
     const missing = exp.filter((g) => !act.includes(g));
     const extra = act.filter((g) => !exp.includes(g));
-    if (missing.length === 0 && extra.length === 0) return null;
+    if (missing.length === 0 && extra.length === 0) {
+      if (a.clearErrno === a.clearErrnoExpected) return null;
+      // Same re-arm set, wrong result: a valid CLEAR refused, or an invalid one accepted (that re-armed nothing
+      // only because none of its bits was set), or the wrong error (ENOENT for an unaligned first_page).
+      return v('INV-CLEAR-EXACT', `CLEAR on slot ${a.slot} returned errno ${a.clearErrno}; the API requires ${a.clearErrnoExpected}`, exp);
+    }
     return v('INV-CLEAR-EXACT', `CLEAR on slot ${a.slot} (errno ${a.clearErrno}) re-armed ${act.length} pages; the API requires ${exp.length}`
       + (missing.length ? `; not re-armed: ${missing.slice(0, 8).join(',')}` : '') + (extra.length ? `; re-armed unrequested: ${extra.slice(0, 8).join(',')}` : ''),
     missing.length ? missing : extra);

@@ -20,6 +20,7 @@ import type { MachineEvent } from './model-events.ts';
 import { newEnabledMemo, type EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';
 import { opt } from './options.ts';
+import { variedClearCalls, variedClears } from '../dirty-bitmap/vmm.ts';
 
 const PHASE_ORDER = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
 
@@ -267,6 +268,8 @@ function vmmCandidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo):
   if (vm.ioctl) { out.push({ type: 'kvm/ioctlReturned', slot: vm.ioctl.slot }); return; }
   const step = nextCollectStep(s, memo);
   if (step) out.push(step);
+  // The varied VMM's other CLEAR calls (option clearCalls, models/dirty-bitmap/vmm.ts): each a scheduler choice.
+  if (variedClears(s)) for (const c of variedClearCalls(s)) if (!step || !sameEvent(step, c)) out.push(c);
   if (vm.toCopyCount > 0) out.push({ type: 'vmm/pageCopied', gfn: nextCopy(s) });
   out.push({ type: 'vmm/vmStopped' });
   if (vm.phase === 'stopping' && vm.itsSaved < s.config.itsPages.length) {
@@ -372,13 +375,13 @@ function enabledWith(s: MachineState, e: MachineEvent, memo: EnabledMemo): boole
     case 'kvm/loggingEnabled':
       return (vm.phase === 'idle' || vm.phase === 'precopy') && e.slot === vm.slotsEnabled && e.slot < s.slots.length
         && vm.ioctl === null;
+    case 'kvm/dirtyLogCleared':
+      // The varied VMM's other CLEAR calls (option clearCalls, models/dirty-bitmap/vmm.ts): their own preconditions.
+      if (variedClears(s) && variedClearCalls(s).some((c) => sameEvent(c, e))) return true;
+      return isCollectStep(s, e, memo);
     case 'kvm/dirtyLogHarvested':
     case 'kvm/dirtyLogFetched':
-    case 'kvm/dirtyLogCleared': {
-      if (vm.slotsEnabled < s.slots.length) return false;
-      const step = nextCollectStep(s, memo);
-      return step !== null && sameEvent(step, e);
-    }
+      return isCollectStep(s, e, memo);
     case 'kvm/ioctlReturned':
       return vm.ioctl !== null && vm.ioctl.slot === e.slot;
     case 'vmm/pageCopied':
@@ -401,6 +404,13 @@ function enabledWith(s: MachineState, e: MachineEvent, memo: EnabledMemo): boole
       return false;
     }
   }
+}
+
+/** Is `e` the VMM's next collection step (every slot logs)? */
+function isCollectStep(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean {
+  if (s.vmm.slotsEnabled < s.slots.length) return false;
+  const step = nextCollectStep(s, memo);
+  return step !== null && sameEvent(step, e);
 }
 
 /** Are two events equal (same type and fields; number arrays compared element-wise)? No allocation. */

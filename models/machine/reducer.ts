@@ -17,7 +17,8 @@ import type { MachineEvent } from './model-events.ts';
 import {
   clearDirtyLog, getDirtyLogManual, getDirtyLogProtect, lateSnapshot,
 } from '../dirty-bitmap/bitmap.ts';
-import { referenceClearRearm } from '../oracle/kvm-rules.ts';
+import { countClear } from '../dirty-bitmap/vmm.ts';
+import { referenceClearErrno, referenceClearRearm } from '../oracle/kvm-rules.ts';
 import { observe } from '../oracle/oracle.ts';
 import { addToCopy, collectionStepDone, deliver, faultIsSpurious, tlbFill } from './machine.ts';
 import { hasBug } from './knobs.ts';
@@ -167,18 +168,27 @@ export function apply(s: MachineState, e: MachineEvent): void {
       const sl = s.slots[e.slot]!;
       const before = (o: number): boolean => sl.bitmap !== null && bitGet(sl.bitmap, o);
       const expected = referenceClearRearm(sl.npages, e.firstPage, e.numPages, e.pages, before).map((o) => o + sl.base);
+      const expectedErrno = referenceClearErrno(sl.bitmap !== null, sl.npages, e.firstPage, e.numPages);
       const r = clearDirtyLog(s, e.slot, e.firstPage, e.numPages, e.pages);
-      // The VMM hands every page it asked to clear to its copy set at return (copy after CLEAR returns).
+      // The VMM hands every page of the slot it asked to clear to its copy set at return (copy after CLEAR
+      // returns), whatever the ioctl returned: QEMU's word CLEARs name only fetched pages; the varied VMM
+      // (option clearCalls, models/dirty-bitmap/vmm.ts) also names pages it did not fetch, and issues refused
+      // CLEARs, after which the pages are still dirty in the bitmap and writable, so the next GET reports them.
       const io = vm.ioctl!;
       for (const o of e.pages) {
+        if (o < 0 || o >= sl.npages) continue;
         const g = sl.base + o;
+        let copiedEarly = false;
         if (bitGet(vm.fetched, g)) {
           bitClear(vm.fetched, g);
           vm.fetchedCount--;
-          if (!hasBug(s, 'vmm-copy-before-clear')) io.deliver.push(g); // F2: copied before the CLEAR
+          copiedEarly = hasBug(s, 'vmm-copy-before-clear'); // F2: a fetched page was copied before the CLEAR
         }
+        if (!copiedEarly) io.deliver.push(g);
       }
-      s.audit = { kind: 'clear', slot: e.slot, rearmed: null, clearExpected: expected, clearActual: r.rearmed, clearErrno: r.errno };
+      countClear(s, e, r.errno, expected.length);
+      s.audit = { kind: 'clear', slot: e.slot, rearmed: null, clearExpected: expected, clearActual: r.rearmed, clearErrno: r.errno,
+        clearErrnoExpected: expectedErrno };
       return;
     }
     case 'kvm/ioctlReturned':
@@ -285,7 +295,7 @@ function loggingEnabled(s: MachineState, slot: number): void {
   }
   vm.slotsEnabled++;
   if (vm.phase === 'idle') vm.phase = 'precopy';
-  s.audit = { kind: 'enable', slot, rearmed: initSet ? [] : null, clearExpected: null, clearActual: null, clearErrno: 0 };
+  s.audit = { kind: 'enable', slot, rearmed: initSet ? [] : null, clearExpected: null, clearActual: null, clearErrno: 0, clearErrnoExpected: 0 };
 }
 
 /**
@@ -311,7 +321,7 @@ function ioctlReturned(s: MachineState): void {
   if (io.snapshotPending) lateSnapshot(s, io);
   ioctlFlush(s);
   deliver(s, io.deliver, io.kind === 'get' || io.kind === 'clear');
-  s.audit = { kind: io.kind, slot: io.slot, rearmed: io.rearmed, clearExpected: null, clearActual: null, clearErrno: 0 };
+  s.audit = { kind: io.kind, slot: io.slot, rearmed: io.rearmed, clearExpected: null, clearActual: null, clearErrno: 0, clearErrnoExpected: 0 };
   vm.ioctl = null;
   collectionStepDone(s, io.kind === 'get');
 }

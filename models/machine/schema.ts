@@ -245,6 +245,7 @@ export const AUDIT = record({
   clearExpected: nullable(nums('gfn', 'slot pages'), { doc: 'CLEAR: what the documented rules say must be re-armed' }),
   clearActual: nullable(nums('gfn', 'slot pages'), { doc: 'CLEAR: what was' }),
   clearErrno: int('errno'),
+  clearErrnoExpected: int('errno', { doc: 'CLEAR: the errno the documented rules give (kernel order: alignment, ENOENT, range)' }),
 });
 
 export const STATS = counters(['events', 'stores', 'writeFaults', 'reports', 'unjustified', 'tlbi', 'collections'] as const, {
