@@ -118,6 +118,14 @@ const STAGE2: CustomOps<Stage2> = {
       for (let x = g; x < end; x++) out.num(e[x & 511] as number);
     }
   },
+  // Flat layout: per top-level table a presence word, per 512-page block of [0, totalPages) a level-2 word
+  // (descriptor, or a table marker) and the block's level-3 entries.
+  words(root: unknown): number {
+    const total = totalOf(root);
+    let n = Math.ceil(total / (512 * 512));
+    for (let g = 0; g < total; g += 512) n += 1 + Math.min(512, total - g);
+    return n;
+  },
   check(v: unknown): string | null {
     if (!Array.isArray(v)) return 'must be an array of level-2 tables';
     for (const t2 of v) {
@@ -146,6 +154,10 @@ const STAGE2: CustomOps<Stage2> = {
 // The schema.
 
 type Root = { readonly vmid: number; readonly totalPages: number };
+/** What a flat layout's capacities read (schema-layout.ts): the configuration and the guest's size. */
+type Sized = { readonly totalPages: number; readonly config: MachineConfig };
+const PAGES = (s: Sized): number => s.totalPages;
+const BIT_WORDS = (s: Sized): number => (s.totalPages + 31) >>> 5;
 const rootOf = (ctx: PackCtx): Root => ctx.root as Root;
 
 export const VCPU = record({
@@ -166,6 +178,7 @@ export const PE = record({
     dead: (p: { loaded: number; vmid: number }, ctx) => p.loaded < 0 && p.vmid !== 0 && p.vmid !== rootOf(ctx).vmid,
   }),
   tlb: nums('tlb', 'config.tlbEntries', {
+    max: (s: Sized) => s.config.tlbEntries,
     doc: 'cached leaves (tlb.ts: base gfn, VMID, flags W/DBM/BLOCK/PREARM)',
     // A tag other than the current VMID never matches again (header): packed as 0, the current one as 1.
     pack(tlb: number[], _p: unknown, ctx: PackCtx, out: PackSink): void {
@@ -185,15 +198,15 @@ export const SLOT = record({
   base: int('gfn', { fixed: true, doc: 'first gfn' }),
   npages: int('count', { fixed: true, doc: 'pages' }),
   logging: bool({ doc: 'KVM_MEM_LOG_DIRTY_PAGES set' }),
-  bitmap: nullable(bits(), { doc: 'KVM\'s dirty bitmap (null: no bitmap, e.g. ring-only VM or logging off)' }),
+  bitmap: nullable(bits({ max: BIT_WORDS }), { doc: 'KVM\'s dirty bitmap (null: no bitmap, e.g. ring-only VM or logging off)' }),
 });
 
 const IOCTL_KIND = ['get', 'clear', 'reset'] as const;
 export const IOCTL = record({
   kind: enumOf(IOCTL_KIND),
   slot: int('index'),
-  deliver: nums('gfn', 'slot pages', { doc: 'pages to hand to the VMM when the ioctl returns (GET snapshot, CLEARed pages, harvested ring entries)' }),
-  rearmed: nums('gfn', 'slot pages', { doc: 'pages re-armed by this ioctl (INV-FLUSH: their pre-arm TLB entries must be gone at return)' }),
+  deliver: nums('gfn', 'slot pages', { max: PAGES, doc: 'pages to hand to the VMM when the ioctl returns (GET snapshot, CLEARed pages, harvested ring entries)' }),
+  rearmed: nums('gfn', 'slot pages', { max: PAGES, doc: 'pages re-armed by this ioctl (INV-FLUSH: their pre-arm TLB entries must be gone at return)' }),
   flush: bool({ doc: 'the ioctl still owes a TLB flush' }),
   snapshotPending: bool({ doc: 'B10 knob: GET that write-protected before taking its snapshot' }),
 });
@@ -203,7 +216,7 @@ export const VMM = record({
   round: int('count', { doc: 'collections completed (pre-copy rounds)' }),
   collectSlot: int('index', { doc: 'next slot to collect in the current round (0 = no collection in progress)' }),
   slotsEnabled: int('count', { doc: 'slots with logging enabled so far (enabled in slot order)' }),
-  toCopy: bits({ doc: 'pages reported and not yet copied' }),
+  toCopy: bits({ max: BIT_WORDS, doc: 'pages reported and not yet copied' }),
   toCopyCount: int('count'),
   copyCursor: int('gfn', {
     doc: 'no page below this is in toCopy (the VMM copies in ascending order)',
@@ -212,7 +225,7 @@ export const VMM = record({
       out.num(vm.toCopyCount === 0 || cur <= bitNext(vm.toCopy, 0, rootOf(ctx).totalPages) ? -1 : cur);
     },
   }),
-  fetched: bits({ doc: 'manual protect: pages a GET showed set and the VMM has not CLEARed yet' }),
+  fetched: bits({ max: BIT_WORDS, doc: 'manual protect: pages a GET showed set and the VMM has not CLEARed yet' }),
   fetchedCount: int('count'),
   finalCollect: bool({ doc: 'the collection in progress is the final one (VM stopped)' }),
   itsSaved: int('count', { doc: 'ITS table pages saved so far (index into config.itsPages)' }),
@@ -220,10 +233,10 @@ export const VMM = record({
 });
 
 const ORACLE_FIELDS = {
-  mem: paged({ doc: 'data version per page, bumped by every retired write' }),
-  copied: paged({ doc: 'version the VMM sent for each page (-1: never copied)' }),
-  touched: bits({ metric: true, stale: true, doc: 'precision: pages written since KVM last re-armed them' }),
-  justified: bits({ metric: true, stale: true, doc: 'precision: pages marked dirty while touched, since last handed to the VMM' }),
+  mem: paged({ max: PAGES, doc: 'data version per page, bumped by every retired write' }),
+  copied: paged({ max: PAGES, doc: 'version the VMM sent for each page (-1: never copied)' }),
+  touched: bits({ max: BIT_WORDS, metric: true, stale: true, doc: 'precision: pages written since KVM last re-armed them' }),
+  justified: bits({ max: BIT_WORDS, metric: true, stale: true, doc: 'precision: pages marked dirty while touched, since last handed to the VMM' }),
 } as const;
 export const ORACLE = record(ORACLE_FIELDS, {
   // One bit per page, "memory differs from the copy sent", 32 pages a word (header).
@@ -240,9 +253,9 @@ export const ORACLE = record(ORACLE_FIELDS, {
 export const AUDIT = record({
   kind: enumOf(['enable', 'get', 'clear', 'reset'] as const),
   slot: int('index'),
-  rearmed: nullable(nums('gfn', 'slot pages'), { doc: 're-armed pages; null = the whole slot' }),
-  clearExpected: nullable(nums('gfn', 'slot pages'), { doc: 'CLEAR: what the documented rules say must be re-armed' }),
-  clearActual: nullable(nums('gfn', 'slot pages'), { doc: 'CLEAR: what was' }),
+  rearmed: nullable(nums('gfn', 'slot pages', { max: PAGES }), { doc: 're-armed pages; null = the whole slot' }),
+  clearExpected: nullable(nums('gfn', 'slot pages', { max: PAGES }), { doc: 'CLEAR: what the documented rules say must be re-armed' }),
+  clearActual: nullable(nums('gfn', 'slot pages', { max: PAGES }), { doc: 'CLEAR: what was' }),
   clearErrno: int('errno'),
 });
 
@@ -260,10 +273,10 @@ export const MACHINE = record({
   bug: statik<KnobSet>({ doc: 'bug knobs as a lookup (read it through hasBug)' }),
   totalPages: statik<number>(),
   vmid: int('vmid', { doc: 'the VM\'s current VMID' }),
-  slots: array(SLOT, 'config.slots'),
+  slots: array(SLOT, 'config.slots', { max: (s: Sized) => s.config.slots.length }),
   s2: custom('stage2', STAGE2, { doc: 'stage-2 descriptors (pagetable.ts)' }),
-  pes: array(PE, 'config.pes', { group: 'pes' }),
-  vcpus: array(VCPU, 'config.vcpus', { group: 'vcpus' }),
+  pes: array(PE, 'config.pes', { group: 'pes', max: (s: Sized) => s.config.pes }),
+  vcpus: array(VCPU, 'config.vcpus', { group: 'vcpus', max: (s: Sized) => s.config.vcpus }),
   vmm: VMM,
   oracle: ORACLE,
   audit: nullable(AUDIT, { doc: 'the record a returning re-arming ioctl leaves for one event (INV-FLUSH, INV-CLEAR-EXACT)' }),
