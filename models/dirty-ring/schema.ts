@@ -37,13 +37,13 @@ const PAGES = (s: Sized): number => s.totalPages;
 const ALL_ENTRIES = (s: Sized): number => VCPUS(s) * RING_SIZE(s);
 
 export const RING = record({
-  dirtyIndex: int('index', { doc: 'u32, free-running: next entry KVM fills (the kernel\'s dirty_index)' }),
-  resetIndex: int('index', { doc: 'u32, free-running: next entry KVM_RESET_DIRTY_RINGS consumes (the kernel\'s reset_index)' }),
-  fetchIndex: int('index', { doc: 'u32, free-running: userspace\'s harvest cursor (fetch_index)' }),
+  dirtyIndex: int('index', { u32: true, doc: 'u32, free-running: next entry KVM fills (the kernel\'s dirty_index)' }),
+  resetIndex: int('index', { u32: true, doc: 'u32, free-running: next entry KVM_RESET_DIRTY_RINGS consumes (the kernel\'s reset_index)' }),
+  fetchIndex: int('index', { u32: true, doc: 'u32, free-running: userspace\'s harvest cursor (fetch_index)' }),
   flags: nums('flags', 'ring size', { max: RING_SIZE, doc: 'kvm_dirty_gfn.flags per entry (KVM_DIRTY_GFN_F_DIRTY 1, _RESET 2)' }),
-  slot: nums('int', 'ring size', { max: RING_SIZE, doc: 'kvm_dirty_gfn.slot per entry (as_id << 16 | memslot id)' }),
-  offLo: nums('int', 'ring size', { max: RING_SIZE, doc: 'kvm_dirty_gfn.offset per entry, low 32 bits (u64 in KVM; userspace may write any value)' }),
-  offHi: nums('int', 'ring size', { max: RING_SIZE, doc: 'kvm_dirty_gfn.offset per entry, high 32 bits' }),
+  slot: nums('int', 'ring size', { max: RING_SIZE, u32: true, doc: 'kvm_dirty_gfn.slot per entry (as_id << 16 | memslot id)' }),
+  offLo: nums('int', 'ring size', { max: RING_SIZE, u32: true, doc: 'kvm_dirty_gfn.offset per entry, low 32 bits (u64 in KVM; userspace may write any value)' }),
+  offHi: nums('int', 'ring size', { max: RING_SIZE, u32: true, doc: 'kvm_dirty_gfn.offset per entry, high 32 bits' }),
 }, { doc: 'One vCPU\'s ring: struct kvm_dirty_ring and its mmapped kvm_dirty_gfn array, and userspace\'s fetch cursor' });
 export type Ring = Infer<typeof RING>;
 
@@ -54,7 +54,7 @@ export const RESET_AUDIT = record({
   expected: nums('gfn', 'pages', { max: ALL_ENTRIES, doc: 'Valid (slot, offset) pairs among the consumed entries, as gfns, checked entry by entry (reference)' }),
   invalid: int('count', { doc: 'Consumed entries naming no page of any memslot (untrusted input)' }),
   actual: nums('gfn', 'pages', { max: ALL_ENTRIES, doc: 'In-slot gfns the kernel re-armed (mask bits of accepted calls)' }),
-  outOfSlot: nums('int', '3 per re-armed mask bit', { max: (s: Sized) => 3 * ALL_ENTRIES(s),
+  outOfSlot: nums('int', '3 per re-armed mask bit', { max: (s: Sized) => 3 * ALL_ENTRIES(s), u32: true,
     doc: 'Re-arms outside their memslot, as (slot, offset low 32 bits, offset high 32 bits) triples (offsets are u64)' }),
   unterminated: int('flags', { doc: '1 if the reset loop would never terminate (B11 knob with the re-flagging adversary)' }),
 }, { doc: 'What the last KVM_RESET_DIRTY_RINGS did, for INV-RING-RESET-EXACT / INV-RESET-VALID / INV-LIVE-RESET' });

@@ -41,6 +41,7 @@ import {
   array, bits, bool, compile, counters, custom, describe, enumOf, int, nullable, nums, paged, parts, record, statik,
   type CustomOps, type Infer, type PackCtx,
 } from '../../src/core/schema.ts';
+import { imageOf, type WordImage } from '../../src/core/schema-image.ts';
 import { bitNext, pget } from './paged.ts';
 import { partOf } from './parts.ts';
 import type { KnobSet } from './knobs.ts';
@@ -100,6 +101,69 @@ function copyS2Into(d: Stage2 | undefined, s2: Stage2, total: number): Stage2 {
 
 const totalOf = (root: unknown): number => (root as { totalPages: number }).totalPages;
 
+function badS2(what: string): never {
+  throw new Error(`[dtsim] state word image: s2: ${what}`);
+}
+
+/**
+ * The stage-2 tables as words (`STAGE2.words`), trimmed to the guest as `copyS2` (the model's clone) trims them:
+ * a table the reducers make has 512 entries (pagetable.ts), of which those past the guest's last page are never
+ * read, and a copy drops them. Per top-level table 0 (null) or 1; per 512-page block of the guest, at a fixed
+ * offset (513 words a block; only the last block is partial), its level-2 entry: a descriptor (>= 0), or
+ * -(1 + length) of a level-3 table, followed by its entries. So a load gives what `cloneMachine` gives.
+ */
+function writeS2(s2: Stage2, w: Int32Array, at: number, root: unknown): void {
+  const total = totalOf(root);
+  const n1 = Math.ceil(total / (512 * 512));
+  if (s2.length !== n1) badS2(`${s2.length} top-level tables, the guest has ${n1}`);
+  for (let i = 0; i < n1; i++) {
+    const t2 = s2[i];
+    if (t2 === null || t2 === undefined) continue;
+    w[at + i] = 1;
+    const base1 = i * (512 * 512);
+    const n2 = Math.min(t2.length, Math.ceil((total - base1) / 512));
+    for (let j = 0; j < n2; j++) {
+      const g = base1 + j * 512;
+      const e = t2[j] ?? 0;
+      const pos = at + n1 + (g >>> 9) * 513;
+      if (typeof e === 'number') {
+        if (!(e >= 0 && (e | 0) === e)) badS2(`descriptor ${e} at gfn ${g}`);
+        w[pos] = e;
+        continue;
+      }
+      const n3 = Math.min(e.length, total - g);
+      w[pos] = -(1 + n3);
+      for (let k = 0; k < n3; k++) {
+        const d = e[k] as number;
+        if ((d | 0) !== d) badS2(`descriptor ${d} at gfn ${g + k}`);
+        w[pos + 1 + k] = d;
+      }
+    }
+  }
+}
+
+function readS2(w: Int32Array, at: number, root: unknown): Stage2 {
+  const total = totalOf(root);
+  const n1 = Math.ceil(total / (512 * 512));
+  const s2: Stage2 = [];
+  for (let i = 0; i < n1; i++) {
+    if (w[at + i] === 0) { s2.push(null); continue; }
+    const t2: L2Entry[] = [];
+    const base1 = i * (512 * 512);
+    const n2 = Math.ceil((total - base1) / 512);
+    for (let j = 0; j < n2; j++) {
+      const pos = at + n1 + ((base1 + j * 512) >>> 9) * 513;
+      const d = w[pos] as number;
+      if (d >= 0) { t2.push(d); continue; }
+      const leaf: number[] = [];
+      for (let k = 0; k < -d - 1; k++) leaf.push(w[pos + 1 + k] as number);
+      t2.push(leaf);
+    }
+    s2.push(t2);
+  }
+  return s2;
+}
+
 const STAGE2: CustomOps<Stage2> = {
   clone: (v, root) => copyS2(v, totalOf(root)),
   copyInto: (d, v, root) => copyS2Into(d, v, totalOf(root)),
@@ -119,13 +183,15 @@ const STAGE2: CustomOps<Stage2> = {
     }
   },
   // Flat layout: per top-level table a presence word, per 512-page block of [0, totalPages) a level-2 word
-  // (descriptor, or a table marker) and the block's level-3 entries.
+  // (descriptor, or a table marker) and the block's level-3 entries (writeS2).
   words(root: unknown): number {
     const total = totalOf(root);
     let n = Math.ceil(total / (512 * 512));
     for (let g = 0; g < total; g += 512) n += 1 + Math.min(512, total - g);
     return n;
   },
+  writeWords: writeS2,
+  readWords: readS2,
   check(v: unknown): string | null {
     if (!Array.isArray(v)) return 'must be an array of level-2 tables';
     for (const t2 of v) {
@@ -337,6 +403,27 @@ export function saveMachine(s: S, out: SaveSink): void {
 /** A fresh private copy of the state `saveMachine` wrote; the static parts are `like`'s. */
 export function loadMachine<T extends S>(src: LoadSource, like: T): T {
   return C.load(src, like) as T;
+}
+
+/**
+ * The explorer's word images of the states of `init`'s exploration (src/core/schema-image.ts: fixed offsets from
+ * MACHINE's layout sized from `init`), or null where this configuration has none: a mechanism list with no bound
+ * (the PTA device with `deviceRecords` 0), or a guest so large that a TLB entry (tlb.ts: base gfn x 4096 + tag
+ * and flags) may not fit one int32 word. Saves run the same sampled shape check as `saveMachine`.
+ */
+export function machineImage<T extends S>(init: T): WordImage<T> | null {
+  if (tlbPack(init.totalPages, 255, 0) + 4096 > 0x7fffffff) return null;
+  const img = imageOf<T>(MACHINE, init);
+  if (img === null) return null;
+  const write = img.write;
+  return {
+    words: img.words,
+    write(s: T, w: Int32Array): void {
+      if ((shapeTick++ & 16383) === 0) checkShape(s);
+      write(s, w);
+    },
+    read: img.read,
+  };
 }
 
 /** Does the state have exactly the declared shape? Throws naming the first difference. */

@@ -11,8 +11,9 @@
  * - `nums` (a list of integers): one length word and `max(root)` words, the capacity its schema declares (from the
  *   configuration or the design's options: `config.tlbEntries`, the ring size, the HDBSS buffer's entries...).
  * - `array`: one length word and `max(root)` elements.
- * - `paged` / `bits`: `max(root)` words when declared (every entry, or every 32-bit bitset word: a bitset word is
- *   a u32, kept as its int32 bit pattern), else the entries of the sizing state's value.
+ * - `paged` / `bits`: an entry count and `max(root)` words when declared (every entry, or every 32-bit bitset
+ *   word: a bitset word is a u32, kept as its int32 bit pattern), else the entries of the sizing state's value.
+ *   (The count: a slot's bitmap has the slot's words, fewer than the guest's.)
  * - `nullable`: one presence word and its value's words.
  * - `record`: its fields in declaration order; `static` fields take no word (shared, never written).
  * - `counters`: one word per declared counter, then `COUNTER_EXTRA` (name id, value) pairs for the counters
@@ -20,9 +21,10 @@
  * - `parts`: the parts the sizing state has (their keys are fixed per design at init), in sorted key order.
  * - `custom`: `ops.words(root)` when the custom kind declares it (the stage-2 tables do), else unbounded.
  * - `strs`: unbounded (no machine or mechanism state has one).
- * A list whose schema declares no capacity is reported in `unbounded` (sized by the sizing state's value), so the
- * layout says exactly which declarations a flat backing still lacks; `fits` says whether a state fits the layout
- * (every list within its capacity), which the tests check on every reachable state of every model.
+ * A list whose schema declares no capacity (or `Infinity` for this configuration) is reported in `unbounded`
+ * (sized by the sizing state's value), so the layout says exactly which declarations a flat backing still lacks;
+ * `fits` says whether a state fits the layout (every list within its capacity), which the tests check on every
+ * reachable state of every model. schema-image.ts compiles the read and write of these words.
  *
  * Nothing here reads a clock or does I/O; it is mechanism-agnostic (the models declare the capacities).
  */
@@ -69,7 +71,8 @@ export function layoutOf(s: Schema, sized: unknown, root: unknown = sized): Layo
   const fields: LayoutField[] = [];
   const unbounded: string[] = [];
   const cap = (max: ((r: never) => number) | undefined, v: unknown, path: string): number => {
-    if (max) return max(root as never);
+    const c = max ? max(root as never) : Infinity;
+    if (Number.isFinite(c)) return c;
     unbounded.push(path);
     return lengthOf(v);
   };
@@ -93,9 +96,11 @@ export function layoutOf(s: Schema, sized: unknown, root: unknown = sized): Layo
         unbounded.push(path);
         return field(1 + lengthOf(v), lengthOf(v));
       case 'paged': {
-        if (x.max) return field(x.max(root as never));
+        // An entry count, then the entries.
+        const c = x.max ? x.max(root as never) : Infinity;
+        if (Number.isFinite(c)) return field(1 + c);
         unbounded.push(path);
-        return field(pagedEntries(v));
+        return field(1 + pagedEntries(v));
       }
       case 'static':
         return 0;

@@ -59,6 +59,12 @@ interface Common {
    * and `load` still copy it exactly.
    */
   readonly stale?: boolean;
+  /**
+   * An unsigned 32-bit integer (or list of them): 0..2^32-1 (the dirty ring's free-running indices and the
+   * kvm_dirty_gfn fields). A word image (schema-image.ts) keeps its int32 bit pattern and reads it back unsigned;
+   * without the mark a value of 2^31 or more does not fit a word and the image throws naming the field.
+   */
+  readonly u32?: boolean;
   /** Is the value unobservable in this state? Then it is packed as -2. */
   readonly dead?: (record: never, ctx: PackCtx) => boolean;
   /** A hand-written canonical encoding of this field (replaces the generic one; must be a bisimulation). */
@@ -71,6 +77,8 @@ export interface EnumS<V extends string = string> extends Common { readonly kind
 /**
  * A capacity read from the whole state at init (its configuration, its design's options, a mechanism's sizes):
  * the words a flat layout gives a list (schema-layout.ts). Every list of every reachable state fits it.
+ * `Infinity`: this configuration does not bound the list (the layout reports it unbounded, and the state has no
+ * word image: schema-image.ts).
  */
 export type Cap = (root: never) => number;
 /** A list of integers (bounded by the configuration; `bound` says by what, for the docs, `max` computes it). */
@@ -126,6 +134,14 @@ export interface CustomOps<T> {
   view(v: T): JsonValue;
   /** Optional: the words a flat layout gives the value (an upper bound for every state of one exploration). */
   words?(root: unknown): number;
+  /**
+   * Optional, with `words` and `readWords` (schema-image.ts, the explorer's word images): writes `v` into its
+   * `words(root)` words of `w` from `at` (they are zero when called), exactly; `root` is the sizing state (the
+   * initial state of the exploration), not the state `v` is part of.
+   */
+  writeWords?(v: T, w: Int32Array, at: number, root: unknown): void;
+  /** Optional: a fresh private copy of the value `writeWords` wrote at `at`. */
+  readWords?(w: Int32Array, at: number, root: unknown): T;
 }
 
 export type Schema = IntS | BoolS | EnumS | NumsS | StrsS | PagedS | RecordS | NullableS | ArrayS | StaticS | CountersS
@@ -214,7 +230,7 @@ export function describe(s: Schema, path = ''): string[] {
       default: return 'role' in x ? `${x.kind}:${x.role}` : x.kind;
     }
   };
-  const marks = (x: Schema): string => `${x.metric ? ' (metric)' : ''}${x.stale ? ' (stale in copyInto)' : ''}${x.fixed ? ' (fixed)' : ''}`
+  const marks = (x: Schema): string => `${x.metric ? ' (metric)' : ''}${x.u32 ? ' (u32)' : ''}${x.stale ? ' (stale in copyInto)' : ''}${x.fixed ? ' (fixed)' : ''}`
     + `${x.kind === 'array' && x.group ? ` (group ${x.group})` : ''}`;
   const walk = (x: Schema, p: string, doc: string | undefined): void => {
     const label = doc ?? x.doc;
