@@ -34,9 +34,9 @@
  * state's words are kept as a delta against the words of the state saved before it (runs of equal words, from
  * the start and from the end, referred to; the others written out), with a whole state (a keyframe) every
  * `KEYFRAME` states. Loads are sequential in BFS: the next state is rebuilt from the one loaded before; any other
- * index rolls forward from its keyframe. This takes the frontier to about a third of its words (each model's
- * figure is pinned in properties/explore.bfs.test.ts); the encoding of a state, and so what a load returns, is
- * unchanged.
+ * index rolls forward from its keyframe. This takes the frontier to about a third of its words (a tenth of a word
+ * image, whose unused capacity is zeros in every state; each model's figure is pinned in
+ * properties/explore.bfs.test.ts); the encoding of a state, and so what a load returns, is unchanged.
  */
 
 import type { LoadSource, SaveSink, WordImage } from '../core/model.ts';
