@@ -230,7 +230,7 @@ export function describe(s: Schema, path = ''): string[] {
       default: return 'role' in x ? `${x.kind}:${x.role}` : x.kind;
     }
   };
-  const marks = (x: Schema): string => `${x.metric ? ' (metric)' : ''}${x.u32 ? ' (u32)' : ''}${x.stale ? ' (stale in copyInto)' : ''}${x.fixed ? ' (fixed)' : ''}`
+  const marks = (x: Schema): string => `${x.metric ? ' (metric)' : ''}${x.stale ? ' (stale in copyInto)' : ''}${x.fixed ? ' (fixed)' : ''}`
     + `${x.kind === 'array' && x.group ? ` (group ${x.group})` : ''}`;
   const walk = (x: Schema, p: string, doc: string | undefined): void => {
     const label = doc ?? x.doc;
