@@ -10,7 +10,8 @@
  * - `apply`: the model's `apply` on that copy (copy + apply, minus copy, in the same round);
  * - `pack+hash`: the model's `pack` and the 64-bit hash of the successor (likewise);
  * - `invariants`: every invariant, once per state;
- * - `save`, `load`: the state through a `StateStore` with the model's own layout (explore's frontier), once each.
+ * - `save`, `load`: the state through a `StateStore` as explore's frontier keeps it (the model's word image where
+ *   the configuration has one, else its own save/load layout), once each.
  * The sample (200 states) stays in cache, as explore's states do: explore expands each state in one recycled
  * object loaded from its saved words and copies successors from it. The figures depend on that: with 2,000
  * states spread over the heap every phase measured 1.5-3x slower than explore itself runs (cache misses), so a
@@ -80,7 +81,8 @@ function phasesOf<S, E extends EventBase, C>(m: Model<S, E, C>, init: S): { phas
   for (const e of ens) succ += e.length;
   const spare = clone(init);
   const twin = clone(init);
-  const st = new StateStore(init, twin, undefined, { save, load });
+  // As explore saves: the model's word image where this configuration has one, else its save/load.
+  const st = new StateStore(init, twin, undefined, { save, load }, m.image ? m.image(init) : null);
   const P = par.length;
   // Explore's own order on one hot object: copy, apply, pack per successor. A phase inside that pipeline is the
   // difference of two pipelines (with and without it), run back to back in each round; the median over the

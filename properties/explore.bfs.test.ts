@@ -252,19 +252,24 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     for (const m of MODELS) {
       const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
       if (!pc.ok) throw new Error(pc.error.message);
-      const opts = { maxDepth: 200, maxStates: 40_000 };
+      // 30k states a run (four runs a model: the budget three runs of 40k had).
+      const opts = { maxDepth: 200, maxStates: 30_000 };
       const a = explore(m as AnyModel, m.design(), pc.config, { ...opts, frontier: 'words' });
       const b = explore(m as AnyModel, m.design(), pc.config, { ...opts, frontier: 'objects' });
-      // The default (auto) saves words too; here through the generic walk (the model without its save/load hooks).
-      const generic = Object.assign(Object.create(m) as AnyModel, { save: undefined, load: undefined });
+      // The default (auto) saves words too; here through the generic walk (the model without its image and
+      // save/load hooks), and through the model's save/load without its word image.
+      const generic = Object.assign(Object.create(m) as AnyModel, { image: undefined, save: undefined, load: undefined });
       const c = explore(generic, m.design(), pc.config, opts);
-      expect([m.id, a.storage, b.storage, c.storage]).toEqual([m.id, 'words', 'objects', 'words']);
-      for (const r of [a, c]) {
+      const noImage = Object.assign(Object.create(m) as AnyModel, { image: undefined });
+      const d = explore(noImage, m.design(), pc.config, opts);
+      expect([m.id, a.storage, b.storage, c.storage, d.storage]).toEqual([m.id, 'words', 'objects', 'words', 'words']);
+      for (const r of [a, c, d]) {
         expect([m.id, r.status, r.distinct, r.generated, r.depth, r.frontier, r.terminal, r.deadlocked])
           .toEqual([m.id, b.status, b.distinct, b.generated, b.depth, b.frontier, b.terminal, b.deadlocked]);
       }
-      // The model's own layout is the smaller one.
+      // The model's own layouts are smaller than the generic walk's.
       expect(a.storageBytes).toBeLessThan(c.storageBytes);
+      expect(d.storageBytes).toBeLessThan(c.storageBytes);
     }
     // And a counterexample: the same shortest path, choice for choice.
     const ring = modelById('dirty-ring') as MachineModel;
@@ -333,6 +338,21 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
         expect([back.design, back.config, back.bug]).toEqual([src.design, src.config, src.bug]);
         expect(back.design).toBe((init as MachineState).design);
         expect(back.vmm === src.vmm || back.oracle.mem === src.oracle.mem || back.ext === src.ext).toBe(false);
+      }
+      // The word image (Model.image, schema-image.ts), as explore uses it where the configuration has one (all but
+      // the unbounded PTA device): every state back as the model's clone gives it (the stage-2 tables trimmed to
+      // the guest), in BFS order and out of order, in fewer bytes than the save/load layout (a positional delta).
+      const img = m.image ? m.image(init) : null;
+      expect([m.id, img === null]).toEqual([m.id, 'pta' in (init as MachineState).ext]);
+      if (img !== null) {
+        const images = new StateStore(init, twin, undefined, null, img);
+        for (const st of order) images.save(st);
+        expect([m.id, images.bytes() < codec.bytes()]).toEqual([m.id, true]);
+        for (let i = 0; i < order.length; i++) expect(canonical(images.load(i))).toBe(canonical(clone(order[i])));
+        for (let i = order.length - 1; i >= 0; i -= 13) expect(canonical(images.load(i))).toBe(canonical(clone(order[i])));
+        const back = images.load(0) as MachineState;
+        expect(back.design).toBe((init as MachineState).design);
+        expect(back.vmm === (order[0] as MachineState).vmm).toBe(false);
       }
     }
   });

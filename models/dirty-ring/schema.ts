@@ -28,21 +28,29 @@ import { array, bool, compile, int, nullable, nums, record, type Infer, type Pac
 import type { MachineState } from '../machine/state.ts';
 
 /** One vCPU's ring (struct kvm_dirty_ring + the mmapped kvm_dirty_gfn array), plus userspace's fetch cursor. */
+/** What a flat layout's capacities read (schema-layout.ts): the configuration, the guest's size, the ring size. */
+type Sized = { readonly totalPages: number; readonly config: { readonly vcpus: number }; readonly ext: { readonly [k: string]: unknown } };
+const RING_SIZE = (s: Sized): number => (s.ext['ring'] as { size: number }).size;
+const VCPUS = (s: Sized): number => s.config.vcpus;
+const PAGES = (s: Sized): number => s.totalPages;
+/** Every entry of every ring: what one reset can consume. */
+const ALL_ENTRIES = (s: Sized): number => VCPUS(s) * RING_SIZE(s);
+
 export const RING = record({
-  dirtyIndex: int('index', { doc: 'u32, free-running: next entry KVM fills (the kernel\'s dirty_index)' }),
-  resetIndex: int('index', { doc: 'u32, free-running: next entry KVM_RESET_DIRTY_RINGS consumes (the kernel\'s reset_index)' }),
-  fetchIndex: int('index', { doc: 'u32, free-running: userspace\'s harvest cursor (fetch_index)' }),
-  flags: nums('flags', 'ring size', { doc: 'kvm_dirty_gfn.flags per entry (KVM_DIRTY_GFN_F_DIRTY 1, _RESET 2)' }),
-  slot: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.slot per entry (as_id << 16 | memslot id)' }),
-  offLo: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.offset per entry, low 32 bits (u64 in KVM; userspace may write any value)' }),
-  offHi: nums('int', 'ring size', { doc: 'kvm_dirty_gfn.offset per entry, high 32 bits' }),
+  dirtyIndex: int('index', { u32: true, doc: 'u32, free-running: next entry KVM fills (the kernel\'s dirty_index)' }),
+  resetIndex: int('index', { u32: true, doc: 'u32, free-running: next entry KVM_RESET_DIRTY_RINGS consumes (the kernel\'s reset_index)' }),
+  fetchIndex: int('index', { u32: true, doc: 'u32, free-running: userspace\'s harvest cursor (fetch_index)' }),
+  flags: nums('flags', 'ring size', { max: RING_SIZE, doc: 'kvm_dirty_gfn.flags per entry (KVM_DIRTY_GFN_F_DIRTY 1, _RESET 2)' }),
+  slot: nums('int', 'ring size', { max: RING_SIZE, u32: true, doc: 'kvm_dirty_gfn.slot per entry (as_id << 16 | memslot id)' }),
+  offLo: nums('int', 'ring size', { max: RING_SIZE, u32: true, doc: 'kvm_dirty_gfn.offset per entry, low 32 bits (u64 in KVM; userspace may write any value)' }),
+  offHi: nums('int', 'ring size', { max: RING_SIZE, u32: true, doc: 'kvm_dirty_gfn.offset per entry, high 32 bits' }),
   // The weak-memory layer (option `weakMemory`, ring.ts "Memory ordering"): `flags` above is every thread's own
   // (program-order) view; what the other CPUs see lags behind by these buffered stores.
   dirtyBuffered: int('count', {
     doc: 'weakMemory: the last N pushes\' `flags = DIRTY` stores (the vCPU\'s CPU, after smp_wmb) not yet visible to the other CPUs' }),
   resetBuffered: int('count', {
     doc: 'weakMemory: the last N harvests\' store-release of `flags = RESET` (userspace\'s CPU) not yet visible to the CPU running KVM_RESET_DIRTY_RINGS' }),
-  early: nums('int', '0 or 4 words', {
+  early: nums('int', '0 or 4 words', { max: () => 4,
     doc: 'B4 knob (plain flag load in the reset): [counter, slot, offset low, offset high] the reset CPU\'s payload read of that entry returned early (before the push wrote it), or empty' }),
 }, { doc: 'One vCPU\'s ring: struct kvm_dirty_ring and its mmapped kvm_dirty_gfn array, and userspace\'s fetch cursor' });
 export type Ring = Infer<typeof RING>;
@@ -51,10 +59,10 @@ export type Ring = Infer<typeof RING>;
 export const RESET_AUDIT = record({
   cleared: int('count', { doc: 'Return value (entries reset across all rings)' }),
   consumed: int('count', { doc: 'Entries consumed according to the indices (sum of reset_index advances, u32)' }),
-  expected: nums('gfn', 'pages', { doc: 'Valid (slot, offset) pairs among the consumed entries, as gfns, checked entry by entry (reference)' }),
+  expected: nums('gfn', 'pages', { max: ALL_ENTRIES, doc: 'Valid (slot, offset) pairs among the consumed entries, as gfns, checked entry by entry (reference)' }),
   invalid: int('count', { doc: 'Consumed entries naming no page of any memslot (untrusted input)' }),
-  actual: nums('gfn', 'pages', { doc: 'In-slot gfns the kernel re-armed (mask bits of accepted calls)' }),
-  outOfSlot: nums('int', '3 per re-armed mask bit', {
+  actual: nums('gfn', 'pages', { max: ALL_ENTRIES, doc: 'In-slot gfns the kernel re-armed (mask bits of accepted calls)' }),
+  outOfSlot: nums('int', '3 per re-armed mask bit', { max: (s: Sized) => 3 * ALL_ENTRIES(s), u32: true,
     doc: 'Re-arms outside their memslot, as (slot, offset low 32 bits, offset high 32 bits) triples (offsets are u64)' }),
   unterminated: int('flags', { doc: '1 if the reset loop would never terminate (B11 knob with the re-flagging adversary)' }),
 }, { doc: 'What the last KVM_RESET_DIRTY_RINGS did, for INV-RING-RESET-EXACT / INV-RESET-VALID / INV-LIVE-RESET' });
@@ -158,20 +166,20 @@ export const RING_STATE = record({
   softLimit: int('count', { doc: 'kvm_dirty_ring.soft_limit: size - reserved entries (hdbss lowers it when it feeds the ring)' }),
   withBitmap: bool({ doc: 'KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP enabled (kvm->dirty_ring_with_bitmap; static per design)' }),
   adversary: bool({ doc: 'Adversarial userspace (B11/B12 reproducers; static per design)' }),
-  rings: array(RING, 'vcpus', { doc: 'Per vCPU: its ring', pack: packRings }),
-  exited: nums('flags', 'vcpus', { doc: 'Per vCPU: 1 after KVM_EXIT_DIRTY_RING_FULL until it enters the guest again' }),
-  entryUsed: nums('count', 'vcpus', { doc: 'Per vCPU: ring occupancy at its last guest entry (INV-RING-GATE)', pack: packEntryUsed }),
-  attacked: nums('flags', 'vcpus', { doc: 'Per vCPU: indices corrupted by adversarial userspace (occupancy is then meaningless)' }),
-  harvested: array(nums('gfn', 'ring size (harvested entries are not yet reset)'), 'vcpus', { doc: 'VMM: per vCPU, gfns harvested and not yet reset, in ring order' }),
-  always: nums('gfn', 'pages', {
+  rings: array(RING, 'vcpus', { max: VCPUS, doc: 'Per vCPU: its ring', pack: packRings }),
+  exited: nums('flags', 'vcpus', { max: VCPUS, doc: 'Per vCPU: 1 after KVM_EXIT_DIRTY_RING_FULL until it enters the guest again' }),
+  entryUsed: nums('count', 'vcpus', { max: VCPUS, doc: 'Per vCPU: ring occupancy at its last guest entry (INV-RING-GATE)', pack: packEntryUsed }),
+  attacked: nums('flags', 'vcpus', { max: VCPUS, doc: 'Per vCPU: indices corrupted by adversarial userspace (occupancy is then meaningless)' }),
+  harvested: array(nums('gfn', 'ring size (harvested entries are not yet reset)', { max: RING_SIZE }), 'vcpus', { max: VCPUS, doc: 'VMM: per vCPU, gfns harvested and not yet reset, in ring order' }),
+  always: nums('gfn', 'pages', { max: PAGES,
     doc: 'VMM: pages it copies at the final collection whatever the tracking says (its commitment stays: they count as pending for the whole run)' }),
   queued: int('flags', { doc: 'The final collection queued `always` for copying' }),
-  justified: array(nums('flags', 'ring size'), 'vcpus', {
+  justified: array(nums('flags', 'ring size', { max: RING_SIZE }), 'vcpus', { max: VCPUS,
     metric: true,
     doc: 'Precision bookkeeping: per vCPU and ring slot, 1 if the entry was pushed for a page written since it was last handed to the VMM (or by the faulting store itself)' }),
   pass: int('int', { doc: 'VMM: 0 idle, 1 reap pass (after a RING_FULL exit), 2 pre-copy round' }),
   attackDone: int('flags', { doc: 'The adversary\'s re-flagging reset has run' }),
-  softFullClears: nums('vcpu', 'vcpus', {
+  softFullClears: nums('vcpu', 'vcpus', { max: VCPUS,
     doc: 'vCPUs whose soft-full request the in-flight reset will clear, having found their ring not soft-full (softfull-cleared-by-reset knob)' }),
   last: nullable(RESET_AUDIT, { doc: 'The last KVM_RESET_DIRTY_RINGS (packed only while a reset is in flight)', dead: auditDead }),
 });

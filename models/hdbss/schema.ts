@@ -67,26 +67,31 @@ function packPeRegister(deadValue: number, vcpuRef: boolean) {
   };
 }
 
+/** What a flat layout's capacities read (schema-layout.ts): the configuration and the buffers' capacity. */
+type Sized = { readonly config: { readonly vcpus: number; readonly pes: number }; readonly ext: { readonly [k: string]: unknown } };
+const VCPUS = (s: Sized): number => s.config.vcpus;
+const PES = (s: Sized): number => s.config.pes;
+
 export const HDBSS_STATE = record({
   enabled: bool({ doc: 'KVM enabled HDBSS (VTCR_EL2.{HA,HD,HDBSS} for the VM)' }),
   cap: int('count', { doc: 'entries per buffer: 2^(HDBSSBR_EL2.SZ+12)/8, or the shrunk hdbssEntries' }),
-  buf: array(nums('descriptor', 'cap', { doc: 'one buffer: HDBSS entries {IPA[55:12], TTWL[3:1], Valid[0]}, 0 = invalid (zeroed)' }), 'vcpus',
-    { doc: 'buffer memory per vCPU: `cap` entries' }),
-  savedProdIndex: nums('index', 'vcpus', { doc: 'per vCPU: KVM\'s saved HDBSSPROD_EL2.INDEX (next_index; meaningful while the vCPU is put)' }),
-  savedProdFsc: nums('flags', 'vcpus', { doc: 'per vCPU: KVM\'s saved HDBSSPROD_EL2.FSC (meaningful while the vCPU is put)' }),
-  brBaddr: nums('vcpu', 'pes', { doc: 'per PE: HDBSSBR_EL2.BADDR, as the vCPU whose buffer it points at (-1: UNKNOWN)',
+  buf: array(nums('descriptor', 'cap', { max: (s: Sized) => (s.ext['hdbss'] as { cap: number }).cap, doc: 'one buffer: HDBSS entries {IPA[55:12], TTWL[3:1], Valid[0]}, 0 = invalid (zeroed)' }), 'vcpus',
+    { max: VCPUS, doc: 'buffer memory per vCPU: `cap` entries' }),
+  savedProdIndex: nums('index', 'vcpus', { max: VCPUS, doc: 'per vCPU: KVM\'s saved HDBSSPROD_EL2.INDEX (next_index; meaningful while the vCPU is put)' }),
+  savedProdFsc: nums('flags', 'vcpus', { max: VCPUS, doc: 'per vCPU: KVM\'s saved HDBSSPROD_EL2.FSC (meaningful while the vCPU is put)' }),
+  brBaddr: nums('vcpu', 'pes', { max: PES, doc: 'per PE: HDBSSBR_EL2.BADDR, as the vCPU whose buffer it points at (-1: UNKNOWN)',
     pack: packPeRegister(-1, true) }),
-  prodIndex: nums('index', 'pes', { doc: 'per PE: HDBSSPROD_EL2.INDEX (the next entry the hardware appends at)', pack: packPeRegister(0, false) }),
-  prodFsc: nums('flags', 'pes', { doc: 'per PE: HDBSSPROD_EL2.FSC (0 = OK, 0b010000 external abort, 0b101000 GPF)', pack: packPeRegister(0, false) }),
-  inflight: nums('count', 'pes', {
+  prodIndex: nums('index', 'pes', { max: PES, doc: 'per PE: HDBSSPROD_EL2.INDEX (the next entry the hardware appends at)', pack: packPeRegister(0, false) }),
+  prodFsc: nums('flags', 'pes', { max: PES, doc: 'per PE: HDBSSPROD_EL2.FSC (0 = OK, 0b010000 external abort, 0b101000 GPF)', pack: packPeRegister(0, false) }),
+  inflight: nums('count', 'pes', { max: PES,
     doc: 'weakMemory, per PE: the newest N HDBSS entry writes (entries [INDEX - N, INDEX)) not yet observable to the PE\'s own EL2 accesses (R_RCGCHP: until a DSB)',
     pack: packPeRegister(0, false) }),
-  hdbssf: nums('gfn', 'vcpus', { doc: 'per vCPU: page of an HDBSSF permission fault (ESR_EL2.ISS2.HDBSSF) KVM has not handled yet, or -1' }),
-  resumed: nums('gfn', 'vcpus', { doc: 'per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1 (INV-LIVE-HDBSS)' }),
+  hdbssf: nums('gfn', 'vcpus', { max: VCPUS, doc: 'per vCPU: page of an HDBSSF permission fault (ESR_EL2.ISS2.HDBSSF) KVM has not handled yet, or -1' }),
+  resumed: nums('gfn', 'vcpus', { max: VCPUS, doc: 'per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1 (INV-LIVE-HDBSS)' }),
   ringReserved: bool({ doc: 'ring consumer: the rings\' soft limit already reserves room for a full buffer drain' }),
   // Requests, kicks and completion (hdbss.ts "Requests"). A kick IPI in flight is not a field: it is exactly
   // `req[v] === 1` with the vCPU in guest mode (an IPI that finds the vCPU already out of guest mode is a no-op).
-  req: nums('flags', 'vcpus', { doc: 'per vCPU: KVM_REQ_FLUSH_HDBSS pending (1), made by a sync or disable request; acknowledged when the vCPU handles it (check_vcpu_requests) or is put' }),
+  req: nums('flags', 'vcpus', { max: VCPUS, doc: 'per vCPU: KVM_REQ_FLUSH_HDBSS pending (1), made by a sync or disable request; acknowledged when the vCPU handles it (check_vcpu_requests) or is put' }),
   call: enumOf(['none', 'sync', 'disable'] as const, { doc: 'the kvm_make_all_cpus_request call KVM\'s ioctl thread waits in (sync_dirty_log or the disable), or none' }),
   synced: bool({ doc: 'option kicks: the next GET\'s kvm_arch_sync_dirty_log request completed (the GET consumes it)' }),
   freed: bool({ doc: 'the disable path freed the buffers (option hdbssDisable); HDBSS stays off' }),

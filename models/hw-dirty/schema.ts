@@ -50,16 +50,21 @@ function packBlockAudit(a: readonly number[], _h: unknown, ctx: PackCtx, out: Pa
   else packSortedSet(out, a, 1);
 }
 
+/** What a flat layout's capacities read (schema-layout.ts): the guest's size. */
+type Sized = { readonly totalPages: number };
+
 export const HW_STATE = record({
-  visitCtx: nums('int', '0 or 2 words', {
+  visitCtx: nums('int', '0 or 2 words', { max: () => 2,
     doc: 'A non-atomic PTE update between its read and its write (F3 knob): [gfn, ctx->old], else []',
   }),
   casLost: int('gfn', { doc: 'First page whose hardware-set bits a software PTE write discarded (INV-CAS), or -1. Sticky' }),
-  hostWritable: bits({
+  hostWritable: bits({ max: (s: Sized) => (s.totalPages + 31) >>> 5,
     doc: 'Pages backed by a private, host-writable page; the others are backed by the shared (read-only) zero page',
   }),
   vmidStale: bool({ doc: 'The VMID was lost at a rollover; the next vcpu_load allocates a new one (kvm_arm_vmid_update)' }),
   blockAudit: nums('gfn', 'the block records of one event', {
+    // The event number and at most one record per 2 MiB block of the guest.
+    max: (s: Sized) => 1 + Math.ceil(s.totalPages / 512),
     doc: 'Block records turned into marks by the current event (INV-BLOCK audit): [event number, base, ...]',
     pack: packBlockAudit,
   }),

@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG, initMachine, parseMachineConfig, type MachineConfig, ty
 import { mechanismsOf } from './selected.ts';
 import { tlbFind } from './tlb.ts';
 import { bitNext } from './paged.ts';
-import { cloneMachine, copyMachineInto, loadMachine, machineStateFields, machineSymmetry, packMachine, saveMachine } from './schema.ts';
+import { cloneMachine, copyMachineInto, loadMachine, machineImage, machineStateFields, machineSymmetry, packMachine, saveMachine } from './schema.ts';
 import { machineView } from './view.ts';
 import { machineConfigCandidates, machineRelabelings } from './shrink.ts';
 import { machineWorkload } from './workload.ts';
@@ -201,6 +201,7 @@ export function makeMachineModel<O extends PresetOptions>(preset: Preset<O>): Ma
     copyInto: copyMachineInto,
     save: saveMachine,
     load: loadMachine,
+    image: machineImage,
     view: machineView,
     configCandidates: machineConfigCandidates,
     relabelings: machineRelabelings,

@@ -41,6 +41,7 @@ import {
   array, bits, bool, compile, counters, custom, describe, enumOf, int, nullable, nums, paged, parts, record, statik,
   type CustomOps, type Infer, type PackCtx,
 } from '../../src/core/schema.ts';
+import { imageOf, type WordImage } from '../../src/core/schema-image.ts';
 import { bitNext, pget } from './paged.ts';
 import { partOf } from './parts.ts';
 import type { KnobSet } from './knobs.ts';
@@ -100,6 +101,69 @@ function copyS2Into(d: Stage2 | undefined, s2: Stage2, total: number): Stage2 {
 
 const totalOf = (root: unknown): number => (root as { totalPages: number }).totalPages;
 
+function badS2(what: string): never {
+  throw new Error(`[dtsim] state word image: s2: ${what}`);
+}
+
+/**
+ * The stage-2 tables as words (`STAGE2.words`), trimmed to the guest as `copyS2` (the model's clone) trims them:
+ * a table the reducers make has 512 entries (pagetable.ts), of which those past the guest's last page are never
+ * read, and a copy drops them. Per top-level table 0 (null) or 1; per 512-page block of the guest, at a fixed
+ * offset (513 words a block; only the last block is partial), its level-2 entry: a descriptor (>= 0), or
+ * -(1 + length) of a level-3 table, followed by its entries. So a load gives what `cloneMachine` gives.
+ */
+function writeS2(s2: Stage2, w: Int32Array, at: number, root: unknown): void {
+  const total = totalOf(root);
+  const n1 = Math.ceil(total / (512 * 512));
+  if (s2.length !== n1) badS2(`${s2.length} top-level tables, the guest has ${n1}`);
+  for (let i = 0; i < n1; i++) {
+    const t2 = s2[i];
+    if (t2 === null || t2 === undefined) continue;
+    w[at + i] = 1;
+    const base1 = i * (512 * 512);
+    const n2 = Math.min(t2.length, Math.ceil((total - base1) / 512));
+    for (let j = 0; j < n2; j++) {
+      const g = base1 + j * 512;
+      const e = t2[j] ?? 0;
+      const pos = at + n1 + (g >>> 9) * 513;
+      if (typeof e === 'number') {
+        if (!(e >= 0 && (e | 0) === e)) badS2(`descriptor ${e} at gfn ${g}`);
+        w[pos] = e;
+        continue;
+      }
+      const n3 = Math.min(e.length, total - g);
+      w[pos] = -(1 + n3);
+      for (let k = 0; k < n3; k++) {
+        const d = e[k] as number;
+        if ((d | 0) !== d) badS2(`descriptor ${d} at gfn ${g + k}`);
+        w[pos + 1 + k] = d;
+      }
+    }
+  }
+}
+
+function readS2(w: Int32Array, at: number, root: unknown): Stage2 {
+  const total = totalOf(root);
+  const n1 = Math.ceil(total / (512 * 512));
+  const s2: Stage2 = [];
+  for (let i = 0; i < n1; i++) {
+    if (w[at + i] === 0) { s2.push(null); continue; }
+    const t2: L2Entry[] = [];
+    const base1 = i * (512 * 512);
+    const n2 = Math.ceil((total - base1) / 512);
+    for (let j = 0; j < n2; j++) {
+      const pos = at + n1 + ((base1 + j * 512) >>> 9) * 513;
+      const d = w[pos] as number;
+      if (d >= 0) { t2.push(d); continue; }
+      const leaf: number[] = [];
+      for (let k = 0; k < -d - 1; k++) leaf.push(w[pos + 1 + k] as number);
+      t2.push(leaf);
+    }
+    s2.push(t2);
+  }
+  return s2;
+}
+
 const STAGE2: CustomOps<Stage2> = {
   clone: (v, root) => copyS2(v, totalOf(root)),
   copyInto: (d, v, root) => copyS2Into(d, v, totalOf(root)),
@@ -118,6 +182,16 @@ const STAGE2: CustomOps<Stage2> = {
       for (let x = g; x < end; x++) out.num(e[x & 511] as number);
     }
   },
+  // Flat layout: per top-level table a presence word, per 512-page block of [0, totalPages) a level-2 word
+  // (descriptor, or a table marker) and the block's level-3 entries (writeS2).
+  words(root: unknown): number {
+    const total = totalOf(root);
+    let n = Math.ceil(total / (512 * 512));
+    for (let g = 0; g < total; g += 512) n += 1 + Math.min(512, total - g);
+    return n;
+  },
+  writeWords: writeS2,
+  readWords: readS2,
   check(v: unknown): string | null {
     if (!Array.isArray(v)) return 'must be an array of level-2 tables';
     for (const t2 of v) {
@@ -146,6 +220,10 @@ const STAGE2: CustomOps<Stage2> = {
 // The schema.
 
 type Root = { readonly vmid: number; readonly totalPages: number };
+/** What a flat layout's capacities read (schema-layout.ts): the configuration and the guest's size. */
+type Sized = { readonly totalPages: number; readonly config: MachineConfig };
+const PAGES = (s: Sized): number => s.totalPages;
+const BIT_WORDS = (s: Sized): number => (s.totalPages + 31) >>> 5;
 const rootOf = (ctx: PackCtx): Root => ctx.root as Root;
 
 export const VCPU = record({
@@ -167,6 +245,7 @@ export const PE = record({
     dead: (p: { loaded: number; vmid: number }, ctx) => p.loaded < 0 && p.vmid !== 0 && p.vmid !== rootOf(ctx).vmid,
   }),
   tlb: nums('tlb', 'config.tlbEntries', {
+    max: (s: Sized) => s.config.tlbEntries,
     doc: 'cached leaves (tlb.ts: base gfn, VMID, flags W/DBM/BLOCK/PREARM)',
     // A tag other than the current VMID never matches again (header): packed as 0, the current one as 1.
     pack(tlb: number[], _p: unknown, ctx: PackCtx, out: PackSink): void {
@@ -186,15 +265,15 @@ export const SLOT = record({
   base: int('gfn', { fixed: true, doc: 'first gfn' }),
   npages: int('count', { fixed: true, doc: 'pages' }),
   logging: bool({ doc: 'KVM_MEM_LOG_DIRTY_PAGES set' }),
-  bitmap: nullable(bits(), { doc: 'KVM\'s dirty bitmap (null: no bitmap, e.g. ring-only VM or logging off)' }),
+  bitmap: nullable(bits({ max: BIT_WORDS }), { doc: 'KVM\'s dirty bitmap (null: no bitmap, e.g. ring-only VM or logging off)' }),
 });
 
 const IOCTL_KIND = ['get', 'clear', 'reset'] as const;
 export const IOCTL = record({
   kind: enumOf(IOCTL_KIND),
   slot: int('index'),
-  deliver: nums('gfn', 'slot pages', { doc: 'pages to hand to the VMM when the ioctl returns (GET snapshot, CLEARed pages, harvested ring entries)' }),
-  rearmed: nums('gfn', 'slot pages', { doc: 'pages re-armed by this ioctl (INV-FLUSH: their pre-arm TLB entries must be gone at return)' }),
+  deliver: nums('gfn', 'slot pages', { max: PAGES, doc: 'pages to hand to the VMM when the ioctl returns (GET snapshot, CLEARed pages, harvested ring entries)' }),
+  rearmed: nums('gfn', 'slot pages', { max: PAGES, doc: 'pages re-armed by this ioctl (INV-FLUSH: their pre-arm TLB entries must be gone at return)' }),
   flush: bool({ doc: 'the ioctl still owes a TLB flush' }),
   snapshotPending: bool({ doc: 'B10 knob: GET that write-protected before taking its snapshot' }),
 });
@@ -204,7 +283,7 @@ export const VMM = record({
   round: int('count', { doc: 'collections completed (pre-copy rounds)' }),
   collectSlot: int('index', { doc: 'next slot to collect in the current round (0 = no collection in progress)' }),
   slotsEnabled: int('count', { doc: 'slots with logging enabled so far (enabled in slot order)' }),
-  toCopy: bits({ doc: 'pages reported and not yet copied' }),
+  toCopy: bits({ max: BIT_WORDS, doc: 'pages reported and not yet copied' }),
   toCopyCount: int('count'),
   copyCursor: int('gfn', {
     doc: 'no page below this is in toCopy (the VMM copies in ascending order)',
@@ -213,7 +292,7 @@ export const VMM = record({
       out.num(vm.toCopyCount === 0 || cur <= bitNext(vm.toCopy, 0, rootOf(ctx).totalPages) ? -1 : cur);
     },
   }),
-  fetched: bits({ doc: 'manual protect: pages a GET showed set and the VMM has not CLEARed yet' }),
+  fetched: bits({ max: BIT_WORDS, doc: 'manual protect: pages a GET showed set and the VMM has not CLEARed yet' }),
   fetchedCount: int('count'),
   finalCollect: bool({ doc: 'the collection in progress is the final one (VM stopped)' }),
   itsSaved: int('count', { doc: 'ITS table pages saved so far (index into config.itsPages)' }),
@@ -221,10 +300,10 @@ export const VMM = record({
 });
 
 const ORACLE_FIELDS = {
-  mem: paged({ doc: 'data version per page, bumped by every retired write' }),
-  copied: paged({ doc: 'version the VMM sent for each page (-1: never copied)' }),
-  touched: bits({ metric: true, stale: true, doc: 'precision: pages written since KVM last re-armed them' }),
-  justified: bits({ metric: true, stale: true, doc: 'precision: pages marked dirty while touched, since last handed to the VMM' }),
+  mem: paged({ max: PAGES, doc: 'data version per page, bumped by every retired write' }),
+  copied: paged({ max: PAGES, doc: 'version the VMM sent for each page (-1: never copied)' }),
+  touched: bits({ max: BIT_WORDS, metric: true, stale: true, doc: 'precision: pages written since KVM last re-armed them' }),
+  justified: bits({ max: BIT_WORDS, metric: true, stale: true, doc: 'precision: pages marked dirty while touched, since last handed to the VMM' }),
 } as const;
 export const ORACLE = record(ORACLE_FIELDS, {
   // One bit per page, "memory differs from the copy sent", 32 pages a word (header).
@@ -241,9 +320,9 @@ export const ORACLE = record(ORACLE_FIELDS, {
 export const AUDIT = record({
   kind: enumOf(['enable', 'get', 'clear', 'reset'] as const),
   slot: int('index'),
-  rearmed: nullable(nums('gfn', 'slot pages'), { doc: 're-armed pages; null = the whole slot' }),
-  clearExpected: nullable(nums('gfn', 'slot pages'), { doc: 'CLEAR: what the documented rules say must be re-armed' }),
-  clearActual: nullable(nums('gfn', 'slot pages'), { doc: 'CLEAR: what was' }),
+  rearmed: nullable(nums('gfn', 'slot pages', { max: PAGES }), { doc: 're-armed pages; null = the whole slot' }),
+  clearExpected: nullable(nums('gfn', 'slot pages', { max: PAGES }), { doc: 'CLEAR: what the documented rules say must be re-armed' }),
+  clearActual: nullable(nums('gfn', 'slot pages', { max: PAGES }), { doc: 'CLEAR: what was' }),
   clearErrno: int('errno'),
   clearErrnoExpected: int('errno', { doc: 'CLEAR: the errno the documented rules give (kernel order: alignment, ENOENT, range)' }),
 });
@@ -262,10 +341,10 @@ export const MACHINE = record({
   bug: statik<KnobSet>({ doc: 'bug knobs as a lookup (read it through hasBug)' }),
   totalPages: statik<number>(),
   vmid: int('vmid', { doc: 'the VM\'s current VMID' }),
-  slots: array(SLOT, 'config.slots'),
+  slots: array(SLOT, 'config.slots', { max: (s: Sized) => s.config.slots.length }),
   s2: custom('stage2', STAGE2, { doc: 'stage-2 descriptors (pagetable.ts)' }),
-  pes: array(PE, 'config.pes', { group: 'pes' }),
-  vcpus: array(VCPU, 'config.vcpus', { group: 'vcpus' }),
+  pes: array(PE, 'config.pes', { group: 'pes', max: (s: Sized) => s.config.pes }),
+  vcpus: array(VCPU, 'config.vcpus', { group: 'vcpus', max: (s: Sized) => s.config.vcpus }),
   vmm: VMM,
   oracle: ORACLE,
   audit: nullable(AUDIT, { doc: 'the record a returning re-arming ioctl leaves for one event (INV-FLUSH, INV-CLEAR-EXACT)' }),
@@ -326,6 +405,27 @@ export function saveMachine(s: S, out: SaveSink): void {
 /** A fresh private copy of the state `saveMachine` wrote; the static parts are `like`'s. */
 export function loadMachine<T extends S>(src: LoadSource, like: T): T {
   return C.load(src, like) as T;
+}
+
+/**
+ * The explorer's word images of the states of `init`'s exploration (src/core/schema-image.ts: fixed offsets from
+ * MACHINE's layout sized from `init`), or null where this configuration has none: a mechanism list with no bound
+ * (the PTA device with `deviceRecords` 0), or a guest so large that a TLB entry (tlb.ts: base gfn x 4096 + tag
+ * and flags) may not fit one int32 word. Saves run the same sampled shape check as `saveMachine`.
+ */
+export function machineImage<T extends S>(init: T): WordImage<T> | null {
+  if (tlbPack(init.totalPages, 255, 0) + 4096 > 0x7fffffff) return null;
+  const img = imageOf<T>(MACHINE, init);
+  if (img === null) return null;
+  const write = img.write;
+  return {
+    words: img.words,
+    write(s: T, w: Int32Array): void {
+      if ((shapeTick++ & 16383) === 0) checkShape(s);
+      write(s, w);
+    },
+    read: img.read,
+  };
 }
 
 /** Does the state have exactly the declared shape? Throws naming the first difference. */

@@ -147,6 +147,17 @@ function packMisattributed(n: number, _d: unknown, _ctx: PackCtx, out: PackSink)
   out.num(n === 0 ? 0 : 1);
 }
 
+/**
+ * The words a flat layout gives each record list (schema-layout.ts): a device of `deviceRecords` N > 0 holds at
+ * most N records in both lists together (`canUpdate`, pta.ts), so each list at most N x REC words. The default
+ * device (N = 0) is unbounded as modelled (above): no capacity, so its states have no word image and the explorer
+ * saves them through the schema's `save`/`load` (src/core/schema-image.ts).
+ */
+function recordCap(s: MachineState): number {
+  const n = option(s, 'deviceRecords');
+  return typeof n === 'number' && n > 0 ? n * REC : Infinity;
+}
+
 export const PTA_STATE = record({
   enabled: bool({ doc: 'The tracker is allocated and enabled (page_tracking_enable)' }),
   vmid: int('vmid', { doc: 'The tracker\'s configured VMID (pt_config.vmid); 0 before enable' }),
@@ -154,10 +165,12 @@ export const PTA_STATE = record({
   pending: nums<Lists>('int', `${REC} words per record; unbounded, or deviceRecords`, {
     doc: 'Records inside the device, not yet readable: [base, level, pe, vcpu] each, oldest first',
     pack: packPending,
+    max: recordCap,
   }),
   readable: nums<Lists>('int', `${REC} words per record; unbounded, or deviceRecords`, {
     doc: 'Records page_tracking_read_dirty_pages returns: [base, level, pe, vcpu] each, oldest first',
     pack: packReadable,
+    max: recordCap,
   }),
   misattributed: int('count', {
     doc: 'Records KVM read and attributed to a vCPU other than the one that made the write (ring attribution)',

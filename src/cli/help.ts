@@ -208,8 +208,9 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   --proof --tier 2: 1800 s; per design) and memory
   (heap plus buffers at 85% of node's heap limit; raise it with NODE_OPTIONS=--max-old-space-size=MB) stop the
   search with "NOT exhausted: stopped by the <state|time|memory> limit after N states at depth D": the result
-  is inconclusive (exit 4). The states waiting at each BFS level are saved as words, each as a delta against
-  the state saved before it (about a third of its words). Prints states generated, distinct states, depth
+  is inconclusive (exit 4). The states waiting at each BFS level are saved as words (a fixed-size image per
+  state where the configuration bounds every list), each as a delta against the state saved before it
+  (about 90-120 bytes a state at the default configuration). Prints states generated, distinct states, depth
   reached, distinct states/s, peak memory and the frontier's size. On a terminal, progress on stderr (see dtsim
   help): the BFS depth, distinct states and states/s, frontier, states generated; --matrix/--proof: designs
   done, violated, not exhausted, their states summed and states/s. --quiet: none.

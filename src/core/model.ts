@@ -7,6 +7,9 @@
  */
 
 /** JSON values: model state and events must be plain, serialisable data (no classes, Map, Set, typed arrays). */
+import type { WordImage } from './schema-image.ts';
+
+export type { WordImage } from './schema-image.ts';
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
 
 /** Every event is a plain object tagged with `type` in `domain/pastTense` form, e.g. `guest/storeRetired`. */
@@ -199,6 +202,14 @@ export interface Model<S, E extends EventBase, C> {
    * initial state, whose static parts (design, config) the copy shares.
    */
   load?(src: LoadSource, like: S): S;
+  /**
+   * Optional (explore), preferred to `save`/`load` where it gives one: the exploration's states as fixed-size word
+   * images (src/core/schema-image.ts, compiled from the state's schema and sized from `init`, the initial state of
+   * the design and configuration explored), or null where this configuration has none (a list with no bound).
+   * The explorer's frontier then saves a state as `words` words at fixed offsets (a positional delta) and loads
+   * it back with straight-line code.
+   */
+  image?(init: S): WordImage<S> | null;
   /**
    * Optional (bisect, show, diff): the domain rendering of a state and of the changes an event makes. The engine
    * and the CLI know no mechanism: everything they print about a state beyond JSON paths comes from here.

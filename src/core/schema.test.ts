@@ -1,10 +1,12 @@
 /**
  * The schema compiler (schema.ts): every derived operation carries every declared field, and a field added to a
- * schema is carried by copy, copy-into, save/load, pack and the view without any other edit.
+ * schema is carried by copy, copy-into, save/load, the word image (schema-image.ts), pack and the view without any
+ * other edit.
  */
 import { describe as group, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { StateStore } from '../explore/store.ts';
+import { imageOf } from './schema-image.ts';
 import { Packer } from '../explore/pack.ts';
 import {
   array, bits, bool, compile, counters, describe, enumOf, int, nullable, nums, paged, record, statik, strs,
@@ -25,19 +27,21 @@ function roundTrip<T>(c: Compiled<T>, v: T, like: T): T {
   return st.load(i);
 }
 
+// Capacities (for the word image, schema-image.ts): 4 of everything, 8 per-page entries.
+const FOUR = (): number => 4;
 const CPU = record({
   pe: int('pe', { doc: 'PE it runs on, or -1' }),
   run: enumOf(['out', 'guest'] as const),
   hits: int('count', { metric: true }),
-  list: nums('gfn', 'pages'),
+  list: nums('gfn', 'pages', { max: FOUR }),
 });
 const BASE = {
   design: statik<{ readonly name: string }>(),
   vmid: int('vmid'),
-  cpus: array(CPU, 'vcpus', { group: 'vcpus' }),
-  mem: paged(),
-  set: bits(),
-  io: nullable(record({ kind: enumOf(['get', 'clear'] as const), pages: nums('gfn', 'pages') })),
+  cpus: array(CPU, 'vcpus', { group: 'vcpus', max: FOUR }),
+  mem: paged({ max: () => 8 }),
+  set: bits({ max: FOUR }),
+  io: nullable(record({ kind: enumOf(['get', 'clear'] as const), pages: nums('gfn', 'pages', { max: FOUR }) })),
   notes: strs(),
   stats: counters(['events']),
 };
@@ -46,7 +50,7 @@ function sample(extra?: { key: string; value: unknown }): Record<string, unknown
   const s: Record<string, unknown> = {
     design: { name: 'd' }, vmid: 3,
     cpus: [{ pe: 1, run: 'guest', hits: 4, list: [5, 6] }, { pe: -1, run: 'out', hits: 0, list: [] }],
-    mem: [[[0, 1, 2], [3]]], set: [[[5]]], io: { kind: 'clear', pages: [1] }, notes: ['a'], stats: { events: 2, other: 1 },
+    mem: [[[0, 1, 2, 3]]], set: [[[5]]], io: { kind: 'clear', pages: [1] }, notes: ['a'], stats: { events: 2, other: 1 },
   };
   if (extra) s[extra.key] = extra.value;
   return s;
@@ -130,21 +134,21 @@ const KINDS: readonly { name: string; schema: () => Schema; a: unknown; b: unkno
   { name: 'int', schema: () => int('gfn'), a: 3, b: 4 },
   { name: 'bool', schema: () => bool(), a: false, b: true },
   { name: 'enum', schema: () => enumOf(['x', 'y'] as const), a: 'x', b: 'y' },
-  { name: 'nums', schema: () => nums('gfn', 'pages'), a: [1, 2], b: [1] },
-  { name: 'paged', schema: () => paged(), a: [[[0, 0]]], b: [[[0, 7]]] },
+  { name: 'nums', schema: () => nums('gfn', 'pages', { max: FOUR }), a: [1, 2], b: [1] },
+  { name: 'paged', schema: () => paged({ max: FOUR }), a: [[[0, 0]]], b: [[[0, 7]]] },
   { name: 'nullable record', schema: () => nullable(record({ n: int() })), a: null, b: { n: 1 } },
-  { name: 'array of records', schema: () => array(record({ n: int(), l: nums('gfn', 'pages') }), 'vcpus'), a: [{ n: 1, l: [] }], b: [{ n: 1, l: [2] }] },
+  { name: 'array of records', schema: () => array(record({ n: int(), l: nums('gfn', 'pages', { max: FOUR }) }), 'vcpus', { max: FOUR }), a: [{ n: 1, l: [] }], b: [{ n: 1, l: [2] }] },
 ];
 
 group('a field added to a schema is carried by every derived operation', () => {
-  it('property: for any kind, place and value, copy / copy-into / save-load / view carry it and pack tells its values apart', () => {
+  it('property: for any kind, place and value, copy / copy-into / save-load / word image / view carry it and pack tells its values apart', () => {
     fc.assert(fc.property(
       fc.constantFrom(...KINDS), fc.boolean(), fc.boolean(), fc.stringMatching(/^[a-z][a-zA-Z0-9]{0,8}$/),
       (kind, nested, metric, rawKey) => {
         const key = `added${rawKey}`;
         const field = metric ? { ...kind.schema(), metric: true } as Schema : kind.schema();
         const schema = nested
-          ? record({ ...BASE, io: nullable(record({ kind: enumOf(['get', 'clear'] as const), pages: nums('gfn', 'pages'), [key]: field })) })
+          ? record({ ...BASE, io: nullable(record({ kind: enumOf(['get', 'clear'] as const), pages: nums('gfn', 'pages', { max: FOUR }), [key]: field })) })
           : record({ ...BASE, [key]: field });
         const c = compile(schema) as Compiled<Record<string, unknown>>;
         const make = (v: unknown): Record<string, unknown> => {
@@ -164,6 +168,20 @@ group('a field added to a schema is carried by every derived operation', () => {
         // A metric is left out of the encoding; any other field's two values pack differently.
         if (metric) expect(packed(c, b)).toEqual(packed(c, a));
         else expect(packed(c, b)).not.toEqual(packed(c, a));
+        // The explorer's word image carries it too (the schema without `notes`, a list of strings: no capacity,
+        // so no image), metric or not, and the two values give different images.
+        const { notes: _notes, ...bounded } = schema.fields;
+        expect(imageOf(schema, a)).toBeNull();
+        const img = imageOf<Record<string, unknown>>(record(bounded), a);
+        if (img === null) throw new Error('no image for a bounded schema');
+        const wa = new Int32Array(img.words);
+        const wb = new Int32Array(img.words);
+        const { notes: _na, ...ia } = a;
+        const { notes: _nb, ...ib } = b;
+        img.write(ia, wa);
+        img.write(ib, wb);
+        expect(img.read(wa, ib)).toEqual(ia);
+        expect([...wa]).not.toEqual([...wb]);
       },
     ), { seed: 42, numRuns: 120 });
   });

@@ -59,6 +59,12 @@ interface Common {
    * and `load` still copy it exactly.
    */
   readonly stale?: boolean;
+  /**
+   * An unsigned 32-bit integer (or list of them): 0..2^32-1 (the dirty ring's free-running indices and the
+   * kvm_dirty_gfn fields). A word image (schema-image.ts) keeps its int32 bit pattern and reads it back unsigned;
+   * without the mark a value of 2^31 or more does not fit a word and the image throws naming the field.
+   */
+  readonly u32?: boolean;
   /** Is the value unobservable in this state? Then it is packed as -2. */
   readonly dead?: (record: never, ctx: PackCtx) => boolean;
   /** A hand-written canonical encoding of this field (replaces the generic one; must be a bisimulation). */
@@ -68,11 +74,23 @@ interface Common {
 export interface IntS extends Common { readonly kind: 'int'; readonly role: IntRole }
 export interface BoolS extends Common { readonly kind: 'bool' }
 export interface EnumS<V extends string = string> extends Common { readonly kind: 'enum'; readonly values: readonly V[] }
-/** A list of integers (bounded by the configuration; `bound` says by what, for the docs). */
-export interface NumsS extends Common { readonly kind: 'nums'; readonly role: IntRole; readonly bound: string }
+/**
+ * A capacity read from the whole state at init (its configuration, its design's options, a mechanism's sizes):
+ * the words a flat layout gives a list (schema-layout.ts). Every list of every reachable state fits it.
+ * `Infinity`: this configuration does not bound the list (the layout reports it unbounded, and the state has no
+ * word image: schema-image.ts).
+ */
+export type Cap = (root: never) => number;
+/** A list of integers (bounded by the configuration; `bound` says by what, for the docs, `max` computes it). */
+export interface NumsS extends Common { readonly kind: 'nums'; readonly role: IntRole; readonly bound: string; readonly max?: Cap }
 export interface StrsS extends Common { readonly kind: 'strs' }
 /** A per-page array (`Paged`, models/machine/paged.ts layout): `p[i >>> 18][(i >>> 9) & 511][i & 511]`. */
-export interface PagedS extends Common { readonly kind: 'paged'; readonly bits: boolean }
+export interface PagedS extends Common {
+  readonly kind: 'paged';
+  readonly bits: boolean;
+  /** Entries (for `bits`: 32-bit words) a flat layout gives it; without it, the sizing state's own. */
+  readonly max?: Cap;
+}
 export interface RecordS<F extends Fields = Fields> extends Common {
   readonly kind: 'record';
   readonly fields: F;
@@ -86,6 +104,8 @@ export interface ArrayS<T extends Schema = Schema> extends Common {
   /** Symmetry group whose permutation reorders this array when packing. */
   readonly group?: string;
   readonly bound: string;
+  /** The capacity of the array (elements), for a flat layout. */
+  readonly max?: Cap;
 }
 export interface StaticS<T = unknown> extends Common { readonly kind: 'static'; readonly _t?: T }
 /** Named counters (`{ [name]: number }`), always metrics. */
@@ -112,6 +132,16 @@ export interface CustomOps<T> {
   pack(v: T, ctx: PackCtx, out: PackSink): void;
   check(v: unknown): string | null;
   view(v: T): JsonValue;
+  /** Optional: the words a flat layout gives the value (an upper bound for every state of one exploration). */
+  words?(root: unknown): number;
+  /**
+   * Optional, with `words` and `readWords` (schema-image.ts, the explorer's word images): writes `v` into its
+   * `words(root)` words of `w` from `at` (they are zero when called), exactly; `root` is the sizing state (the
+   * initial state of the exploration), not the state `v` is part of.
+   */
+  writeWords?(v: T, w: Int32Array, at: number, root: unknown): void;
+  /** Optional: a fresh private copy of the value `writeWords` wrote at `at`. */
+  readWords?(w: Int32Array, at: number, root: unknown): T;
 }
 
 export type Schema = IntS | BoolS | EnumS | NumsS | StrsS | PagedS | RecordS | NullableS | ArrayS | StaticS | CountersS
@@ -147,17 +177,17 @@ const opt = (o: object | undefined): object => o ?? {};
 export const int = <R = never>(role: IntRole = 'int', o?: Opts<number, R>): IntS => ({ kind: 'int', role, ...opt(o) } as IntS);
 export const bool = <R = never>(o?: Opts<boolean, R>): BoolS => ({ kind: 'bool', ...opt(o) } as BoolS);
 export const enumOf = <const V extends string>(values: readonly V[], o?: Opts<V>): EnumS<V> => ({ kind: 'enum', values, ...opt(o) } as EnumS<V>);
-export const nums = <R = never>(role: IntRole, bound: string, o?: Opts<number[], R>): NumsS => ({ kind: 'nums', role, bound, ...opt(o) } as NumsS);
+export const nums = <R = never>(role: IntRole, bound: string, o?: Opts<number[], R> & { readonly max?: Cap }): NumsS => ({ kind: 'nums', role, bound, ...opt(o) } as NumsS);
 export const strs = (o?: Opts): StrsS => ({ kind: 'strs', ...opt(o) } as StrsS);
-export const paged = (o?: Opts<number[][][]>): PagedS => ({ kind: 'paged', bits: false, ...opt(o) } as PagedS);
-export const bits = (o?: Opts<number[][][]>): PagedS => ({ kind: 'paged', bits: true, ...opt(o) } as PagedS);
+export const paged = (o?: Opts<number[][][]> & { readonly max?: Cap }): PagedS => ({ kind: 'paged', bits: false, ...opt(o) } as PagedS);
+export const bits = (o?: Opts<number[][][]> & { readonly max?: Cap }): PagedS => ({ kind: 'paged', bits: true, ...opt(o) } as PagedS);
 export function record<const F extends Fields>(
   fields: F, o?: Opts<InferRecord<F>> & { readonly packWith?: (record: InferRecord<F>, ctx: PackCtx, out: PackSink) => void },
 ): RecordS<F> {
   return { kind: 'record', fields, ...opt(o) } as RecordS<F>;
 }
 export const nullable = <T extends Schema>(of: T, o?: Opts): NullableS<T> => ({ kind: 'nullable', of, ...opt(o) } as NullableS<T>);
-export const array = <T extends Schema>(of: T, bound: string, o?: Opts & { readonly group?: string }): ArrayS<T> =>
+export const array = <T extends Schema>(of: T, bound: string, o?: Opts & { readonly group?: string; readonly max?: Cap }): ArrayS<T> =>
   ({ kind: 'array', of, bound, ...opt(o) } as ArrayS<T>);
 export const statik = <T>(o?: { readonly doc?: string }): StaticS<T> => ({ kind: 'static', ...opt(o) } as StaticS<T>);
 export const counters = <const K extends string>(keys: readonly K[], o?: { readonly doc?: string; readonly stale?: boolean; readonly live?: readonly K[] }): CountersS<K> =>

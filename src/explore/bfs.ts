@@ -8,7 +8,7 @@
  * the simulator and the property tests drive), on private mutable copies. Pure: the caller passes the clock and
  * receives progress through a callback.
  */
-import type { Design, EventBase, Model, SymmetryGroup, Violation } from '../core/model.ts';
+import type { Design, EventBase, Model, SymmetryGroup, Violation, WordImage } from '../core/model.ts';
 import { checkInvariants } from '../core/engine.ts';
 import { cloneJson, collisionBound, HashSet64, IntColumn, packJson, Packer } from './pack.ts';
 import { orbitBound, packCanonical, relabellings } from './symmetry.ts';
@@ -176,11 +176,11 @@ class StoredLevel<S> implements Level<S> {
   bytes(): number { return this.store.bytes(); }
 }
 
-/** Does the model's state survive a save and load through a StateStore (its own layout, or the generic walk) exactly? */
-function roundTrips<S>(init: S, twin: S, clone: (s: S) => S, codec: StoreCodec<S> | null): boolean {
+/** Does the model's state survive a save and load through a StateStore (its image, its own layout, or the generic walk) exactly? */
+function roundTrips<S>(init: S, twin: S, clone: (s: S) => S, codec: StoreCodec<S> | null, image: WordImage<S> | null): boolean {
   try {
     const c = clone(init);
-    const st = new StateStore(init, twin, undefined, codec);
+    const st = new StateStore(init, twin, undefined, codec, image);
     st.save(c);
     const a = new Packer();
     const b = new Packer();
@@ -247,10 +247,12 @@ export function explore<S, E extends EventBase, C>(
   const twin = mode !== 'objects' ? clone(init) : init;
   // The model's own exact layout for saved states, if it has one (else the generic walk).
   const codec: StoreCodec<S> | null = model.save && model.load ? { save: model.save.bind(model), load: model.load.bind(model) } : null;
-  const canStore = mode !== 'objects' && roundTrips(init, twin, clone, codec);
+  // Its fixed-size word images, where it has them for this configuration (preferred: store.ts).
+  const image: WordImage<S> | null = mode !== 'objects' && model.image ? model.image(init) : null;
+  const canStore = mode !== 'objects' && roundTrips(init, twin, clone, codec, image);
   // Two stored levels, reused level after level (their buffers and compiled shapes stay).
-  const storedA: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin, undefined, codec)) : null;
-  const storedB: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin, undefined, codec)) : null;
+  const storedA: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin, undefined, codec, image)) : null;
+  const storedB: Level<S> | null = canStore ? new StoredLevel(new StateStore(init, twin, undefined, codec, image)) : null;
   let usedStore = false;
   /** An empty level for the states found while expanding `cur`. */
   const levelAfter = (cur: Level<S>): Level<S> => {

@@ -110,6 +110,24 @@ export function contextBounded<S, E extends EventBase, C>(model: Model<S, E, C>,
       return { s, lane, k: src.int() };
     };
   }
+  const image = model.image;
+  if (image) {
+    // The model's image, then the lane and the bound (two more words).
+    m.image = (like) => {
+      const img = image.call(model, like.s);
+      if (img === null) return null;
+      const n = img.words;
+      return {
+        words: n + 2,
+        write(w, out): void {
+          img.write(w.s, out);
+          out[n] = w.lane;
+          out[n + 1] = w.k;
+        },
+        read: (src, l) => ({ s: img.read(src, l.s), lane: src[n] as number, k: src[n + 1] as number }),
+      };
+    };
+  }
   if (copyInto) {
     m.copyInto = (d, w) => {
       d.s = copyInto.call(model, d.s, w.s);

@@ -24,16 +24,22 @@
  * Only plain JSON data (and `undefined`, for holes) can be saved; anything else throws, and explore then keeps
  * the frontier as objects.
  *
+ * Three writers, fastest first: a model's fixed-size word image (`Model.image`, src/core/schema-image.ts: every
+ * state the same number of words at the same offsets, written and read by code compiled from the state's schema
+ * and layout: no tags, shapes or sink calls; the delta below is then positional), the model's own `save`/`load`
+ * through a `SaveSink` (a model, or a configuration, without an image: the PTA device with unbounded storage),
+ * and the generic walk below (any JSON state).
+ *
  * Kept as deltas: consecutive states of a BFS level are mostly siblings or cousins (a few events apart), so each
  * state's words are kept as a delta against the words of the state saved before it (runs of equal words, from
  * the start and from the end, referred to; the others written out), with a whole state (a keyframe) every
  * `KEYFRAME` states. Loads are sequential in BFS: the next state is rebuilt from the one loaded before; any other
- * index rolls forward from its keyframe. This takes the frontier to about a third of its words (each model's
- * figure is pinned in properties/explore.bfs.test.ts); the encoding of a state, and so what a load returns, is
- * unchanged.
+ * index rolls forward from its keyframe. This takes the frontier to about a third of its words (a tenth of a word
+ * image, whose unused capacity is zeros in every state; each model's figure is pinned in
+ * properties/explore.bfs.test.ts); the encoding of a state, and so what a load returns, is unchanged.
  */
 
-import type { LoadSource, SaveSink } from '../core/model.ts';
+import type { LoadSource, SaveSink, WordImage } from '../core/model.ts';
 import { IntColumn } from './pack.ts';
 
 /** A model's own exact layout for the store (`Model.save`/`load`). */
@@ -99,6 +105,13 @@ function compileShape(keys: readonly string[], sites: number): Shape {
   return { keys, sites, read, write };
 }
 
+/** A power of two of at least `n` (and 1024). */
+function sizeFor(n: number): number {
+  let size = 1 << 10;
+  while (size < n) size *= 2;
+  return size;
+}
+
 /** A whole state is kept every this many saves (a load out of order rolls forward at most this many deltas). */
 const KEYFRAME = 64;
 
@@ -148,7 +161,10 @@ export class StateStore<S> {
    * `init` and `twin` (a clone of it, or nothing): the objects they share are the static ones. `keyframe`: a
    * whole state every this many (1: every state whole, no deltas).
    */
-  constructor(private readonly init: S, twin?: S, private readonly keyframe = KEYFRAME, private readonly codec: StoreCodec<S> | null = null) {
+  constructor(
+    private readonly init: S, twin?: S, private readonly keyframe = KEYFRAME, private readonly codec: StoreCodec<S> | null = null,
+    private readonly image: WordImage<S> | null = null,
+  ) {
     if (!Number.isInteger(keyframe) || keyframe < 1) throw new Error(`[dtsim] state store: keyframe ${keyframe} is not a positive integer`);
     this.w = this.cur;
     if (twin !== undefined) this.findStatics(init, twin);
@@ -189,14 +205,22 @@ export class StateStore<S> {
 
   /** Saves a copy of `s`; returns its index. A value that is not JSON throws and saves nothing. */
   save(s: S): number {
-    this.w = this.cur;
-    this.len = 0;
-    try {
-      if (this.codec !== null) this.codec.save(s, this.sink);
-      else this.put_(s, 0);
-    } finally {
-      // The writer may have grown the buffer.
-      this.cur = this.w;
+    if (this.image !== null) {
+      // A fixed-size image written straight into the buffer (it writes every one of its words).
+      const n = this.image.words;
+      if (this.cur.length < n) this.cur = new Int32Array(sizeFor(n));
+      this.image.write(s, this.cur);
+      this.len = n;
+    } else {
+      this.w = this.cur;
+      this.len = 0;
+      try {
+        if (this.codec !== null) this.codec.save(s, this.sink);
+        else this.put_(s, 0);
+      } finally {
+        // The writer may have grown the buffer.
+        this.cur = this.w;
+      }
     }
     const index = this.starts.n;
     this.starts.push(this.dlen);
@@ -303,6 +327,7 @@ export class StateStore<S> {
     const from = index === this.viewIndex + 1 || index === this.viewIndex ? index : index - (index % this.keyframe);
     if (index !== this.viewIndex) for (let k = from; k <= index; k++) this.patch(k);
     this.viewIndex = index;
+    if (this.image !== null) return this.image.read(this.view, this.init);
     this.w = this.view;
     this.pos = 0;
     return this.codec !== null ? this.codec.load(this.source, this.init) : this.v() as S;

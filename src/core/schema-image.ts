@@ -1,0 +1,399 @@
+/**
+ * A state as a fixed-size word image (issue 15 item 2, stage 2 of the flat backing): read and write code compiled
+ * from a schema's flat layout (schema-layout.ts) for one design and configuration, so that the explorer's frontier
+ * (src/explore/store.ts) saves a state as exactly `words` int32 words at fixed offsets and loads it back, with no
+ * generic walk, no tags, no shape lookups and no per-value calls through a sink.
+ *
+ * `imageOf(schema, sized)` generates, with `new Function` over the schema's own field names (as schema-compile.ts
+ * does for the object operations), two straight-line functions:
+ * - `write(v, w)`: zeroes the first `words` words of `w`, then writes every field of `v` at its layout offset. The
+ *   image is a function of the state alone (a list's unused capacity, a null nullable's value and a counter pair
+ *   not in use are zeros), so the store's delta between consecutive states is positional.
+ * - `read(w, like)`: a fresh private copy of the state the words hold, its static fields `like`'s.
+ * Per kind (the layout's words): `int` one word (an integer that is not int32 throws: the image never rounds;
+ * one declared `u32` is kept as its int32 bit pattern and read back unsigned, as are the entries of a `u32` list);
+ * `bool` 0/1; `enum` its index; `nums` a length word and the capacity; `paged`/`bits` an entry count and the
+ * capacity's entries (bitset words are u32 in the state, models/machine/paged.ts: written as their int32 bit
+ * pattern, `| 0`, read back unsigned, `>>> 0`; the radix shape is rebuilt from the count, and the writer checks
+ * the state has that shape); `record` its fields inline; `nullable` a presence word; `array` a length word and
+ * its capacity of elements (each read by a function compiled per array node); `counters` the declared ones, then
+ * (1 + name id, value) pairs for counters added by name (ids from a table owned by the image: one image per
+ * exploration); `parts` the sizing state's keys in sorted order (a state with other keys throws); `custom` the
+ * kind's own `writeWords`/`readWords` (the stage-2 tables).
+ *
+ * A schema whose layout has an unbounded list (the PTA device's record lists when `deviceRecords` is 0, a `strs`)
+ * or a custom kind without word operations has no image (`null`): the explorer then keeps the model's
+ * `save`/`load` (schema-compiled, through a `SaveSink`). Exact: a test writes and reads back every state reached
+ * in every proof configuration (schema-layout.test.ts) and every model's BFS and walk states (properties).
+ *
+ * Nothing here reads a clock or does I/O; it is mechanism-agnostic (the models declare the capacities).
+ */
+import { COUNTER_EXTRA, layoutOf } from './schema-layout.ts';
+import type { CountersS, Schema } from './schema.ts';
+
+/** A model's states of one exploration as fixed-size word images (`Model.image`, the explorer's frontier). */
+export interface WordImage<S> {
+  /** Words of every image. */
+  readonly words: number;
+  /** Writes `s` into the first `words` words of `w` (all of them: unused ones as 0). */
+  write(s: S, w: Int32Array): void;
+  /** A fresh private copy of the state in the first `words` words of `w`; static fields are `like`'s. */
+  read(w: Int32Array, like: S): S;
+}
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** An offset: a base variable (or none) plus a constant. */
+interface At { readonly b: string; readonly k: number }
+const plus = (a: At, k: number): At => ({ b: a.b, k: a.k + k });
+const expr = (a: At): string => (a.b === '' ? String(a.k) : a.k === 0 ? a.b : `${a.b} + ${a.k}`);
+
+function notInt(path: string, x: unknown): never {
+  throw new Error(`[dtsim] state word image: ${path} = ${JSON.stringify(x) ?? String(x)} is not an int32 (the layout keeps one word per integer)`);
+}
+
+function notU32(path: string, x: unknown): never {
+  throw new Error(`[dtsim] state word image: ${path} = ${JSON.stringify(x) ?? String(x)} is not a u32 (declared u32 in its schema)`);
+}
+
+function over(path: string, n: number, cap: number): never {
+  throw new Error(`[dtsim] state word image: ${path} has ${n} entries, its layout holds ${cap} (raise the capacity its schema declares)`);
+}
+
+function pagedShape(path: string): never {
+  throw new Error(`[dtsim] state word image: ${path} is not a per-page array of the shape pagedNew builds (models/machine/paged.ts)`);
+}
+
+/** Writes the entries of a per-page array (count, then entries) and checks it has pagedNew's shape. */
+function writePaged(p: number[][][], w: Int32Array, at: number, cap: number, asBits: boolean, path: string): void {
+  let n = 0;
+  for (let i = 0; i < p.length; i++) {
+    const mid = p[i] as number[][];
+    for (let j = 0; j < mid.length; j++) {
+      const leaf = mid[j] as number[];
+      // pagedNew: full 512-entry leaves, full 512-leaf middles, but the last.
+      if (n !== i * (1 << 18) + j * 512) pagedShape(path);
+      if (n + leaf.length > cap) over(path, n + leaf.length, cap);
+      for (let k = 0; k < leaf.length; k++) {
+        const x = leaf[k] as number;
+        if (asBits) {
+          if (x >>> 0 !== x) notInt(path, x);
+          w[at + 1 + n] = x | 0;
+        } else {
+          if ((x | 0) !== x) notInt(path, x);
+          w[at + 1 + n] = x;
+        }
+        n++;
+      }
+    }
+  }
+  w[at] = n;
+  // The shape pagedNew(n) builds (the reader rebuilds it from the count).
+  if (p.length !== Math.ceil(n / (1 << 18))) pagedShape(path);
+  for (let i = 0; i < p.length; i++) {
+    const mid = p[i] as number[][];
+    const inMid = Math.min(1 << 18, n - i * (1 << 18));
+    if (mid.length !== Math.ceil(inMid / 512)) pagedShape(path);
+    for (let j = 0; j < mid.length; j++) if ((mid[j] as number[]).length !== Math.min(512, inMid - j * 512)) pagedShape(path);
+  }
+}
+
+function readPaged(w: Int32Array, at: number, asBits: boolean): number[][][] {
+  const n = w[at] as number;
+  const top: number[][][] = [];
+  for (let i = 0; i < n; i += 1 << 18) {
+    const mid: number[][] = [];
+    for (let j = i; j < Math.min(n, i + (1 << 18)); j += 512) {
+      const leaf: number[] = [];
+      const e = Math.min(n, j + 512);
+      if (asBits) for (let k = j; k < e; k++) leaf.push((w[at + 1 + k] as number) >>> 0);
+      else for (let k = j; k < e; k++) leaf.push(w[at + 1 + k] as number);
+      mid.push(leaf);
+    }
+    top.push(mid);
+  }
+  return top;
+}
+
+/** A list of integers: its length, then its entries (`u32`: as their int32 bit patterns). */
+function writeNums(a: readonly number[], w: Int32Array, at: number, cap: number, u32: boolean, path: string): void {
+  const n = a.length;
+  if (n > cap) over(path, n, cap);
+  w[at] = n;
+  for (let i = 0; i < n; i++) {
+    const x = a[i] as number;
+    if (u32) {
+      if (x >>> 0 !== x) notU32(path, x);
+      w[at + 1 + i] = x | 0;
+    } else {
+      if ((x | 0) !== x) notInt(path, x);
+      w[at + 1 + i] = x;
+    }
+  }
+}
+
+function readNums(w: Int32Array, at: number, u32: boolean): number[] {
+  const n = w[at] as number;
+  const a: number[] = [];
+  if (u32) for (let i = 0; i < n; i++) a.push((w[at + 1 + i] as number) >>> 0);
+  else for (let i = 0; i < n; i++) a.push(w[at + 1 + i] as number);
+  return a;
+}
+
+/** The names of counters added by name at run time, by id (one table per image). */
+class Names {
+  readonly names: string[] = [];
+  private readonly ids = new Map<string, number>();
+  id(k: string): number {
+    let id = this.ids.get(k);
+    if (id === undefined) { id = this.names.length; this.names.push(k); this.ids.set(k, id); }
+    return id;
+  }
+}
+
+/** The counters of `c` that are not declared, as (1 + name id, value) pairs from `at`. */
+function writeExtra(c: { readonly [k: string]: number }, w: Int32Array, at: number, declared: ReadonlySet<string>, names: Names, path: string): void {
+  let i = 0;
+  for (const k in c) {
+    if (declared.has(k)) continue;
+    if (i === COUNTER_EXTRA) over(`${path} (counters added by name)`, i + 1, COUNTER_EXTRA);
+    const x = c[k] as number;
+    if ((x | 0) !== x) notInt(`${path}.${k}`, x);
+    w[at + 2 * i] = names.id(k) + 1;
+    w[at + 2 * i + 1] = x;
+    i++;
+  }
+}
+
+function readExtra(o: { [k: string]: number }, w: Int32Array, at: number, names: Names): { [k: string]: number } {
+  for (let i = 0; i < COUNTER_EXTRA; i++) {
+    const id = w[at + 2 * i] as number;
+    if (id === 0) break;
+    o[names.names[id - 1] as string] = w[at + 2 * i + 1] as number;
+  }
+  return o;
+}
+
+function partsKeys(path: string, want: readonly string[], o: object): never {
+  throw new Error(`[dtsim] state word image: ${path} has the parts ${JSON.stringify(Object.keys(o))}, the layout ${JSON.stringify(want)} (parts are fixed at init)`);
+}
+
+function badEnum(path: string, values: readonly string[], v: unknown): never {
+  throw new Error(`[dtsim] unknown value ${JSON.stringify(v)} of ${path} (one of ${values.join(', ')})`);
+}
+
+const H = { notInt, notU32, over, writePaged, readPaged, writeNums, readNums, writeExtra, readExtra, partsKeys, badEnum };
+
+type Obj = { readonly [k: string]: unknown };
+
+/** Code for one node: its words, the statements writing the value `v` at `at`, the expression reading it. */
+interface Gen {
+  readonly words: number;
+  write(v: string, at: At): string;
+  read(at: At, like: string): string;
+}
+
+class ImageCompiler {
+  private readonly env: unknown[] = [];
+  private n = 0;
+  constructor(private readonly root: unknown) {}
+
+  ref(x: unknown): string {
+    this.env.push(x);
+    return `E[${this.env.length - 1}]`;
+  }
+
+  fresh(p: string): string {
+    return `${p}${this.n++}`;
+  }
+
+  fn<T>(args: string, body: string): T {
+    return new Function('E', 'H', `return function(${args}) { ${body} };`)(this.env, H) as T;
+  }
+
+  /** `sized`: the node's value in the sizing state (undefined where it has none). */
+  node(x: Schema, sized: unknown, path: string): Gen {
+    const P = JSON.stringify(path);
+    const cap = (max: ((r: never) => number) | undefined): number => {
+      const c = max ? max(this.root as never) : Infinity;
+      if (!Number.isFinite(c)) throw new Error(`[dtsim] state word image: ${path} has no capacity`);
+      return c;
+    };
+    switch (x.kind) {
+      case 'int':
+        if (x.u32) {
+          return {
+            words: 1,
+            write: (v, at) => `x = ${v}; if (x >>> 0 !== x) H.notU32(${P}, x); w[${expr(at)}] = x | 0;`,
+            read: (at) => `(w[${expr(at)}] >>> 0)`,
+          };
+        }
+        return {
+          words: 1,
+          write: (v, at) => `x = ${v}; if ((x | 0) !== x) H.notInt(${P}, x); w[${expr(at)}] = x;`,
+          read: (at) => `w[${expr(at)}]`,
+        };
+      case 'bool':
+        return { words: 1, write: (v, at) => `w[${expr(at)}] = ${v} ? 1 : 0;`, read: (at) => `(w[${expr(at)}] === 1)` };
+      case 'enum': {
+        const names = this.ref(x.values);
+        const vals = this.ref(x.values);
+        return {
+          words: 1,
+          write: (v, at) => `x = ${v}; w[${expr(at)}] = ${x.values.map((s, i) => `x === ${JSON.stringify(s)} ? ${i} : `).join('')}H.badEnum(${P}, ${vals}, x);`,
+          read: (at) => `${names}[w[${expr(at)}]]`,
+        };
+      }
+      case 'nums': {
+        const c = cap(x.max);
+        const u = x.u32 === true;
+        return { words: 1 + c, write: (v, at) => `H.writeNums(${v}, w, ${expr(at)}, ${c}, ${u}, ${P});`, read: (at) => `H.readNums(w, ${expr(at)}, ${u})` };
+      }
+      case 'strs':
+        throw new Error(`[dtsim] state word image: ${path} is a list of strings (no capacity)`);
+      case 'paged': {
+        const c = cap(x.max);
+        return {
+          words: 1 + c,
+          write: (v, at) => `H.writePaged(${v}, w, ${expr(at)}, ${c}, ${x.bits}, ${P});`,
+          read: (at) => `H.readPaged(w, ${expr(at)}, ${x.bits})`,
+        };
+      }
+      case 'static':
+        return { words: 0, write: () => '', read: () => 'undefined' };
+      case 'record': {
+        const keys = Object.keys(x.fields);
+        for (const k of keys) if (!IDENT.test(k)) throw new Error(`[dtsim] schema field name ${JSON.stringify(k)} is not an identifier`);
+        const gens: { k: string; f: Schema; g: Gen; off: number }[] = [];
+        let words = 0;
+        for (const k of keys) {
+          const f = x.fields[k] as Schema;
+          const o = sized !== null && typeof sized === 'object' ? (sized as Obj)[k] : undefined;
+          const g = this.node(f, o, path ? `${path}.${k}` : k);
+          gens.push({ k, f, g, off: words });
+          words += g.words;
+        }
+        return {
+          words,
+          write: (v, at) => {
+            const r = this.fresh('r');
+            return `{ const ${r} = ${v};\n${gens.map(({ k, g, off }) => g.write(`${r}.${k}`, plus(at, off))).filter((s) => s !== '').join('\n')} }`;
+          },
+          read: (at, like) => `{${gens.map(({ k, f, g, off }) => `${k}: ${f.kind === 'static' ? `${like}?.${k}` : g.read(plus(at, off), `${like}?.${k}`)}`).join(', ')}}`,
+        };
+      }
+      case 'nullable': {
+        const g = this.node(x.of, sized === null ? undefined : sized, path);
+        return {
+          words: 1 + g.words,
+          write: (v, at) => {
+            const t = this.fresh('t');
+            return `{ const ${t} = ${v}; if (${t} !== null) { w[${expr(at)}] = 1; ${g.write(t, plus(at, 1))} } }`;
+          },
+          read: (at, like) => `(w[${expr(at)}] === 0 ? null : ${g.read(plus(at, 1), like)})`,
+        };
+      }
+      case 'array': {
+        const c = cap(x.max);
+        const first = Array.isArray(sized) ? sized[0] : undefined;
+        const g = this.node(x.of, first, `${path}[]`);
+        const e = g.words;
+        // One reader per array node (its element's reads inline; a call site of its own).
+        const reader = this.ref(this.fn<unknown>('w, at, like', `const n = w[at]; const o = []; for (let i = 0; i < n; i++) { const b = at + 1 + i * ${e}; o.push(${g.read({ b: 'b', k: 0 }, 'like?.[i]')}); } return o;`));
+        return {
+          words: 1 + c * e,
+          write: (v, at) => {
+            const a = this.fresh('a');
+            const i = this.fresh('i');
+            const b = this.fresh('b');
+            return `{ const ${a} = ${v}; const n = ${a}.length; if (n > ${c}) H.over(${P}, n, ${c}); w[${expr(at)}] = n;\n`
+              + `for (let ${i} = 0; ${i} < n; ${i}++) { const ${b} = ${expr(plus(at, 1))} + ${i} * ${e}; ${g.write(`${a}[${i}]`, { b, k: 0 })} } }`;
+          },
+          read: (at, like) => `${reader}(w, ${expr(at)}, ${like})`,
+        };
+      }
+      case 'counters': {
+        const cs: CountersS = x;
+        for (const k of cs.keys) if (!IDENT.test(k)) throw new Error(`[dtsim] counter name ${JSON.stringify(k)} is not an identifier`);
+        const K = cs.keys.length;
+        const declared = this.ref(new Set(cs.keys));
+        const names = this.ref(new Names());
+        return {
+          words: K + 2 * COUNTER_EXTRA,
+          write: (v, at) => {
+            const c = this.fresh('c');
+            return `{ const ${c} = ${v}; let n = 0;\n`
+              + cs.keys.map((k, i) => `x = ${c}.${k}; if ((x | 0) !== x) H.notInt(${JSON.stringify(`${path}.${k}`)}, x); w[${expr(plus(at, i))}] = x; n++;`).join('\n')
+              + `\nlet m = 0; for (const _ in ${c}) m++; if (m !== n) H.writeExtra(${c}, w, ${expr(plus(at, K))}, ${declared}, ${names}, ${P}); }`;
+          },
+          read: (at) => `H.readExtra({${cs.keys.map((k, i) => `${k}: w[${expr(plus(at, i))}]`).join(', ')}}, w, ${expr(plus(at, K))}, ${names})`,
+        };
+      }
+      case 'parts': {
+        const o = sized !== null && typeof sized === 'object' ? (sized as Obj) : {};
+        const inOrder = Object.keys(o);
+        const sorted = [...inOrder].sort();
+        const gens = new Map<string, { g: Gen; off: number }>();
+        let words = 0;
+        for (const k of sorted) {
+          const part = x.resolve(k);
+          if (!part) throw new Error(`[dtsim] state part '${k}' has no schema (declare one where the part is defined)`);
+          const g = this.node(part.schema, o[k], path ? `${path}.${k}` : k);
+          gens.set(k, { g, off: words });
+          words += g.words;
+        }
+        const want = this.ref(sorted);
+        return {
+          words,
+          write: (v, at) => {
+            const p = this.fresh('p');
+            return `{ const ${p} = ${v}; let m = 0; for (const _ in ${p}) m++;\n`
+              + `if (m !== ${sorted.length}${sorted.map((k) => ` || !(${JSON.stringify(k)} in ${p})`).join('')}) H.partsKeys(${P}, ${want}, ${p});\n`
+              + sorted.map((k) => { const { g, off } = gens.get(k) as { g: Gen; off: number }; return g.write(`${p}[${JSON.stringify(k)}]`, plus(at, off)); }).join('\n')
+              + ' }';
+          },
+          // Built in the sizing state's key order (the order init added the parts).
+          read: (at, like) => `{${inOrder.map((k) => { const { g, off } = gens.get(k) as { g: Gen; off: number }; return `${JSON.stringify(k)}: ${g.read(plus(at, off), `${like}?.[${JSON.stringify(k)}]`)}`; }).join(', ')}}`,
+        };
+      }
+      case 'custom': {
+        const ops = x.ops;
+        if (!ops.words || !ops.writeWords || !ops.readWords) throw new Error(`[dtsim] state word image: ${path} (${x.name}) has no word operations`);
+        const O = this.ref(ops);
+        const R = this.ref(this.root);
+        return {
+          words: ops.words(this.root),
+          write: (v, at) => `${O}.writeWords(${v}, w, ${expr(at)}, ${R});`,
+          read: (at) => `${O}.readWords(w, ${expr(at)}, ${R})`,
+        };
+      }
+      default: {
+        const never: never = x;
+        throw new Error(`[dtsim] unknown schema kind ${JSON.stringify(never)}`);
+      }
+    }
+  }
+}
+
+/**
+ * The word image of `s` for the state `sized` (the initial state of a design and configuration; `root`, default
+ * `sized`, is what the capacities read), or null when the layout has an unbounded list or a custom kind without
+ * word operations (the caller keeps its other save/load). Its words are the layout's (`layoutOf`).
+ */
+export function imageOf<T>(s: Schema, sized: T, root: unknown = sized): WordImage<T> | null {
+  const layout = layoutOf(s, sized, root);
+  if (layout.unbounded.length > 0) return null;
+  const c = new ImageCompiler(root);
+  let g: Gen;
+  try {
+    g = c.node(s, sized, '');
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith('[dtsim] state word image:')) return null;
+    throw e;
+  }
+  if (g.words !== layout.words) throw new Error(`[dtsim] state word image: ${g.words} words, the layout ${layout.words} (schema-image.ts and schema-layout.ts disagree)`);
+  const words = g.words;
+  const write = c.fn<(v: T, w: Int32Array) => void>('v, w', `w.fill(0, 0, ${words}); let x;\n${g.write('v', { b: '', k: 0 })}`);
+  const read = c.fn<(w: Int32Array, like: T) => T>('w, like', `return ${g.read({ b: '', k: 0 }, 'like')};`);
+  return { words, write, read };
+}
