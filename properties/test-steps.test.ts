@@ -8,7 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import suite, { PROOF_TIER, PROOF_TIER2 } from '../vitest.config.ts';
+import suite, { DEEP, PROOF_TIER, PROOF_TIER2 } from '../vitest.config.ts';
+import deep from '../vitest.deep.config.ts';
 import proof from '../vitest.proof.config.ts';
 import proof2 from '../vitest.proof2.config.ts';
 import gate, { GATE_ENV, GATE_FILES } from '../vitest.mutate.config.ts';
@@ -19,7 +20,7 @@ describe('test steps', () => {
     for (const f of PROOF_TIER) expect(existsSync(f), f).toBe(true);
     const s = suite as { test?: { exclude?: string[] } };
     const p = proof as { test?: { include?: string[] } };
-    expect(s.test?.exclude?.filter((x) => !x.includes('node_modules'))).toEqual([...PROOF_TIER, ...PROOF_TIER2]);
+    expect(s.test?.exclude?.filter((x) => !x.includes('node_modules'))).toEqual([...PROOF_TIER, ...PROOF_TIER2, ...DEEP]);
     expect(p.test?.include).toEqual(PROOF_TIER);
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { [k: string]: string } };
     expect(pkg.scripts['test:proof']).toBe('vitest run --config vitest.proof.config.ts');
@@ -35,11 +36,21 @@ describe('test steps', () => {
     // The README says how to run it.
     expect(readFileSync('README.md', 'utf8')).toContain('npm run test:proof2');
   });
-  it('.ci/run runs npm test, then the proof tier, then proof tier 2, then the package test', () => {
+  it('the deep step: its files exist, are in no other step and in no mutation gate, and test:deep runs exactly them', () => {
+    expect(DEEP.length).toBeGreaterThan(0);
+    for (const f of DEEP) expect(existsSync(f), f).toBe(true);
+    for (const f of DEEP) expect([...PROOF_TIER, ...PROOF_TIER2, ...GATE_FILES], f).not.toContain(f);
+    expect((deep as { test?: { include?: string[] } }).test?.include).toEqual(DEEP);
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { [k: string]: string } };
+    expect(pkg.scripts['test:deep']).toBe('vitest run --config vitest.deep.config.ts');
+    expect(readFileSync('README.md', 'utf8')).toContain('npm run test:deep');
+  });
+  it('.ci/run runs npm test, then the deep step, then the proof tier, then proof tier 2, then the package test', () => {
     const lines = readFileSync('.ci/run', 'utf8').split('\n').map((l) => l.trim());
     const at = (cmd: string): number => lines.indexOf(cmd);
     expect(at('npm test')).toBeGreaterThan(0);
-    expect(at('npm run test:proof')).toBeGreaterThan(at('npm test'));
+    expect(at('npm run test:deep')).toBeGreaterThan(at('npm test'));
+    expect(at('npm run test:proof')).toBeGreaterThan(at('npm run test:deep'));
     expect(at('npm run test:proof2')).toBeGreaterThan(at('npm run test:proof'));
     expect(at('npm run test:package')).toBeGreaterThan(at('npm run test:proof2'));
   });
