@@ -13,7 +13,7 @@
  * The register values, entry format and state type are state.ts, the invariants invariants.ts (both re-exported
  * here); this file is KVM's side (drains, register programming, the ring reserve) and the mechanism's hooks.
  */
-import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
+import { wantsShared, wantsVcpu, type EnabledMemo, type Mechanism, type MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineState } from '../machine/state.ts';
 import { D_AF, D_DBM, D_VALID, D_W, setL2, setPage } from '../machine/pagetable.ts';
@@ -180,10 +180,11 @@ export function checkHdbssRingOptions(o: DesignOptions, bugs: readonly string[])
 }
 
 function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
-  hwCandidates(s, out, HDBSS, memo.perPage);
+  hwCandidates(s, out, HDBSS, memo);
   const h = hdOf(s);
-  if (!h.enabled) out.push({ type: 'hdbss/trackingEnabled' });
+  if (!h.enabled && wantsShared(memo)) out.push({ type: 'hdbss/trackingEnabled' });
   for (let vi = 0; vi < s.vcpus.length; vi++) {
+    if (!wantsVcpu(memo, vi)) continue;
     const v = s.vcpus[vi]!;
     if (v.run === 'guest' && v.store >= 0) {
       out.push({ type: 'hdbss/fullFaulted', vcpu: vi, gfn: v.store });
