@@ -17,7 +17,7 @@ import { tlbBase, tlbFind, tlbPack, tlbWritable, T_BLOCK, T_DBM, T_W } from './t
 import { consumeReport } from './kvm.ts';
 import { mechanismsOf } from './selected.ts';
 import type { MachineEvent } from './model-events.ts';
-import { newEnabledMemo, wantsShared, wantsVcpu, type EnabledMemo } from './mechanisms.ts';
+import { newEnabledMemo, wantsPe, wantsShared, wantsVcpu, type EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';
 import { opt } from './options.ts';
 
@@ -179,8 +179,8 @@ export function collectionStepDone(s: MachineState, slotDone: boolean): void {
  * idle-phase access-flag update of each page): the scale workload (workload.ts) picks the page of a store itself
  * from its seeded distribution, so the rest of the set costs O(vCPUs x PEs + TLB entries), not O(guest pages).
  * `memo` (fresh by default) is left holding what the filter computed, e.g. the VMM's next collection step; its
- * `agent` hint (`EnabledMemo.agent`) restricts the set to one vCPU's lane or to the lanes of no vCPU (the default:
- * every lane).
+ * `agent` hint (`EnabledMemo.agent`) restricts the set to one vCPU's lane, one PE's, or the VMM's and the host's
+ * (the default: every lane).
  */
 export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = newEnabledMemo()): MachineEvent[] {
   memo.perPage = perPage;
@@ -214,13 +214,12 @@ export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = 
         assertNever(v.run);
     }
   }
-  const shared = wantsShared(memo);
-  if (shared) {
-    for (let p = 0; p < s.pes.length; p++) {
-      for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: tlbBase(e) });
-    }
-    if (perPage && s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
+  for (let p = 0; p < s.pes.length; p++) {
+    if (!wantsPe(memo, p)) continue;
+    for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: tlbBase(e) });
   }
+  const shared = wantsShared(memo);
+  if (shared && perPage && s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
   for (const m of mechanismsOf(s)) m.candidates?.(s, out, memo);
   if (shared) vmmCandidates(s, out, memo);
   // Filter in place (one array per call).

@@ -51,19 +51,24 @@ export interface EnabledMemo {
   perPage: boolean;
   /**
    * Whose candidates are wanted, by timeline lane (`lane`, events.ts): `ALL_AGENTS` (-1, the default) every lane's;
-   * v >= 0 only vCPU v's lane (its stores, faults, exits, entries, loads...); `NO_VCPU` (-2) every lane but the
-   * vCPUs' (PEs, the VMM with the ring harvests, the host). A hint for the scale workload, which picks the acting
-   * lane first and asks for that lane's events only (models/machine/workload.ts), so a step costs O(1), not
-   * O(vCPUs). It only ever leaves candidates out: a producer may ignore it and emit more (the workload keeps the
-   * lane's own), but must never leave out a wanted one; preconditions (`isEnabled`) never read it.
+   * v >= 0 only vCPU v's lane (its stores, faults, exits, entries, loads...); `peAgent(p)` only PE p's lane (its
+   * TLB evictions); `VMM_HOST` (-2) the VMM's lane (with the ring harvests) and the host's. A hint for the scale
+   * workload, which picks the acting lane first and asks for that lane's events only (models/machine/workload.ts),
+   * so a step costs O(1), not O(vCPUs x TLB entries). It only ever leaves candidates out: a producer may ignore it
+   * and emit more (the workload keeps the lane's own), but must never leave out a wanted one; preconditions
+   * (`isEnabled`) never read it.
    */
   agent: number;
 }
 
 /** `EnabledMemo.agent`: every lane's candidates (the checker's, the simulator's, the default). */
 export const ALL_AGENTS = -1;
-/** `EnabledMemo.agent`: the candidates of every lane but the vCPUs' (PEs, VMM, host). */
-export const NO_VCPU = -2;
+/** `EnabledMemo.agent`: the candidates of the VMM's and the host's lanes (no vCPU's, no PE's). */
+export const VMM_HOST = -2;
+/** `EnabledMemo.agent` of PE `p`'s lane. */
+export function peAgent(p: number): number {
+  return -3 - p;
+}
 
 export function newEnabledMemo(agent: number = ALL_AGENTS): EnabledMemo {
   return { collect: undefined, own: {}, perPage: true, agent };
@@ -74,9 +79,14 @@ export function wantsVcpu(memo: EnabledMemo, v: number): boolean {
   return memo.agent === ALL_AGENTS || memo.agent === v;
 }
 
-/** Are the candidates of the lanes of no vCPU (PEs, VMM, host) wanted (`EnabledMemo.agent`)? */
+/** Are PE `p`'s lane's candidates wanted (`EnabledMemo.agent`)? */
+export function wantsPe(memo: EnabledMemo, p: number): boolean {
+  return memo.agent === ALL_AGENTS || memo.agent === peAgent(p);
+}
+
+/** Are the candidates of the VMM's and the host's lanes wanted (`EnabledMemo.agent`)? */
 export function wantsShared(memo: EnabledMemo): boolean {
-  return memo.agent < 0;
+  return memo.agent === ALL_AGENTS || memo.agent === VMM_HOST;
 }
 
 export interface Mechanism {

@@ -2,9 +2,10 @@
  * The scale workload's scheduling (workload.ts) builds the candidates of one lane at a time
  * (`EnabledMemo.agent`, mechanisms.ts): one vCPU's lane, or every lane of no vCPU. These tests hold the hint to
  * its contract on states of every design, reached both by the workload and by the checker's uniform random walk
- * (which takes the adversarial interleavings the workload leaves out): a lane's candidates are exactly that
- * lane's events of the whole set, in the same order (so the workload's choice and its random draws are those
- * of the whole set), and the other vCPUs' events are left out (so a step costs O(1) in the vCPUs).
+ * (which takes the adversarial interleavings the workload leaves out): a lane's candidates (one vCPU's, one
+ * PE's, or the VMM's and the host's) are exactly that lane's events of the whole set, in the same order (so the
+ * workload's choice and its random draws are those of the whole set), and the other vCPUs' events are left out
+ * (so a step costs O(1) in the vCPUs); a PE with an empty TLB has no events.
  */
 import { describe, expect, it } from 'vitest';
 import { MODELS } from '../../src/cli/registry.ts';
@@ -13,7 +14,7 @@ import { stream } from '../../src/random/streams.ts';
 import { createHash } from 'node:crypto';
 import { lane } from './events.ts';
 import { candidates } from './machine.ts';
-import { ALL_AGENTS, NO_VCPU, newEnabledMemo } from './mechanisms.ts';
+import { ALL_AGENTS, newEnabledMemo, peAgent, VMM_HOST } from './mechanisms.ts';
 import type { MachineEvent } from './model-events.ts';
 import type { MachineState } from './state.ts';
 
@@ -30,8 +31,15 @@ function checkLanes(s: MachineState, perPage: boolean, where: string): number {
     expect(own.filter((e) => isVcpuLane(laneOf(e)) && laneOf(e) !== `vcpu${v}`), `${where}: only vcpu${v}`).toEqual([]);
     n++;
   }
-  const shared = candidates(s, perPage, newEnabledMemo(NO_VCPU));
-  expect(shared, `${where}: lanes of no vCPU`).toEqual(full.filter((e) => !isVcpuLane(laneOf(e))));
+  for (let p = 0; p < s.pes.length; p++) {
+    const own = full.filter((e) => laneOf(e) === `pe${p}`);
+    expect(candidates(s, perPage, newEnabledMemo(peAgent(p))), `${where}: pe${p}`).toEqual(own);
+    // The workload passes over a PE with an empty TLB without building its lane.
+    if (s.pes[p]!.tlb.length === 0) expect(own, `${where}: pe${p} has an empty TLB`).toEqual([]);
+    n++;
+  }
+  const shared = candidates(s, perPage, newEnabledMemo(VMM_HOST));
+  expect(shared, `${where}: the VMM's and the host's lanes`).toEqual(full.filter((e) => laneOf(e) === 'vmm' || laneOf(e) === 'host'));
   return n + 1;
 }
 

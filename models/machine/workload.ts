@@ -26,7 +26,7 @@
 import type { WorkloadDriver, WorkloadHook, WorkloadSpec, WorkloadVariant } from '../../src/core/model.ts';
 import { stream, type Prng } from '../../src/random/streams.ts';
 import { candidates, storeCanRetire } from './machine.ts';
-import { newEnabledMemo, NO_VCPU } from './mechanisms.ts';
+import { newEnabledMemo, peAgent, VMM_HOST } from './mechanisms.ts';
 import type { MachineEvent } from './model-events.ts';
 import { pget } from './paged.ts';
 import type { MachineConfig, MachineState } from './state.ts';
@@ -187,10 +187,12 @@ class MachineWorkload implements WorkloadDriver<MachineState, MachineEvent> {
   /**
    * The next event: the earliest lane with an enabled event acts (ties: the lower lane index; the VMM's collection
    * held back until the collection interval is up when it would start a new pre-copy round). Only the candidates
-   * of the lanes of no vCPU (PEs, VMM, host: `EnabledMemo.agent` `NO_VCPU`) are built at every step; a vCPU's
-   * own are built only when it acts and its choice needs them (`vcpuStep`), so a step costs O(1) in the vCPUs
-   * (a scan of the lane clocks aside), not the whole enabled set. The choice, and the stream of random draws, are
-   * those of building the whole set: a lane's events come in the order the whole set lists them.
+   * of the VMM's and the host's lanes (`EnabledMemo.agent` `VMM_HOST`) are built at every step; a vCPU's own are
+   * built only when it acts and its choice needs them (`vcpuStep`), a PE's only when it acts (a PE's lane has
+   * events only while its TLB holds an entry: its evictions; workload.test.ts holds the machine to it), so a step
+   * costs O(1) in the vCPUs and PEs (a scan of the lane clocks aside), not the whole enabled set. The choice, and
+   * the stream of random draws, are those of building the whole set: a lane's events come in the order the whole
+   * set lists them.
    */
   next(s: MachineState): MachineEvent | null {
     if (s.vmm.phase === 'done') return null;
@@ -198,12 +200,12 @@ class MachineWorkload implements WorkloadDriver<MachineState, MachineEvent> {
     const vmmLane = nv + s.pes.length;
     const stopping = s.vmm.phase !== 'precopy' && s.vmm.phase !== 'idle';
     const intervalEnd = this.roundStartAt + this.spec.intervalMs * 1e6;
-    const memo = newEnabledMemo(NO_VCPU);
+    const memo = newEnabledMemo(VMM_HOST);
     const shared = candidates(s, false, memo);
     const laneOfEv = this.laneOfEv;
     laneOfEv.length = shared.length;
     const has = this.has;
-    has.fill(0, nv);
+    has.fill(0, vmmLane);
     let vmmOnlyCollect = true;
     for (let i = 0; i < shared.length; i++) {
       const e = shared[i] as MachineEvent;
@@ -215,6 +217,7 @@ class MachineWorkload implements WorkloadDriver<MachineState, MachineEvent> {
     }
     // vCPU lanes: one in the guest always has an event (a store, or its exit); the others are built when tried.
     for (let v = 0; v < nv; v++) has[v] = 1;
+    for (let p = 0; p < s.pes.length; p++) has[nv + p] = s.pes[p]!.tlb.length > 0 ? 1 : 0;
     // The VMM's canonical collection step (computed by the filter: enabled iff it is among the candidates), held
     // back until the collection interval is up when it would start a new pre-copy round.
     const step = memo.collect ?? null;
@@ -255,7 +258,10 @@ class MachineWorkload implements WorkloadDriver<MachineState, MachineEvent> {
         e = this.vcpuStep(s, best, stopping, mine);
       } else {
         mine.length = 0;
-        for (let i = 0; i < shared.length; i++) if (laneOfEv[i] === best) mine.push(shared[i] as MachineEvent);
+        if (best < vmmLane) {
+          for (const x of candidates(s, false, newEnabledMemo(peAgent(best - nv)))) if (!NOT_WORKLOAD.has(x.type) && this.laneIndex(s, x) === best) mine.push(x);
+        } else for (let i = 0; i < shared.length; i++) if (laneOfEv[i] === best) mine.push(shared[i] as MachineEvent);
+        if (mine.length === 0) { has[best] = 0; continue; }
         this.clock = bestAt;
         e = best === vmmLane ? this.vmmStep(mine, stepOk && !(gated && this.clock < intervalEnd) ? step : null) : this.pick(mine);
       }
