@@ -4,7 +4,9 @@
  * this process, and prints the events per second of each and their ratio (largest / smallest; the goal is
  * >= 0.8: the cost of an event does not grow with the guest). Both runs check invariants as the preset does.
  * The rate is events per CPU second of this process (process.cpuUsage), so other load on the machine does not
- * skew it; wall seconds are printed too. Prints figures; asserts nothing.
+ * skew it; wall seconds are printed too. The smallest point runs once untimed first, so that neither timed run
+ * pays for compiling the code (the first run measured would otherwise look slower). Prints figures; asserts
+ * nothing.
  *
  *   node bin/run-ts.js bench/compare-scale.ts [--preset realistic] [--variant bitmap] [--rate R] [--seed S]
  */
@@ -40,6 +42,7 @@ function run(size: GuestSize): { events: number; cpuS: number; wallS: number; st
 const small = bySize[0]!;
 const large = bySize[bySize.length - 1]!;
 console.log(`compare-scale: preset ${preset.name}, design ${variant}, ${rate} stores/s/vCPU, check every ${preset.checkEvery} events (+ each collection, + the end)`);
+run(small); // warm-up (untimed): the JIT compiles the driver and the reducers
 const rows: { size: GuestSize; r: ReturnType<typeof run> }[] = [];
 for (const size of [small, large]) {
   const r = run(size);

@@ -22,7 +22,9 @@ export const RING_EVENTS = [
   { type: 'kvm/softFullRequestCleared', fields: { vcpu: 'vcpu' }, lane: 'vmm',
     description: 'B5 knob only: the reset thread clears a vCPU\'s soft-full request after finding its ring not soft-full.' },
   // The weak-memory layer (option `weakMemory`; ring.ts "Memory ordering").
-  { type: 'ring/dirtyFlagVisible', fields: { vcpu: 'vcpu' }, weight: 8,
+  // Lane 'host': the store buffer drains whether or not the vCPU thread runs (a vCPU held out by a full ring still
+  // has its last DIRTY stores buffered), so it is the memory system's step, not the vCPU's.
+  { type: 'ring/dirtyFlagVisible', fields: { vcpu: 'vcpu' }, lane: 'host', weight: 8,
     description: 'weakMemory: the oldest `flags = DIRTY` store of the vCPU\'s pushes still in its CPU\'s store buffer becomes visible to '
       + 'the other CPUs (after its payload: smp_wmb).' },
   { type: 'ring/resetFlagVisible', fields: { vcpu: 'vcpu' }, lane: 'vmm', weight: 8,

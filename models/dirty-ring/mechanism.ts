@@ -4,7 +4,7 @@
  * pages it holds for INV-NOLOSS, and the hooks. State: schema.ts (`s.ext.ring`, declared once: types,
  * copy, save/load and canonical encoding) and state.ts (readers); invariants: invariants.ts.
  */
-import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
+import { wantsShared, wantsVcpu, type EnabledMemo, type Mechanism, type MechanismFolder } from '../machine/mechanisms.ts';
 import { collectionStepDone, deliver, nextCollectStep } from '../machine/machine.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineState } from '../machine/state.ts';
@@ -35,7 +35,9 @@ const option: OptionRead<DirtyRingOption> = optionOf;
 
 function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
   const R = ringExt(s);
-  for (let v = 0; v < R.rings.length; v++) out.push({ type: 'vcpu/ringFullExited', vcpu: v });
+  for (let v = 0; v < R.rings.length; v++) if (wantsVcpu(memo, v)) out.push({ type: 'vcpu/ringFullExited', vcpu: v });
+  // Everything else here is on the VMM's lane or the host's (declared: ring/ events, the soft-full clear).
+  if (!wantsShared(memo)) return;
   if (bug(s, 'softfull-cleared-by-reset')) for (const v of R.softFullClears) out.push({ type: 'kvm/softFullRequestCleared', vcpu: v });
   if (ringWorkAllowedIn(s, memo)) {
     // The canonical step comes from collectStep; here the other interleavings: another vCPU's ring first,

@@ -13,7 +13,7 @@
  * The register values, entry format and state type are state.ts, the invariants invariants.ts (both re-exported
  * here); this file is KVM's side (drains, register programming, the ring reserve) and the mechanism's hooks.
  */
-import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
+import { wantsPe, wantsShared, wantsVcpu, type EnabledMemo, type Mechanism, type MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineState } from '../machine/state.ts';
 import { D_AF, D_DBM, D_VALID, D_W, leafOf, setL2, setPage } from '../machine/pagetable.ts';
@@ -302,13 +302,16 @@ function syncStep(s: MachineState): MachineEvent | null {
 }
 
 function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
-  hwCandidates(s, out, HDBSS, memo.perPage);
+  hwCandidates(s, out, HDBSS, memo);
   const h = hdOf(s);
-  if (!h.enabled) out.push({ type: 'hdbss/trackingEnabled' });
-  else if (option(s, 'hdbssDisable') === true) out.push({ type: 'hdbss/disableRequested' });
-  // The sync's request and its completion are the VMM's collection steps (syncStep); the disable's completion is not.
-  if (h.call === 'disable' && nextCollectStep(s, memo)?.type !== 'kvm/requestCompleted') out.push({ type: 'kvm/requestCompleted' });
+  if (wantsShared(memo)) {
+    if (!h.enabled) out.push({ type: 'hdbss/trackingEnabled' });
+    else if (option(s, 'hdbssDisable') === true) out.push({ type: 'hdbss/disableRequested' });
+    // The sync's request and its completion are the VMM's collection steps (syncStep); the disable's completion is not.
+    if (h.call === 'disable' && nextCollectStep(s, memo)?.type !== 'kvm/requestCompleted') out.push({ type: 'kvm/requestCompleted' });
+  }
   for (let vi = 0; vi < s.vcpus.length; vi++) {
+    if (!wantsVcpu(memo, vi)) continue;
     const v = s.vcpus[vi]!;
     if (h.req[vi] === 1) out.push(v.run === 'guest' ? { type: 'kvm/kickDelivered', vcpu: vi } : { type: 'kvm/requestNoticed', vcpu: vi });
     if (v.run === 'guest' && v.store >= 0) {
@@ -320,7 +323,7 @@ function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): vo
       out.push({ type: 'hdbss/bufferDrained', vcpu: vi });
     }
   }
-  for (let p = 0; p < h.inflight.length; p++) if (h.inflight[p]! > 0) out.push({ type: 'hdbss/entryWriteCompleted', pe: p });
+  for (let p = 0; p < h.inflight.length; p++) if (h.inflight[p]! > 0 && wantsPe(memo, p)) out.push({ type: 'hdbss/entryWriteCompleted', pe: p });
 }
 
 function peHdbss(s: MachineState, vcpu: number): boolean {

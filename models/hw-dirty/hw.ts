@@ -21,6 +21,7 @@ import { bitGet, bitSet, bitsNew } from '../machine/paged.ts';
 import { pending } from '../machine/invariants.ts';
 // The state's schema (registers the compiled part of key `hw`).
 import { type HwExt } from './schema.ts';
+import { wantsShared, wantsVcpu, type EnabledMemo } from '../machine/mechanisms.ts';
 import { hasBug, type HdbssKnob, type PtaKnob, type KnobTest } from '../machine/knobs.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
@@ -119,15 +120,17 @@ function flushPageTlb(s: MachineState, gfn: number): void {
 // ---------------------------------------------------------------------------------------------------------
 // Next relation and reducer of the shared events
 
-export function hwCandidates(s: MachineState, out: MachineEvent[], p: HwProducer, perPage = true): void {
+export function hwCandidates(s: MachineState, out: MachineEvent[], p: HwProducer, memo: EnabledMemo): void {
   // Without the per-page kinds (EnabledMemo.perPage), only the hardware update of each vCPU's pending store.
-  const pages = perPage ? storePagesOf(s.config) : [];
+  const pages = memo.perPage ? storePagesOf(s.config) : [];
   for (let vi = 0; vi < s.vcpus.length; vi++) {
+    if (!wantsVcpu(memo, vi)) continue;
     const v = s.vcpus[vi]!;
     if (v.run !== 'guest') continue;
     if (v.store >= 0) out.push({ type: 'hw/dirtyStateUpdated', vcpu: vi, gfn: v.store });
     else for (const g of pages) if ((leafOf(s.s2, g) & D_VALID) === 0) out.push({ type: 'kvm/readFaultMapped', vcpu: vi, gfn: g });
   }
+  if (!wantsShared(memo)) return;
   const h = hwOf(s);
   if (bug(s, 'pte-update-not-atomic')) {
     if (h.visitCtx.length > 0) out.push({ type: 'kvm/pteWritten', gfn: h.visitCtx[0]! });

@@ -66,7 +66,7 @@ export const dbmScanMechanism: Mechanism = {
     // Guess: "HAFDBS for guest" mode: the VM ran with DBM on its writable mappings (blocks included) before logging.
     setDbmOnMappedLeaves(s);
   },
-  candidates: (s, out, memo) => hwCandidates(s, out, SCAN, memo.perPage),
+  candidates: (s, out, memo) => hwCandidates(s, out, SCAN, memo),
   isEnabled: (s, e) => hwIsEnabled(s, e, SCAN),
   apply: (s, e) => hwApply(s, e, SCAN),
   invariants: HW_INVARIANTS,

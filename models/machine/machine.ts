@@ -17,7 +17,7 @@ import { tlbBase, tlbCovers, tlbFind, tlbPack, tlbVmid, tlbWriteUse, T_BLOCK, T_
 import { consumeReport } from './kvm.ts';
 import { mechanismsOf } from './selected.ts';
 import type { MachineEvent } from './model-events.ts';
-import { newEnabledMemo, type EnabledMemo } from './mechanisms.ts';
+import { newEnabledMemo, wantsPe, wantsShared, wantsVcpu, type EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';
 import { opt } from './options.ts';
 import { variedClearCalls, variedClears } from '../dirty-bitmap/vmm.ts';
@@ -201,7 +201,9 @@ export function collectionStepDone(s: MachineState, slotDone: boolean): void {
  * `perPage: false` leaves out the two kinds enumerated once per page (a guest store to each store page, and the
  * idle-phase access-flag update of each page): the scale workload (workload.ts) picks the page of a store itself
  * from its seeded distribution, so the rest of the set costs O(vCPUs x PEs + TLB entries), not O(guest pages).
- * `memo` (fresh by default) is left holding what the filter computed, e.g. the VMM's next collection step.
+ * `memo` (fresh by default) is left holding what the filter computed, e.g. the VMM's next collection step; its
+ * `agent` hint (`EnabledMemo.agent`) restricts the set to one vCPU's lane, one PE's, or the VMM's and the host's
+ * (the default: every lane).
  */
 export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = newEnabledMemo()): MachineEvent[] {
   memo.perPage = perPage;
@@ -209,6 +211,7 @@ export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = 
   const c = s.config;
   const pages = perPage ? storePagesOf(c) : [];
   for (let vi = 0; vi < s.vcpus.length; vi++) {
+    if (!wantsVcpu(memo, vi)) continue;
     const v = s.vcpus[vi]!;
     switch (v.run) {
       case 'out':
@@ -238,18 +241,20 @@ export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = 
     }
   }
   for (let p = 0; p < s.pes.length; p++) {
+    if (!wantsPe(memo, p)) continue;
     for (const e of s.pes[p]!.tlb) out.push({ type: 'pe/tlbEvicted', pe: p, gfn: tlbBase(e) });
   }
-  if (c.kernelTlbi === true) {
+  const shared = wantsShared(memo);
+  if (shared && c.kernelTlbi === true) {
     const seen = new Set<number>();
     for (let p = 0; p < s.pes.length; p++) {
       for (const e of s.pes[p]!.tlb) if (!seen.has(tlbBase(e))) { seen.add(tlbBase(e)); out.push({ type: 'kvm/tlbiIpa', gfn: tlbBase(e) }); }
     }
     out.push({ type: 'kvm/tlbiVmid' }, { type: 'kvm/tlbiAll' });
   }
-  if (perPage && s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
+  if (shared && perPage && s.vmm.phase === 'idle') for (const g of pages) out.push({ type: 'mmu/accessTracked', gfn: g });
   for (const m of mechanismsOf(s)) m.candidates?.(s, out, memo);
-  vmmCandidates(s, out, memo);
+  if (shared) vmmCandidates(s, out, memo);
   // Filter in place (one array per call).
   let n = 0;
   for (let i = 0; i < out.length; i++) {

@@ -49,10 +49,44 @@ export interface EnabledMemo {
    * False for the scale workload (`candidates(s, false)`, models/machine/workload.ts), which makes its own stores.
    */
   perPage: boolean;
+  /**
+   * Whose candidates are wanted, by timeline lane (`lane`, events.ts): `ALL_AGENTS` (-1, the default) every lane's;
+   * v >= 0 only vCPU v's lane (its stores, faults, exits, entries, loads...); `peAgent(p)` only PE p's lane (its
+   * TLB evictions); `VMM_HOST` (-2) the VMM's lane (with the ring harvests) and the host's. A hint for the scale
+   * workload, which picks the acting lane first and asks for that lane's events only (models/machine/workload.ts),
+   * so a step costs O(1), not O(vCPUs x TLB entries). It only ever leaves candidates out: a producer may ignore it
+   * and emit more (the workload keeps the lane's own), but must never leave out a wanted one; preconditions
+   * (`isEnabled`) never read it.
+   */
+  agent: number;
 }
 
-export function newEnabledMemo(): EnabledMemo {
-  return { collect: undefined, own: {}, perPage: true };
+/** `EnabledMemo.agent`: every lane's candidates (the checker's, the simulator's, the default). */
+export const ALL_AGENTS = -1;
+/** `EnabledMemo.agent`: the candidates of the VMM's and the host's lanes (no vCPU's, no PE's). */
+export const VMM_HOST = -2;
+/** `EnabledMemo.agent` of PE `p`'s lane. */
+export function peAgent(p: number): number {
+  return -3 - p;
+}
+
+export function newEnabledMemo(agent: number = ALL_AGENTS): EnabledMemo {
+  return { collect: undefined, own: {}, perPage: true, agent };
+}
+
+/** Are vCPU `v`'s lane's candidates wanted (`EnabledMemo.agent`)? */
+export function wantsVcpu(memo: EnabledMemo, v: number): boolean {
+  return memo.agent === ALL_AGENTS || memo.agent === v;
+}
+
+/** Are PE `p`'s lane's candidates wanted (`EnabledMemo.agent`)? */
+export function wantsPe(memo: EnabledMemo, p: number): boolean {
+  return memo.agent === ALL_AGENTS || memo.agent === peAgent(p);
+}
+
+/** Are the candidates of the VMM's and the host's lanes wanted (`EnabledMemo.agent`)? */
+export function wantsShared(memo: EnabledMemo): boolean {
+  return memo.agent === ALL_AGENTS || memo.agent === VMM_HOST;
 }
 
 export interface Mechanism {

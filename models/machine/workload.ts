@@ -26,11 +26,12 @@
 import type { WorkloadDriver, WorkloadHook, WorkloadSpec, WorkloadVariant } from '../../src/core/model.ts';
 import { stream, type Prng } from '../../src/random/streams.ts';
 import { candidates, storeCanRetire } from './machine.ts';
-import { newEnabledMemo } from './mechanisms.ts';
+import { newEnabledMemo, peAgent, VMM_HOST } from './mechanisms.ts';
 import type { MachineEvent } from './model-events.ts';
 import { pget } from './paged.ts';
 import type { MachineConfig, MachineState } from './state.ts';
 import { WEIGHTS } from './model.ts';
+import { mechanismsOf } from './selected.ts';
 
 /** Fixed simulated cost of an event kind, in ns (kinds not listed: `DEFAULT_COST_NS`). Stores and copies: see above. */
 export const COST_NS: { readonly [type: string]: number } = {
@@ -105,6 +106,20 @@ const VMM_RANK: { readonly [type: string]: number } = {
   'vmm/vmStopped': 5, 'vmm/migrationCompleted': 6,
 };
 
+/**
+ * Is vCPU `v` out of every PE and unable to be loaded (the VM is stopping, or a mechanism's `canLoad` refuses it,
+ * e.g. a full dirty ring waiting for the reaper)? Then its lane has no event: the only events of a vCPU out of
+ * its PE are its loads (workload.test.ts holds the machine and every mechanism to it). The workload passes over
+ * such a lane without building it, which matters when 16 vCPUs wait out a whole bulk copy.
+ */
+export function outAndHeld(s: MachineState, v: number): boolean {
+  const vc = s.vcpus[v]!;
+  if (vc.run !== 'out') return false;
+  if (s.vmm.phase !== 'idle' && s.vmm.phase !== 'precopy') return true;
+  for (const m of mechanismsOf(s)) if (m.canLoad && !m.canLoad(s, v)) return true;
+  return false;
+}
+
 class MachineWorkload implements WorkloadDriver<MachineState, MachineEvent> {
   private readonly spec: WorkloadSpec;
   private readonly rng: Prng;
@@ -113,7 +128,7 @@ class MachineWorkload implements WorkloadDriver<MachineState, MachineEvent> {
   private readonly at: Float64Array;
   private readonly tick: Float64Array;
   private readonly cursor: Float64Array;
-  /** Scratch of `next` (one allocation per driver, not per step): lanes with events, each candidate's lane, the chosen lane's events. */
+  /** Scratch of `next` (one allocation per driver, not per step): lanes with events, each candidate's lane, the acting lane's events. */
   private readonly has: Uint8Array;
   private readonly laneOfEv: number[] = [];
   private readonly mine: MachineEvent[] = [];
@@ -184,91 +199,93 @@ class MachineWorkload implements WorkloadDriver<MachineState, MachineEvent> {
     }
   }
 
+  /**
+   * The next event: the earliest lane with an enabled event acts (ties: the lower lane index; the VMM's collection
+   * held back until the collection interval is up when it would start a new pre-copy round). Only the candidates
+   * of the VMM's and the host's lanes (`EnabledMemo.agent` `VMM_HOST`) are built at every step; a vCPU's own are
+   * built only when it acts and its choice needs them (`vcpuStep`), a PE's only when it acts (a PE's lane has
+   * events only while its TLB holds an entry: its evictions; workload.test.ts holds the machine to it), so a step
+   * costs O(1) in the vCPUs and PEs (a scan of the lane clocks aside), not the whole enabled set. The choice, and
+   * the stream of random draws, are those of building the whole set: a lane's events come in the order the whole
+   * set lists them.
+   */
   next(s: MachineState): MachineEvent | null {
     if (s.vmm.phase === 'done') return null;
-    const fast = this.fastStep(s);
-    if (fast !== null) return fast;
-    const memo = newEnabledMemo();
-    const en = candidates(s, false, memo);
     const nv = s.vcpus.length;
     const vmmLane = nv + s.pes.length;
-    const has = this.has;
-    has.fill(0);
+    const stopping = s.vmm.phase !== 'precopy' && s.vmm.phase !== 'idle';
+    const intervalEnd = this.roundStartAt + this.spec.intervalMs * 1e6;
+    const memo = newEnabledMemo(VMM_HOST);
+    const shared = candidates(s, false, memo);
     const laneOfEv = this.laneOfEv;
-    laneOfEv.length = en.length;
+    laneOfEv.length = shared.length;
+    const has = this.has;
+    has.fill(0, vmmLane);
     let vmmOnlyCollect = true;
-    for (let i = 0; i < en.length; i++) {
-      const e = en[i] as MachineEvent;
+    for (let i = 0; i < shared.length; i++) {
+      const e = shared[i] as MachineEvent;
       if (NOT_WORKLOAD.has(e.type)) { laneOfEv[i] = -1; continue; }
       const l = this.laneIndex(s, e);
       laneOfEv[i] = l;
       has[l] = 1;
       if (l === vmmLane && (e.type === 'vmm/pageCopied' || e.type === 'kvm/ioctlReturned' || e.type === 'kvm/loggingEnabled')) vmmOnlyCollect = false;
     }
-    for (let v = 0; v < nv; v++) if (s.vcpus[v]!.run === 'guest' && s.vcpus[v]!.store < 0) has[v] = 1;
-    const stopping = s.vmm.phase !== 'precopy' && s.vmm.phase !== 'idle';
-    // The VMM's canonical collection step (computed by the filter above: enabled iff it is among the candidates),
-    // held back until the collection interval is up when it would start a new pre-copy round.
+    // vCPU lanes: one in the guest always has an event (a store, or its exit); one out of its PE that cannot be
+    // loaded has none (`outAndHeld`: e.g. waiting for the ring reaper, every step of a bulk copy); the others are
+    // built when tried.
+    for (let v = 0; v < nv; v++) has[v] = outAndHeld(s, v) ? 0 : 1;
+    for (let p = 0; p < s.pes.length; p++) has[nv + p] = s.pes[p]!.tlb.length > 0 ? 1 : 0;
+    // The VMM's canonical collection step (computed by the filter: enabled iff it is among the candidates), held
+    // back until the collection interval is up when it would start a new pre-copy round.
     const step = memo.collect ?? null;
-    const stepOk = step !== null && en.includes(step);
-    const intervalEnd = this.roundStartAt + this.spec.intervalMs * 1e6;
+    const stepOk = step !== null && shared.includes(step);
     const gated = stepOk && !this.inRound && !stopping && this.clock < intervalEnd;
-    let best = -1;
-    let bestAt = Infinity;
-    for (let l = 0; l < this.lanes; l++) {
-      if (has[l] === 0) continue;
-      let t = Math.max(this.at[l] as number, this.clock);
-      if (l === vmmLane && gated && vmmOnlyCollect) t = Math.max(t, intervalEnd);
-      if (t < bestAt) { bestAt = t; best = l; }
-    }
-    if (best < 0) return null;
-    this.clock = bestAt;
     const mine = this.mine;
-    mine.length = 0;
-    for (let i = 0; i < en.length; i++) if (laneOfEv[i] === best) mine.push(en[i] as MachineEvent);
-    let e: MachineEvent | null;
-    if (best < nv) e = this.vcpuStep(s, best, stopping, mine);
-    else if (best === vmmLane) e = this.vmmStep(mine, stepOk && !(gated && this.clock < intervalEnd) ? step : null);
-    else e = this.pick(mine);
-    if (e === null) { this.at[best] = this.clock + DEFAULT_COST_NS; return this.next(s); }
-    this.account(s, best, e);
-    return e;
-  }
-
-  /**
-   * The common case without building the enabled set: when the earliest lane of all (with or without enabled
-   * events, ties to the lower index, exactly the rule of `next`) is a vCPU in the guest whose next event is
-   * forced, i.e. a store it issues before its timer tick, or the retirement of its pending store through a
-   * writable TLB entry or descriptor (then neither a fault nor a hardware update is enabled, and a timer exit
-   * waits for the store), take it: the same choice `next` would make, at O(lanes) instead of O(enabled set).
-   * Null otherwise (`next` decides).
-   */
-  private fastStep(s: MachineState): MachineEvent | null {
-    const phase = s.vmm.phase;
-    if (phase !== 'precopy' && phase !== 'idle') return null;
-    let best = -1;
-    let bestAt = Infinity;
-    for (let l = 0; l < this.lanes; l++) {
-      const t = Math.max(this.at[l] as number, this.clock);
-      if (t < bestAt) { bestAt = t; best = l; }
+    for (;;) {
+      let best = -1;
+      let bestAt = Infinity;
+      for (let l = 0; l < this.lanes; l++) {
+        if (has[l] === 0) continue;
+        let t = Math.max(this.at[l] as number, this.clock);
+        if (l === vmmLane && gated && vmmOnlyCollect) t = Math.max(t, intervalEnd);
+        if (t < bestAt) { bestAt = t; best = l; }
+      }
+      if (best < 0) return null;
+      let e: MachineEvent | null;
+      if (best < nv) {
+        const v = s.vcpus[best]!;
+        let forced: MachineEvent | null = null;
+        if (v.run === 'guest' && v.store < 0 && !stopping && bestAt < (this.tick[best] as number)) {
+          // It stores until its timer tick (`vcpuStep`): the store needs no candidates.
+          forced = { type: 'guest/storeIssued', vcpu: best, gfn: this.storeGfn(best, nv) };
+        } else if (v.run === 'guest' && v.store >= 0 && storeCanRetire(s, v, v.store)) {
+          // Its pending store retires through a writable TLB entry or descriptor: neither a fault nor a hardware
+          // update is enabled, and `vcpuStep` leaves a timer exit for when the store is done.
+          forced = { type: 'guest/storeRetired', vcpu: best, gfn: v.store };
+        }
+        if (forced !== null) {
+          this.clock = bestAt;
+          this.account(s, best, forced);
+          return forced;
+        }
+        mine.length = 0;
+        for (const x of candidates(s, false, newEnabledMemo(best))) if (!NOT_WORKLOAD.has(x.type) && this.laneIndex(s, x) === best) mine.push(x);
+        if (mine.length === 0 && !(v.run === 'guest' && v.store < 0)) { has[best] = 0; continue; }
+        this.clock = bestAt;
+        e = this.vcpuStep(s, best, stopping, mine);
+      } else {
+        mine.length = 0;
+        if (best < vmmLane) {
+          for (const x of candidates(s, false, newEnabledMemo(peAgent(best - nv)))) if (!NOT_WORKLOAD.has(x.type) && this.laneIndex(s, x) === best) mine.push(x);
+        } else for (let i = 0; i < shared.length; i++) if (laneOfEv[i] === best) mine.push(shared[i] as MachineEvent);
+        if (mine.length === 0) { has[best] = 0; continue; }
+        this.clock = bestAt;
+        e = best === vmmLane ? this.vmmStep(mine, stepOk && !(gated && this.clock < intervalEnd) ? step : null) : this.pick(mine);
+      }
+      if (e === null) { this.at[best] = this.clock + DEFAULT_COST_NS; return this.next(s); }
+      this.account(s, best, e);
+      return e;
     }
-    if (best < 0 || best >= s.vcpus.length) return null;
-    const v = s.vcpus[best]!;
-    if (v.run !== 'guest') return null;
-    // A lane held back by the collection interval is never earlier than its own clock, so the VMM cannot win here
-    // by the interval rule alone; the vCPU is the lane `next` would pick.
-    let e: MachineEvent;
-    if (v.store < 0) {
-      if (bestAt >= (this.tick[best] as number)) return null;
-      this.clock = bestAt;
-      e = { type: 'guest/storeIssued', vcpu: best, gfn: this.storeGfn(best, s.vcpus.length) };
-    } else {
-      if (!storeCanRetire(s, v, v.store)) return null;
-      this.clock = bestAt;
-      e = { type: 'guest/storeRetired', vcpu: best, gfn: v.store };
-    }
-    this.account(s, best, e);
-    return e;
   }
 
   private vcpuStep(s: MachineState, vi: number, stopping: boolean, mine: readonly MachineEvent[]): MachineEvent | null {

@@ -18,7 +18,7 @@
  * Knobs: `pta-read-no-flush` (F6), `pta-vmid-stale` (F7), `dbm-on-readonly` (F8).
  */
 import type { Invariant } from '../../src/core/model.ts';
-import type { EnabledMemo, Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
+import { wantsShared, wantsVcpu, type EnabledMemo, type Mechanism, type MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { slotOf, type MachineState } from '../machine/state.ts';
 import {
@@ -115,12 +115,15 @@ function covers(r: readonly number[], gfn: number): boolean {
 }
 
 function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
-  hwCandidates(s, out, PTA, memo.perPage);
+  hwCandidates(s, out, PTA, memo);
   const d = ptaOf(s);
-  if (!d.enabled) out.push({ type: 'pta/trackingEnabled', vmid: s.vmid });
-  if (d.pending.length > 0) out.push({ type: 'pta/recordPublished' });
+  if (wantsShared(memo)) {
+    if (!d.enabled) out.push({ type: 'pta/trackingEnabled', vmid: s.vmid });
+    if (d.pending.length > 0) out.push({ type: 'pta/recordPublished' });
+  }
   if (ringConsumer(s)) {
     for (let vi = 0; vi < s.vcpus.length; vi++) {
+      if (!wantsVcpu(memo, vi)) continue;
       const v = s.vcpus[vi]!;
       if (v.run === 'host') out.push({ type: 'pta/cpuLogRead', vcpu: vi, pe: v.pe });
     }

@@ -241,7 +241,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
                      [--html OUT [--force]] [--csv FILE] [--json] [--quiet]
   At the scale users migrate (docs/compare.md): a preset grid of guest sizes x dirty rates x design variants
   (bitmap, ring 4096/65536 entries, HDBSS 512/4096-entry buffers, PTA 4096 records); realistic covers 1 GiB / 4
-  vCPUs, 4 GiB / 8 and 16 GiB (4M pages) / 16 vCPUs (over 30 CPU minutes today: docs/compare.md), small
+  vCPUs, 4 GiB / 8 and 16 GiB (4M pages) / 16 vCPUs (about 7 CPU minutes: 6 min wall measured with
+  --workers 2 on a shared 2-core machine, docs/compare.md), small
   runs in seconds. Each grid point is one
   whole pre-copy migration driven by the model's seeded workload (simulated time from a documented cost per
   event kind), one worker-pool job each (--workers, default: all cores; the results are the same for any N).

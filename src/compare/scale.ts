@@ -169,7 +169,7 @@ export const PRESETS: { readonly [name: string]: Preset } = {
     rates: [2_000, 20_000], pattern: 'uniform', workingSetFraction: 0.5, intervalMs: 5, bandwidthMBps: 1_250, rounds: 3, checkEvery: 1_000,
   },
   realistic: {
-    name: 'realistic', description: '1 GiB / 4 vCPUs, 4 GiB / 8 vCPUs, 16 GiB / 16 vCPUs; 3 dirty rates; 6 design variants (over 30 CPU minutes: docs/compare.md)',
+    name: 'realistic', description: '1 GiB / 4 vCPUs, 4 GiB / 8 vCPUs, 16 GiB / 16 vCPUs; 3 dirty rates; 6 design variants (about 7 CPU minutes: docs/compare.md)',
     sizes: [{ name: '1GiB-4v', pages: GIB, vcpus: 4 }, { name: '4GiB-8v', pages: 4 * GIB, vcpus: 8 }, { name: '16GiB-16v', pages: 16 * GIB, vcpus: 16 }],
     rates: [1_000, 5_000, 20_000], pattern: 'uniform', workingSetFraction: 0.25, intervalMs: 100, bandwidthMBps: 5_000, rounds: 4, checkEvery: 1_000_000,
     // The variants that differ at this scale (bitmap-manual and pta-unbounded track bitmap and pta-4096 closely in

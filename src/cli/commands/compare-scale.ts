@@ -20,6 +20,9 @@ import { defaultWorkers, runPool } from '../pool.ts';
 import type { Job } from '../jobs.ts';
 import { statSync } from 'node:fs';
 
+/** Bytes of a page on the migration link (the workload's cost model, docs/compare.md). */
+const PAGE_BYTES = 4096;
+
 /** `--html OUT`: a folder (existing, or named with a trailing `/`) gets `index.html`; anything else is the file. */
 export function htmlTarget(out: string): string {
   if (out.endsWith('/')) return join(out, 'index.html');
@@ -56,16 +59,21 @@ export async function cmdCompareScale(p: Parsed): Promise<number> {
   if (!json) {
     process.stdout.write(`dtsim compare: preset=${preset.name} (${preset.description}) seed=${seed} points=${points.length} workers=${workers}\n${invariantsLine}\n`);
   }
-  const jobs: Job[] = points.map((point) => ({ kind: 'scale', point, checkEvery }));
+  // The pool takes the costliest points first (a guest's bulk copy plus its stores over it, in pages), so the last
+  // jobs to finish are short ones and the workers end together; results are put back in grid order.
+  const cost = (i: number): number => { const w = points[i]!.spec; return w.pages * (1 + (w.vcpus * w.storesPerSec * PAGE_BYTES) / (w.bandwidthMBps * 1e6)); };
+  const order = points.map((_, i) => i).sort((a, b) => cost(b) - cost(a) || a - b);
+  const jobs: Job[] = order.map((i) => ({ kind: 'scale', point: points[i]!, checkEvery }));
   const progress = progressFor({ json, quiet: v['quiet'] === true });
   progress.update(() => `compare: 0/${points.length} grid points`);
   const t0 = performance.now();
   const res = await runPool(jobs, workers, (d, n) => progress.update(() => `compare: ${d}/${n} grid points`));
   progress.done();
   const wallS = (performance.now() - t0) / 1000;
-  const results: ScaleResult[] = res.map((r) => {
+  const results = new Array<ScaleResult>(points.length);
+  res.forEach((r, k) => {
     if (r.kind !== 'scale') throw new Error('[dtsim] compare: a worker returned another kind of result');
-    return r.result;
+    results[order[k]!] = r.result;
   });
   const bad = results.filter((r) => r.status !== 'ok');
   const rows = headlineRows(results);
