@@ -9,21 +9,12 @@
  *        [--spec '{"workingSet":8192}'] [--seed S] [--check-every N]
  */
 import { performance } from 'node:perf_hooks';
-import { MODELS } from '../src/cli/registry.ts';
-import { PRESETS, runScalePoint, workloadOf, type ScalePoint } from '../src/compare/scale.ts';
+import { arg, presetAndVariant } from './scale-args.ts';
+import { runScalePoint, workloadOf, type ScalePoint } from '../src/compare/scale.ts';
 import type { WorkloadSpec } from '../src/core/model.ts';
 import { childSeed } from '../src/random/streams.ts';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : dflt;
-}
-const preset = PRESETS[arg('preset', 'realistic')];
-if (!preset) throw new Error(`unknown preset (one of ${Object.keys(PRESETS).join(', ')})`);
-const variant = arg('variant', 'bitmap');
-const model = MODELS.find((m) => m.workload?.variants.some((v) => v.label === variant));
-if (!model) throw new Error(`unknown variant ${variant}`);
-const options = model.workload!.variants.find((v) => v.label === variant)!.options;
+const { preset, variant, model, options } = presetAndVariant();
 const size = preset.sizes[Number(arg('size', '0'))];
 if (!size) throw new Error(`--size: 0..${preset.sizes.length - 1}`);
 const w = workloadOf(preset, size, Number(arg('rate', String(preset.rates[0]))));

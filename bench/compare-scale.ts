@@ -11,20 +11,11 @@
  *   node bin/run-ts.js bench/compare-scale.ts [--preset realistic] [--variant bitmap] [--rate R] [--seed S]
  */
 import { performance } from 'node:perf_hooks';
-import { MODELS } from '../src/cli/registry.ts';
-import { PRESETS, runScalePoint, workloadOf, type GuestSize, type ScalePoint } from '../src/compare/scale.ts';
+import { arg, presetAndVariant } from './scale-args.ts';
+import { runScalePoint, workloadOf, type GuestSize, type ScalePoint } from '../src/compare/scale.ts';
 import { childSeed } from '../src/random/streams.ts';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : dflt;
-}
-const preset = PRESETS[arg('preset', 'realistic')];
-if (!preset) throw new Error(`unknown preset (one of ${Object.keys(PRESETS).join(', ')})`);
-const variant = arg('variant', 'bitmap');
-const model = MODELS.find((m) => m.workload?.variants.some((v) => v.label === variant));
-if (!model) throw new Error(`unknown variant ${variant}`);
-const options = model.workload!.variants.find((v) => v.label === variant)!.options;
+const { preset, variant, model, options } = presetAndVariant();
 const rate = Number(arg('rate', String(preset.rates[0])));
 const seed = arg('seed', 'bench-compare-scale');
 
