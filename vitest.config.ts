@@ -22,7 +22,7 @@ export const PROOF_TIER2 = ['properties/explore.proof2.test.ts', 'properties/exp
  * explorations and campaigns, kept out of `npm test` so that it stays within about 5 minutes on 2 cores (it had
  * grown to about 6 with issue 16's models). Each guards correctness (soundness of the hardware and ring
  * encodings against unencoded search, F17's ring overflow, the trace reader's fuzz campaign, the block-mapping
- * campaigns), so CI runs them on every change.
+ * campaigns, explore's CLI with its matrix and both proof tiers' tables), so CI runs them on every change.
  */
 export const DEEP = [
   'properties/explore.hw.test.ts',
@@ -30,6 +30,7 @@ export const DEEP = [
   'properties/explore.f17.test.ts',
   'properties/trace.reader-never-crashes.test.ts',
   'properties/hdbss.block-mappings-hold.test.ts',
+  'properties/explore.cli.test.ts',
 ];
 
 export default defineConfig({
