@@ -6,26 +6,16 @@
  * schema-layout.test.ts (all proof configurations) and properties/explore.bfs.test.ts (BFS and walks).
  */
 import { describe, expect, it } from 'vitest';
+import { sampleSchema } from '../../properties/support/schema-sample.ts';
 import { imageOf } from './schema-image.ts';
 import { layoutOf } from './schema-layout.ts';
-import { array, bits, bool, counters, enumOf, int, nullable, nums, paged, record, statik, type Infer } from './schema.ts';
+import { int, nums, record, type Infer } from './schema.ts';
 import { MACHINE, machineImage } from '../../models/machine/schema.ts';
 import type { MachineState } from '../../models/machine/state.ts';
 import { MODELS } from '../../models/index.ts';
 import { SMALL_CONFIG } from '../cli/commands/explore.ts';
 
-type Root = { n: number };
-const S = record({
-  design: statik<string>(),
-  a: int('count'),
-  list: nums('gfn', 'n', { max: (r: Root) => r.n }),
-  cpus: array(record({ pe: int('pe'), run: enumOf(['out', 'in'] as const), tlb: nums('tlb', '2', { max: () => 2 }) }), 'n',
-    { max: (r: Root) => r.n }),
-  io: nullable(record({ on: bool(), pages: nums('gfn', 'n', { max: (r: Root) => r.n }) })),
-  mem: paged({ max: (r: Root) => r.n * 4 }),
-  set: bits({ max: () => 2 }),
-  stats: counters(['events'] as const),
-});
+const S = sampleSchema(2);
 type St = Infer<typeof S>;
 
 const base = (): St => ({

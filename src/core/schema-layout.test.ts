@@ -6,8 +6,8 @@
  * model does not bound (properties/explore.hw.test.ts pins that the correct design is not finite).
  */
 import { describe, expect, it } from 'vitest';
+import { sampleSchema } from '../../properties/support/schema-sample.ts';
 import { COUNTER_EXTRA, fits, layoutOf } from './schema-layout.ts';
-import { array, bits, bool, counters, enumOf, int, nullable, nums, paged, record, statik } from './schema.ts';
 import type { Design } from './model.ts';
 import { MACHINE, machineImage } from '../../models/machine/schema.ts';
 import type { MachineState } from '../../models/machine/state.ts';
@@ -37,18 +37,7 @@ function differs(a: unknown, b: unknown, path = ''): string | null {
   return null;
 }
 
-type Root = { n: number };
-const S = record({
-  design: statik<string>(),
-  a: int('count'),
-  list: nums('gfn', 'n', { max: (r: Root) => r.n }),
-  cpus: array(record({ pe: int('pe'), run: enumOf(['out', 'in'] as const), tlb: nums('tlb', '2', { max: () => 2 }) }), 'n',
-    { max: (r: Root) => r.n }),
-  io: nullable(record({ on: bool(), pages: nums('gfn', 'n', { max: (r: Root) => r.n }) })),
-  mem: paged({ max: (r: Root) => r.n * 4 }),
-  set: bits(),
-  stats: counters(['events'] as const),
-});
+const S = sampleSchema();
 
 describe('flat layout', () => {
   it('gives every field its offset and words from the declaration and the declared capacities', () => {
