@@ -151,10 +151,16 @@ export class StateStore<S> {
     return index;
   }
 
-  /** A fresh private copy of the state saved at `index`. */
-  load(index: number): S {
+  /**
+   * A private copy of the state saved at `index`: fresh, or, with `into` (a state of this exploration no longer
+   * used, sharing nothing with one in use) and a word image that reads in place, `into` itself overwritten.
+   */
+  load(index: number, into?: S): S {
     const view = this.log.words(index);
-    if (this.image !== null) return this.image.read(view, this.init);
+    if (this.image !== null) {
+      const ri = this.image.readInto;
+      return into !== undefined && ri !== undefined ? ri(view, into, this.init) : this.image.read(view, this.init);
+    }
     this.w = view;
     this.pos = 0;
     return this.codec !== null ? this.codec.load(this.source, this.init) : this.v() as S;
