@@ -185,6 +185,13 @@ const isObj = (x: unknown): boolean => x !== null && typeof x === 'object' && !A
 class Names {
   readonly names: string[] = [];
   private readonly ids = new Map<string, number>();
+  /**
+   * The key list of the counters object written last (every key, declared or not, in order) and, per key, 1 +
+   * its name id or 0 for a declared one: states of one exploration almost always have the same key list, so
+   * `writeExtra` checks that guess key by key (string identity) instead of a set and a map lookup per key.
+   */
+  lastKeys: string[] = [];
+  lastIds: number[] = [];
   id(k: string): number {
     let id = this.ids.get(k);
     if (id === undefined) { id = this.names.length; this.names.push(k); this.ids.set(k, id); }
@@ -194,6 +201,31 @@ class Names {
 
 /** The counters of `c` that are not declared, as (1 + name id, value) pairs from `at`. */
 function writeExtra(c: { readonly [k: string]: number }, w: Int32Array, at: number, declared: ReadonlySet<string>, names: Names, path: string): void {
+  const keys = names.lastKeys;
+  const ids = names.lastIds;
+  let j = 0;
+  let same = true;
+  for (const k in c) { if (keys[j] !== k) { same = false; break; } j++; }
+  if (same && j === keys.length) {
+    let i = 0;
+    for (let q = 0; q < j; q++) {
+      const id = ids[q] as number;
+      if (id === 0) continue;
+      const x = c[keys[q] as string] as number;
+      if ((x | 0) !== x) notInt(`${path}.${keys[q] as string}`, x);
+      w[at + 2 * i] = id;
+      w[at + 2 * i + 1] = x;
+      i++;
+    }
+    return;
+  }
+  writeExtraSlow(c, w, at, declared, names, path);
+  // The guess for the next write (at most COUNTER_EXTRA extra keys: writeExtraSlow threw otherwise).
+  names.lastKeys = Object.keys(c);
+  names.lastIds = names.lastKeys.map((k) => (declared.has(k) ? 0 : names.id(k) + 1));
+}
+
+function writeExtraSlow(c: { readonly [k: string]: number }, w: Int32Array, at: number, declared: ReadonlySet<string>, names: Names, path: string): void {
   let i = 0;
   for (const k in c) {
     if (declared.has(k)) continue;
