@@ -11,7 +11,8 @@
  * - `pack+hash`: the model's `pack` and the 64-bit hash of the successor (likewise);
  * - `invariants`: every invariant, once per state;
  * - `save`, `load`: the state through a `StateStore` as explore's frontier keeps it (the model's word image where
- *   the configuration has one, else its own save/load layout), once each.
+ *   the configuration has one, else its own save/load layout), once each; a load reads into one recycled state,
+ *   as explore's do (`WordImage.readInto`; a fresh state where the layout has no image).
  * The sample (200 states) stays in cache, as explore's states do: explore expands each state in one recycled
  * object loaded from its saved words and copies successors from it. The figures depend on that: with 2,000
  * states spread over the heap every phase measured 1.5-3x slower than explore itself runs (cache misses), so a
@@ -110,7 +111,7 @@ function phasesOf<S, E extends EventBase, C>(m: Model<S, E, C>, init: S): { phas
     rounds[3]!.push(t[3]! - t[2]!);
     rounds[4]!.push(timed(() => { for (let r = 0; r < REPS; r++) for (let i = 0; i < P; i++) checkInvariants(m.invariants, par[i] as S); }));
     rounds[5]!.push(timed(() => { for (let r = 0; r < REPS; r++) { st.clear(); for (let i = 0; i < P; i++) st.save(par[i] as S); } }));
-    rounds[6]!.push(timed(() => { for (let r = 0; r < REPS; r++) for (let i = 0; i < P; i++) st.load(i); }));
+    rounds[6]!.push(timed(() => { let into = clone(init); for (let r = 0; r < REPS; r++) for (let i = 0; i < P; i++) into = st.load(i, into); }));
   }
   const median = (a: number[]): number => { const b = [...a].sort((x, y) => x - y); return b[b.length >> 1] as number; };
   const us = (k: number): number => median(rounds[k]!) / (P * REPS);

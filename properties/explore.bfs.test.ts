@@ -262,8 +262,13 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
       const c = explore(generic, m.design(), pc.config, opts);
       const noImage = Object.assign(Object.create(m) as AnyModel, { image: undefined });
       const d = explore(noImage, m.design(), pc.config, opts);
-      expect([m.id, a.storage, b.storage, c.storage, d.storage]).toEqual([m.id, 'words', 'objects', 'words', 'words']);
-      for (const r of [a, c, d]) {
+      // Loads into recycled states (the image's readInto, which `a` uses) against a fresh state per load.
+      const freshLoads = Object.assign(Object.create(m) as AnyModel, {
+        image: (init: unknown) => { const img = m.image?.(init as never) ?? null; return img && { ...img, readInto: undefined }; },
+      });
+      const e = explore(freshLoads, m.design(), pc.config, opts);
+      expect([m.id, a.storage, b.storage, c.storage, d.storage, e.storage]).toEqual([m.id, 'words', 'objects', 'words', 'words', 'words']);
+      for (const r of [a, c, d, e]) {
         expect([m.id, r.status, r.distinct, r.generated, r.depth, r.frontier, r.terminal, r.deadlocked])
           .toEqual([m.id, b.status, b.distinct, b.generated, b.depth, b.frontier, b.terminal, b.deadlocked]);
       }
@@ -280,6 +285,37 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     const b = explore(ring, d, pc.config, { maxDepth: 30, frontier: 'objects' });
     expect(a.violation?.invariant).toBe('INV-FLUSH');
     expect(a.violation?.choices).toEqual(b.violation?.choices);
+  });
+
+  it('explore loads the frontier into recycled states (no state allocated per load) with exactly the same results', () => {
+    for (const m of MODELS) {
+      const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
+      if (!pc.ok) throw new Error(pc.error.message);
+      // pta's default device is unbounded (no image): a bounded one has one.
+      const design = m.id === 'pta' ? m.design({ deviceRecords: 2 }) : m.design();
+      let inPlace = 0;
+      let fresh = 0;
+      const counted = Object.assign(Object.create(m) as AnyModel, {
+        image: (init: unknown) => {
+          const img = m.image?.(init as never) ?? null;
+          if (img === null) return null;
+          const readInto = img.readInto;
+          if (readInto === undefined) throw new Error(`${m.id}: its word image cannot read into a recycled state`);
+          return {
+            ...img,
+            read: (w: Int32Array, like: never) => { fresh++; return img.read(w, like); },
+            readInto: (w: Int32Array, into: never, like: never) => { const r = readInto(w, into, like); if (r === into) inPlace++; return r; },
+          };
+        },
+      });
+      const opts = { maxDepth: 200, maxStates: 20_000 };
+      const a = explore(counted, design, pc.config, opts);
+      const b = explore(m as AnyModel, design, pc.config, { ...opts, frontier: 'objects' });
+      expect([m.id, a.storage, a.status, a.distinct, a.generated, a.depth, a.frontier, a.terminal, a.deadlocked])
+        .toEqual([m.id, 'words', b.status, b.distinct, b.generated, b.depth, b.frontier, b.terminal, b.deadlocked]);
+      // Every load but the first few (before the pool has a spare) is in place.
+      expect([m.id, inPlace > 0.9 * (inPlace + fresh)]).toEqual([m.id, true]);
+    }
   });
 
   it('the frontier kept as deltas takes at most 45% of the words of whole states, for every model, and loads back exactly', () => {

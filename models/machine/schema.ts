@@ -425,6 +425,7 @@ export function machineImage<T extends S>(init: T): WordImage<T> | null {
       write(s, w);
     },
     read: img.read,
+    readInto: img.readInto,
   };
 }
 

@@ -61,6 +61,60 @@ describe('word images', () => {
     expect(img.read(dirty, base())).toEqual(base());
   });
 
+  it('readInto a recycled state of another shape gives what read gives, in place, sharing nothing with the words or the state before', () => {
+    const root = { n: 3 };
+    const init = base();
+    const img = imageOf(S, init, root);
+    if (img === null || img.readInto === undefined) throw new Error('no image that reads in place');
+    const a: St = {
+      ...base(), a: 4, list: [1, 2, 3], cpus: [{ pe: 0, run: 'in', tlb: [1, 2] }, { pe: 1, run: 'out', tlb: [3] }],
+      io: { on: true, pages: [1, 2, 3] }, mem: [[[5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7]]], set: [[[0xffffffff, 1]]], stats: { events: 3, extra: 1 },
+    };
+    const b: St = { ...base(), a: -2, list: [9], cpus: [{ pe: 1, run: 'out', tlb: [] }], io: null, stats: { events: 5 } };
+    const w = new Int32Array(img.words);
+    // Longer lists, a present nullable and a counter added by name in the recycled state; then the other way.
+    for (const [from, to] of [[a, b], [b, a], [a, a]] as const) {
+      const recycled = structuredClone(from);
+      img.write(to, w);
+      const got = img.readInto(w, recycled, init);
+      expect(got).toBe(recycled);
+      expect(got).toEqual(img.read(w, init));
+      expect(got).toEqual(to);
+      expect(Object.keys(got.stats)).toEqual(Object.keys(to.stats));
+      expect(got.design).toBe(init.design);
+    }
+    // Not a record at all: read fresh.
+    img.write(a, w);
+    expect(img.readInto(w, null as unknown as St, init)).toEqual(a);
+  });
+
+  it('every model: readInto chained over BFS states, one recycled state, gives each state exactly', () => {
+    for (const m of MODELS) {
+      const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL_CONFIG });
+      if (!pc.ok) throw new Error(pc.error.message);
+      // pta's default device is unbounded (no image): a bounded one has one.
+      const init = m.init(m.id === 'pta' ? m.design({ deviceRecords: 2 }) : m.design(), pc.config) as MachineState;
+      const img = machineImage(init);
+      if (img === null || img.readInto === undefined) throw new Error(`${m.id}: no image that reads in place`);
+      const states: MachineState[] = [init];
+      for (let i = 0; i < states.length && states.length < 400; i++) {
+        for (const e of m.enabled(states[i] as never)) {
+          const c = m.clone!(states[i] as never) as MachineState;
+          m.apply(c as never, e);
+          states.push(c);
+        }
+      }
+      const w = new Int32Array(img.words);
+      let recycled = m.clone!(init as never) as MachineState;
+      // Reverse BFS order too: shapes shrink and grow both ways.
+      for (const s of [...states, ...states.slice().reverse()]) {
+        img.write(s, w);
+        recycled = img.readInto(w, recycled, init);
+        expect(recycled).toEqual(img.read(w, init));
+      }
+    }
+  });
+
   it('throws naming the field for what the layout cannot hold exactly', () => {
     const root = { n: 3 };
     const img = imageOf(S, base(), root);

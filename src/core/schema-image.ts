@@ -29,6 +29,7 @@
  * Nothing here reads a clock or does I/O; it is mechanism-agnostic (the models declare the capacities).
  */
 import { COUNTER_EXTRA, layoutOf } from './schema-layout.ts';
+import { H, Names } from './schema-image-helpers.ts';
 import type { CountersS, Schema } from './schema.ts';
 
 /** A model's states of one exploration as fixed-size word images (`Model.image`, the explorer's frontier). */
@@ -39,6 +40,13 @@ export interface WordImage<S> {
   write(s: S, w: Int32Array): void;
   /** A fresh private copy of the state in the first `words` words of `w`; static fields are `like`'s. */
   read(w: Int32Array, like: S): S;
+  /**
+   * The state in the first `words` words of `w`, read into `into` (a state of the same exploration no longer
+   * used: its records, lists and per-page arrays are overwritten in place, what does not fit is allocated) and
+   * returned; what `read` gives, without allocating a state per load. `into` must share nothing with a state
+   * still in use.
+   */
+  readInto?(w: Int32Array, into: S, like: S): S;
 }
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -48,150 +56,23 @@ interface At { readonly b: string; readonly k: number }
 const plus = (a: At, k: number): At => ({ b: a.b, k: a.k + k });
 const expr = (a: At): string => (a.b === '' ? String(a.k) : a.k === 0 ? a.b : `${a.b} + ${a.k}`);
 
-function notInt(path: string, x: unknown): never {
-  throw new Error(`[dtsim] state word image: ${path} = ${JSON.stringify(x) ?? String(x)} is not an int32 (the layout keeps one word per integer)`);
-}
-
-function notU32(path: string, x: unknown): never {
-  throw new Error(`[dtsim] state word image: ${path} = ${JSON.stringify(x) ?? String(x)} is not a u32 (declared u32 in its schema)`);
-}
-
-function over(path: string, n: number, cap: number): never {
-  throw new Error(`[dtsim] state word image: ${path} has ${n} entries, its layout holds ${cap} (raise the capacity its schema declares)`);
-}
-
-function pagedShape(path: string): never {
-  throw new Error(`[dtsim] state word image: ${path} is not a per-page array of the shape pagedNew builds (models/machine/paged.ts)`);
-}
-
-/** Writes the entries of a per-page array (count, then entries) and checks it has pagedNew's shape. */
-function writePaged(p: number[][][], w: Int32Array, at: number, cap: number, asBits: boolean, path: string): void {
-  let n = 0;
-  for (let i = 0; i < p.length; i++) {
-    const mid = p[i] as number[][];
-    for (let j = 0; j < mid.length; j++) {
-      const leaf = mid[j] as number[];
-      // pagedNew: full 512-entry leaves, full 512-leaf middles, but the last.
-      if (n !== i * (1 << 18) + j * 512) pagedShape(path);
-      if (n + leaf.length > cap) over(path, n + leaf.length, cap);
-      for (let k = 0; k < leaf.length; k++) {
-        const x = leaf[k] as number;
-        if (asBits) {
-          if (x >>> 0 !== x) notInt(path, x);
-          w[at + 1 + n] = x | 0;
-        } else {
-          if ((x | 0) !== x) notInt(path, x);
-          w[at + 1 + n] = x;
-        }
-        n++;
-      }
-    }
-  }
-  w[at] = n;
-  // The shape pagedNew(n) builds (the reader rebuilds it from the count).
-  if (p.length !== Math.ceil(n / (1 << 18))) pagedShape(path);
-  for (let i = 0; i < p.length; i++) {
-    const mid = p[i] as number[][];
-    const inMid = Math.min(1 << 18, n - i * (1 << 18));
-    if (mid.length !== Math.ceil(inMid / 512)) pagedShape(path);
-    for (let j = 0; j < mid.length; j++) if ((mid[j] as number[]).length !== Math.min(512, inMid - j * 512)) pagedShape(path);
-  }
-}
-
-function readPaged(w: Int32Array, at: number, asBits: boolean): number[][][] {
-  const n = w[at] as number;
-  const top: number[][][] = [];
-  for (let i = 0; i < n; i += 1 << 18) {
-    const mid: number[][] = [];
-    for (let j = i; j < Math.min(n, i + (1 << 18)); j += 512) {
-      const leaf: number[] = [];
-      const e = Math.min(n, j + 512);
-      if (asBits) for (let k = j; k < e; k++) leaf.push((w[at + 1 + k] as number) >>> 0);
-      else for (let k = j; k < e; k++) leaf.push(w[at + 1 + k] as number);
-      mid.push(leaf);
-    }
-    top.push(mid);
-  }
-  return top;
-}
-
-/** A list of integers: its length, then its entries (`u32`: as their int32 bit patterns). */
-function writeNums(a: readonly number[], w: Int32Array, at: number, cap: number, u32: boolean, path: string): void {
-  const n = a.length;
-  if (n > cap) over(path, n, cap);
-  w[at] = n;
-  for (let i = 0; i < n; i++) {
-    const x = a[i] as number;
-    if (u32) {
-      if (x >>> 0 !== x) notU32(path, x);
-      w[at + 1 + i] = x | 0;
-    } else {
-      if ((x | 0) !== x) notInt(path, x);
-      w[at + 1 + i] = x;
-    }
-  }
-}
-
-function readNums(w: Int32Array, at: number, u32: boolean): number[] {
-  const n = w[at] as number;
-  const a: number[] = [];
-  if (u32) for (let i = 0; i < n; i++) a.push((w[at + 1 + i] as number) >>> 0);
-  else for (let i = 0; i < n; i++) a.push(w[at + 1 + i] as number);
-  return a;
-}
-
-/** The names of counters added by name at run time, by id (one table per image). */
-class Names {
-  readonly names: string[] = [];
-  private readonly ids = new Map<string, number>();
-  id(k: string): number {
-    let id = this.ids.get(k);
-    if (id === undefined) { id = this.names.length; this.names.push(k); this.ids.set(k, id); }
-    return id;
-  }
-}
-
-/** The counters of `c` that are not declared, as (1 + name id, value) pairs from `at`. */
-function writeExtra(c: { readonly [k: string]: number }, w: Int32Array, at: number, declared: ReadonlySet<string>, names: Names, path: string): void {
-  let i = 0;
-  for (const k in c) {
-    if (declared.has(k)) continue;
-    if (i === COUNTER_EXTRA) over(`${path} (counters added by name)`, i + 1, COUNTER_EXTRA);
-    const x = c[k] as number;
-    if ((x | 0) !== x) notInt(`${path}.${k}`, x);
-    w[at + 2 * i] = names.id(k) + 1;
-    w[at + 2 * i + 1] = x;
-    i++;
-  }
-}
-
-function readExtra(o: { [k: string]: number }, w: Int32Array, at: number, names: Names): { [k: string]: number } {
-  for (let i = 0; i < COUNTER_EXTRA; i++) {
-    const id = w[at + 2 * i] as number;
-    if (id === 0) break;
-    o[names.names[id - 1] as string] = w[at + 2 * i + 1] as number;
-  }
-  return o;
-}
-
-function partsKeys(path: string, want: readonly string[], o: object): never {
-  throw new Error(`[dtsim] state word image: ${path} has the parts ${JSON.stringify(Object.keys(o))}, the layout ${JSON.stringify(want)} (parts are fixed at init)`);
-}
-
-function badEnum(path: string, values: readonly string[], v: unknown): never {
-  throw new Error(`[dtsim] unknown value ${JSON.stringify(v)} of ${path} (one of ${values.join(', ')})`);
-}
-
-const H = { notInt, notU32, over, writePaged, readPaged, writeNums, readNums, writeExtra, readExtra, partsKeys, badEnum };
 
 type Obj = { readonly [k: string]: unknown };
 
-/** Code for one node: its words, the statements writing the value `v` at `at`, the expression reading it. */
+/**
+ * Code for one node: its words, the statements writing the value `v` at `at`, the expression reading it, and the
+ * statements reading it into the place `d` (an assignable expression holding the recycled value, reused where
+ * its shape allows: `readInto`).
+ */
 interface Gen {
   readonly words: number;
   write(v: string, at: At): string;
   read(at: At, like: string): string;
+  into(at: At, d: string, like: string): string;
 }
+
+/** `into` for a node read whole (a scalar, or one not worth reusing): the place gets a fresh value. */
+const whole = (g: Omit<Gen, 'into'>): Gen => ({ ...g, into: (at, d, like) => `${d} = ${g.read(at, like)};` });
 
 class ImageCompiler {
   private readonly env: unknown[] = [];
@@ -222,32 +103,35 @@ class ImageCompiler {
     switch (x.kind) {
       case 'int':
         if (x.u32) {
-          return {
+          return whole({
             words: 1,
             write: (v, at) => `x = ${v}; if (x >>> 0 !== x) H.notU32(${P}, x); w[${expr(at)}] = x | 0;`,
             read: (at) => `(w[${expr(at)}] >>> 0)`,
-          };
+          });
         }
-        return {
+        return whole({
           words: 1,
           write: (v, at) => `x = ${v}; if ((x | 0) !== x) H.notInt(${P}, x); w[${expr(at)}] = x;`,
           read: (at) => `w[${expr(at)}]`,
-        };
+        });
       case 'bool':
-        return { words: 1, write: (v, at) => `w[${expr(at)}] = ${v} ? 1 : 0;`, read: (at) => `(w[${expr(at)}] === 1)` };
+        return whole({ words: 1, write: (v, at) => `w[${expr(at)}] = ${v} ? 1 : 0;`, read: (at) => `(w[${expr(at)}] === 1)` });
       case 'enum': {
         const names = this.ref(x.values);
         const vals = this.ref(x.values);
-        return {
+        return whole({
           words: 1,
           write: (v, at) => `x = ${v}; w[${expr(at)}] = ${x.values.map((s, i) => `x === ${JSON.stringify(s)} ? ${i} : `).join('')}H.badEnum(${P}, ${vals}, x);`,
           read: (at) => `${names}[w[${expr(at)}]]`,
-        };
+        });
       }
       case 'nums': {
         const c = cap(x.max);
         const u = x.u32 === true;
-        return { words: 1 + c, write: (v, at) => `H.writeNums(${v}, w, ${expr(at)}, ${c}, ${u}, ${P});`, read: (at) => `H.readNums(w, ${expr(at)}, ${u})` };
+        return {
+          words: 1 + c, write: (v, at) => `H.writeNums(${v}, w, ${expr(at)}, ${c}, ${u}, ${P});`, read: (at) => `H.readNums(w, ${expr(at)}, ${u})`,
+          into: (at, d) => `${d} = H.readNumsInto(${d}, w, ${expr(at)}, ${u});`,
+        };
       }
       case 'strs':
         throw new Error(`[dtsim] state word image: ${path} is a list of strings (no capacity)`);
@@ -257,10 +141,11 @@ class ImageCompiler {
           words: 1 + c,
           write: (v, at) => `H.writePaged(${v}, w, ${expr(at)}, ${c}, ${x.bits}, ${P});`,
           read: (at) => `H.readPaged(w, ${expr(at)}, ${x.bits})`,
+          into: (at, d) => `${d} = H.readPagedInto(${d}, w, ${expr(at)}, ${x.bits});`,
         };
       }
       case 'static':
-        return { words: 0, write: () => '', read: () => 'undefined' };
+        return { words: 0, write: () => '', read: () => 'undefined', into: () => '' };
       case 'record': {
         const keys = Object.keys(x.fields);
         for (const k of keys) if (!IDENT.test(k)) throw new Error(`[dtsim] schema field name ${JSON.stringify(k)} is not an identifier`);
@@ -273,13 +158,21 @@ class ImageCompiler {
           gens.push({ k, f, g, off: words });
           words += g.words;
         }
+        const readRec = (at: At, like: string): string => `{${gens.map(({ k, f, g, off }) => `${k}: ${f.kind === 'static' ? `${like}?.${k}` : g.read(plus(at, off), `${like}?.${k}`)}`).join(', ')}}`;
         return {
           words,
           write: (v, at) => {
             const r = this.fresh('r');
             return `{ const ${r} = ${v};\n${gens.map(({ k, g, off }) => g.write(`${r}.${k}`, plus(at, off))).filter((s) => s !== '').join('\n')} }`;
           },
-          read: (at, like) => `{${gens.map(({ k, f, g, off }) => `${k}: ${f.kind === 'static' ? `${like}?.${k}` : g.read(plus(at, off), `${like}?.${k}`)}`).join(', ')}}`,
+          read: readRec,
+          // Field by field into the recycled record (its static fields set to `like`'s, as `read` does).
+          into: (at, d, like) => {
+            const r = this.fresh('r');
+            return `{ const ${r} = ${d}; if (!H.isObj(${r})) ${d} = ${readRec(at, like)}; else {\n`
+              + gens.map(({ k, f, g, off }) => (f.kind === 'static' ? `${r}.${k} = ${like}?.${k};` : g.into(plus(at, off), `${r}.${k}`, `${like}?.${k}`))).join('\n')
+              + ' } }';
+          },
         };
       }
       case 'nullable': {
@@ -291,6 +184,7 @@ class ImageCompiler {
             return `{ const ${t} = ${v}; if (${t} !== null) { w[${expr(at)}] = 1; ${g.write(t, plus(at, 1))} } }`;
           },
           read: (at, like) => `(w[${expr(at)}] === 0 ? null : ${g.read(plus(at, 1), like)})`,
+          into: (at, d, like) => `if (w[${expr(at)}] === 0) ${d} = null; else { ${g.into(plus(at, 1), d, like)} }`,
         };
       }
       case 'array': {
@@ -300,6 +194,11 @@ class ImageCompiler {
         const e = g.words;
         // One reader per array node (its element's reads inline; a call site of its own).
         const reader = this.ref(this.fn<unknown>('w, at, like', `const n = w[at]; const o = []; for (let i = 0; i < n; i++) { const b = at + 1 + i * ${e}; o.push(${g.read({ b: 'b', k: 0 }, 'like?.[i]')}); } return o;`));
+        // Into a recycled list: its first elements in place, the rest read fresh, the length cut to the count.
+        const intoer = this.ref(this.fn<unknown>('w, at, o, like', `if (!Array.isArray(o)) return ${reader}(w, at, like); const n = w[at]; const m = o.length < n ? o.length : n;\n`
+          + `for (let i = 0; i < m; i++) { const b = at + 1 + i * ${e}; ${g.into({ b: 'b', k: 0 }, 'o[i]', 'like?.[i]')} }\n`
+          + `for (let i = m; i < n; i++) { const b = at + 1 + i * ${e}; o.push(${g.read({ b: 'b', k: 0 }, 'like?.[i]')}); }\n`
+          + 'if (o.length > n) o.length = n; return o;'));
         return {
           words: 1 + c * e,
           write: (v, at) => {
@@ -310,6 +209,7 @@ class ImageCompiler {
               + `for (let ${i} = 0; ${i} < n; ${i}++) { const ${b} = ${expr(plus(at, 1))} + ${i} * ${e}; ${g.write(`${a}[${i}]`, { b, k: 0 })} } }`;
           },
           read: (at, like) => `${reader}(w, ${expr(at)}, ${like})`,
+          into: (at, d, like) => `${d} = ${intoer}(w, ${expr(at)}, ${d}, ${like});`,
         };
       }
       case 'counters': {
@@ -318,7 +218,8 @@ class ImageCompiler {
         const K = cs.keys.length;
         const declared = this.ref(new Set(cs.keys));
         const names = this.ref(new Names());
-        return {
+        // Read whole: a counter added by name in the recycled state would otherwise have to be deleted.
+        return whole({
           words: K + 2 * COUNTER_EXTRA,
           write: (v, at) => {
             const c = this.fresh('c');
@@ -327,7 +228,7 @@ class ImageCompiler {
               + `\nlet m = 0; for (const _ in ${c}) m++; if (m !== n) H.writeExtra(${c}, w, ${expr(plus(at, K))}, ${declared}, ${names}, ${P}); }`;
           },
           read: (at) => `H.readExtra({${cs.keys.map((k, i) => `${k}: w[${expr(plus(at, i))}]`).join(', ')}}, w, ${expr(plus(at, K))}, ${names})`,
-        };
+        });
       }
       case 'parts': {
         const o = sized !== null && typeof sized === 'object' ? (sized as Obj) : {};
@@ -343,6 +244,7 @@ class ImageCompiler {
           words += g.words;
         }
         const want = this.ref(sorted);
+        const readParts = (at: At, like: string): string => `{${inOrder.map((k) => { const { g, off } = gens.get(k) as { g: Gen; off: number }; return `${JSON.stringify(k)}: ${g.read(plus(at, off), `${like}?.[${JSON.stringify(k)}]`)}`; }).join(', ')}}`;
         return {
           words,
           write: (v, at) => {
@@ -353,7 +255,14 @@ class ImageCompiler {
               + ' }';
           },
           // Built in the sizing state's key order (the order init added the parts).
-          read: (at, like) => `{${inOrder.map((k) => { const { g, off } = gens.get(k) as { g: Gen; off: number }; return `${JSON.stringify(k)}: ${g.read(plus(at, off), `${like}?.[${JSON.stringify(k)}]`)}`; }).join(', ')}}`,
+          read: readParts,
+          // Parts are fixed at init: the recycled state has the same keys.
+          into: (at, d, like) => {
+            const p = this.fresh('p');
+            return `{ const ${p} = ${d}; if (!H.isObj(${p})) ${d} = ${readParts(at, like)}; else {\n`
+              + inOrder.map((k) => { const { g, off } = gens.get(k) as { g: Gen; off: number }; return g.into(plus(at, off), `${p}[${JSON.stringify(k)}]`, `${like}?.[${JSON.stringify(k)}]`); }).join('\n')
+              + ' } }';
+          },
         };
       }
       case 'custom': {
@@ -361,11 +270,11 @@ class ImageCompiler {
         if (!ops.words || !ops.writeWords || !ops.readWords) throw new Error(`[dtsim] state word image: ${path} (${x.name}) has no word operations`);
         const O = this.ref(ops);
         const R = this.ref(this.root);
-        return {
+        return whole({
           words: ops.words(this.root),
           write: (v, at) => `${O}.writeWords(${v}, w, ${expr(at)}, ${R});`,
           read: (at) => `${O}.readWords(w, ${expr(at)}, ${R})`,
-        };
+        });
       }
       default: {
         const never: never = x;
@@ -395,5 +304,6 @@ export function imageOf<T>(s: Schema, sized: T, root: unknown = sized): WordImag
   const words = g.words;
   const write = c.fn<(v: T, w: Int32Array) => void>('v, w', `w.fill(0, 0, ${words}); let x;\n${g.write('v', { b: '', k: 0 })}`);
   const read = c.fn<(w: Int32Array, like: T) => T>('w, like', `return ${g.read({ b: '', k: 0 }, 'like')};`);
-  return { words, write, read };
+  const readInto = c.fn<(w: Int32Array, into: T, like: T) => T>('w, into, like', `let d = into;\n${g.into({ b: '', k: 0 }, 'd', 'like')}\nreturn d;`);
+  return { words, write, read, readInto };
 }

@@ -140,15 +140,15 @@ export interface ExploreResult<E> {
 }
 
 /**
- * The states of one BFS level. `take(i)` gives state i as a private mutable copy the caller may apply events to
- * (and recycle); `add(s)` appends `s` and says whether the level keeps `s` itself (then the caller must not
- * reuse it) or saved a copy.
+ * The states of one BFS level. `take(i, spare)` gives state i as a private mutable copy the caller may apply
+ * events to (and recycle), loaded into `spare` (a recycled state) where the level can; `add(s)` appends `s` and
+ * says whether the level keeps `s` itself (then the caller must not reuse it) or saved a copy.
  */
 interface Level<S> {
   readonly length: number;
   /** Bytes of the saved states (0 for object levels: counted by the caller's peak memory). */
   bytes(): number;
-  take(i: number): S;
+  take(i: number, spare: S | undefined): S;
   add(s: S): boolean;
   clear(): void;
 }
@@ -156,7 +156,7 @@ interface Level<S> {
 class ObjectLevel<S> implements Level<S> {
   private a: (S | undefined)[] = [];
   get length(): number { return this.a.length; }
-  take(i: number): S {
+  take(i: number, _spare: S | undefined): S {
     const s = this.a[i] as S;
     // Released as it is expanded: the frontier is the memory peak.
     this.a[i] = undefined;
@@ -170,7 +170,7 @@ class ObjectLevel<S> implements Level<S> {
 class StoredLevel<S> implements Level<S> {
   constructor(private readonly store: StateStore<S>) {}
   get length(): number { return this.store.size; }
-  take(i: number): S { return this.store.load(i); }
+  take(i: number, spare: S | undefined): S { return this.store.load(i, spare); }
   add(s: S): boolean { this.store.save(s); return false; }
   clear(): void { this.store.clear(); }
   bytes(): number { return this.store.bytes(); }
@@ -329,7 +329,7 @@ export function explore<S, E extends EventBase, C>(
     if (depth >= opts.maxDepth) {
       let open = 0;
       for (let f = 0; f < frontier.length; f++) {
-        const st = frontier.take(f);
+        const st = frontier.take(f, undefined);
         if (model.enabled(st).length > 0) open++;
         else if (!model.isFinal(st)) deadlocked++;
       }
@@ -342,7 +342,11 @@ export function explore<S, E extends EventBase, C>(
     }
     const nextIds: number[] = [];
     for (let f = 0; f < frontier.length; f++) {
-      const st = frontier.take(f);
+      // Loaded into a recycled state where the level can (a stored level with a model's word image: no state
+      // allocated per load); an object level hands out its own and the spare goes back.
+      const spare0 = copyInto !== null ? pool.pop() : undefined;
+      const st = frontier.take(f, spare0);
+      if (spare0 !== undefined && st !== spare0) pool.push(spare0);
       const id = ids[f] as number;
       const en = model.enabled(st);
       if (en.length === 0) { terminal++; if (!model.isFinal(st)) deadlocked++; }

@@ -30,90 +30,25 @@
  * through a `SaveSink` (a model, or a configuration, without an image: the PTA device with unbounded storage),
  * and the generic walk below (any JSON state).
  *
- * Kept as deltas: consecutive states of a BFS level are mostly siblings or cousins (a few events apart), so each
- * state's words are kept as a delta against the words of the state saved before it (runs of equal words, from
- * the start and from the end, referred to; the others written out), with a whole state (a keyframe) every
- * `KEYFRAME` states. Loads are sequential in BFS: the next state is rebuilt from the one loaded before; any other
- * index rolls forward from its keyframe. This takes the frontier to about a third of its words (a tenth of a word
- * image, whose unused capacity is zeros in every state; each model's figure is pinned in
- * properties/explore.bfs.test.ts); the encoding of a state, and so what a load returns, is unchanged.
+ * Kept as deltas (store-delta.ts): consecutive states of a BFS level are mostly siblings or cousins, so each
+ * state's words are kept as a delta against the words of the state saved before it, with a whole state every
+ * `KEYFRAME` states; loads are sequential in BFS. This takes the frontier to about a third of its words (a tenth
+ * of a word image); the encoding of a state, and so what a load returns, is unchanged. The generic walk's tags,
+ * compiled shapes and the codec's sink and source are in store-shapes.ts.
  */
 
 import type { LoadSource, SaveSink, WordImage } from '../core/model.ts';
-import { IntColumn } from './pack.ts';
+import { DeltaLog, KEYFRAME, sizeFor } from './store-delta.ts';
+import {
+  CODEC_SITES, compileShape, f64, f64w, type Shape, Sink, Source, T_ARR, T_F64, T_FALSE, T_NULL, T_OBJ, T_REF, T_STR, T_TRUE,
+  T_UNDEF, T_ZEROS, TAG_BASE, TAG_END,
+} from './store-shapes.ts';
 
 /** A model's own exact layout for the store (`Model.save`/`load`). */
 export interface StoreCodec<S> {
   save(s: S, out: SaveSink): void;
   load(src: LoadSource, like: S): S;
 }
-
-/** Sites 1..63 are the codec's (`SaveSink.value`); the shapes' fields get the sites from here on. */
-const CODEC_SITES = 64;
-
-const TAG_BASE = -2147483648;
-const T_NULL = TAG_BASE;
-const T_FALSE = TAG_BASE + 1;
-const T_TRUE = TAG_BASE + 2;
-const T_UNDEF = TAG_BASE + 3;
-const T_F64 = TAG_BASE + 4;
-const T_STR = TAG_BASE + 5;
-const T_ARR = TAG_BASE + 6;
-const T_OBJ = TAG_BASE + 7;
-/** A static object (`refs`): T_REF, id. */
-const T_REF = TAG_BASE + 8;
-/** A run of zeros in an array (page tables and bitmaps are mostly zeros): T_ZEROS, count. */
-const T_ZEROS = TAG_BASE + 9;
-/** Words below this are tags; a number below it is written as a tagged double. */
-const TAG_END = TAG_BASE + 16;
-
-const f64 = new Float64Array(1);
-const f64w = new Int32Array(f64.buffer);
-
-/** A compiled reader and writer for one object shape (its key list, in order). */
-interface Shape {
-  readonly keys: readonly string[];
-  /** Site of field 0 (field i is at `sites + i`). */
-  readonly sites: number;
-  readonly read: (r: StateStore<unknown>) => Record<string, unknown>;
-  readonly write: (o: Record<string, unknown>, w: StateStore<unknown>) => void;
-}
-
-function own(o: Record<string, unknown>, k: string, v: unknown): void {
-  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
-}
-
-/**
- * Field `i` of a shape writes its value at site `sites + i`: where an object sits in the state (which field of
- * which shape), the key of the shape guess (`hints`).
- */
-function compileShape(keys: readonly string[], sites: number): Shape {
-  if (keys.includes('__proto__')) {
-    return {
-      keys, sites,
-      // defineProperty: an assignment to `__proto__` would set the prototype instead of an own key.
-      read: (r) => { const o: Record<string, unknown> = {}; for (const k of keys) own(o, k, r.v()); return o; },
-      write: (o, w) => { keys.forEach((k, i) => w.put_(o[k], sites + i)); },
-    };
-  }
-  // Compiled from the state's own key names, quoted. One-word numbers (most fields) are read and written inline;
-  // everything else goes through v()/put_(). (`r.w`, `r.pos`, `w.len` are the store's private fields: the
-  // compiled code is part of the store.)
-  const q = keys.map((k) => JSON.stringify(k));
-  const read = new Function('r', `const w = r.w; let x = 0; return {${q.map((k) => `${k}: (x = w[r.pos]) >= ${TAG_END} ? (r.pos++, x) : r.v()`).join(', ')}};`) as Shape['read'];
-  const write = new Function('o', 'w', `let x; ${q.map((k, i) => `x = o[${k}]; if (typeof x === 'number' && (x | 0) === x && x >= ${TAG_END} && w.len < w.w.length) w.w[w.len++] = x; else w.put_(x, ${sites + i});`).join('\n')}`) as Shape['write'];
-  return { keys, sites, read, write };
-}
-
-/** A power of two of at least `n` (and 1024). */
-function sizeFor(n: number): number {
-  let size = 1 << 10;
-  while (size < n) size *= 2;
-  return size;
-}
-
-/** A whole state is kept every this many saves (a load out of order rolls forward at most this many deltas). */
-const KEYFRAME = 64;
 
 export class StateStore<S> {
   /**
@@ -123,19 +58,10 @@ export class StateStore<S> {
    */
   w: Int32Array<ArrayBuffer>;
   len = 0;
-  /** The words of the state being saved, and of the one saved before it (`prevLen` words). */
+  /** The buffer the next state is written to (then handed to the delta log, which gives back another). */
   private cur = new Int32Array(1 << 10);
-  private prev = new Int32Array(1 << 10);
-  private prevLen = 0;
-  /** The words of the state loaded last (index `viewIndex`, -1: none), and where the next load's go. */
-  private view = new Int32Array(1 << 10);
-  private spare = new Int32Array(1 << 10);
-  private viewIndex = -1;
-  /** The saved deltas (per state its word count, then its runs: `patch`). */
-  private d = new Int32Array(1 << 16);
-  private dlen = 0;
-  /** Start offset of each saved state's delta in `d`. */
-  private readonly starts = new IntColumn();
+  /** The saved states, as deltas (store-delta.ts). */
+  private readonly log: DeltaLog;
   private readonly strings: string[] = [];
   private readonly stringIds = new Map<string, number>();
   private readonly shapes: Shape[] = [];
@@ -162,10 +88,10 @@ export class StateStore<S> {
    * whole state every this many (1: every state whole, no deltas).
    */
   constructor(
-    private readonly init: S, twin?: S, private readonly keyframe = KEYFRAME, private readonly codec: StoreCodec<S> | null = null,
+    private readonly init: S, twin?: S, keyframe = KEYFRAME, private readonly codec: StoreCodec<S> | null = null,
     private readonly image: WordImage<S> | null = null,
   ) {
-    if (!Number.isInteger(keyframe) || keyframe < 1) throw new Error(`[dtsim] state store: keyframe ${keyframe} is not a positive integer`);
+    this.log = new DeltaLog(keyframe);
     this.w = this.cur;
     if (twin !== undefined) this.findStatics(init, twin);
   }
@@ -187,20 +113,17 @@ export class StateStore<S> {
 
   /** States saved since the last `clear`. */
   get size(): number {
-    return this.starts.n;
+    return this.log.size;
   }
 
   /** Bytes of the saved states (their deltas and start offsets; the buffers' spare capacity is not counted). */
   bytes(): number {
-    return 4 * (this.dlen + this.starts.n);
+    return this.log.bytes();
   }
 
   /** Forgets every saved state (the buffers and the string and shape tables stay). */
   clear(): void {
-    this.dlen = 0;
-    this.starts.n = 0;
-    this.prevLen = 0;
-    this.viewIndex = -1;
+    this.log.clear();
   }
 
   /** Saves a copy of `s`; returns its index. A value that is not JSON throws and saves nothing. */
@@ -222,113 +145,23 @@ export class StateStore<S> {
         this.cur = this.w;
       }
     }
-    const index = this.starts.n;
-    this.starts.push(this.dlen);
-    this.encode(index % this.keyframe === 0 ? 0 : this.prevLen);
-    const p = this.prev;
-    this.prev = this.cur;
-    this.prevLen = this.len;
-    this.cur = p;
+    const index = this.log.append(this.cur, this.len);
+    this.cur = this.log.free;
     if (this.calibrating > 0) this.calibrating--;
     return index;
   }
 
   /**
-   * Appends the delta of `cur` (`len` words) against the first `pn` words of `prev` (0: a keyframe). The words
-   * both share at the end (after an array that grew or shrank, a field that became null) are matched from the
-   * end; the rest position by position.
+   * A private copy of the state saved at `index`: fresh, or, with `into` (a state of this exploration no longer
+   * used, sharing nothing with one in use) and a word image that reads in place, `into` itself overwritten.
    */
-  private encode(pn: number): void {
-    const cur = this.cur;
-    const prev = this.prev;
-    const n = this.len;
-    // Worst case: a run word per word, plus the count and the suffix's shift and run.
-    const need = 2 * n + 4;
-    if (this.dlen + need > this.d.length) {
-      let size = this.d.length * 2;
-      while (size < this.dlen + need) size *= 2;
-      const b = new Int32Array(size);
-      b.set(this.d.subarray(0, this.dlen));
-      this.d = b;
+  load(index: number, into?: S): S {
+    const view = this.log.words(index);
+    if (this.image !== null) {
+      const ri = this.image.readInto;
+      return into !== undefined && ri !== undefined ? ri(view, into, this.init) : this.image.read(view, this.init);
     }
-    const d = this.d;
-    let dl = this.dlen;
-    d[dl++] = n;
-    // The common suffix (not overlapping the common prefix).
-    let pre = 0;
-    const mn = n < pn ? n : pn;
-    while (pre < mn && cur[pre] === prev[pre]) pre++;
-    let suf = 0;
-    while (suf < mn - pre && cur[n - 1 - suf] === prev[pn - 1 - suf]) suf++;
-    // Position by position up to the suffix (prev's cursor moves with cur's).
-    const m = n - suf;
-    const pm = pn - suf;
-    let i = 0;
-    // The common prefix is known (pre <= m, pre <= pm): one run; the loop below would find it again.
-    if (pre >= 2) { d[dl++] = pre; i = pre; }
-    while (i < m) {
-      // Words equal to the previous state's: a run when two or more (a lone one is cheaper written out).
-      let j = i;
-      while (j < m && j < pm && cur[j] === prev[j]) j++;
-      if (j - i >= 2 || j === m) {
-        d[dl++] = j - i;
-        i = j;
-        if (i === m) break;
-      }
-      // Words written out, up to the next pair of equal words.
-      let k = i + 1;
-      while (k < m && !(k + 1 < pm && cur[k] === prev[k] && cur[k + 1] === prev[k + 1])) k++;
-      d[dl++] = i - k;
-      while (i < k) d[dl++] = cur[i++] as number;
-    }
-    if (suf > 0) {
-      // prev's cursor is at m; the suffix starts at pm there.
-      if (pm !== m) { d[dl++] = 0; d[dl++] = pm - m; }
-      d[dl++] = suf;
-    }
-    this.dlen = dl;
-  }
-
-  /**
-   * The words of state `index` into `view`, from its delta against `view` (the words of state `index - 1`; for
-   * a keyframe, anything). Runs: > 0 that many words from the previous state's cursor; < 0 that many words
-   * written out (the cursor moves along); 0 then k: the cursor moves by k.
-   */
-  private patch(index: number): void {
-    const d = this.d;
-    let p = this.starts.a[index] as number;
-    const n = d[p++] as number;
-    if (n > this.spare.length) {
-      let size = this.spare.length * 2;
-      while (size < n) size *= 2;
-      this.spare = new Int32Array(size);
-    }
-    const from = this.view;
-    const to = this.spare;
-    let i = 0;
-    let q = 0;
-    while (i < n) {
-      const c = d[p++] as number;
-      if (c > 0) {
-        for (const e = i + c; i < e;) to[i++] = from[q++] as number;
-      } else if (c < 0) {
-        for (let k = c; k < 0; k++) to[i++] = d[p++] as number;
-        q -= c;
-      } else q += d[p++] as number;
-    }
-    this.spare = from;
-    this.view = to;
-  }
-
-  /** A fresh private copy of the state saved at `index`. */
-  load(index: number): S {
-    if (index < 0 || index >= this.starts.n) throw new Error(`[dtsim] state store: no state ${index} (${this.starts.n} saved)`);
-    // The next state in order is one delta from the view; any other rolls forward from its keyframe.
-    const from = index === this.viewIndex + 1 || index === this.viewIndex ? index : index - (index % this.keyframe);
-    if (index !== this.viewIndex) for (let k = from; k <= index; k++) this.patch(k);
-    this.viewIndex = index;
-    if (this.image !== null) return this.image.read(this.view, this.init);
-    this.w = this.view;
+    this.w = view;
     this.pos = 0;
     return this.codec !== null ? this.codec.load(this.source, this.init) : this.v() as S;
   }
@@ -523,32 +356,5 @@ export class StateStore<S> {
       default:
         throw new Error(`[dtsim] cannot store a ${typeof v} (model state must be JSON)`);
     }
-  }
-}
-
-/** `SaveSink` over a store: a one-word number inline, the rest through the store. */
-class Sink implements SaveSink {
-  constructor(private readonly st: StateStore<unknown>) {}
-  int(n: number): void {
-    const st = this.st;
-    if ((n | 0) === n && n >= TAG_END && st.len < st.w.length) st.w[st.len++] = n;
-    else st.int_(n);
-  }
-  value(v: unknown, site: number): void {
-    this.st.value_(v, site);
-  }
-}
-
-/** `LoadSource` over a store. */
-class Source implements LoadSource {
-  constructor(private readonly st: StateStore<unknown>) {}
-  int(): number {
-    const st = this.st;
-    const x = st.w[st.pos] as number;
-    if (x >= TAG_END) { st.pos++; return x; }
-    return st.readInt_();
-  }
-  value(): unknown {
-    return this.st.v();
   }
 }
