@@ -134,7 +134,11 @@ export function vmmCandidates(s: MachineState, out: MachineEvent[], memo: Enable
   if (vm.phase === 'idle' || (vm.phase === 'precopy' && vm.slotsEnabled < s.slots.length)) {
     out.push({ type: 'kvm/loggingEnabled', slot: vm.slotsEnabled });
   }
-  if (vm.ioctl) { out.push({ type: 'kvm/ioctlReturned', slot: vm.ioctl.slot }); return; }
+  if (vm.ioctl) {
+    // kvmTlbi 'events': the ioctl's own TLBI first (machine.ts `ioctlOwesTlbi`; the return waits for it).
+    out.push({ type: 'kvm/ioctlTlbiIssued', slot: vm.ioctl.slot }, { type: 'kvm/ioctlReturned', slot: vm.ioctl.slot });
+    return;
+  }
   const step = nextCollectStep(s, memo);
   if (step) out.push(step);
   // The varied VMM's other CLEAR calls (option clearCalls, models/dirty-bitmap/vmm.ts): each a scheduler choice.

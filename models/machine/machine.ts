@@ -16,6 +16,7 @@ import { mechanismsOf } from './selected.ts';
 import type { MachineEvent } from './model-events.ts';
 import { newEnabledMemo, wantsPe, wantsShared, wantsVcpu, type EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';
+import { optionOf } from './options.ts';
 import { variedClearCalls, variedClears } from '../dirty-bitmap/vmm.ts';
 import { isCollectStep, nextCopy, phaseAtLeast, sameEvent, vcpusQuiet, vmmCandidates } from './collect.ts';
 
@@ -64,6 +65,27 @@ export function tlbFill(s: MachineState, peIdx: number, gfn: number): void {
   }
   if (pe.tlb.length >= s.config.tlbEntries) pe.tlb.splice(0, 1);
   pe.tlb.push(e);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// KVM's own TLB maintenance as steps of their own (design option kvmTlbi)
+
+/**
+ * Does the design issue KVM's own TLB maintenance as stand-alone events (option `kvmTlbi: 'events'`)? Then the
+ * path that owes a TLBI (the in-flight ioctl's `flush`, a vCPU's `tlbi`) cannot go on before its event ran;
+ * 'inline' (the default, and every model that does not declare the option) performs it inside the path's event.
+ */
+export function kvmTlbiEvents(s: MachineState): boolean {
+  return optionOf(s, 'kvmTlbi') === 'events';
+}
+
+/**
+ * Does the in-flight ioctl owe a TLBI that `kvm/ioctlTlbiIssued` performs (kvmTlbi 'events')? Under `missing-tlbi`
+ * a GET or CLEAR issues none (its return performs the knob's empty flush, as inline), so nothing is owed.
+ */
+export function ioctlOwesTlbi(s: MachineState): boolean {
+  const io = s.vmm.ioctl;
+  return io !== null && io.flush && kvmTlbiEvents(s) && !(io.kind !== 'enable' && hasBug(s, 'missing-tlbi'));
 }
 
 function canHwDirty(s: MachineState, v: Vcpu, gfn: number): boolean {
@@ -120,7 +142,8 @@ export function candidates(s: MachineState, perPage = true, memo: EnabledMemo = 
         out.push({ type: 'vcpu/exited', vcpu: vi });
         break;
       case 'fault':
-        out.push(v.mark < 0 ? { type: 'kvm/faultMapped', vcpu: vi, gfn: v.fault } : { type: 'kvm/faultMarked', vcpu: vi, gfn: v.fault });
+        if (v.tlbi >= 0) out.push({ type: 'kvm/faultTlbiIssued', vcpu: vi, gfn: v.tlbi });
+        else out.push(v.mark < 0 ? { type: 'kvm/faultMapped', vcpu: vi, gfn: v.fault } : { type: 'kvm/faultMarked', vcpu: vi, gfn: v.fault });
         break;
       default:
         assertNever(v.run);
@@ -211,8 +234,14 @@ function enabledWith(s: MachineState, e: MachineEvent, memo: EnabledMemo): boole
     }
     case 'kvm/faultMapped': {
       const v = s.vcpus[e.vcpu];
-      return !!v && v.run === 'fault' && v.fault === e.gfn && v.mark < 0;
+      return !!v && v.run === 'fault' && v.fault === e.gfn && v.mark < 0 && v.tlbi < 0;
     }
+    case 'kvm/faultTlbiIssued': {
+      const v = s.vcpus[e.vcpu];
+      return !!v && v.run === 'fault' && v.tlbi >= 0 && v.tlbi === e.gfn;
+    }
+    case 'kvm/ioctlTlbiIssued':
+      return ioctlOwesTlbi(s) && vm.ioctl!.slot === e.slot;
     case 'kvm/faultMarked': {
       const v = s.vcpus[e.vcpu];
       return !!v && v.run === 'fault' && v.fault === e.gfn && v.mark >= 0;
@@ -256,7 +285,7 @@ function enabledWith(s: MachineState, e: MachineEvent, memo: EnabledMemo): boole
     case 'kvm/dirtyLogFetched':
       return isCollectStep(s, e, memo);
     case 'kvm/ioctlReturned':
-      return vm.ioctl !== null && vm.ioctl.slot === e.slot;
+      return vm.ioctl !== null && vm.ioctl.slot === e.slot && !ioctlOwesTlbi(s);
     case 'vmm/pageCopied':
       return vm.phase !== 'idle' && vm.phase !== 'done' && vm.ioctl === null && vm.toCopyCount > 0
         && nextCopy(s) === e.gfn;
