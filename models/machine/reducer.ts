@@ -3,7 +3,9 @@
  * private mutable copy alike. Its preconditions are machine.ts `isEnabled` (the only ones); a mechanism's own
  * events go to its `apply` hook. KVM's write-fault path (`faultMapped`), KVM_SET_USER_MEMORY_REGION with logging
  * (`loggingEnabled`) and the return of a re-arming ioctl with its TLB flush (`ioctlFlush`, `ioctlReturned`) live
- * here; the dirty-log ioctls' kernel work is models/dirty-bitmap/bitmap.ts.
+ * here; the dirty-log ioctls' kernel work is models/dirty-bitmap/bitmap.ts. Under the design option kvmTlbi
+ * 'events' the TLBIs these paths owe are events of their own (`kvm/ioctlTlbiIssued`, `kvm/faultTlbiIssued`) that
+ * the path waits for (machine.ts `ioctlOwesTlbi`, `vcpus[].tlbi`); by default ('inline') they stay inside.
  */
 import { bitClear, bitGet, bitSetRange, bitsNew, pget } from './paged.ts';
 import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf, setL2, setPage } from './pagetable.ts';
