@@ -59,6 +59,15 @@ export const DIRTY_BITMAP_OPTIONS = {
   // addition, every shape the API accepts or refuses (./vmm.ts: multi-word, unaligned, past the slot, bits not
   // set or outside the range, a slot without a bitmap). Needs manualProtect (no CLEAR without it).
   clearCalls: ['word', 'varied'],
+  /**
+   * KVM's own TLB maintenance (reducer.ts, `loggingEnabled`, `ioctlFlush`, `faultMapped`): 'inline' (default, every
+   * trace recorded before it replays unchanged) performs the flush inside the path's event; 'events' issues it as
+   * a step of its own the path owes and waits for: the re-arming ioctl's (and the logging enable's)
+   * kvm_flush_remote_tlbs_memslot / kvm_flush_remote_tlbs (`kvm/ioctlTlbiIssued`, before `kvm/ioctlReturned`)
+   * and the fault path's break-before-make TLBI of a block (`kvm/faultTlbiIssued`, before the page is mapped), so
+   * vCPUs run with stale entries exactly in the windows the kernel has.
+   */
+  kvmTlbi: ['inline', 'events'],
 } as const satisfies PresetOptions;
 
 /** A design option of this folder (typed: ../machine/options.ts). */
@@ -87,6 +96,8 @@ export const dirtyBitmap = makeMachineModel({
   situations: [
     { id: 'clear-refused', label: 'a KVM_CLEAR_DIRTY_LOG refused (EINVAL / ENOENT)', stat: 'clearsRefused', when: { clearCalls: 'varied' } },
     { id: 'clear-unset-bits', label: 'a CLEAR naming bits that are not set', stat: 'clearsUnsetBits', when: { clearCalls: 'varied' } },
+    { id: 'kvm-tlbi-window', label: 'a guest store completes while a KVM path still owes its TLBI (kvmTlbi events)',
+      stat: 'kvmTlbiWindowStores', when: { kvmTlbi: 'events' } },
     { id: 'clear-ignored-bits', label: 'a CLEAR naming bits outside its range', stat: 'clearsIgnoredBits', when: { clearCalls: 'varied' } },
   ],
   matrix: [
@@ -95,5 +106,7 @@ export const dirtyBitmap = makeMachineModel({
     { manualProtect: true, initiallySet: true },
     { eagerSplit: true },
     { manualProtect: true, clearCalls: 'varied' },
+    { kvmTlbi: 'events' },
+    { manualProtect: true, kvmTlbi: 'events' },
   ],
 });

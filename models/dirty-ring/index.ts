@@ -68,6 +68,15 @@ export const DIRTY_RING_OPTIONS = {
   // The weak-memory layer (ring.ts "Memory ordering"): flag stores buffered per CPU, drained by events; loads
   // as the ACQ_REL protocol orders them (B4's plain loads only under its knob).
   weakMemory: [false, true],
+  /**
+   * KVM's own TLB maintenance (reducer.ts, `loggingEnabled`, `ioctlFlush`, `faultMapped`): 'inline' (default, every
+   * trace recorded before it replays unchanged) performs the flush inside the path's event; 'events' issues it as
+   * a step of its own the path owes and waits for: the re-arming ioctl's (and the logging enable's)
+   * kvm_flush_remote_tlbs_memslot / kvm_flush_remote_tlbs (`kvm/ioctlTlbiIssued`, before `kvm/ioctlReturned`)
+   * and the fault path's break-before-make TLBI of a block (`kvm/faultTlbiIssued`, before the page is mapped), so
+   * vCPUs run with stale entries exactly in the windows the kernel has.
+   */
+  kvmTlbi: ['inline', 'events'],
 } as const satisfies PresetOptions;
 
 /** The option names of dirty-ring (../machine/options.ts). */
@@ -85,6 +94,8 @@ export const dirtyRing = makeMachineModel({
   situations: [
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', unless: { ringEntries: 256 } },
+    { id: 'kvm-tlbi-window', label: 'a guest store completes while a KVM path still owes its TLBI (kvmTlbi events)',
+      stat: 'kvmTlbiWindowStores', when: { kvmTlbi: 'events' } },
     { id: 'ring-dirty-store-buffered', label: 'a ring pass or reset runs while a push\'s DIRTY flag store is still buffered (weak memory)',
       stat: 'ringDirtyStoreBuffered', when: { weakMemory: true } },
     { id: 'ring-reset-store-buffered', label: 'a reset stops at an entry whose RESET flag store is still buffered (weak memory)',
@@ -99,5 +110,6 @@ export const dirtyRing = makeMachineModel({
     { adversary: true },
     { ringStart: 4294967288 },
     { weakMemory: true },
+    { kvmTlbi: 'events' },
   ],
 });

@@ -38,6 +38,18 @@ export type CoreEvent =
   | { readonly type: 'kvm/tlbiVmid' }
   /** TLBI ALLE1IS; DSB ISH: every PE drops every stage-2 entry, of every VMID. */
   | { readonly type: 'kvm/tlbiAll' }
+  /**
+   * Design option kvmTlbi 'events': the TLB maintenance the in-flight KVM ioctl owes (`vmm.ioctl.flush`), as a step
+   * of its own between its kernel work and its return (which waits for it): kvm_flush_remote_tlbs_memslot (TLBI
+   * by IPA range of the slot, broadcast; DSB ISH) for GET, CLEAR and the logging enable, kvm_flush_remote_tlbs
+   * (the VMID) for KVM_RESET_DIRTY_RINGS, or only the VMM's PE under the `local-tlbi` knob.
+   */
+  | { readonly type: 'kvm/ioctlTlbiIssued'; readonly slot: number }
+  /**
+   * Design option kvmTlbi 'events': the write-fault path's break-before-make TLBI (TLBI IPAS2E1IS of the block's
+   * IPA; DSB ISH) after it invalidated the block at `gfn` (its base), before it maps the faulting page at 4 KiB.
+   */
+  | { readonly type: 'kvm/faultTlbiIssued'; readonly vcpu: number; readonly gfn: number }
   /** A PE drops a cached leaf (capacity, speculation): never needed for correctness, only hides staleness. */
   | { readonly type: 'pe/tlbEvicted'; readonly pe: number; readonly gfn: number }
   /**
@@ -119,6 +131,8 @@ const CORE_EVENT_FIELDS: { readonly [type: string]: { readonly [field: string]: 
   'kvm/tlbiIpa': { gfn: 'gfn' },
   'kvm/tlbiVmid': {},
   'kvm/tlbiAll': {},
+  'kvm/ioctlTlbiIssued': { slot: 'slot' },
+  'kvm/faultTlbiIssued': { vcpu: 'vcpu', gfn: 'gfn' },
   'pe/tlbEvicted': { pe: 'pe', gfn: 'gfn' },
   'mmu/accessTracked': { gfn: 'gfn' },
   'kvm/faultMapped': { vcpu: 'vcpu', gfn: 'gfn' },

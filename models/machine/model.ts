@@ -100,7 +100,7 @@ export const WEIGHTS: { [type: string]: number } = {
   'guest/storeIssued': 60, 'guest/storeRetired': 60, 'guest/storeFaulted': 60,
   'kvm/faultMapped': 60, 'kvm/faultMarked': 60,
   'pe/tlbEvicted': 2, 'mmu/accessTracked': 4, 'guest/loadPerformed': 30,
-  'kvm/tlbiIpa': 2, 'kvm/tlbiVmid': 1, 'kvm/tlbiAll': 1,
+  'kvm/tlbiIpa': 2, 'kvm/tlbiVmid': 1, 'kvm/tlbiAll': 1, 'kvm/ioctlTlbiIssued': 10, 'kvm/faultTlbiIssued': 30,
   'vcpu/loaded': 10, 'vcpu/entered': 20, 'vcpu/exited': 3, 'vcpu/put': 3,
   'host/stolenTimeWritten': 20, 'host/itsTableSaved': 20,
   'kvm/loggingEnabled': 5, 'kvm/dirtyLogHarvested': 4, 'kvm/dirtyLogFetched': 4, 'kvm/dirtyLogCleared': 20,

@@ -3,7 +3,9 @@
  * private mutable copy alike. Its preconditions are machine.ts `isEnabled` (the only ones); a mechanism's own
  * events go to its `apply` hook. KVM's write-fault path (`faultMapped`), KVM_SET_USER_MEMORY_REGION with logging
  * (`loggingEnabled`) and the return of a re-arming ioctl with its TLB flush (`ioctlFlush`, `ioctlReturned`) live
- * here; the dirty-log ioctls' kernel work is models/dirty-bitmap/bitmap.ts.
+ * here; the dirty-log ioctls' kernel work is models/dirty-bitmap/bitmap.ts. Under the design option kvmTlbi
+ * 'events' the TLBIs these paths owe are events of their own (`kvm/ioctlTlbiIssued`, `kvm/faultTlbiIssued`) that
+ * the path waits for (machine.ts `ioctlOwesTlbi`, `vcpus[].tlbi`); by default ('inline') they stay inside.
  */
 import { bitClear, bitGet, bitSetRange, bitsNew, pget } from './paged.ts';
 import { BLOCK_PAGES, D_AF, D_BLOCK, D_VALID, D_W, isWritable, l2EntryOf, leafOf, setL2, setPage } from './pagetable.ts';
@@ -20,7 +22,7 @@ import {
 import { countClear } from '../dirty-bitmap/vmm.ts';
 import { referenceClearErrno, referenceClearRearm } from '../oracle/kvm-rules.ts';
 import { observe } from '../oracle/oracle.ts';
-import { addToCopy, collectionStepDone, deliver, faultIsSpurious, tlbFill } from './machine.ts';
+import { addToCopy, collectionStepDone, deliver, faultIsSpurious, ioctlOwesTlbi, kvmTlbiEvents, tlbFill } from './machine.ts';
 import { hasBug } from './knobs.ts';
 import { opt, optionOf } from './options.ts';
 
@@ -47,6 +49,10 @@ export function apply(s: MachineState, e: MachineEvent): void {
       if (!tlbWritable(s.pes[v.pe]!.tlb, e.gfn, s.vmid)) tlbFill(s, v.pe, e.gfn);
       else if (!isWritable(leafOf(s.s2, e.gfn))) s.stats['staleTlbStores'] = (s.stats['staleTlbStores'] ?? 0) + 1;
       v.store = -1;
+      // Coverage (kvmTlbi 'events'): a store completes while a KVM path still owes its TLBI (the kernel's window).
+      if (kvmTlbiEvents(s) && (ioctlOwesTlbi(s) || s.vcpus.some((x) => x.tlbi >= 0))) {
+        s.stats['kvmTlbiWindowStores'] = (s.stats['kvmTlbiWindowStores'] ?? 0) + 1;
+      }
       return;
     }
     case 'guest/storeFaulted': {
@@ -82,6 +88,16 @@ export function apply(s: MachineState, e: MachineEvent): void {
     case 'kvm/tlbiAll':
       tlbInvalidate(s, () => true);
       return;
+    case 'kvm/ioctlTlbiIssued':
+      ioctlFlush(s);
+      return;
+    case 'kvm/faultTlbiIssued': {
+      // The break-before-make TLBI of `faultMapped` below: every PE drops its copies of the broken block; the
+      // fault path then maps the page (its `kvm/faultMapped` is enabled again and finds the table).
+      flushBlockTlb(s, e.gfn);
+      s.vcpus[e.vcpu]!.tlbi = -1;
+      return;
+    }
     case 'pe/tlbEvicted': {
       const pe = s.pes[e.pe]!;
       const i = pe.tlb.findIndex((t) => tlbBase(t) === e.gfn);
@@ -236,6 +252,13 @@ function faultMapped(s: MachineState, vcpu: number, gfn: number): void {
       // B9: the fast path makes the whole write-protected block writable and marks only its first page.
       setL2(s.s2, gfn, l2 | D_W | D_AF);
       v.mark = base;
+    } else if (kvmTlbiEvents(s)) {
+      // kvmTlbi 'events': break (an invalid table in the block's place) and owe the TLBI (`kvm/faultTlbiIssued`);
+      // the page is mapped by this event's next run, after the TLBI (make): no PE can then still use the block.
+      setL2(s.s2, gfn, new Array<number>(512).fill(0));
+      v.mark = -1;
+      v.tlbi = base;
+      return;
     } else {
       setL2(s.s2, gfn, new Array<number>(512).fill(0));
       flushBlockTlb(s, base);
@@ -284,30 +307,45 @@ function loggingEnabled(s: MachineState, slot: number): void {
     sl.bitmap = bm;
     if (initSet) bitSetRange(bm, 0, sl.npages);
   }
+  let owes = false;
   if (!initSet) {
     const changed = writeProtectRange(s, sl.base, sl.base + sl.npages);
+    // kvmTlbi 'events': eager split's per-block break-before-make TLBIs stay inside this event; the slot's flush
+    // below (a step of its own) covers every block of the slot, and the ioctl returns only after it.
     if (opt(s, 'eagerSplit')) eagerSplit(s, sl.base, sl.base + sl.npages, hasBug(s, 'eager-split-off-by-one'));
     // B2 knob: flush only if some descriptor was write-protected (misses stale TLB entries of access-tracked pages).
-    if (!hasBug(s, 'enable-no-flush') || changed > 0) flushSlotTlb(s, slot);
+    owes = !hasBug(s, 'enable-no-flush') || changed > 0;
+    if (owes && !kvmTlbiEvents(s)) flushSlotTlb(s, slot);
     // The VMM's bulk first pass: every page of the slot is to be copied.
     vm.toCopyCount += bitSetRange(vm.toCopy, sl.base, sl.base + sl.npages);
     if (sl.base < vm.copyCursor) vm.copyCursor = sl.base;
   }
   vm.slotsEnabled++;
   if (vm.phase === 'idle') vm.phase = 'precopy';
+  if (owes && kvmTlbiEvents(s)) {
+    // kvmTlbi 'events': the ioctl stays in flight until its kvm_flush_remote_tlbs_memslot ran
+    // (`kvm/ioctlTlbiIssued`) and it returned (`kvm/ioctlReturned`, where INV-FLUSH reads its audit); every page
+    // of the slot counts as re-armed (INV-ARMED lets their pre-enable TLB copies lag until then).
+    const rearmed: number[] = [];
+    for (let g = sl.base; g < sl.base + sl.npages; g++) rearmed.push(g);
+    vm.ioctl = { kind: 'enable', slot, deliver: [], rearmed, flush: true, snapshotPending: false };
+    return;
+  }
   s.audit = { kind: 'enable', slot, rearmed: initSet ? [] : null, clearExpected: null, clearActual: null, clearErrno: 0, clearErrnoExpected: 0 };
 }
 
 /**
  * The in-flight re-arming ioctl's TLB flush, if it still owes one (`io.flush`), with the TLB-flush knobs applied;
- * afterwards it owes none. The model performs it as part of `kvm/ioctlReturned`; it is exported so that tests can
+ * afterwards it owes none. The model performs it as part of `kvm/ioctlReturned`, or under kvmTlbi 'events' as
+ * `kvm/ioctlTlbiIssued` (the return waits for it: machine.ts `ioctlOwesTlbi`); it is exported so that tests can
  * build the state path of a kernel that flushes earlier inside the ioctl (any point after its re-arm and before
  * its return is legal: INV-FLUSH blames only entries that predate the re-arm and survive to the return).
  */
 export function ioctlFlush(s: MachineState): void {
   const io = s.vmm.ioctl;
   if (!io || !io.flush) return;
-  if (hasBug(s, 'missing-tlbi')) { /* F1: no TLBI at all */ }
+  if (io.kind === 'enable') flushSlotTlb(s, io.slot); // kvmTlbi 'events' only: the GET/CLEAR knobs do not apply
+  else if (hasBug(s, 'missing-tlbi')) { /* F1: no TLBI at all */ }
   else if (hasBug(s, 'local-tlbi')) flushSlotTlb(s, io.slot, vmmPe(s));
   else if (io.kind === 'reset') flushAllTlb(s); // KVM_RESET_DIRTY_RINGS: kvm_flush_remote_tlbs (whole VM)
   else flushSlotTlb(s, io.slot);
@@ -323,7 +361,7 @@ function ioctlReturned(s: MachineState): void {
   deliver(s, io.deliver, io.kind === 'get' || io.kind === 'clear');
   s.audit = { kind: io.kind, slot: io.slot, rearmed: io.rearmed, clearExpected: null, clearActual: null, clearErrno: 0, clearErrnoExpected: 0 };
   vm.ioctl = null;
-  collectionStepDone(s, io.kind === 'get');
+  if (io.kind !== 'enable') collectionStepDone(s, io.kind === 'get');
 }
 
 /** Reads a page's data version (for tools). */

@@ -232,6 +232,7 @@ export const VCPU = record({
   store: int('gfn', { doc: 'gfn of the store the vCPU is executing (issued, not retired), or -1' }),
   fault: int('gfn', { doc: 'gfn of the write fault KVM is handling, or -1' }),
   mark: int('gfn', { doc: 'gfn the fault handler made writable and will mark dirty after dropping mmu_lock, or -1' }),
+  tlbi: int('gfn', { doc: 'kvmTlbi \'events\': base gfn of the block whose break-before-make TLBI (`kvm/faultTlbiIssued`) the vCPU\'s fault path owes before it maps the page, or -1' }),
   staleFault: bool({ doc: 'the fault KVM is handling was taken through a stale read-only TLB copy: the descriptor already permitted the write (tlb.ts; read by explore --reach queries and tests, never by a precondition or invariant)' }),
   requests: int('flags', { doc: 'KVM request bits (REQ_*)' }),
   lastPe: int('pe', { metric: true, doc: 'PE the vCPU was last loaded on (-1: never): a load elsewhere is a migration (coverage only)' }),
@@ -268,13 +269,15 @@ export const SLOT = record({
   bitmap: nullable(bits({ max: BIT_WORDS }), { doc: 'KVM\'s dirty bitmap (null: no bitmap, e.g. ring-only VM or logging off)' }),
 });
 
-const IOCTL_KIND = ['get', 'clear', 'reset'] as const;
+// 'enable': KVM_SET_USER_MEMORY_REGION turning logging on, in flight only under kvmTlbi 'events' (its memslot flush
+// is then a step of its own, reducer.ts `loggingEnabled`); appended last so the other kinds keep their codes.
+const IOCTL_KIND = ['get', 'clear', 'reset', 'enable'] as const;
 export const IOCTL = record({
   kind: enumOf(IOCTL_KIND),
   slot: int('index'),
   deliver: nums('gfn', 'slot pages', { max: PAGES, doc: 'pages to hand to the VMM when the ioctl returns (GET snapshot, CLEARed pages, harvested ring entries)' }),
   rearmed: nums('gfn', 'slot pages', { max: PAGES, doc: 'pages re-armed by this ioctl (INV-FLUSH: their pre-arm TLB entries must be gone at return)' }),
-  flush: bool({ doc: 'the ioctl still owes a TLB flush' }),
+  flush: bool({ doc: 'the ioctl still owes a TLB flush (kvmTlbi \'events\': `kvm/ioctlTlbiIssued` performs it, and the ioctl cannot return before)' }),
   snapshotPending: bool({ doc: 'B10 knob: GET that write-protected before taking its snapshot' }),
 });
 

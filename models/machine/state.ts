@@ -180,7 +180,7 @@ export function initMachine(design: Design, config: MachineConfig): MachineState
   const pes: Pe[] = [];
   for (let i = 0; i < config.pes; i++) pes.push({ loaded: -1, vmid: 0, tlb: [], vtcr: 0 });
   const vcpus: Vcpu[] = [];
-  for (let i = 0; i < config.vcpus; i++) vcpus.push({ pe: -1, run: 'out', store: -1, fault: -1, mark: -1, staleFault: false, requests: 0, lastPe: -1 });
+  for (let i = 0; i < config.vcpus; i++) vcpus.push({ pe: -1, run: 'out', store: -1, fault: -1, mark: -1, tlbi: -1, staleFault: false, requests: 0, lastPe: -1 });
   return {
     design, config, mechKey: mechanismIds(design).join('+'), bug, totalPages: total, vmid: 1,
     slots: config.slots.map((s, id) => ({ id, base: s.base, npages: s.npages, logging: false, bitmap: null })),

@@ -102,7 +102,7 @@ const NOT_WORKLOAD: ReadonlySet<string> = new Set([
 ]);
 
 const VMM_RANK: { readonly [type: string]: number } = {
-  'kvm/ioctlReturned': 0, 'kvm/loggingEnabled': 1, 'vmm/pageCopied': 3, 'host/itsTableSaved': 4,
+  'kvm/ioctlTlbiIssued': 0, 'kvm/ioctlReturned': 0, 'kvm/loggingEnabled': 1, 'vmm/pageCopied': 3, 'host/itsTableSaved': 4,
   'vmm/vmStopped': 5, 'vmm/migrationCompleted': 6,
 };
 
@@ -228,7 +228,8 @@ class MachineWorkload implements WorkloadDriver<MachineState, MachineEvent> {
       const l = this.laneIndex(s, e);
       laneOfEv[i] = l;
       has[l] = 1;
-      if (l === vmmLane && (e.type === 'vmm/pageCopied' || e.type === 'kvm/ioctlReturned' || e.type === 'kvm/loggingEnabled')) vmmOnlyCollect = false;
+      if (l === vmmLane && (e.type === 'vmm/pageCopied' || e.type === 'kvm/ioctlReturned' || e.type === 'kvm/ioctlTlbiIssued'
+        || e.type === 'kvm/loggingEnabled')) vmmOnlyCollect = false;
     }
     // vCPU lanes: one in the guest always has an event (a store, or its exit); one out of its PE that cannot be
     // loaded has none (`outAndHeld`: e.g. waiting for the ring reaper, every step of a bulk copy); the others are
