@@ -244,16 +244,35 @@ export function checkHdbssRingOptions(o: DesignOptions, bugs: readonly string[])
 // too (arm reference 2.7, 6 F13/F14).
 //
 // The model: the caller (KVM's ioctl thread, the VMM's GET or its disable) makes the request (`hdbss/
-// flushRequested`, `hdbss/disableRequested`): `req[v] = 1` for every loaded vCPU, and `call` says what it waits
+// flushRequested`, `hdbss/disableRequested`): `REQ_FLUSH` in `req[v]` of every loaded vCPU, and `call` says what it waits
 // in. A vCPU in guest mode with its bit set has a kick IPI in flight: `kvm/kickDelivered` makes it exit. A vCPU
 // in host context with its bit set handles it (`kvm/requestNoticed`): drains its buffer, reloads VTCR_EL2 after
-// a disable, acknowledges (`req[v] = 0`); it cannot enter the guest first (`canEnter`). vcpu_put acknowledges
+// a disable, acknowledges (`req[v] = 0`, every pending bit: check_vcpu_requests handles them all); it cannot enter the guest first (`canEnter`). vcpu_put acknowledges
 // too (the v3 put flush drains the buffer). The caller is released (`kvm/requestCompleted`) when every targeted
 // vCPU has acknowledged: the completion the correct design waits for (the kernel's own WAIT does not give it:
 // F14). A put vCPU gets no bit here: the kernel sets one, but its put already drained the buffer and the later
 // check drains nothing (left out: it would only add states).
 // Knobs: F13 `hdbss-disable-no-wait` (v2: kick without waiting, then free), F14 `hdbss-sync-ipi-wait` (v3: the
 // sync's request with KVM_REQUEST_WAIT, released once the IPIs are acknowledged).
+//
+// The enable (option enableRequest, the default since model version 2) is the 2026 rework's mode switch
+// (arm reference 2.7 "Later rework"): kvm_arch_update_hw_dirty_mode sets HA|HD|HDBSS in kvm->arch.mmu.vtcr and
+// "issues one KVM_REQ_RELOAD_STAGE2 followed by a VMID-wide TLB invalidation, as the request only reloads
+// VTCR_EL2". `hdbss/trackingEnabled` sets `REQ_RELOAD` in `req` of every loaded vCPU and issues the TLBI; the
+// same kick IPI and run-loop check deliver it, and `kvm/requestNoticed` loads the new VTCR_EL2 on the vCPU's PE
+// (a vCPU loaded later gets it at vcpu_load; a put vCPU's bit is dropped, as the load programs VTCR_EL2 anyway).
+// The registers need nothing then: "Registers are programmed whenever the vCPU owns a buffer, regardless of
+// whether HDBSS is enabled. The feature can be turned on mid-KVM_RUN" (vcpu_load's `programRegs`). Waiter:
+// none. The reference shows no KVM_REQUEST_WAIT and no completion on this path (a guess, README "Modelling
+// choices"): the caller returns once the bits are set and the IPIs sent, and vCPUs keep running with the old
+// VTCR_EL2 (HA only: a store to a DBM=1, W=0 leaf faults, R_PZFQC, and KVM's fault path marks it) until they
+// handle it. So the window the request opens loses nothing here; what the reference names on this path are the
+// existing knobs, each still found through the request: F12 (`hdbss-vtcr-before-regs`: the reload sets
+// VTCR_EL2.HDBSS over registers v1 programs only at a load with HDBSS on) and F19 (`vtcr-switch-no-tlbi`).
+
+/** `req` bits: KVM_REQ_FLUSH_HDBSS (sync and disable: the caller waits for it) and KVM_REQ_RELOAD_STAGE2 (enable). */
+export const REQ_FLUSH = 1;
+export const REQ_RELOAD = 2;
 
 /** Does the sync_dirty_log of a GET go through the request (option kicks) instead of one atomic drain? */
 function kicks(s: MachineState): boolean {
@@ -263,8 +282,19 @@ function kicks(s: MachineState): boolean {
 /** kvm_make_all_cpus_request(KVM_REQ_FLUSH_HDBSS): the bit on every loaded vCPU, and the caller waits. */
 function makeRequest(s: MachineState, call: 'sync' | 'disable'): void {
   const h = hdOf(s);
-  for (let v = 0; v < s.vcpus.length; v++) if (s.vcpus[v]!.pe >= 0 && h.req[v] !== 1) h.req[v] = 1;
+  for (let v = 0; v < s.vcpus.length; v++) if (s.vcpus[v]!.pe >= 0 && (h.req[v]! & REQ_FLUSH) === 0) h.req[v] = h.req[v]! | REQ_FLUSH;
   h.call = call;
+}
+
+/** Does the enable go through KVM_REQ_RELOAD_STAGE2 (option enableRequest) instead of one atomic switch? */
+function enableRequest(s: MachineState): boolean {
+  return option(s, 'enableRequest') === true;
+}
+
+/** kvm_make_all_cpus_request(KVM_REQ_RELOAD_STAGE2): the bit on every loaded vCPU; nobody waits for it. */
+function makeReloadRequest(s: MachineState): void {
+  const h = hdOf(s);
+  for (let v = 0; v < s.vcpus.length; v++) if (s.vcpus[v]!.pe >= 0 && (h.req[v]! & REQ_RELOAD) === 0) h.req[v] = h.req[v]! | REQ_RELOAD;
 }
 
 /**
@@ -277,13 +307,13 @@ function released(s: MachineState): boolean {
   if (h.call === 'disable' && bug(s, 'hdbss-disable-no-wait')) return true;
   const ipiOnly = h.call === 'sync' && bug(s, 'hdbss-sync-ipi-wait');
   for (let v = 0; v < s.vcpus.length; v++) {
-    if (h.req[v] !== 1) continue;
+    if ((h.req[v]! & REQ_FLUSH) === 0) continue;
     if (!ipiOnly || s.vcpus[v]!.run === 'guest') return false;
   }
   return true;
 }
 
-/** The vCPU acknowledges KVM_REQ_FLUSH_HDBSS (handled in its run loop, or put). */
+/** The vCPU acknowledges its pending requests (handled in its run loop, or put). */
 function acknowledge(s: MachineState, v: number): void {
   const h = hdOf(s);
   if (h.req[v] !== 0) h.req[v] = 0;
@@ -313,7 +343,7 @@ function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): vo
   for (let vi = 0; vi < s.vcpus.length; vi++) {
     if (!wantsVcpu(memo, vi)) continue;
     const v = s.vcpus[vi]!;
-    if (h.req[vi] === 1) out.push(v.run === 'guest' ? { type: 'kvm/kickDelivered', vcpu: vi } : { type: 'kvm/requestNoticed', vcpu: vi });
+    if (h.req[vi] !== 0) out.push(v.run === 'guest' ? { type: 'kvm/kickDelivered', vcpu: vi } : { type: 'kvm/requestNoticed', vcpu: vi });
     if (v.run === 'guest' && v.store >= 0) {
       out.push({ type: 'hdbss/fullFaulted', vcpu: vi, gfn: v.store });
       out.push({ type: 'hdbss/appendAborted', vcpu: vi, gfn: v.store });
@@ -351,12 +381,12 @@ function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean
       return h.call !== 'none' && released(s);
     case 'kvm/kickDelivered': {
       const v = s.vcpus[e.vcpu];
-      return !!v && h.req[e.vcpu] === 1 && v.run === 'guest';
+      return !!v && h.req[e.vcpu] !== 0 && v.run === 'guest';
     }
     case 'kvm/requestNoticed': {
       // check_vcpu_requests runs in the run loop after handle_exit: a pending HDBSSF fault is handled first.
       const v = s.vcpus[e.vcpu];
-      return !!v && h.req[e.vcpu] === 1 && v.run === 'host' && h.hdbssf[e.vcpu]! < 0;
+      return !!v && h.req[e.vcpu] !== 0 && v.run === 'host' && h.hdbssf[e.vcpu]! < 0;
     }
     case 'hdbss/fullFaulted':
       return hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu) && !HDBSS.canUpdate(s, e.vcpu, s.vcpus[e.vcpu]!.pe);
@@ -394,7 +424,9 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       // (the fault marked it, or its HDBSS entry / bitmap bit exists). This re-arms those pages: they must have
       // no writable TLB copy when the switch completes (INV-FLUSH), which the VMID-wide TLBI below ensures.
       const rearmed = cleanLoggingLeaves(s);
-      for (let p = 0; p < s.pes.length; p++) {
+      // enableRequest: KVM_REQ_RELOAD_STAGE2; each loaded vCPU loads the new VTCR_EL2 when it handles it ("Requests").
+      if (enableRequest(s)) makeReloadRequest(s);
+      else for (let p = 0; p < s.pes.length; p++) {
         const pe = s.pes[p]!;
         const v = pe.loaded;
         if (v < 0) continue;
@@ -463,17 +495,24 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       v.store = -1;
       for (const m of mechanismsOf(s)) m.onExit?.(s, e.vcpu);
       s.stats['hdbssKicks'] = (s.stats['hdbssKicks'] ?? 0) + 1;
+      // Coverage: the vCPU ran in the guest with the old VTCR_EL2 after HDBSS was enabled for the VM.
+      if ((h.req[e.vcpu]! & REQ_RELOAD) !== 0) s.stats['hdbssReloadKicks'] = (s.stats['hdbssReloadKicks'] ?? 0) + 1;
       return true;
     }
     case 'kvm/requestNoticed': {
-      const x = indexOf(s, e.vcpu);
-      if (x.index > 0 || x.fsc !== FSC_OK) drain(s, e.vcpu);
-      // After a disable the request also reloads VTCR_EL2 (KVM_REQ_RELOAD_STAGE2 in the rework): HDBSS off here.
+      const r = h.req[e.vcpu]!;
+      if ((r & REQ_FLUSH) !== 0) {
+        const x = indexOf(s, e.vcpu);
+        if (x.index > 0 || x.fsc !== FSC_OK) drain(s, e.vcpu);
+        s.stats['hdbssRequestsNoticed'] = (s.stats['hdbssRequestsNoticed'] ?? 0) + 1;
+      }
+      // VTCR_EL2 reloaded from kvm->arch.mmu.vtcr: after a disable HDBSS off (KVM_REQ_RELOAD_STAGE2 in the
+      // rework), after an enable (REQ_RELOAD) HA|HD|HDBSS over the registers vcpu_load programmed (F12: not).
       const pe = s.pes[s.vcpus[e.vcpu]!.pe]!;
       const vt = HDBSS.vtcr(s);
       if (pe.vtcr !== vt) pe.vtcr = vt;
+      if ((r & REQ_RELOAD) !== 0) s.stats['hdbssReloads'] = (s.stats['hdbssReloads'] ?? 0) + 1;
       acknowledge(s, e.vcpu);
-      s.stats['hdbssRequestsNoticed'] = (s.stats['hdbssRequestsNoticed'] ?? 0) + 1;
       return true;
     }
     case 'kvm/requestCompleted':
@@ -530,10 +569,11 @@ export const hdbssMechanism: Mechanism = {
   },
   onPut(s, v) {
     const h = hdOf(s);
-    // The put flush (v3 kvm_vcpu_put_vhe) acknowledges a pending KVM_REQ_FLUSH_HDBSS (see "Requests").
-    if (h.req[v] === 1) {
+    // The put flush (v3 kvm_vcpu_put_vhe) acknowledges a pending KVM_REQ_FLUSH_HDBSS (see "Requests"); a pending
+    // KVM_REQ_RELOAD_STAGE2 is dropped too (the next vcpu_load programs VTCR_EL2 from kvm->arch.mmu.vtcr).
+    if (h.req[v] !== 0) {
+      if ((h.req[v]! & REQ_FLUSH) !== 0) s.stats['hdbssRequestsAtPut'] = (s.stats['hdbssRequestsAtPut'] ?? 0) + 1;
       acknowledge(s, v);
-      s.stats['hdbssRequestsAtPut'] = (s.stats['hdbssRequestsAtPut'] ?? 0) + 1;
     }
     if (bug(s, 'hdbss-no-save-at-put')) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
     const pe = s.vcpus[v]!.pe;
@@ -576,7 +616,7 @@ export const hdbssMechanism: Mechanism = {
       if (x.index === 0 && x.fsc === FSC_OK) continue;
       if (x.live < 0) { drain(s, v); continue; } // a put vCPU's buffer: read by the ioctl thread (not running)
       // F14: the snapshot is taken while a targeted vCPU has not handled the request: its entries are missed.
-      if (h.req[v] === 1 && h.syncMissed < 0) {
+      if ((h.req[v]! & REQ_FLUSH) !== 0 && h.syncMissed < 0) {
         const b = h.buf[v]!;
         let g = -1;
         for (let i = 0; i < Math.min(x.index, b.length) && g < 0; i++) if (entryValid(b[i]!)) g = entryGfn(b[i]!);
