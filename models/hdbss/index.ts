@@ -81,7 +81,7 @@ export const HDBSS_OPTIONS = {
   /**
    * The HDBSS enable as the 2026 rework's mode switch does it: kvm->arch.mmu.vtcr gains HA|HD|HDBSS, one
    * KVM_REQ_RELOAD_STAGE2 to every loaded vCPU (kick IPIs, no waiter) and the VMID-wide TLBI; each vCPU loads the
-   * new VTCR_EL2 when it handles the request before its next entry (hdbss.ts "Requests"). false: one atomic
+   * new VTCR_EL2 when it handles the request before its next entry (requests.ts). false: one atomic
    * switch of every PE's VTCR_EL2 (model version 1, which had no such option: ./migrations.ts).
    */
   enableRequest: [true, false],
@@ -96,7 +96,7 @@ export const HDBSS_OPTIONS = {
    */
   hd: [true, false],
   /**
-   * The weak-memory layer: HDBSS entry writes outstanding until a DSB (hdbss.ts "Memory ordering of the HDBSS
+   * The weak-memory layer: HDBSS entry writes outstanding until a DSB (kernel.ts "Memory ordering of the HDBSS
    * writes"), and with the ring consumer the ring's buffered flag stores (models/dirty-ring/ring.ts).
    */
   weakMemory: [false, true],
