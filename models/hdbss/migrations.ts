@@ -16,9 +16,17 @@
  * trace that says `kicks: true` keeps it) and `enableRequest: false` (version 1 had only the atomic switch). With
  * both false the version 2 reducer is version 1's, event for event; the replay rule is required on top (the
  * migrated trace must still replay to its own expect block), so a trace this reasoning misses is refused, not
- * re-interpreted.
+ * re-interpreted. The step reads untrusted plain JSON (no typed accessor applies to a trace not yet validated),
+ * so the option names are data here, not reads.
  */
-import type { ModelMigration, ModelTraceParts } from '../../src/core/model.ts';
+import type { JsonValue, ModelMigration, ModelTraceParts } from '../../src/core/model.ts';
+
+/** Options version 1 had whose default version 2 changed, with the default version 1 gave them. */
+const V1_DEFAULTS: { readonly [name: string]: JsonValue } = { kicks: false };
+/** Options version 1 did not have, with the value that is version 1's behaviour. */
+const V1_ABSENT: { readonly [name: string]: JsonValue } = { enableRequest: false };
+/** Where the design's options are in a trace (a field path of the one-line error). */
+const OPTIONS_FIELD = 'design.options';
 
 /** v1 -> v2: the version 1 defaults of `kicks` and `enableRequest` made explicit (see above). */
 export const V1_REQUESTS_EXPLICIT: ModelMigration = {
@@ -26,12 +34,17 @@ export const V1_REQUESTS_EXPLICIT: ModelMigration = {
   why: 'the v1 defaults made explicit: kicks false unless given, enableRequest false (v1 had the atomic enable only)',
   rewrite(parts: ModelTraceParts) {
     const o = parts.options;
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) return { ok: false, error: { field: 'design.options', message: 'must be an object' } };
-    const opts = o as { readonly [k: string]: unknown };
-    if (Object.hasOwn(opts, 'enableRequest')) {
-      return { ok: false, error: { field: 'design.options.enableRequest', message: 'a v1 trace has no option enableRequest (version 1 enabled HDBSS atomically)' } };
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) return { ok: false, error: { field: OPTIONS_FIELD, message: 'must be an object' } };
+    const given = o as { readonly [k: string]: unknown };
+    const out: { [k: string]: unknown } = { ...given };
+    for (const [name, v1] of Object.entries(V1_DEFAULTS)) if (!Object.hasOwn(given, name)) out[name] = v1;
+    for (const [name, v1] of Object.entries(V1_ABSENT)) {
+      if (Object.hasOwn(given, name)) {
+        return { ok: false, error: { field: `${OPTIONS_FIELD}.${name}`, message: `a v1 trace has no option ${name} (version 1 enabled HDBSS atomically)` } };
+      }
+      out[name] = v1;
     }
-    return { ok: true, parts: { ...parts, options: { ...opts, kicks: Object.hasOwn(opts, 'kicks') ? opts['kicks'] : false, enableRequest: false } } };
+    return { ok: true, parts: { ...parts, options: out } };
   },
 };
 
