@@ -212,13 +212,12 @@ export const PROOF_COVERAGE_EXCEPTIONS: readonly CoverageException[] = [
   ...(['{}', '{"ringWithBitmap":false}', '{"ringStart":4294967288}', '{"kvmTlbi":"events"}'].map((r) => ({ model: 'dirty-ring', row: JSON.parse(r) as Options, situation: 'soft-full-exit',
     why: 'a 16-entry ring never reaches its soft limit at tier 1: one vCPU pushes each of 2 pages once per arming over one round; '
       + 'the same soft-full path is proved on the 4-entry rows ({"ringEntries":4}, with and without the bitmap, and the adversary)' }))),
-  ...([{}, { manualProtect: true }, { hdbssDisable: true }] as Options[]).map((row) => ({ model: 'hdbss', row, situation: 'hdbss-full-fault',
-    why: 'the 2-entry buffer never fills at tier 1: 2 pages make at most 2 hardware updates per arming, over one round, one vCPU '
-      + '(the space is the same as with 4 entries: 170,891 states; the hdbssDisable row, 336,630 states, adds no update); the full-buffer fault path is proved on '
-      + 'the hdbssAborts and kicks rows (a request round lets an entry outlive a GET)' })),
-  { model: 'hdbss', row: { weakMemory: true }, situation: 'hdbss-full-fault',
-    why: 'as the default row: the 2-entry buffer never fills at tier 1 (2 pages, one round, one vCPU: at most 2 hardware updates per arming); '
-      + 'the weak-memory layer adds outstanding entry writes, not appends (304,547 states); the full-buffer fault path is proved on the hdbssAborts row' },
+  // hdbss model version 2 (request paths by default): the default rows now reach the full-buffer fault at tier 1 (a
+  // request round lets an entry outlive a GET), so only the row of version 1's atomic drain and enable is left.
+  { model: 'hdbss', row: { kicks: false, enableRequest: false }, situation: 'hdbss-full-fault',
+    why: 'the 2-entry buffer never fills at tier 1 with the atomic drain: 2 pages make at most 2 hardware updates per arming, over one round, one vCPU, '
+      + 'and every GET drains every buffer at once (170,891 states, the same space as with 4 entries); the full-buffer fault path is proved on '
+      + 'the default rows, where a request round lets an entry outlive a GET' },
   { model: 'hdbss', row: { consumer: 'ring', hdbssEntries: 4 }, situation: 'reset-coalesced',
     why: 'narrowed to one page at tier 1 (2 pages: over 5M states): a reset mask (kvm_reset_dirty_gfn) coalesces distinct gfns, and one page sets one bit; '
       + 'the ring consumer row with 2 pages ({"consumer":"ring"}, 1 PE) reaches it' },

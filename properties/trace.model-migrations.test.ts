@@ -31,6 +31,7 @@ const FROZEN: { readonly [file: string]: string } = {
   'model.dirty-bitmap.v1.json': '66ff864d6a750ace7881394e9ad3d1a5fbc77dba4698b7e25a1aa041d3ad7dd5',
   'model.dirty-ring.v1.json': '3d4f28e7bc68a6e2f6b40f0412e380d87687b6e8cf51f070c6e7e7dfad3a057a',
   'model.hdbss.v1.json': '3417cb47ddcfa8876bee2e64288b2fab2b8bed395fba88997f294587319baf91',
+  'model.hdbss.v2.json': '5d300424dd15047298e6fb655f46d66a63a1ccac7ba9885d478f73a2c54b0f21',
   'model.pta.v1.json': '3e6b4531eb17a0688a43633715a5359862748b661be6f8954fadb6e6ce0a071b',
 };
 
@@ -73,17 +74,19 @@ describe(`model migrations (seed ${SEED})`, () => {
     expect(() => makeMachineModel({ ...dirtyBitmap.preset, version: 2, migrations: [RENAME_CONSUMER] })).not.toThrow();
   });
 
-  it('rewrite step: each v1 fixture is rewritten (option consumer -> sink) and replays to its expect block under v2', () => {
+  // The test-only copies are each model's next version (N + 1), reading the frozen fixture of its current one (N).
+  it('rewrite step: each current fixture is rewritten (option consumer -> sink) and replays to its expect block under the next version', () => {
     const lookup = lookupV2('rewrite');
     for (const m of MODELS) {
-      const r = parseTrace(read(m.id), lookup);
+      const n = m.version;
+      const r = parseTrace(read(m.id, n), lookup);
       expect(r.ok, r.ok ? '' : JSON.stringify(r.error)).toBe(true);
       if (!r.ok) continue;
-      expect(r.trace.design.modelVersion).toBe(2);
-      expect(r.trace.design.options['sink']).toBe((JSON.parse(read(m.id)) as { design: { options: { consumer: string } } }).design.options.consumer);
+      expect(r.trace.design.modelVersion).toBe(n + 1);
+      expect(r.trace.design.options['sink']).toBe((JSON.parse(read(m.id, n)) as { design: { options: { consumer: string } } }).design.options.consumer);
       expect(Object.hasOwn(r.trace.design.options, 'consumer')).toBe(false);
-      expect(r.migration).toEqual({ model: m.id, from: 1, to: 2, steps: [{ from: 1, kind: 'rewrite', why: 'option consumer renamed sink' }], replayed: false });
-      expect(describeModelMigration(r.migration!)).toBe('migrated from v1 (rewritten v1->v2: option consumer renamed sink)');
+      expect(r.migration).toEqual({ model: m.id, from: n, to: n + 1, steps: [{ from: n, kind: 'rewrite', why: 'option consumer renamed sink' }], replayed: false });
+      expect(describeModelMigration(r.migration!)).toBe(`migrated from v${n} (rewritten v${n}->v${n + 1}: option consumer renamed sink)`);
       expect(replaysToExpect(r), m.id).toBe(true);
       // Saved again, it is a v2 trace, read with no migration.
       const again = parseTrace(serializeTrace(r.trace), lookup);
@@ -106,31 +109,58 @@ describe(`model migrations (seed ${SEED})`, () => {
     expect(!r2.ok && r2.error.field).toBe('design.options.frob');
   });
 
-  it('replay rule: a v1 fixture that still replays to its expect block under v2 is accepted, and says so', () => {
+  it('replay rule: a current fixture that still replays to its expect block under the next version is accepted, and says so', () => {
     const lookup = lookupV2('replay');
     for (const m of MODELS) {
-      const r = parseTrace(read(m.id), lookup);
+      const n = m.version;
+      const r = parseTrace(read(m.id, n), lookup);
       expect(r.ok, r.ok ? '' : JSON.stringify(r.error)).toBe(true);
       if (!r.ok) continue;
-      expect(r.trace.design.modelVersion).toBe(2);
+      expect(r.trace.design.modelVersion).toBe(n + 1);
       expect(r.migration?.replayed).toBe(true);
-      expect(describeModelMigration(r.migration!)).toBe('migrated from v1 (replays to its expect block under v2)');
+      expect(describeModelMigration(r.migration!)).toBe(`migrated from v${n} (replays to its expect block under v${n + 1})`);
     }
   });
 
-  it('replay rule: a v1 fixture whose outcome changed under v2 is refused, naming the expect block in one line', () => {
+  it('replay rule: a current fixture whose outcome changed under the next version is refused, naming the expect block in one line', () => {
     const lookup = lookupV2('changed');
     for (const m of MODELS) {
-      const text = read(m.id);
+      const n = m.version;
+      const text = read(m.id, n);
       const r = parseTrace(text, lookup);
       expect(r.ok, m.id).toBe(false);
       if (r.ok) continue;
       expect(r.error.kind).toBe('staleModel');
       expect(r.error.field).toBe('expect');
-      expect(r.error.message).toContain(`trace made with ${m.id} v1 no longer replays to its expect block under v2 (expected ok, got `);
+      expect(r.error.message).toContain(`trace made with ${m.id} v${n} no longer replays to its expect block under v${n + 1} (expected ok, got `);
       expect(r.error.message).not.toContain('\n');
       expect(lineOf(text, r.error.line)).toContain('"expect"');
     }
+  });
+
+  it('hdbss v1 -> v2 (the request paths made the default): a v1 trace is rewritten with the v1 defaults explicit and replays to its expect block', () => {
+    const text = read('hdbss', 1);
+    const r = parseTrace(text, lookupModel);
+    expect(r.ok, r.ok ? '' : JSON.stringify(r.error)).toBe(true);
+    if (!r.ok) return;
+    expect(r.trace.design.modelVersion).toBe(2);
+    expect(r.trace.design.options).toMatchObject({ kicks: false, enableRequest: false });
+    expect(r.migration).toMatchObject({ model: 'hdbss', from: 1, to: 2, steps: [{ from: 1, kind: 'rewrite' }], replayed: true });
+    expect(replaysToExpect(r)).toBe(true);
+    // Without the step the same events under version 2's defaults (kicks, enableRequest on) are another run:
+    // the v1 fixture read as a v2 trace does not replay to its expect block.
+    const asV2 = parseTrace(text.replace('"modelVersion":1', '"modelVersion":2'), lookupModel);
+    expect(asV2.ok && asV2.trace.design.options['kicks']).toBe(true);
+    expect(asV2.ok && replaysToExpect(asV2)).toBe(false);
+    // A v1 trace that chose kicks keeps it (the F14 regression trace, made with kicks on under version 1).
+    const f14 = parseTrace(readFileSync(join(ROOT, 'traces', 'regressions', 'hdbss-hdbss-sync-ipi-wait.json'), 'utf8'), lookupModel);
+    expect(f14.ok && f14.trace.design.options).toMatchObject({ kicks: true, enableRequest: false });
+    expect(f14.ok && f14.migration?.replayed).toBe(true);
+    // Version 1 had no option enableRequest: a v1 trace naming it is refused, with its line and field.
+    const bad = text.replace('"hdbssAborts":false', '"hdbssAborts":false,"enableRequest":true');
+    const rb = parseTrace(bad, lookupModel);
+    expect(!rb.ok && [rb.error.kind, rb.error.field]).toEqual(['staleModel', 'design.options.enableRequest']);
+    expect(!rb.ok && lineOf(bad, rb.error.line)).toContain('"design"');
   });
 
   it('a trace from a newer model version, or with a malformed one, is refused with its line and field', () => {

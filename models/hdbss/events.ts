@@ -16,7 +16,7 @@ export const HDBSS_EVENTS = [
     description: 'KVM\'s handler for the HDBSSF permission fault (kvm_handle_hdbss_fault).' },
   { type: 'hdbss/bufferDrained', fields: { vcpu: 'vcpu' }, weight: 10,
     description: 'KVM drains the vCPU\'s buffer into the dirty log (handle_exit / KVM_REQ_FLUSH_HDBSS), in host context.' },
-  // Requests, kicks and completion (options kicks / hdbssDisable; hdbss.ts "Requests"): the caller's request, the
+  // Requests, kicks and completion (options kicks / enableRequest / hdbssDisable; requests.ts): the caller's request, the
   // IPI to a vCPU in guest mode, the vCPU handling the request in its run loop, and the caller released.
   { type: 'hdbss/flushRequested', fields: {}, weight: 10,
     description: 'kvm_arch_sync_dirty_log (option kicks, v3): kvm_make_all_cpus_request(KVM_REQ_FLUSH_HDBSS) to every loaded vCPU, a kick IPI to each in guest mode; the GET waits.' },

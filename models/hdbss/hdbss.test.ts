@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { hdbss } from './index.ts';
 import {
   capacityOf, entryGfn, entryLevel, entryValid, hdbssCapacity, hdbssEntry, hdOf, INV_HDBSS_REGS, INV_HDBSS_UAF, INV_LIVE_HDBSS,
-  INV_SYNC_COMPLETE, VTCR_HD, VTCR_HDBSS,
+  INV_SYNC_COMPLETE, REQ_FLUSH, REQ_RELOAD, VTCR_HD, VTCR_HDBSS,
 } from './hdbss.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../machine/state.ts';
@@ -197,8 +197,8 @@ describe('register save and restore', () => {
     step(s, { type: 'vcpu/put', vcpu: 0 });
     expect(INV_HDBSS_REGS.check(s)?.message).toMatch(/saved HDBSSPROD index is 0, below its 1 undrained/);
   });
-  it('F12: enabling HDBSS under a running vCPU without programming its registers: INV-HDBSS-REGS', () => {
-    const s = start({}, ['hdbss-vtcr-before-regs']);
+  it('F12: enabling HDBSS under a running vCPU without programming its registers: INV-HDBSS-REGS (the atomic enable; the request path below)', () => {
+    const s = start({ enableRequest: false }, ['hdbss-vtcr-before-regs']);
     step(s, { type: 'kvm/loggingEnabled', slot: 0 });
     runVcpu(s, 0, 0);
     expect(INV_HDBSS_REGS.check(s)).toBeNull();
@@ -238,7 +238,7 @@ describe('requests, kicks and completion (option kicks: kvm_arch_sync_dirty_log;
     hwStore(s, 0, 2);
     expect(enabled(s, GET)).toBe(false);
     step(s, { type: 'hdbss/flushRequested' });
-    expect(hdOf(s).req).toEqual([1, 0]);
+    expect(hdOf(s).req).toEqual([REQ_FLUSH, 0]);
     expect(enabled(s, GET)).toBe(false);
     expect(enabled(s, { type: 'kvm/requestCompleted' })).toBe(false); // vCPU 0 has not acknowledged
     expect(enabled(s, { type: 'kvm/requestNoticed', vcpu: 0 })).toBe(false); // still in the guest
@@ -321,6 +321,91 @@ describe('requests, kicks and completion (option kicks: kvm_arch_sync_dirty_log;
     hwStore(s, 0, 2);
     expect(INV_HDBSS_UAF.check(s)?.pages).toEqual([2]);
     expect(INV_HDBSS_REGS.check(s)).toBeNull(); // the registers are still the vCPU's: only the free is wrong
+  });
+});
+
+describe('the enable as KVM_REQ_RELOAD_STAGE2 (option enableRequest, the default since model version 2)', () => {
+  const enabled = (s: MachineState, e: MachineEvent): boolean => hdbss.isEnabled(s, e);
+  /** Logging on, vCPU 0 running on PE 0 before HDBSS is on (VTCR_EL2.HA only). */
+  function running(options: { [k: string]: number | boolean | string } = {}, bugs: string[] = []): MachineState {
+    const s = start(options, bugs);
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    runVcpu(s, 0, 0);
+    return s;
+  }
+
+  it('the enable sets REQ_RELOAD on the loaded vCPU and waits for nothing; the vCPU keeps the old VTCR_EL2 (its stores fault) until the kick and the run-loop check load HA|HD|HDBSS', () => {
+    const s = running();
+    expect(s.pes[0]!.vtcr & (VTCR_HD | VTCR_HDBSS)).toBe(0);
+    step(s, { type: 'hdbss/trackingEnabled' });
+    expect(hdOf(s).enabled).toBe(true);
+    expect(hdOf(s).req).toEqual([REQ_RELOAD, 0]);
+    expect(hdOf(s).call).toBe('none'); // no waiter: the caller returned
+    expect(enabled(s, { type: 'kvm/requestCompleted' })).toBe(false);
+    expect(s.pes[0]!.vtcr & (VTCR_HD | VTCR_HDBSS)).toBe(0); // still the old mode
+    for (const g of [1, 2, 3]) setPage(s.s2, g, WC);
+    // Old mode (HD clear): a store to a writable-clean page is no hardware update but a permission fault.
+    step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
+    expect(enabled(s, { type: 'hw/dirtyStateUpdated', vcpu: 0, gfn: 2 })).toBe(false);
+    expect(enabled(s, { type: 'guest/storeFaulted', vcpu: 0, gfn: 2 })).toBe(true);
+    expect(enabled(s, { type: 'kvm/requestNoticed', vcpu: 0 })).toBe(false); // in the guest: the IPI first
+    step(s, { type: 'kvm/kickDelivered', vcpu: 0 });
+    expect(enabled(s, { type: 'vcpu/entered', vcpu: 0 })).toBe(false); // check_vcpu_requests before entry
+    step(s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    expect(s.pes[0]!.vtcr & (VTCR_HD | VTCR_HDBSS)).toBe(VTCR_HD | VTCR_HDBSS);
+    expect(hdOf(s).brBaddr[0]).toBe(0); // programmed at vcpu_load, before HDBSS was on (the rework)
+    expect(hdOf(s).req).toEqual([0, 0]);
+    expect(INV_HDBSS_REGS.check(s)).toBeNull();
+    expect([s.stats['hdbssReloadKicks'], s.stats['hdbssReloads'], s.stats['hdbssRequestsNoticed']]).toEqual([1, 1, undefined]);
+    step(s, { type: 'vcpu/entered', vcpu: 0 });
+    hwStore(s, 0, 2);
+    expect(entryGfn(hdOf(s).buf[0]![0]!)).toBe(2);
+  });
+
+  it('a vCPU put with the reload pending drops it, and a vCPU loaded after the enable gets the new VTCR_EL2 at vcpu_load', () => {
+    const s = running();
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/trackingEnabled' });
+    expect(hdOf(s).req).toEqual([REQ_RELOAD, 0]);
+    step(s, { type: 'vcpu/put', vcpu: 0 });
+    expect(hdOf(s).req).toEqual([0, 0]);
+    expect(s.stats['hdbssRequestsAtPut']).toBeUndefined(); // no flush was pending
+    runVcpu(s, 0, 1);
+    expect(s.pes[1]!.vtcr & (VTCR_HD | VTCR_HDBSS)).toBe(VTCR_HD | VTCR_HDBSS);
+    expect(INV_HDBSS_REGS.check(s)).toBeNull();
+  });
+
+  it('a sync request made while the reload is pending: one run-loop check handles both, and only the flush is waited for', () => {
+    const s = running();
+    step(s, { type: 'hdbss/trackingEnabled' });
+    step(s, { type: 'kvm/kickDelivered', vcpu: 0 });
+    s.vmm.toCopy = bitsNew(s.totalPages, false);
+    s.vmm.toCopyCount = 0;
+    step(s, { type: 'vcpu/loaded', vcpu: 1, pe: 1 });
+    step(s, { type: 'hdbss/flushRequested' });
+    expect(hdOf(s).req).toEqual([REQ_RELOAD | REQ_FLUSH, REQ_FLUSH]);
+    step(s, { type: 'kvm/requestNoticed', vcpu: 1 });
+    expect(enabled(s, { type: 'kvm/requestCompleted' })).toBe(false);
+    step(s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    expect(hdOf(s).req).toEqual([0, 0]);
+    expect(s.pes[0]!.vtcr & VTCR_HDBSS).toBe(VTCR_HDBSS);
+    step(s, { type: 'kvm/requestCompleted' });
+  });
+
+  it('F12 through the request: v1 programs the registers only at a load with HDBSS on, so the reload sets VTCR_EL2.HDBSS over an UNKNOWN HDBSSBR_EL2: INV-HDBSS-REGS at the reload, not at the enable', () => {
+    const s = running({}, ['hdbss-vtcr-before-regs']);
+    step(s, { type: 'hdbss/trackingEnabled' });
+    expect(INV_HDBSS_REGS.check(s)).toBeNull();
+    step(s, { type: 'kvm/kickDelivered', vcpu: 0 });
+    step(s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    expect(INV_HDBSS_REGS.check(s)?.message).toMatch(/PE 0 runs vCPU 0 with VTCR_EL2.HDBSS set but HDBSSBR_EL2 points at an UNKNOWN address/);
+  });
+
+  it('enableRequest false (model version 1): the enable switches every loaded PE at once and makes no request', () => {
+    const s = running({ enableRequest: false });
+    step(s, { type: 'hdbss/trackingEnabled' });
+    expect(hdOf(s).req).toEqual([0, 0]);
+    expect(s.pes[0]!.vtcr & (VTCR_HD | VTCR_HDBSS)).toBe(VTCR_HD | VTCR_HDBSS);
   });
 });
 

@@ -11,486 +11,42 @@
  * the GET/CLEAR write-protect turns it writable-clean, so the next store is logged by the hardware.
  *
  * The register values, entry format and state type are state.ts, the invariants invariants.ts (both re-exported
- * here); this file is KVM's side (drains, register programming, the ring reserve) and the mechanism's hooks.
+ * here); KVM's side is kernel.ts (drains, register programming, the ring reserve), the request paths
+ * requests.ts, the producer and the events' reducer reducer.ts; this file is the mechanism's hooks.
  */
-import { wantsPe, wantsShared, wantsVcpu, type EnabledMemo, type Mechanism, type MechanismFolder } from '../machine/mechanisms.ts';
-import type { MachineEvent } from '../machine/model-events.ts';
+import type { Mechanism, MechanismFolder } from '../machine/mechanisms.ts';
 import type { MachineState } from '../machine/state.ts';
-import { D_AF, D_DBM, D_VALID, D_W, leafOf, setL2, setPage } from '../machine/pagetable.ts';
-import { flushAllTlb, markPageDirty, markPreArm } from '../machine/kvm.ts';
-import { nextCollectStep, tlbFill } from '../machine/machine.ts';
-import { mechanismsOf } from '../machine/selected.ts';
-import { ringExt } from '../dirty-ring/mechanism.ts';
-import { rsvdEntriesOf } from '../dirty-ring/ring.ts';
-import {
-  HW_INVARIANTS, hwApply, hwCandidates, hwDirtyPossible, hwFaultBits, hwInit, hwIsEnabled, hwOnLoad, leafAt,
-  markRecord, recordPages, setDbmOnMappedLeaves, type HwProducer,
-} from '../hw-dirty/hw.ts';
+import { D_DBM, D_VALID, D_W, leafOf } from '../machine/pagetable.ts';
+import { HW_INVARIANTS, hwFaultBits, hwInit, hwOnLoad, recordPages } from '../hw-dirty/hw.ts';
 // The mechanism's state schema (the folder declares its compiled part for the machine's copy, pack and save).
 import { HDBSS_PART } from './schema.ts';
 import type { Compiled } from '../../src/core/schema.ts';
 import { HDBSS_EVENTS } from './events.ts';
 import { hdbssView } from './view.ts';
-import { designHasBug, hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
-import { designOption, optionOf, type DesignOptionRead, type DesignOptions, type HdbssOption, type OptionRead } from '../machine/options.ts';
-import {
-  capacityOf, capacityOfOptions, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_OK, hdbssEntry, hdOf, indexOf,
-  VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
-} from './state.ts';
+import { hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
+import { optionOf, type HdbssOption, type OptionRead } from '../machine/options.ts';
+import { capacityOf, entryGfn, entryLevel, entryValid, FSC_OK, hdOf, indexOf, type HdbssExt } from './state.ts';
 import { INV_HDBSS_REGS, INV_HDBSS_UAF, INV_LIVE_HDBSS, INV_SYNC_COMPLETE } from './invariants.ts';
+import { drain, programRegs, reserveRing } from './kernel.ts';
+import { acknowledge, kicks, REQ_FLUSH, syncStep } from './requests.ts';
+import { apply, candidates, HDBSS, isEnabled } from './reducer.ts';
 
 export {
   capacityOf, entryGfn, entryLevel, entryValid, FSC_EXTERNAL_ABORT, FSC_GPF, FSC_OK, hdbssCapacity, hdbssEntry, hdOf, topOf,
   VTCR_HA, VTCR_HD, VTCR_HDBSS, type HdbssExt,
 } from './state.ts';
 export { INV_HDBSS_REGS, INV_HDBSS_UAF, INV_LIVE_HDBSS, INV_SYNC_COMPLETE } from './invariants.ts';
+export { checkHdbssRingOptions, drain } from './kernel.ts';
+export { REQ_FLUSH, REQ_RELOAD } from './requests.ts';
+export { HDBSS } from './reducer.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
 const bug: KnobTest<HdbssKnob> = hasBug;
-/** An hdbss option, of the state's design or of a design's options (typed like `bug`: ../machine/options.ts). */
+/** An hdbss option of the state's design (typed like `bug`: ../machine/options.ts). */
 const option: OptionRead<HdbssOption> = optionOf;
-const designOpt: DesignOptionRead<HdbssOption> = designOption;
 
 function ringConsumer(s: MachineState): boolean {
   return option(s, 'consumer') === 'ring';
-}
-
-export const HDBSS: HwProducer = {
-  vtcr: (s) => (hdOf(s).enabled ? VTCR_HA | VTCR_HD | VTCR_HDBSS : VTCR_HA),
-  dbmOnFault: (s, si) => hdOf(s).enabled && s.slots[si]!.logging,
-  canUpdate(s, _vcpu, pe) {
-    const h = hdOf(s);
-    if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return true;
-    // R_RSTJMN: full or FSC != 0 -> no hardware dirty update, a permission fault instead.
-    return h.prodIndex[pe]! < h.cap && h.prodFsc[pe] === FSC_OK;
-  },
-  logged(s, vcpu, pe, base, level) {
-    if ((s.pes[pe]!.vtcr & VTCR_HDBSS) === 0) return;
-    const h = hdOf(s);
-    const owner = h.brBaddr[pe]!;
-    // HDBSSBR UNKNOWN: the entry goes to some physical address the model does not track (lost).
-    if (owner >= 0) h.buf[owner]![h.prodIndex[pe]!] = hdbssEntry(base, level);
-    // F13: the buffer HDBSSBR_EL2 points at was freed by the disable path while this vCPU still ran with HDBSS.
-    if (h.freed && h.uaf < 0) h.uaf = base;
-    h.prodIndex[pe]!++;
-    // weakMemory: the entry write is outstanding until a DSB on this PE or `hdbss/entryWriteCompleted` (below).
-    if (owner >= 0 && option(s, 'weakMemory') === true) h.inflight[pe]!++;
-    if (h.resumed[vcpu] !== -1) h.resumed[vcpu] = -1;
-    s.stats['hdbssEntries'] = (s.stats['hdbssEntries'] ?? 0) + 1;
-  },
-  saveOnUnmap: false,
-  vmids: false,
-};
-
-/*
- * Memory ordering of the HDBSS writes (option `weakMemory`; arm reference 2.3 "Ordering/observability", F11).
- * The PE's write of an HDBSS entry is a memory write the hardware makes on the guest's behalf; R_RCGCHP: "On
- * exception entry to ELx, where EL1&0 is out-of-context, outstanding HDBSS writes performed by the PE during
- * execution at EL1&0 are guaranteed to be observable to memory accesses from ELx after completion of a DSB
- * instruction that applies to both loads and stores". Until then KVM's loads of the entries may return the
- * buffer's older contents (0: drained entries are zeroed, and R_HKCCN lets the PE zero entries ahead of INDEX).
- * The increments of HDBSSPROD_EL2.INDEX are indirect writes, observable to direct reads after a context
- * synchronization event (I_IXXFYP); the exits and faults that lead to a drain are exceptions (a CSE), so the
- * INDEX the drain reads is current and only the entry writes can lag. In the vocabulary of the Arm memory
- * model (Arm ARM B2.3; herd's aarch64.cat counts DSB SY among the full barriers of `bob`) the DSB orders the
- * PE's outstanding writes before its later loads; the HDBSS writes themselves are hardware writes that
- * aarch64.cat does not describe (nor, as far as the references say, its VMSA variant), so R_RCGCHP is the rule
- * followed. Whether the v3 exit path already executes such a DSB is UNVERIFIED (arm reference F11): the knob
- * is the path that does not.
- * Modelled per PE as `inflight`: the newest N appends whose entry writes are outstanding (the suffix
- * [INDEX - N, INDEX): the PE's HDBSS writes are to consecutive entries, assumed to complete in order, a
- * simplification that only merges interleavings), drained one at a time by `hdbss/entryWriteCompleted`. KVM's
- * drain begins with `dsb(sy); isb()` (the v1/v2 series' flush), which completes them all. F11
- * (`hdbss-drain-no-dsb`, v3, which dropped the barriers): the drain reads the outstanding entries as 0, skips
- * them as invalid, and resets INDEX to 0, after which nothing reads them (software trusts only entries below
- * INDEX; the next appends overwrite them): they are lost, which the model shows by zeroing them.
- */
-
-/**
- * Drains vCPU `v`'s buffer: KVM reads entries [0, INDEX) of its own buffer (the live register when loaded, the
- * saved value otherwise), marks every page each valid entry's leaf maps, zeroes them and resets INDEX and FSC.
- * Under weakMemory it first completes the loaded PE's outstanding entry writes with a DSB (F11: it does not, and
- * loses them).
- */
-export function drain(s: MachineState, v: number): void {
-  const h = hdOf(s);
-  const { index, fsc, live } = indexOf(s, v);
-  const b = h.buf[v]!;
-  let n = Math.min(index, b.length);
-  const outstanding = live >= 0 ? Math.min(h.inflight[live]!, n) : 0;
-  if (outstanding > 0) {
-    if (bug(s, 'hdbss-drain-no-dsb')) {
-      // F11: the loads of entries [n - outstanding, n) return 0 (invalid: skipped), then INDEX is reset below.
-      n -= outstanding;
-      for (let i = n; i < n + outstanding; i++) b[i] = 0;
-      s.stats['hdbssEntriesUnobserved'] = (s.stats['hdbssEntriesUnobserved'] ?? 0) + outstanding;
-    } else {
-      // dsb(sy); isb(): the outstanding HDBSS writes are observable before the loads below (R_RCGCHP).
-      s.stats['hdbssDrainInFlight'] = (s.stats['hdbssDrainInFlight'] ?? 0) + 1;
-    }
-  }
-  if (live >= 0 && h.inflight[live] !== 0) h.inflight[live] = 0;
-  const onePage = bug(s, 'hdbss-block-one-page');
-  for (let i = 0; i < n; i++) {
-    const e = b[i]!;
-    if (!entryValid(e)) continue;
-    // F13: KVM reads a buffer the disable path already freed (what it finds there is no longer the entries).
-    if (h.freed && h.uaf < 0) h.uaf = entryGfn(e);
-    b[i] = 0;
-    markRecord(s, entryGfn(e), entryLevel(e), v, onePage);
-  }
-  // F10c knob: FSC != 0 treated like a full buffer (drain and carry on): the lost entries stay lost.
-  if (fsc !== FSC_OK && !bug(s, 'hdbss-fsc-ignored')) {
-    // Guess (arm reference 2.4 "Model"): entries were lost; the only safe fallback is every page of every
-    // logging memslot.
-    for (const sl of s.slots) if (sl.logging) for (let g = sl.base; g < sl.base + sl.npages; g++) markPageDirty(s, g, v);
-    s.stats['hdbssFallbacks'] = (s.stats['hdbssFallbacks'] ?? 0) + 1;
-  }
-  if (live >= 0) {
-    if (h.prodIndex[live] !== 0) h.prodIndex[live] = 0;
-    if (h.prodFsc[live] !== 0) h.prodFsc[live] = 0;
-  } else {
-    if (h.savedProdIndex[v] !== 0) h.savedProdIndex[v] = 0;
-    if (h.savedProdFsc[v] !== 0) h.savedProdFsc[v] = 0;
-  }
-  if (h.resumed[v] !== -1) h.resumed[v] = -1;
-  s.stats['hdbssDrains'] = (s.stats['hdbssDrains'] ?? 0) + 1;
-}
-
-/** Clears W on every writable DBM leaf of the logging memslots; returns the pages re-armed. */
-function cleanLoggingLeaves(s: MachineState): number[] {
-  const out: number[] = [];
-  for (const sl of s.slots) {
-    if (!sl.logging) continue;
-    let g = sl.base;
-    while (g < sl.base + sl.npages) {
-      const { d, base, level } = leafAt(s, g);
-      const n = recordPages(level);
-      if ((d & (D_VALID | D_W | D_DBM)) === (D_VALID | D_W | D_DBM)) {
-        if (level === 2) setL2(s.s2, g, d & ~D_W);
-        else setPage(s.s2, g, d & ~D_W);
-        const lo = Math.max(base, sl.base);
-        const hi = Math.min(base + n, sl.base + sl.npages);
-        // The re-arm happens now: writable TLB copies of these pages predate it (INV-FLUSH, tlb.ts T_PREARM).
-        markPreArm(s, lo, hi);
-        for (let p = lo; p < hi; p++) out.push(p);
-      }
-      g = level === 2 ? base + n : g + 1;
-    }
-  }
-  return out;
-}
-
-/** Programs HDBSSBR_EL2 / HDBSSPROD_EL2 on `pe` with vCPU `v`'s buffer and saved index. */
-function programRegs(s: MachineState, v: number, pe: number): void {
-  const h = hdOf(s);
-  h.brBaddr[pe] = v;
-  h.prodIndex[pe] = h.savedProdIndex[v]!;
-  h.prodFsc[pe] = h.savedProdFsc[v]!;
-}
-
-/**
- * Ring consumer: "Report the HDBSS buffer entry count through kvm_cpu_dirty_log_size(), so a full buffer flush
- * always fits in the ring" (the 2026 rework): the soft limit is lowered by the buffer capacity. The ring is
- * created by its own mechanism after this one, so the reserve is applied at the first vcpu_load, before any push
- * can happen (every push needs a loaded vCPU). F17: no reserve.
- */
-function reserveRing(s: MachineState): void {
-  const h = hdOf(s);
-  if (h.ringReserved || !ringConsumer(s)) return;
-  h.ringReserved = true;
-  if (bug(s, 'ring-no-drain-reserve')) return;
-  const R = ringExt(s);
-  // checkHdbssRingOptions refuses a ring smaller than the reserve, so this is >= 0. KVM's soft limit 0 (a ring of
-  // exactly the reserve) would exit at every entry once the vCPU pushed anything; the model keeps 1 there.
-  R.softLimit = Math.max(1, R.softLimit - h.cap);
-}
-
-/**
- * KVM_ENABLE_CAP(KVM_CAP_DIRTY_LOG_RING) fails with EINVAL when the ring is smaller than its reserve
- * (kvm-dirty-tracking.md: `size < kvm_dirty_ring_get_rsvd_entries(kvm) * 16`, rsvd = 64 +
- * kvm_cpu_dirty_log_size()). The rework reports the HDBSS buffer's entry count through kvm_cpu_dirty_log_size(),
- * so the correct design refuses a ring that cannot hold its reserve plus a full buffer drain (here the reserve
- * of the shrunk rings, rsvdEntriesOf: half of a ring below a page). F17 (`ring-no-drain-reserve`) does not report
- * the buffer, so KVM accepts the ring and a drain overflows it.
- */
-export function checkHdbssRingOptions(o: DesignOptions, bugs: readonly string[]): { field: string; message: string } | null {
-  // VTCR_EL2.HD off is a configuration of the page-table scan only: FEAT_HDBSS requires VTCR_EL2.{HDBSS,HA,HD}.
-  if (designOpt(o, 'hd') === false && designOpt(o, 'producer') !== 'dbm') {
-    return { field: 'hd', message: 'hd=false (VTCR_EL2.HD clear) needs producer=dbm: FEAT_HDBSS requires VTCR_EL2.{HDBSS,HA,HD}' };
-  }
-  if (designOpt(o, 'consumer') !== 'ring' || designOpt(o, 'producer') !== 'hdbss' || designHasBug(bugs, 'ring-no-drain-reserve')) return null;
-  const entries = designOpt(o, 'ringEntries');
-  const size = typeof entries === 'number' ? entries : 16;
-  const cap = capacityOfOptions(o);
-  const rsvd = rsvdEntriesOf(size);
-  if (size >= rsvd + cap) return null;
-  return { field: 'ringEntries', message: `a ${size}-entry dirty ring is smaller than its reserve (${rsvd} + the HDBSS buffer's ${cap} entries, `
-    + `reported through kvm_cpu_dirty_log_size()): KVM_ENABLE_CAP(DIRTY_LOG_RING) fails with EINVAL (use a larger ring or fewer hdbssEntries)` };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Requests, kicks and completion (options kicks and hdbssDisable)
-//
-// virt/kvm/kvm_main.c: kvm_make_all_cpus_request(kvm, req) -> kvm_make_vcpus_request_mask: for each vCPU
-// kvm_make_request(req, vcpu) (set the bit; smp_wmb before it), and if kvm_request_needs_ipi(vcpu, req) (the
-// vCPU is in guest mode; with KVM_REQUEST_WAIT, not outside guest mode) add its CPU to a mask; then
-// kvm_kick_many_cpus(mask, wait = req & KVM_REQUEST_WAIT): smp_call_function_many(mask, ack_kick, NULL, wait).
-// ack_kick does nothing: the IPI's only effect is the guest exit, and WAIT waits for the IPI handlers to have
-// run, i.e. for every targeted vCPU to have left guest mode, NOT for it to have handled the request. The request
-// is handled on the vCPU's own thread: arch/arm64/kvm/arm.c check_vcpu_requests, called in the run loop before
-// each guest entry (kvm_request_pending -> kvm_check_request test-and-clears the bit). The v3 HDBSS series uses
-// it as KVM_REQ_FLUSH_HDBSS (KVM_ARCH_REQ(12)): check_vcpu_requests flushes the buffer; kvm_vcpu_put_vhe flushes
-// too (arm reference 2.7, 6 F13/F14).
-//
-// The model: the caller (KVM's ioctl thread, the VMM's GET or its disable) makes the request (`hdbss/
-// flushRequested`, `hdbss/disableRequested`): `req[v] = 1` for every loaded vCPU, and `call` says what it waits
-// in. A vCPU in guest mode with its bit set has a kick IPI in flight: `kvm/kickDelivered` makes it exit. A vCPU
-// in host context with its bit set handles it (`kvm/requestNoticed`): drains its buffer, reloads VTCR_EL2 after
-// a disable, acknowledges (`req[v] = 0`); it cannot enter the guest first (`canEnter`). vcpu_put acknowledges
-// too (the v3 put flush drains the buffer). The caller is released (`kvm/requestCompleted`) when every targeted
-// vCPU has acknowledged: the completion the correct design waits for (the kernel's own WAIT does not give it:
-// F14). A put vCPU gets no bit here: the kernel sets one, but its put already drained the buffer and the later
-// check drains nothing (left out: it would only add states).
-// Knobs: F13 `hdbss-disable-no-wait` (v2: kick without waiting, then free), F14 `hdbss-sync-ipi-wait` (v3: the
-// sync's request with KVM_REQUEST_WAIT, released once the IPIs are acknowledged).
-
-/** Does the sync_dirty_log of a GET go through the request (option kicks) instead of one atomic drain? */
-function kicks(s: MachineState): boolean {
-  return option(s, 'kicks') === true;
-}
-
-/** kvm_make_all_cpus_request(KVM_REQ_FLUSH_HDBSS): the bit on every loaded vCPU, and the caller waits. */
-function makeRequest(s: MachineState, call: 'sync' | 'disable'): void {
-  const h = hdOf(s);
-  for (let v = 0; v < s.vcpus.length; v++) if (s.vcpus[v]!.pe >= 0 && h.req[v] !== 1) h.req[v] = 1;
-  h.call = call;
-}
-
-/**
- * May the caller of the pending request proceed? Correct: every targeted vCPU acknowledged. F14 (the sync with
- * KVM_REQUEST_WAIT): once no targeted vCPU is in guest mode (every IPI acknowledged), handled or not. F13 (the
- * v2 disable: asynchronous kick): at once.
- */
-function released(s: MachineState): boolean {
-  const h = hdOf(s);
-  if (h.call === 'disable' && bug(s, 'hdbss-disable-no-wait')) return true;
-  const ipiOnly = h.call === 'sync' && bug(s, 'hdbss-sync-ipi-wait');
-  for (let v = 0; v < s.vcpus.length; v++) {
-    if (h.req[v] !== 1) continue;
-    if (!ipiOnly || s.vcpus[v]!.run === 'guest') return false;
-  }
-  return true;
-}
-
-/** The vCPU acknowledges KVM_REQ_FLUSH_HDBSS (handled in its run loop, or put). */
-function acknowledge(s: MachineState, v: number): void {
-  const h = hdOf(s);
-  if (h.req[v] !== 0) h.req[v] = 0;
-}
-
-/**
- * kvm_arch_sync_dirty_log's asynchronous part (`Mechanism.syncStep`): the event the VMM's next GET must wait for.
- * While a request call is pending (a sync's, or the disable's: the VMM's control thread is in that ioctl) it is
- * the call's completion; with option kicks and HDBSS on, a GET first makes its flush request. Null: the GET may go.
- */
-function syncStep(s: MachineState): MachineEvent | null {
-  const h = hdOf(s);
-  if (h.call !== 'none') return { type: 'kvm/requestCompleted' };
-  if (!kicks(s) || !h.enabled || h.freed || h.synced) return null;
-  return { type: 'hdbss/flushRequested' };
-}
-
-function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void {
-  hwCandidates(s, out, HDBSS, memo);
-  const h = hdOf(s);
-  if (wantsShared(memo)) {
-    if (!h.enabled) out.push({ type: 'hdbss/trackingEnabled' });
-    else if (option(s, 'hdbssDisable') === true) out.push({ type: 'hdbss/disableRequested' });
-    // The sync's request and its completion are the VMM's collection steps (syncStep); the disable's completion is not.
-    if (h.call === 'disable' && nextCollectStep(s, memo)?.type !== 'kvm/requestCompleted') out.push({ type: 'kvm/requestCompleted' });
-  }
-  for (let vi = 0; vi < s.vcpus.length; vi++) {
-    if (!wantsVcpu(memo, vi)) continue;
-    const v = s.vcpus[vi]!;
-    if (h.req[vi] === 1) out.push(v.run === 'guest' ? { type: 'kvm/kickDelivered', vcpu: vi } : { type: 'kvm/requestNoticed', vcpu: vi });
-    if (v.run === 'guest' && v.store >= 0) {
-      out.push({ type: 'hdbss/fullFaulted', vcpu: vi, gfn: v.store });
-      out.push({ type: 'hdbss/appendAborted', vcpu: vi, gfn: v.store });
-    }
-    if (v.run === 'host') {
-      if (h.hdbssf[vi]! >= 0) out.push({ type: 'kvm/hdbssFaultHandled', vcpu: vi, gfn: h.hdbssf[vi]! });
-      out.push({ type: 'hdbss/bufferDrained', vcpu: vi });
-    }
-  }
-  for (let p = 0; p < h.inflight.length; p++) if (h.inflight[p]! > 0 && wantsPe(memo, p)) out.push({ type: 'hdbss/entryWriteCompleted', pe: p });
-}
-
-function peHdbss(s: MachineState, vcpu: number): boolean {
-  const pe = s.pes[s.vcpus[vcpu]!.pe];
-  return !!pe && (pe.vtcr & VTCR_HDBSS) !== 0;
-}
-
-function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean | undefined {
-  const r = hwIsEnabled(s, e, HDBSS);
-  if (r !== undefined) return r;
-  const h = hdOf(s);
-  switch (e.type) {
-    case 'hdbss/trackingEnabled':
-      return !h.enabled && !h.freed && h.call === 'none' && (s.vmm.phase === 'idle' || s.vmm.phase === 'precopy');
-    case 'hdbss/disableRequested':
-      // Guess: the VMM turns HDBSS off mid pre-copy (tracking falls back to write-protect faults), from its
-      // control thread (no other ioctl of its in flight).
-      return option(s, 'hdbssDisable') === true && h.enabled && h.call === 'none' && s.vmm.phase === 'precopy' && s.vmm.ioctl === null;
-    case 'hdbss/flushRequested': {
-      if (s.vmm.slotsEnabled < s.slots.length) return false;
-      const step = nextCollectStep(s, memo);
-      return step !== null && step.type === e.type;
-    }
-    case 'kvm/requestCompleted':
-      return h.call !== 'none' && released(s);
-    case 'kvm/kickDelivered': {
-      const v = s.vcpus[e.vcpu];
-      return !!v && h.req[e.vcpu] === 1 && v.run === 'guest';
-    }
-    case 'kvm/requestNoticed': {
-      // check_vcpu_requests runs in the run loop after handle_exit: a pending HDBSSF fault is handled first.
-      const v = s.vcpus[e.vcpu];
-      return !!v && h.req[e.vcpu] === 1 && v.run === 'host' && h.hdbssf[e.vcpu]! < 0;
-    }
-    case 'hdbss/fullFaulted':
-      return hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu) && !HDBSS.canUpdate(s, e.vcpu, s.vcpus[e.vcpu]!.pe);
-    case 'hdbss/appendAborted':
-      // Opt-in (option hdbssAborts). Guess: only with the bitmap, whose fallback (every logging page) exists; in ring mode KVM_RUN fails.
-      return option(s, 'hdbssAborts') === true && !ringConsumer(s) && hwDirtyPossible(s, e.vcpu, e.gfn) && peHdbss(s, e.vcpu)
-        && HDBSS.canUpdate(s, e.vcpu, s.vcpus[e.vcpu]!.pe);
-    case 'kvm/hdbssFaultHandled': {
-      const v = s.vcpus[e.vcpu];
-      return !!v && v.run === 'host' && h.hdbssf[e.vcpu] === e.gfn && e.gfn >= 0;
-    }
-    case 'hdbss/entryWriteCompleted':
-      return (h.inflight[e.pe] ?? 0) > 0;
-    case 'hdbss/bufferDrained': {
-      const v = s.vcpus[e.vcpu];
-      if (!v || v.run !== 'host') return false;
-      const x = indexOf(s, e.vcpu);
-      return x.index > 0 || x.fsc !== FSC_OK;
-    }
-    default:
-      return undefined;
-  }
-}
-
-function apply(s: MachineState, e: MachineEvent): boolean {
-  if (hwApply(s, e, HDBSS)) return true;
-  const h = hdOf(s);
-  switch (e.type) {
-    case 'hdbss/trackingEnabled': {
-      h.enabled = true;
-      // Guess (v3 / Leonardo Bras): DBM on every host-writable leaf, so already-mapped memory is WC or WD.
-      setDbmOnMappedLeaves(s);
-      // Guess (the 2026 rework's mode switch): every writable-dirty leaf of a logging memslot is cleaned to
-      // writable-clean, so HDBSS logs its next write. Safe: a writable leaf under logging already has its record
-      // (the fault marked it, or its HDBSS entry / bitmap bit exists). This re-arms those pages: they must have
-      // no writable TLB copy when the switch completes (INV-FLUSH), which the VMID-wide TLBI below ensures.
-      const rearmed = cleanLoggingLeaves(s);
-      for (let p = 0; p < s.pes.length; p++) {
-        const pe = s.pes[p]!;
-        const v = pe.loaded;
-        if (v < 0) continue;
-        // Registers first (the rework programs them whenever the vCPU owns a buffer), then VTCR; F12 (v1) sets
-        // VTCR on the running vCPUs' PEs while HDBSSBR/HDBSSPROD still hold whatever they held.
-        if (!bug(s, 'hdbss-vtcr-before-regs')) programRegs(s, v, p);
-        pe.vtcr = VTCR_HA | VTCR_HD | VTCR_HDBSS;
-      }
-      // The mode switch: a VMID-wide TLB invalidation (cached translations outlive the old mode). F19: the
-      // switch relies on KVM_REQ_RELOAD_STAGE2 alone (it reloads VTCR_EL2, not the TLBs).
-      if (!bug(s, 'vtcr-switch-no-tlbi')) flushAllTlb(s);
-      s.audit = { kind: 'enable', slot: 0, rearmed, clearExpected: null, clearActual: null, clearErrno: 0, clearErrnoExpected: 0 };
-      return true;
-    }
-    case 'hdbss/fullFaulted': {
-      const v = s.vcpus[e.vcpu]!;
-      v.run = 'host';
-      v.store = -1;
-      h.hdbssf[e.vcpu] = e.gfn;
-      s.stats['hdbssFullFaults'] = (s.stats['hdbssFullFaults'] ?? 0) + 1;
-      return true;
-    }
-    case 'hdbss/appendAborted': {
-      const v = s.vcpus[e.vcpu]!;
-      const { d, level } = leafAt(s, e.gfn);
-      // "When an HDBSS write generates a synchronous External abort, the MMU is permitted to do a hardware
-      // update of the stage 2 dirty state": the descriptor is updated, the entry lost, FSC records it.
-      if (level === 2) setL2(s.s2, e.gfn, d | D_W | D_AF);
-      else setPage(s.s2, e.gfn, d | D_W | D_AF);
-      tlbFill(s, v.pe, e.gfn);
-      h.prodFsc[v.pe] = FSC_EXTERNAL_ABORT;
-      return true;
-    }
-    case 'kvm/hdbssFaultHandled': {
-      h.hdbssf[e.vcpu] = -1;
-      h.resumed[e.vcpu] = e.gfn;
-      if (bug(s, 'hdbss-full-no-drain')) return true; // F10a: "buffer already flushed", return 1
-      if (bug(s, 'hdbss-full-fallthrough')) {
-        // F10b: the fault falls through to the permission-relax path: W set by software, no mark.
-        const { d, level } = leafAt(s, e.gfn);
-        if ((d & 1) !== 0) {
-          if (level === 2) setL2(s.s2, e.gfn, d | D_W | D_AF);
-          else setPage(s.s2, e.gfn, d | D_W | D_AF);
-        }
-        return true;
-      }
-      drain(s, e.vcpu);
-      return true;
-    }
-    case 'hdbss/bufferDrained':
-      drain(s, e.vcpu);
-      return true;
-    case 'hdbss/flushRequested':
-      makeRequest(s, 'sync');
-      return true;
-    case 'hdbss/disableRequested':
-      // kvm->arch.mmu.vtcr loses HD and HDBSS (HA stays: HDBSS.vtcr); running vCPUs keep the old VTCR_EL2 until
-      // they handle the request (a vCPU loaded later gets the new one at vcpu_load).
-      h.enabled = false;
-      makeRequest(s, 'disable');
-      return true;
-    case 'kvm/kickDelivered': {
-      // The IPI forces a guest exit (the pending store is abandoned and re-executed after the next entry).
-      const v = s.vcpus[e.vcpu]!;
-      v.run = 'host';
-      v.store = -1;
-      for (const m of mechanismsOf(s)) m.onExit?.(s, e.vcpu);
-      s.stats['hdbssKicks'] = (s.stats['hdbssKicks'] ?? 0) + 1;
-      return true;
-    }
-    case 'kvm/requestNoticed': {
-      const x = indexOf(s, e.vcpu);
-      if (x.index > 0 || x.fsc !== FSC_OK) drain(s, e.vcpu);
-      // After a disable the request also reloads VTCR_EL2 (KVM_REQ_RELOAD_STAGE2 in the rework): HDBSS off here.
-      const pe = s.pes[s.vcpus[e.vcpu]!.pe]!;
-      const vt = HDBSS.vtcr(s);
-      if (pe.vtcr !== vt) pe.vtcr = vt;
-      acknowledge(s, e.vcpu);
-      s.stats['hdbssRequestsNoticed'] = (s.stats['hdbssRequestsNoticed'] ?? 0) + 1;
-      return true;
-    }
-    case 'kvm/requestCompleted':
-      if (h.call === 'sync') h.synced = true;
-      else if (h.call === 'disable') {
-        h.freed = true; // kfree of every vCPU's buffer
-        s.stats['hdbssFreed'] = (s.stats['hdbssFreed'] ?? 0) + 1;
-      }
-      h.call = 'none';
-      s.stats['hdbssWaitersReleased'] = (s.stats['hdbssWaitersReleased'] ?? 0) + 1;
-      return true;
-    case 'hdbss/entryWriteCompleted':
-      h.inflight[e.pe]!--;
-      return true;
-    default:
-      return false;
-  }
 }
 
 export const hdbssMechanism: Mechanism = {
@@ -530,10 +86,11 @@ export const hdbssMechanism: Mechanism = {
   },
   onPut(s, v) {
     const h = hdOf(s);
-    // The put flush (v3 kvm_vcpu_put_vhe) acknowledges a pending KVM_REQ_FLUSH_HDBSS (see "Requests").
-    if (h.req[v] === 1) {
+    // The put flush (v3 kvm_vcpu_put_vhe) acknowledges a pending KVM_REQ_FLUSH_HDBSS (see "Requests"); a pending
+    // KVM_REQ_RELOAD_STAGE2 is dropped too (the next vcpu_load programs VTCR_EL2 from kvm->arch.mmu.vtcr).
+    if (h.req[v] !== 0) {
+      if ((h.req[v]! & REQ_FLUSH) !== 0) s.stats['hdbssRequestsAtPut'] = (s.stats['hdbssRequestsAtPut'] ?? 0) + 1;
       acknowledge(s, v);
-      s.stats['hdbssRequestsAtPut'] = (s.stats['hdbssRequestsAtPut'] ?? 0) + 1;
     }
     if (bug(s, 'hdbss-no-save-at-put')) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
     const pe = s.vcpus[v]!.pe;
@@ -576,7 +133,7 @@ export const hdbssMechanism: Mechanism = {
       if (x.index === 0 && x.fsc === FSC_OK) continue;
       if (x.live < 0) { drain(s, v); continue; } // a put vCPU's buffer: read by the ioctl thread (not running)
       // F14: the snapshot is taken while a targeted vCPU has not handled the request: its entries are missed.
-      if (h.req[v] === 1 && h.syncMissed < 0) {
+      if ((h.req[v]! & REQ_FLUSH) !== 0 && h.syncMissed < 0) {
         const b = h.buf[v]!;
         let g = -1;
         for (let i = 0; i < Math.min(x.index, b.length) && g < 0; i++) if (entryValid(b[i]!)) g = entryGfn(b[i]!);

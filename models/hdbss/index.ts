@@ -74,9 +74,17 @@ export const HDBSS_OPTIONS = {
   hdbssAborts: [false, true],
   /**
    * kvm_arch_sync_dirty_log as the v3 series does it: KVM_REQ_FLUSH_HDBSS to every loaded vCPU, kick IPIs, each
-   * vCPU handling it in its run loop, the GET released when all acknowledged (events); false: one atomic drain.
+   * vCPU handling it in its run loop, the GET released when all acknowledged (events); false: one atomic drain
+   * (the default of model version 1: a v1 trace is read with it explicit, ./migrations.ts).
    */
-  kicks: [false, true],
+  kicks: [true, false],
+  /**
+   * The HDBSS enable as the 2026 rework's mode switch does it: kvm->arch.mmu.vtcr gains HA|HD|HDBSS, one
+   * KVM_REQ_RELOAD_STAGE2 to every loaded vCPU (kick IPIs, no waiter) and the VMID-wide TLBI; each vCPU loads the
+   * new VTCR_EL2 when it handles the request before its next entry (requests.ts). false: one atomic
+   * switch of every PE's VTCR_EL2 (model version 1, which had no such option: ./migrations.ts).
+   */
+  enableRequest: [true, false],
   /** The VMM turns HDBSS off during pre-copy (v3 KVM_ENABLE_CAP args[1]=0): request, wait, free the buffers. */
   hdbssDisable: [false, true],
   manualProtect: [false, true],
@@ -88,7 +96,7 @@ export const HDBSS_OPTIONS = {
    */
   hd: [true, false],
   /**
-   * The weak-memory layer: HDBSS entry writes outstanding until a DSB (hdbss.ts "Memory ordering of the HDBSS
+   * The weak-memory layer: HDBSS entry writes outstanding until a DSB (kernel.ts "Memory ordering of the HDBSS
    * writes"), and with the ring consumer the ring's buffered flag stores (models/dirty-ring/ring.ts).
    */
   weakMemory: [false, true],
@@ -99,7 +107,7 @@ export type HdbssOption = keyof typeof HDBSS_OPTIONS;
 
 export const hdbss = makeMachineModel({
   id: 'hdbss',
-  version: 1,
+  version: 2,
   migrations: HDBSS_MIGRATIONS,
   description: 'DBM hardware dirty state harvested from per-vCPU FEAT_HDBSS buffers (or a page-table scan), feeding the dirty bitmap or the dirty ring.',
   options: HDBSS_OPTIONS,
@@ -111,10 +119,14 @@ export const hdbss = makeMachineModel({
     { id: 'hw-dirty-update', label: 'a hardware dirty-state update (DBM: W set by a CAS, no fault)', stat: 'hwDirtyUpdates' },
     { id: 'hdbss-full-fault', label: 'a store takes an HDBSS-full permission fault', stat: 'hdbssFullFaults', when: { producer: 'hdbss', consumer: 'bitmap', hdbssEntries: 2 } },
     { id: 'hdbss-put-undrained', label: 'a vCPU is put (and may move PE) with undrained HDBSS entries', stat: 'hdbssPutUndrained', when: { producer: 'hdbss' } },
-    { id: 'hdbss-kick-delivered', label: 'a kick IPI makes a vCPU with a pending KVM_REQ_FLUSH_HDBSS exit the guest', stat: 'hdbssKicks', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
+    { id: 'hdbss-kick-delivered', label: 'a kick IPI makes a vCPU with a pending request (KVM_REQ_FLUSH_HDBSS, or the enable\'s RELOAD_STAGE2) exit the guest', stat: 'hdbssKicks', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
     { id: 'hdbss-request-noticed', label: 'a vCPU handles KVM_REQ_FLUSH_HDBSS in its run loop before entering', stat: 'hdbssRequestsNoticed', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
     { id: 'hdbss-request-at-put', label: 'a vCPU with a pending KVM_REQ_FLUSH_HDBSS is put (the put flush acknowledges it)', stat: 'hdbssRequestsAtPut', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
     { id: 'hdbss-waiter-released', label: 'the caller of kvm_make_all_cpus_request is released after every acknowledgement', stat: 'hdbssWaitersReleased', when: { producer: 'hdbss', consumer: 'bitmap', kicks: true } },
+    { id: 'hdbss-reload-kicked', label: 'a kick IPI makes a vCPU still running with the old VTCR_EL2 after the HDBSS enable exit (KVM_REQ_RELOAD_STAGE2 pending)',
+      stat: 'hdbssReloadKicks', when: { producer: 'hdbss', enableRequest: true } },
+    { id: 'hdbss-reload-noticed', label: 'a vCPU loads VTCR_EL2.{HA,HD,HDBSS} when it handles KVM_REQ_RELOAD_STAGE2 before its next entry',
+      stat: 'hdbssReloads', when: { producer: 'hdbss', enableRequest: true } },
     { id: 'hdbss-disabled', label: 'HDBSS turned off and its buffers freed during pre-copy', stat: 'hdbssFreed', when: { producer: 'hdbss', consumer: 'bitmap', hdbssDisable: true } },
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
@@ -126,7 +138,8 @@ export const hdbss = makeMachineModel({
     { manualProtect: true },
     { hdbssEntries: 4 },
     { hdbssAborts: true },
-    { kicks: true },
+    // Model version 1's guesses (one atomic drain per GET, one atomic enable), still checked.
+    { kicks: false, enableRequest: false },
     { hdbssDisable: true },
     { producer: 'dbm' },
     { producer: 'dbm', manualProtect: true },

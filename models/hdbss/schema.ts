@@ -9,8 +9,8 @@
  * `vcpu_hdbss_state.next_index` and, since the rework preserves HDBSSPROD_EL2 across switches, its FSC), the
  * buffer, and the page of a pending ESR_EL2.ISS2.HDBSSF fault (`hdbssf`).
  *
- * Readers of the state: hdbss.ts (which also lowers the ring's soft limit once by `cap`), state.ts's readers
- * (`indexOf`, `topOf`) and invariants.ts; elsewhere only the views print it (src/cli/machine-view.ts: `buf`).
+ * Readers of the state: hdbss.ts, kernel.ts (which also lowers the ring's soft limit once by `cap`), requests.ts,
+ * reducer.ts, state.ts's readers (`indexOf`, `topOf`) and invariants.ts; elsewhere only the views print it (src/cli/machine-view.ts: `buf`).
  *
  * What the canonical encoding keeps (it must be a bisimulation: two states with one encoding have the same
  * enabled events, invariant verdicts and successor encodings):
@@ -20,9 +20,9 @@
  *   drained entry is zeroed, so nothing stale is left to merge. HDBSS entries carry no VMID.
  * - `savedProdIndex`, `savedProdFsc`, `hdbssf`, `resumed` (per vCPU): as is (the saved index is also read while
  *   the vCPU is loaded, by the register programming at HDBSS enable).
- * - `req` (per vCPU), `call`, `synced`, `freed`, `uaf`, `syncMissed` (requests, kicks and completion; hdbss.ts
- *   "Requests"): as is. A kick IPI in flight has no field: it is `req[v] === 1` with the vCPU in guest mode. With
- *   options kicks and hdbssDisable off they keep their initial values, so those designs' spaces are unchanged.
+ * - `req` (per vCPU), `call`, `synced`, `freed`, `uaf`, `syncMissed` (requests, kicks and completion;
+ *   requests.ts): as is. A kick IPI in flight has no field: it is `req[v] !== 0` with the vCPU in guest mode. With
+ *   options kicks, enableRequest and hdbssDisable off they keep their initial values (model version 1's spaces).
  * - `brBaddr`, `prodIndex`, `prodFsc`, `inflight` (per PE): the one hand-written canonicalisation,
  *   `packPeRegister` below (the registers of a PE with no vCPU loaded are dead; `inflight` is 0 there: every
  *   vcpu_put completes or discards the PE's outstanding HDBSS writes, hdbss.ts `onPut`).
@@ -89,9 +89,9 @@ export const HDBSS_STATE = record({
   hdbssf: nums('gfn', 'vcpus', { max: VCPUS, doc: 'per vCPU: page of an HDBSSF permission fault (ESR_EL2.ISS2.HDBSSF) KVM has not handled yet, or -1' }),
   resumed: nums('gfn', 'vcpus', { max: VCPUS, doc: 'per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1 (INV-LIVE-HDBSS)' }),
   ringReserved: bool({ doc: 'ring consumer: the rings\' soft limit already reserves room for a full buffer drain' }),
-  // Requests, kicks and completion (hdbss.ts "Requests"). A kick IPI in flight is not a field: it is exactly
-  // `req[v] === 1` with the vCPU in guest mode (an IPI that finds the vCPU already out of guest mode is a no-op).
-  req: nums('flags', 'vcpus', { max: VCPUS, doc: 'per vCPU: KVM_REQ_FLUSH_HDBSS pending (1), made by a sync or disable request; acknowledged when the vCPU handles it (check_vcpu_requests) or is put' }),
+  // Requests, kicks and completion (requests.ts). A kick IPI in flight is not a field: it is exactly
+  // `req[v] !== 0` with the vCPU in guest mode (an IPI that finds the vCPU already out of guest mode is a no-op).
+  req: nums('flags', 'vcpus', { max: VCPUS, doc: 'per vCPU: pending requests, bit 0 KVM_REQ_FLUSH_HDBSS (a sync or disable), bit 1 KVM_REQ_RELOAD_STAGE2 (the enable, option enableRequest); acknowledged when the vCPU handles them (check_vcpu_requests) or is put' }),
   call: enumOf(['none', 'sync', 'disable'] as const, { doc: 'the kvm_make_all_cpus_request call KVM\'s ioctl thread waits in (sync_dirty_log or the disable), or none' }),
   synced: bool({ doc: 'option kicks: the next GET\'s kvm_arch_sync_dirty_log request completed (the GET consumes it)' }),
   freed: bool({ doc: 'the disable path freed the buffers (option hdbssDisable); HDBSS stays off' }),

@@ -133,7 +133,9 @@ describe('one lane at a time (EnabledMemo.agent)', () => {
   it('the workload\'s choices are those of building the whole enabled set: the small grid\'s results are those of 0203469', () => {
     // Digest of every result (wall time aside) of the small preset's 16 MiB points for seed 'lanes', as the driver
     // of commit 0203469 (which built the whole set at every step) computed them. A change of the workload's
-    // policy (lanes, costs, the pattern's draws) changes it on purpose: then re-derive it and say so.
+    // policy (lanes, costs, the pattern's draws) changes it on purpose: then re-derive it and say so. Re-derived
+    // for hdbss model version 2 (issue 16: the default hdbss design's GET is a request with kicks and a
+    // completion, its enable a KVM_REQ_RELOAD_STAGE2 request; the other models' points are unchanged).
     const small = PRESETS['small']!;
     const out: unknown[] = [];
     for (const m of MODELS) {
@@ -145,6 +147,6 @@ describe('one lane at a time (EnabledMemo.agent)', () => {
         }
       }
     }
-    expect(createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16)).toBe('dff33ebb76707d54');
+    expect(createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16)).toBe('f65e8df34a0a28f7');
   });
 });

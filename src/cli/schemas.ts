@@ -161,7 +161,7 @@ function modelSchema(m: MachineModel): Schema {
   const shapeFrom = rewrites.length ? Math.max(...rewrites) + 1 : 1;
   const versions = intIn(1, m.version);
   const body: Schema = shapeFrom === 1 ? current
-    : { type: 'object', if: { type: 'object', properties: { design: { type: 'object', properties: { modelVersion: { minimum: shapeFrom } } } } }, then: current };
+    : { type: 'object', if: { type: 'object', properties: { design: { type: 'object', properties: { modelVersion: { type: 'integer', minimum: shapeFrom } } } } }, then: current };
   return {
     description: `${m.id} v${m.version}: ${m.description}`,
     type: 'object',
