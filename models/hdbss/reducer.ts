@@ -13,7 +13,7 @@ import { mechanismsOf } from '../machine/selected.ts';
 import { hwApply, hwCandidates, hwDirtyPossible, hwIsEnabled, leafAt, setDbmOnMappedLeaves, type HwProducer } from '../hw-dirty/hw.ts';
 import { hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type HdbssOption, type OptionRead } from '../machine/options.ts';
-import { FSC_EXTERNAL_ABORT, FSC_OK, hdbssEntry, hdOf, indexOf, VTCR_HA, VTCR_HD, VTCR_HDBSS } from './state.ts';
+import { entryGfn, entryValid, FSC_EXTERNAL_ABORT, FSC_OK, hdbssEntry, hdOf, indexOf, VTCR_HA, VTCR_HD, VTCR_HDBSS } from './state.ts';
 import { cleanLoggingLeaves, drain, programRegs } from './kernel.ts';
 import { acknowledge, enableRequest, makeReloadRequest, makeRequest, released, REQ_FLUSH, REQ_RELOAD } from './requests.ts';
 
@@ -241,6 +241,12 @@ export function apply(s: MachineState, e: MachineEvent): boolean {
       if (h.call === 'sync') h.synced = true;
       else if (h.call === 'disable') {
         h.freed = true; // kfree of every vCPU's buffer
+        // The free's own obligation (INV-HDBSS-UAF: every vCPU left HDBSS mode and drained before it): a valid entry
+        // still in a buffer [0, INDEX) is freed with it. Nothing may read it afterwards (a later drain would read
+        // freed memory, which the drain flags), and if nothing does, its page's dirty state is simply gone (F13
+        // without a later use: found by `dtsim bugs` as INV-FINAL before this check). The entries count as used
+        // after the free from this point.
+        if (h.uaf < 0) h.uaf = firstUndrained(s);
         s.stats['hdbssFreed'] = (s.stats['hdbssFreed'] ?? 0) + 1;
       }
       h.call = 'none';
@@ -252,4 +258,15 @@ export function apply(s: MachineState, e: MachineEvent): boolean {
     default:
       return false;
   }
+}
+
+/** The page of the first valid entry any vCPU's buffer still holds below its INDEX, or -1 (every buffer drained). */
+function firstUndrained(s: MachineState): number {
+  const h = hdOf(s);
+  for (let v = 0; v < h.buf.length; v++) {
+    const b = h.buf[v]!;
+    const n = Math.min(indexOf(s, v).index, b.length);
+    for (let i = 0; i < n; i++) if (entryValid(b[i]!)) return entryGfn(b[i]!);
+  }
+  return -1;
 }
