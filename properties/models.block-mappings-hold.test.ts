@@ -21,13 +21,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { MachineConfig, MachineState } from '../models/machine/state.ts';
+import type { MachineState } from '../models/machine/state.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 import { tlbCovers, tlbFlags, T_BLOCK, T_W } from '../models/machine/tlb.ts';
 import { runChoices } from '../src/core/engine.ts';
 import { MODELS } from '../models/index.ts';
 import { SEED, fcSeed } from './support/seed.ts';
-import { choicesArb, matrixCases, type DesignCase } from './support/models.ts';
+import { BLOCK_SLOT, choicesArb, matrixCases, type DesignCase } from './support/models.ts';
 import { assertDesignHolds } from './support/failures.ts';
 
 /**
@@ -36,13 +36,6 @@ import { assertDesignHolds } from './support/failures.ts';
  */
 const RUNS = Math.min(8, Math.ceil(Number(process.env['DTSIM_PROPERTY_RUNS'] ?? 200) / 6));
 
-/** One 515-page memslot mapped with blocks: pages 0-511 a block, 512-514 pages; stores at both block ends, inside, the tail. */
-export const BLOCK_SLOT: Partial<MachineConfig> = {
-  blocks: true,
-  slots: [{ base: 0, npages: 515 }],
-  storePages: [0, 1, 5, 511, 512, 514],
-  itsPages: [513],
-};
 
 function blocked(c: DesignCase): DesignCase {
   const pc = c.model.parseConfig({ ...(c.config as object), ...BLOCK_SLOT });
