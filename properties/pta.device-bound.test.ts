@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { pta } from '../models/pta/index.ts';
 import { ptaOf, REC } from '../models/pta/pta.ts';
 import type { MachineState } from '../models/machine/state.ts';
+import type { JsonValue } from '../src/core/model.ts';
 import { runChoices } from '../src/core/engine.ts';
 import { SEED, fcSeed } from './support/seed.ts';
 import { choicesArb } from './support/models.ts';
@@ -22,7 +23,8 @@ const RUNS = Math.min(30, Number(process.env['DTSIM_PROPERTY_RUNS'] ?? 200));
 const CAP = 2;
 
 describe(`pta: a device of ${CAP} records never holds more, and fills (seed: ${SEED})`, () => {
-  for (const opts of [{ deviceRecords: CAP }, { deviceRecords: CAP, consumer: 'ring' }]) {
+  const rows: { readonly [k: string]: JsonValue }[] = [{ deviceRecords: CAP }, { deviceRecords: CAP, consumer: 'ring' }];
+  for (const opts of rows) {
     const label = JSON.stringify(opts);
     it(label, () => {
       const design = pta.design(opts, []);
