@@ -13,6 +13,7 @@ import deep from '../vitest.deep.config.ts';
 import proof from '../vitest.proof.config.ts';
 import proof2 from '../vitest.proof2.config.ts';
 import gate, { GATE_ENV, GATE_FILES } from '../vitest.mutate.config.ts';
+import gateExplore from '../vitest.mutate-explore.config.ts';
 
 describe('test steps', () => {
   it('the proof tier: its files exist, npm test leaves out exactly them, test:proof runs exactly them', () => {
@@ -92,5 +93,26 @@ describe('test steps', () => {
     expect(pkg.scripts['test']).toBe('tsc --noEmit && vitest run');
     const ci = readFileSync('.ci/run', 'utf8');
     expect(ci).not.toMatch(/stryker|mutate/);
+  });
+  it('the explore part of the gate alone (npm run mutate:explore): only the explore file, the gate\'s environment, its own incremental file', async () => {
+    const g = gateExplore as { test?: { include?: string[]; env?: { [k: string]: string }; maxWorkers?: number; setupFiles?: string[] } };
+    expect(g.test?.include).toEqual(['properties/mutation.explore-small.test.ts']);
+    expect(GATE_FILES).toContain('properties/mutation.explore-small.test.ts');
+    expect(g.test?.env).toEqual(GATE_ENV);
+    expect(g.test?.maxWorkers).toBe(1);
+    expect(g.test?.setupFiles).toEqual((gate as { test?: { setupFiles?: string[] } }).test?.setupFiles);
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { [k: string]: string } };
+    expect(pkg.scripts['mutate:explore']).toBe('stryker run stryker.explore.config.mjs');
+    const config: string = '../stryker.explore.config.mjs';
+    const sk = ((await import(config)) as { default: unknown }).default as {
+      vitest: { configFile: string }; coverageAnalysis: string; incrementalFile: string; mutate: string[];
+    };
+    expect(sk.vitest.configFile).toBe('vitest.mutate-explore.config.ts');
+    expect(sk.coverageAnalysis).toBe('perTest');
+    // The checked-in incremental file holds the full gate's results only: this one is git-ignored.
+    expect(sk.incrementalFile).not.toBe('reports/stryker-incremental.json');
+    expect(sk.incrementalFile.startsWith('reports/mutation/')).toBe(true);
+    expect(readFileSync('.gitignore', 'utf8')).toContain('reports/mutation/');
+    expect(readFileSync('.ci/run', 'utf8')).not.toMatch(/stryker|mutate/);
   });
 });

@@ -6,6 +6,17 @@ import { MODELS, type MachineModel } from '../../models/index.ts';
 import type { Design } from '../../src/core/model.ts';
 import type { MachineConfig } from '../../models/machine/state.ts';
 
+/**
+ * One 515-page memslot mapped with 2 MiB blocks: pages 0-511 a block, 512-514 pages; stores at both ends of the
+ * block, inside it and on the tail, the ITS table on the tail (the knob catalogue's block configuration).
+ */
+export const BLOCK_SLOT: Partial<MachineConfig> = {
+  blocks: true,
+  slots: [{ base: 0, npages: 515 }],
+  storePages: [0, 1, 5, 511, 512, 514],
+  itsPages: [513],
+};
+
 export interface DesignCase {
   readonly label: string;
   readonly model: MachineModel;
