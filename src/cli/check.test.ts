@@ -71,7 +71,7 @@ describe('dtsim check campaigns', () => {
     expect(text.out).toContain('upper bound');
   });
   it('--time-budget: a design stopped before its requested runs says so (runs done of requested), clean still exit 0', () => {
-    // 5 designs share a 1 s budget on one worker: far fewer than 100000 runs each (no time is asserted).
+    // 7 designs share a 1 s budget on one worker: far fewer than 100000 runs each (no time is asserted).
     const args = ['check', '--model', 'dirty-bitmap', '--seed', 'budget-test', '--events', '60', '--runs', '100000', '--time-budget', '1', '--workers', '1'];
     const j = dtsim([...args, '--json']);
     expect(j.code, j.err).toBe(0);
@@ -86,7 +86,7 @@ describe('dtsim check campaigns', () => {
     const t = dtsim(args);
     expect(t.code, t.err).toBe(0);
     expect(t.out).toMatch(/^dirty-bitmap: \d+ of 100000 requested runs done \(stopped by the time budget\)$/m);
-    expect(t.out).toMatch(/^all 5 designs hold every invariant in the runs done: \d+ of 500000 requested \(the time budget stopped 5 of 5 designs early\)/m);
+    expect(t.out).toMatch(/^all 7 designs hold every invariant in the runs done: \d+ of 700000 requested \(the time budget stopped 7 of 7 designs early\)/m);
     // Every requested run done: complete, and the verdict line claims no more.
     const whole = dtsim([...base, '--runs', '2']);
     const wd = JSON.parse(whole.out) as { complete: boolean; results: { runs: number; runsRequested: number; complete: boolean }[] };
@@ -294,7 +294,7 @@ describe('dtsim check --merge: every shard once (a shard result records its --sh
     const t = dtsim(['check', '--merge', dir]);
     expect(t.code, t.err).toBe(4);
     expect(t.out).toMatch(/^NOT complete: shards 1, 3 of 4 missing/m);
-    expect(t.out).toMatch(/^all 5 designs hold every invariant in the shards present \(2 of 4\)/m);
+    expect(t.out).toMatch(/^all 7 designs hold every invariant in the shards present \(2 of 4\)/m);
     const j = dtsim(['check', '--merge', dir, '--json']);
     expect(j.code, j.err).toBe(4);
     const doc = JSON.parse(j.out) as { complete: boolean; shards: unknown; results: { runs: number }[] };

@@ -48,17 +48,17 @@ describe.skipIf(!haveScript)('progress on a terminal, none otherwise', () => {
   it('explore --proof draws its progress line on a TTY; piped, stderr stays empty and stdout has no \\r', () => {
     const tty = onTty(PROOF);
     expect(tty.code).toBe(4);
-    expect(tty.screen).toContain('explore --proof: 0/10 designs, 0 violated, 0 not exhausted');
-    expect(tty.screen).toMatch(/explore --proof: ([1-9]|10)\/10 designs, 0 violated, ([1-9]|10) not exhausted/);
+    expect(tty.screen).toContain('explore --proof: 0/14 designs, 0 violated, 0 not exhausted');
+    expect(tty.screen).toMatch(/explore --proof: ([1-9]|1[0-4])\/14 designs, 0 violated, ([1-9]|1[0-4]) not exhausted/);
     // Erased in place (ESC[K) and drawn dim; the rows and the summary are there as without a terminal.
     expect(tty.screen).toContain('\r\x1b[K\x1b[2m  ');
-    expect(tty.screen).toContain('0 of 10 designs exhausted');
+    expect(tty.screen).toContain('0 of 14 designs exhausted');
     const p = piped(PROOF);
     expect(p.code).toBe(4);
     expect(p.err).toBe('');
     expect(p.out).not.toContain('\r');
     expect(p.out).not.toContain('designs, ');
-    expect(p.out).toContain('0 of 10 designs exhausted');
+    expect(p.out).toContain('0 of 14 designs exhausted');
   });
 
   it('--json and --quiet draw nothing on a TTY', () => {
@@ -71,12 +71,12 @@ describe.skipIf(!haveScript)('progress on a terminal, none otherwise', () => {
     expect(q.code).toBe(4);
     expect(q.screen).not.toContain('designs, ');
     expect(q.screen).not.toContain('\x1b');
-    expect(q.screen).toContain('0 of 10 designs exhausted');
+    expect(q.screen).toContain('0 of 14 designs exhausted');
   });
 
   it('NO_COLOR: the line is drawn with no escape sequence, erased with spaces', () => {
     const t = onTty(PROOF, { NO_COLOR: '1' });
-    expect(t.screen).toContain('explore --proof: 0/10 designs');
+    expect(t.screen).toContain('explore --proof: 0/14 designs');
     expect(t.screen).not.toContain('\x1b');
     expect(t.screen).toMatch(/\r {30,}\r/);
   });
