@@ -1,6 +1,7 @@
 /**
  * HDBSS unit examples: the SZ encoding, the entry format, the full-buffer permission fault and its drain, the
- * register save/restore at vcpu_put/vcpu_load, and block entries.
+ * register save/restore at vcpu_put/vcpu_load, block entries, the request paths, and the precision of an entry
+ * drained after a re-arm that covered its page.
  */
 import { describe, expect, it } from 'vitest';
 import { hdbss } from './index.ts';
