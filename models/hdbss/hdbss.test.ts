@@ -1,6 +1,7 @@
 /**
  * HDBSS unit examples: the SZ encoding, the entry format, the full-buffer permission fault and its drain, the
- * register save/restore at vcpu_put/vcpu_load, and block entries.
+ * register save/restore at vcpu_put/vcpu_load, block entries, the request paths, and the precision of an entry
+ * drained after a re-arm that covered its page.
  */
 import { describe, expect, it } from 'vitest';
 import { hdbss } from './index.ts';
@@ -30,8 +31,8 @@ function step(s: MachineState, e: MachineEvent): void {
   hdbss.apply(s, e);
 }
 /** Logging on slot 0 (its bitmap allocated), HDBSS on, pages 1..3 writable-clean. */
-function armed(options: { [k: string]: number | boolean | string } = {}, bugs: string[] = []): MachineState {
-  const s = start(options, bugs);
+function armed(options: { [k: string]: number | boolean | string } = {}, bugs: string[] = [], config = CONFIG): MachineState {
+  const s = start(options, bugs, config);
   step(s, { type: 'kvm/loggingEnabled', slot: 0 });
   step(s, { type: 'hdbss/trackingEnabled' });
   for (const g of [1, 2, 3]) setPage(s.s2, g, WC);
@@ -224,8 +225,8 @@ describe('register save and restore', () => {
 
 describe('requests, kicks and completion (option kicks: kvm_arch_sync_dirty_log; option hdbssDisable)', () => {
   /** Logging on, HDBSS on, pages 1..3 writable-clean, the bulk copy done: the VMM's next step is a GET. */
-  function precopy(options: { [k: string]: number | boolean | string }, bugs: string[] = []): MachineState {
-    const s = armed(options, bugs);
+  function precopy(options: { [k: string]: number | boolean | string }, bugs: string[] = [], config = CONFIG): MachineState {
+    const s = armed(options, bugs, config);
     copiedAll(s);
     return s;
   }
@@ -256,6 +257,50 @@ describe('requests, kicks and completion (option kicks: kvm_arch_sync_dirty_log;
     expect(hdOf(s).synced).toBe(false);
     expect(INV_SYNC_COMPLETE.check(s)).toBeNull();
     expect([s.stats['hdbssKicks'], s.stats['hdbssRequestsNoticed'], s.stats['hdbssWaitersReleased']]).toEqual([1, 1, 1]);
+  });
+
+  /**
+   * The unjustified reports of hdbss v2 (docs/compare.md): the GET's request drains vCPU 0 (pages 1 and 3), which
+   * enters again and stores to page 2 (an HDBSS entry) before the GET; the GET reports 1 and 3 and, as arm64 does,
+   * write-protects the whole span [1, 3] of their word, page 2 included, whose entry is still in the buffer.
+   */
+  function spanOverHeldEntry(): MachineState {
+    const s = precopy({ kicks: true }, [], { ...CONFIG, rounds: 2 });
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    hwStore(s, 0, 3);
+    step(s, { type: 'hdbss/flushRequested' });
+    step(s, { type: 'kvm/kickDelivered', vcpu: 0 });
+    step(s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    step(s, { type: 'kvm/requestCompleted' });
+    step(s, { type: 'vcpu/entered', vcpu: 0 });
+    hwStore(s, 0, 2);
+    expect(entryGfn(hdOf(s).buf[0]![0]!)).toBe(2);
+    step(s, GET);
+    expect(s.vmm.ioctl?.deliver).toEqual([1, 3]); // page 2's entry is not in this GET's snapshot
+    expect(leafOf(s.s2, 2) & D_W).toBe(0); // ... yet the span write-protect re-armed it
+    step(s, { type: 'kvm/ioctlReturned', slot: 0 });
+    return s;
+  }
+
+  it('precision: a store logged before the GET\'s re-arm and drained after it is reported by the next GET as justified (kvm reference P1: generated at the append)', () => {
+    const s = spanOverHeldEntry();
+    // The drain after the re-arm marks page 2 for the next GET: the only report of the store above.
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/bufferDrained', vcpu: 0 });
+    expect(bit(s, 2)).toBe(true);
+    for (const g of [1, 3]) step(s, { type: 'vmm/pageCopied', gfn: g });
+    step(s, { type: 'hdbss/flushRequested' });
+    step(s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    step(s, { type: 'kvm/requestCompleted' });
+    step(s, GET);
+    expect(s.vmm.ioctl?.deliver).toEqual([2]);
+    expect([s.stats.reports, s.stats.unjustified]).toEqual([3, 0]); // [3, 1] before the held-record rule
+  });
+
+  it('precision: the re-arm keeps only the pages whose write an undrained entry holds touched', () => {
+    const s = spanOverHeldEntry();
+    expect([1, 2, 3].map((g) => bitGet(s.oracle.touched, g))).toEqual([false, true, false]);
   });
 
   it('a vCPU put before it handles the request acknowledges it (the put flush drains)', () => {

@@ -169,6 +169,19 @@ export const hdbssMechanism: Mechanism = {
     }
     return (g) => held.has(g);
   },
+  heldRecords(s, each) {
+    // The valid entries below each buffer's INDEX (live or saved): written by the hardware, not yet drained
+    // (a drain zeroes what it reads; FSC's lost entries are no record). Precision only (kvm.ts rearmPrecision).
+    const h = hdOf(s);
+    for (let v = 0; v < h.buf.length; v++) {
+      const b = h.buf[v]!;
+      const n = Math.min(indexOf(s, v).index, b.length);
+      for (let i = 0; i < n; i++) {
+        const e = b[i]!;
+        if (e !== 0 && entryValid(e)) each(entryGfn(e), recordPages(entryLevel(e)));
+      }
+    }
+  },
   pending(s, gfn) {
     const h = hdOf(s);
     for (let v = 0; v < h.buf.length; v++) {

@@ -106,6 +106,13 @@ export interface Mechanism {
    * (`PendingIndex`, invariants.ts); it must agree with `pending` on every gfn.
    */
   pendingIndex?(s: MachineState): (gfn: number) => boolean;
+  /**
+   * Precision only (kvm.ts `rearmPrecision`): calls `each` with the page range of every record this mechanism
+   * holds that logs a write KVM has not marked yet (an HDBSS buffer entry before its drain; not a ring entry,
+   * whose push was the mark). A re-arm keeps such a page `touched`: the drain's mark after the re-arm reports a
+   * write made before it, which the re-arm's snapshot did not include. Absent: no such records.
+   */
+  heldRecords?(s: MachineState, each: (base: number, pages: number) => void): void;
   /** Candidate events of this mechanism (filtered through `isEnabled` with the same memo). */
   candidates?(s: MachineState, out: MachineEvent[], memo: EnabledMemo): void;
   /** Precondition of the mechanism's own events; undefined for events it does not own. */

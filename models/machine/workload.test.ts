@@ -135,7 +135,9 @@ describe('one lane at a time (EnabledMemo.agent)', () => {
     // of commit 0203469 (which built the whole set at every step) computed them. A change of the workload's
     // policy (lanes, costs, the pattern's draws) changes it on purpose: then re-derive it and say so. Re-derived
     // for hdbss model version 2 (issue 16: the default hdbss design's GET is a request with kicks and a
-    // completion, its enable a KVM_REQ_RELOAD_STAGE2 request; the other models' points are unchanged).
+    // completion, its enable a KVM_REQ_RELOAD_STAGE2 request; the other models' points are unchanged). Re-derived
+    // for the precision rule of held HDBSS entries (kvm.ts rearmPrecision): only `unjustified` of hdbss-512 and
+    // hdbss-4096 at 16MiB-2v-20000/s changed (4 -> 0); every other result is that of f65e8df34a0a28f7.
     const small = PRESETS['small']!;
     const out: unknown[] = [];
     for (const m of MODELS) {
@@ -147,6 +149,6 @@ describe('one lane at a time (EnabledMemo.agent)', () => {
         }
       }
     }
-    expect(createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16)).toBe('f65e8df34a0a28f7');
+    expect(createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16)).toBe('103b20dd019a6bff');
   });
 });
