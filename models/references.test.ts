@@ -7,9 +7,9 @@ import type { MachineModel } from './machine/model.ts';
 const ids = REFERENCES.map((r) => r.id);
 
 describe('the reference catalogues (issue 16 item 5)', () => {
-  it('lists every id of both catalogues: B1-B15, U1-U4, F1-F21', () => {
+  it('lists every id of both catalogues: B1-B15, U1-U4, F1-F21, and dtsim\'s findings (F-B1)', () => {
     const want = [...Array.from({ length: 15 }, (_, i) => `B${i + 1}`), ...Array.from({ length: 4 }, (_, i) => `U${i + 1}`),
-      ...Array.from({ length: 21 }, (_, i) => `F${i + 1}`)];
+      ...Array.from({ length: 21 }, (_, i) => `F${i + 1}`), 'F-B1'];
     expect([...ids].sort()).toEqual([...want].sort());
   });
 
@@ -37,7 +37,7 @@ describe('the reference catalogues (issue 16 item 5)', () => {
       if (row.ref.none) expect(line).toContain(row.ref.none.kind);
       for (const k of row.knobs) expect(line).toContain(`\`${k.knob}\``);
     }
-    const rows = section.split('\n').filter((l) => /^\| [BUF]\d+ \|/.test(l));
+    const rows = section.split('\n').filter((l) => /^\| (?:[BUF]\d+|F-[A-Z]\d+) \|/.test(l));
     expect(rows.length).toBe(REFERENCES.length);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The reference catalogues, id by id: every bug and rule of the kvm reference (B1-B15 in section 6, the
- * userspace rules U1-U4 in section 8) and of the arm reference (F1-F21, section 6), each mapped either to the
+ * userspace rules U1-U4 in section 8) and of the arm reference (F1-F21, section 6), and the findings of dtsim
+ * itself that neither reference lists (F-B1: docs/mutation.md), each mapped either to the
  * bug knobs that reproduce it (found in the models' catalogues by their `ref`, never listed here by hand) or to
  * the reason it has none. `dtsim bugs --list` prints this table after the knobs, and README.md's "Reference
  * catalogue" section is checked against it (models/references.test.ts), so a reference can neither be silently
@@ -17,10 +18,14 @@ import type { MachineModel } from './machine/model.ts';
 export type NoKnobKind = 'x86-only' | 'performance-only' | 'test-bug' | 'covered-by' | 'not-modelled';
 
 export interface Reference {
-  /** The catalogue id: B (kvm reference section 6), U (kvm reference section 8, userspace rules) or F (arm reference section 6). */
+  /**
+   * The catalogue id: B (kvm reference section 6), U (kvm reference section 8, userspace rules), F (arm reference
+   * section 6), or F-<letter><n> for a finding of dtsim itself (a design gap the checker found, not in either
+   * reference: its title says which references it follows from).
+   */
   readonly id: string;
   /** Which reference document and section it comes from. */
-  readonly source: 'kvm §6' | 'kvm §8' | 'arm §6';
+  readonly source: 'kvm §6' | 'kvm §8' | 'arm §6' | 'dtsim';
   /** A short title, as the reference has it. */
   readonly title: string;
   /** Set when the reference has no knob: why. A reference with knobs has no `none`. */
@@ -77,6 +82,7 @@ export const REFERENCES: readonly Reference[] = [
     none: { kind: 'covered-by', reason: 'a walker update is a stage-2 write translated like any store (R_BDJJL) and KVM takes an S1PTW fault as a write, so the store path to the table page covers it (README modelling choices)' } },
   { id: 'F21', source: 'arm §6', title: 'contiguous descriptor group',
     none: { kind: 'not-modelled', reason: 'KVM never sets the Contiguous bit at stage 2, so no modelled configuration has a group; the 2 MiB block check (F15, INV-BLOCK) is the closest shape (README modelling choices)' } },
+  { id: 'F-B1', source: 'dtsim', title: 'finding F-B1 (dtsim), follows from F15 + F17: HDBSS with the dirty ring drains a block\'s one entry as 512 ring pushes' },
 ];
 
 /** One row of the table: a reference with its knobs (`model:knob`) or its reason. */

@@ -82,6 +82,9 @@ const KNOB_CONFIGS: { readonly [id: string]: { readonly config: Partial<MachineC
   // invariant (--invariant INV-BLOCK) finds INV-BLOCK in 11, as the property suite's trace.
   'hdbss/hdbss-block-one-page': { config: {}, depth: 30, length: 11, target: true },
   'hdbss/dbm-writable-unmarked': { config: {}, depth: 30, length: 9 },
+  // F-B1: plain BFS finds the ring's overflow (INV-RING-BOUND) in 9 events; the knob's own invariant, INV-BLOCK,
+  // in 10 (with --invariant INV-BLOCK; like the shrunk regression trace, it copies page 0 before the drain).
+  'hdbss/hdbss-ring-block-dbm': { config: {}, depth: 30, length: 10, target: true },
   'pta/pta-read-no-flush': { config: {}, depth: 30, length: 25, slow: '934k states, ~45 s' },
   'pta/pta-vmid-stale': { config: {}, depth: 30, length: 4 },
   'pta/dbm-on-readonly': { config: {}, depth: 30, length: 6 },

@@ -125,6 +125,36 @@ describe('HDBSS entry format (Table D8-93)', () => {
     expect(bit(s, 5)).toBe(false);
     expect(INV_BLOCK.check(s)?.invariant).toBe('INV-BLOCK');
   });
+  // Finding F-B1 (properties/models.block-mappings-hold.test.ts): with the dirty ring, a block's one entry was
+  // drained as 512 ring pushes into a 16-entry ring. The enable now leaves blocks without DBM in ring mode.
+  const BLOCKS: MachineConfig = { ...CONFIG, vcpus: 1, pes: 1, blocks: true, slots: [{ base: 0, npages: 515 }], storePages: [0, 5, 511] };
+  it('with the dirty ring the enable gives no DBM to a block: a store to it faults and the fault path splits it (F-B1)', () => {
+    const s = start({ consumer: 'ring' }, [], BLOCKS);
+    expect(leafOf(s.s2, 5) & D_BLOCK).toBe(D_BLOCK);
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    step(s, { type: 'hdbss/trackingEnabled' });
+    expect(leafOf(s.s2, 5) & (D_BLOCK | D_DBM | D_W)).toBe(D_BLOCK);
+    runVcpu(s, 0, 0);
+    step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 5 });
+    expect(hdbss.isEnabled(s, { type: 'hw/dirtyStateUpdated', vcpu: 0, gfn: 5 })).toBe(false);
+    step(s, { type: 'guest/storeFaulted', vcpu: 0, gfn: 5 });
+    step(s, { type: 'kvm/faultMapped', vcpu: 0, gfn: 5 });
+    expect(leafOf(s.s2, 5) & (D_BLOCK | D_W)).toBe(D_W); // a 4 KiB page now, writable
+    expect(leafOf(s.s2, 6) & D_VALID).toBe(0); // the block's other pages fault in later
+  });
+  it('with the knob hdbss-ring-block-dbm the block gets DBM, one entry covers it, and its drain wraps the ring (INV-BLOCK)', () => {
+    const s = start({ consumer: 'ring' }, ['hdbss-ring-block-dbm'], BLOCKS);
+    step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+    step(s, { type: 'hdbss/trackingEnabled' });
+    expect(leafOf(s.s2, 5) & (D_BLOCK | D_DBM | D_W)).toBe(D_BLOCK | D_DBM);
+    copiedAll(s);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 5);
+    expect(hdOf(s).buf[0]![0]).toBe(hdbssEntry(0, 2));
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'hdbss/bufferDrained', vcpu: 0 });
+    expect(INV_BLOCK.check(s)?.invariant).toBe('INV-BLOCK');
+  });
 });
 
 describe('full buffer', () => {

@@ -43,6 +43,8 @@ export const HDBSS_BUGS = [
     description: 'The switch to HDBSS mode (VTCR_EL2.{HA,HD,HDBSS}, writable-dirty leaves cleaned) relies on KVM_REQ_RELOAD_STAGE2 without a VMID-wide TLBI: writable TLB entries of the old mode outlive it, and stores through them are never logged.' },
   { id: 'hdbss-block-one-page', ref: 'F15', expect: 'INV-BLOCK', config: BLOCK_CONFIG,
     description: 'The drain marks only the entry\'s IPA page, ignoring TTWL: a level-2 entry for a 2 MiB block reports 1 of its 512 pages.' },
+  { id: 'hdbss-ring-block-dbm', ref: 'F-B1', expect: 'INV-BLOCK', options: { consumer: 'ring' }, config: BLOCK_CONFIG,
+    description: 'With the dirty ring, the HDBSS enable gives DBM to 2 MiB block leaves too: a store to the writable-clean block logs one entry for the whole block, its drain pushes 512 pages into a 16-entry ring (the reserve covers one ring entry per buffer entry), and the pushes past a full ring overwrite entries not yet harvested.' },
   { id: 'hdbss-disable-no-wait', ref: 'F13', expect: 'INV-HDBSS-UAF', options: { hdbssDisable: true },
     description: 'v2 disable: VTCR_EL2.HDBSS cleared for the VM, vCPUs kicked without waiting, buffers freed: a vCPU still in the guest with the old VTCR_EL2 appends into (or later drains) freed memory.' },
   { id: 'hdbss-sync-ipi-wait', ref: 'F14', expect: 'INV-SYNC-COMPLETE', options: { kicks: true },

@@ -140,7 +140,17 @@ export function apply(s: MachineState, e: MachineEvent): boolean {
     case 'hdbss/trackingEnabled': {
       h.enabled = true;
       // Guess (v3 / Leonardo Bras): DBM on every host-writable leaf, so already-mapped memory is WC or WD.
-      setDbmOnMappedLeaves(s);
+      // With the dirty ring, pages only (finding F-B1, follows from arm reference F15 + F17): a store to a
+      // writable-clean block is ONE HDBSS entry {IPA aligned, TTWL=2} whose drain pushes all 512 pages into the
+      // vCPU's ring, far beyond the reserve of one ring entry per buffer entry (kernel.ts `reserveRing`), and
+      // kvm_dirty_ring_push on a full ring overwrites unharvested entries (kvm reference 4.3). Guess (the
+      // references are silent on what the series does with blocks in ring mode): KVM does what it does for
+      // blocks whenever logging is on (arm reference 4.1, `force_pte`): a block keeps no DBM, stays
+      // write-protected under logging, and a store to it faults; the fault path splits it and maps the page
+      // (models/machine/reducer.ts `faultMapped`), whose later writes are logged one page per entry. Eager
+      // splitting at the enable would do as well (more work up front); the bitmap consumer has no capacity to
+      // exceed and keeps DBM on blocks. Knob `hdbss-ring-block-dbm`: DBM on blocks with the ring too.
+      setDbmOnMappedLeaves(s, !ringConsumer(s) || bug(s, 'hdbss-ring-block-dbm'));
       // Guess (the 2026 rework's mode switch): every writable-dirty leaf of a logging memslot is cleaned to
       // writable-clean, so HDBSS logs its next write. Safe: a writable leaf under logging already has its record
       // (the fault marked it, or its HDBSS entry / bitmap bit exists). This re-arms those pages: they must have

@@ -66,14 +66,18 @@ export function hwInit(s: MachineState): void {
   s.ext['hw'] = h;
 }
 
-/** Sets DBM on every valid, host-writable leaf (blocks included): the guest ran with hardware dirty state. */
-export function setDbmOnMappedLeaves(s: MachineState): void {
+/**
+ * Sets DBM on every valid, host-writable leaf (blocks included unless `blocks` is false): the guest ran with
+ * hardware dirty state. A block left without DBM stays as it is (write-protected under logging), so a store to it
+ * faults and the fault path splits it (hdbss with the dirty ring: finding F-B1, models/hdbss/reducer.ts).
+ */
+export function setDbmOnMappedLeaves(s: MachineState, blocks = true): void {
   const h = hwOf(s);
   for (const sl of s.slots) {
     for (let g = sl.base; g < sl.base + sl.npages; g++) {
       const l2 = l2EntryOf(s.s2, g);
       if (typeof l2 === 'number') {
-        if ((l2 & D_VALID) && !(l2 & D_DBM) && bitGet(h.hostWritable, g)) setL2(s.s2, g, l2 | D_DBM);
+        if (blocks && (l2 & D_VALID) && !(l2 & D_DBM) && bitGet(h.hostWritable, g)) setL2(s.s2, g, l2 | D_DBM);
       } else {
         const d = l2[g & 511] ?? 0;
         if ((d & D_VALID) && !(d & D_DBM) && bitGet(h.hostWritable, g)) setPage(s.s2, g, d | D_DBM);

@@ -52,7 +52,7 @@ export async function cmdBugs(p: Parsed): Promise<number> {
     }
     process.stdout.write(table([['id', 'ref', 'model', 'expected invariant', 'description'],
       ...knobs.map(({ m, b }) => [b.id, b.ref, m.id, b.expect ?? '(none: negative control)', b.description])]));
-    process.stdout.write(`\nreferences (kvm reference sections 6 and 8, arm reference section 6): knobs, or why none\n`);
+    process.stdout.write(`\nreferences (kvm reference sections 6 and 8, arm reference section 6, dtsim's own findings): knobs, or why none\n`);
     process.stdout.write(table([['ref', 'source', 'title', 'knobs or reason'],
       ...refs.map((r) => [r.ref.id, r.ref.source, r.ref.title,
         r.knobs.length ? r.knobs.map((k) => `${k.model}/${k.knob}`).join(', ')
