@@ -31,6 +31,7 @@ export const DEEP = [
   'properties/trace.reader-never-crashes.test.ts',
   'properties/hdbss.block-mappings-hold.test.ts',
   'properties/explore.cli.test.ts',
+  'properties/explore.bfs-deep.test.ts',
 ];
 
 export default defineConfig({
