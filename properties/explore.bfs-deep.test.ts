@@ -17,45 +17,16 @@ import { replay } from '../src/core/engine.ts';
 import type { AnyModel, EventBase, JsonValue } from '../src/core/model.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
 import { MODELS, modelById, type MachineModel } from '../models/index.ts';
-import type { MachineConfig, MachineState } from '../models/machine/state.ts';
+import type { MachineState } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';
+import { configFor, configOf, SMALL } from './support/explore-small.ts';
 import { stream } from '../src/random/streams.ts';
-
-/** The small configuration `dtsim explore` starts from (src/cli/commands/explore.ts SMALL_CONFIG). */
-const SMALL: Partial<MachineConfig> = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1,
-  stolenTime: true, itsPages: [2], rounds: 1, storePages: [] };
 
 /** JSON with every object's keys sorted: equal for equal values whatever the key order. */
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x)
     ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
     : x));
-}
-
-/**
- * Per knob (model/bug): the configuration explore finds it at (merged over SMALL and the knob's own config),
- * the depth bound and the shortest counterexample length BFS finds (docs/explore-and-compare.md lists them
- * with the property suite's lengths). `slow` knobs are checked by the note's command, not in this suite.
- * hdbss model version 2 (issue 16: the sync and the enable as requests by default) lengthened the hdbss knobs
- * that run through a GET or the enable: every GET first makes its flush request, kicks and waits for the
- * completion (F9, F11, F13: 10 -> 13; F14 15 -> 18; F10 16 -> 17 and 11 -> 12) and the enable reaches a
- * running vCPU's VTCR_EL2 through KVM_REQ_RELOAD_STAGE2 (F12: 2 -> 3).
- */
-
-
-
-function configOf(m: MachineModel, bug: string, extra: Partial<MachineConfig>): MachineConfig {
-  const knob = m.preset.bugs.find((b) => b.id === bug)?.config ?? {};
-  const r = m.parseConfig({ ...m.defaultConfig, ...SMALL, ...knob, ...extra });
-  if (!r.ok) throw new Error(`${r.error.field}: ${r.error.message}`);
-  return r.config;
-}
-
-function configFor(bug: string | null, extra: Partial<MachineConfig> = {}): MachineConfig {
-  const knob = bug ? dirtyBitmap.preset.bugs.find((b) => b.id === bug)?.config ?? {} : {};
-  const r = dirtyBitmap.parseConfig({ ...dirtyBitmap.defaultConfig, ...SMALL, ...knob, ...extra });
-  if (!r.ok) throw new Error(`${r.error.field}: ${r.error.message}`);
-  return r.config;
 }
 
 describe(`explore (BFS), the long equivalence and search tests (seed: ${SEED})`, () => {

@@ -15,16 +15,13 @@ import { replay, simulate } from '../src/core/engine.ts';
 import { makeTrace, parseTrace, serializeTrace } from '../src/trace/format.ts';
 import type { AnyModel, Design, EventBase, JsonValue } from '../src/core/model.ts';
 import { dirtyBitmap } from '../models/dirty-bitmap/index.ts';
-import { MODELS, modelById, type MachineModel } from '../models/index.ts';
+import { MODELS, modelById } from '../models/index.ts';
 import { checkShape, cloneMachine, packMachine } from '../models/machine/schema.ts';
 import { loadMachine, saveMachine } from '../models/machine/schema.ts';
 import { registerPart } from '../models/machine/parts.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
 import { SEED } from './support/seed.ts';
-
-/** The small configuration `dtsim explore` starts from (src/cli/commands/explore.ts SMALL_CONFIG). */
-const SMALL: Partial<MachineConfig> = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], blocks: false, tlbEntries: 1,
-  stolenTime: true, itsPages: [2], rounds: 1, storePages: [] };
+import { configFor, configOf, SMALL } from './support/explore-small.ts';
 
 /**
  * Per knob (model/bug): the configuration explore finds it at (merged over SMALL and the knob's own config),
@@ -92,20 +89,6 @@ function regressionTrace(model: string, knob: string): { length: number; invaria
   return { length: t.events.length, invariant: t.expect.invariant, design: t.design, config: t.config };
 }
 
-function configOf(m: MachineModel, bug: string, extra: Partial<MachineConfig>): MachineConfig {
-  const knob = m.preset.bugs.find((b) => b.id === bug)?.config ?? {};
-  const r = m.parseConfig({ ...m.defaultConfig, ...SMALL, ...knob, ...extra });
-  if (!r.ok) throw new Error(`${r.error.field}: ${r.error.message}`);
-  return r.config;
-}
-
-function configFor(bug: string | null, extra: Partial<MachineConfig> = {}): MachineConfig {
-  const knob = bug ? dirtyBitmap.preset.bugs.find((b) => b.id === bug)?.config ?? {} : {};
-  const r = dirtyBitmap.parseConfig({ ...dirtyBitmap.defaultConfig, ...SMALL, ...knob, ...extra });
-  if (!r.ok) throw new Error(`${r.error.field}: ${r.error.message}`);
-  return r.config;
-}
-
 describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
   it('the correct design holds every invariant in every state of the small configuration (exhausted)', () => {
     const r = explore(dirtyBitmap, dirtyBitmap.design(), configFor(null), { maxDepth: 200 });
@@ -116,7 +99,6 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     expect(r.distinct).toBeGreaterThan(10_000);
     expect(r.collisionProbability).toBeLessThan(1e-6);
   });
-
 
   it('manual protect with INITIALLY_SET holds too (exhausted)', () => {
     const r = explore(dirtyBitmap, dirtyBitmap.design({ manualProtect: true, initiallySet: true }), configFor(null), { maxDepth: 200 });
@@ -242,7 +224,6 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
     expect([a.distinct, a.generated, a.depth, a.terminal]).toEqual([b.distinct, b.generated, b.depth, b.terminal]);
   });
 
-
   it('explore loads the frontier into recycled states (no state allocated per load) with exactly the same results', () => {
     for (const m of MODELS) {
       const pc = m.parseConfig({ ...(m.defaultConfig as object), ...SMALL, slots: [{ base: 0, npages: 2 }], itsPages: [1] });
@@ -273,7 +254,6 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
       expect([m.id, inPlace > 0.9 * (inPlace + fresh)]).toEqual([m.id, true]);
     }
   });
-
 
   it('the machine save hook refuses what it does not know (a new field, an unknown run state)', () => {
     const m = dirtyBitmap as AnyModel;
@@ -348,7 +328,6 @@ describe(`explore (BFS) over every model (seed: ${SEED})`, () => {
       }
     }
   });
-
 
   it('the generic encoding finds the same shortest counterexample length (the packed one only merges more)', () => {
     const design = dirtyBitmap.design({}, ['host-write-unmarked']);
