@@ -12,7 +12,7 @@
  * - The correct designs hold with blocks, eager split and loads under the option, and the fast path equals immer.
  */
 import { describe, expect, it } from 'vitest';
-import { dirtyBitmap, dirtyRing } from '../models/index.ts';
+import { dirtyBitmap, dirtyRing, hdbss } from '../models/index.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
 import { D_VALID, D_W, l2EntryOf, leafOf } from '../models/machine/pagetable.ts';
@@ -148,7 +148,7 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
   });
 
   it('inline (the default) never offers the stand-alone KVM TLBIs: the same runs as before the option', () => {
-    for (const m of [dirtyBitmap, dirtyRing]) {
+    for (const m of [dirtyBitmap, dirtyRing, hdbss]) {
       for (const opts of [{}, { kvmTlbi: 'inline' }] as readonly { readonly [k: string]: string }[]) {
         const run = simulate(m, m.design(opts), m.defaultConfig, `${SEED}/kvmtlbi-inline/${m.id}`, { maxEvents: 400 });
         expect(run.events.filter((e) => e.type.endsWith('TlbiIssued'))).toEqual([]);
@@ -171,6 +171,8 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     { model: dirtyBitmap, bug: 'local-tlbi', pes: 2, tlbi: true },
     { model: dirtyBitmap, bug: 'enable-no-flush', pes: 1, tlbi: false },
     { model: dirtyRing, bug: 'reset-no-tlb-flush', pes: 1, tlbi: false },
+    // hdbss: the VTCR switch (F19: no TLBI) waits for the logging enable, which took its stand-alone TLBI.
+    { model: hdbss, bug: 'vtcr-switch-no-tlbi', pes: 1, tlbi: true },
   ];
   for (const k of KNOBS) {
     it(`${k.model.id}/${k.bug} is still found under kvmTlbi 'events', with INV-FLUSH`, () => {
@@ -201,4 +203,19 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
       }
     });
   }
+
+  it('hdbss {"kvmTlbi":"events"} with 2 MiB blocks and loads holds (the HDBSS and logging enables, fault-path TLBIs of blocks), and the fast path equals immer', () => {
+    const c = { label: 'hdbss {"kvmTlbi":"events"} blocks', model: hdbss, design: hdbss.design({ kvmTlbi: 'events' }), config: configOf(hdbss, BLOCKS) };
+    assertDesignHolds(c, choicesArb(240), { seed: fcSeed(`kvmtlbi/${c.label}`), numRuns: RUNS });
+    for (let i = 0; i < 3; i++) {
+      const rng = stream(`${SEED}/kvmtlbi-lockstep/${c.label}`, String(i));
+      fastEqualsImmerEveryEvent(c, Array.from({ length: 240 }, () => rng.int(1 << 16)));
+    }
+    // Not vacuous: walks take both owed TLBIs.
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      for (const e of simulate(hdbss, c.design, c.config, `${SEED}/kvmtlbi-hdbss/${i}`, { maxEvents: 400 }).events) seen.add(e.type);
+    }
+    expect([...seen].filter((t) => t.endsWith('TlbiIssued')).sort()).toEqual(['kvm/faultTlbiIssued', 'kvm/ioctlTlbiIssued']);
+  });
 });

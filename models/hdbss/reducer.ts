@@ -89,7 +89,11 @@ export function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): 
   const h = hdOf(s);
   switch (e.type) {
     case 'hdbss/trackingEnabled':
-      return !h.enabled && !h.freed && h.call === 'none' && (s.vmm.phase === 'idle' || s.vmm.phase === 'precopy');
+      // Not while the logging enable is in flight (kvmTlbi 'events' only: inline it is one event): the VMM's
+      // control thread issues KVM_SET_USER_MEMORY_REGION and this KVM_ENABLE_CAP one after the other, so the
+      // mode switch never overlaps the memslot flush the enable still owes (`kvm/ioctlTlbiIssued`).
+      return !h.enabled && !h.freed && h.call === 'none' && (s.vmm.phase === 'idle' || s.vmm.phase === 'precopy')
+        && s.vmm.ioctl?.kind !== 'enable';
     case 'hdbss/disableRequested':
       // Guess: the VMM turns HDBSS off mid pre-copy (tracking falls back to write-protect faults), from its
       // control thread (no other ioctl of its in flight).
