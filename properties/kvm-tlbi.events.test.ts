@@ -183,6 +183,8 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
       const types: string[] = r.violation!.events.map((e) => e.type);
       const start = Math.max(...['kvm/loggingEnabled', 'kvm/dirtyLogHarvested', 'kvm/dirtyLogCleared', 'kvm/dirtyRingsReset'].map((t) => types.lastIndexOf(t)));
       expect(types.slice(start).includes('kvm/ioctlTlbiIssued')).toBe(k.tlbi);
+      // F19's switch issues no TLBI, so it owes none.
+      expect(types.includes('kvm/switchTlbiIssued')).toBe(false);
       // (The same designs without the knob exhaust with no violation: the kvmTlbi proof cases, explore.proof*.test.ts.)
     });
   }
@@ -211,11 +213,44 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
       const rng = stream(`${SEED}/kvmtlbi-lockstep/${c.label}`, String(i));
       fastEqualsImmerEveryEvent(c, Array.from({ length: 240 }, () => rng.int(1 << 16)));
     }
-    // Not vacuous: walks take both owed TLBIs.
+    // Not vacuous: walks take the three owed TLBIs (the fault path's, the ioctls', the HDBSS mode switch's).
     const seen = new Set<string>();
     for (let i = 0; i < 8; i++) {
       for (const e of simulate(hdbss, c.design, c.config, `${SEED}/kvmtlbi-hdbss/${i}`, { maxEvents: 400 }).events) seen.add(e.type);
     }
-    expect([...seen].filter((t) => t.endsWith('TlbiIssued')).sort()).toEqual(['kvm/faultTlbiIssued', 'kvm/ioctlTlbiIssued']);
+    expect([...seen].filter((t) => t.endsWith('TlbiIssued')).sort()).toEqual(['kvm/faultTlbiIssued', 'kvm/ioctlTlbiIssued', 'kvm/switchTlbiIssued']);
+  });
+
+  it('hdbss: the mode switch (HDBSS enable) owes its VMID-wide TLBI; a stale writable store lands in the window; the GET waits', () => {
+    const m = hdbss;
+    const s = structuredClone(m.init(m.design({ kvmTlbi: 'events' }), configOf(m, SMALL))) as unknown as MachineState;
+    go(m, s, { type: 'kvm/loggingEnabled', slot: 0 });
+    // The enable (KVM_ENABLE_CAP) waits for the logging enable in flight: the same VMM thread.
+    expect(types(m, s)).not.toContain('hdbss/trackingEnabled');
+    go(m, s, { type: 'kvm/ioctlTlbiIssued', slot: 0 });
+    go(m, s, { type: 'kvm/ioctlReturned', slot: 0 });
+    // vCPU 0 on PE 0 dirties page 0 by a write fault: marked, writable, a writable TLB entry.
+    go(m, s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
+    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
+    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
+    go(m, s, { type: 'guest/storeFaulted', vcpu: 0 });
+    go(m, s, { type: 'kvm/faultMapped', vcpu: 0 });
+    go(m, s, { type: 'kvm/faultMarked', vcpu: 0 });
+    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
+    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    expect(s.pes[0]!.tlb.length).toBe(1);
+    // The mode switch cleans page 0's leaf to writable-clean and owes the TLBI: PE 0 keeps its writable entry.
+    go(m, s, { type: 'hdbss/trackingEnabled' });
+    expect(types(m, s)).toContain('kvm/switchTlbiIssued');
+    expect(types(m, s)).not.toContain('kvm/dirtyLogHarvested');
+    expect(s.pes[0]!.tlb.length).toBe(1);
+    // The window: a store through the stale entry retires with no HDBSS entry; page 0's record (the fault's mark) exists.
+    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
+    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    expect(violations(m, s)).toEqual([]);
+    go(m, s, { type: 'kvm/switchTlbiIssued' });
+    expect([s.pes[0]!.tlb, s.audit?.kind]).toEqual([[], 'enable']);
+    expect(violations(m, s)).toEqual([]);
+    expect(types(m, s)).not.toContain('kvm/switchTlbiIssued');
   });
 });

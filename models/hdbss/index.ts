@@ -106,8 +106,9 @@ export const HDBSS_OPTIONS = {
    * KVM's own TLB maintenance (models/machine/reducer.ts, as in models/dirty-bitmap): 'inline' (default, every
    * trace recorded before it replays unchanged) performs it inside the path's event; 'events' issues the
    * in-flight ioctl's flush (the logging enable's kvm_flush_remote_tlbs_memslot, the GET/CLEAR re-arm's) as
-   * `kvm/ioctlTlbiIssued` before `kvm/ioctlReturned`, and the fault path's break-before-make TLBI of a block as
-   * `kvm/faultTlbiIssued` before the page is mapped.
+   * `kvm/ioctlTlbiIssued` before `kvm/ioctlReturned`, the fault path's break-before-make TLBI of a block as
+   * `kvm/faultTlbiIssued` before the page is mapped, and the HDBSS enable's VMID-wide TLBI (the mode switch,
+   * reducer.ts `hdbss/trackingEnabled`) as `kvm/switchTlbiIssued` before KVM_ENABLE_CAP returns.
    */
   kvmTlbi: ['inline', 'events'],
 } as const satisfies PresetOptions;
