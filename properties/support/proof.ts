@@ -48,6 +48,7 @@ export const FIGURES: { readonly [key: string]: readonly [number, number] } = {
   'pta {"manualProtect":true}': [568_760, 52],
   'pta {"consumer":"ring"}': [76_511, 49],
   'pta {"deviceRecords":2}': [503_763, 52],
+  'pta {"kvmTlbi":"events"}': [654_109, 55],
   'dirty-bitmap {} 2 PEs': [32_209, 45],
   'dirty-bitmap {"manualProtect":true} 2 PEs': [35_970, 46],
   'dirty-bitmap {"manualProtect":true,"initiallySet":true} 2 PEs': [19_556, 39],
@@ -80,6 +81,7 @@ export const FIGURES: { readonly [key: string]: readonly [number, number] } = {
   'pta {"manualProtect":true} 2 PEs': [36_657, 36],
   'pta {"consumer":"ring"} 2 PEs': [440_246, 51],
   'pta {"deviceRecords":2} 2 PEs': [39_034, 36],
+  'pta {"kvmTlbi":"events"} 2 PEs': [51_037, 38],
   // Tier 2 (2 vCPUs x 2 PEs x 2 pages, stolen time and the ITS save on): the designs that exhaust.
   'dirty-bitmap {} tier 2': [1_232_735, 51],
   'dirty-bitmap {"manualProtect":true} tier 2': [1_398_231, 52],
@@ -132,6 +134,7 @@ export const GAPS: { readonly [key: string]: readonly string[] } = {
   'pta {"manualProtect":true}': ['vcpu-migrated'],
   'pta {"consumer":"ring"}': ['vcpu-migrated'],
   'pta {"deviceRecords":2}': ['vcpu-migrated'],
+  'pta {"kvmTlbi":"events"}': ['vcpu-migrated'],
   // Tier 1 at 2 PEs.
   'dirty-ring {} 2 PEs': ['soft-full-exit'],
   'dirty-ring {"ringWithBitmap":false} 2 PEs': ['soft-full-exit'],
