@@ -89,6 +89,8 @@ export const PROOF_NARROWINGS: readonly ProofNarrowing[] = [
     why: 'ring consumer: 8 entries, the smallest ring KVM accepts for a 4-entry buffer (reserve 4 + 4), and one page (with 2 pages: over 5M states at depth 56)' },
   { model: 'pta', row: {}, options: { deviceRecords: 2 },
     why: 'unbounded device storage is not finite as modelled (one record per hardware update, an unmap re-arms a page as often as it happens); a 2-record device back-pressures' },
+  { model: 'pta', row: { kvmTlbi: 'events' }, options: { deviceRecords: 2 },
+    why: 'as the default row: a 2-record device' },
   { model: 'pta', row: { manualProtect: true }, options: { deviceRecords: 2 },
     why: 'as the default row: a 2-record device' },
   { model: 'pta', row: { consumer: 'ring' }, options: { ringEntries: 4, deviceRecords: 2 }, config: ONE_PAGE,

@@ -12,7 +12,7 @@
  * - The correct designs hold with blocks, eager split and loads under the option, and the fast path equals immer.
  */
 import { describe, expect, it } from 'vitest';
-import { dirtyBitmap, dirtyRing } from '../models/index.ts';
+import { dirtyBitmap, dirtyRing, hdbss, pta } from '../models/index.ts';
 import type { MachineEvent } from '../models/machine/model-events.ts';
 import type { MachineConfig, MachineState } from '../models/machine/state.ts';
 import { D_VALID, D_W, l2EntryOf, leafOf } from '../models/machine/pagetable.ts';
@@ -148,7 +148,7 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
   });
 
   it('inline (the default) never offers the stand-alone KVM TLBIs: the same runs as before the option', () => {
-    for (const m of [dirtyBitmap, dirtyRing]) {
+    for (const m of [dirtyBitmap, dirtyRing, hdbss, pta]) {
       for (const opts of [{}, { kvmTlbi: 'inline' }] as readonly { readonly [k: string]: string }[]) {
         const run = simulate(m, m.design(opts), m.defaultConfig, `${SEED}/kvmtlbi-inline/${m.id}`, { maxEvents: 400 });
         expect(run.events.filter((e) => e.type.endsWith('TlbiIssued'))).toEqual([]);
@@ -171,6 +171,8 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     { model: dirtyBitmap, bug: 'local-tlbi', pes: 2, tlbi: true },
     { model: dirtyBitmap, bug: 'enable-no-flush', pes: 1, tlbi: false },
     { model: dirtyRing, bug: 'reset-no-tlb-flush', pes: 1, tlbi: false },
+    // hdbss: the VTCR switch (F19: no TLBI) waits for the logging enable, which took its stand-alone TLBI.
+    { model: hdbss, bug: 'vtcr-switch-no-tlbi', pes: 1, tlbi: true },
   ];
   for (const k of KNOBS) {
     it(`${k.model.id}/${k.bug} is still found under kvmTlbi 'events', with INV-FLUSH`, () => {
@@ -181,9 +183,18 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
       const types: string[] = r.violation!.events.map((e) => e.type);
       const start = Math.max(...['kvm/loggingEnabled', 'kvm/dirtyLogHarvested', 'kvm/dirtyLogCleared', 'kvm/dirtyRingsReset'].map((t) => types.lastIndexOf(t)));
       expect(types.slice(start).includes('kvm/ioctlTlbiIssued')).toBe(k.tlbi);
+      // F19's switch issues no TLBI, so it owes none.
+      expect(types.includes('kvm/switchTlbiIssued')).toBe(false);
       // (The same designs without the knob exhaust with no violation: the kvmTlbi proof cases, explore.proof*.test.ts.)
     });
   }
+
+  it('pta/pta-vmid-stale (the VMID roll-over\'s flush, still inline) is still found under kvmTlbi \'events\', with INV-VMID', () => {
+    const r = explore(pta, pta.design({ kvmTlbi: 'events' }, ['pta-vmid-stale']), configOf(pta, EXPLORE), { maxDepth: 60 });
+    expect(r.violation?.invariant).toBe('INV-VMID');
+    // The shortest counterexample needs the logging enable (the device captures the VMID there), still owing its TLBI.
+    expect(r.violation!.events.map((e) => e.type)).toContain('kvm/loggingEnabled');
+  });
 
   const BLOCKS = { vcpus: 2, pes: 2, slots: [{ base: 0, npages: 515 }], blocks: true, tlbEntries: 2, stolenTime: true,
     itsPages: [513], rounds: 2, storePages: [0, 1, 5, 511, 512, 514], loadPages: [3, 514] };
@@ -201,4 +212,52 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
       }
     });
   }
+
+  it('hdbss {"kvmTlbi":"events"} with 2 MiB blocks and loads holds (the HDBSS and logging enables, fault-path TLBIs of blocks), and the fast path equals immer', () => {
+    const c = { label: 'hdbss {"kvmTlbi":"events"} blocks', model: hdbss, design: hdbss.design({ kvmTlbi: 'events' }), config: configOf(hdbss, BLOCKS) };
+    assertDesignHolds(c, choicesArb(240), { seed: fcSeed(`kvmtlbi/${c.label}`), numRuns: RUNS });
+    for (let i = 0; i < 3; i++) {
+      const rng = stream(`${SEED}/kvmtlbi-lockstep/${c.label}`, String(i));
+      fastEqualsImmerEveryEvent(c, Array.from({ length: 240 }, () => rng.int(1 << 16)));
+    }
+    // Not vacuous: walks take the three owed TLBIs (the fault path's, the ioctls', the HDBSS mode switch's).
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      for (const e of simulate(hdbss, c.design, c.config, `${SEED}/kvmtlbi-hdbss/${i}`, { maxEvents: 400 }).events) seen.add(e.type);
+    }
+    expect([...seen].filter((t) => t.endsWith('TlbiIssued')).sort()).toEqual(['kvm/faultTlbiIssued', 'kvm/ioctlTlbiIssued', 'kvm/switchTlbiIssued']);
+  });
+
+  it('hdbss: the mode switch (HDBSS enable) owes its VMID-wide TLBI; a stale writable store lands in the window; the GET waits', () => {
+    const m = hdbss;
+    const s = structuredClone(m.init(m.design({ kvmTlbi: 'events' }), configOf(m, SMALL))) as unknown as MachineState;
+    go(m, s, { type: 'kvm/loggingEnabled', slot: 0 });
+    // The enable (KVM_ENABLE_CAP) waits for the logging enable in flight: the same VMM thread.
+    expect(types(m, s)).not.toContain('hdbss/trackingEnabled');
+    go(m, s, { type: 'kvm/ioctlTlbiIssued', slot: 0 });
+    go(m, s, { type: 'kvm/ioctlReturned', slot: 0 });
+    // vCPU 0 on PE 0 dirties page 0 by a write fault: marked, writable, a writable TLB entry.
+    go(m, s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
+    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
+    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
+    go(m, s, { type: 'guest/storeFaulted', vcpu: 0 });
+    go(m, s, { type: 'kvm/faultMapped', vcpu: 0 });
+    go(m, s, { type: 'kvm/faultMarked', vcpu: 0 });
+    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
+    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    expect(s.pes[0]!.tlb.length).toBe(1);
+    // The mode switch cleans page 0's leaf to writable-clean and owes the TLBI: PE 0 keeps its writable entry.
+    go(m, s, { type: 'hdbss/trackingEnabled' });
+    expect(types(m, s)).toContain('kvm/switchTlbiIssued');
+    expect(types(m, s)).not.toContain('kvm/dirtyLogHarvested');
+    expect(s.pes[0]!.tlb.length).toBe(1);
+    // The window: a store through the stale entry retires with no HDBSS entry; page 0's record (the fault's mark) exists.
+    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
+    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    expect(violations(m, s)).toEqual([]);
+    go(m, s, { type: 'kvm/switchTlbiIssued' });
+    expect([s.pes[0]!.tlb, s.audit?.kind]).toEqual([[], 'enable']);
+    expect(violations(m, s)).toEqual([]);
+    expect(types(m, s)).not.toContain('kvm/switchTlbiIssued');
+  });
 });

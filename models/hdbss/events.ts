@@ -28,6 +28,8 @@ export const HDBSS_EVENTS = [
     description: 'check_vcpu_requests in the vCPU\'s run loop (host context, before its next entry): KVM_REQ_FLUSH_HDBSS drains the buffer (and reloads VTCR_EL2 after a disable); the request is acknowledged.' },
   { type: 'kvm/requestCompleted', fields: {}, weight: 10,
     description: 'The caller of kvm_make_all_cpus_request is released: every targeted vCPU acknowledged the request (the sync\'s GET may take its snapshot; the disable frees the buffers).' },
+  { type: 'kvm/switchTlbiIssued', fields: {}, weight: 10,
+    description: 'kvmTlbi events: the HDBSS enable\'s VMID-wide TLBI (the mode switch\'s kvm_flush_remote_tlbs), a step of its own the enable owes; KVM_ENABLE_CAP returns with it.' },
   { type: 'hdbss/entryWriteCompleted', fields: { pe: 'pe' }, weight: 8,
     description: 'weakMemory: the oldest outstanding HDBSS entry write of the PE becomes observable to its EL2 accesses (without waiting for a DSB).' },
 ] as const satisfies readonly EventDecl[];

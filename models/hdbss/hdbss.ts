@@ -65,7 +65,7 @@ export const hdbssMechanism: Mechanism = {
       inflight: new Array<number>(np).fill(0),
       hdbssf: new Array<number>(nv).fill(-1), resumed: new Array<number>(nv).fill(-1),
       ringReserved: false,
-      req: new Array<number>(nv).fill(0), call: 'none', synced: false, freed: false, uaf: -1, syncMissed: -1,
+      req: new Array<number>(nv).fill(0), call: 'none', synced: false, freed: false, switchTlbi: false, uaf: -1, syncMissed: -1,
     };
     s.ext['hdbss'] = ext;
   },

@@ -102,6 +102,15 @@ export const HDBSS_OPTIONS = {
    * writes"), and with the ring consumer the ring's buffered flag stores (models/dirty-ring/ring.ts).
    */
   weakMemory: [false, true],
+  /**
+   * KVM's own TLB maintenance (models/machine/reducer.ts, as in models/dirty-bitmap): 'inline' (default, every
+   * trace recorded before it replays unchanged) performs it inside the path's event; 'events' issues the
+   * in-flight ioctl's flush (the logging enable's kvm_flush_remote_tlbs_memslot, the GET/CLEAR re-arm's) as
+   * `kvm/ioctlTlbiIssued` before `kvm/ioctlReturned`, the fault path's break-before-make TLBI of a block as
+   * `kvm/faultTlbiIssued` before the page is mapped, and the HDBSS enable's VMID-wide TLBI (the mode switch,
+   * reducer.ts `hdbss/trackingEnabled`) as `kvm/switchTlbiIssued` before KVM_ENABLE_CAP returns.
+   */
+  kvmTlbi: ['inline', 'events'],
 } as const satisfies PresetOptions;
 
 /** The option names of hdbss (../machine/options.ts). */
@@ -134,6 +143,8 @@ export const hdbss = makeMachineModel({
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'hdbss-drain-in-flight', label: 'a drain finds HDBSS entry writes still outstanding (its DSB completes them; weak memory)',
       stat: 'hdbssDrainInFlight', when: { producer: 'hdbss', weakMemory: true } },
+    { id: 'kvm-tlbi-window', label: 'a guest store completes while a KVM path still owes its TLBI (kvmTlbi events)',
+      stat: 'kvmTlbiWindowStores', when: { kvmTlbi: 'events' } },
   ],
   matrix: [
     {},
@@ -148,5 +159,6 @@ export const hdbss = makeMachineModel({
     { consumer: 'ring' },
     { consumer: 'ring', hdbssEntries: 4 },
     { weakMemory: true },
+    { kvmTlbi: 'events' },
   ],
 });

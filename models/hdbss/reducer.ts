@@ -8,7 +8,7 @@ import type { MachineEvent } from '../machine/model-events.ts';
 import type { MachineState } from '../machine/state.ts';
 import { D_AF, D_W, setL2, setPage } from '../machine/pagetable.ts';
 import { flushAllTlb } from '../machine/kvm.ts';
-import { nextCollectStep, tlbFill } from '../machine/machine.ts';
+import { kvmTlbiEvents, nextCollectStep, tlbFill } from '../machine/machine.ts';
 import { mechanismsOf } from '../machine/selected.ts';
 import { hwApply, hwCandidates, hwDirtyPossible, hwIsEnabled, leafAt, setDbmOnMappedLeaves, type HwProducer } from '../hw-dirty/hw.ts';
 import { hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
@@ -61,6 +61,8 @@ export function candidates(s: MachineState, out: MachineEvent[], memo: EnabledMe
     else if (option(s, 'hdbssDisable') === true) out.push({ type: 'hdbss/disableRequested' });
     // The sync's request and its completion are the VMM's collection steps (syncStep); the disable's completion is not.
     if (h.call === 'disable' && nextCollectStep(s, memo)?.type !== 'kvm/requestCompleted') out.push({ type: 'kvm/requestCompleted' });
+    // kvmTlbi 'events': the enable's owed TLBI (also the bitmap VMM's next collection step: syncStep).
+    if (h.switchTlbi && nextCollectStep(s, memo)?.type !== 'kvm/switchTlbiIssued') out.push({ type: 'kvm/switchTlbiIssued' });
   }
   for (let vi = 0; vi < s.vcpus.length; vi++) {
     if (!wantsVcpu(memo, vi)) continue;
@@ -89,11 +91,17 @@ export function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): 
   const h = hdOf(s);
   switch (e.type) {
     case 'hdbss/trackingEnabled':
-      return !h.enabled && !h.freed && h.call === 'none' && (s.vmm.phase === 'idle' || s.vmm.phase === 'precopy');
+      // kvmTlbi 'events': not while a VMM ioctl is in flight (the logging enable, a GET or CLEAR owing or past its
+      // flush): the VMM's control thread issues them and this KVM_ENABLE_CAP one after the other, so the mode
+      // switch and its owed TLBI never overlap another path's re-arm and flush. Inline (the default) unchanged.
+      return !h.enabled && !h.freed && h.call === 'none' && (s.vmm.phase === 'idle' || s.vmm.phase === 'precopy')
+        && (s.vmm.ioctl === null || !kvmTlbiEvents(s));
     case 'hdbss/disableRequested':
       // Guess: the VMM turns HDBSS off mid pre-copy (tracking falls back to write-protect faults), from its
       // control thread (no other ioctl of its in flight).
-      return option(s, 'hdbssDisable') === true && h.enabled && h.call === 'none' && s.vmm.phase === 'precopy' && s.vmm.ioctl === null;
+      return option(s, 'hdbssDisable') === true && h.enabled && h.call === 'none' && !h.switchTlbi && s.vmm.phase === 'precopy' && s.vmm.ioctl === null;
+    case 'kvm/switchTlbiIssued':
+      return h.switchTlbi;
     case 'hdbss/flushRequested': {
       if (s.vmm.slotsEnabled < s.slots.length) return false;
       const step = nextCollectStep(s, memo);
@@ -169,7 +177,15 @@ export function apply(s: MachineState, e: MachineEvent): boolean {
       }
       // The mode switch: a VMID-wide TLB invalidation (cached translations outlive the old mode). F19: the
       // switch relies on KVM_REQ_RELOAD_STAGE2 alone (it reloads VTCR_EL2, not the TLBs).
-      if (!bug(s, 'vtcr-switch-no-tlbi')) flushAllTlb(s);
+      if (!bug(s, 'vtcr-switch-no-tlbi')) {
+        // kvmTlbi 'events': the TLBI is owed (`kvm/switchTlbiIssued`): until it ran, PEs keep the old mode's
+        // writable entries of the cleaned leaves (their records exist: see above), and the enable has not returned.
+        if (kvmTlbiEvents(s)) {
+          h.switchTlbi = true;
+          return true;
+        }
+        flushAllTlb(s);
+      }
       s.audit = { kind: 'enable', slot: 0, rearmed, clearExpected: null, clearActual: null, clearErrno: 0, clearErrnoExpected: 0 };
       return true;
     }
@@ -213,6 +229,13 @@ export function apply(s: MachineState, e: MachineEvent): boolean {
       return true;
     case 'hdbss/flushRequested':
       makeRequest(s, 'sync');
+      return true;
+    case 'kvm/switchTlbiIssued':
+      // kvmTlbi 'events': the enable's VMID-wide TLBI, and KVM_ENABLE_CAP returns. INV-FLUSH reads the audit: no
+      // PE holds an entry of the VMID after it, so no re-armed page can have a stale writable copy.
+      h.switchTlbi = false;
+      flushAllTlb(s);
+      s.audit = { kind: 'enable', slot: 0, rearmed: [], clearExpected: null, clearActual: null, clearErrno: 0, clearErrnoExpected: 0 };
       return true;
     case 'hdbss/disableRequested':
       // kvm->arch.mmu.vtcr loses HD and HDBSS (HA stays: HDBSS.vtcr); running vCPUs keep the old VTCR_EL2 until

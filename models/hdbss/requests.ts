@@ -111,6 +111,8 @@ export function acknowledge(s: MachineState, v: number): void {
  */
 export function syncStep(s: MachineState): MachineEvent | null {
   const h = hdOf(s);
+  // kvmTlbi 'events': the VMM's control thread is still in KVM_ENABLE_CAP until the mode switch's TLBI ran.
+  if (h.switchTlbi) return { type: 'kvm/switchTlbiIssued' };
   if (h.call !== 'none') return { type: 'kvm/requestCompleted' };
   if (!kicks(s) || !h.enabled || h.freed || h.synced) return null;
   return { type: 'hdbss/flushRequested' };

@@ -95,6 +95,7 @@ export const HDBSS_STATE = record({
   call: enumOf(['none', 'sync', 'disable'] as const, { doc: 'the kvm_make_all_cpus_request call KVM\'s ioctl thread waits in (sync_dirty_log or the disable), or none' }),
   synced: bool({ doc: 'option kicks: the next GET\'s kvm_arch_sync_dirty_log request completed (the GET consumes it)' }),
   freed: bool({ doc: 'the disable path freed the buffers (option hdbssDisable); HDBSS stays off' }),
+  switchTlbi: bool({ doc: 'kvmTlbi \'events\': the HDBSS enable (mode switch) still owes its VMID-wide TLBI (`kvm/switchTlbiIssued`); KVM_ENABLE_CAP returns after it' }),
   uaf: int('gfn', { doc: 'page of an HDBSS entry written or drained after its buffer was freed, or -1 (INV-HDBSS-UAF)' }),
   syncMissed: int('gfn', { doc: 'page of an entry a GET\'s snapshot missed: its vCPU had not acknowledged the sync request, or -1 (INV-SYNC-COMPLETE)' }),
 });

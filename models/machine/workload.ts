@@ -102,7 +102,7 @@ const NOT_WORKLOAD: ReadonlySet<string> = new Set([
 ]);
 
 const VMM_RANK: { readonly [type: string]: number } = {
-  'kvm/ioctlTlbiIssued': 0, 'kvm/ioctlReturned': 0, 'kvm/loggingEnabled': 1, 'vmm/pageCopied': 3, 'host/itsTableSaved': 4,
+  'kvm/ioctlTlbiIssued': 0, 'kvm/switchTlbiIssued': 0, 'kvm/ioctlReturned': 0, 'kvm/loggingEnabled': 1, 'vmm/pageCopied': 3, 'host/itsTableSaved': 4,
   'vmm/vmStopped': 5, 'vmm/migrationCompleted': 6,
 };
 

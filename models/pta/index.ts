@@ -44,6 +44,14 @@ export const PTA_OPTIONS = {
    * 4096: a device sized for real guests, compared at scale by `dtsim compare --preset` (docs/compare.md).
    */
   deviceRecords: [0, 2, 4, 4096],
+  /**
+   * KVM's own TLB maintenance (models/machine/reducer.ts, as in models/dirty-bitmap): 'inline' (default, every
+   * trace recorded before it replays unchanged) performs it inside the path's event; 'events' issues the
+   * in-flight ioctl's flush (the logging enable's, GET/CLEAR's) as `kvm/ioctlTlbiIssued` before
+   * `kvm/ioctlReturned`, and the fault path's break-before-make TLBI of a block as `kvm/faultTlbiIssued`. The
+   * MMU-notifier unmap and VMID roll-over flushes (../hw-dirty/hw.ts) stay inside their events.
+   */
+  kvmTlbi: ['inline', 'events'],
 } as const satisfies PresetOptions;
 
 /** The option names of pta (../machine/options.ts). */
@@ -63,11 +71,14 @@ export const pta = makeMachineModel({
     { id: 'pta-record', label: 'the tracking device logs a write', stat: 'ptaRecords' },
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
+    { id: 'kvm-tlbi-window', label: 'a guest store completes while a KVM path still owes its TLBI (kvmTlbi events)',
+      stat: 'kvmTlbiWindowStores', when: { kvmTlbi: 'events' } },
   ],
   matrix: [
     {},
     { manualProtect: true },
     { consumer: 'ring' },
     { deviceRecords: 2 },
+    { kvmTlbi: 'events' },
   ],
 });
