@@ -468,7 +468,9 @@ describe(`explore codecs of the hardware dirty-state mechanisms (seed: ${SEED})`
     // INV-HDBSS-REGS, so pack every PE's as dead"): under F12 (`hdbss-vtcr-before-regs`) the vCPU loaded before
     // the enable keeps HDBSSBR_EL2 UNKNOWN while the one loaded after has it programmed, and only the first
     // violates INV-HDBSS-REGS. The right part tells the two states apart; the wrong one merges them.
-    const design = hdbss.design({}, ['hdbss-vtcr-before-regs']);
+    // Model version 1's atomic enable (enableRequest false): under version 2 the enable makes a KVM_REQ_RELOAD_STAGE2
+    // request the loaded vCPU must handle before it enters, which is not the race this test is about.
+    const design = hdbss.design({ kicks: false, enableRequest: false }, ['hdbss-vtcr-before-regs']);
     const config = cfg(hdbss, { ...SMALL2, stolenTime: false });
     const load: MachineEvent = { type: 'vcpu/loaded', vcpu: 0, pe: 0 } as MachineEvent;
     const en: MachineEvent = { type: 'hdbss/trackingEnabled' } as MachineEvent;
@@ -513,10 +515,12 @@ describe(`explore codecs of the hardware dirty-state mechanisms (seed: ${SEED})`
     }
   });
 
-  it('hdbss (SMALL, 2 pages) is exhausted: 189,993 distinct states, no violation', () => {
+  it('hdbss (SMALL, 2 pages) is exhausted: 330,965 distinct states, no violation', () => {
+    // Model version 2 (the sync and the enable as requests with kicks by default) grew this space from version 1's
+    // 189,993 states at depth 39.
     const r = explore(hdbss, hdbss.design(), cfg(hdbss, SMALL2), { maxDepth: 1000 });
     expect([r.status, r.violation, r.deadlocked]).toEqual(['exhausted', null, 0]);
-    expect([r.distinct, r.depth]).toEqual([189_993, 39]);
+    expect([r.distinct, r.depth]).toEqual([330_965, 47]);
   });
 
   it('the DBM scan (SMALL, 2 pages) is exhausted: 46,787 distinct states, no violation', () => {
