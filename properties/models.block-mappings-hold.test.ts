@@ -71,8 +71,9 @@ describe(`correct designs hold with 2 MiB block mappings (seed: ${SEED})`, () =>
   it('non-vacuity: in every model a store retires through a writable block TLB entry', () => {
     for (const m of MODELS) {
       const c = cases.find((x) => x.model === m)!;
-      // The first of 20 sampled runs that reaches one is enough (usually the first or second).
-      const runs = fc.sample(choicesArb(240), { seed: fcSeed(`blocks-reach/${m.id}`), numRuns: 20 });
+      // The first sampled run that reaches one is enough (usually the first or second; for hdbss at model version 2
+      // some seeds need more: 20 runs missed once, for the CI seed a8f5b8b75f25). `some` stops at the first.
+      const runs = fc.sample(choicesArb(240), { seed: fcSeed(`blocks-reach/${m.id}`), numRuns: 300 });
       expect(runs.some((ch) => blockTlbStores(c, ch) > 0), m.id).toBe(true);
     }
   });
