@@ -42,6 +42,16 @@ function go(m: MachineModel, s: MachineState, want: Ev): void {
   m.apply(s as never, e as unknown as MachineEvent);
 }
 
+/** vCPU 0 stores to page 0 through a write fault: issued, faulted, mapped, marked, re-entered, retired. */
+function faultingStore(m: MachineModel, s: MachineState): void {
+  go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
+  go(m, s, { type: 'guest/storeFaulted', vcpu: 0 });
+  go(m, s, { type: 'kvm/faultMapped', vcpu: 0 });
+  go(m, s, { type: 'kvm/faultMarked', vcpu: 0 });
+  go(m, s, { type: 'vcpu/entered', vcpu: 0 });
+  go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+}
+
 function types(m: MachineModel, s: MachineState): string[] {
   return (m.enabled(s as never) as unknown as Ev[]).map((x) => x.type);
 }
@@ -60,12 +70,7 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     go(m, s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
     go(m, s, { type: 'vcpu/entered', vcpu: 0 });
     // The page is not mapped yet: the store faults, KVM maps it, and the store is re-executed after the entry.
-    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
-    go(m, s, { type: 'guest/storeFaulted', vcpu: 0 });
-    go(m, s, { type: 'kvm/faultMapped', vcpu: 0 });
-    go(m, s, { type: 'kvm/faultMarked', vcpu: 0 });
-    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
-    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    faultingStore(m, s);
     expect(s.pes[0]!.tlb.length).toBe(1);
     // The enable write-protects the slot and owes its flush: in flight until the TLBI ran and it returned.
     go(m, s, { type: 'kvm/loggingEnabled', slot: 0 });
@@ -87,12 +92,7 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     // Copy both pages, dirty page 0 again (a write fault now), and GET: its flush is owed the same way.
     go(m, s, { type: 'vmm/pageCopied', gfn: 0 });
     go(m, s, { type: 'vmm/pageCopied', gfn: 1 });
-    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
-    go(m, s, { type: 'guest/storeFaulted', vcpu: 0 });
-    go(m, s, { type: 'kvm/faultMapped', vcpu: 0 });
-    go(m, s, { type: 'kvm/faultMarked', vcpu: 0 });
-    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
-    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    faultingStore(m, s);
     go(m, s, { type: 'kvm/dirtyLogHarvested', slot: 0 });
     expect([s.vmm.ioctl?.kind, s.vmm.ioctl?.flush]).toEqual(['get', true]);
     expect(types(m, s)).not.toContain('kvm/ioctlReturned');
@@ -241,12 +241,7 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     // vCPU 0 on PE 0 dirties page 0 by a write fault: marked, writable, a writable TLB entry.
     go(m, s, { type: 'vcpu/loaded', vcpu: 0, pe: 0 });
     go(m, s, { type: 'vcpu/entered', vcpu: 0 });
-    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
-    go(m, s, { type: 'guest/storeFaulted', vcpu: 0 });
-    go(m, s, { type: 'kvm/faultMapped', vcpu: 0 });
-    go(m, s, { type: 'kvm/faultMarked', vcpu: 0 });
-    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
-    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    faultingStore(m, s);
     expect(s.pes[0]!.tlb.length).toBe(1);
     // The mode switch cleans page 0's leaf to writable-clean and owes the TLBI: PE 0 keeps its writable entry.
     go(m, s, { type: 'hdbss/trackingEnabled' });
