@@ -1,7 +1,8 @@
 /**
  * Goal: every saved trace checks itself. Each `traces/**\/*.json` parses (after migrations), replays on both
  * paths to exactly its expect block (status, event index, invariant), and every knob of every model has a
- * regression trace that violates the knob's expected invariant (negative controls: a trace that passes).
+ * regression trace that violates the knob's expected invariant (negative controls: a trace that passes), and one
+ * for each alternative invariant the knob declares (BugKnob.alsoExpect).
  */
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -62,7 +63,10 @@ describe(`saved traces replay to their expect blocks (seed: ${SEED})`, () => {
     for (const m of MODELS) {
       for (const b of m.preset.bugs) {
         const got = byKnob.get(`${m.id}/${b.id}`) ?? [];
-        if (!got.includes(b.expect ?? 'ok')) missing.push(`${m.id}/${b.id} (wants ${b.expect ?? 'ok'}, traces: ${got.join(',') || 'none'})`);
+        // The expected invariant, and each alternative the knob declares (BugKnob.alsoExpect) shown by a trace too.
+        for (const want of [b.expect ?? 'ok', ...Object.keys(b.alsoExpect ?? {})]) {
+          if (!got.includes(want)) missing.push(`${m.id}/${b.id} (wants ${want}, traces: ${got.join(',') || 'none'})`);
+        }
       }
     }
     expect(missing).toEqual([]);

@@ -140,7 +140,7 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   seed until the first violation, shrinks it (at most --shrink-tests replays, default 4000) and saves it to DIR
   (default out/bugs) under a fresh name (never overwriting a file). Prints id, reference, model, expected invariant, found, runs and seconds to find, the
   events of the counterexample and of the shrunk one. Exit 0 when every knob is found with its expected
-  invariant and every negative control ran its whole budget clean; 1 when a knob is found with another
+  invariant (or an alternative the catalogue declares with its reason, shown as "yes, as INV-X") and every negative control ran its whole budget clean; 1 when a knob is found with another
   invariant or a negative control is flagged (a real failure); else 4 (inconclusive) when a knob was not found
   within its budget (runs and seconds printed: more runs may find it). --json gives each knob its outcome
   (found, wrongInvariant, flagged, notFound, clean), runsRequested, complete and incompleteReason.

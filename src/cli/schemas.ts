@@ -237,7 +237,9 @@ function outputs(): { readonly [c in JsonCommand]: Schema } {
     complete: bool,
   });
   const knob = obj({
-    id: str, ref: str, model: str, expect: orNull(str), found: orNull(str), ok: bool, runs: nat, seconds: num, runIndex: orNull(nat),
+    id: str, ref: str, model: str, expect: orNull(str),
+    alsoExpect: { ...orNull({ type: 'object', additionalProperties: str }), description: 'other invariants the same bug may break first (invariant -> why), or null' },
+    found: orNull(str), ok: bool, runs: nat, seconds: num, runIndex: orNull(nat),
     eventsFound: orNull(nat), eventsShrunk: orNull(nat), trace: orNull(str), outcome: { enum: OUTCOMES }, runsRequested: nat, complete: bool,
     incompleteReason: orNull({ const: 'notFoundWithinBudget' }), stoppedBy: orNull({ enum: ['timeBudget', 'runs'] }),
   });

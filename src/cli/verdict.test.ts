@@ -8,6 +8,7 @@ import type { ExploreStatus } from '../explore/bfs.ts';
 import { readFileSync } from 'node:fs';
 import { EXIT } from './main.ts';
 import { COMMAND_HELP, HELP } from './help.ts';
+import { knobFoundAs } from '../core/model.ts';
 import { bugOutcome, bugVerdict, notExhaustedLine, searchVerdict, verdictExit, worstVerdict } from './verdict.ts';
 
 describe('verdicts and exit codes', () => {
@@ -63,6 +64,19 @@ describe('verdicts and exit codes', () => {
     // A catalogue with a knob not found and one found with the wrong invariant fails (1), not inconclusive.
     expect(verdictExit(worstVerdict([cases[2][0], cases[1][0]].map((r) => bugVerdict(bugOutcome(r)))))).toBe(1);
     expect(verdictExit(worstVerdict([cases[2][0], cases[0][0], cases[3][0]].map((r) => bugVerdict(bugOutcome(r)))))).toBe(4);
+  });
+
+  it('bugs: a declared alternative (BugKnob.alsoExpect) counts as found; any other invariant is still wrong', () => {
+    const also = { 'INV-NOLOSS': 'why' };
+    expect(bugOutcome({ expect: 'INV-ARMED', alsoExpect: also, found: 'INV-ARMED' })).toBe('found');
+    expect(bugOutcome({ expect: 'INV-ARMED', alsoExpect: also, found: 'INV-NOLOSS' })).toBe('found');
+    expect(bugOutcome({ expect: 'INV-ARMED', alsoExpect: also, found: 'INV-FLUSH' })).toBe('wrongInvariant');
+    expect(bugOutcome({ expect: 'INV-ARMED', alsoExpect: null, found: 'INV-NOLOSS' })).toBe('wrongInvariant');
+    expect(bugOutcome({ expect: 'INV-ARMED', alsoExpect: also, found: null })).toBe('notFound');
+    // Inherited keys are not alternatives; a negative control has none.
+    expect(knobFoundAs({ expect: 'INV-ARMED', alsoExpect: also }, 'toString')).toBe(false);
+    expect(knobFoundAs({ expect: null, alsoExpect: also }, 'INV-NOLOSS')).toBe(false);
+    expect(bugOutcome({ expect: null, alsoExpect: also, found: 'INV-NOLOSS' })).toBe('flagged');
   });
 
   it('exit code 4 is documented where the exit codes are: README, dtsim help, main.ts, and the help of explore and bugs', () => {

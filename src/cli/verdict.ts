@@ -21,6 +21,7 @@
  * does not import main.ts, which imports every command).
  */
 import type { ExploreStatus } from '../explore/bfs.ts';
+import { knobFoundAs } from '../core/model.ts';
 
 export type Verdict = 'ok' | 'violated' | 'inconclusive';
 
@@ -121,7 +122,8 @@ export function boundedLine(depth: number): string {
 
 /**
  * One knob of `dtsim bugs`:
- * - `found`: a knob found with its expected invariant (ok);
+ * - `found`: a knob found with its expected invariant, or one of the alternatives it declares with a reason
+ *   (`BugKnob.alsoExpect`) (ok);
  * - `wrongInvariant`: found, but another invariant broke first (a real failure: the catalogue or the checker is
  *   wrong; violated, exit 1);
  * - `flagged`: a negative control (no expected invariant) broke one (violated, exit 1);
@@ -131,10 +133,11 @@ export function boundedLine(depth: number): string {
  */
 export type BugOutcome = 'found' | 'wrongInvariant' | 'flagged' | 'notFound' | 'clean';
 
-export function bugOutcome(r: { readonly expect: string | null; readonly found: string | null }): BugOutcome {
+export function bugOutcome(r: { readonly expect: string | null; readonly alsoExpect?: { readonly [invariant: string]: string } | null;
+  readonly found: string | null }): BugOutcome {
   if (r.found === null) return r.expect === null ? 'clean' : 'notFound';
   if (r.expect === null) return 'flagged';
-  return r.found === r.expect ? 'found' : 'wrongInvariant';
+  return knobFoundAs(r, r.found) ? 'found' : 'wrongInvariant';
 }
 
 export function bugVerdict(o: BugOutcome): Verdict {

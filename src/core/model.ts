@@ -26,6 +26,21 @@ export interface BugKnob {
   readonly description: string;
   /** Invariant id the knob must violate, or null for a negative control that must never be flagged. */
   readonly expect: string | null;
+  /**
+   * Other invariants the same bug may break first, each with why (rare: a knob whose loss is delayed, so that
+   * whether the page is still writable when the loss happens depends on the interleaving; e.g. F11, where an MMU
+   * notifier unmap between the store and the drain leaves the lost page protected, so the loss shows as
+   * INV-NOLOSS instead of INV-ARMED). A search that finds one of these counts as found, and says which;
+   * `expect` stays the invariant the knob's regression trace replays to.
+   */
+  readonly alsoExpect?: { readonly [invariant: string]: string };
+}
+
+/** Is `found` the knob's expected invariant or one of its declared alternatives? */
+export function knobFoundAs(b: { readonly expect: string | null; readonly alsoExpect?: { readonly [invariant: string]: string } | null },
+  found: string | null): boolean {
+  if (found === null || b.expect === null) return false;
+  return found === b.expect || (b.alsoExpect != null && Object.prototype.hasOwnProperty.call(b.alsoExpect, found));
 }
 
 /** A design: which model, with which options and which bugs injected. Recorded in every trace. */

@@ -2,7 +2,7 @@
  * `dtsim bugs`: the bug catalogue (--list), and a campaign per knob showing the checker finds it: choice-
  * sequence runs from a fresh seed until the first violation or the budget, then the counterexample is shrunk
  * and saved as a trace. Verdicts per knob (src/cli/verdict.ts `bugOutcome`): found with its expected invariant
- * or a negative control clean over its whole budget: ok; found with another invariant, or a negative control
+ * (or an alternative the knob declares, `BugKnob.alsoExpect`) or a negative control clean over its whole budget: ok; found with another invariant, or a negative control
  * flagged: a real failure (exit 1); not found within its budget (runs or seconds): inconclusive (exit 4, when no
  * knob failed), since more runs may find it.
  */
@@ -17,10 +17,18 @@ import { formatCount, progressFor } from '../progress.ts';
 import { defaultSeed, table } from './check.ts';
 import { bugOutcome, bugVerdict, verdictExit, worstVerdict, type BugOutcome } from '../verdict.ts';
 
+/** The expected invariant, with the knob's declared alternatives (`BugKnob.alsoExpect`). */
+function expectCell(b: { readonly expect: string | null; readonly alsoExpect?: { readonly [invariant: string]: string } | null },
+  none = '(none: negative control)'): string {
+  if (b.expect === null) return none;
+  return b.alsoExpect ? [b.expect, ...Object.keys(b.alsoExpect)].join(' or ') : b.expect;
+}
+
 /** The `found` column of a knob's row. */
-function foundCell(o: BugOutcome, found: string | null): string {
+function foundCell(o: BugOutcome, found: string | null, expect: string | null): string {
   switch (o) {
-    case 'found': return 'yes';
+    // A declared alternative (BugKnob.alsoExpect) says which invariant broke.
+    case 'found': return found === expect ? 'yes' : `yes, as ${found ?? ''}`;
     case 'clean': return 'no (ok)';
     case 'notFound': return 'not within budget';
     case 'wrongInvariant': return `WRONG: ${found ?? ''}`;
@@ -44,14 +52,15 @@ export async function cmdBugs(p: Parsed): Promise<number> {
     const refs = referenceRows(MODELS.filter((m) => ids.includes(m.id)));
     if (json) {
       process.stdout.write(`${JSON.stringify({
-        knobs: knobs.map(({ m, b }) => ({ id: b.id, ref: b.ref, model: m.id, expect: b.expect, description: b.description })),
+        knobs: knobs.map(({ m, b }) => ({ id: b.id, ref: b.ref, model: m.id, expect: b.expect, alsoExpect: b.alsoExpect ?? null, description: b.description })),
         references: refs.map((r) => ({ id: r.ref.id, source: r.ref.source, title: r.ref.title, knobs: r.knobs.map((k) => `${k.model}/${k.knob}`),
           none: r.ref.none ?? null })),
       })}\n`);
       return 0;
     }
     process.stdout.write(table([['id', 'ref', 'model', 'expected invariant', 'description'],
-      ...knobs.map(({ m, b }) => [b.id, b.ref, m.id, b.expect ?? '(none: negative control)', b.description])]));
+      ...knobs.map(({ m, b }) => [b.id, b.ref, m.id, expectCell(b),
+        b.alsoExpect ? `${b.description} ${Object.entries(b.alsoExpect).map(([k, why]) => `(${k}: ${why})`).join(' ')}` : b.description])]));
     process.stdout.write(`\nreferences (kvm reference sections 6 and 8, arm reference section 6, dtsim's own findings): knobs, or why none\n`);
     process.stdout.write(table([['ref', 'source', 'title', 'knobs or reason'],
       ...refs.map((r) => [r.ref.id, r.ref.source, r.ref.title,
@@ -94,7 +103,7 @@ export async function cmdBugs(p: Parsed): Promise<number> {
         expect: { status: 'violated', eventIndex: r.shrunk.eventIndex, invariant: r.shrunk.invariant } })));
     }
     traces.push(path);
-    rows.push([r.id, r.ref, r.model, r.expect ?? '(none)', foundCell(bugOutcome(r), r.found), String(r.runs), r.seconds.toFixed(2),
+    rows.push([r.id, r.ref, r.model, expectCell(r, '(none)'), foundCell(bugOutcome(r), r.found, r.expect), String(r.runs), r.seconds.toFixed(2),
       r.eventsFound === null ? '-' : String(r.eventsFound), r.eventsShrunk === null ? '-' : String(r.eventsShrunk)]);
   }
   const outcomes = results.map((r) => bugOutcome(r));
@@ -113,7 +122,7 @@ export async function cmdBugs(p: Parsed): Promise<number> {
         + 'inconclusive, raise --runs/--time-budget\n');
     }
     for (const r of failed) {
-      process.stdout.write(`  ${r.id}: ${r.expect === null ? `negative control flagged by ${r.found ?? ''}` : `found ${r.found ?? ''}, expected ${r.expect}`}: FAILED\n`);
+      process.stdout.write(`  ${r.id}: ${r.expect === null ? `negative control flagged by ${r.found ?? ''}` : `found ${r.found ?? ''}, expected ${expectCell(r)}`}: FAILED\n`);
     }
     process.stdout.write(failed.length ? `${failed.length} knob(s) FAILED (wrong invariant or negative control flagged)${open.length ? `; ${open.length} not found within the budget` : ''}\n`
       : open.length ? `inconclusive: ${open.length} knob(s) not found within the budget; every other knob found with its expected invariant, negative controls not flagged\n`
