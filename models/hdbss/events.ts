@@ -20,7 +20,10 @@ export const HDBSS_EVENTS = [
   // IPI to a vCPU in guest mode, the vCPU handling the request in its run loop, and the caller released.
   { type: 'hdbss/flushRequested', fields: {}, weight: 10,
     description: 'kvm_arch_sync_dirty_log (option kicks, v3): kvm_make_all_cpus_request(KVM_REQ_FLUSH_HDBSS) to every loaded vCPU, a kick IPI to each in guest mode; the GET waits.' },
-  { type: 'hdbss/disableRequested', fields: {}, weight: 1,
+  // Weight 0.1: a once-per-run VMM action; at 1 the seeded scheduler of `dtsim check` disabled HDBSS so early that
+  // the row rarely filled a buffer (hdbss-full-fault a coverage GAP for about one seed in 20; hdbss.test.ts
+  // "coverage"). Choice sequences (the property suite, dtsim bugs, explore) round every weight up to 1.
+  { type: 'hdbss/disableRequested', fields: {}, weight: 0.1,
     description: 'KVM turns HDBSS off (option hdbssDisable, v3 KVM_ENABLE_CAP args[1]=0): VTCR_EL2.{HD,HDBSS} cleared for the VM, KVM_REQ_FLUSH_HDBSS to every loaded vCPU; the buffers are freed when the caller is released.' },
   { type: 'kvm/kickDelivered', fields: { vcpu: 'vcpu' }, weight: 20,
     description: 'The kick IPI (kvm_kick_many_cpus: smp_call_function_many(ack_kick)) reaches a vCPU in guest mode: it exits to the host.' },
