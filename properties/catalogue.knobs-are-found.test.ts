@@ -38,7 +38,7 @@ describe(`bug catalogue: every knob is found (seed: ${SEED}, budget ${KNOB_BUDGE
         const ch = res.counterexample![0];
         const r = runChoices(m, design, config, ch);
         expect(r.outcome.status).toBe('violated');
-        // The expected invariant, or one the knob declares with a reason (BugKnob.alsoExpect: F11 only).
+        // The expected invariant, or one the knob declares with a reason (BugKnob.alsoExpect: F11 and F5).
         expect(knobFoundAs(b, r.outcome.invariant), `found ${r.outcome.invariant}, expected ${b.expect}${b.alsoExpect ? ` or ${Object.keys(b.alsoExpect).join(' or ')}` : ''}`).toBe(true);
       });
     }

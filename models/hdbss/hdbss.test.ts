@@ -186,6 +186,31 @@ describe('full buffer', () => {
     step(s, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
     expect(INV_LIVE_HDBSS.check(s)?.invariant).toBe('INV-LIVE-HDBSS');
   });
+  it('F10b: the fall-through resumes a store that can complete; a later re-arm of the page is a new fault, not this resume failing (INV-LIVE-HDBSS judges the resume)', () => {
+    const s = armed({ hdbssEntries: 1 }, ['hdbss-full-fallthrough']);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
+    step(s, { type: 'hdbss/fullFaulted', vcpu: 0, gfn: 2 });
+    step(s, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
+    expect(leafOf(s.s2, 2) & D_W).toBe(D_W); // writable in software: no entry, no mark (F10b's loss: INV-ARMED)
+    expect(hdOf(s).prodIndex[0]).toBe(1); // the buffer is still full
+    expect(INV_LIVE_HDBSS.check(s)).toBeNull();
+    // A GET's re-arm (as event 120 of the search that found F10b as INV-LIVE-HDBSS) makes page 2 writable-clean
+    // again before the vCPU's retry: the retry will fault and KVM handle it anew. Judged from the state alone, this
+    // read as the resume never completing.
+    setPage(s.s2, 2, WC);
+    expect(INV_LIVE_HDBSS.check(s)).toBeNull();
+    // The same later state after a resume that was blocked (F10a) is still a violation.
+    const t = armed({ hdbssEntries: 1 }, ['hdbss-full-no-drain']);
+    runVcpu(t, 0, 0);
+    hwStore(t, 0, 1);
+    step(t, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
+    step(t, { type: 'hdbss/fullFaulted', vcpu: 0, gfn: 2 });
+    step(t, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
+    expect(hdOf(t).resumed[0]).toBe(2);
+    expect(INV_LIVE_HDBSS.check(t)?.pages).toEqual([2]);
+  });
 });
 
 describe('register save and restore', () => {

@@ -42,6 +42,16 @@ export const INV_HDBSS_REGS: Invariant<MachineState> = {
   },
 };
 
+/**
+ * Can vCPU `v`'s retried store to page `g` not complete? Its buffer is still full (or FSC set) and the page still
+ * writable-clean, so the retry takes the same HDBSS-full fault again.
+ */
+export function retryBlocked(s: MachineState, v: number, g: number): boolean {
+  const h = hdOf(s)!;
+  const x = indexOf(s, v);
+  return (x.index >= h.cap || x.fsc !== FSC_OK) && isWritableClean(leafOf(s.s2, g));
+}
+
 export const INV_LIVE_HDBSS: Invariant<MachineState> = {
   id: 'INV-LIVE-HDBSS',
   description: 'Bounded progress: KVM resumes a vCPU from an HDBSS-full fault only once the retried store can complete '
@@ -50,13 +60,14 @@ export const INV_LIVE_HDBSS: Invariant<MachineState> = {
     const h = hdOf(s);
     if (!h) return null;
     for (let v = 0; v < s.vcpus.length; v++) {
+      // `resumed` is set only by a resume that left the retry blocked (reducer.ts `kvm/hdbssFaultHandled`): the
+      // judgement is of the resume, not of later states (a later re-arm that makes the page writable-clean again
+      // is a new fault KVM handles anew, not this one repeating).
       const g = h.resumed[v]!;
-      if (g < 0) continue;
+      if (g < 0 || !retryBlocked(s, v, g)) continue;
       const x = indexOf(s, v);
-      if ((x.index >= h.cap || x.fsc !== FSC_OK) && isWritableClean(leafOf(s.s2, g))) {
-        return viol('INV-LIVE-HDBSS', `KVM resumed vCPU ${v} from an HDBSS-full fault on page ${g} with its buffer still full `
-          + `(INDEX ${x.index} of ${h.cap}) and the page still writable-clean: the retried store faults again, forever`, [g]);
-      }
+      return viol('INV-LIVE-HDBSS', `KVM resumed vCPU ${v} from an HDBSS-full fault on page ${g} with its buffer still full `
+        + `(INDEX ${x.index} of ${h.cap}) and the page still writable-clean: the retried store faults again, forever`, [g]);
     }
     return null;
   },

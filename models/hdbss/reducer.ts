@@ -15,6 +15,7 @@ import { hasBug, type HdbssKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type HdbssOption, type OptionRead } from '../machine/options.ts';
 import { entryGfn, entryValid, FSC_EXTERNAL_ABORT, FSC_OK, hdbssEntry, hdOf, indexOf, VTCR_HA, VTCR_HD, VTCR_HDBSS } from './state.ts';
 import { cleanLoggingLeaves, drain, programRegs } from './kernel.ts';
+import { retryBlocked } from './invariants.ts';
 import { acknowledge, enableRequest, makeReloadRequest, makeRequest, released, REQ_FLUSH, REQ_RELOAD } from './requests.ts';
 
 /** Is a knob of this folder on? (Typed: a misspelled or foreign knob id fails tsc; ../machine/knobs.ts.) */
@@ -210,18 +211,23 @@ export function apply(s: MachineState, e: MachineEvent): boolean {
     }
     case 'kvm/hdbssFaultHandled': {
       h.hdbssf[e.vcpu] = -1;
-      h.resumed[e.vcpu] = e.gfn;
-      if (bug(s, 'hdbss-full-no-drain')) return true; // F10a: "buffer already flushed", return 1
-      if (bug(s, 'hdbss-full-fallthrough')) {
+      if (bug(s, 'hdbss-full-no-drain')) {
+        // F10a: "buffer already flushed", return 1.
+      } else if (bug(s, 'hdbss-full-fallthrough')) {
         // F10b: the fault falls through to the permission-relax path: W set by software, no mark.
         const { d, level } = leafAt(s, e.gfn);
         if ((d & 1) !== 0) {
           if (level === 2) setL2(s.s2, e.gfn, d | D_W | D_AF);
           else setPage(s.s2, e.gfn, d | D_W | D_AF);
         }
-        return true;
+      } else {
+        drain(s, e.vcpu);
       }
-      drain(s, e.vcpu);
+      // INV-LIVE-HDBSS judges this resume: the page is kept only if the retried store cannot complete now (a drain
+      // or an append clears it). Kept unconditionally, a later re-arm of a page F10b's fall-through had made
+      // writable read as this resume never completing (2 of 60 searches found F10b as INV-LIVE-HDBSS).
+      const blocked = retryBlocked(s, e.vcpu, e.gfn) ? e.gfn : -1;
+      if (h.resumed[e.vcpu] !== blocked) h.resumed[e.vcpu] = blocked;
       return true;
     }
     case 'hdbss/bufferDrained':

@@ -87,7 +87,7 @@ export const HDBSS_STATE = record({
     doc: 'weakMemory, per PE: the newest N HDBSS entry writes (entries [INDEX - N, INDEX)) not yet observable to the PE\'s own EL2 accesses (R_RCGCHP: until a DSB)',
     pack: packPeRegister(0, false) }),
   hdbssf: nums('gfn', 'vcpus', { max: VCPUS, doc: 'per vCPU: page of an HDBSSF permission fault (ESR_EL2.ISS2.HDBSSF) KVM has not handled yet, or -1' }),
-  resumed: nums('gfn', 'vcpus', { max: VCPUS, doc: 'per vCPU: page of the last HDBSSF fault KVM handled (resumed the guest), or -1 (INV-LIVE-HDBSS)' }),
+  resumed: nums('gfn', 'vcpus', { max: VCPUS, doc: 'per vCPU: page of the HDBSSF fault KVM resumed the guest from while the retried store could not complete (judged at the resume; cleared by a drain or an append), or -1 (INV-LIVE-HDBSS)' }),
   ringReserved: bool({ doc: 'ring consumer: the rings\' soft limit already reserves room for a full buffer drain' }),
   // Requests, kicks and completion (requests.ts). A kick IPI in flight is not a field: it is exactly
   // `req[v] !== 0` with the vCPU in guest mode (an IPI that finds the vCPU already out of guest mode is a no-op).
