@@ -157,6 +157,17 @@ describe('HDBSS entry format (Table D8-93)', () => {
   });
 });
 
+/** A 1-entry buffer filled by page 1, then vCPU 0's store to page 2 takes the HDBSS-full fault and KVM handles it (with `knob`). */
+function fullFaultHandled(knob: string): MachineState {
+  const s = armed({ hdbssEntries: 1 }, [knob]);
+  runVcpu(s, 0, 0);
+  hwStore(s, 0, 1);
+  step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
+  step(s, { type: 'hdbss/fullFaulted', vcpu: 0, gfn: 2 });
+  step(s, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
+  return s;
+}
+
 describe('full buffer', () => {
   it('a store to a writable-clean page with a full buffer takes a permission fault (no dirty update); KVM drains and the retry succeeds', () => {
     const s = armed({ hdbssEntries: 1 });
@@ -178,21 +189,11 @@ describe('full buffer', () => {
     expect(hdOf(s).buf[0]![0]).toBe(hdbssEntry(2, 3));
   });
   it('F10a: a handler that does not drain resumes the vCPU into the same fault: INV-LIVE-HDBSS', () => {
-    const s = armed({ hdbssEntries: 1 }, ['hdbss-full-no-drain']);
-    runVcpu(s, 0, 0);
-    hwStore(s, 0, 1);
-    step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
-    step(s, { type: 'hdbss/fullFaulted', vcpu: 0, gfn: 2 });
-    step(s, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
+    const s = fullFaultHandled('hdbss-full-no-drain');
     expect(INV_LIVE_HDBSS.check(s)?.invariant).toBe('INV-LIVE-HDBSS');
   });
   it('F10b: the fall-through resumes a store that can complete; a later re-arm of the page is a new fault, not this resume failing (INV-LIVE-HDBSS judges the resume)', () => {
-    const s = armed({ hdbssEntries: 1 }, ['hdbss-full-fallthrough']);
-    runVcpu(s, 0, 0);
-    hwStore(s, 0, 1);
-    step(s, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
-    step(s, { type: 'hdbss/fullFaulted', vcpu: 0, gfn: 2 });
-    step(s, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
+    const s = fullFaultHandled('hdbss-full-fallthrough');
     expect(leafOf(s.s2, 2) & D_W).toBe(D_W); // writable in software: no entry, no mark (F10b's loss: INV-ARMED)
     expect(hdOf(s).prodIndex[0]).toBe(1); // the buffer is still full
     expect(INV_LIVE_HDBSS.check(s)).toBeNull();
@@ -202,12 +203,7 @@ describe('full buffer', () => {
     setPage(s.s2, 2, WC);
     expect(INV_LIVE_HDBSS.check(s)).toBeNull();
     // The same later state after a resume that was blocked (F10a) is still a violation.
-    const t = armed({ hdbssEntries: 1 }, ['hdbss-full-no-drain']);
-    runVcpu(t, 0, 0);
-    hwStore(t, 0, 1);
-    step(t, { type: 'guest/storeIssued', vcpu: 0, gfn: 2 });
-    step(t, { type: 'hdbss/fullFaulted', vcpu: 0, gfn: 2 });
-    step(t, { type: 'kvm/hdbssFaultHandled', vcpu: 0, gfn: 2 });
+    const t = fullFaultHandled('hdbss-full-no-drain');
     expect(hdOf(t).resumed[0]).toBe(2);
     expect(INV_LIVE_HDBSS.check(t)?.pages).toEqual([2]);
   });
