@@ -230,7 +230,7 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     expect([...seen].filter((t) => t.endsWith('TlbiIssued')).sort()).toEqual(['kvm/faultTlbiIssued', 'kvm/ioctlTlbiIssued', 'kvm/switchTlbiIssued']);
   });
 
-  it('hdbss: the mode switch (HDBSS enable) owes its VMID-wide TLBI; a stale writable store lands in the window; the GET waits', () => {
+  it('hdbss: the mode switch (HDBSS enable) owes its VMID-wide TLBI; a stale writable store lands in the window (counted); the GET waits', () => {
     const m = hdbss;
     const s = structuredClone(m.init(m.design({ kvmTlbi: 'events' }), configOf(m, SMALL))) as unknown as MachineState;
     go(m, s, { type: 'kvm/loggingEnabled', slot: 0 });
@@ -243,6 +243,8 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     go(m, s, { type: 'vcpu/entered', vcpu: 0 });
     faultingStore(m, s);
     expect(s.pes[0]!.tlb.length).toBe(1);
+    // No KVM path owed a TLBI while that store completed.
+    expect(s.stats['kvmTlbiWindowStores'] ?? 0).toBe(0);
     // The mode switch cleans page 0's leaf to writable-clean and owes the TLBI: PE 0 keeps its writable entry.
     go(m, s, { type: 'hdbss/trackingEnabled' });
     expect(types(m, s)).toContain('kvm/switchTlbiIssued');
@@ -252,9 +254,23 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
     go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
     expect(violations(m, s)).toEqual([]);
+    // Coverage: the store completed while the switch's TLBI was owed (the mechanism's `owesTlbi`, not an ioctl's).
+    expect([s.vmm.ioctl, s.vcpus[0]!.tlbi]).toEqual([null, -1]);
+    expect(s.stats['kvmTlbiWindowStores']).toBe(1);
     go(m, s, { type: 'kvm/switchTlbiIssued' });
     expect([s.pes[0]!.tlb, s.audit?.kind]).toEqual([[], 'enable']);
     expect(violations(m, s)).toEqual([]);
     expect(types(m, s)).not.toContain('kvm/switchTlbiIssued');
+    // After the TLBI the window is closed: the next store (a write fault on the write-protected leaf; the vCPU
+    // handles the reload request before it re-enters) is not counted.
+    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
+    go(m, s, { type: 'guest/storeFaulted', vcpu: 0 });
+    go(m, s, { type: 'kvm/faultMapped', vcpu: 0 });
+    go(m, s, { type: 'kvm/faultMarked', vcpu: 0 });
+    go(m, s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
+    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    expect(s.stats.stores).toBe(3);
+    expect(s.stats['kvmTlbiWindowStores']).toBe(1);
   });
 });
