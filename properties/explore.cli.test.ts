@@ -68,14 +68,14 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
       const again = dtsim(...m![1]!.split(' '), '--config', m![2]!, '--out', b);
       expect(again.status, again.stderr).toBe(1);
       expect(JSON.parse(readFileSync(b, 'utf8'))).toEqual(t);
-      // A knob's own options are not named (wp-before-harvest: producer=dbm); a value that is not a plain word is
-      // quoted JSON (ringEntries='4' reads back as the number 4). The reach query's path trace carries the same line.
+      // A knob's own options are not named (wp-before-harvest: producer=dbm); a number is bare (ringEntries=4 reads
+      // back as the number 4). The reach query's path trace carries the same line.
       const k = join(dir, 'k.json');
       const wp = dtsim('explore', '--model', 'hdbss', '--bug', 'wp-before-harvest', '--option', 'kvmTlbi=events', '--option', 'producer=dbm',
         '--option', 'ringEntries=4', '--depth', '3', '--reach', 'vmm.slotsEnabled == 1', '--out', k);
       expect(wp.status, wp.stderr).toBe(0);
       const note = (JSON.parse(readFileSync(k, 'utf8')) as { note: string }).note;
-      expect(note).toContain(' found by: dtsim explore --model hdbss --bug wp-before-harvest --option ringEntries=\'4\' --option kvmTlbi=events --depth 3 --config ');
+      expect(note).toContain(' found by: dtsim explore --model hdbss --bug wp-before-harvest --option ringEntries=4 --option kvmTlbi=events --depth 3 --config ');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

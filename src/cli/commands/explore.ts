@@ -12,7 +12,7 @@ import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import type { Design, EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
 import { checkOutputs, writeFresh, writeOutput, type OutputRules } from '../io.ts';
-import { coverageException, designFromFlags, intFlag, MODELS, proofBase, proofCases, type DesignChoice, type ProofOpen, type ProofTier } from '../registry.ts';
+import { coverageException, designFromFlags, intFlag, MODELS, optionFlags, proofBase, proofCases, type DesignChoice, type ProofOpen, type ProofTier } from '../registry.ts';
 import { situationsOf } from '../jobs.ts';
 import { table } from './check.ts';
 import type { ExploreCoverage } from '../../explore/coverage.ts';
@@ -38,22 +38,10 @@ function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/**
- * The explore command line that finds the design again: its knobs, an `--option` for every option that differs
- * from what the knobs alone give (the model's defaults with the knobs' own options), the depth, the configuration.
- */
+/** The explore command line that finds the design again: its knobs, its non-default options, the depth, the configuration. */
 export function exploreCommandLine(d: DesignChoice, depth: number, extra: string): string {
   const c = d.config as JsonValue;
-  const base = d.model.design({}, d.bugs).options;
-  const options = Object.entries(d.design.options).filter(([k, x]) => JSON.stringify(base[k]) !== JSON.stringify(x))
-    .map(([k, x]) => ` --option ${k}=${optionArg(x)}`).join('');
-  return `dtsim explore --model ${d.model.id}${d.bugs.map((b) => ` --bug ${b}`).join('')}${options} --depth ${depth} --config '${JSON.stringify(c)}'${extra}`;
-}
-
-/** An option value as `--option k=v` reads it back (registry.ts parseOptionFlags: JSON, else the raw string). */
-function optionArg(x: JsonValue): string {
-  if (typeof x === 'string' && /^[A-Za-z][\w.-]*$/.test(x) && !['true', 'false', 'null'].includes(x)) return x;
-  return `'${JSON.stringify(x)}'`;
+  return `dtsim explore --model ${d.model.id}${d.bugs.map((b) => ` --bug ${b}`).join('')}${optionFlags(d)} --depth ${depth} --config '${JSON.stringify(c)}'${extra}`;
 }
 
 /**
