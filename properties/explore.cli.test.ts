@@ -51,6 +51,36 @@ describe(`explore and compare CLI (seed ${SEED})`, () => {
     }
   });
 
+  it('explore: the saved trace\'s note is a command line that finds it again: --option for each non-default option (not the knob\'s own)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dtsim-explore-note-'));
+    try {
+      // kvmTlbi=events changes the design; hd=true is the default; wp-before-harvest brings producer=dbm and
+      // manualProtect=true itself (its knob options), so only kvmTlbi is named.
+      const a = join(dir, 'a.json');
+      const r = dtsim('explore', '--model', 'hdbss', '--bug', 'vtcr-switch-no-tlbi', '--option', 'kvmTlbi=events', '--option', 'hd=true', '--out', a);
+      expect(r.status, r.stderr).toBe(1);
+      const t = JSON.parse(readFileSync(a, 'utf8')) as { note: string; design: { options: { kvmTlbi: string } }; events: unknown[] };
+      expect(t.design.options.kvmTlbi).toBe('events');
+      const m = /^shortest counterexample found by: dtsim (explore .*) --config '(.*)'$/.exec(t.note);
+      expect(m, t.note).not.toBeNull();
+      expect(m![1]).toBe('explore --model hdbss --bug vtcr-switch-no-tlbi --option kvmTlbi=events --depth 60');
+      const b = join(dir, 'b.json');
+      const again = dtsim(...m![1]!.split(' '), '--config', m![2]!, '--out', b);
+      expect(again.status, again.stderr).toBe(1);
+      expect(JSON.parse(readFileSync(b, 'utf8'))).toEqual(t);
+      // A knob's own options are not named (wp-before-harvest: producer=dbm); a number is bare (ringEntries=4 reads
+      // back as the number 4). The reach query's path trace carries the same line.
+      const k = join(dir, 'k.json');
+      const wp = dtsim('explore', '--model', 'hdbss', '--bug', 'wp-before-harvest', '--option', 'kvmTlbi=events', '--option', 'producer=dbm',
+        '--option', 'ringEntries=4', '--depth', '3', '--reach', 'vmm.slotsEnabled == 1', '--out', k);
+      expect(wp.status, wp.stderr).toBe(0);
+      const note = (JSON.parse(readFileSync(k, 'utf8')) as { note: string }).note;
+      expect(note).toContain(' found by: dtsim explore --model hdbss --bug wp-before-harvest --option ringEntries=4 --option kvmTlbi=events --depth 3 --config ');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('explore --matrix: every correct design of the option matrix, one row each; exit 0 when none is violated', () => {
     const r = dtsim('explore', '--matrix', '--model', 'dirty-bitmap', '--pages', '2', '--json');
     expect(r.status, r.stderr).toBe(0);

@@ -25,6 +25,10 @@ import { choicesArb } from './support/models.ts';
 import { assertDesignHolds } from './support/failures.ts';
 import { fastEqualsImmerEveryEvent } from './support/conformance.ts';
 import { stream } from '../src/random/streams.ts';
+import { readFileSync } from 'node:fs';
+import { parseTrace, type Trace } from '../src/trace/format.ts';
+import { modelById } from '../models/index.ts';
+import type { AnyModel, EventBase } from '../src/core/model.ts';
 
 type Ev = { readonly type: string; readonly [k: string]: unknown };
 
@@ -58,6 +62,25 @@ function types(m: MachineModel, s: MachineState): string[] {
 
 function violations(m: MachineModel, s: MachineState): string[] {
   return m.invariants.map((inv) => inv.check(s as never)).filter((v) => v !== null).map((v) => v!.invariant);
+}
+
+/** A trace of traces/regressions, parsed (a missing or unreadable file fails the test that needs it). */
+function savedTrace(name: string): Trace {
+  const r = parseTrace(readFileSync(new URL(`../traces/regressions/${name}`, import.meta.url), 'utf8'), (id) => modelById(id) as unknown as AnyModel | undefined);
+  if (!r.ok) throw new Error(`traces/regressions/${name}: ${JSON.stringify(r)}`);
+  return r.trace;
+}
+
+/**
+ * The saved trace `name` is exactly this shortest counterexample of explore (design, configuration, events and
+ * expect block), and its note is the explore command line that finds it (with the option).
+ */
+function expectSavedCounterexample(name: string, m: MachineModel, bug: string, config: MachineConfig, events: readonly EventBase[], invariant: string): void {
+  const t = savedTrace(name);
+  expect([t.design, t.config]).toEqual([m.design({ kvmTlbi: 'events' }, [bug]), config]);
+  expect(t.events).toEqual(events);
+  expect(t.expect).toEqual({ status: 'violated', eventIndex: events.length - 1, invariant });
+  expect(t.note).toBe(`shortest counterexample found by: dtsim explore --model ${m.id} --bug ${bug} --option kvmTlbi=events --depth 60 --config '${JSON.stringify(config)}'`);
 }
 
 const SMALL = { vcpus: 1, pes: 2, slots: [{ base: 0, npages: 2 }], tlbEntries: 1, stolenTime: false, itsPages: [1], rounds: 1, storePages: [0] };
@@ -163,8 +186,8 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
   });
 
   // The TLB-flush knobs under the option: explore finds each with its invariant (the same small configuration as
-  // `dtsim explore`'s default, with a second PE for local-tlbi; the traces in traces/regressions/*-kvmtlbi-events.json
-  // are these counterexamples), and the failing ioctl takes the stand-alone TLBI exactly where the knob issues one.
+  // `dtsim explore`'s default, with a second PE for local-tlbi; the traces traces/regressions/<model>-<knob>-kvmtlbi-events.json
+  // are these counterexamples, checked here), and the failing ioctl takes the stand-alone TLBI exactly where the knob issues one.
   const EXPLORE = { vcpus: 1, pes: 1, slots: [{ base: 0, npages: 3 }], tlbEntries: 1, stolenTime: true, itsPages: [2], rounds: 1, storePages: [] };
   const KNOBS: readonly { model: MachineModel; bug: string; pes: number; tlbi: boolean }[] = [
     { model: dirtyBitmap, bug: 'missing-tlbi', pes: 1, tlbi: false },
@@ -175,9 +198,11 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     { model: hdbss, bug: 'vtcr-switch-no-tlbi', pes: 1, tlbi: true },
   ];
   for (const k of KNOBS) {
-    it(`${k.model.id}/${k.bug} is still found under kvmTlbi 'events', with INV-FLUSH`, () => {
-      const r = explore(k.model, k.model.design({ kvmTlbi: 'events' }, [k.bug]), configOf(k.model, { ...EXPLORE, pes: k.pes }), { maxDepth: 60 });
+    it(`${k.model.id}/${k.bug} is still found under kvmTlbi 'events', with INV-FLUSH (its saved trace is that counterexample)`, () => {
+      const config = configOf(k.model, { ...EXPLORE, pes: k.pes });
+      const r = explore(k.model, k.model.design({ kvmTlbi: 'events' }, [k.bug]), config, { maxDepth: 60 });
       expect(r.violation?.invariant).toBe('INV-FLUSH');
+      expectSavedCounterexample(`${k.model.id}-${k.bug}-kvmtlbi-events.json`, k.model, k.bug, config, r.violation!.events, 'INV-FLUSH');
       // Did the ioctl that breaks INV-FLUSH issue its stand-alone TLBI? Only local-tlbi's (it reaches the VMM's PE
       // only); missing-tlbi, reset-no-tlb-flush and enable-no-flush owe none. Earlier ioctls (the enable) do.
       const types: string[] = r.violation!.events.map((e) => e.type);
@@ -185,15 +210,44 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
       expect(types.slice(start).includes('kvm/ioctlTlbiIssued')).toBe(k.tlbi);
       // F19's switch issues no TLBI, so it owes none.
       expect(types.includes('kvm/switchTlbiIssued')).toBe(false);
+      // F19 under the option: the HDBSS enable waited for the logging enable's return (the same VMM thread), so the
+      // stand-alone TLBI and the return come before it, and INV-FLUSH breaks at the enable itself (the last event).
+      if (k.bug === 'vtcr-switch-no-tlbi') {
+        expect(types.slice(-4)).toEqual(['kvm/ioctlTlbiIssued', 'guest/storeRetired', 'kvm/ioctlReturned', 'hdbss/trackingEnabled']);
+      }
       // (The same designs without the knob exhaust with no violation: the kvmTlbi proof cases, explore.proof*.test.ts.)
     });
   }
 
-  it('pta/pta-vmid-stale (the VMID roll-over\'s flush, still inline) is still found under kvmTlbi \'events\', with INV-VMID', () => {
-    const r = explore(pta, pta.design({ kvmTlbi: 'events' }, ['pta-vmid-stale']), configOf(pta, EXPLORE), { maxDepth: 60 });
+  it('pta/pta-vmid-stale (the VMID roll-over\'s flush, still inline) is still found under kvmTlbi \'events\', with INV-VMID (its saved trace is that counterexample)', () => {
+    const config = configOf(pta, EXPLORE);
+    const r = explore(pta, pta.design({ kvmTlbi: 'events' }, ['pta-vmid-stale']), config, { maxDepth: 60 });
     expect(r.violation?.invariant).toBe('INV-VMID');
-    // The shortest counterexample needs the logging enable (the device captures the VMID there), still owing its TLBI.
-    expect(r.violation!.events.map((e) => e.type)).toContain('kvm/loggingEnabled');
+    // The shortest counterexample needs the logging enable (the device captures the VMID there), still owing its
+    // TLBI: the violation comes inside the enable's window (no kvm/ioctlTlbiIssued), the same 4 events as inline.
+    const types: string[] = r.violation!.events.map((e) => e.type);
+    expect(types).toEqual(['kvm/vmidRolledOver', 'kvm/loggingEnabled', 'pta/trackingEnabled', 'vcpu/loaded']);
+    expectSavedCounterexample('pta-pta-vmid-stale-kvmtlbi-events.json', pta, 'pta-vmid-stale', config, r.violation!.events, 'INV-VMID');
+  });
+
+  it('the saved correct hdbss run under the option (traces/regressions/hdbss-kvmtlbi-events-correct.json) takes the switch TLBI with a store in its window', () => {
+    const t = savedTrace('hdbss-kvmtlbi-events-correct.json');
+    const design = hdbss.design({ kvmTlbi: 'events' });
+    expect([t.design, t.config, t.expect]).toEqual([design, hdbss.defaultConfig, { status: 'ok' }]);
+    // Its note repeats it: the same seed and event budget give the same events.
+    expect(t.note).toBe(`dtsim run --model hdbss --option kvmTlbi=events --seed ${t.seed} --events 300`);
+    expect(simulate(hdbss, design, hdbss.defaultConfig, t.seed!, { maxEvents: 300 }).events).toEqual(t.events);
+    // Not vacuous: stores complete while the HDBSS enable still owes its TLBI, and they count as window stores.
+    const s = structuredClone(hdbss.init(design, hdbss.defaultConfig)) as unknown as MachineState;
+    let switchWindow = 0;
+    for (const e of t.events) {
+      if (e.type === 'guest/storeRetired' && (s.ext['hdbss'] as { switchTlbi: boolean }).switchTlbi) switchWindow++;
+      hdbss.apply(s as never, e as unknown as MachineEvent);
+      expect(violations(hdbss, s)).toEqual([]);
+    }
+    expect(t.events.filter((e) => e.type === 'kvm/switchTlbiIssued')).toHaveLength(1);
+    expect(switchWindow).toBe(2);
+    expect(s.stats['kvmTlbiWindowStores']).toBeGreaterThanOrEqual(switchWindow);
   });
 
   const BLOCKS = { vcpus: 2, pes: 2, slots: [{ base: 0, npages: 515 }], blocks: true, tlbEntries: 2, stolenTime: true,
@@ -230,7 +284,7 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     expect([...seen].filter((t) => t.endsWith('TlbiIssued')).sort()).toEqual(['kvm/faultTlbiIssued', 'kvm/ioctlTlbiIssued', 'kvm/switchTlbiIssued']);
   });
 
-  it('hdbss: the mode switch (HDBSS enable) owes its VMID-wide TLBI; a stale writable store lands in the window; the GET waits', () => {
+  it('hdbss: the mode switch (HDBSS enable) owes its VMID-wide TLBI; a stale writable store lands in the window (counted); the GET waits', () => {
     const m = hdbss;
     const s = structuredClone(m.init(m.design({ kvmTlbi: 'events' }), configOf(m, SMALL))) as unknown as MachineState;
     go(m, s, { type: 'kvm/loggingEnabled', slot: 0 });
@@ -243,6 +297,8 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     go(m, s, { type: 'vcpu/entered', vcpu: 0 });
     faultingStore(m, s);
     expect(s.pes[0]!.tlb.length).toBe(1);
+    // No KVM path owed a TLBI while that store completed.
+    expect(s.stats['kvmTlbiWindowStores'] ?? 0).toBe(0);
     // The mode switch cleans page 0's leaf to writable-clean and owes the TLBI: PE 0 keeps its writable entry.
     go(m, s, { type: 'hdbss/trackingEnabled' });
     expect(types(m, s)).toContain('kvm/switchTlbiIssued');
@@ -252,9 +308,23 @@ describe('kvmTlbi: KVM\'s own TLB maintenance as owed stand-alone events', () =>
     go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
     go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
     expect(violations(m, s)).toEqual([]);
+    // Coverage: the store completed while the switch's TLBI was owed (the mechanism's `owesTlbi`, not an ioctl's).
+    expect([s.vmm.ioctl, s.vcpus[0]!.tlbi]).toEqual([null, -1]);
+    expect(s.stats['kvmTlbiWindowStores']).toBe(1);
     go(m, s, { type: 'kvm/switchTlbiIssued' });
     expect([s.pes[0]!.tlb, s.audit?.kind]).toEqual([[], 'enable']);
     expect(violations(m, s)).toEqual([]);
     expect(types(m, s)).not.toContain('kvm/switchTlbiIssued');
+    // After the TLBI the window is closed: the next store (a write fault on the write-protected leaf; the vCPU
+    // handles the reload request before it re-enters) is not counted.
+    go(m, s, { type: 'guest/storeIssued', vcpu: 0, gfn: 0 });
+    go(m, s, { type: 'guest/storeFaulted', vcpu: 0 });
+    go(m, s, { type: 'kvm/faultMapped', vcpu: 0 });
+    go(m, s, { type: 'kvm/faultMarked', vcpu: 0 });
+    go(m, s, { type: 'kvm/requestNoticed', vcpu: 0 });
+    go(m, s, { type: 'vcpu/entered', vcpu: 0 });
+    go(m, s, { type: 'guest/storeRetired', vcpu: 0 });
+    expect(s.stats.stores).toBe(3);
+    expect(s.stats['kvmTlbiWindowStores']).toBe(1);
   });
 });

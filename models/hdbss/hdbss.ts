@@ -209,6 +209,8 @@ export const hdbssMechanism: Mechanism = {
   metrics(s, out) {
     out['hdbssEntries'] = s.stats['hdbssEntries'] ?? 0;
   },
+  // kvmTlbi 'events': the HDBSS enable (mode switch) owes its VMID-wide TLBI until `kvm/switchTlbiIssued`.
+  owesTlbi: (s) => hdOf(s).switchTlbi,
 };
 
 /** The hdbss folder as models/mechanisms.ts declares it: the HDBSS mechanism and its events. */

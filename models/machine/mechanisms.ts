@@ -156,6 +156,13 @@ export interface Mechanism {
   faultClean?(s: MachineState, gfn: number): boolean;
   /** Is the mechanism quiescent (nothing left to drain) so the final collection may start? */
   quiescent?(s: MachineState): boolean;
+  /**
+   * kvmTlbi 'events': does a KVM path of this mechanism owe a TLBI it has not issued yet (e.g. the HDBSS enable's
+   * VMID-wide TLBI, `kvm/switchTlbiIssued`)? The machine's own owed TLBIs (an ioctl's, the fault path's) it knows
+   * itself; it asks this for coverage only (a store completing in such a window counts in `kvmTlbiWindowStores`,
+   * situation `kvm-tlbi-window`). Preconditions stay the mechanism's own. Absent: it never owes one.
+   */
+  owesTlbi?(s: MachineState): boolean;
   /** Metrics to add to the model's report. */
   metrics?(s: MachineState, out: { [k: string]: number }): void;
   /**

@@ -49,8 +49,9 @@ export function apply(s: MachineState, e: MachineEvent): void {
       if (!tlbWritable(s.pes[v.pe]!.tlb, e.gfn, s.vmid)) tlbFill(s, v.pe, e.gfn);
       else if (!isWritable(leafOf(s.s2, e.gfn))) s.stats['staleTlbStores'] = (s.stats['staleTlbStores'] ?? 0) + 1;
       v.store = -1;
-      // Coverage (kvmTlbi 'events'): a store completes while a KVM path still owes its TLBI (the kernel's window).
-      if (kvmTlbiEvents(s) && (ioctlOwesTlbi(s) || s.vcpus.some((x) => x.tlbi >= 0))) {
+      // Coverage (kvmTlbi 'events'): a store completes while a KVM path still owes its TLBI (the kernel's window):
+      // the machine's (an ioctl's, the fault path's) or a mechanism's (`Mechanism.owesTlbi`).
+      if (kvmTlbiEvents(s) && (ioctlOwesTlbi(s) || s.vcpus.some((x) => x.tlbi >= 0) || mechanismsOf(s).some((m) => m.owesTlbi?.(s) === true))) {
         s.stats['kvmTlbiWindowStores'] = (s.stats['kvmTlbiWindowStores'] ?? 0) + 1;
       }
       return;

@@ -64,6 +64,27 @@ export interface DesignChoice {
 }
 
 /**
+ * ` --option k=v` for every option of `d`'s design that differs from what its knobs alone give (the model's
+ * defaults with the knobs' own options), in the design's order: what a saved trace's command line needs to name.
+ */
+export function optionFlags(d: Pick<DesignChoice, 'model' | 'design' | 'bugs'>): string {
+  const base = d.model.design({}, d.bugs).options;
+  return Object.entries(d.design.options).filter(([k, x]) => JSON.stringify(base[k]) !== JSON.stringify(x))
+    .map(([k, x]) => ` --option ${k}=${optionArg(x)}`).join('');
+}
+
+/**
+ * An option value as `--option k=v` reads it back (parseOptionFlags: JSON, else the raw string): bare when that
+ * reads back the same value and needs no shell quoting (events, 8, true), else its JSON in single quotes.
+ */
+function optionArg(x: JsonValue): string {
+  const bare = typeof x === 'string' ? x : JSON.stringify(x);
+  let back: unknown;
+  try { back = JSON.parse(bare); } catch { back = bare; }
+  return /^[\w.+-]+$/.test(bare) && JSON.stringify(back) === JSON.stringify(x) ? bare : `'${JSON.stringify(x)}'`;
+}
+
+/**
  * The design and configuration of a command line: defaults, then `base` (e.g. explore's small configuration), then
  * each knob's own configuration, then --vcpus/--pes/--pages/--tlb-entries/--rounds/--store-pages, then --config.
  */

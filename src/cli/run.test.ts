@@ -33,6 +33,22 @@ describe('dtsim run / replay', () => {
     expect(rp.code).toBe(0);
     expect(JSON.parse(rp.out).invariant).toBe('INV-FLUSH');
   });
+  it('the saved trace\'s note is a run command that repeats it: non-default options and configuration named, defaults not', () => {
+    const f = join(dir, 'note.json');
+    const r = dtsim(['run', '--model', 'dirty-ring', '--bug', 'reset-no-tlb-flush', '--option', 'kvmTlbi=events', '--option', 'ringEntries=8',
+      '--option', 'weakMemory=false', '--config', '{"tlbEntries":2}', '--seed', 'n1', '--events', '60', '--out', f]);
+    expect(r.code, r.err).not.toBe(2);
+    const t = JSON.parse(readFileSync(f, 'utf8')) as { note: string };
+    const m = /^dtsim run --model dirty-ring --bug reset-no-tlb-flush --option ringEntries=8 --option kvmTlbi=events --seed n1 --events 60 --config '(.*)'$/.exec(t.note);
+    expect(m, t.note).not.toBeNull();
+    const g = join(dir, 'note-again.json');
+    expect(dtsim([...t.note.replace(/ --config .*$/, '').split(' ').slice(1), '--config', m![1]!, '--out', g]).code).toBe(r.code);
+    expect(JSON.parse(readFileSync(g, 'utf8'))).toEqual(t);
+    // The default configuration and options: none named.
+    const d = join(dir, 'note-plain.json');
+    dtsim(['run', '--model', 'dirty-ring', '--seed', 'n2', '--events', '20', '--out', d]);
+    expect((JSON.parse(readFileSync(d, 'utf8')) as { note: string }).note).toBe('dtsim run --model dirty-ring --seed n2 --events 20');
+  });
   it('never overwrites an existing trace without --force', () => {
     const f = join(dir, 'keep.json');
     writeFileSync(f, 'precious');

@@ -12,7 +12,7 @@ import { makeTrace, serializeTrace, type Trace } from '../../trace/format.ts';
 import type { Design, EventBase, JsonValue } from '../../core/model.ts';
 import { UsageError } from '../errors.ts';
 import { checkOutputs, writeFresh, writeOutput, type OutputRules } from '../io.ts';
-import { coverageException, designFromFlags, intFlag, MODELS, proofBase, proofCases, type DesignChoice, type ProofOpen, type ProofTier } from '../registry.ts';
+import { coverageException, designFromFlags, intFlag, MODELS, optionFlags, proofBase, proofCases, type DesignChoice, type ProofOpen, type ProofTier } from '../registry.ts';
 import { situationsOf } from '../jobs.ts';
 import { table } from './check.ts';
 import type { ExploreCoverage } from '../../explore/coverage.ts';
@@ -38,9 +38,10 @@ function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** The explore command line that finds the design again: its knobs, its non-default options, the depth, the configuration. */
 export function exploreCommandLine(d: DesignChoice, depth: number, extra: string): string {
   const c = d.config as JsonValue;
-  return `dtsim explore --model ${d.model.id}${d.bugs.map((b) => ` --bug ${b}`).join('')} --depth ${depth} --config '${JSON.stringify(c)}'${extra}`;
+  return `dtsim explore --model ${d.model.id}${d.bugs.map((b) => ` --bug ${b}`).join('')}${optionFlags(d)} --depth ${depth} --config '${JSON.stringify(c)}'${extra}`;
 }
 
 /**

@@ -5,7 +5,7 @@ import { expectMatches, makeTrace, parseTrace, serializeTrace, type Expect, type
 import { describeModelMigration, type ModelMigrationRecord } from '../../trace/model-migrations.ts';
 import { BadInputError, UsageError } from '../errors.ts';
 import { checkOutputs, readText, writeOutput } from '../io.ts';
-import { designFromFlags, intFlag, lookupModel, seedFlag } from '../registry.ts';
+import { designFromFlags, intFlag, lookupModel, optionFlags, seedFlag, type DesignChoice } from '../registry.ts';
 import type { MachineConfig } from '../../../models/index.ts';
 import type { Parsed } from '../main.ts';
 import type { AnyModel, EventBase } from '../../core/model.ts';
@@ -14,6 +14,16 @@ import type { MachineModel } from '../registry-types.ts';
 function freshSeed(): string {
   // The one place a seed is invented: printed first, so the run can be repeated.
   return (Date.now() % 1e10).toString(36) + Math.floor(Math.random() * 1e6).toString(36);
+}
+
+/**
+ * The run command line that repeats it: knobs, non-default options, seed, events, and `--config` when the
+ * configuration differs from the one the knobs alone give.
+ */
+function runCommandLine(d: DesignChoice, seed: string, maxEvents: number): string {
+  const plain = designFromFlags({ model: d.model.id, bug: [...d.bugs] }, {}).config;
+  const config = JSON.stringify(d.config) === JSON.stringify(plain) ? '' : ` --config '${JSON.stringify(d.config)}'`;
+  return `dtsim run --model ${d.model.id}${d.bugs.map((b) => ` --bug ${b}`).join('')}${optionFlags(d)} --seed ${seed} --events ${maxEvents}${config}`;
 }
 
 export async function cmdRun(p: Parsed): Promise<number> {
@@ -32,7 +42,7 @@ export async function cmdRun(p: Parsed): Promise<number> {
   const o = run.outcome;
   const expect: Expect = o.status === 'violated' ? { status: 'violated', eventIndex: o.eventIndex, invariant: o.invariant } : { status: 'ok' };
   const trace = makeTrace({ design, config: pc.config as unknown as Trace['config'], seed, choices: run.choices, events: run.events,
-    note: `dtsim run --model ${model.id}${bugs.map((b) => ` --bug ${b}`).join('')} --seed ${seed} --events ${maxEvents}`, expect });
+    note: runCommandLine({ model, design, config, bugs }, seed, maxEvents), expect });
   if (out) writeOutput({ flag: '--out', file: out }, serializeTrace(trace), rules);
   const fp = fingerprint(o.state);
   if (json) {
