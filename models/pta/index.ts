@@ -17,6 +17,11 @@ export const PTA_BUGS = [
     description: 'The tracker keeps the VMID captured at logging enable; after a VMID rollover the vCPUs run with a new VMID the device does not track.' },
   { id: 'dbm-on-readonly', ref: 'F8', expect: 'INV-DBM-SAFE',
     description: 'RFC patch 8: with hardware logging a read fault maps the page with DBM regardless of `writable`, e.g. onto the shared zero page.' },
+  // Guess (finding F-B2): the RFC has no ring path (api.rst: incompatible with the ring); its cover letter says
+  // "specific cpu for dirty rings". The knob is the ring feed calling read_dirty_pages with cpu = -1, as patch 5's
+  // bitmap path does, so the vCPU being put consumes every CPU's records into its own ring.
+  { id: 'pta-ring-read-all-cpus', ref: 'F-B2', expect: 'INV-PTA-ATTR', options: { consumer: 'ring' },
+    description: 'Ring consumer: the per-CPU read at vcpu_put (and in host context) passes cpu = -1 (the bitmap path\'s call) instead of the PE the vCPU ran on: every CPU\'s records, other vCPUs\' writes included, are pushed into the ring of the vCPU that read them.' },
 ] as const satisfies readonly PresetBug[];
 
 /** The knob ids of pta (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */

@@ -149,6 +149,32 @@ describe('PTA per-CPU reads into the dirty ring', () => {
     ptaRead(s, 0, 0); // read for vCPU 0, now loaded on PE 0
     expect(INV_PTA_ATTR.check(s)?.invariant).toBe('INV-PTA-ATTR');
   });
+  for (const knob of [false, true]) {
+    it(knob ? 'F-B2: the ring feed reads with cpu = -1, so vCPU 0\'s put takes vCPU 1\'s record from PE 1: INV-PTA-ATTR'
+      : 'vcpu_put of vCPU 0 on PE 0 leaves vCPU 1\'s record from PE 1 in the device', () => {
+      const s = structuredClone(pta.init(pta.design({ consumer: 'ring' }, knob ? ['pta-ring-read-all-cpus'] : []), CONFIG));
+      step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+      step(s, { type: 'pta/trackingEnabled', vmid: s.vmid });
+      runVcpu(s, 0, 0);
+      runVcpu(s, 1, 1);
+      faultStore(s, 1, 3); // vCPU 1's retried store on PE 1: one device record
+      expect(ptaOf(s).pending).toEqual([3, 3, 1, 1]);
+      step(s, { type: 'vcpu/exited', vcpu: 0 });
+      step(s, { type: 'vcpu/put', vcpu: 0 });
+      const rings = (s.ext['ring'] as unknown as { rings: { dirtyIndex: number }[] }).rings;
+      if (knob) {
+        expect(ptaOf(s).readable).toEqual([]);
+        expect(ptaOf(s).misattributed).toBe(1);
+        expect(rings[0]!.dirtyIndex).toBe(1);
+        expect(INV_PTA_ATTR.check(s)?.invariant).toBe('INV-PTA-ATTR');
+      } else {
+        expect(ptaOf(s).readable).toEqual([3, 3, 1, 1]);
+        expect(ptaOf(s).misattributed).toBe(0);
+        expect(rings[0]!.dirtyIndex).toBe(0);
+        expect(INV_PTA_ATTR.check(s)).toBeNull();
+      }
+    });
+  }
 });
 
 describe('PTA VMID', () => {

@@ -15,7 +15,8 @@
  * reads the PE's records at vcpu_put (and in host context, `pta/cpuLogRead`) into the ring of the vCPU that ran
  * there, which keeps the attribution right across vCPU migration.
  *
- * Knobs: `pta-read-no-flush` (F6), `pta-vmid-stale` (F7), `dbm-on-readonly` (F8).
+ * Knobs: `pta-read-no-flush` (F6), `pta-vmid-stale` (F7), `dbm-on-readonly` (F8), `pta-ring-read-all-cpus`
+ * (F-B2, a guess: the ring feed reads with cpu = -1).
  */
 import type { Invariant } from '../../src/core/model.ts';
 import { wantsShared, wantsVcpu, type EnabledMemo, type Mechanism, type MechanismFolder } from '../machine/mechanisms.ts';
@@ -101,6 +102,16 @@ export function ptaRead(s: MachineState, cpu: number, vcpu: number): void {
   d.readable = keep;
 }
 
+/**
+ * The ring feed's read: flush, then read the records of PE `pe` into vCPU `vcpu`'s ring (the vCPU that ran there).
+ * F-B2 (guess, knob `pta-ring-read-all-cpus`): the read passes cpu = -1 as the bitmap path does, so every CPU's
+ * records go into this vCPU's ring.
+ */
+function ringRead(s: MachineState, pe: number, vcpu: number): void {
+  ptaFlush(s);
+  ptaRead(s, bug(s, 'pta-ring-read-all-cpus') ? -1 : pe, vcpu);
+}
+
 function hasRecordsOf(r: readonly number[], pe: number): boolean {
   for (let i = 0; i < r.length; i += REC) if (r[i + 2] === pe) return true;
   return false;
@@ -165,8 +176,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       d.pending = d.pending.slice(REC);
       return true;
     case 'pta/cpuLogRead':
-      ptaFlush(s);
-      ptaRead(s, e.pe, e.vcpu);
+      ringRead(s, e.pe, e.vcpu);
       return true;
     default:
       return false;
@@ -220,9 +230,7 @@ export const ptaMechanism: Mechanism = {
   },
   onPut(s, v) {
     if (!ringConsumer(s)) return;
-    const pe = s.vcpus[v]!.pe;
-    ptaFlush(s);
-    ptaRead(s, pe, v);
+    ringRead(s, s.vcpus[v]!.pe, v);
   },
   syncDirtyLog(s) {
     // Patch 5 reads without flushing (F6); the correct design flushes first. Like the RFC, it drains every
