@@ -74,6 +74,7 @@ export const pta = makeMachineModel({
   situations: [
     { id: 'hw-dirty-update', label: 'a hardware dirty-state update (DBM: W set by a CAS, no fault)', stat: 'hwDirtyUpdates' },
     { id: 'pta-record', label: 'the tracking device logs a write', stat: 'ptaRecords' },
+    { id: 'pta-ring-read', label: 'a per-CPU read (vcpu_put or host context) feeds a record to the ring of the vCPU that ran there', stat: 'ptaRingReads', when: { consumer: 'ring' } },
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'kvm-tlbi-window', label: 'a guest store completes while a KVM path still owes its TLBI (kvmTlbi events)',

@@ -173,6 +173,13 @@ describe('PTA per-CPU reads into the dirty ring', () => {
         expect(rings[0]!.dirtyIndex).toBe(0);
         expect(INV_PTA_ATTR.check(s)).toBeNull();
       }
+      // Coverage (situation pta-ring-read): only a per-CPU read counts; F-B2's cpu = -1 read never does.
+      expect(s.stats['ptaRingReads'] ?? 0).toBe(0);
+      step(s, { type: 'vcpu/exited', vcpu: 1 });
+      step(s, { type: 'vcpu/put', vcpu: 1 });
+      // vCPU 1's put reads PE 1 per CPU: its record (and any logged since) counts, unless the read is F-B2's.
+      if (knob) expect(s.stats['ptaRingReads'] ?? 0).toBe(0);
+      else expect(s.stats['ptaRingReads'] ?? 0).toBeGreaterThanOrEqual(1);
     });
   }
 });
@@ -217,5 +224,25 @@ describe('PTA DBM safety', () => {
       expect((leafOf(s.s2, 3) & D_DBM) !== 0).toBe(bug);
       expect(INV_DBM_SAFE.check(s)?.invariant ?? null).toBe(bug ? 'INV-DBM-SAFE' : null);
     }
+  });
+});
+
+describe('dtsim check\'s pta-ring-read situation (issue 18, P3)', () => {
+  it('a ring feed that never reads per CPU (F-B2\'s cpu = -1) leaves it a GAP; the correct feed reaches it', async () => {
+    // Nothing is lost when every record goes through the cpu = -1 read, so no invariant can say the per-CPU reads
+    // stopped happening: the coverage table does. (F-B2 also breaks INV-PTA-ATTR; a feed that reads with cpu = -1
+    // into no vCPU, the backup bitmap, would break nothing and show only this GAP.)
+    const { runItem, resultJson } = await import('../../src/check/campaign.ts');
+    const { situationsOf } = await import('../../src/cli/jobs.ts');
+    const reached = (bugs: string[]): number => {
+      const design = pta.design({ consumer: 'ring' }, bugs);
+      const r = resultJson(runItem({ label: 'pta{consumer="ring"}', model: pta as never, design, config: pta.defaultConfig,
+        situations: situationsOf('pta', design.options) }, { runs: 40, seed: 'p3', maxEvents: 300, timeBudgetMs: 0, stopAtFirst: false,
+        distinct: false, now: () => 0 }));
+      expect(r.coverage['pta-record'] ?? 0).toBeGreaterThan(0);
+      return r.coverage['pta-ring-read'] ?? -1;
+    };
+    expect(reached([])).toBeGreaterThan(0);
+    expect(reached(['pta-ring-read-all-cpus'])).toBe(0);
   });
 });

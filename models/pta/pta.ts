@@ -97,6 +97,10 @@ export function ptaRead(s: MachineState, cpu: number, vcpu: number): void {
     const who = r[i + 3]!;
     if (cpu >= 0 && pe !== cpu) { keep.push(base, level, pe, who); continue; }
     if (vcpu >= 0 && who !== vcpu) d.misattributed++;
+    // Coverage (pta-ring-read): a per-CPU read feeds the ring of the vCPU that ran there. A ring feed that never
+    // reads per CPU sends every record to the backup bitmap instead: nothing is lost, so only this situation's GAP
+    // in `dtsim check` shows it (issue 18, P3).
+    if (cpu >= 0) s.stats['ptaRingReads'] = (s.stats['ptaRingReads'] ?? 0) + 1;
     markRecord(s, base, level, vcpu, false);
   }
   d.readable = keep;
@@ -264,6 +268,7 @@ export const ptaMechanism: Mechanism = {
   },
   metrics(s, out) {
     out['ptaRecords'] = s.stats['ptaRecords'] ?? 0;
+    out['ptaRingReads'] = s.stats['ptaRingReads'] ?? 0;
   },
 };
 
