@@ -7,9 +7,9 @@ import type { MachineModel } from './machine/model.ts';
 const ids = REFERENCES.map((r) => r.id);
 
 describe('the reference catalogues (issue 16 item 5)', () => {
-  it('lists every id of both catalogues: B1-B15, U1-U4, F1-F21, and dtsim\'s findings (F-B1)', () => {
+  it('lists every id of both catalogues: B1-B15, U1-U4, F1-F21, and dtsim\'s findings (F-B1, F-B2)', () => {
     const want = [...Array.from({ length: 15 }, (_, i) => `B${i + 1}`), ...Array.from({ length: 4 }, (_, i) => `U${i + 1}`),
-      ...Array.from({ length: 21 }, (_, i) => `F${i + 1}`), 'F-B1'];
+      ...Array.from({ length: 21 }, (_, i) => `F${i + 1}`), 'F-B1', 'F-B2'];
     expect([...ids].sort()).toEqual([...want].sort());
   });
 

@@ -1,8 +1,8 @@
 /**
  * The reference catalogues, id by id: every bug and rule of the kvm reference (B1-B15 in section 6, the
  * userspace rules U1-U4 in section 8) and of the arm reference (F1-F21, section 6), and the findings of dtsim
- * itself that neither reference lists (F-B1: docs/mutation.md), each mapped either to the
- * bug knobs that reproduce it (found in the models' catalogues by their `ref`, never listed here by hand) or to
+ * itself that neither reference lists (F-B1: docs/mutation.md; F-B2: a guessed PTA ring bug), each mapped
+ * either to the bug knobs that reproduce it (found in the models' catalogues by their `ref`, never listed here by hand) or to
  * the reason it has none. `dtsim bugs --list` prints this table after the knobs, and README.md's "Reference
  * catalogue" section is checked against it (models/references.test.ts), so a reference can neither be silently
  * forgotten nor claimed twice (a knob AND a reason).
@@ -83,6 +83,7 @@ export const REFERENCES: readonly Reference[] = [
   { id: 'F21', source: 'arm §6', title: 'contiguous descriptor group',
     none: { kind: 'not-modelled', reason: 'KVM never sets the Contiguous bit at stage 2, so no modelled configuration has a group; the 2 MiB block check (F15, INV-BLOCK) is the closest shape (README modelling choices)' } },
   { id: 'F-B1', source: 'dtsim', title: 'finding F-B1 (dtsim), follows from F15 + F17: HDBSS with the dirty ring drains a block\'s one entry as 512 ring pushes' },
+  { id: 'F-B2', source: 'dtsim', title: 'finding F-B2 (dtsim, a guess), follows from the PTA cover letter (cpu = -1 for the bitmap, a specific cpu for rings): a ring feed reading every CPU\'s records misattributes them' },
 ];
 
 /** One row of the table: a reference with its knobs (`model:knob`) or its reason. */

@@ -17,6 +17,11 @@ export const PTA_BUGS = [
     description: 'The tracker keeps the VMID captured at logging enable; after a VMID rollover the vCPUs run with a new VMID the device does not track.' },
   { id: 'dbm-on-readonly', ref: 'F8', expect: 'INV-DBM-SAFE',
     description: 'RFC patch 8: with hardware logging a read fault maps the page with DBM regardless of `writable`, e.g. onto the shared zero page.' },
+  // Guess (finding F-B2): the RFC has no ring path (api.rst: incompatible with the ring); its cover letter says
+  // "specific cpu for dirty rings". The knob is the ring feed calling read_dirty_pages with cpu = -1, as patch 5's
+  // bitmap path does, so the vCPU being put consumes every CPU's records into its own ring.
+  { id: 'pta-ring-read-all-cpus', ref: 'F-B2', expect: 'INV-PTA-ATTR', options: { consumer: 'ring' },
+    description: 'Ring consumer: the per-CPU read at vcpu_put (and in host context) passes cpu = -1 (the bitmap path\'s call) instead of the PE the vCPU ran on: every CPU\'s records, other vCPUs\' writes included, are pushed into the ring of the vCPU that read them.' },
 ] as const satisfies readonly PresetBug[];
 
 /** The knob ids of pta (a typo in a `hasBug` call site fails tsc: ../machine/knobs.ts). */
@@ -69,6 +74,7 @@ export const pta = makeMachineModel({
   situations: [
     { id: 'hw-dirty-update', label: 'a hardware dirty-state update (DBM: W set by a CAS, no fault)', stat: 'hwDirtyUpdates' },
     { id: 'pta-record', label: 'the tracking device logs a write', stat: 'ptaRecords' },
+    { id: 'pta-ring-read', label: 'a per-CPU read (vcpu_put or host context) feeds a record to the ring of the vCPU that ran there', stat: 'ptaRingReads', when: { consumer: 'ring' } },
     { id: 'soft-full-exit', label: 'a vCPU exits with KVM_EXIT_DIRTY_RING_FULL', stat: 'ringFullExits', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'reset-coalesced', label: 'a ring reset coalesces several entries into one mask', stat: 'ringResetCoalesced', when: { consumer: 'ring' }, unless: { ringEntries: 256 } },
     { id: 'kvm-tlbi-window', label: 'a guest store completes while a KVM path still owes its TLBI (kvmTlbi events)',

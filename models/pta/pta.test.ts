@@ -149,6 +149,39 @@ describe('PTA per-CPU reads into the dirty ring', () => {
     ptaRead(s, 0, 0); // read for vCPU 0, now loaded on PE 0
     expect(INV_PTA_ATTR.check(s)?.invariant).toBe('INV-PTA-ATTR');
   });
+  for (const knob of [false, true]) {
+    it(knob ? 'F-B2: the ring feed reads with cpu = -1, so vCPU 0\'s put takes vCPU 1\'s record from PE 1: INV-PTA-ATTR'
+      : 'vcpu_put of vCPU 0 on PE 0 leaves vCPU 1\'s record from PE 1 in the device', () => {
+      const s = structuredClone(pta.init(pta.design({ consumer: 'ring' }, knob ? ['pta-ring-read-all-cpus'] : []), CONFIG));
+      step(s, { type: 'kvm/loggingEnabled', slot: 0 });
+      step(s, { type: 'pta/trackingEnabled', vmid: s.vmid });
+      runVcpu(s, 0, 0);
+      runVcpu(s, 1, 1);
+      faultStore(s, 1, 3); // vCPU 1's retried store on PE 1: one device record
+      expect(ptaOf(s).pending).toEqual([3, 3, 1, 1]);
+      step(s, { type: 'vcpu/exited', vcpu: 0 });
+      step(s, { type: 'vcpu/put', vcpu: 0 });
+      const rings = (s.ext['ring'] as unknown as { rings: { dirtyIndex: number }[] }).rings;
+      if (knob) {
+        expect(ptaOf(s).readable).toEqual([]);
+        expect(ptaOf(s).misattributed).toBe(1);
+        expect(rings[0]!.dirtyIndex).toBe(1);
+        expect(INV_PTA_ATTR.check(s)?.invariant).toBe('INV-PTA-ATTR');
+      } else {
+        expect(ptaOf(s).readable).toEqual([3, 3, 1, 1]);
+        expect(ptaOf(s).misattributed).toBe(0);
+        expect(rings[0]!.dirtyIndex).toBe(0);
+        expect(INV_PTA_ATTR.check(s)).toBeNull();
+      }
+      // Coverage (situation pta-ring-read): only a per-CPU read counts; F-B2's cpu = -1 read never does.
+      expect(s.stats['ptaRingReads'] ?? 0).toBe(0);
+      step(s, { type: 'vcpu/exited', vcpu: 1 });
+      step(s, { type: 'vcpu/put', vcpu: 1 });
+      // vCPU 1's put reads PE 1 per CPU: its record (and any logged since) counts, unless the read is F-B2's.
+      if (knob) expect(s.stats['ptaRingReads'] ?? 0).toBe(0);
+      else expect(s.stats['ptaRingReads'] ?? 0).toBeGreaterThanOrEqual(1);
+    });
+  }
 });
 
 describe('PTA VMID', () => {
@@ -191,5 +224,25 @@ describe('PTA DBM safety', () => {
       expect((leafOf(s.s2, 3) & D_DBM) !== 0).toBe(bug);
       expect(INV_DBM_SAFE.check(s)?.invariant ?? null).toBe(bug ? 'INV-DBM-SAFE' : null);
     }
+  });
+});
+
+describe('dtsim check\'s pta-ring-read situation (issue 18, P3)', () => {
+  it('a ring feed that never reads per CPU (F-B2\'s cpu = -1) leaves it a GAP; the correct feed reaches it', async () => {
+    // Nothing is lost when every record goes through the cpu = -1 read, so no invariant can say the per-CPU reads
+    // stopped happening: the coverage table does. (F-B2 also breaks INV-PTA-ATTR; a feed that reads with cpu = -1
+    // into no vCPU, the backup bitmap, would break nothing and show only this GAP.)
+    const { runItem, resultJson } = await import('../../src/check/campaign.ts');
+    const { situationsOf } = await import('../../src/cli/jobs.ts');
+    const reached = (bugs: string[]): number => {
+      const design = pta.design({ consumer: 'ring' }, bugs);
+      const r = resultJson(runItem({ label: 'pta{consumer="ring"}', model: pta as never, design, config: pta.defaultConfig,
+        situations: situationsOf('pta', design.options) }, { runs: 40, seed: 'p3', maxEvents: 300, timeBudgetMs: 0, stopAtFirst: false,
+        distinct: false, now: () => 0 }));
+      expect(r.coverage['pta-record'] ?? 0).toBeGreaterThan(0);
+      return r.coverage['pta-ring-read'] ?? -1;
+    };
+    expect(reached([])).toBeGreaterThan(0);
+    expect(reached(['pta-ring-read-all-cpus'])).toBe(0);
   });
 });

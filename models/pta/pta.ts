@@ -15,7 +15,8 @@
  * reads the PE's records at vcpu_put (and in host context, `pta/cpuLogRead`) into the ring of the vCPU that ran
  * there, which keeps the attribution right across vCPU migration.
  *
- * Knobs: `pta-read-no-flush` (F6), `pta-vmid-stale` (F7), `dbm-on-readonly` (F8).
+ * Knobs: `pta-read-no-flush` (F6), `pta-vmid-stale` (F7), `dbm-on-readonly` (F8), `pta-ring-read-all-cpus`
+ * (F-B2, a guess: the ring feed reads with cpu = -1).
  */
 import type { Invariant } from '../../src/core/model.ts';
 import { wantsShared, wantsVcpu, type EnabledMemo, type Mechanism, type MechanismFolder } from '../machine/mechanisms.ts';
@@ -96,9 +97,23 @@ export function ptaRead(s: MachineState, cpu: number, vcpu: number): void {
     const who = r[i + 3]!;
     if (cpu >= 0 && pe !== cpu) { keep.push(base, level, pe, who); continue; }
     if (vcpu >= 0 && who !== vcpu) d.misattributed++;
+    // Coverage (pta-ring-read): a per-CPU read feeds the ring of the vCPU that ran there. A ring feed that never
+    // reads per CPU sends every record to the backup bitmap instead: nothing is lost, so only this situation's GAP
+    // in `dtsim check` shows it (issue 18, P3).
+    if (cpu >= 0) s.stats['ptaRingReads'] = (s.stats['ptaRingReads'] ?? 0) + 1;
     markRecord(s, base, level, vcpu, false);
   }
   d.readable = keep;
+}
+
+/**
+ * The ring feed's read: flush, then read the records of PE `pe` into vCPU `vcpu`'s ring (the vCPU that ran there).
+ * F-B2 (guess, knob `pta-ring-read-all-cpus`): the read passes cpu = -1 as the bitmap path does, so every CPU's
+ * records go into this vCPU's ring.
+ */
+function ringRead(s: MachineState, pe: number, vcpu: number): void {
+  ptaFlush(s);
+  ptaRead(s, bug(s, 'pta-ring-read-all-cpus') ? -1 : pe, vcpu);
 }
 
 function hasRecordsOf(r: readonly number[], pe: number): boolean {
@@ -165,8 +180,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       d.pending = d.pending.slice(REC);
       return true;
     case 'pta/cpuLogRead':
-      ptaFlush(s);
-      ptaRead(s, e.pe, e.vcpu);
+      ringRead(s, e.pe, e.vcpu);
       return true;
     default:
       return false;
@@ -220,9 +234,7 @@ export const ptaMechanism: Mechanism = {
   },
   onPut(s, v) {
     if (!ringConsumer(s)) return;
-    const pe = s.vcpus[v]!.pe;
-    ptaFlush(s);
-    ptaRead(s, pe, v);
+    ringRead(s, s.vcpus[v]!.pe, v);
   },
   syncDirtyLog(s) {
     // Patch 5 reads without flushing (F6); the correct design flushes first. Like the RFC, it drains every
@@ -256,6 +268,7 @@ export const ptaMechanism: Mechanism = {
   },
   metrics(s, out) {
     out['ptaRecords'] = s.stats['ptaRecords'] ?? 0;
+    out['ptaRingReads'] = s.stats['ptaRingReads'] ?? 0;
   },
 };
 

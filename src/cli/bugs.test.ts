@@ -52,14 +52,16 @@ describe('dtsim bugs --list (issue 16 item 5)', () => {
     expect(t.out).toMatch(/^B7 +kvm §6 .* x86-only: /m);
     expect(t.out).toMatch(/^F9 +arm §6 .* hdbss\/hdbss-no-save-at-put$/m);
     expect(t.out).toMatch(/^U4 +kvm §8 .* dirty-bitmap\/vmm-no-final-sync$/m);
-    // dtsim's own findings (F-B1: models/references.ts) are listed like the references' ids.
+    // dtsim's own findings (F-B1, F-B2: models/references.ts) are listed like the references' ids.
     expect(t.out).toMatch(/^F-B1 +dtsim .* hdbss\/hdbss-ring-block-dbm$/m);
+    expect(t.out).toMatch(/^F-B2 +dtsim .* pta\/pta-ring-read-all-cpus$/m);
     const j = dtsim(['bugs', '--list', '--json', '--model', 'pta']);
     expect(j.code, j.err).toBe(0);
     const doc = JSON.parse(j.out) as { knobs: { id: string }[]; references: { id: string; knobs: string[]; none: { kind: string } | null }[] };
     expect(doc.knobs.map((k) => k.id)).toContain('pta-vmid-stale');
-    expect(doc.references).toHaveLength(41);
+    expect(doc.references).toHaveLength(42);
     expect(doc.references.find((r) => r.id === 'F7')!.knobs).toEqual(['pta/pta-vmid-stale']);
+    expect(doc.references.find((r) => r.id === 'F-B2')!.knobs).toEqual(['pta/pta-ring-read-all-cpus']);
     expect(doc.references.find((r) => r.id === 'B14')!.none!.kind).toBe('test-bug');
   });
 });

@@ -132,8 +132,8 @@ export const COMMAND_HELP: { [cmd: string]: string } = {
   bugs: `Usage: dtsim bugs [--list] [--model M]... [--bug K]... [--runs N] [--seed S] [--events N] [--time-budget SECONDS]
                   [--shrink-tests N] [--workers N] [--out-dir DIR] [--json] [--quiet]
   --list prints the catalogue (id, reference scenario, model, expected invariant, description), then every
-  reference id of both catalogues (kvm B1-B15 and U1-U4, arm F1-F21) and of dtsim's own findings (F-B1) with
-  its knobs or why it has none (x86-only, performance-only, test-bug, covered-by, not-modelled); with --json one
+  reference id of both catalogues (kvm B1-B15 and U1-U4, arm F1-F21) and of dtsim's own findings (F-B1, F-B2)
+  with its knobs or why it has none (x86-only, performance-only, test-bug, covered-by, not-modelled); with --json one
   object {knobs, references}.
   Otherwise, for every knob, runs choice-sequence campaigns (as the property suite does; at most N runs,
   default 1000, of up to --events choices, default 240, or the time budget, default 60 s per knob) from the
