@@ -26,6 +26,9 @@ describe(`a small explore of every correct design (seed: ${SEED}, ${SMALL_STATES
       expect(['stateLimit', 'exhausted']).toContain(r.status);
       expect(r.deadlocked).toBe(0);
       expect(r.distinct).toBeGreaterThan(Math.min(SMALL_STATES, 100));
+      // The frontier is saved as word images (the model's state round-trips through its image: explore falls
+      // back to objects silently otherwise, e.g. a stage-2 top level of the wrong length, pagetable.ts s2New).
+      expect(r.storage).toBe('words');
     });
   }
 });
