@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { mergeResults, runItem, resultJson, situationApplies, type CampaignItem, type ResultJson, type Situation } from '../check/campaign.ts';
 import { runChoices } from '../core/engine.ts';
-import { knobFoundAs, type BugKnob, type EventBase, type JsonValue } from '../core/model.ts';
+import { knobFoundAs, type AlsoExpect, type EventBase, type JsonValue } from '../core/model.ts';
 import { stream } from '../random/streams.ts';
 import { HashSet64 } from '../explore/pack.ts';
 import { shrink } from '../workflow/shrink.ts';
@@ -65,7 +65,7 @@ export interface BugResult {
   readonly model: string;
   readonly expect: string | null;
   /** The knob's declared alternatives to `expect` (invariant -> why), or null (`BugKnob.alsoExpect`). */
-  readonly alsoExpect: { readonly [invariant: string]: string } | null;
+  readonly alsoExpect: AlsoExpect | null;
   /** Invariant of the first violation found, or null. */
   readonly found: string | null;
   readonly ok: boolean;
@@ -158,10 +158,6 @@ export function mergeCheckChunks(parts: readonly { readonly result: ResultJson; 
   });
 }
 
-function alsoOf(b: BugKnob): { readonly [invariant: string]: string } | null {
-  return b.alsoExpect ?? null;
-}
-
 /** The choice sequence of run `i` of a knob's campaign (the same shape the property suite generates). */
 export function bugChoices(seed: string, bug: string, i: number, maxLength: number): number[] {
   const rng = stream(seed, `bugs/${bug}#${i}`);
@@ -199,10 +195,10 @@ export function runBugJob(j: BugJob): BugResult {
       shrunk = { events: s.result.events, config: s.result.config as unknown as JsonValue, choices: s.result.choices,
         eventIndex: s.result.eventIndex, invariant: s.result.violation.invariant };
     }
-    return { id: b.id, ref: b.ref, model: m.id, expect: b.expect, alsoExpect: alsoOf(b), found, ok: knobFoundAs(b, found), runs, seconds,
+    return { id: b.id, ref: b.ref, model: m.id, expect: b.expect, alsoExpect: b.alsoExpect ?? null, found, ok: knobFoundAs(b, found), runs, seconds,
       runIndex: i, eventsFound: r.events.length, eventsShrunk: shrunk ? shrunk.events.length : null, shrunk };
   }
-  return { id: b.id, ref: b.ref, model: m.id, expect: b.expect, alsoExpect: alsoOf(b), found: null, ok: b.expect === null, runs,
+  return { id: b.id, ref: b.ref, model: m.id, expect: b.expect, alsoExpect: b.alsoExpect ?? null, found: null, ok: b.expect === null, runs,
     seconds: (performance.now() - t0) / 1000, runIndex: null, eventsFound: null, eventsShrunk: null, shrunk: null };
 }
 

@@ -21,7 +21,7 @@
  * does not import main.ts, which imports every command).
  */
 import type { ExploreStatus } from '../explore/bfs.ts';
-import { knobFoundAs } from '../core/model.ts';
+import { knobFoundAs, type KnobExpectation } from '../core/model.ts';
 
 export type Verdict = 'ok' | 'violated' | 'inconclusive';
 
@@ -133,8 +133,7 @@ export function boundedLine(depth: number): string {
  */
 export type BugOutcome = 'found' | 'wrongInvariant' | 'flagged' | 'notFound' | 'clean';
 
-export function bugOutcome(r: { readonly expect: string | null; readonly alsoExpect?: { readonly [invariant: string]: string } | null;
-  readonly found: string | null }): BugOutcome {
+export function bugOutcome(r: KnobExpectation & { readonly found: string | null }): BugOutcome {
   if (r.found === null) return r.expect === null ? 'clean' : 'notFound';
   if (r.expect === null) return 'flagged';
   return knobFoundAs(r, r.found) ? 'found' : 'wrongInvariant';

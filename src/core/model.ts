@@ -33,12 +33,20 @@ export interface BugKnob {
    * INV-NOLOSS instead of INV-ARMED). A search that finds one of these counts as found, and says which;
    * `expect` stays the invariant the knob's regression trace replays to.
    */
-  readonly alsoExpect?: { readonly [invariant: string]: string };
+  readonly alsoExpect?: AlsoExpect;
+}
+
+/** A knob's declared alternative invariants, each with why (`BugKnob.alsoExpect`). */
+export type AlsoExpect = { readonly [invariant: string]: string };
+
+/** What `knobFoundAs` reads of a knob (or of a `dtsim bugs` result). */
+export interface KnobExpectation {
+  readonly expect: string | null;
+  readonly alsoExpect?: AlsoExpect | null;
 }
 
 /** Is `found` the knob's expected invariant or one of its declared alternatives? */
-export function knobFoundAs(b: { readonly expect: string | null; readonly alsoExpect?: { readonly [invariant: string]: string } | null },
-  found: string | null): boolean {
+export function knobFoundAs(b: KnobExpectation, found: string | null): boolean {
   if (found === null || b.expect === null) return false;
   return found === b.expect || (b.alsoExpect != null && Object.prototype.hasOwnProperty.call(b.alsoExpect, found));
 }

@@ -11,6 +11,7 @@ import { UsageError } from '../errors.ts';
 import { writeFresh } from '../io.ts';
 import { intFlag, MODELS, referenceRows, seedFlag } from '../registry.ts';
 import type { Parsed } from '../main.ts';
+import type { KnobExpectation } from '../../core/model.ts';
 import type { BugJob, BugResult } from '../jobs.ts';
 import { defaultWorkers, runPool } from '../pool.ts';
 import { formatCount, progressFor } from '../progress.ts';
@@ -18,8 +19,7 @@ import { defaultSeed, table } from './check.ts';
 import { bugOutcome, bugVerdict, verdictExit, worstVerdict, type BugOutcome } from '../verdict.ts';
 
 /** The expected invariant, with the knob's declared alternatives (`BugKnob.alsoExpect`). */
-function expectCell(b: { readonly expect: string | null; readonly alsoExpect?: { readonly [invariant: string]: string } | null },
-  none = '(none: negative control)'): string {
+function expectCell(b: KnobExpectation, none = '(none: negative control)'): string {
   if (b.expect === null) return none;
   return b.alsoExpect ? [b.expect, ...Object.keys(b.alsoExpect)].join(' or ') : b.expect;
 }
