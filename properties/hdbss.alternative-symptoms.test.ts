@@ -18,12 +18,11 @@
  * hdbss-wp-before-harvest-evicted.json; required by traces.replay-to-expect).
  */
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
-import { replay, runChoices } from '../src/core/engine.ts';
+import { replay } from '../src/core/engine.ts';
 import { knobFoundAs } from '../src/core/model.ts';
 import { MODELS } from '../models/index.ts';
 import { SEED, fcSeed } from './support/seed.ts';
-import { choicesArb } from './support/models.ts';
+import { searchKnob } from './support/models.ts';
 
 interface Ev { readonly type: string; readonly gfn?: number; readonly pages?: readonly number[] }
 
@@ -58,16 +57,12 @@ describe(`knobs with an alternative invariant: INV-NOLOSS only with its named ca
       const b = m.preset.bugs.find((x) => x.id === knob)!;
       expect(b.expect).toBe('INV-ARMED');
       expect(Object.keys(b.alsoExpect ?? {})).toEqual(['INV-NOLOSS']);
-      const design = m.design({}, [b.id]);
-      const config = { ...m.defaultConfig, ...(b.config ?? {}) };
       const seen: Record<string, number> = {};
       let found = 0;
       for (let i = 0; i < c.searches; i++) {
-        const res = fc.check(fc.property(choicesArb(240), (ch) => runChoices(m, design, config, ch).outcome.status === 'ok'),
-          { seed: fcSeed(`alt-symptoms/${knob}/${i}`), numRuns: 1000, endOnFailure: true });
-        if (!res.failed) continue;
+        const r = searchKnob(m, b, fcSeed(`alt-symptoms/${knob}/${i}`));
+        if (r === null) continue;
         found++;
-        const r = runChoices(m, design, config, res.counterexample![0]);
         expect(r.outcome.status).toBe('violated');
         if (r.outcome.status !== 'violated') continue;
         const inv = r.outcome.invariant;

@@ -11,11 +11,9 @@
  * 4 if only `??` lines, else 0. Options: --searches S (default 50), --seed STR (default knob-scan), --model M,
  * --knob K (repeatable).
  */
-import fc from 'fast-check';
-import { runChoices } from '../src/core/engine.ts';
 import { knobFoundAs } from '../src/core/model.ts';
 import { MODELS } from '../models/index.ts';
-import { choicesArb } from '../properties/support/models.ts';
+import { searchKnob } from '../properties/support/models.ts';
 
 function flag(name: string): string[] {
   const out: string[] = [];
@@ -53,13 +51,10 @@ for (const m of MODELS) {
   if (models.length && !models.includes(m.id)) continue;
   for (const b of m.preset.bugs) {
     if (b.expect === null || (knobs.length && !knobs.includes(b.id))) continue;
-    const design = m.design({}, [b.id]);
-    const config = { ...m.defaultConfig, ...(b.config ?? {}) };
     const seen: Record<string, number> = {};
     for (let i = 0; i < searches; i++) {
-      const res = fc.check(fc.property(choicesArb(240), (ch) => runChoices(m, design, config, ch).outcome.status === 'ok'),
-        { seed: seedOf(`${seed}/${m.id}/${b.id}/${i}`), numRuns: 1000, endOnFailure: true });
-      const k = res.failed ? String(runChoices(m, design, config, res.counterexample![0]).outcome.invariant) : 'not found';
+      const r = searchKnob(m, b, seedOf(`${seed}/${m.id}/${b.id}/${i}`));
+      const k = r !== null ? String(r.outcome.invariant) : 'not found';
       seen[k] = (seen[k] ?? 0) + 1;
     }
     const bad = Object.keys(seen).filter((k) => k !== 'not found' && !knobFoundAs(b, k));

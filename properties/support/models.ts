@@ -4,6 +4,10 @@
 import fc from 'fast-check';
 import { MODELS, type MachineModel } from '../../models/index.ts';
 import type { Design } from '../../src/core/model.ts';
+import type { PresetBug } from '../../models/machine/model.ts';
+import { runChoices, type DrivenRun } from '../../src/core/engine.ts';
+import type { MachineEvent } from '../../models/machine/model-events.ts';
+import type { MachineState } from '../../models/machine/state.ts';
 import type { MachineConfig } from '../../models/machine/state.ts';
 
 /**
@@ -39,4 +43,18 @@ export function matrixCases(models: readonly MachineModel[] = MODELS): DesignCas
 /** A choice sequence (DESIGN.md section 1): choice i selects among the enabled events at step i. */
 export function choicesArb(maxLength = 160): fc.Arbitrary<number[]> {
   return fc.array(fc.nat({ max: 1 << 16 }), { maxLength, size: 'max' });
+}
+
+/**
+ * The catalogue's search for one knob: fast-check choice sequences (at most 240 choices) run against the knob's
+ * design on its configuration, `numRuns` runs from `seed`, ending at the first failure (no shrinking: `dtsim bugs`
+ * and `dtsim shrink` shrink). Returns the run of the first counterexample, or null if every run held. Shared by the
+ * catalogue test, the alternative-symptoms test and scripts/knob-scan.ts, so that all three search alike.
+ */
+export function searchKnob(m: MachineModel, b: PresetBug, seed: number, numRuns = 1000): DrivenRun<MachineState, MachineEvent> | null {
+  const design = m.design({}, [b.id]);
+  const config = { ...m.defaultConfig, ...(b.config ?? {}) };
+  const res = fc.check(fc.property(choicesArb(240), (ch) => runChoices(m, design, config, ch).outcome.status === 'ok'),
+    { seed, numRuns, endOnFailure: true });
+  return res.failed ? runChoices(m, design, config, res.counterexample![0]) : null;
 }
