@@ -34,6 +34,7 @@
 import { bitGet, bitNext } from '../machine/paged.ts';
 import { slotOf, type MachineState } from '../machine/state.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
+import type { EnabledMemo } from '../machine/mechanisms.ts';
 import { optionOf, type OptionRead } from '../machine/options.ts';
 import type { DirtyBitmapOption } from '../machine/options.ts';
 
@@ -95,6 +96,22 @@ export function variedClearCalls(s: MachineState): ClearEvent[] {
   if (rest > 1) out.push(clear(si, f, 1, word));
   if (sl.npages % 64 === 0) out.push(clear(si, sl.npages, 0, []));
   return out;
+}
+
+/** `EnabledMemo.own` key of the varied CLEAR calls of the memo's state (computed once per state). */
+const VARIED_MEMO = 'dirty-bitmap/variedClears';
+
+/**
+ * `variedClearCalls(s)` through the state's memo: the candidates and every candidate CLEAR's precondition ask
+ * for the same list, so it is built once per state, not once per candidate (issue 15: `enabled` must not
+ * regenerate candidate lists per candidate). The list is read only.
+ */
+export function variedClearCallsOf(s: MachineState, memo: EnabledMemo): readonly ClearEvent[] {
+  const hit = memo.own[VARIED_MEMO] as readonly ClearEvent[] | undefined;
+  if (hit !== undefined) return hit;
+  const calls = variedClearCalls(s);
+  memo.own[VARIED_MEMO] = calls;
+  return calls;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { MachineEvent } from './model-events.ts';
 import type { EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';
 import { opt } from './options.ts';
-import { variedClearCalls, variedClears } from '../dirty-bitmap/vmm.ts';
+import { variedClearCallsOf, variedClears } from '../dirty-bitmap/vmm.ts';
 
 const PHASE_ORDER = { idle: 0, precopy: 1, stopping: 2, final: 3, done: 4 } as const;
 
@@ -142,7 +142,7 @@ export function vmmCandidates(s: MachineState, out: MachineEvent[], memo: Enable
   const step = nextCollectStep(s, memo);
   if (step) out.push(step);
   // The varied VMM's other CLEAR calls (option clearCalls, models/dirty-bitmap/vmm.ts): each a scheduler choice.
-  if (variedClears(s)) for (const c of variedClearCalls(s)) if (!step || !sameEvent(step, c)) out.push(c);
+  if (variedClears(s)) for (const c of variedClearCallsOf(s, memo)) if (!step || !sameEvent(step, c)) out.push(c);
   if (vm.toCopyCount > 0) out.push({ type: 'vmm/pageCopied', gfn: nextCopy(s) });
   out.push({ type: 'vmm/vmStopped' });
   if (vm.phase === 'stopping' && vm.itsSaved < s.config.itsPages.length) {

@@ -17,7 +17,7 @@ import type { MachineEvent } from './model-events.ts';
 import { newEnabledMemo, wantsPe, wantsShared, wantsVcpu, type EnabledMemo } from './mechanisms.ts';
 import { hasBug } from './knobs.ts';
 import { optionOf } from './options.ts';
-import { variedClearCalls, variedClears } from '../dirty-bitmap/vmm.ts';
+import { variedClearCallsOf, variedClears } from '../dirty-bitmap/vmm.ts';
 import { isCollectStep, nextCopy, phaseAtLeast, sameEvent, vcpusQuiet, vmmCandidates } from './collect.ts';
 
 // The VMM's helpers live in collect.ts; re-exported for the mechanisms and the reducer that import them from here.
@@ -279,7 +279,7 @@ function enabledWith(s: MachineState, e: MachineEvent, memo: EnabledMemo): boole
         && vm.ioctl === null;
     case 'kvm/dirtyLogCleared':
       // The varied VMM's other CLEAR calls (option clearCalls, models/dirty-bitmap/vmm.ts): their own preconditions.
-      if (variedClears(s) && variedClearCalls(s).some((c) => sameEvent(c, e))) return true;
+      if (variedClears(s) && variedClearCallsOf(s, memo).some((c) => sameEvent(c, e))) return true;
       return isCollectStep(s, e, memo);
     case 'kvm/dirtyLogHarvested':
     case 'kvm/dirtyLogFetched':
