@@ -20,6 +20,9 @@ import { defineConfig } from 'vitest/config';
  * - each mechanism's `pendingIndex` (the invariants' path for guests of 4096 pages and more, which no campaign
  *   here reaches) answering as its per-page `pending` along runs of every design (models.pending-index.test.ts);
  * - a PTA device of bounded storage never holding more than its bound, and filling (pta.device-bound.test.ts);
+ * - check's situations counted: every model's designs together reach each of its coverage table's situations in
+ *   check's own campaign at DTSIM_SITUATION_RUNS runs a design (models.situations-reached.test.ts; 30 in `npm
+ *   test`): a model that stops counting one makes check report a GAP, so the gate must see it too;
  * - the knob and trace replays (traces/**: every knob's regression trace replays to its invariant, every
  *   correct trace to `ok`), unchanged;
  * - a small `explore` of every correct design in both proof tiers (SMALL_STATES distinct states each).
@@ -35,6 +38,7 @@ export const GATE_FILES = [
   'properties/models.block-mappings-hold.test.ts',
   'properties/models.pending-index.test.ts',
   'properties/pta.device-bound.test.ts',
+  'properties/models.situations-reached.test.ts',
   'properties/traces.replay-to-expect.test.ts',
   'properties/mutation.explore-small.test.ts',
 ];
@@ -43,6 +47,7 @@ export const GATE_ENV = {
   DTSIM_SEED: 'mutate-gate1',
   DTSIM_CONFORMANCE_RUNS: '5',
   DTSIM_PROPERTY_RUNS: '30',
+  DTSIM_SITUATION_RUNS: '20',
 };
 
 export default defineConfig({
