@@ -305,9 +305,10 @@ export async function cmdCheck(p: Parsed): Promise<number> {
     const applies = new Set(situationsOf(r.model, r.design.options).map((s) => s.id));
     crow.push([r.label, ...sitIds.map((id) => {
       if (!applies.has(id)) return '.';
+      // Reached when the count is > 0 (Situation.stat); a counter that went negative is a broken one: a gap too.
       const n = r.coverage[id] ?? 0;
-      if (n === 0) gaps.push(`${r.label}: ${id}`);
-      return n === 0 ? 'GAP' : String(n);
+      if (!(n > 0)) gaps.push(`${r.label}: ${id}`);
+      return n > 0 ? String(n) : 'GAP';
     })]);
   }
   process.stdout.write(`\n${table(crow)}`);
