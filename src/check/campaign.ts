@@ -96,6 +96,8 @@ export interface CampaignOptions {
   readonly now: () => number;
   /** Called after each run (progress display). */
   readonly onRun?: (label: string, done: number, total: number) => void;
+  /** Called with each run once it ended (tests: which event kinds a campaign takes). */
+  readonly onRunEnd?: (run: DrivenRun<unknown, EventBase>) => void;
 }
 
 /** The seed of run `i` of an item: derived, so any run can be replayed alone. */
@@ -129,6 +131,7 @@ export function runItem<S, E extends EventBase, C>(item: CampaignItem<S, E, C>, 
     const run = simulate(model, item.design, item.config, seed, { maxEvents: o.maxEvents, ...(onStep ? { onStep } : {}) });
     res.runs++;
     res.events += run.events.length;
+    o.onRunEnd?.(run as DrivenRun<unknown, EventBase>);
     const m = model.metrics(run.outcome.state);
     for (const [k, v] of Object.entries(m)) if (!k.endsWith('Rate')) res.metrics[k] = (res.metrics[k] ?? 0) + v;
     if (run.outcome.status !== 'ok') {
