@@ -17,6 +17,8 @@ import { defineConfig } from 'vitest/config';
  *   refused, bits not set or outside the range, on two slots of several words) at the same budget;
  * - every correct design with 2 MiB block mappings on one 515-page memslot (models.block-mappings-hold.test.ts,
  *   5 runs a design: the check configuration maps no block);
+ * - every correct design with guest loads and stand-alone TLBIs (models.loads-hold.test.ts, at the same budget:
+ *   the check configuration has neither, so no store meets a read-only or writable-clean TLB copy there);
  * - each mechanism's `pendingIndex` (the invariants' path for guests of 4096 pages and more, which no campaign
  *   here reaches) answering as its per-page `pending` along runs of every design (models.pending-index.test.ts);
  * - a PTA device of bounded storage never holding more than its bound, and filling (pta.device-bound.test.ts);
@@ -36,6 +38,7 @@ export const GATE_FILES = [
   'properties/models.wide-slot-holds.test.ts',
   'properties/dirty-bitmap.varied-clears.test.ts',
   'properties/models.block-mappings-hold.test.ts',
+  'properties/models.loads-hold.test.ts',
   'properties/models.pending-index.test.ts',
   'properties/pta.device-bound.test.ts',
   'properties/models.situations-reached.test.ts',
