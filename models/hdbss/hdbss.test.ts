@@ -541,6 +541,20 @@ describe('memory ordering of the HDBSS writes (option weakMemory, arm reference 
     expect(bit(s, 1)).toBe(true);
     expect(INV_ARMED.check(s)).toBeNull();
   });
+  it('F9 (no drain, no save at put): the context switch\'s DSB still completes the PE\'s outstanding entry writes', () => {
+    // A merge (af372e4) had left F9's early return above this path, so under F9 with weakMemory the put left
+    // `inflight` set on a PE the vCPU no longer owns (the mutation run of session 7 would show it as dead code).
+    const s = armed({ hdbssEntries: 4, weakMemory: true }, ['hdbss-no-save-at-put']);
+    runVcpu(s, 0, 0);
+    hwStore(s, 0, 1);
+    expect(hdOf(s).inflight).toEqual([1, 0]);
+    step(s, { type: 'vcpu/exited', vcpu: 0 });
+    step(s, { type: 'vcpu/put', vcpu: 0 });
+    expect(hdOf(s).inflight).toEqual([0, 0]);
+    // F9 itself: the entry stays in the buffer, undrained, and INDEX is not saved.
+    expect(bit(s, 1)).toBe(false);
+    expect(hdOf(s).savedProdIndex[0]).toBe(0);
+  });
 });
 
 describe('dtsim check\'s hdbssDisable row also reaches the HDBSS-full fault (coverage)', () => {

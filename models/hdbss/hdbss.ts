@@ -92,7 +92,6 @@ export const hdbssMechanism: Mechanism = {
       if ((h.req[v]! & REQ_FLUSH) !== 0) s.stats['hdbssRequestsAtPut'] = (s.stats['hdbssRequestsAtPut'] ?? 0) + 1;
       acknowledge(s, v);
     }
-    if (bug(s, 'hdbss-no-save-at-put')) return; // F9 (v2): no drain, no save of HDBSSPROD_EL2
     const pe = s.vcpus[v]!.pe;
     if (bug(s, 'hdbss-no-save-at-put')) {
       // F9 (v2): no drain, no save of HDBSSPROD_EL2. (weakMemory: the context switch's DSB, in __switch_to,
