@@ -25,6 +25,9 @@ import { defineConfig } from 'vitest/config';
  * - check's situations counted: every model's designs together reach each of its coverage table's situations in
  *   check's own campaign at DTSIM_SITUATION_RUNS runs a design (models.situations-reached.test.ts; 30 in `npm
  *   test`): a model that stops counting one makes check report a GAP, so the gate must see it too;
+ * - every documented value of every option, one option away from the defaults (models.every-option-value.test.ts,
+ *   DTSIM_OPTION_RUNS runs a value; 10 in `npm test`): values outside the check matrix (dirty-ring's 4096- and
+ *   65536-entry rings) initialise and hold (hole R1 of ring.ts, docs/mutation.md);
  * - the knob and trace replays (traces/**: every knob's regression trace replays to its invariant, every
  *   correct trace to `ok`), unchanged;
  * - a small `explore` of every correct design in both proof tiers (SMALL_STATES distinct states each).
@@ -42,6 +45,7 @@ export const GATE_FILES = [
   'properties/models.pending-index.test.ts',
   'properties/pta.device-bound.test.ts',
   'properties/models.situations-reached.test.ts',
+  'properties/models.every-option-value.test.ts',
   'properties/traces.replay-to-expect.test.ts',
   'properties/mutation.explore-small.test.ts',
 ];
@@ -51,6 +55,7 @@ export const GATE_ENV = {
   DTSIM_CONFORMANCE_RUNS: '5',
   DTSIM_PROPERTY_RUNS: '30',
   DTSIM_SITUATION_RUNS: '20',
+  DTSIM_OPTION_RUNS: '3',
 };
 
 export default defineConfig({
