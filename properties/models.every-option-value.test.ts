@@ -25,15 +25,18 @@ import { assertDesignHolds } from './support/failures.ts';
 
 const RUNS = Number(process.env['DTSIM_OPTION_RUNS'] ?? 10);
 
-/** The design for `{ [key]: value }` over the defaults, else over the first matrix row the model accepts it with. */
+/** The design for `{ [key]: value }` over the defaults, else over the first matrix row `design` accepts it with. */
 function designWith(m: MachineModel, key: string, value: JsonValue): DesignCase {
   const rows: { readonly [k: string]: JsonValue }[] = [{}, ...m.preset.matrix];
   const errors: string[] = [];
   for (const row of rows) {
     const opts = { ...row, [key]: value };
-    const refused = m.preset.checkOptions?.({ ...m.defaultOptions, ...opts }, []);
-    if (refused) { errors.push(`${JSON.stringify(opts)}: ${refused.message}`); continue; }
-    return { label: `${m.id} ${JSON.stringify(opts)}`, model: m, design: m.design(opts, []), config: m.defaultConfig };
+    // `design` merges the defaults, validates and asks the model's `checkOptions`: a refusal throws.
+    try {
+      return { label: `${m.id} ${JSON.stringify(opts)}`, model: m, design: m.design(opts, []), config: m.defaultConfig };
+    } catch (e) {
+      errors.push(`${JSON.stringify(opts)}: ${(e as Error).message}`);
+    }
   }
   throw new Error(`${m.id}: no matrix row accepts ${key}=${JSON.stringify(value)}: ${errors.join('; ')}`);
 }
