@@ -38,6 +38,7 @@ describe(`dirty-ring correct designs hold every invariant (seed: ${SEED})`, () =
         if (size <= 16) expect(ex.events['vcpu/ringFullExited'] ?? 0).toBeGreaterThan(0);
         if (opts['adversary'] === true) {
           expect(ex.events['ring/entryRewritten'] ?? 0).toBeGreaterThan(0);
+          expect(ex.events['ring/entrySlotRewritten'] ?? 0).toBeGreaterThan(0);
           expect(ex.stats['ringResets'] ?? 0).toBeGreaterThan(0);
         }
       });

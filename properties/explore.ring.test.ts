@@ -51,7 +51,7 @@ function keyOf(m: MachineModel, s: MachineState): string {
 
 /** An enabled event as text, the absolute ring counter of `ring/*` events made relative to that ring's reset_index. */
 function eventText(s: MachineState, e: MachineEvent): string {
-  if (e.type === 'ring/entryHarvested' || e.type === 'ring/entryRewritten') {
+  if (e.type === 'ring/entryHarvested' || e.type === 'ring/entryRewritten' || e.type === 'ring/entrySlotRewritten') {
     const r = ringExt(s).rings[e.vcpu]!;
     return JSON.stringify({ ...e, index: `reset+${(e.index - r.resetIndex) >>> 0}` });
   }

@@ -62,7 +62,7 @@ const KINDS: { readonly [model: string]: readonly string[] } = {
   'dirty-bitmap': [...CORE_KINDS,
     'kvm/dirtyLogCleared', 'kvm/dirtyLogFetched'],
   'dirty-ring': [...CORE_KINDS,
-    'kvm/dirtyRingsReset', 'ring/dirtyFlagVisible', 'ring/entryHarvested', 'ring/entryRewritten',
+    'kvm/dirtyRingsReset', 'ring/dirtyFlagVisible', 'ring/entryHarvested', 'ring/entryRewritten', 'ring/entrySlotRewritten',
     'ring/resetFlagVisible', 'vcpu/ringFullExited', 'vmm/ringCollectionCompleted', 'vmm/untrackedPagesQueued'],
   hdbss: [...CORE_KINDS,
     'hdbss/appendAborted', 'hdbss/bufferDrained', 'hdbss/disableRequested', 'hdbss/entryWriteCompleted',

@@ -13,7 +13,11 @@ export const RING_EVENTS = [
     description: 'Userspace harvests the entry at its fetch cursor of `vcpu`\'s ring (observes DIRTY, records, sets RESET).' },
   { type: 'ring/entryRewritten', fields: { vcpu: 'vcpu', index: 'u32', offsetHi: 'u32', offsetLo: 'u32' }, lane: 'vmm',
     description: 'Adversarial userspace (option `adversary`) rewrites the u64 offset of a harvested entry in the mmapped ring '
-      + '(the B12 reproducer: 0xffffffffffffffc1 then 0). The entry is untrusted input to the next RESET.' },
+      + '(the B12 reproducer: 0xffffffffffffffc1 then 0; or the slot\'s npages after an entry of the same slot: a batch one past the '
+      + 'slot\'s end). The entry is untrusted input to the next RESET.' },
+  { type: 'ring/entrySlotRewritten', fields: { vcpu: 'vcpu', index: 'u32', slot: 'u32' }, lane: 'vmm',
+    description: 'Adversarial userspace (option `adversary`) rewrites the u32 slot (as_id << 16 | id) of a harvested entry: another '
+      + 'address space or a memslot id with no memslot. The entry is untrusted input to the next RESET, which must ignore it.' },
   { type: 'kvm/dirtyRingsReset', fields: { signal: 'u32', reflag: 'u32' },
     description: 'KVM_RESET_DIRTY_RINGS\' kernel work (the TLB flush and return are `kvm/ioctlReturned`). `signal` > 0: a signal '
       + 'is pending once that many entries were consumed (-EINTR path); `reflag` 1: adversarial userspace keeps setting F_RESET on '

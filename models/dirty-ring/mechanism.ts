@@ -18,7 +18,7 @@ import { RING_PART } from './schema.ts';
 import { entryGfn, harvestedTotal, RING_ID, ringExt } from './state.ts';
 import { hasBug, type DirtyRingKnob, type KnobTest } from '../machine/knobs.ts';
 import { optionOf, type DirtyRingOption, type OptionRead } from '../machine/options.ts';
-import type { Ring } from './schema.ts';
+import type { Ring, RingExt } from './schema.ts';
 
 export { RING_ID, ringExt, type ResetAudit, type RingExt } from './state.ts';
 export {
@@ -86,6 +86,10 @@ function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean
       return rewritesOf(s, memo).some((x) => x.type === e.type && x.vcpu === e.vcpu && x.index === e.index && x.offsetHi === e.offsetHi
         && x.offsetLo === e.offsetLo);
     }
+    case 'ring/entrySlotRewritten': {
+      if (!ringExt(s).adversary) return false;
+      return rewritesOf(s, memo).some((x) => x.type === e.type && x.vcpu === e.vcpu && x.index === e.index && x.slot === e.slot);
+    }
     case 'kvm/dirtyRingsReset': {
       const step = nextCollectStep(s, memo);
       if (!step || step.type !== 'kvm/dirtyRingsReset' || step.reflag !== e.reflag) return false;
@@ -117,6 +121,15 @@ function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean
   }
 }
 
+/**
+ * The adversary sabotaged the re-arm of the page it had recorded, and (the fixed kernel drops a whole batch that
+ * holds an invalid offset, and offset-0 entries on either side coalesce with 0x..ffc1) of any page harvested from
+ * this ring before the next reset: it copies all of them at the end.
+ */
+function sabotaged(R: RingExt, v: number): void {
+  for (const g of R.harvested[v]!) if (g >= 0 && !R.always.includes(g)) R.always.push(g);
+}
+
 function apply(s: MachineState, e: MachineEvent): boolean {
   const R = ringExt(s);
   switch (e.type) {
@@ -135,7 +148,7 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       // Entries KVM pushed always name a page; userspace records it and copies it after the reset returns.
       const g = sl && got.offset < BigInt(sl.npages) ? sl.base + Number(got.offset) : -1;
       R.harvested[e.vcpu]!.push(g);
-      if (R.adversary && g >= 0 && rewrittenPending(R.rings[e.vcpu]!) && !R.always.includes(g)) R.always.push(g);
+      if (R.adversary && g >= 0 && rewrittenPending(s, R.rings[e.vcpu]!) && !R.always.includes(g)) R.always.push(g);
       s.stats['ringHarvested'] = (s.stats['ringHarvested'] ?? 0) + 1;
       return true;
     }
@@ -144,10 +157,13 @@ function apply(s: MachineState, e: MachineEvent): boolean {
       const i = slotIndex(r, e.index);
       r.offHi[i] = e.offsetHi;
       r.offLo[i] = e.offsetLo;
-      // The adversary sabotaged the re-arm of the page it had recorded, and (the fixed kernel drops a whole
-      // batch that holds an invalid offset, and offset-0 entries on either side coalesce with 0x..ffc1) of any
-      // page harvested from this ring before the next reset: it copies all of them at the end.
-      for (const g of R.harvested[e.vcpu]!) if (g >= 0 && !R.always.includes(g)) R.always.push(g);
+      sabotaged(R, e.vcpu);
+      return true;
+    }
+    case 'ring/entrySlotRewritten': {
+      const r = R.rings[e.vcpu]!;
+      r.slot[slotIndex(r, e.index)] = e.slot;
+      sabotaged(R, e.vcpu);
       return true;
     }
     case 'kvm/dirtyRingsReset':

@@ -78,7 +78,7 @@ export type ResetAudit = Infer<typeof RESET_AUDIT>;
  *   therefore commutes with every event and invariant; nothing compares an index with a constant or orders two
  *   of them. Entries are written in counter order from `resetIndex`, so the physical rotation is left out too.
  *   The u32 wrap is thus invisible (a `ringStart` near 2^32 and 0 give the same encodings). Only event payloads
- *   (`ring/entryHarvested` and `ring/entryRewritten` name an absolute counter, `index`) and invariant messages
+ *   (`ring/entryHarvested`, `ring/entryRewritten` and `ring/entrySlotRewritten` name an absolute counter, `index`) and invariant messages
  *   (INV-RING-FIFO prints the absolute indices) see k: the same event up to that translation is enabled, and
  *   verdicts are equal.
  * - Entry `flags`: written for every entry, in counter order (INV-RING-FIFO reads every entry's flags; in a

@@ -14,7 +14,7 @@ import { harvestable, inc, KVM_DIRTY_GFN_F_RESET, ringSize, slotIndex, used, vis
 import { optionOf, type DirtyRingOption, type OptionRead } from '../machine/options.ts';
 import type { RingExt } from './state.ts';
 import { wouldExit } from './kernel.ts';
-import { harvestedTotal, RING_ID, ringExt } from './state.ts';
+import { entryGfn, harvestedTotal, RING_ID, ringExt } from './state.ts';
 
 /** A dirty-ring option (typed: ../machine/options.ts). */
 const option: OptionRead<DirtyRingOption> = optionOf;
@@ -137,10 +137,14 @@ function resetConsumes(R: RingExt): boolean {
   return false;
 }
 
-/** Does the ring hold an un-reset entry the adversary rewrote (its batch may swallow later entries)? */
-export function rewrittenPending(r: Ring): boolean {
+/**
+ * Does the ring hold an un-reset harvested entry the adversary made invalid (a C1 offset, another address space, a
+ * missing memslot, an offset of npages)? Its batch may swallow later entries. KVM only pushes valid entries, and
+ * the adversary's one valid rewrite (offset 0 after a C1) follows a C1 that stays until the reset.
+ */
+export function rewrittenPending(s: MachineState, r: Ring): boolean {
   for (let c = r.resetIndex, n = Math.min((r.fetchIndex - r.resetIndex) >>> 0, ringSize(r)); n > 0; c = inc(c), n--) {
-    if (r.offHi[slotIndex(r, c)] !== 0) return true;
+    if (entryGfn(s, r, slotIndex(r, c)) < 0) return true;
   }
   return false;
 }
@@ -158,7 +162,17 @@ export function rewritesOf(s: MachineState, memo: EnabledMemo): readonly Machine
   return m.rewrites;
 }
 
-/** Adversary rewrites (B12 reproducer): entry k -> 0xffffffffffffffc1 if k+1 is harvested too; then k+1 -> 0. */
+/**
+ * Adversary rewrites of harvested, not yet reset entries: the untrusted input of `kvm_reset_dirty_gfn`.
+ * - B12 reproducer: entry k -> offset 0xffffffffffffffc1 if k+1 is harvested too; then k+1 -> offset 0.
+ * - Hole R3 (docs/mutation.md): the rest of the reset's validation. Before any sabotage (nothing queued in
+ *   `always`: at most one such move a run) and while the ring holds no invalid entry, its most recently harvested
+ *   entry may name another address space (`as_id` 1: arm64 has one) or a memslot id with no memslot (one of the
+ *   two, by its offset's parity), or, after an entry of the same slot so that the two coalesce, the
+ *   offset `npages`: a batch whose last bit is one past the slot's end.
+ * Each entry is rewritten at most once, or twice along the C1 chain (C1 while valid; 0 after a C1), so the
+ * adversary's moves are finite.
+ */
 function rewriteSteps(s: MachineState, out: MachineEvent[]): void {
   const R = ringExt(s);
   for (let v = 0; v < R.rings.length; v++) {
@@ -166,15 +180,26 @@ function rewriteSteps(s: MachineState, out: MachineEvent[]): void {
     if (R.attacked[v] !== 0) continue;
     const n = (r.fetchIndex - r.resetIndex) >>> 0;
     if (n > ringSize(r)) continue;
+    let clean = true;
     for (let k = 0; k < n; k++) {
       const c = (r.resetIndex + k) >>> 0;
       const i = slotIndex(r, c);
-      // Each entry is rewritten at most once (to C1 while pristine; to 0 after a C1), so the adversary's
-      // moves are finite.
       const prevC1 = k > 0 && r.offHi[slotIndex(r, (c - 1) >>> 0)] === C1_HI && r.offLo[slotIndex(r, (c - 1) >>> 0)] === C1_LO;
-      const pristine = r.offHi[i] === 0;
-      if (k + 1 < n && pristine && !prevC1) out.push({ type: 'ring/entryRewritten', vcpu: v, index: c, offsetHi: C1_HI, offsetLo: C1_LO });
-      if (prevC1 && pristine && r.offLo[i] !== 0) out.push({ type: 'ring/entryRewritten', vcpu: v, index: c, offsetHi: 0, offsetLo: 0 });
+      const valid = entryGfn(s, r, i) >= 0;
+      if (!valid) clean = false;
+      if (k + 1 < n && valid && !prevC1) out.push({ type: 'ring/entryRewritten', vcpu: v, index: c, offsetHi: C1_HI, offsetLo: C1_LO });
+      if (prevC1 && valid && r.offLo[i] !== 0) out.push({ type: 'ring/entryRewritten', vcpu: v, index: c, offsetHi: 0, offsetLo: 0 });
+    }
+    if (!clean || n === 0 || R.always.length > 0) continue;
+    const c = (r.resetIndex + n - 1) >>> 0;
+    const i = slotIndex(r, c);
+    const slot = r.slot[i]!;
+    // One invalid slot per entry, by the parity of its offset (the explored space stays within the proof tier's
+    // budget; the entry's contents, not its counter, so the ring's rotation-free encoding stays sound): even,
+    // address space 1; odd, the first memslot id with no memslot.
+    out.push({ type: 'ring/entrySlotRewritten', vcpu: v, index: c, slot: (r.offLo[i]! & 1) === 0 ? ((1 << 16) | slot) >>> 0 : s.slots.length });
+    if (n >= 2 && r.slot[slotIndex(r, (c - 1) >>> 0)] === slot) {
+      out.push({ type: 'ring/entryRewritten', vcpu: v, index: c, offsetHi: 0, offsetLo: s.slots[slot]!.npages });
     }
   }
 }

@@ -98,7 +98,7 @@ export function workloadConfig(spec: WorkloadSpec): MachineConfig {
  */
 const NOT_WORKLOAD: ReadonlySet<string> = new Set([
   'mmu/accessTracked', 'mmu/rangeUnmapped', 'kvm/pteAged', 'kvm/pteRead', 'kvm/pteWritten', 'kvm/readFaultMapped',
-  'kvm/vmidRolledOver', 'hdbss/appendAborted', 'ring/entryRewritten', 'kvm/softFullRequestCleared',
+  'kvm/vmidRolledOver', 'hdbss/appendAborted', 'ring/entryRewritten', 'ring/entrySlotRewritten', 'kvm/softFullRequestCleared',
 ]);
 
 const VMM_RANK: { readonly [type: string]: number } = {
