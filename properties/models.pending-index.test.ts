@@ -21,8 +21,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { AnyModel, EventBase } from '../src/core/model.ts';
 import { parseTrace } from '../src/trace/format.ts';
 import { modelById } from '../models/index.ts';
@@ -31,6 +30,7 @@ import { mechanismsOf } from '../models/machine/selected.ts';
 import { pending, pendingIndexOf } from '../models/machine/invariants.ts';
 import { runChoices } from '../src/core/engine.ts';
 import { SEED, fcSeed } from './support/seed.ts';
+import { savedTraceFiles } from './support/saved-traces.ts';
 import { BLOCK_SLOT, choicesArb, matrixCases, type DesignCase } from './support/models.ts';
 
 /**
@@ -93,22 +93,12 @@ describe(`each mechanism's pendingIndex answers as its pending (seed: ${SEED})`,
   });
 });
 
-function traceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) out.push(...traceFiles(p));
-    else if (n.endsWith('.json')) out.push(p);
-  }
-  return out.sort();
-}
-
 describe('each mechanism\'s pendingIndex answers as its pending after every event of every saved trace', () => {
   const lookup = (id: string): AnyModel | undefined => modelById(id) as unknown as AnyModel | undefined;
   it('traces/**', () => {
     let walked = 0;
     let fscStates = 0;
-    for (const f of traceFiles('traces')) {
+    for (const f of savedTraceFiles()) {
       const r = parseTrace(readFileSync(f, 'utf8'), lookup);
       if (!r.ok) throw new Error(`${f}:${r.error.line}: ${r.error.field}: ${r.error.message}`);
       const t = r.trace;

@@ -5,28 +5,19 @@
  * for each alternative invariant the knob declares (BugKnob.alsoExpect).
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { replay } from '../src/core/engine.ts';
 import { fingerprint } from '../src/core/fingerprint.ts';
 import { parseTrace } from '../src/trace/format.ts';
 import type { AnyModel, EventBase } from '../src/core/model.ts';
 import { MODELS, modelById } from '../models/index.ts';
 import { SEED } from './support/seed.ts';
+import { savedTraceFiles } from './support/saved-traces.ts';
 import { lockstepFastEqualsImmer } from './support/conformance.ts';
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (n.endsWith('.json')) out.push(p);
-  }
-  return out.sort();
-}
 
 const lookup = (id: string): AnyModel | undefined => modelById(id) as unknown as AnyModel | undefined;
-const files = walk('traces');
+const files = savedTraceFiles();
 
 describe(`saved traces replay to their expect blocks (seed: ${SEED})`, () => {
   for (const f of files) {
