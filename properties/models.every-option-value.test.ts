@@ -13,6 +13,10 @@
  * fails the test), DTSIM_OPTION_RUNS choice sequences of up to 240 choices driven to completion on the check
  * configuration, every invariant after every event (as models.correct-designs-hold.test.ts).
  * Non-vacuity: each value's run applies at least one event (a design that fails at init throws here).
+ * And the refusals themselves: exactly the values below are refused one option away from the defaults, each
+ * naming its option and the kernel rule, and a ring too small for the HDBSS drain reserve is refused (the
+ * kvm_cpu_dirty_log_size() check of KVM_ENABLE_CAP): a `checkOptions` that lost a refusal, or refused without
+ * saying which option, passed the gate (docs/mutation.md, hdbss kernel.ts: `checkHdbssRingOptions`).
  */
 import { describe, expect, it } from 'vitest';
 import type { JsonValue } from '../src/core/model.ts';
@@ -54,4 +58,43 @@ describe(`every documented option value builds a correct design that holds (seed
       }
     }
   }
+});
+
+/** `model option=value` refused on the defaults, with a phrase of the rule its message must give. */
+const REFUSED_ON_DEFAULTS: { readonly [label: string]: string } = {
+  'dirty-bitmap clearCalls="varied"': 'options.clearCalls: varied CLEAR calls need manualProtect: true',
+  'hdbss hd=false': 'options.hd: hd=false (VTCR_EL2.HD clear) needs producer=dbm',
+};
+
+/** Combinations the modelled kernel refuses, with the phrase the refusal must give. */
+const REFUSED_COMBINATIONS: readonly { readonly model: string; readonly options: { readonly [k: string]: JsonValue }; readonly says: string }[] = [
+  { model: 'hdbss', options: { consumer: 'ring', ringEntries: 4, hdbssEntries: 4 },
+    says: 'options.ringEntries: a 4-entry dirty ring is smaller than its reserve (2 + the HDBSS buffer\'s 4 entries' },
+  { model: 'hdbss', options: { consumer: 'ring', ringEntries: 8, hdbssEntries: 8 },
+    says: 'options.ringEntries: a 8-entry dirty ring is smaller than its reserve (4 + the HDBSS buffer\'s 8 entries' },
+];
+
+describe('the refused option values and combinations', () => {
+  it('exactly the listed values are refused one option away from the defaults, each naming its option and rule', () => {
+    const refused: { [label: string]: string } = {};
+    for (const m of MODELS) {
+      for (const [key, values] of Object.entries(m.preset.options)) {
+        for (const value of values.slice(1)) {
+          try { m.design({ [key]: value }, []); } catch (e) { refused[`${m.id} ${key}=${JSON.stringify(value)}`] = (e as Error).message; }
+        }
+      }
+    }
+    expect(Object.keys(refused).sort()).toEqual(Object.keys(REFUSED_ON_DEFAULTS).sort());
+    for (const [label, says] of Object.entries(REFUSED_ON_DEFAULTS)) expect(refused[label], label).toContain(says);
+  });
+  it('a ring too small for the HDBSS drain reserve is refused, and the smallest that fits is accepted', () => {
+    for (const c of REFUSED_COMBINATIONS) {
+      const m = MODELS.find((x) => x.id === c.model)!;
+      expect(() => m.design(c.options, []), JSON.stringify(c.options)).toThrow(c.says);
+      expect(() => m.design(c.options, []), JSON.stringify(c.options)).toThrow('KVM_ENABLE_CAP(DIRTY_LOG_RING) fails with EINVAL');
+    }
+    const hdbss = MODELS.find((x) => x.id === 'hdbss')!;
+    // 8 entries: reserve 4 (half a ring below a page) + a 4-entry buffer.
+    expect(() => hdbss.design({ consumer: 'ring', ringEntries: 8, hdbssEntries: 4 }, [])).not.toThrow();
+  });
 });
