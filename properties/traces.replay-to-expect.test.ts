@@ -12,7 +12,7 @@ import { parseTrace } from '../src/trace/format.ts';
 import type { AnyModel, EventBase } from '../src/core/model.ts';
 import { MODELS, modelById } from '../models/index.ts';
 import { SEED } from './support/seed.ts';
-import { savedTraceFiles } from './support/saved-traces.ts';
+import { readSavedTrace, savedTraceFiles } from './support/saved-traces.ts';
 import { lockstepFastEqualsImmer } from './support/conformance.ts';
 
 
@@ -22,8 +22,7 @@ const files = savedTraceFiles();
 describe(`saved traces replay to their expect blocks (seed: ${SEED})`, () => {
   for (const f of files) {
     it(f, () => {
-      const r = parseTrace(readFileSync(f, 'utf8'), lookup);
-      if (!r.ok) throw new Error(`${f}:${r.error.line}: ${r.error.field}: ${r.error.message}`);
+      const r = readSavedTrace(f);
       const t = r.trace;
       const fast = replay(r.model, t.design, t.config, t.events as EventBase[], { path: 'fast' });
       const slow = replay(r.model, t.design, t.config, t.events as EventBase[], { path: 'immer' });

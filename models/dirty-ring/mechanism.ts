@@ -6,6 +6,7 @@
  */
 import { wantsShared, wantsVcpu, type EnabledMemo, type Mechanism, type MechanismFolder } from '../machine/mechanisms.ts';
 import { collectionStepDone, deliver, nextCollectStep } from '../machine/machine.ts';
+import { sameEvent } from '../machine/collect.ts';
 import type { MachineEvent } from '../machine/model-events.ts';
 import { REQ_RING_SOFT_FULL, REQ_STEAL, type MachineState } from '../machine/state.ts';
 import { RING_EVENTS } from './events.ts';
@@ -81,15 +82,9 @@ function isEnabled(s: MachineState, e: MachineEvent, memo: EnabledMemo): boolean
       const r = R.rings[e.vcpu];
       return !!r && R.attacked[e.vcpu] === 0 && e.index === r.fetchIndex && harvestable(r);
     }
-    case 'ring/entryRewritten': {
-      if (!ringExt(s).adversary) return false;
-      return rewritesOf(s, memo).some((x) => x.type === e.type && x.vcpu === e.vcpu && x.index === e.index && x.offsetHi === e.offsetHi
-        && x.offsetLo === e.offsetLo);
-    }
-    case 'ring/entrySlotRewritten': {
-      if (!ringExt(s).adversary) return false;
-      return rewritesOf(s, memo).some((x) => x.type === e.type && x.vcpu === e.vcpu && x.index === e.index && x.slot === e.slot);
-    }
+    case 'ring/entryRewritten':
+    case 'ring/entrySlotRewritten':
+      return ringExt(s).adversary && rewritesOf(s, memo).some((x) => sameEvent(x, e));
     case 'kvm/dirtyRingsReset': {
       const step = nextCollectStep(s, memo);
       if (!step || step.type !== 'kvm/dirtyRingsReset' || step.reflag !== e.reflag) return false;
